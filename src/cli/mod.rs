@@ -1,0 +1,42 @@
+//! The `tickflow` command line. Each subcommand lives in its own module; `main.rs` only calls
+//! [`run`].
+
+mod normalize;
+mod symbols;
+
+use clap::{Parser, Subcommand};
+use std::process::ExitCode;
+
+/// tickflow: exchange ticker feeds → one canonical, exact, schema-governed stream.
+#[derive(Debug, Parser)]
+#[command(name = "tickflow", version, about, long_about = None)]
+pub struct Cli {
+    /// What to run.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Normalize raw exchange frames from a file or stdin into canonical ticks.
+    Normalize(normalize::NormalizeArgs),
+    /// Build the Binance symbol table from an exchangeInfo JSON document.
+    Symbols(symbols::SymbolsArgs),
+}
+
+/// Parses the command line and runs the chosen subcommand.
+pub fn run() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Normalize(args) => normalize::run(&args),
+        Command::Symbols(args) => symbols::run(&args),
+    };
+    match result {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("tickflow: error: {e:#}");
+            ExitCode::from(2)
+        }
+    }
+}

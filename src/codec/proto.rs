@@ -1,0 +1,131 @@
+//! Protobuf encoding of [`Tick`] per `schemas/tick.proto` (decimals as exact strings).
+
+use super::CodecError;
+use crate::model::decimal::parse_decimal_str;
+use crate::model::{EventKind, Exchange, Instrument, Tick};
+use compact_str::CompactString;
+use prost::Message;
+use rust_decimal::Decimal;
+
+/// Types generated from `schemas/tick.proto` at build time (package `tickflow.v1`).
+#[allow(missing_docs, clippy::all)]
+pub mod pb {
+    include!(concat!(env!("OUT_DIR"), "/tickflow.v1.rs"));
+}
+
+fn s(d: Option<Decimal>) -> Option<String> {
+    d.map(|d| d.normalize().to_string())
+}
+
+/// The generated message for `tick`.
+pub fn to_message(tick: &Tick) -> pb::Tick {
+    pb::Tick {
+        exchange: match tick.exchange {
+            Exchange::Upbit => pb::Exchange::Upbit,
+            Exchange::Binance => pb::Exchange::Binance,
+            Exchange::Bithumb => pb::Exchange::Bithumb,
+        } as i32,
+        instrument: tick.instrument.to_string(),
+        native_symbol: tick.native_symbol.to_string(),
+        kind: match tick.kind {
+            EventKind::Ticker => pb::EventKind::Ticker,
+            EventKind::Trade => pb::EventKind::Trade,
+        } as i32,
+        last_price: tick.last_price.normalize().to_string(),
+        last_qty: s(tick.last_qty),
+        open_price: s(tick.open_price),
+        high_price: s(tick.high_price),
+        low_price: s(tick.low_price),
+        prev_close_price: s(tick.prev_close_price),
+        change: s(tick.change),
+        change_rate: s(tick.change_rate),
+        volume_24h_base: s(tick.volume_24h_base),
+        volume_24h_quote: s(tick.volume_24h_quote),
+        bid_price: s(tick.bid_price),
+        bid_qty: s(tick.bid_qty),
+        ask_price: s(tick.ask_price),
+        ask_qty: s(tick.ask_qty),
+        event_ts_us: tick.event_ts_us,
+        trade_ts_us: tick.trade_ts_us,
+        sequence: tick.sequence,
+        received_ts_us: tick.received_ts_us,
+    }
+}
+
+/// Appends the Protobuf body of `tick` to `out` (no framing).
+pub fn encode(tick: &Tick, out: &mut Vec<u8>) -> Result<(), CodecError> {
+    to_message(tick)
+        .encode(out)
+        .map_err(|e| CodecError::Invalid {
+            field: "record",
+            detail: e.to_string(),
+        })
+}
+
+fn dec(field: &'static str, text: &str) -> Result<Decimal, CodecError> {
+    parse_decimal_str(text).map_err(|e| CodecError::Invalid {
+        field,
+        detail: format!("`{text}`: {e}"),
+    })
+}
+
+fn opt(field: &'static str, text: Option<&String>) -> Result<Option<Decimal>, CodecError> {
+    text.map(|t| dec(field, t)).transpose()
+}
+
+/// Decodes a Protobuf body (no framing).
+pub fn decode(body: &[u8]) -> Result<Tick, CodecError> {
+    let m = pb::Tick::decode(body).map_err(|e| CodecError::Invalid {
+        field: "record",
+        detail: e.to_string(),
+    })?;
+    let exchange = match pb::Exchange::try_from(m.exchange) {
+        Ok(pb::Exchange::Upbit) => Exchange::Upbit,
+        Ok(pb::Exchange::Binance) => Exchange::Binance,
+        Ok(pb::Exchange::Bithumb) => Exchange::Bithumb,
+        _ => {
+            return Err(CodecError::Invalid {
+                field: "exchange",
+                detail: format!("value {}", m.exchange),
+            });
+        }
+    };
+    let kind = match pb::EventKind::try_from(m.kind) {
+        Ok(pb::EventKind::Ticker) => EventKind::Ticker,
+        Ok(pb::EventKind::Trade) => EventKind::Trade,
+        _ => {
+            return Err(CodecError::Invalid {
+                field: "kind",
+                detail: format!("value {}", m.kind),
+            });
+        }
+    };
+    let instrument = Instrument::parse(&m.instrument).ok_or_else(|| CodecError::Invalid {
+        field: "instrument",
+        detail: format!("`{}` is not BASE-QUOTE", m.instrument),
+    })?;
+    Ok(Tick {
+        exchange,
+        instrument,
+        native_symbol: CompactString::new(&m.native_symbol),
+        kind,
+        last_price: dec("last_price", &m.last_price)?,
+        last_qty: opt("last_qty", m.last_qty.as_ref())?,
+        open_price: opt("open_price", m.open_price.as_ref())?,
+        high_price: opt("high_price", m.high_price.as_ref())?,
+        low_price: opt("low_price", m.low_price.as_ref())?,
+        prev_close_price: opt("prev_close_price", m.prev_close_price.as_ref())?,
+        change: opt("change", m.change.as_ref())?,
+        change_rate: opt("change_rate", m.change_rate.as_ref())?,
+        volume_24h_base: opt("volume_24h_base", m.volume_24h_base.as_ref())?,
+        volume_24h_quote: opt("volume_24h_quote", m.volume_24h_quote.as_ref())?,
+        bid_price: opt("bid_price", m.bid_price.as_ref())?,
+        bid_qty: opt("bid_qty", m.bid_qty.as_ref())?,
+        ask_price: opt("ask_price", m.ask_price.as_ref())?,
+        ask_qty: opt("ask_qty", m.ask_qty.as_ref())?,
+        event_ts_us: m.event_ts_us,
+        trade_ts_us: m.trade_ts_us,
+        sequence: m.sequence,
+        received_ts_us: m.received_ts_us,
+    })
+}

@@ -1,0 +1,241 @@
+//! Bithumb, both public WebSocket generations, told apart per frame in the same single pass:
+//!
+//! - **v1** (`wss://ws-api.bithumb.com/websocket/v1`): Upbit-compatible; decoded by the Upbit
+//!   format code ([`super::upbit`]). Differences seen: `sequential_id` as a JSON string,
+//!   `delisting_date` as `""` — both handled there (ids accept numeric strings; dates unread).
+//! - **legacy** (`wss://pubwss.bithumb.com/pub/ws`): every value a string, wall-clock time in
+//!   KST (UTC+9, no DST), converted explicitly. Docs: <https://apidocs.bithumb.com>.
+//!   ```json
+//!   {"type":"ticker","content":{"symbol":"BTC_KRW","tickType":"24H","date":"20200129",
+//!    "time":"121844","openPrice":"2302","closePrice":"2317","lowPrice":"2272",
+//!    "highPrice":"2344","value":"2831915078.07065789","volume":"1222314.51355788",
+//!    "sellVolume":"760129.34079004","buyVolume":"462185.17276784","prevClosePrice":"2326",
+//!    "chgRate":"0.65","chgAmt":"15","volumePower":"60.80"}}
+//!   ```
+//!   Control frames: `{"status":"0000","resmsg":"Connected Successfully"}`,
+//!   `{"status":"0000","resmsg":"Filter Registered Successfully"}`; errors carry another status.
+
+use super::json::{
+    Fields, Object, Raw, decimal, frame_text, no_duplicate, parse_object, percent_to_fraction,
+    required_decimal, skip, store,
+};
+use super::upbit::{QuotationFields, quotation_to_decoded};
+use super::{Adapter, AdapterConfig, Control, Decoded, Frame};
+use crate::model::reject::clip;
+use crate::model::time::parse_compact_date_time;
+use crate::model::{EventKind, Exchange, Instrument, Reason, Rejection, Tick, validate};
+use serde::de::MapAccess;
+use std::borrow::Cow;
+
+/// KST is UTC+9 all year.
+const KST_OFFSET_SECS: i64 = 9 * 3600;
+
+/// Bithumb adapter (legacy and v1 APIs).
+#[derive(Debug, Clone, Default)]
+pub struct BithumbAdapter {
+    config: AdapterConfig,
+}
+
+impl BithumbAdapter {
+    /// Builds the adapter.
+    pub fn new(config: AdapterConfig) -> Self {
+        Self { config }
+    }
+}
+
+/// Legacy `content` of a `ticker` message.
+#[derive(Debug, Default)]
+struct LegacyTicker<'a> {
+    duplicate: Option<&'static str>,
+    symbol: Option<&'a str>,
+    tick_type: Option<&'a str>,
+    date: Option<&'a str>,
+    time: Option<&'a str>,
+    open: Option<Raw<'a>>,
+    close: Option<Raw<'a>>,
+    low: Option<Raw<'a>>,
+    high: Option<Raw<'a>>,
+    value: Option<Raw<'a>>,
+    volume: Option<Raw<'a>>,
+    prev_close: Option<Raw<'a>>,
+    chg_rate: Option<Raw<'a>>,
+    chg_amt: Option<Raw<'a>>,
+}
+
+impl<'de> Fields<'de> for LegacyTicker<'de> {
+    fn field<A: MapAccess<'de>>(&mut self, key: &'de str, map: &mut A) -> Result<(), A::Error> {
+        let dup = &mut self.duplicate;
+        match key {
+            "symbol" => store(&mut self.symbol, dup, "symbol", map),
+            "tickType" => store(&mut self.tick_type, dup, "tickType", map),
+            "date" => store(&mut self.date, dup, "date", map),
+            "time" => store(&mut self.time, dup, "time", map),
+            "openPrice" => store(&mut self.open, dup, "openPrice", map),
+            "closePrice" => store(&mut self.close, dup, "closePrice", map),
+            "lowPrice" => store(&mut self.low, dup, "lowPrice", map),
+            "highPrice" => store(&mut self.high, dup, "highPrice", map),
+            "value" => store(&mut self.value, dup, "value", map),
+            "volume" => store(&mut self.volume, dup, "volume", map),
+            "prevClosePrice" => store(&mut self.prev_close, dup, "prevClosePrice", map),
+            "chgRate" => store(&mut self.chg_rate, dup, "chgRate", map),
+            "chgAmt" => store(&mut self.chg_amt, dup, "chgAmt", map),
+            _ => skip(map),
+        }
+    }
+}
+
+/// Legacy `content`, parsed in place once `type` has named it (stack-only, one frame).
+#[allow(clippy::large_enum_variant)]
+#[derive(Debug)]
+enum Content<'a> {
+    Ticker(LegacyTicker<'a>),
+    Raw(Raw<'a>),
+    Skipped,
+}
+
+/// Union of both generations' top-level keys.
+#[derive(Debug, Default)]
+struct BithumbFields<'a> {
+    quotation: QuotationFields<'a>,
+    content: Option<Content<'a>>,
+    resmsg: Option<Cow<'a, str>>,
+}
+
+impl<'de> Fields<'de> for BithumbFields<'de> {
+    fn field<A: MapAccess<'de>>(&mut self, key: &'de str, map: &mut A) -> Result<(), A::Error> {
+        match key {
+            "content" => {
+                if self.content.is_some() {
+                    self.quotation.duplicate.get_or_insert("content");
+                }
+                let content = match self.quotation.ty {
+                    Some("ticker") => Content::Ticker(map.next_value::<Object<_>>()?.0),
+                    Some(_) => {
+                        skip(map)?;
+                        Content::Skipped
+                    }
+                    None => Content::Raw(map.next_value()?),
+                };
+                self.content = Some(content);
+                Ok(())
+            }
+            "resmsg" => store(
+                &mut self.resmsg,
+                &mut self.quotation.duplicate,
+                "resmsg",
+                map,
+            ),
+            _ => self.quotation.field(key, map),
+        }
+    }
+}
+
+impl Adapter for BithumbAdapter {
+    fn exchange(&self) -> Exchange {
+        Exchange::Bithumb
+    }
+
+    fn decode(&self, frame: Frame<'_>, received_ts_us: i64) -> Result<Decoded, Rejection> {
+        let text = frame_text(frame.bytes, self.config.max_frame_bytes)?;
+        let f: BithumbFields<'_> = parse_object(text)?;
+        if let Some(resmsg) = &f.resmsg {
+            no_duplicate(f.quotation.duplicate)?;
+            return legacy_status(f.quotation.status.unwrap_or(""), resmsg);
+        }
+        match f.content {
+            None => quotation_to_decoded(
+                Exchange::Bithumb,
+                &f.quotation,
+                received_ts_us,
+                &self.config,
+            ),
+            Some(content) => {
+                no_duplicate(f.quotation.duplicate)?;
+                let ty = f.quotation.ty.ok_or_else(|| Rejection::missing("type"))?;
+                let ticker = match content {
+                    Content::Ticker(t) => t,
+                    Content::Raw(raw) if ty == "ticker" => parse_object(raw.get())?,
+                    Content::Raw(_) | Content::Skipped => {
+                        return Ok(Decoded::Unsupported {
+                            message_type: clip(ty, 40),
+                        });
+                    }
+                };
+                self.legacy_ticker(&ticker, received_ts_us)
+            }
+        }
+    }
+}
+
+fn legacy_status(status: &str, resmsg: &str) -> Result<Decoded, Rejection> {
+    if status != "0000" {
+        return Err(Rejection::new(
+            Reason::ExchangeError,
+            clip(&format!("{status}: {resmsg}"), 200),
+        ));
+    }
+    Ok(Decoded::Control(match resmsg {
+        "Connected Successfully" => Control::Connected,
+        "Filter Registered Successfully" => Control::SubscribeAck { id: None },
+        other => Control::Status {
+            status: clip(other, 80),
+        },
+    }))
+}
+
+impl BithumbAdapter {
+    fn legacy_ticker(
+        &self,
+        t: &LegacyTicker<'_>,
+        received_ts_us: i64,
+    ) -> Result<Decoded, Rejection> {
+        no_duplicate(t.duplicate)?;
+        let symbol = t.symbol.ok_or_else(|| Rejection::missing("symbol"))?;
+        let instrument = symbol
+            .split_once('_')
+            .and_then(|(base, quote)| Instrument::new(base, quote))
+            .ok_or_else(|| {
+                Rejection::new(
+                    Reason::UnknownInstrument,
+                    format!("symbol `{}` is not BASE_QUOTE", clip(symbol, 32)),
+                )
+            })?;
+        self.config.check_instrument(&instrument)?;
+        let last = required_decimal("closePrice", t.close)?;
+        let mut tick = Tick::new(
+            Exchange::Bithumb,
+            instrument,
+            symbol,
+            EventKind::Ticker,
+            last,
+            received_ts_us,
+        );
+        tick.open_price = decimal("openPrice", t.open)?;
+        tick.high_price = decimal("highPrice", t.high)?;
+        tick.low_price = decimal("lowPrice", t.low)?;
+        tick.prev_close_price = decimal("prevClosePrice", t.prev_close)?;
+        tick.change = decimal("chgAmt", t.chg_amt)?;
+        tick.change_rate = percent_to_fraction("chgRate", decimal("chgRate", t.chg_rate)?)?;
+        // Volumes cover the subscribed window; only a 24H window matches the canonical field.
+        if t.tick_type == Some("24H") {
+            tick.volume_24h_base = decimal("volume", t.volume)?;
+            tick.volume_24h_quote = decimal("value", t.value)?;
+        }
+        let date = t.date.ok_or_else(|| Rejection::missing("date"))?;
+        let time = t.time.ok_or_else(|| Rejection::missing("time"))?;
+        let civil =
+            parse_compact_date_time(date, time).and_then(|c| c.to_unix_micros(KST_OFFSET_SECS));
+        tick.event_ts_us = Some(civil.map_err(|_| {
+            Rejection::new(
+                Reason::InvalidTimestamp,
+                format!(
+                    "date/time `{} {}` is not yyyyMMdd HHmmss (KST)",
+                    clip(date, 16),
+                    clip(time, 16)
+                ),
+            )
+        })?);
+        validate(&tick, &self.config.validation)?;
+        Ok(Decoded::Tick(tick))
+    }
+}

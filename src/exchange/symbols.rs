@@ -1,0 +1,219 @@
+//! Native symbol → canonical instrument tables for exchanges whose symbols have no separator
+//! (Binance `BTCUSDT`). Built from the exchange's own listing (`GET /api/v3/exchangeInfo`),
+//! never by guessing where the quote asset starts.
+//!
+//! The table ships as `connectors/binance-symbols.csv` (compiled in as the default) and can be
+//! refreshed with `tickflow symbols --from exchangeInfo.json > connectors/binance-symbols.csv`.
+
+use crate::model::Instrument;
+use compact_str::CompactString;
+use serde::Deserialize;
+use std::collections::HashMap;
+use std::fmt::Write as _;
+
+/// The table compiled into the binary.
+const BUNDLED_BINANCE: &str = include_str!("../../connectors/binance-symbols.csv");
+
+/// A problem with a symbol table source; every bad line is reported at once.
+#[derive(Debug, thiserror::Error)]
+pub enum SymbolTableError {
+    /// Lines that could not be read.
+    #[error("invalid symbol table:\n  {}", .0.join("\n  "))]
+    InvalidLines(Vec<String>),
+    /// The exchangeInfo document is not what Binance sends.
+    #[error("invalid exchangeInfo json: {0}")]
+    ExchangeInfo(String),
+}
+
+/// One row of the table.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SymbolEntry {
+    /// Native symbol, upper case (`BTCUSDT`).
+    pub symbol: CompactString,
+    /// Canonical instrument (`BTC-USDT`).
+    pub instrument: Instrument,
+    /// Listing status as the exchange reports it (`TRADING`, `BREAK`, ...).
+    pub status: CompactString,
+}
+
+/// Native symbol lookup.
+#[derive(Debug, Clone, Default)]
+pub struct SymbolTable {
+    by_symbol: HashMap<CompactString, SymbolEntry>,
+}
+
+#[derive(Deserialize)]
+struct ExchangeInfo {
+    symbols: Vec<ExchangeInfoSymbol>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct ExchangeInfoSymbol {
+    symbol: String,
+    status: String,
+    base_asset: String,
+    quote_asset: String,
+}
+
+impl SymbolTable {
+    /// The Binance table compiled into the binary.
+    pub fn bundled_binance() -> Result<Self, SymbolTableError> {
+        Self::from_csv(BUNDLED_BINANCE)
+    }
+
+    /// Reads `symbol,base,quote,status` lines; `#` starts a comment line.
+    pub fn from_csv(text: &str) -> Result<Self, SymbolTableError> {
+        let mut table = Self::default();
+        let mut problems = Vec::new();
+        for (n, line) in text.lines().enumerate() {
+            let line = line.trim();
+            if line.is_empty() || line.starts_with('#') {
+                continue;
+            }
+            let cols: Vec<&str> = line.split(',').map(str::trim).collect();
+            match cols.as_slice() {
+                [symbol, base, quote, status] => {
+                    if let Err(e) = table.insert(symbol, base, quote, status) {
+                        problems.push(format!("line {}: {e}", n + 1));
+                    }
+                }
+                _ => problems.push(format!("line {}: expected symbol,base,quote,status", n + 1)),
+            }
+        }
+        if problems.is_empty() {
+            Ok(table)
+        } else {
+            Err(SymbolTableError::InvalidLines(problems))
+        }
+    }
+
+    /// Builds the table from a Binance `exchangeInfo` response body.
+    pub fn from_exchange_info(json: &str) -> Result<Self, SymbolTableError> {
+        let info: ExchangeInfo = serde_json::from_str(json)
+            .map_err(|e| SymbolTableError::ExchangeInfo(e.to_string()))?;
+        let mut table = Self::default();
+        let mut problems = Vec::new();
+        for s in &info.symbols {
+            if let Err(e) = table.insert(&s.symbol, &s.base_asset, &s.quote_asset, &s.status) {
+                problems.push(e);
+            }
+        }
+        if problems.is_empty() {
+            Ok(table)
+        } else {
+            Err(SymbolTableError::InvalidLines(problems))
+        }
+    }
+
+    fn insert(
+        &mut self,
+        symbol: &str,
+        base: &str,
+        quote: &str,
+        status: &str,
+    ) -> Result<(), String> {
+        let instrument = Instrument::new(base, quote)
+            .ok_or_else(|| format!("`{base}`/`{quote}` is not a valid base/quote pair"))?;
+        if symbol.is_empty() || !symbol.bytes().all(|b| b.is_ascii_alphanumeric()) {
+            return Err(format!("`{symbol}` is not a valid symbol"));
+        }
+        let key = CompactString::new(symbol.to_ascii_uppercase());
+        if self.by_symbol.contains_key(&key) {
+            return Err(format!("`{symbol}` listed twice"));
+        }
+        let status = CompactString::new(status);
+        self.by_symbol.insert(
+            key.clone(),
+            SymbolEntry {
+                symbol: key,
+                instrument,
+                status,
+            },
+        );
+        Ok(())
+    }
+
+    /// Looks up an upper-case native symbol.
+    pub fn get(&self, symbol: &str) -> Option<&SymbolEntry> {
+        self.by_symbol.get(symbol)
+    }
+
+    /// Finds the native symbol of a canonical instrument (for subscribing).
+    pub fn symbol_of(&self, instrument: &Instrument) -> Option<&str> {
+        self.by_symbol
+            .values()
+            .find(|e| &e.instrument == instrument)
+            .map(|e| e.symbol.as_str())
+    }
+
+    /// Number of symbols.
+    pub fn len(&self) -> usize {
+        self.by_symbol.len()
+    }
+
+    /// Whether the table is empty.
+    pub fn is_empty(&self) -> bool {
+        self.by_symbol.is_empty()
+    }
+
+    /// Renders the table as the CSV data file, sorted by symbol.
+    pub fn to_csv(&self) -> String {
+        let mut rows: Vec<&SymbolEntry> = self.by_symbol.values().collect();
+        rows.sort_by(|a, b| a.symbol.cmp(&b.symbol));
+        let mut out = String::from(
+            "# Binance spot symbols: symbol,base,quote,status\n\
+             # Refresh: tickflow symbols --from exchangeInfo.json > connectors/binance-symbols.csv\n",
+        );
+        for e in rows {
+            let _ = writeln!(
+                out,
+                "{},{},{},{}",
+                e.symbol,
+                e.instrument.base(),
+                e.instrument.quote(),
+                e.status
+            );
+        }
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bundled_table_loads_and_maps_without_guessing() {
+        let t = SymbolTable::bundled_binance().unwrap();
+        assert!(t.len() >= 20);
+        assert_eq!(t.get("BTCUSDT").unwrap().instrument.as_str(), "BTC-USDT");
+        // Suffix guessing would split these wrongly; the table cannot.
+        assert_eq!(t.get("BNBBTC").unwrap().instrument.as_str(), "BNB-BTC");
+        assert_eq!(t.get("ETHBTC").unwrap().instrument.as_str(), "ETH-BTC");
+        assert!(t.get("NOPEUSDT").is_none());
+    }
+
+    #[test]
+    fn csv_errors_are_all_reported() {
+        let err = SymbolTable::from_csv("BTCUSDT,BTC,USDT,TRADING\nbad line\nX,,Y,TRADING\n")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("line 2") && err.contains("line 3"), "{err}");
+    }
+
+    #[test]
+    fn exchange_info_round_trips_through_csv() {
+        let json = r#"{"timezone":"UTC","symbols":[
+            {"symbol":"ETHBTC","status":"TRADING","baseAsset":"ETH","quoteAsset":"BTC","filters":[]},
+            {"symbol":"1INCHUSDT","status":"BREAK","baseAsset":"1INCH","quoteAsset":"USDT"}]}"#;
+        let t = SymbolTable::from_exchange_info(json).unwrap();
+        let again = SymbolTable::from_csv(&t.to_csv()).unwrap();
+        assert_eq!(
+            again.get("1INCHUSDT").unwrap().instrument.as_str(),
+            "1INCH-USDT"
+        );
+        assert_eq!(again.get("ETHBTC").unwrap().status, "TRADING");
+        assert!(SymbolTable::from_exchange_info("{\"symbols\":5}").is_err());
+    }
+}

@@ -1,0 +1,15 @@
+//! tickflow turns exchange WebSocket ticker feeds into one canonical, exact, schema-governed
+//! stream.
+//!
+//! # Layout
+//! - [`model`] — the canonical [`model::Tick`], exact decimals, validation, typed rejections.
+//! - [`exchange`] — one adapter per exchange (the anti-corruption layer): bytes in, ticks out.
+//! - [`codec`] — Avro and Protobuf encoders/decoders and the Confluent wire framing.
+//! - [`cli`] — the `tickflow` subcommands (the binary in `src/main.rs` only calls [`cli::run`]).
+
+#![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
+
+pub mod cli;
+pub mod codec;
+pub mod exchange;
+pub mod model;

@@ -1,0 +1,260 @@
+//! Exact decimal parsing from JSON number tokens (and numeric strings) into `rust_decimal`.
+//!
+//! Why our own parser: `serde_json` would route numbers through `f64`, and
+//! `Decimal::from_str` does not accept exponent forms such as `6E-8` or `9.9E-7`, which real
+//! Upbit frames contain. This parser follows the JSON number grammar exactly, never rounds,
+//! and strips insignificant trailing zeros so every value has one canonical form.
+
+use rust_decimal::Decimal;
+
+/// Largest number of significant digits `rust_decimal` can carry (its mantissa is 96 bits).
+const MAX_SIGNIFICANT_DIGITS: u32 = 29;
+/// Largest scale `rust_decimal` supports.
+const MAX_SCALE: i64 = 28;
+/// 2^96: the mantissa of a `Decimal` must stay below this.
+const MANTISSA_LIMIT: u128 = 1 << 96;
+
+/// Why a token is not an exact decimal.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum DecimalError {
+    /// The token does not follow the JSON number grammar (NaN, Infinity, `1.`, `+1`, ...).
+    #[error("not a decimal number")]
+    Syntax,
+    /// More significant digits, or a smaller or larger magnitude, than can be carried exactly.
+    #[error("cannot be carried exactly (more than 28 significant digits or out of range)")]
+    Inexact,
+}
+
+/// Parses a JSON number token, e.g. `123.00000000`, `-0.0082`, `6E-8`, exactly.
+///
+/// The result is normalized: `123.000` and `1.23E2` both give `123`.
+pub fn parse_decimal(token: &[u8]) -> Result<Decimal, DecimalError> {
+    let mut i = 0;
+    let negative = token.first() == Some(&b'-');
+    if negative {
+        i += 1;
+    }
+    let mut acc = Accumulator::default();
+    // Integer part: `0` or a non-zero digit followed by digits.
+    match token.get(i) {
+        Some(b'0') => {
+            i += 1;
+        }
+        Some(b'1'..=b'9') => {
+            while let Some(&d @ b'0'..=b'9') = token.get(i) {
+                acc.push(d - b'0', false)?;
+                i += 1;
+            }
+        }
+        _ => return Err(DecimalError::Syntax),
+    }
+    if token.get(i) == Some(&b'.') {
+        i += 1;
+        let start = i;
+        while let Some(&d @ b'0'..=b'9') = token.get(i) {
+            acc.push(d - b'0', true)?;
+            i += 1;
+        }
+        if i == start {
+            return Err(DecimalError::Syntax);
+        }
+    }
+    if matches!(token.get(i), Some(b'e' | b'E')) {
+        i += 1;
+        let exp_negative = match token.get(i) {
+            Some(b'-') => {
+                i += 1;
+                true
+            }
+            Some(b'+') => {
+                i += 1;
+                false
+            }
+            _ => false,
+        };
+        let start = i;
+        let mut exp: i64 = 0;
+        while let Some(&d @ b'0'..=b'9') = token.get(i) {
+            // Anything beyond a few digits is out of range for a Decimal anyway.
+            exp = (exp * 10 + i64::from(d - b'0')).min(1_000_000);
+            i += 1;
+        }
+        if i == start {
+            return Err(DecimalError::Syntax);
+        }
+        acc.exponent += if exp_negative { -exp } else { exp };
+    }
+    if i != token.len() {
+        return Err(DecimalError::Syntax);
+    }
+    acc.finish(negative)
+}
+
+/// Parses the text of a JSON string that holds a number (Binance and Bithumb send prices as
+/// strings). The same strict grammar applies: no spaces, no `+`, no `NaN`.
+pub fn parse_decimal_str(text: &str) -> Result<Decimal, DecimalError> {
+    parse_decimal(text.as_bytes())
+}
+
+/// Digits seen so far: `value = mantissa * 10^(exponent + pending_zeros)`.
+#[derive(Default)]
+struct Accumulator {
+    mantissa: u128,
+    digits: u32,
+    /// Zeros seen after the last non-zero digit, folded in only if another non-zero follows,
+    /// so trailing zeros never count against the digit limit.
+    pending_zeros: u32,
+    exponent: i64,
+}
+
+impl Accumulator {
+    fn push(&mut self, digit: u8, fractional: bool) -> Result<(), DecimalError> {
+        if fractional {
+            self.exponent -= 1;
+        }
+        if digit == 0 {
+            if self.digits > 0 {
+                self.pending_zeros += 1;
+            }
+            return Ok(());
+        }
+        let needed = self.digits + self.pending_zeros + 1;
+        if needed > MAX_SIGNIFICANT_DIGITS {
+            return Err(DecimalError::Inexact);
+        }
+        self.mantissa = self.mantissa * 10u128.pow(self.pending_zeros + 1) + u128::from(digit);
+        self.digits = needed;
+        self.pending_zeros = 0;
+        Ok(())
+    }
+
+    fn finish(self, negative: bool) -> Result<Decimal, DecimalError> {
+        if self.mantissa == 0 {
+            return Ok(Decimal::ZERO);
+        }
+        let mut mantissa = self.mantissa;
+        let mut exponent = self.exponent + i64::from(self.pending_zeros);
+        if exponent > 0 {
+            // A whole number with trailing zeros: scale up, staying within the mantissa.
+            if exponent > i64::from(MAX_SIGNIFICANT_DIGITS) {
+                return Err(DecimalError::Inexact);
+            }
+            mantissa = mantissa
+                .checked_mul(10u128.pow(exponent as u32))
+                .ok_or(DecimalError::Inexact)?;
+            exponent = 0;
+        }
+        let scale = -exponent;
+        if scale > MAX_SCALE || mantissa >= MANTISSA_LIMIT {
+            return Err(DecimalError::Inexact);
+        }
+        let signed = if negative {
+            -(mantissa as i128)
+        } else {
+            mantissa as i128
+        };
+        Decimal::try_from_i128_with_scale(signed, scale as u32).map_err(|_| DecimalError::Inexact)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::str::FromStr;
+
+    fn d(s: &str) -> Decimal {
+        Decimal::from_str(s).unwrap()
+    }
+
+    #[test]
+    fn parses_exact_values_table() {
+        let cases = [
+            ("0", "0"),
+            ("-0", "0"),
+            ("0.0", "0"),
+            ("123.00000000", "123"),
+            ("94160.02000000", "94160.02"),
+            ("-0.0082180744", "-0.0082180744"),
+            ("6E-8", "0.00000006"),
+            ("9.9E-7", "0.00000099"),
+            ("8.428e-05", "0.00008428"),
+            ("1.23E2", "123"),
+            ("1e+3", "1000"),
+            ("1000", "1000"),
+            ("199349146.64212320", "199349146.6421232"),
+            ("0.000000000000000001", "0.000000000000000001"),
+            ("1.000000000000000000000000000000000000", "1"),
+            (
+                "79228162514264337593543950335",
+                "79228162514264337593543950335",
+            ),
+        ];
+        for (input, want) in cases {
+            let got = parse_decimal(input.as_bytes()).unwrap_or_else(|e| panic!("{input}: {e}"));
+            assert_eq!(got, d(want), "{input}");
+            assert_eq!(got.to_string(), want, "{input} must be normalized");
+        }
+    }
+
+    #[test]
+    fn rejects_non_json_numbers() {
+        for bad in [
+            "",
+            "-",
+            "NaN",
+            "nan",
+            "Infinity",
+            "-Infinity",
+            "+1",
+            "1.",
+            ".5",
+            "01",
+            "1e",
+            "1e+",
+            "1.5.2",
+            " 1",
+            "1 ",
+            "0x10",
+            "1_000",
+            "١",
+            "1,5",
+            "--1",
+            "1e5e5",
+        ] {
+            assert_eq!(
+                parse_decimal(bad.as_bytes()),
+                Err(DecimalError::Syntax),
+                "{bad:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn rejects_values_that_cannot_be_carried_exactly() {
+        for bad in [
+            "123456789012345678901234567890",  // 30 significant digits
+            "1.23456789012345678901234567891", // 30 significant digits
+            "1e-29",                           // scale beyond 28
+            "1e30",                            // magnitude beyond 96 bits
+            "79228162514264337593543950336",   // 2^96
+            "1e999999999999999999999999",      // absurd exponent
+        ] {
+            assert_eq!(
+                parse_decimal(bad.as_bytes()),
+                Err(DecimalError::Inexact),
+                "{bad}"
+            );
+        }
+    }
+
+    #[test]
+    fn trailing_zeros_do_not_count_as_significant() {
+        let long = format!("1.{}", "0".repeat(200));
+        assert_eq!(parse_decimal(long.as_bytes()), Ok(Decimal::ONE));
+        let leading = format!("0.{}1", "0".repeat(20));
+        assert_eq!(
+            parse_decimal(leading.as_bytes()),
+            Ok(d("0.000000000000000000001"))
+        );
+    }
+}

@@ -1,0 +1,280 @@
+//! The canonical model: [`Tick`] and its parts, exact decimals, validation and rejections.
+//!
+//! Everything downstream of the adapters speaks only these types.
+
+pub mod decimal;
+pub mod reject;
+pub mod time;
+pub mod validate;
+
+use compact_str::CompactString;
+use rust_decimal::Decimal;
+use serde::{Deserialize, Serialize};
+use std::fmt;
+
+pub use reject::{Reason, Rejection};
+pub use validate::{ValidationConfig, validate};
+
+/// A venue tickflow reads from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "UPPERCASE")]
+pub enum Exchange {
+    /// Upbit (quotation WebSocket v1).
+    Upbit,
+    /// Binance spot.
+    Binance,
+    /// Bithumb (legacy pubwss API and the Upbit-compatible v1 API).
+    Bithumb,
+}
+
+impl Exchange {
+    /// Every supported exchange.
+    pub const ALL: [Exchange; 3] = [Self::Upbit, Self::Binance, Self::Bithumb];
+
+    /// Upper-case name as used in Kafka keys and Redis keys (`UPBIT`).
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::Upbit => "UPBIT",
+            Self::Binance => "BINANCE",
+            Self::Bithumb => "BITHUMB",
+        }
+    }
+
+    /// Parses a name in any case (`upbit`, `UPBIT`).
+    pub fn parse(name: &str) -> Option<Self> {
+        Self::ALL
+            .into_iter()
+            .find(|e| e.as_str().eq_ignore_ascii_case(name))
+    }
+}
+
+impl fmt::Display for Exchange {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// What kind of exchange event produced a tick.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "UPPERCASE")]
+pub enum EventKind {
+    /// A ticker summary (last price plus window statistics).
+    Ticker,
+    /// A single trade.
+    Trade,
+}
+
+/// A canonical instrument `BASE-QUOTE`, upper case ASCII letters and digits, e.g. `BTC-KRW`.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Instrument(CompactString);
+
+/// Longest asset code accepted (real ones are at most ~12 characters).
+const MAX_ASSET_LEN: usize = 20;
+
+fn valid_asset(asset: &str) -> bool {
+    !asset.is_empty()
+        && asset.len() <= MAX_ASSET_LEN
+        && asset
+            .bytes()
+            .all(|b| b.is_ascii_uppercase() || b.is_ascii_digit())
+}
+
+impl Instrument {
+    /// Builds `BASE-QUOTE` from its parts; `None` when either part is not a valid asset code.
+    pub fn new(base: &str, quote: &str) -> Option<Self> {
+        if !valid_asset(base) || !valid_asset(quote) {
+            return None;
+        }
+        let mut text = CompactString::with_capacity(base.len() + 1 + quote.len());
+        text.push_str(base);
+        text.push('-');
+        text.push_str(quote);
+        Some(Self(text))
+    }
+
+    /// Parses the canonical form `BASE-QUOTE`.
+    pub fn parse(canonical: &str) -> Option<Self> {
+        let (base, quote) = canonical.split_once('-')?;
+        Self::new(base, quote)
+    }
+
+    /// The canonical text, e.g. `BTC-KRW`.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// The base asset, e.g. `BTC`.
+    pub fn base(&self) -> &str {
+        self.0.split_once('-').map_or("", |(b, _)| b)
+    }
+
+    /// The quote asset, e.g. `KRW`.
+    pub fn quote(&self) -> &str {
+        self.0.split_once('-').map_or("", |(_, q)| q)
+    }
+}
+
+impl fmt::Display for Instrument {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl Serialize for Instrument {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&self.0)
+    }
+}
+
+impl<'de> Deserialize<'de> for Instrument {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let text = <&str>::deserialize(d)?;
+        Self::parse(text)
+            .ok_or_else(|| serde::de::Error::custom(format!("invalid instrument `{text}`")))
+    }
+}
+
+/// One canonical tick. Field names match `schemas/tick.avsc` and `schemas/tick.proto`.
+///
+/// Decimals are exact and normalized (no trailing zeros); times are UTC epoch microseconds;
+/// anything the exchange did not send is `None`, never zero.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Tick {
+    /// Venue.
+    pub exchange: Exchange,
+    /// Canonical `BASE-QUOTE`.
+    pub instrument: Instrument,
+    /// The exchange's own symbol (`KRW-BTC`, `BTCUSDT`, `BTC_KRW`).
+    pub native_symbol: CompactString,
+    /// Event kind.
+    pub kind: EventKind,
+    /// Last traded price.
+    pub last_price: Decimal,
+    /// Size of the last trade (base units).
+    pub last_qty: Option<Decimal>,
+    /// Window open.
+    pub open_price: Option<Decimal>,
+    /// Window high.
+    pub high_price: Option<Decimal>,
+    /// Window low.
+    pub low_price: Option<Decimal>,
+    /// Reference price that `change` is measured against.
+    pub prev_close_price: Option<Decimal>,
+    /// Signed absolute change.
+    pub change: Option<Decimal>,
+    /// Signed relative change as a fraction (0.01 = +1 %).
+    pub change_rate: Option<Decimal>,
+    /// Rolling 24 h volume, base units.
+    pub volume_24h_base: Option<Decimal>,
+    /// Rolling 24 h value, quote units.
+    pub volume_24h_quote: Option<Decimal>,
+    /// Best bid price.
+    pub bid_price: Option<Decimal>,
+    /// Best bid size.
+    pub bid_qty: Option<Decimal>,
+    /// Best ask price.
+    pub ask_price: Option<Decimal>,
+    /// Best ask size.
+    pub ask_qty: Option<Decimal>,
+    /// Exchange event time, µs.
+    pub event_ts_us: Option<i64>,
+    /// Last trade time, µs.
+    pub trade_ts_us: Option<i64>,
+    /// Exchange sequence or last trade id (unique per instrument only).
+    pub sequence: Option<i64>,
+    /// Our receive time, µs.
+    pub received_ts_us: i64,
+}
+
+impl Tick {
+    /// A tick with only the required fields set; adapters fill in the rest.
+    pub fn new(
+        exchange: Exchange,
+        instrument: Instrument,
+        native_symbol: &str,
+        kind: EventKind,
+        last_price: Decimal,
+        received_ts_us: i64,
+    ) -> Self {
+        Self {
+            exchange,
+            instrument,
+            native_symbol: CompactString::new(native_symbol),
+            kind,
+            last_price,
+            last_qty: None,
+            open_price: None,
+            high_price: None,
+            low_price: None,
+            prev_close_price: None,
+            change: None,
+            change_rate: None,
+            volume_24h_base: None,
+            volume_24h_quote: None,
+            bid_price: None,
+            bid_qty: None,
+            ask_price: None,
+            ask_qty: None,
+            event_ts_us: None,
+            trade_ts_us: None,
+            sequence: None,
+            received_ts_us,
+        }
+    }
+
+    /// The Kafka key `EXCHANGE:BASE-QUOTE` (per-instrument ordering).
+    pub fn key(&self) -> String {
+        format!("{}:{}", self.exchange.as_str(), self.instrument)
+    }
+
+    /// Every decimal field with its contract name, in schema order (for validation and codecs).
+    pub fn decimals(&self) -> [(&'static str, Option<Decimal>); 14] {
+        [
+            ("last_price", Some(self.last_price)),
+            ("last_qty", self.last_qty),
+            ("open_price", self.open_price),
+            ("high_price", self.high_price),
+            ("low_price", self.low_price),
+            ("prev_close_price", self.prev_close_price),
+            ("change", self.change),
+            ("change_rate", self.change_rate),
+            ("volume_24h_base", self.volume_24h_base),
+            ("volume_24h_quote", self.volume_24h_quote),
+            ("bid_price", self.bid_price),
+            ("bid_qty", self.bid_qty),
+            ("ask_price", self.ask_price),
+            ("ask_qty", self.ask_qty),
+        ]
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn instrument_rules() {
+        let i = Instrument::new("BTC", "KRW").unwrap();
+        assert_eq!((i.as_str(), i.base(), i.quote()), ("BTC-KRW", "BTC", "KRW"));
+        assert_eq!(Instrument::parse("1INCH-USDT").unwrap().base(), "1INCH");
+        for bad in [
+            "btc-krw",
+            "BTC",
+            "BTC-",
+            "-KRW",
+            "BTC-KRW-X",
+            "BTC_KRW",
+            "BT C-KRW",
+            "",
+        ] {
+            assert!(Instrument::parse(bad).is_none(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn exchange_names() {
+        assert_eq!(Exchange::parse("upbit"), Some(Exchange::Upbit));
+        assert_eq!(Exchange::parse("BITHUMB"), Some(Exchange::Bithumb));
+        assert_eq!(Exchange::parse("kraken"), None);
+    }
+}

@@ -1,0 +1,156 @@
+//! Calendar arithmetic for exchanges that send wall-clock strings instead of epoch times.
+//!
+//! Only what the adapters need: proleptic Gregorian civil date/time to Unix microseconds,
+//! with an explicit UTC offset (Bithumb's legacy API speaks KST, UTC+9, no DST).
+
+/// Microseconds in one second.
+pub const MICROS_PER_SEC: i64 = 1_000_000;
+
+/// A civil date and time that failed validation (e.g. month 13, 30 February, hour 24).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("invalid calendar date or time")]
+pub struct CalendarError;
+
+/// Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's `days_from_civil`).
+fn days_from_civil(year: i64, month: u32, day: u32) -> i64 {
+    let y = if month <= 2 { year - 1 } else { year };
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let m = i64::from(month);
+    let doy = (153 * (if m > 2 { m - 3 } else { m + 9 }) + 2) / 5 + i64::from(day) - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    era * 146_097 + doe - 719_468
+}
+
+fn days_in_month(year: i64, month: u32) -> u32 {
+    match month {
+        1 | 3 | 5 | 7 | 8 | 10 | 12 => 31,
+        4 | 6 | 9 | 11 => 30,
+        2 if (year % 4 == 0 && year % 100 != 0) || year % 400 == 0 => 29,
+        2 => 28,
+        _ => 0,
+    }
+}
+
+/// A civil date-time with microseconds, as written by an exchange.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CivilTime {
+    /// Four-digit year.
+    pub year: i64,
+    /// 1..=12.
+    pub month: u32,
+    /// 1..=31 (checked against the month).
+    pub day: u32,
+    /// 0..=23.
+    pub hour: u32,
+    /// 0..=59.
+    pub minute: u32,
+    /// 0..=59 (leap seconds are not sent by these exchanges).
+    pub second: u32,
+    /// 0..=999_999.
+    pub micros: u32,
+}
+
+impl CivilTime {
+    /// Converts to Unix epoch microseconds, given the zone's offset from UTC in seconds.
+    pub fn to_unix_micros(self, utc_offset_secs: i64) -> Result<i64, CalendarError> {
+        let valid = (1970..=9999).contains(&self.year)
+            && (1..=12).contains(&self.month)
+            && self.day >= 1
+            && self.day <= days_in_month(self.year, self.month)
+            && self.hour < 24
+            && self.minute < 60
+            && self.second < 60
+            && self.micros < 1_000_000;
+        if !valid {
+            return Err(CalendarError);
+        }
+        let days = days_from_civil(self.year, self.month, self.day);
+        let secs = days * 86_400
+            + i64::from(self.hour) * 3600
+            + i64::from(self.minute) * 60
+            + i64::from(self.second)
+            - utc_offset_secs;
+        Ok(secs * MICROS_PER_SEC + i64::from(self.micros))
+    }
+}
+
+/// Parses exactly `len` ASCII digits starting at `at`.
+pub fn digits(text: &[u8], at: usize, len: usize) -> Option<u32> {
+    let slice = text.get(at..at + len)?;
+    slice.iter().try_fold(0u32, |acc, &b| {
+        b.is_ascii_digit().then(|| acc * 10 + u32::from(b - b'0'))
+    })
+}
+
+/// Parses `yyyyMMdd` and `HHmmss` (both fixed width, as Upbit and Bithumb send them).
+pub fn parse_compact_date_time(date: &str, time: &str) -> Result<CivilTime, CalendarError> {
+    let (d, t) = (date.as_bytes(), time.as_bytes());
+    if d.len() != 8 || t.len() != 6 {
+        return Err(CalendarError);
+    }
+    let field = |text, at, len| digits(text, at, len).ok_or(CalendarError);
+    Ok(CivilTime {
+        year: i64::from(field(d, 0, 4)?),
+        month: field(d, 4, 2)?,
+        day: field(d, 6, 2)?,
+        hour: field(t, 0, 2)?,
+        minute: field(t, 2, 2)?,
+        second: field(t, 4, 2)?,
+        micros: 0,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn epoch_and_known_dates() {
+        let at = |date, time| parse_compact_date_time(date, time).unwrap();
+        assert_eq!(at("19700101", "000000").to_unix_micros(0), Ok(0));
+        // 2023-08-30 08:21:05 UTC = 1693383665 (Upbit sample trade_date/trade_time).
+        assert_eq!(
+            at("20230830", "082105").to_unix_micros(0),
+            Ok(1_693_383_665_000_000)
+        );
+        // The same wall clock in KST is nine hours earlier in UTC.
+        assert_eq!(
+            at("20230830", "172105").to_unix_micros(9 * 3600),
+            Ok(1_693_383_665_000_000)
+        );
+        // Leap day and the KST midnight that is still the previous day in UTC.
+        assert_eq!(
+            at("20240229", "000000").to_unix_micros(0),
+            Ok(1_709_164_800_000_000)
+        );
+        assert_eq!(
+            at("20240301", "000000").to_unix_micros(9 * 3600),
+            Ok(1_709_218_800_000_000)
+        );
+    }
+
+    #[test]
+    fn rejects_impossible_dates() {
+        for (date, time) in [
+            ("20230230", "000000"),
+            ("20231301", "000000"),
+            ("20230001", "000000"),
+            ("20230101", "240000"),
+            ("20230101", "006000"),
+            ("2023011", "000000"),
+            ("2023-1-1", "000000"),
+            ("20230101", "00:00:"),
+            ("19690101", "000000"),
+        ] {
+            let parsed = parse_compact_date_time(date, time).and_then(|c| c.to_unix_micros(0));
+            assert_eq!(parsed, Err(CalendarError), "{date} {time}");
+        }
+        assert!(
+            parse_compact_date_time("20230229", "000000")
+                .unwrap()
+                .to_unix_micros(0)
+                .is_err()
+        );
+    }
+}

@@ -1,0 +1,242 @@
+//! Fail-fast validation of a canonical tick. Each rule has its own [`Reason`] code.
+
+use super::{Rejection, Tick, reject::Reason};
+use rust_decimal::Decimal;
+
+/// Largest scale the wire carries: Avro `decimal(38,18)`.
+pub const WIRE_SCALE: u32 = 18;
+/// Largest number of integer digits the wire carries (38 - 18).
+pub const WIRE_INTEGER_DIGITS: u32 = 20;
+
+/// Validation knobs. Defaults suit live feeds; backfills widen the time window.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ValidationConfig {
+    /// How far an exchange event time may lag our receive time.
+    pub max_event_lag_ms: i64,
+    /// How far an exchange event time may lead our receive time (clock skew).
+    pub max_event_lead_ms: i64,
+    /// Turns the time-window rule off (for replaying old captures).
+    pub check_time_window: bool,
+}
+
+impl ValidationConfig {
+    /// Default lag: five minutes.
+    pub const fn default_max_event_lag_ms() -> i64 {
+        300_000
+    }
+    /// Default lead: one minute.
+    pub const fn default_max_event_lead_ms() -> i64 {
+        60_000
+    }
+}
+
+impl Default for ValidationConfig {
+    fn default() -> Self {
+        Self {
+            max_event_lag_ms: Self::default_max_event_lag_ms(),
+            max_event_lead_ms: Self::default_max_event_lead_ms(),
+            check_time_window: true,
+        }
+    }
+}
+
+/// Whether `value` fits Avro `decimal(38,18)` exactly (values are normalized by the parser, so
+/// the scale is the number of significant fractional digits).
+pub fn fits_wire(value: Decimal) -> bool {
+    let normalized = value.normalize();
+    if normalized.scale() > WIRE_SCALE {
+        return false;
+    }
+    // |value| < 10^20  <=>  at most 20 integer digits.
+    let limit = Decimal::from_i128_with_scale(10i128.pow(WIRE_INTEGER_DIGITS), 0);
+    normalized.abs() < limit
+}
+
+fn require_positive(name: &str, value: Option<Decimal>) -> Result<(), Rejection> {
+    match value {
+        Some(v) if v <= Decimal::ZERO => Err(Rejection::new(
+            Reason::NonPositivePrice,
+            format!("`{name}` must be > 0, got {v}"),
+        )),
+        _ => Ok(()),
+    }
+}
+
+fn require_non_negative(name: &str, value: Option<Decimal>) -> Result<(), Rejection> {
+    match value {
+        Some(v) if v.is_sign_negative() && !v.is_zero() => Err(Rejection::new(
+            Reason::NegativeQuantity,
+            format!("`{name}` must be >= 0, got {v}"),
+        )),
+        _ => Ok(()),
+    }
+}
+
+/// Checks every rule, failing on the first broken one.
+pub fn validate(tick: &Tick, config: &ValidationConfig) -> Result<(), Rejection> {
+    require_positive("last_price", Some(tick.last_price))?;
+    for (name, value) in [
+        ("open_price", tick.open_price),
+        ("high_price", tick.high_price),
+        ("low_price", tick.low_price),
+        ("prev_close_price", tick.prev_close_price),
+        ("bid_price", tick.bid_price),
+        ("ask_price", tick.ask_price),
+    ] {
+        require_positive(name, value)?;
+    }
+    for (name, value) in [
+        ("last_qty", tick.last_qty),
+        ("volume_24h_base", tick.volume_24h_base),
+        ("volume_24h_quote", tick.volume_24h_quote),
+        ("bid_qty", tick.bid_qty),
+        ("ask_qty", tick.ask_qty),
+    ] {
+        require_non_negative(name, value)?;
+    }
+    if let (Some(high), Some(low)) = (tick.high_price, tick.low_price)
+        && high < low
+    {
+        return Err(Rejection::new(
+            Reason::HighBelowLow,
+            format!("high_price {high} < low_price {low}"),
+        ));
+    }
+    if let (Some(bid), Some(ask)) = (tick.bid_price, tick.ask_price)
+        && bid > ask
+    {
+        return Err(Rejection::new(
+            Reason::CrossedBook,
+            format!("bid_price {bid} > ask_price {ask}"),
+        ));
+    }
+    if config.check_time_window
+        && let Some(event) = tick.event_ts_us
+    {
+        let lag_ms = (tick.received_ts_us - event) / 1000;
+        if lag_ms > config.max_event_lag_ms || -lag_ms > config.max_event_lead_ms {
+            return Err(Rejection::new(
+                Reason::TimestampOutOfWindow,
+                format!(
+                    "event time {event} µs is {lag_ms} ms from receive time {} µs \
+                     (allowed: {} ms behind, {} ms ahead)",
+                    tick.received_ts_us, config.max_event_lag_ms, config.max_event_lead_ms
+                ),
+            ));
+        }
+    }
+    for (name, value) in tick.decimals() {
+        if let Some(v) = value
+            && !fits_wire(v)
+        {
+            return Err(Rejection::new(
+                Reason::UnrepresentableValue,
+                format!("`{name}` = {v} does not fit decimal(38,18)"),
+            ));
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{EventKind, Exchange, Instrument};
+    use std::str::FromStr;
+
+    const NOW_US: i64 = 1_700_000_000_000_000;
+
+    fn d(s: &str) -> Decimal {
+        Decimal::from_str(s).unwrap()
+    }
+
+    fn base() -> Tick {
+        let mut t = Tick::new(
+            Exchange::Upbit,
+            Instrument::parse("BTC-KRW").unwrap(),
+            "KRW-BTC",
+            EventKind::Ticker,
+            d("100"),
+            NOW_US,
+        );
+        t.high_price = Some(d("110"));
+        t.low_price = Some(d("90"));
+        t.bid_price = Some(d("99"));
+        t.ask_price = Some(d("101"));
+        t.event_ts_us = Some(NOW_US - 5_000);
+        t
+    }
+
+    #[test]
+    fn each_rule_has_its_reason() {
+        type Edit = fn(&mut Tick);
+        let cases: [(Edit, Option<Reason>); 14] = [
+            (|_| {}, None),
+            (
+                |t| t.last_price = Decimal::ZERO,
+                Some(Reason::NonPositivePrice),
+            ),
+            (|t| t.last_price = d("-1"), Some(Reason::NonPositivePrice)),
+            (
+                |t| t.open_price = Some(Decimal::ZERO),
+                Some(Reason::NonPositivePrice),
+            ),
+            (
+                |t| t.volume_24h_base = Some(d("-0.1")),
+                Some(Reason::NegativeQuantity),
+            ),
+            (|t| t.volume_24h_base = Some(Decimal::ZERO), None),
+            (|t| t.high_price = Some(d("80")), Some(Reason::HighBelowLow)),
+            (|t| t.bid_price = Some(d("102")), Some(Reason::CrossedBook)),
+            (|t| t.bid_price = Some(d("101")), None), // locked book is allowed
+            (
+                |t| t.event_ts_us = Some(NOW_US - 301_000_000),
+                Some(Reason::TimestampOutOfWindow),
+            ),
+            (
+                |t| t.event_ts_us = Some(NOW_US + 61_000_000),
+                Some(Reason::TimestampOutOfWindow),
+            ),
+            (|t| t.event_ts_us = None, None),
+            (
+                |t| t.change = Some(d("0.0000000000000000001")),
+                Some(Reason::UnrepresentableValue),
+            ),
+            (
+                |t| t.volume_24h_quote = Some(d("100000000000000000000")),
+                Some(Reason::UnrepresentableValue),
+            ),
+        ];
+        for (i, (edit, want)) in cases.into_iter().enumerate() {
+            let mut t = base();
+            edit(&mut t);
+            let got = validate(&t, &ValidationConfig::default())
+                .err()
+                .map(|r| r.reason);
+            assert_eq!(got, want, "case {i}");
+        }
+    }
+
+    #[test]
+    fn time_window_is_configurable() {
+        let mut t = base();
+        t.event_ts_us = Some(123_456_789_000);
+        let strict = ValidationConfig::default();
+        assert!(validate(&t, &strict).is_err());
+        let off = ValidationConfig {
+            check_time_window: false,
+            ..strict
+        };
+        assert!(validate(&t, &off).is_ok());
+    }
+
+    #[test]
+    fn wire_bounds() {
+        assert!(fits_wire(d("99999999999999999999.99999999")));
+        assert!(fits_wire(d("9999999999.999999999999999999")));
+        assert!(fits_wire(d("-0.000000000000000001")));
+        assert!(!fits_wire(d("0.0000000000000000001")));
+        assert!(!fits_wire(d("100000000000000000000")));
+        assert!(fits_wire(d("1.000000000000000000000000")));
+    }
+}

@@ -1,0 +1,61 @@
+//! Helpers shared by the integration tests.
+#![allow(dead_code, clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use tickflow::exchange::{
+    Adapter, AdapterConfig, BinanceAdapter, BithumbAdapter, Decoded, Frame, SymbolTable,
+    UpbitAdapter,
+};
+use tickflow::model::{Exchange, Rejection};
+
+/// `tests/fixtures/<path>`.
+pub fn fixture(path: &str) -> Vec<u8> {
+    let full = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures")
+        .join(path);
+    let mut bytes = std::fs::read(&full).unwrap_or_else(|e| panic!("{}: {e}", full.display()));
+    while bytes.last() == Some(&b'\n') {
+        bytes.pop();
+    }
+    bytes
+}
+
+/// The adapter for `exchange` with default settings and the bundled Binance table.
+pub fn adapter(exchange: Exchange) -> Box<dyn Adapter> {
+    adapter_with(exchange, AdapterConfig::default())
+}
+
+/// The adapter for `exchange` with `config`.
+pub fn adapter_with(exchange: Exchange, config: AdapterConfig) -> Box<dyn Adapter> {
+    match exchange {
+        Exchange::Upbit => Box::new(UpbitAdapter::new(config)),
+        Exchange::Binance => Box::new(BinanceAdapter::new(
+            config,
+            Arc::new(SymbolTable::bundled_binance().unwrap()),
+        )),
+        Exchange::Bithumb => Box::new(BithumbAdapter::new(config)),
+    }
+}
+
+/// Decodes a text frame.
+pub fn decode(exchange: Exchange, bytes: &[u8], received_us: i64) -> Result<Decoded, Rejection> {
+    adapter(exchange).decode(Frame::text(bytes), received_us)
+}
+
+/// `../shared/samples/<sub>` when the shared folder is beside the repository; otherwise prints
+/// a clear SKIP line and returns `None`.
+pub fn shared_sample(sub: &str) -> Option<PathBuf> {
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../shared/samples")
+        .join(sub);
+    if path.exists() {
+        Some(path)
+    } else {
+        eprintln!(
+            "SKIP: {} not found; real-capture checks skipped",
+            path.display()
+        );
+        None
+    }
+}
