@@ -20,6 +20,7 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Normalize raw exchange frames from a file or stdin into canonical ticks.
+    #[command(about = normalize::ABOUT, long_about = normalize::LONG_ABOUT, after_help = normalize::EXAMPLES)]
     Normalize(normalize::NormalizeArgs),
     /// Build the Binance symbol table from an exchangeInfo JSON document.
     Symbols(symbols::SymbolsArgs),

@@ -23,21 +23,28 @@ pub enum Output {
     Proto,
 }
 
-/// Arguments of `tickflow normalize`.
-#[derive(Debug, Args)]
-#[command(
-    about = "Normalize raw exchange frames from a file or stdin into canonical ticks",
-    long_about = "Reads raw WebSocket frames, one per line, and writes canonical ticks to stdout.\n\n\
+/// One-line summary for `tickflow --help`.
+pub(super) const ABOUT: &str =
+    "Normalize raw exchange frames from a file or stdin into canonical ticks";
+
+/// Full description for `tickflow normalize --help`.
+pub(super) const LONG_ABOUT: &str = "Reads raw WebSocket frames, one per line, and writes canonical \
+ticks to stdout.\n\n\
 Each line is either a bare frame (received now) or a capture line `<receive_ns> <frame>`, where \
 receive_ns is the receive time in Unix nanoseconds. Rejected frames are written to stderr as one \
-JSON line each: {\"line\",\"exchange\",\"reason\",\"stage\",\"error\",\"frame\"} (frame truncated). \
-Control messages (acks, pongs) and unsupported message types are counted (see --stats) and listed \
-with --verbose. The exit code is 0 when the input was read completely, even if frames were rejected.",
-    after_help = "Examples:\n  \
+JSON line each: {\"line\",\"exchange\",\"reason\",\"stage\",\"error\",\"frame\"} (frame \
+truncated). Control messages (acks, pongs) and unsupported message types are counted (see \
+--stats) and listed with --verbose. The exit code is 0 when the input was read completely, even \
+if frames were rejected; 2 on a usage or I/O error.";
+
+/// Examples for `tickflow normalize --help`.
+pub(super) const EXAMPLES: &str = "Examples:\n  \
 tickflow normalize --exchange upbit tests/fixtures/upbit/ticker.capture\n  \
-tickflow normalize --exchange binance --output avro --schema-id 7 frames.txt | head -1 | xxd -r -p | tail -c +6\n  \
-cat old.jsonl | tickflow normalize --exchange bithumb --no-time-check -"
-)]
+tickflow normalize --exchange binance --output avro --schema-id 7 frames.txt\n  \
+cat old.jsonl | tickflow normalize --exchange bithumb --no-time-check -";
+
+/// Arguments of `tickflow normalize`.
+#[derive(Debug, Args)]
 pub struct NormalizeArgs {
     /// Exchange protocol of the frames (bithumb accepts both its legacy and v1 APIs).
     #[arg(long, value_parser = parse_exchange)]

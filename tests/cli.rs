@@ -1,0 +1,219 @@
+//! `tickflow normalize` and `tickflow symbols` as a user runs them.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod common;
+
+use serde_json::Value;
+use std::io::Write;
+use std::process::{Command, Output, Stdio};
+use tickflow::codec::{Encoder, Format};
+
+const BIN: &str = env!("CARGO_BIN_EXE_tickflow");
+const ROOT: &str = env!("CARGO_MANIFEST_DIR");
+
+fn run(args: &[&str], stdin: Option<&[u8]>) -> Output {
+    let mut child = Command::new(BIN)
+        .args(args)
+        .current_dir(ROOT)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut input = child.stdin.take().unwrap();
+    input.write_all(stdin.unwrap_or_default()).unwrap();
+    drop(input);
+    child.wait_with_output().unwrap()
+}
+
+fn json_lines(bytes: &[u8]) -> Vec<Value> {
+    String::from_utf8(bytes.to_vec())
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}")))
+        .collect()
+}
+
+fn hex(line: &str) -> Vec<u8> {
+    (0..line.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(&line[i..i + 2], 16).unwrap())
+        .collect()
+}
+
+const CAPTURES: [(&str, &str, usize, usize); 3] = [
+    ("upbit", "tests/fixtures/upbit/ticker.capture", 5, 1),
+    ("binance", "tests/fixtures/binance/ticker.capture", 3, 1),
+    ("bithumb", "tests/fixtures/bithumb/ticker.capture", 3, 1),
+];
+
+#[test]
+fn normalize_writes_ticks_and_reports_rejections() {
+    for (exchange, file, ticks, rejected) in CAPTURES {
+        let out = run(
+            &["normalize", "--exchange", exchange, "--stats", file],
+            None,
+        );
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let lines = json_lines(&out.stdout);
+        assert_eq!(lines.len(), ticks, "{exchange}");
+        for t in &lines {
+            assert_eq!(t["exchange"], exchange.to_uppercase());
+            assert!(t["last_price"].is_string(), "decimals are strings: {t}");
+        }
+        let errs = json_lines(&out.stderr);
+        let rejections: Vec<&Value> = errs.iter().filter(|e| e.get("reason").is_some()).collect();
+        assert_eq!(rejections.len(), rejected, "{errs:?}");
+        for r in &rejections {
+            for key in ["line", "exchange", "reason", "stage", "error", "frame"] {
+                assert!(r.get(key).is_some(), "{key} missing in {r}");
+            }
+        }
+        let stats = &errs.last().unwrap()["stats"];
+        assert_eq!(stats["ticks"], ticks as u64);
+        assert_eq!(stats["rejected"], rejected as u64);
+    }
+}
+
+#[test]
+fn binary_outputs_decode_to_the_json_ticks() {
+    for (exchange, file, ticks, _) in CAPTURES {
+        let json = json_lines(&run(&["normalize", "--exchange", exchange, file], None).stdout);
+        for (output, format) in [("avro", Format::Avro), ("proto", Format::Proto)] {
+            let out = run(
+                &[
+                    "normalize",
+                    "--exchange",
+                    exchange,
+                    "--output",
+                    output,
+                    "--schema-id",
+                    "42",
+                    file,
+                ],
+                None,
+            );
+            let text = String::from_utf8(out.stdout).unwrap();
+            let decoded: Vec<Value> = text
+                .lines()
+                .map(|l| {
+                    let (id, tick) = Encoder::decode(format, &hex(l)).unwrap();
+                    assert_eq!(id, 42);
+                    serde_json::to_value(tick).unwrap()
+                })
+                .collect();
+            assert_eq!(decoded.len(), ticks);
+            assert_eq!(decoded, json, "{exchange} {output}");
+        }
+    }
+}
+
+#[test]
+fn stdin_and_bare_frames() {
+    let frame = std::fs::read(format!("{ROOT}/tests/fixtures/binance/ticker_raw.json")).unwrap();
+    // A bare frame is received "now": this 2025 event is outside the live window...
+    let out = run(&["normalize", "--exchange", "binance", "-"], Some(&frame));
+    assert!(out.status.success());
+    assert!(out.stdout.is_empty());
+    assert_eq!(
+        json_lines(&out.stderr)[0]["reason"],
+        "timestamp_out_of_window"
+    );
+    // ...and a backfill turns the window off.
+    let out = run(
+        &["normalize", "--exchange", "binance", "--no-time-check"],
+        Some(&frame),
+    );
+    assert_eq!(json_lines(&out.stdout)[0]["instrument"], "BTC-USDT");
+}
+
+#[test]
+fn usage_errors_are_clear() {
+    let out = run(&["normalize", "--exchange", "kraken", "x"], None);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("unknown exchange `kraken`"));
+    let out = run(
+        &["normalize", "--exchange", "upbit", "/nonexistent/file"],
+        None,
+    );
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("/nonexistent/file"));
+    let help = run(&["normalize", "--help"], None);
+    let text = String::from_utf8(help.stdout).unwrap();
+    for needle in [
+        "<receive_ns> <frame>",
+        "--output",
+        "--no-time-check",
+        "reason",
+    ] {
+        assert!(text.contains(needle), "--help lacks {needle}");
+    }
+}
+
+#[test]
+fn symbols_builds_the_table_from_exchange_info() {
+    let info = r#"{"symbols":[{"symbol":"ETHBTC","status":"TRADING","baseAsset":"ETH","quoteAsset":"BTC"}]}"#;
+    let out = run(&["symbols", "--from", "-"], Some(info.as_bytes()));
+    assert!(out.status.success());
+    let csv = String::from_utf8(out.stdout).unwrap();
+    assert!(csv.lines().any(|l| l == "ETHBTC,ETH,BTC,TRADING"), "{csv}");
+    let out = run(
+        &["symbols", "--from", "-"],
+        Some(b"{\"symbols\":[{\"symbol\":\"X\"}]}"),
+    );
+    assert_eq!(out.status.code(), Some(2));
+}
+
+#[test]
+fn fastavro_reads_the_avro_output() {
+    let python = std::env::var("PYTHON").unwrap_or_else(|_| "python3".into());
+    let probe = Command::new(&python)
+        .args(["-c", "import fastavro"])
+        .output();
+    if !probe.is_ok_and(|o| o.status.success()) {
+        eprintln!("SKIP: {python} with fastavro not available (scripts/test.sh installs it)");
+        return;
+    }
+    for (exchange, file, ticks, _) in CAPTURES {
+        let json = json_lines(&run(&["normalize", "--exchange", exchange, file], None).stdout);
+        let avro = run(
+            &[
+                "normalize",
+                "--exchange",
+                exchange,
+                "--output",
+                "avro",
+                "--schema-id",
+                "7",
+                file,
+            ],
+            None,
+        );
+        let mut child = Command::new(&python)
+            .args(["tests/independent_avro_decode.py", "schemas/tick.avsc"])
+            .current_dir(ROOT)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        child.stdin.take().unwrap().write_all(&avro.stdout).unwrap();
+        let out = child.wait_with_output().unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let decoded = json_lines(&out.stdout);
+        assert_eq!(decoded.len(), ticks);
+        for (mut d, j) in decoded.into_iter().zip(json) {
+            assert_eq!(d["_schema_id"], 7);
+            d.as_object_mut().unwrap().remove("_schema_id");
+            assert_eq!(d, j, "{exchange}");
+        }
+    }
+}

@@ -1,0 +1,424 @@
+//! Hostile input: every case ends in a typed rejection with the right reason, never a panic.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod common;
+
+use common::{adapter_with, decode, fixture};
+use proptest::prelude::*;
+use tickflow::exchange::{AdapterConfig, Decoded, Frame};
+use tickflow::model::{Exchange, Reason};
+
+const UPBIT_R: i64 = 1_763_615_720_180_000;
+const BINANCE_R: i64 = 1_763_615_720_010_000;
+const BITHUMB_R: i64 = 1_580_267_924_350_000;
+
+fn text(path: &str) -> String {
+    String::from_utf8(fixture(path)).unwrap()
+}
+
+fn reason(exchange: Exchange, frame: &[u8], received: i64) -> Reason {
+    match decode(exchange, frame, received) {
+        Err(r) => {
+            assert!(!r.detail.is_empty());
+            assert!(
+                r.detail.len() < 600,
+                "detail must not dump payloads: {}",
+                r.detail.len()
+            );
+            r.reason
+        }
+        Ok(other) => panic!("expected a rejection, got {other:?}"),
+    }
+}
+
+#[test]
+fn upbit_hostile_table() {
+    let t = text("upbit/ticker_default.json");
+    let cases: Vec<(String, Reason)> = vec![
+        (t[..t.len() / 2].to_owned(), Reason::MalformedJson),
+        (String::new(), Reason::MalformedJson),
+        ("null".into(), Reason::WrongType),
+        ("[1,2]".into(), Reason::WrongType),
+        (
+            t.replace("\"trade_price\":143880000", "\"trade_price\":{\"v\":1}"),
+            Reason::WrongType,
+        ),
+        (
+            t.replace("\"trade_price\":143880000", "\"trade_price\":true"),
+            Reason::WrongType,
+        ),
+        (
+            t.replace("\"code\":\"KRW-BTC\"", "\"code\":42"),
+            Reason::WrongType,
+        ),
+        (
+            t.replace("\"trade_price\":143880000", "\"trade_price\":NaN"),
+            Reason::MalformedJson,
+        ),
+        (
+            t.replace("\"trade_price\":143880000", "\"trade_price\":Infinity"),
+            Reason::MalformedJson,
+        ),
+        (
+            t.replace("\"trade_price\":143880000", "\"trade_price\":\"NaN\""),
+            Reason::InvalidDecimal,
+        ),
+        (
+            t.replace("\"trade_price\":143880000", "\"trade_price\":-143880000"),
+            Reason::NonPositivePrice,
+        ),
+        (
+            t.replace("\"trade_price\":143880000", "\"trade_price\":0"),
+            Reason::NonPositivePrice,
+        ),
+        (
+            t.replace("\"trade_price\":143880000", "\"trade_price\":0E+5"),
+            Reason::NonPositivePrice,
+        ),
+        (
+            t.replace("\"trade_price\":143880000", "\"trade_price\":1e400"),
+            Reason::InvalidDecimal,
+        ),
+        (
+            t.replace(
+                "\"trade_price\":143880000",
+                "\"trade_price\":1438800001234567890123456789012",
+            ),
+            Reason::InvalidDecimal,
+        ),
+        (
+            t.replace(
+                "\"trade_price\":143880000",
+                "\"trade_price\":1.0000000000000000001",
+            ),
+            Reason::UnrepresentableValue,
+        ),
+        (
+            t.replace("\"trade_price\":143880000,", ""),
+            Reason::MissingField,
+        ),
+        (t.replace("\"code\":\"KRW-BTC\",", ""), Reason::MissingField),
+        (
+            t.replace(",\"timestamp\":1763615720176", ""),
+            Reason::MissingField,
+        ),
+        (
+            t.replace("\"timestamp\":1763615720176", "\"timestamp\":-5"),
+            Reason::InvalidTimestamp,
+        ),
+        (
+            t.replace("\"KRW-BTC\"", "\"KRWBTC\""),
+            Reason::UnknownInstrument,
+        ),
+        (
+            t.replace("\"KRW-BTC\"", "\"krw-btc\""),
+            Reason::UnknownInstrument,
+        ),
+        (
+            t.replace("\"low_price\":142213000", "\"low_price\":150000000"),
+            Reason::HighBelowLow,
+        ),
+        (
+            t.replace("{\"type\"", "{\"tp\":1,\"type\""),
+            Reason::MalformedJson,
+        ), // duplicate key
+        (
+            t.replace(
+                "\"type\":\"ticker\"",
+                "\"type\":\"ticker\",\"ty\":\"ticker\"",
+            ),
+            Reason::MalformedJson,
+        ),
+    ];
+    for (frame, want) in cases {
+        assert_eq!(
+            reason(Exchange::Upbit, frame.as_bytes(), UPBIT_R),
+            want,
+            "{frame:.120}"
+        );
+    }
+}
+
+#[test]
+fn binance_hostile_table() {
+    let t = text("binance/ticker_raw.json");
+    let c = text("binance/ticker_combined.json");
+    let cases: Vec<(String, Reason)> = vec![
+        (t[..t.len() - 1].to_owned(), Reason::MalformedJson),
+        (
+            t.replace("\"c\":\"93577.45000000\"", "\"c\":\"NaN\""),
+            Reason::InvalidDecimal,
+        ),
+        (
+            t.replace("\"c\":\"93577.45000000\"", "\"c\":\"Infinity\""),
+            Reason::InvalidDecimal,
+        ),
+        (
+            t.replace("\"c\":\"93577.45000000\"", "\"c\":\"-1\""),
+            Reason::NonPositivePrice,
+        ),
+        (
+            t.replace("\"c\":\"93577.45000000\"", "\"c\":\"1,5\""),
+            Reason::InvalidDecimal,
+        ),
+        (
+            t.replace("\"c\":\"93577.45000000\"", "\"c\":\" 1\""),
+            Reason::InvalidDecimal,
+        ),
+        (
+            t.replace("\"c\":\"93577.45000000\"", "\"c\":[1]"),
+            Reason::WrongType,
+        ),
+        (
+            t.replace("\"c\":\"93577.45000000\",", ""),
+            Reason::MissingField,
+        ),
+        (t.replace("\"s\":\"BTCUSDT\",", ""), Reason::MissingField),
+        (t.replace("\"E\":1763615720001,", ""), Reason::MissingField),
+        (
+            t.replace("\"s\":\"BTCUSDT\"", "\"s\":\"BTCXYZ\""),
+            Reason::UnknownInstrument,
+        ),
+        (
+            t.replace("\"b\":\"93577.44000000\"", "\"b\":\"93600\""),
+            Reason::CrossedBook,
+        ),
+        (
+            t.replace("\"v\":\"21349.83711000\"", "\"v\":\"-1\""),
+            Reason::NegativeQuantity,
+        ),
+        (
+            t.replace("\"E\":1763615720001", "\"E\":123456789"),
+            Reason::TimestampOutOfWindow,
+        ),
+        (
+            c.replace("\"data\":{", "\"data\":[{").replace("}}", "}]}"),
+            Reason::WrongType,
+        ),
+        (
+            c.replace(
+                "\"stream\":\"ethbtc@ticker\",",
+                "\"stream\":\"ethbtc@ticker\",\"stream\":\"x@ticker\",",
+            ),
+            Reason::MalformedJson,
+        ),
+        (
+            "{\"stream\":\"ethbtc@ticker\"}".into(),
+            Reason::MissingField,
+        ),
+        // The malformed subscribe ack seen in a published sample (Python's None).
+        (
+            "{\n  \"result\": None,\n  \"id\": 1\n}".into(),
+            Reason::MalformedJson,
+        ),
+    ];
+    for (frame, want) in cases {
+        assert_eq!(
+            reason(Exchange::Binance, frame.as_bytes(), BINANCE_R),
+            want,
+            "{frame:.160}"
+        );
+    }
+}
+
+#[test]
+fn bithumb_hostile_table() {
+    let t = text("bithumb/legacy_ticker.json");
+    let cases: Vec<(String, Reason)> = vec![
+        (
+            t.replace("\"date\":\"20200129\"", "\"date\":\"20201329\""),
+            Reason::InvalidTimestamp,
+        ),
+        (
+            t.replace("\"time\":\"121844\"", "\"time\":\"12:18:44\""),
+            Reason::InvalidTimestamp,
+        ),
+        // The hand-made shape with an epoch in `date` and no `time` contradicts the docs.
+        (
+            t.replace(
+                "\"date\":\"20200129\",\"time\":\"121844\"",
+                "\"date\":\"1745539200000\"",
+            ),
+            Reason::MissingField,
+        ),
+        (
+            t.replace("\"closePrice\":\"2317\"", "\"closePrice\":\"0\""),
+            Reason::NonPositivePrice,
+        ),
+        (
+            t.replace("\"closePrice\":\"2317\"", "\"closePrice\":\"\""),
+            Reason::MissingField,
+        ),
+        (
+            t.replace("\"closePrice\":\"2317\"", "\"closePrice\":2317.5.1"),
+            Reason::MalformedJson,
+        ),
+        (t.replace("BTC_KRW", "BTCKRW"), Reason::UnknownInstrument),
+        (
+            t.replace("\"content\":{", "\"content\":{\"symbol\":\"ETH_KRW\","),
+            Reason::MalformedJson,
+        ),
+    ];
+    for (frame, want) in cases {
+        assert_eq!(
+            reason(Exchange::Bithumb, frame.as_bytes(), BITHUMB_R),
+            want,
+            "{frame:.160}"
+        );
+    }
+}
+
+#[test]
+fn invalid_utf8_is_typed() {
+    let mut bytes = fixture("upbit/ticker_default.json");
+    bytes[20] = 0xff;
+    for exchange in Exchange::ALL {
+        assert_eq!(reason(exchange, &bytes, UPBIT_R), Reason::InvalidUtf8);
+    }
+}
+
+#[test]
+fn one_megabyte_frames() {
+    // Over the default 64 KiB limit: refused before parsing.
+    let mut big = text("binance/ticker_raw.json");
+    big.insert_str(1, &format!("\"pad\":\"{}\",", "x".repeat(1 << 20)));
+    for exchange in Exchange::ALL {
+        assert_eq!(
+            reason(exchange, big.as_bytes(), BINANCE_R),
+            Reason::FrameTooLarge
+        );
+    }
+    // With a 2 MiB limit the same frame parses (the padding is skipped, not kept).
+    let config = AdapterConfig {
+        max_frame_bytes: 2 << 20,
+        ..Default::default()
+    };
+    let got =
+        adapter_with(Exchange::Binance, config).decode(Frame::text(big.as_bytes()), BINANCE_R);
+    assert!(matches!(got, Ok(Decoded::Tick(_))), "{got:?}");
+    // 1 MiB of garbage and 1 MiB of opening brackets: typed errors, no stack overflow.
+    let config = AdapterConfig {
+        max_frame_bytes: 2 << 20,
+        ..Default::default()
+    };
+    for exchange in Exchange::ALL {
+        let a = adapter_with(exchange, config.clone());
+        let garbage = vec![b'#'; 1 << 20];
+        assert_eq!(
+            a.decode(Frame::binary(&garbage), 0).unwrap_err().reason,
+            Reason::MalformedJson
+        );
+        let deep = format!("{{\"x\":{}", "[".repeat(1 << 20));
+        assert_eq!(
+            a.decode(Frame::text(deep.as_bytes()), 0)
+                .unwrap_err()
+                .reason,
+            Reason::MalformedJson
+        );
+    }
+}
+
+#[test]
+fn deep_nesting() {
+    for (exchange, path, r, field) in [
+        (
+            Exchange::Upbit,
+            "upbit/ticker_default.json",
+            UPBIT_R,
+            "\"trade_price\":143880000",
+        ),
+        (
+            Exchange::Binance,
+            "binance/ticker_raw.json",
+            BINANCE_R,
+            "\"c\":\"93577.45000000\"",
+        ),
+        (
+            Exchange::Bithumb,
+            "bithumb/legacy_ticker.json",
+            BITHUMB_R,
+            "\"closePrice\":\"2317\"",
+        ),
+    ] {
+        let nest = format!("{}1{}", "[".repeat(5000), "]".repeat(5000));
+        // In a field the model needs: a typed rejection.
+        let name = field.split(':').next().unwrap();
+        let frame = text(path).replace(field, &format!("{name}:{nest}"));
+        assert_eq!(
+            reason(exchange, frame.as_bytes(), r),
+            Reason::WrongType,
+            "{path}"
+        );
+        // In a field the model ignores: skipped iteratively (no recursion, no stack risk) and
+        // never built, so the tick survives.
+        let mut frame = text(path);
+        frame.insert_str(1, &format!("\"zz\":{nest},"));
+        let got = decode(exchange, frame.as_bytes(), r);
+        assert!(matches!(got, Ok(Decoded::Tick(_))), "{path}: {got:?}");
+    }
+}
+
+const FIXTURES: [(Exchange, &str); 9] = [
+    (Exchange::Upbit, "upbit/ticker_default.json"),
+    (Exchange::Upbit, "upbit/ticker_simple.json"),
+    (Exchange::Upbit, "upbit/trade_default.json"),
+    (Exchange::Binance, "binance/ticker_raw.json"),
+    (Exchange::Binance, "binance/ticker_combined.json"),
+    (Exchange::Binance, "binance/mini_ticker_combined.json"),
+    (Exchange::Bithumb, "bithumb/legacy_ticker.json"),
+    (Exchange::Bithumb, "bithumb/v1_ticker.json"),
+    (Exchange::Bithumb, "bithumb/v1_trade.json"),
+];
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 2000, ..ProptestConfig::default() })]
+
+    /// Arbitrary bytes never panic any adapter.
+    #[test]
+    fn arbitrary_bytes_never_panic(bytes in proptest::collection::vec(any::<u8>(), 0..512)) {
+        for exchange in Exchange::ALL {
+            let _ = decode(exchange, &bytes, 0);
+        }
+    }
+
+    /// Valid frames with bytes overwritten, inserted or deleted never panic, and a frame that
+    /// still decodes to a tick still passes validation (price > 0, high >= low, ...).
+    #[test]
+    fn mutated_frames_never_panic(
+        which in 0..FIXTURES.len(),
+        edits in proptest::collection::vec((any::<prop::sample::Index>(), any::<u8>(), 0..3u8), 1..6),
+    ) {
+        let (exchange, path) = FIXTURES[which];
+        let mut frame = fixture(path);
+        for (at, byte, op) in edits {
+            let i = at.index(frame.len().max(1));
+            match op {
+                0 if i < frame.len() => frame[i] = byte,
+                1 => frame.insert(i.min(frame.len()), byte),
+                _ if i < frame.len() => { frame.remove(i); }
+                _ => {}
+            }
+        }
+        let mut config = AdapterConfig::default();
+        config.validation.check_time_window = false;
+        if let Ok(Decoded::Tick(t)) = adapter_with(exchange, config).decode(Frame::text(&frame), 0) {
+            prop_assert!(t.last_price > rust_decimal::Decimal::ZERO);
+            if let (Some(h), Some(l)) = (t.high_price, t.low_price) { prop_assert!(h >= l); }
+        }
+    }
+
+    /// Any decimal text in the price slot gives exactly that value or a typed rejection.
+    #[test]
+    fn price_token_is_exact_or_rejected(mantissa in 1u64..u64::MAX, scale in 0u32..24) {
+        let value = rust_decimal::Decimal::from_i128_with_scale(i128::from(mantissa), scale);
+        let frame = text("binance/ticker_raw.json")
+            .replace("\"c\":\"93577.45000000\"", &format!("\"c\":\"{value}\""))
+            .replace("\"h\":\"95520.00000000\"", "\"h\":\"99999999999999999\"")
+            .replace("\"l\":\"92888.00000000\"", "\"l\":\"0.000000000000000001\"");
+        match decode(Exchange::Binance, frame.as_bytes(), BINANCE_R) {
+            Ok(Decoded::Tick(t)) => prop_assert_eq!(t.last_price, value),
+            Err(r) => prop_assert!(matches!(r.reason, Reason::UnrepresentableValue), "{r}"),
+            Ok(other) => prop_assert!(false, "{other:?}"),
+        }
+    }
+}
