@@ -340,20 +340,33 @@ fn deep_nesting() {
             "\"closePrice\":\"2317\"",
         ),
     ] {
-        let nest = format!("{}1{}", "[".repeat(5000), "]".repeat(5000));
-        // In a field the model needs: a typed rejection.
+        let nest = |depth| format!("{}1{}", "[".repeat(depth), "]".repeat(depth));
         let name = field.split(':').next().unwrap();
-        let frame = text(path).replace(field, &format!("{name}:{nest}"));
+        // Beyond 128 levels: malformed wherever it is, checked without recursion.
+        let in_needed = text(path).replace(field, &format!("{name}:{}", nest(5000)));
         assert_eq!(
-            reason(exchange, frame.as_bytes(), r),
+            reason(exchange, in_needed.as_bytes(), r),
+            Reason::MalformedJson,
+            "{path}"
+        );
+        let mut in_ignored = text(path);
+        in_ignored.insert_str(1, &format!("\"zz\":{},", nest(5000)));
+        assert_eq!(
+            reason(exchange, in_ignored.as_bytes(), r),
+            Reason::MalformedJson,
+            "{path}"
+        );
+        // Within the bound: a needed field of the wrong shape is a type error...
+        let shallow = text(path).replace(field, &format!("{name}:{}", nest(100)));
+        assert_eq!(
+            reason(exchange, shallow.as_bytes(), r),
             Reason::WrongType,
             "{path}"
         );
-        // In a field the model ignores: skipped iteratively (no recursion, no stack risk) and
-        // never built, so the tick survives.
-        let mut frame = text(path);
-        frame.insert_str(1, &format!("\"zz\":{nest},"));
-        let got = decode(exchange, frame.as_bytes(), r);
+        // ...and an ignored field is checked, skipped and never built: the tick survives.
+        let mut ignored = text(path);
+        ignored.insert_str(1, &format!("\"zz\":{},", nest(100)));
+        let got = decode(exchange, ignored.as_bytes(), r);
         assert!(matches!(got, Ok(Decoded::Tick(_))), "{path}: {got:?}");
     }
 }

@@ -8,6 +8,7 @@
 //! unscaled value at scale 18, minimal length (as apache-avro and Java's `BigInteger` write it).
 
 use super::CodecError;
+use crate::model::validate::{POW10_U128, fits_wire};
 use crate::model::{EventKind, Exchange, Instrument, Tick};
 use apache_avro::Schema;
 use apache_avro::types::Value;
@@ -19,8 +20,6 @@ use std::sync::OnceLock;
 pub const TICK_AVSC: &str = include_str!("../../schemas/tick.avsc");
 /// Decimal scale on the wire.
 pub const SCALE: u32 = 18;
-/// 10^38: exclusive bound of `decimal(38, 18)` unscaled values.
-const UNSCALED_LIMIT: i128 = 10i128.pow(38);
 
 /// The parsed schema (parsed once).
 pub fn schema() -> Result<&'static Schema, CodecError> {
@@ -52,37 +51,30 @@ fn kind_index(k: EventKind) -> i32 {
 
 /// The unscaled value at scale 18.
 fn unscaled(field: &'static str, d: Decimal) -> Result<i128, CodecError> {
-    let d = if d.scale() > SCALE { d.normalize() } else { d };
-    if d.scale() > SCALE {
+    if !fits_wire(d) {
         return Err(CodecError::Unrepresentable {
             field,
-            detail: format!("{d} has more than {SCALE} decimal places"),
+            detail: format!("{d} needs more than 18 decimal places or 20 integer digits"),
         });
     }
-    let v = d
-        .mantissa()
-        .checked_mul(10i128.pow(SCALE - d.scale()))
-        .filter(|v| v.abs() < UNSCALED_LIMIT)
-        .ok_or_else(|| CodecError::Unrepresentable {
-            field,
-            detail: format!("{d} has more than 20 integer digits"),
-        })?;
-    Ok(v)
+    let d = if d.scale() > SCALE { d.normalize() } else { d };
+    // fits_wire bounds |mantissa| by 10^(20 + scale), so the product stays below 10^38.
+    Ok(d.mantissa() * POW10_U128[(SCALE - d.scale()) as usize] as i128)
 }
 
-/// Minimal two's-complement big-endian bytes of `v` (at least one byte).
+/// Minimal two's-complement big-endian bytes of `v` (at least one byte), as Java's
+/// `BigInteger.toByteArray` and apache-avro write them: the magnitude bits plus one sign bit.
+#[inline]
 fn twos_complement(v: i128, buf: &mut [u8; 16]) -> &[u8] {
     *buf = v.to_be_bytes();
-    let mut start = 0;
-    while start < 15 {
-        let (b, next) = (buf[start], buf[start + 1]);
-        if (b == 0x00 && next & 0x80 == 0) || (b == 0xff && next & 0x80 != 0) {
-            start += 1;
-        } else {
-            break;
-        }
-    }
-    &buf[start..]
+    let redundant = if v < 0 {
+        v.leading_ones()
+    } else {
+        v.leading_zeros()
+    };
+    let bits = 128 - redundant + 1;
+    let len = bits.div_ceil(8).min(16) as usize;
+    &buf[16 - len..]
 }
 
 fn put_long(out: &mut Vec<u8>, n: i64) {
@@ -209,7 +201,14 @@ impl<'a> Reader<'a> {
         let fill = if b[0] & 0x80 != 0 { 0xff } else { 0 };
         let mut buf = [fill; 16];
         buf[16 - b.len()..].copy_from_slice(b);
-        let (mut v, mut scale) = (i128::from_be_bytes(buf), SCALE);
+        let v = i128::from_be_bytes(buf);
+        // Within 96 bits the value is a Decimal as is (normalize strips zeros with 96-bit
+        // arithmetic); beyond, trailing zeros must go first. `% 10` on i128 is slow, so only
+        // that rare path uses it.
+        if let Ok(d) = Decimal::try_from_i128_with_scale(v, SCALE) {
+            return Ok(d.normalize());
+        }
+        let (mut v, mut scale) = (v, SCALE);
         while scale > 0 && v % 10 == 0 {
             v /= 10;
             scale -= 1;

@@ -14,14 +14,13 @@
 //! Symbols map to instruments through the exchangeInfo [`SymbolTable`], never by guessing.
 
 use super::json::{
-    Fields, Raw, decimal, frame_text, integer, millis_to_micros, no_duplicate, parse_object,
-    percent_to_fraction, required_decimal, skip, store,
+    Fields, Parser, Raw, decimal, frame_text, integer, millis_to_micros, no_duplicate,
+    parse_object, percent_to_fraction, required_decimal, store,
 };
 use super::{Adapter, AdapterConfig, Control, Decoded, Frame, SymbolTable};
 use crate::model::reject::clip;
 use crate::model::{EventKind, Exchange, Reason, Rejection, Tick, validate};
 use rust_decimal::Decimal;
-use serde::de::MapAccess;
 use std::borrow::Cow;
 use std::sync::Arc;
 
@@ -96,30 +95,30 @@ struct EventFields<'a> {
     book_update_id: Option<Raw<'a>>,
 }
 
-impl<'de> Fields<'de> for EventFields<'de> {
-    fn field<A: MapAccess<'de>>(&mut self, key: &'de str, map: &mut A) -> Result<(), A::Error> {
+impl<'a> Fields<'a> for EventFields<'a> {
+    fn field(&mut self, key: &'a str, p: &mut Parser<'a>) -> Result<(), Rejection> {
         let dup = &mut self.duplicate;
         match key {
-            "e" => store(&mut self.e, dup, "e", map),
-            "E" => store(&mut self.event_time, dup, "E", map),
-            "s" => store(&mut self.s, dup, "s", map),
-            "p" => store(&mut self.change, dup, "p", map),
-            "P" => store(&mut self.change_pct, dup, "P", map),
-            "x" => store(&mut self.prev_close, dup, "x", map),
-            "c" => store(&mut self.last, dup, "c", map),
-            "Q" => store(&mut self.last_qty, dup, "Q", map),
-            "b" => store(&mut self.bid, dup, "b", map),
-            "B" => store(&mut self.bid_qty, dup, "B", map),
-            "a" => store(&mut self.ask, dup, "a", map),
-            "A" => store(&mut self.ask_qty, dup, "A", map),
-            "o" => store(&mut self.open, dup, "o", map),
-            "h" => store(&mut self.high, dup, "h", map),
-            "l" => store(&mut self.low, dup, "l", map),
-            "v" => store(&mut self.volume, dup, "v", map),
-            "q" => store(&mut self.quote_volume, dup, "q", map),
-            "L" => store(&mut self.last_trade_id, dup, "L", map),
-            "u" => store(&mut self.book_update_id, dup, "u", map),
-            _ => skip(map),
+            "e" => store(&mut self.e, dup, "e", p),
+            "E" => store(&mut self.event_time, dup, "E", p),
+            "s" => store(&mut self.s, dup, "s", p),
+            "p" => store(&mut self.change, dup, "p", p),
+            "P" => store(&mut self.change_pct, dup, "P", p),
+            "x" => store(&mut self.prev_close, dup, "x", p),
+            "c" => store(&mut self.last, dup, "c", p),
+            "Q" => store(&mut self.last_qty, dup, "Q", p),
+            "b" => store(&mut self.bid, dup, "b", p),
+            "B" => store(&mut self.bid_qty, dup, "B", p),
+            "a" => store(&mut self.ask, dup, "a", p),
+            "A" => store(&mut self.ask_qty, dup, "A", p),
+            "o" => store(&mut self.open, dup, "o", p),
+            "h" => store(&mut self.high, dup, "h", p),
+            "l" => store(&mut self.low, dup, "l", p),
+            "v" => store(&mut self.volume, dup, "v", p),
+            "q" => store(&mut self.quote_volume, dup, "q", p),
+            "L" => store(&mut self.last_trade_id, dup, "L", p),
+            "u" => store(&mut self.book_update_id, dup, "u", p),
+            _ => p.skip(),
         }
     }
 }
@@ -149,36 +148,34 @@ struct FrameFields<'a> {
     event: EventFields<'a>,
 }
 
-impl<'de> Fields<'de> for FrameFields<'de> {
-    fn field<A: MapAccess<'de>>(&mut self, key: &'de str, map: &mut A) -> Result<(), A::Error> {
+impl<'a> Fields<'a> for FrameFields<'a> {
+    fn field(&mut self, key: &'a str, p: &mut Parser<'a>) -> Result<(), Rejection> {
         let dup = &mut self.duplicate;
         match key {
-            "stream" => store(&mut self.stream, dup, "stream", map),
+            "stream" => store(&mut self.stream, dup, "stream", p),
             "data" => {
                 if self.data.is_some() {
                     *dup = dup.or(Some("data"));
                 }
                 let data = match self.stream.map(Channel::from_stream) {
-                    Some(Some(_)) => {
-                        Data::Parsed(map.next_value::<super::json::Object<EventFields<'de>>>()?.0)
-                    }
+                    Some(Some(_)) => Data::Parsed(p.object()?),
                     Some(None) => {
-                        skip(map)?;
+                        p.skip()?;
                         Data::Skipped
                     }
-                    None => Data::Raw(map.next_value()?),
+                    None => Data::Raw(p.token()?),
                 };
                 self.data = Some(data);
                 Ok(())
             }
             "result" => {
                 self.has_result = true;
-                skip(map)
+                p.skip()
             }
-            "id" => store(&mut self.id, dup, "id", map),
-            "code" => store(&mut self.code, dup, "code", map),
-            "msg" => store(&mut self.msg, dup, "msg", map),
-            _ => self.event.field(key, map),
+            "id" => store(&mut self.id, dup, "id", p),
+            "code" => store(&mut self.code, dup, "code", p),
+            "msg" => store(&mut self.msg, dup, "msg", p),
+            _ => self.event.field(key, p),
         }
     }
 }
@@ -200,7 +197,7 @@ impl Adapter for BinanceAdapter {
             return Ok(Decoded::Control(Control::SubscribeAck { id }));
         }
         if f.code.is_some() || f.msg.is_some() {
-            let code = f.code.map_or("?", |c| c.get());
+            let code = f.code.map_or("?", |c| c.text());
             let msg = f.msg.as_deref().unwrap_or("");
             return Err(Rejection::new(
                 Reason::ExchangeError,
@@ -228,7 +225,7 @@ impl BinanceAdapter {
         match data {
             Some(Data::Parsed(event)) => self.event(route, &event, received_ts_us),
             Some(Data::Raw(raw)) => {
-                let event: EventFields<'_> = parse_object(raw.get())?;
+                let event: EventFields<'_> = parse_object(raw.text())?;
                 self.event(route, &event, received_ts_us)
             }
             Some(Data::Skipped) | None => Err(Rejection::missing("data")),

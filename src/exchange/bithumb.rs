@@ -16,15 +16,14 @@
 //!   `{"status":"0000","resmsg":"Filter Registered Successfully"}`; errors carry another status.
 
 use super::json::{
-    Fields, Object, Raw, decimal, frame_text, no_duplicate, parse_object, percent_to_fraction,
-    required_decimal, skip, store,
+    Fields, Parser, Raw, decimal, frame_text, no_duplicate, parse_object, percent_to_fraction,
+    required_decimal, store,
 };
 use super::upbit::{QuotationFields, quotation_to_decoded};
 use super::{Adapter, AdapterConfig, Control, Decoded, Frame};
 use crate::model::reject::clip;
 use crate::model::time::parse_compact_date_time;
 use crate::model::{EventKind, Exchange, Instrument, Reason, Rejection, Tick, validate};
-use serde::de::MapAccess;
 use std::borrow::Cow;
 
 /// KST is UTC+9 all year.
@@ -62,24 +61,24 @@ struct LegacyTicker<'a> {
     chg_amt: Option<Raw<'a>>,
 }
 
-impl<'de> Fields<'de> for LegacyTicker<'de> {
-    fn field<A: MapAccess<'de>>(&mut self, key: &'de str, map: &mut A) -> Result<(), A::Error> {
+impl<'a> Fields<'a> for LegacyTicker<'a> {
+    fn field(&mut self, key: &'a str, p: &mut Parser<'a>) -> Result<(), Rejection> {
         let dup = &mut self.duplicate;
         match key {
-            "symbol" => store(&mut self.symbol, dup, "symbol", map),
-            "tickType" => store(&mut self.tick_type, dup, "tickType", map),
-            "date" => store(&mut self.date, dup, "date", map),
-            "time" => store(&mut self.time, dup, "time", map),
-            "openPrice" => store(&mut self.open, dup, "openPrice", map),
-            "closePrice" => store(&mut self.close, dup, "closePrice", map),
-            "lowPrice" => store(&mut self.low, dup, "lowPrice", map),
-            "highPrice" => store(&mut self.high, dup, "highPrice", map),
-            "value" => store(&mut self.value, dup, "value", map),
-            "volume" => store(&mut self.volume, dup, "volume", map),
-            "prevClosePrice" => store(&mut self.prev_close, dup, "prevClosePrice", map),
-            "chgRate" => store(&mut self.chg_rate, dup, "chgRate", map),
-            "chgAmt" => store(&mut self.chg_amt, dup, "chgAmt", map),
-            _ => skip(map),
+            "symbol" => store(&mut self.symbol, dup, "symbol", p),
+            "tickType" => store(&mut self.tick_type, dup, "tickType", p),
+            "date" => store(&mut self.date, dup, "date", p),
+            "time" => store(&mut self.time, dup, "time", p),
+            "openPrice" => store(&mut self.open, dup, "openPrice", p),
+            "closePrice" => store(&mut self.close, dup, "closePrice", p),
+            "lowPrice" => store(&mut self.low, dup, "lowPrice", p),
+            "highPrice" => store(&mut self.high, dup, "highPrice", p),
+            "value" => store(&mut self.value, dup, "value", p),
+            "volume" => store(&mut self.volume, dup, "volume", p),
+            "prevClosePrice" => store(&mut self.prev_close, dup, "prevClosePrice", p),
+            "chgRate" => store(&mut self.chg_rate, dup, "chgRate", p),
+            "chgAmt" => store(&mut self.chg_amt, dup, "chgAmt", p),
+            _ => p.skip(),
         }
     }
 }
@@ -101,31 +100,26 @@ struct BithumbFields<'a> {
     resmsg: Option<Cow<'a, str>>,
 }
 
-impl<'de> Fields<'de> for BithumbFields<'de> {
-    fn field<A: MapAccess<'de>>(&mut self, key: &'de str, map: &mut A) -> Result<(), A::Error> {
+impl<'a> Fields<'a> for BithumbFields<'a> {
+    fn field(&mut self, key: &'a str, p: &mut Parser<'a>) -> Result<(), Rejection> {
         match key {
             "content" => {
                 if self.content.is_some() {
                     self.quotation.duplicate.get_or_insert("content");
                 }
                 let content = match self.quotation.ty {
-                    Some("ticker") => Content::Ticker(map.next_value::<Object<_>>()?.0),
+                    Some("ticker") => Content::Ticker(p.object()?),
                     Some(_) => {
-                        skip(map)?;
+                        p.skip()?;
                         Content::Skipped
                     }
-                    None => Content::Raw(map.next_value()?),
+                    None => Content::Raw(p.token()?),
                 };
                 self.content = Some(content);
                 Ok(())
             }
-            "resmsg" => store(
-                &mut self.resmsg,
-                &mut self.quotation.duplicate,
-                "resmsg",
-                map,
-            ),
-            _ => self.quotation.field(key, map),
+            "resmsg" => store(&mut self.resmsg, &mut self.quotation.duplicate, "resmsg", p),
+            _ => self.quotation.field(key, p),
         }
     }
 }
@@ -154,7 +148,7 @@ impl Adapter for BithumbAdapter {
                 let ty = f.quotation.ty.ok_or_else(|| Rejection::missing("type"))?;
                 let ticker = match content {
                     Content::Ticker(t) => t,
-                    Content::Raw(raw) if ty == "ticker" => parse_object(raw.get())?,
+                    Content::Raw(raw) if ty == "ticker" => parse_object(raw.text())?,
                     Content::Raw(_) | Content::Skipped => {
                         return Ok(Decoded::Unsupported {
                             message_type: clip(ty, 40),

@@ -1,15 +1,381 @@
-//! Shared wire helpers: exact numbers from raw JSON tokens, single-pass object visitors and
-//! mapping of parser errors to typed rejections.
+//! A strict, zero-copy JSON scanner for exchange frames, plus exact-number helpers.
+//!
+//! Why not serde_json here: frames are small, mostly flat objects, and the adapters need the
+//! raw text of every number (never `f64`). A visitor-based parser with `RawValue` spent about
+//! half of the per-frame budget on machinery. This scanner hands each field's token to the
+//! adapter in one pass, borrows everything from the frame, and still checks the complete
+//! JSON grammar (RFC 8259), including inside values it skips, with bounded nesting.
 
 use crate::model::decimal::{DecimalError, parse_decimal};
 use crate::model::{Reason, Rejection, reject::clip};
 use rust_decimal::Decimal;
-use serde::de::{Deserialize, Deserializer, IgnoredAny, MapAccess, Visitor};
-use serde_json::value::RawValue;
-use std::fmt;
+use std::borrow::Cow;
 
-/// A raw JSON value, kept as its token text so numbers never pass through `f64`.
-pub(crate) type Raw<'a> = &'a RawValue;
+/// Deepest nesting accepted anywhere in a frame (serde_json's default limit too).
+const MAX_DEPTH: usize = 128;
+
+/// One JSON value as it appears in the frame.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Token<'a> {
+    /// A string: the text between the quotes, and whether it contains escapes.
+    Str(&'a str, bool),
+    /// A number, exactly as written (grammar already checked).
+    Num(&'a str),
+    /// `true` or `false`.
+    Bool(bool),
+    /// `null`.
+    Null,
+    /// An object or array, as its raw text (grammar already checked).
+    Composite(&'a str),
+}
+
+impl<'a> Token<'a> {
+    /// The token's raw text, for composites parsed later.
+    pub(crate) fn text(&self) -> &'a str {
+        match *self {
+            Token::Str(s, _) | Token::Num(s) | Token::Composite(s) => s,
+            Token::Bool(true) => "true",
+            Token::Bool(false) => "false",
+            Token::Null => "null",
+        }
+    }
+
+    fn kind(&self) -> &'static str {
+        match self {
+            Token::Str(..) => "string",
+            Token::Num(_) => "number",
+            Token::Bool(_) => "boolean",
+            Token::Null => "null",
+            Token::Composite(s) if s.starts_with('[') => "array",
+            Token::Composite(_) => "object",
+        }
+    }
+}
+
+/// A raw numeric (or any) field value, kept as its token.
+pub(crate) type Raw<'a> = Token<'a>;
+
+const ONES: u64 = 0x0101_0101_0101_0101;
+const HIGHS: u64 = 0x8080_8080_8080_8080;
+
+/// Advances `i` past string bytes that need no attention (not `"`, `\\` or a control
+/// character), eight at a time (SWAR); returns the index of the first byte that does, or the
+/// start of the last partial chunk.
+#[inline(always)]
+fn skip_plain_string_bytes(bytes: &[u8], mut i: usize) -> usize {
+    while let Some(chunk) = bytes.get(i..i + 8) {
+        let mut word = [0u8; 8];
+        word.copy_from_slice(chunk);
+        let v = u64::from_le_bytes(word);
+        let zero_in = |x: u64| x.wrapping_sub(ONES) & !x & HIGHS;
+        // Flags bytes equal to '"' or '\\', and bytes below 0x20. A flag can be spurious only
+        // above a true one, so the lowest flag is exact.
+        let flags = zero_in(v ^ (ONES * u64::from(b'"')))
+            | zero_in(v ^ (ONES * u64::from(b'\\')))
+            | (v.wrapping_sub(ONES * 0x20) & !v & HIGHS);
+        if flags != 0 {
+            return i + (flags.trailing_zeros() / 8) as usize;
+        }
+        i += 8;
+    }
+    i
+}
+
+/// Cursor over one frame.
+pub(crate) struct Parser<'a> {
+    text: &'a str,
+    bytes: &'a [u8],
+    at: usize,
+}
+
+#[cold]
+#[inline(never)]
+fn malformed(at: usize, what: &str) -> Rejection {
+    Rejection::new(
+        Reason::MalformedJson,
+        format!("invalid json at byte {at}: {what}"),
+    )
+}
+
+impl<'a> Parser<'a> {
+    fn new(text: &'a str) -> Self {
+        Self {
+            text,
+            bytes: text.as_bytes(),
+            at: 0,
+        }
+    }
+
+    #[inline]
+    fn ws(&mut self) {
+        while let Some(b' ' | b'\t' | b'\n' | b'\r') = self.bytes.get(self.at) {
+            self.at += 1;
+        }
+    }
+
+    #[inline]
+    fn peek(&self) -> Option<u8> {
+        self.bytes.get(self.at).copied()
+    }
+
+    #[inline(always)]
+    fn expect(&mut self, byte: u8, what: &str) -> Result<(), Rejection> {
+        self.ws();
+        if self.peek() == Some(byte) {
+            self.at += 1;
+            Ok(())
+        } else {
+            Err(malformed(self.at, what))
+        }
+    }
+
+    /// A string starting at the opening quote.
+    #[inline(always)]
+    fn string(&mut self) -> Result<Token<'a>, Rejection> {
+        let start = self.at + 1;
+        let mut i = start;
+        let mut escaped = false;
+        loop {
+            i = skip_plain_string_bytes(self.bytes, i);
+            match self.bytes.get(i) {
+                None => return Err(malformed(i, "unterminated string")),
+                Some(b'"') => break,
+                Some(b'\\') => {
+                    escaped = true;
+                    match self.bytes.get(i + 1) {
+                        Some(b'"' | b'\\' | b'/' | b'b' | b'f' | b'n' | b'r' | b't') => i += 2,
+                        Some(b'u') => {
+                            let hex = self.bytes.get(i + 2..i + 6);
+                            if !hex.is_some_and(|h| h.iter().all(u8::is_ascii_hexdigit)) {
+                                return Err(malformed(i, "bad \\u escape"));
+                            }
+                            i += 6;
+                        }
+                        _ => return Err(malformed(i, "bad escape")),
+                    }
+                }
+                Some(&b) if b < 0x20 => return Err(malformed(i, "control character in string")),
+                Some(_) => i += 1,
+            }
+        }
+        self.at = i + 1;
+        Ok(Token::Str(&self.text[start..i], escaped))
+    }
+
+    #[inline(always)]
+    fn number(&mut self) -> Result<Token<'a>, Rejection> {
+        let start = self.at;
+        let b = self.bytes;
+        let mut i = start;
+        let digits = |i: &mut usize| {
+            let from = *i;
+            while b.get(*i).is_some_and(u8::is_ascii_digit) {
+                *i += 1;
+            }
+            *i > from
+        };
+        if b.get(i) == Some(&b'-') {
+            i += 1;
+        }
+        match b.get(i) {
+            Some(b'0') => i += 1,
+            Some(b'1'..=b'9') => {
+                digits(&mut i);
+            }
+            _ => return Err(malformed(i, "invalid number")),
+        }
+        if b.get(i) == Some(&b'.') {
+            i += 1;
+            if !digits(&mut i) {
+                return Err(malformed(i, "digits expected after `.`"));
+            }
+        }
+        if let Some(b'e' | b'E') = b.get(i) {
+            i += 1;
+            if let Some(b'+' | b'-') = b.get(i) {
+                i += 1;
+            }
+            if !digits(&mut i) {
+                return Err(malformed(i, "digits expected in exponent"));
+            }
+        }
+        self.at = i;
+        Ok(Token::Num(&self.text[start..i]))
+    }
+
+    #[inline(always)]
+    fn literal(&mut self, word: &'static str, token: Token<'a>) -> Result<Token<'a>, Rejection> {
+        if self.bytes[self.at..].starts_with(word.as_bytes()) {
+            self.at += word.len();
+            Ok(token)
+        } else {
+            Err(malformed(self.at, "unexpected character"))
+        }
+    }
+
+    /// Skips an object or array starting at its opening bracket, checking its grammar
+    /// iteratively (an explicit stack, so depth can never exhaust the thread's stack).
+    #[inline(never)]
+    fn composite(&mut self) -> Result<Token<'a>, Rejection> {
+        let start = self.at;
+        // true = object, false = array.
+        let mut stack: Vec<bool> = Vec::new();
+        loop {
+            // At a value position, or at a container's opening bracket.
+            self.ws();
+            match self.peek() {
+                Some(open @ (b'{' | b'[')) => {
+                    if stack.len() >= MAX_DEPTH {
+                        return Err(malformed(self.at, "nesting too deep"));
+                    }
+                    self.at += 1;
+                    let object = open == b'{';
+                    stack.push(object);
+                    self.ws();
+                    let close = if object { b'}' } else { b']' };
+                    if self.peek() == Some(close) {
+                        self.at += 1;
+                        stack.pop();
+                    } else {
+                        if object {
+                            self.key()?;
+                        }
+                        continue;
+                    }
+                }
+                _ => {
+                    self.scalar()?;
+                }
+            }
+            // After a value: close containers or move to the next element.
+            loop {
+                let Some(&object) = stack.last() else {
+                    return Ok(Token::Composite(&self.text[start..self.at]));
+                };
+                self.ws();
+                match self.peek() {
+                    Some(b',') => {
+                        self.at += 1;
+                        if object {
+                            self.ws();
+                            self.key()?;
+                        }
+                        break;
+                    }
+                    Some(b'}') if object => {
+                        self.at += 1;
+                        stack.pop();
+                    }
+                    Some(b']') if !object => {
+                        self.at += 1;
+                        stack.pop();
+                    }
+                    _ => return Err(malformed(self.at, "expected `,` or a closing bracket")),
+                }
+            }
+        }
+    }
+
+    /// A key and its colon (whitespace before the key already skipped).
+    #[inline(always)]
+    fn key(&mut self) -> Result<Token<'a>, Rejection> {
+        if self.peek() != Some(b'"') {
+            return Err(malformed(self.at, "expected a string key"));
+        }
+        let key = self.string()?;
+        self.expect(b':', "expected `:`")?;
+        Ok(key)
+    }
+
+    #[inline(always)]
+    fn scalar(&mut self) -> Result<Token<'a>, Rejection> {
+        match self.peek() {
+            Some(b'"') => self.string(),
+            Some(b'-' | b'0'..=b'9') => self.number(),
+            Some(b't') => self.literal("true", Token::Bool(true)),
+            Some(b'f') => self.literal("false", Token::Bool(false)),
+            Some(b'n') => self.literal("null", Token::Null),
+            None => Err(malformed(self.at, "unexpected end of frame")),
+            Some(_) => Err(malformed(self.at, "unexpected character")),
+        }
+    }
+
+    /// The next value, whatever it is (composites are checked and returned raw).
+    #[inline(always)]
+    pub(crate) fn token(&mut self) -> Result<Token<'a>, Rejection> {
+        self.ws();
+        match self.peek() {
+            Some(b'{' | b'[') => self.composite(),
+            _ => self.scalar(),
+        }
+    }
+
+    /// Skips the next value.
+    pub(crate) fn skip(&mut self) -> Result<(), Rejection> {
+        self.token().map(|_| ())
+    }
+
+    /// Parses the next value, which must be an object, into `F` in place.
+    pub(crate) fn object<F: Fields<'a>>(&mut self) -> Result<F, Rejection> {
+        self.ws();
+        match self.peek() {
+            Some(b'{') => self.at += 1,
+            None => return Err(malformed(self.at, "unexpected end of frame")),
+            Some(_) => {
+                let token = self.token()?;
+                return Err(Rejection::new(
+                    Reason::WrongType,
+                    format!("expected a JSON object, found {}", token.kind()),
+                ));
+            }
+        }
+        let mut fields = F::default();
+        self.ws();
+        if self.peek() == Some(b'}') {
+            self.at += 1;
+            return Ok(fields);
+        }
+        loop {
+            self.ws();
+            let key = match self.key()? {
+                Token::Str(k, false) => k,
+                // Real keys never need escapes; an escaped one cannot match a known key.
+                _ => "",
+            };
+            fields.field(key, self)?;
+            self.ws();
+            match self.peek() {
+                Some(b',') => self.at += 1,
+                Some(b'}') => {
+                    self.at += 1;
+                    return Ok(fields);
+                }
+                _ => return Err(malformed(self.at, "expected `,` or `}`")),
+            }
+        }
+    }
+}
+
+/// Receives an object's fields one at a time, in frame order.
+pub(crate) trait Fields<'a>: Default {
+    /// Handles `key`; must consume exactly one value from `p` (store, skip or parse it).
+    fn field(&mut self, key: &'a str, p: &mut Parser<'a>) -> Result<(), Rejection>;
+}
+
+/// Parses `text` as one JSON object into `F`; nothing but whitespace may follow it.
+pub(crate) fn parse_object<'a, F: Fields<'a>>(text: &'a str) -> Result<F, Rejection> {
+    let mut p = Parser::new(text);
+    p.ws();
+    if p.peek().is_none() {
+        return Err(malformed(0, "empty frame"));
+    }
+    let fields = p.object()?;
+    p.ws();
+    if p.at != p.bytes.len() {
+        return Err(malformed(p.at, "trailing characters after the object"));
+    }
+    Ok(fields)
+}
 
 /// Size and UTF-8 checks done before any parsing.
 pub(crate) fn frame_text(bytes: &[u8], max_frame_bytes: usize) -> Result<&str, Rejection> {
@@ -30,69 +396,68 @@ pub(crate) fn frame_text(bytes: &[u8], max_frame_bytes: usize) -> Result<&str, R
     })
 }
 
-/// Maps a `serde_json` error to a rejection (syntax vs. shape).
-pub(crate) fn json_error(e: &serde_json::Error) -> Rejection {
-    use serde_json::error::Category;
-    let reason = match e.classify() {
-        Category::Data => Reason::WrongType,
-        Category::Syntax | Category::Eof | Category::Io => Reason::MalformedJson,
-    };
-    Rejection::new(reason, clip(&e.to_string(), 160))
+/// Converts a token into a slot value; `Ok(None)` for `null`.
+pub(crate) trait FromToken<'a>: Sized {
+    /// Converts, naming `field` in errors.
+    fn from_token(field: &str, token: Token<'a>) -> Result<Option<Self>, Rejection>;
 }
 
-/// A JSON object decoded in one pass by a [`Fields`] implementation.
-pub(crate) struct Object<F>(pub F);
-
-/// Receives an object's fields one at a time; unknown keys must be skipped by the implementor.
-pub(crate) trait Fields<'de>: Default {
-    /// Handles `key`; must consume exactly one value from `map`.
-    fn field<A: MapAccess<'de>>(&mut self, key: &'de str, map: &mut A) -> Result<(), A::Error>;
-}
-
-/// Parses `text` as one JSON object into `F`.
-pub(crate) fn parse_object<'de, F: Fields<'de>>(text: &'de str) -> Result<F, Rejection> {
-    serde_json::from_str::<Object<F>>(text)
-        .map(|o| o.0)
-        .map_err(|e| json_error(&e))
-}
-
-impl<'de, F: Fields<'de>> Deserialize<'de> for Object<F> {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct V<F>(std::marker::PhantomData<F>);
-        impl<'de, F: Fields<'de>> Visitor<'de> for V<F> {
-            type Value = Object<F>;
-            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str("a JSON object")
-            }
-            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
-                let mut fields = F::default();
-                while let Some(key) = map.next_key::<&'de str>()? {
-                    fields.field(key, &mut map)?;
-                }
-                Ok(Object(fields))
-            }
-        }
-        d.deserialize_map(V(std::marker::PhantomData))
+impl<'a> FromToken<'a> for Token<'a> {
+    fn from_token(_: &str, token: Token<'a>) -> Result<Option<Self>, Rejection> {
+        Ok((token != Token::Null).then_some(token))
     }
 }
 
-/// Skips a value the canonical model does not need.
-pub(crate) fn skip<'de, A: MapAccess<'de>>(map: &mut A) -> Result<(), A::Error> {
-    map.next_value::<IgnoredAny>().map(|_| ())
+#[cold]
+#[inline(never)]
+fn wrong_type(field: &str, want: &str, token: &Token<'_>) -> Rejection {
+    Rejection::new(
+        Reason::WrongType,
+        format!("`{field}` must be a {want}, found {}", token.kind()),
+    )
 }
 
-/// Stores the next value in `slot`, remembering the first repeated key.
-pub(crate) fn store<'de, A, T>(
+impl<'a> FromToken<'a> for &'a str {
+    fn from_token(field: &str, token: Token<'a>) -> Result<Option<Self>, Rejection> {
+        match token {
+            Token::Null => Ok(None),
+            Token::Str(s, false) => Ok(Some(s)),
+            Token::Str(_, true) => Err(Rejection::new(
+                Reason::WrongType,
+                format!("`{field}` must be a plain string (escapes are not expected here)"),
+            )),
+            other => Err(wrong_type(field, "string", &other)),
+        }
+    }
+}
+
+impl<'a> FromToken<'a> for Cow<'a, str> {
+    fn from_token(field: &str, token: Token<'a>) -> Result<Option<Self>, Rejection> {
+        match token {
+            Token::Null => Ok(None),
+            Token::Str(s, false) => Ok(Some(Cow::Borrowed(s))),
+            Token::Str(s, true) => {
+                // The scanner validated the escapes; serde_json turns them into text.
+                let quoted = format!("\"{s}\"");
+                serde_json::from_str::<String>(&quoted)
+                    .map(|s| Some(Cow::Owned(s)))
+                    .map_err(|e| malformed(0, &e.to_string()))
+            }
+            other => Err(wrong_type(field, "string", &other)),
+        }
+    }
+}
+
+/// Reads the next value into `slot`, remembering the first repeated key.
+#[inline]
+pub(crate) fn store<'a, T: FromToken<'a>>(
     slot: &mut Option<T>,
     duplicate: &mut Option<&'static str>,
     name: &'static str,
-    map: &mut A,
-) -> Result<(), A::Error>
-where
-    A: MapAccess<'de>,
-    T: Deserialize<'de>,
-{
-    let value: Option<T> = map.next_value()?;
+    p: &mut Parser<'a>,
+) -> Result<(), Rejection> {
+    let token = p.token()?;
+    let value = T::from_token(name, token)?;
     if slot.is_some() && duplicate.is_none() {
         *duplicate = Some(name);
     }
@@ -116,23 +481,15 @@ pub(crate) fn no_duplicate(duplicate: Option<&'static str>) -> Result<(), Reject
 /// The text of a numeric token: a JSON number, or a JSON string holding one (Binance and
 /// Bithumb quote numbers). `Ok(None)` for an empty string, which exchanges send for "absent".
 fn numeric_text<'a>(field: &str, raw: Raw<'a>) -> Result<Option<&'a str>, Rejection> {
-    let text = raw.get();
-    match text.as_bytes().first() {
-        Some(b'"') => {
-            let inner = &text[1..text.len() - 1];
-            if inner.contains('\\') {
-                return Err(Rejection::new(
-                    Reason::InvalidDecimal,
-                    format!("`{field}` holds an escaped string, not a number"),
-                ));
-            }
-            Ok((!inner.is_empty()).then_some(inner))
-        }
-        Some(b'-' | b'0'..=b'9') => Ok(Some(text)),
-        _ => Err(Rejection::new(
-            Reason::WrongType,
-            format!("`{field}` must be a number, got {}", clip(text, 24)),
+    match raw {
+        Token::Num(text) => Ok(Some(text)),
+        Token::Str(_, true) => Err(Rejection::new(
+            Reason::InvalidDecimal,
+            format!("`{field}` holds an escaped string, not a number"),
         )),
+        Token::Str(text, false) => Ok((!text.is_empty()).then_some(text)),
+        Token::Null => Ok(None),
+        other => Err(wrong_type(field, "number", &other)),
     }
 }
 
@@ -213,13 +570,105 @@ mod tests {
     use super::*;
     use std::str::FromStr;
 
-    fn raw(text: &str) -> Box<RawValue> {
-        RawValue::from_string(text.to_owned()).unwrap()
+    /// Collects every top-level key and token.
+    #[derive(Default, Debug)]
+    struct All<'a>(Vec<(&'a str, Token<'a>)>);
+    impl<'a> Fields<'a> for All<'a> {
+        fn field(&mut self, key: &'a str, p: &mut Parser<'a>) -> Result<(), Rejection> {
+            let t = p.token()?;
+            self.0.push((key, t));
+            Ok(())
+        }
+    }
+
+    fn tok(text: &str) -> Token<'_> {
+        let mut p = Parser::new(text);
+        p.token().unwrap()
+    }
+
+    #[test]
+    fn scanner_accepts_json_and_keeps_tokens_raw() {
+        let text = r#" {"a": "x\"y", "b":-1.5E-3, "c" : [1, {"d": [true, false, null]}, []], "e":{}, "f":null} "#;
+        let all: All<'_> = parse_object(text).unwrap();
+        assert_eq!(all.0[0], ("a", Token::Str("x\\\"y", true)));
+        assert_eq!(all.0[1], ("b", Token::Num("-1.5E-3")));
+        assert_eq!(
+            all.0[2],
+            (
+                "c",
+                Token::Composite("[1, {\"d\": [true, false, null]}, []]")
+            )
+        );
+        assert_eq!(all.0[3], ("e", Token::Composite("{}")));
+        assert_eq!(all.0[4], ("f", Token::Null));
+        assert_eq!(parse_object::<All<'_>>("{}").unwrap().0.len(), 0);
+    }
+
+    #[test]
+    fn scanner_rejects_what_json_forbids() {
+        for bad in [
+            "",
+            " ",
+            "{",
+            "}",
+            "{\"a\"}",
+            "{\"a\":}",
+            "{\"a\":1,}",
+            "{,\"a\":1}",
+            "{\"a\":1 \"b\":2}",
+            "{a:1}",
+            "{'a':1}",
+            "{\"a\":01}",
+            "{\"a\":1.}",
+            "{\"a\":.5}",
+            "{\"a\":+1}",
+            "{\"a\":1e}",
+            "{\"a\":NaN}",
+            "{\"a\":Infinity}",
+            "{\"a\":tru}",
+            "{\"a\":nul}",
+            "{\"a\":\"\\x\"}",
+            "{\"a\":\"\\u12\"}",
+            "{\"a\":\"tab\there\"}",
+            "{\"a\":[1,]}",
+            "{\"a\":[1 2]}",
+            "{\"a\":[}",
+            "{\"a\":{\"b\"}}",
+            "{\"a\":1}x",
+            "{\"a\":1}{}",
+            "{\"a\":\"unterminated}",
+            "{\"a\":[1,{\"b\":2]}}",
+            "{\"a\":None}",
+        ] {
+            let got = parse_object::<All<'_>>(bad);
+            assert_eq!(got.unwrap_err().reason, Reason::MalformedJson, "{bad:?}");
+        }
+        for not_object in ["[1]", "1", "\"x\"", "null", "true"] {
+            assert_eq!(
+                parse_object::<All<'_>>(not_object).unwrap_err().reason,
+                Reason::WrongType
+            );
+        }
+    }
+
+    #[test]
+    fn nesting_is_bounded_without_recursion() {
+        let ok = format!(
+            "{{\"a\":{}{}}}",
+            "[".repeat(MAX_DEPTH),
+            "]".repeat(MAX_DEPTH)
+        );
+        assert!(parse_object::<All<'_>>(&ok).is_ok());
+        let deep = format!("{{\"a\":{}{}}}", "[".repeat(100_000), "]".repeat(100_000));
+        assert_eq!(
+            parse_object::<All<'_>>(&deep).unwrap_err().reason,
+            Reason::MalformedJson
+        );
     }
 
     #[test]
     fn numbers_and_numeric_strings() {
-        let d = |t: &str| decimal("x", Some(&raw(t)));
+        let d = |t: &str| decimal("x", Some(tok(t)));
         assert_eq!(
             d("6E-8").unwrap(),
             Some(Decimal::from_str("0.00000006").unwrap())
@@ -241,7 +690,7 @@ mod tests {
 
     #[test]
     fn integers_stay_exact_above_2_pow_53() {
-        let i = |t: &str| integer("sid", Some(&raw(t)));
+        let i = |t: &str| integer("sid", Some(tok(t)));
         assert_eq!(
             i("16185678262000003").unwrap(),
             Some(16_185_678_262_000_003)
@@ -255,6 +704,19 @@ mod tests {
             Reason::UnrepresentableValue
         );
         assert_eq!(i("1.5").unwrap_err().reason, Reason::InvalidDecimal);
+    }
+
+    #[test]
+    fn escaped_strings_unescape_only_where_asked() {
+        let t = tok("\"\\uc694\\uccad \\\"x\\\"\"");
+        assert_eq!(
+            <Cow<'_, str>>::from_token("m", t).unwrap().unwrap(),
+            "요청 \"x\""
+        );
+        assert_eq!(
+            <&str>::from_token("code", t).unwrap_err().reason,
+            Reason::WrongType
+        );
     }
 
     #[test]

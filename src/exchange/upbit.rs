@@ -15,14 +15,12 @@
 //! Deprecated fields (`is_trading_suspended`, `market_warning`, ...) are never read.
 
 use super::json::{
-    Fields, Raw, decimal, frame_text, integer, millis_to_micros, no_duplicate, parse_object,
-    required_decimal, skip, store,
+    Fields, Parser, Raw, decimal, frame_text, integer, millis_to_micros, no_duplicate,
+    parse_object, required_decimal, store,
 };
 use super::{Adapter, AdapterConfig, Control, Decoded, Frame};
 use crate::model::{EventKind, Exchange, Instrument, Reason, Rejection, Tick, validate};
 use rust_decimal::Decimal;
-use serde::Deserialize;
-use serde::de::MapAccess;
 use std::borrow::Cow;
 
 /// Upbit adapter.
@@ -51,12 +49,21 @@ impl Adapter for UpbitAdapter {
 }
 
 /// `{"error":{"name":"WRONG_FORMAT","message":"..."}}`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Default)]
 pub(crate) struct QuotationError<'a> {
-    #[serde(borrow)]
+    duplicate: Option<&'static str>,
     name: Option<Cow<'a, str>>,
-    #[serde(borrow)]
     message: Option<Cow<'a, str>>,
+}
+
+impl<'a> Fields<'a> for QuotationError<'a> {
+    fn field(&mut self, key: &'a str, p: &mut Parser<'a>) -> Result<(), Rejection> {
+        match key {
+            "name" => store(&mut self.name, &mut self.duplicate, "name", p),
+            "message" => store(&mut self.message, &mut self.duplicate, "message", p),
+            _ => p.skip(),
+        }
+    }
 }
 
 /// The fields of an Upbit-format quotation message that the canonical model needs, under
@@ -90,56 +97,56 @@ pub(crate) struct QuotationFields<'a> {
     pub error: Option<QuotationError<'a>>,
 }
 
-impl<'de> Fields<'de> for QuotationFields<'de> {
-    fn field<A: MapAccess<'de>>(&mut self, key: &'de str, map: &mut A) -> Result<(), A::Error> {
+impl<'a> Fields<'a> for QuotationFields<'a> {
+    fn field(&mut self, key: &'a str, p: &mut Parser<'a>) -> Result<(), Rejection> {
         let dup = &mut self.duplicate;
         match key {
-            "type" | "ty" => store(&mut self.ty, dup, "type", map),
-            "code" | "cd" => store(&mut self.code, dup, "code", map),
-            "opening_price" | "op" => store(&mut self.opening_price, dup, "opening_price", map),
-            "high_price" | "hp" => store(&mut self.high_price, dup, "high_price", map),
-            "low_price" | "lp" => store(&mut self.low_price, dup, "low_price", map),
-            "trade_price" | "tp" => store(&mut self.trade_price, dup, "trade_price", map),
+            "type" | "ty" => store(&mut self.ty, dup, "type", p),
+            "code" | "cd" => store(&mut self.code, dup, "code", p),
+            "opening_price" | "op" => store(&mut self.opening_price, dup, "opening_price", p),
+            "high_price" | "hp" => store(&mut self.high_price, dup, "high_price", p),
+            "low_price" | "lp" => store(&mut self.low_price, dup, "low_price", p),
+            "trade_price" | "tp" => store(&mut self.trade_price, dup, "trade_price", p),
             "prev_closing_price" | "pcp" => {
-                store(&mut self.prev_closing_price, dup, "prev_closing_price", map)
+                store(&mut self.prev_closing_price, dup, "prev_closing_price", p)
             }
-            "change" | "c" => store(&mut self.change, dup, "change", map),
-            "change_price" | "cp" => store(&mut self.change_price, dup, "change_price", map),
-            "signed_change_price" | "scp" => store(
-                &mut self.signed_change_price,
-                dup,
-                "signed_change_price",
-                map,
-            ),
-            "change_rate" | "cr" => store(&mut self.change_rate, dup, "change_rate", map),
+            "change" | "c" => store(&mut self.change, dup, "change", p),
+            "change_price" | "cp" => store(&mut self.change_price, dup, "change_price", p),
+            "signed_change_price" | "scp" => {
+                store(&mut self.signed_change_price, dup, "signed_change_price", p)
+            }
+            "change_rate" | "cr" => store(&mut self.change_rate, dup, "change_rate", p),
             "signed_change_rate" | "scr" => {
-                store(&mut self.signed_change_rate, dup, "signed_change_rate", map)
+                store(&mut self.signed_change_rate, dup, "signed_change_rate", p)
             }
-            "trade_volume" | "tv" => store(&mut self.trade_volume, dup, "trade_volume", map),
+            "trade_volume" | "tv" => store(&mut self.trade_volume, dup, "trade_volume", p),
             "acc_trade_volume_24h" | "atv24h" => store(
                 &mut self.acc_trade_volume_24h,
                 dup,
                 "acc_trade_volume_24h",
-                map,
+                p,
             ),
-            "acc_trade_price_24h" | "atp24h" => store(
-                &mut self.acc_trade_price_24h,
-                dup,
-                "acc_trade_price_24h",
-                map,
-            ),
-            "trade_timestamp" | "ttms" => {
-                store(&mut self.trade_timestamp, dup, "trade_timestamp", map)
+            "acc_trade_price_24h" | "atp24h" => {
+                store(&mut self.acc_trade_price_24h, dup, "acc_trade_price_24h", p)
             }
-            "timestamp" | "tms" => store(&mut self.timestamp, dup, "timestamp", map),
-            "sequential_id" | "sid" => store(&mut self.sequential_id, dup, "sequential_id", map),
-            "best_ask_price" | "bap" => store(&mut self.best_ask_price, dup, "best_ask_price", map),
-            "best_ask_size" | "bas" => store(&mut self.best_ask_size, dup, "best_ask_size", map),
-            "best_bid_price" | "bbp" => store(&mut self.best_bid_price, dup, "best_bid_price", map),
-            "best_bid_size" | "bbs" => store(&mut self.best_bid_size, dup, "best_bid_size", map),
-            "status" => store(&mut self.status, dup, "status", map),
-            "error" => store(&mut self.error, dup, "error", map),
-            _ => skip(map),
+            "trade_timestamp" | "ttms" => {
+                store(&mut self.trade_timestamp, dup, "trade_timestamp", p)
+            }
+            "timestamp" | "tms" => store(&mut self.timestamp, dup, "timestamp", p),
+            "sequential_id" | "sid" => store(&mut self.sequential_id, dup, "sequential_id", p),
+            "best_ask_price" | "bap" => store(&mut self.best_ask_price, dup, "best_ask_price", p),
+            "best_ask_size" | "bas" => store(&mut self.best_ask_size, dup, "best_ask_size", p),
+            "best_bid_price" | "bbp" => store(&mut self.best_bid_price, dup, "best_bid_price", p),
+            "best_bid_size" | "bbs" => store(&mut self.best_bid_size, dup, "best_bid_size", p),
+            "status" => store(&mut self.status, dup, "status", p),
+            "error" => {
+                if self.error.is_some() {
+                    dup.get_or_insert("error");
+                }
+                self.error = Some(p.object()?);
+                Ok(())
+            }
+            _ => p.skip(),
         }
     }
 }
@@ -241,4 +248,45 @@ fn untyped(f: &QuotationFields<'_>) -> Result<Decoded, Rejection> {
     Ok(Decoded::Unsupported {
         message_type: "unknown".to_owned(),
     })
+}
+
+#[cfg(test)]
+mod timing {
+    use super::*;
+    use crate::exchange::json::parse_object;
+    use std::hint::black_box;
+    use std::time::Instant;
+
+    #[test]
+    #[ignore]
+    fn stage_timing() {
+        let frame = include_str!("../../tests/fixtures/upbit/ticker_default.json").trim();
+        let n = 200_000;
+        let t = Instant::now();
+        for _ in 0..n {
+            let f: QuotationFields<'_> = parse_object(black_box(frame)).unwrap();
+            black_box(&f);
+        }
+        println!("scan: {:?}", t.elapsed() / n);
+        let t = Instant::now();
+        for _ in 0..n {
+            let _: serde::de::IgnoredAny = serde_json::from_str(black_box(frame)).unwrap();
+        }
+        println!("serde_json IgnoredAny: {:?}", t.elapsed() / n);
+        let f: QuotationFields<'_> = parse_object(frame).unwrap();
+        let config = AdapterConfig::default();
+        let t = Instant::now();
+        for _ in 0..n {
+            black_box(
+                quotation_to_decoded(
+                    Exchange::Upbit,
+                    black_box(&f),
+                    1_763_615_720_180_000,
+                    &config,
+                )
+                .unwrap(),
+            );
+        }
+        println!("convert+validate: {:?}", t.elapsed() / n);
+    }
 }

@@ -29,6 +29,69 @@ pub enum DecimalError {
 ///
 /// The result is normalized: `123.000` and `1.23E2` both give `123`.
 pub fn parse_decimal(token: &[u8]) -> Result<Decimal, DecimalError> {
+    match parse_short(token) {
+        Some(d) => Ok(d),
+        None => parse_general(token),
+    }
+}
+
+/// Fast path for the common shape: at most 19 digits, no exponent (every Binance and Bithumb
+/// price). Accepts exactly the tokens the general parser accepts with the same result, and
+/// returns `None` for everything else, including every invalid token.
+#[inline]
+fn parse_short(token: &[u8]) -> Option<Decimal> {
+    let (negative, body) = match token.split_first() {
+        Some((b'-', rest)) => (true, rest),
+        _ => (false, token),
+    };
+    let mut mantissa: u64 = 0;
+    let mut digits = 0usize;
+    let mut i = 0;
+    while let Some(&d @ b'0'..=b'9') = body.get(i) {
+        mantissa = mantissa.wrapping_mul(10).wrapping_add(u64::from(d - b'0'));
+        i += 1;
+    }
+    let int_len = i;
+    // JSON: `0` or a non-zero-led integer part.
+    if int_len == 0 || (int_len > 1 && body[0] == b'0') {
+        return None;
+    }
+    digits += int_len;
+    let mut scale = 0u32;
+    if body.get(i) == Some(&b'.') {
+        i += 1;
+        let start = i;
+        while let Some(&d @ b'0'..=b'9') = body.get(i) {
+            mantissa = mantissa.wrapping_mul(10).wrapping_add(u64::from(d - b'0'));
+            i += 1;
+        }
+        if i == start {
+            return None;
+        }
+        digits += i - start;
+        scale = (i - start) as u32;
+    }
+    // Exponents, trailing bytes and long digit runs (which could wrap) take the general path.
+    if i != body.len() || digits > 19 {
+        return None;
+    }
+    while scale > 0 && mantissa.is_multiple_of(10) {
+        mantissa /= 10;
+        scale -= 1;
+    }
+    if mantissa == 0 {
+        return Some(Decimal::ZERO);
+    }
+    let signed = if negative {
+        -i128::from(mantissa)
+    } else {
+        i128::from(mantissa)
+    };
+    Decimal::try_from_i128_with_scale(signed, scale).ok()
+}
+
+/// The general parser: any JSON number, exponents and up to 29 significant digits.
+fn parse_general(token: &[u8]) -> Result<Decimal, DecimalError> {
     let mut i = 0;
     let negative = token.first() == Some(&b'-');
     if negative {
@@ -96,10 +159,25 @@ pub fn parse_decimal_str(text: &str) -> Result<Decimal, DecimalError> {
     parse_decimal(text.as_bytes())
 }
 
+/// Powers of ten that fit a `u64` (10^0 ..= 10^19).
+const POW10_U64: [u64; 20] = {
+    let mut table = [1u64; 20];
+    let mut i = 1;
+    while i < 20 {
+        table[i] = table[i - 1] * 10;
+        i += 1;
+    }
+    table
+};
+
 /// Digits seen so far: `value = mantissa * 10^(exponent + pending_zeros)`.
+///
+/// The mantissa lives in a `u64` while it has at most 19 digits (every price seen so far) and
+/// moves to `u128` only beyond that: 128-bit multiplies per digit were the parser's main cost.
 #[derive(Default)]
 struct Accumulator {
-    mantissa: u128,
+    small: u64,
+    wide: Option<u128>,
     digits: u32,
     /// Zeros seen after the last non-zero digit, folded in only if another non-zero follows,
     /// so trailing zeros never count against the digit limit.
@@ -108,6 +186,7 @@ struct Accumulator {
 }
 
 impl Accumulator {
+    #[inline]
     fn push(&mut self, digit: u8, fractional: bool) -> Result<(), DecimalError> {
         if fractional {
             self.exponent -= 1;
@@ -122,17 +201,26 @@ impl Accumulator {
         if needed > MAX_SIGNIFICANT_DIGITS {
             return Err(DecimalError::Inexact);
         }
-        self.mantissa = self.mantissa * 10u128.pow(self.pending_zeros + 1) + u128::from(digit);
+        let shift = self.pending_zeros + 1;
+        match self.wide {
+            None if needed <= 19 => {
+                self.small = self.small * POW10_U64[shift as usize] + u64::from(digit);
+            }
+            _ => {
+                let m = self.wide.unwrap_or(u128::from(self.small));
+                self.wide = Some(m * 10u128.pow(shift) + u128::from(digit));
+            }
+        }
         self.digits = needed;
         self.pending_zeros = 0;
         Ok(())
     }
 
     fn finish(self, negative: bool) -> Result<Decimal, DecimalError> {
-        if self.mantissa == 0 {
+        let mut mantissa = self.wide.unwrap_or(u128::from(self.small));
+        if mantissa == 0 {
             return Ok(Decimal::ZERO);
         }
-        let mut mantissa = self.mantissa;
         let mut exponent = self.exponent + i64::from(self.pending_zeros);
         if exponent > 0 {
             // A whole number with trailing zeros: scale up, staying within the mantissa.
@@ -244,6 +332,17 @@ mod tests {
                 Err(DecimalError::Inexact),
                 "{bad}"
             );
+        }
+    }
+
+    proptest::proptest! {
+        /// The fast path and the general parser agree on every token (valid or not).
+        #[test]
+        fn fast_path_agrees_with_general_parser(token in "-?[0-9]{0,22}(\\.[0-9]{0,22})?([eE][-+]?[0-9]{0,3})?x?") {
+            if let Some(fast) = parse_short(token.as_bytes()) {
+                proptest::prop_assert_eq!(Ok(fast), parse_general(token.as_bytes()));
+                proptest::prop_assert_eq!(fast.to_string(), parse_general(token.as_bytes()).unwrap().to_string());
+            }
         }
     }
 

@@ -40,21 +40,35 @@ impl Default for ValidationConfig {
     }
 }
 
-/// Whether `value` fits Avro `decimal(38,18)` exactly (values are normalized by the parser, so
-/// the scale is the number of significant fractional digits).
-pub fn fits_wire(value: Decimal) -> bool {
-    let normalized = value.normalize();
-    if normalized.scale() > WIRE_SCALE {
-        return false;
+/// 10^n for n in 0..=38, as `u128`.
+pub(crate) const POW10_U128: [u128; 39] = {
+    let mut table = [1u128; 39];
+    let mut i = 1;
+    while i < 39 {
+        table[i] = table[i - 1] * 10;
+        i += 1;
     }
-    // |value| < 10^20  <=>  at most 20 integer digits.
-    let limit = Decimal::from_i128_with_scale(10i128.pow(WIRE_INTEGER_DIGITS), 0);
-    normalized.abs() < limit
+    table
+};
+
+/// Whether `value` fits Avro `decimal(38,18)` exactly: at most 18 significant fractional
+/// digits and at most 20 integer digits. Works on mantissa and scale (no `Decimal`
+/// comparisons, which dominated validation cost).
+pub fn fits_wire(value: Decimal) -> bool {
+    let value = if value.scale() > WIRE_SCALE {
+        value.normalize()
+    } else {
+        value
+    };
+    let scale = value.scale();
+    // |mantissa| / 10^scale < 10^20  <=>  |mantissa| < 10^(20 + scale), with scale <= 18.
+    scale <= WIRE_SCALE
+        && value.mantissa().unsigned_abs() < POW10_U128[(WIRE_INTEGER_DIGITS + scale) as usize]
 }
 
 fn require_positive(name: &str, value: Option<Decimal>) -> Result<(), Rejection> {
     match value {
-        Some(v) if v <= Decimal::ZERO => Err(Rejection::new(
+        Some(v) if v.is_sign_negative() || v.is_zero() => Err(Rejection::new(
             Reason::NonPositivePrice,
             format!("`{name}` must be > 0, got {v}"),
         )),
