@@ -123,12 +123,12 @@ impl<'a> Fields<'a> for EventFields<'a> {
     }
 }
 
-/// The payload of a combined-stream envelope (lives on the stack for one frame only).
-#[allow(clippy::large_enum_variant)]
+/// The payload of a combined-stream envelope.
 #[derive(Debug)]
 enum Data<'a> {
-    /// Parsed in place because `stream` came first and named a channel we normalize.
-    Parsed(EventFields<'a>),
+    /// Parsed in place into [`FrameFields::event`] because `stream` came first and named a
+    /// channel we normalize.
+    Parsed,
     /// `data` arrived before `stream`: kept raw and parsed once the route is known.
     Raw(Raw<'a>),
     /// A channel we do not normalize: skipped unread.
@@ -145,7 +145,10 @@ struct FrameFields<'a> {
     id: Option<Raw<'a>>,
     code: Option<Raw<'a>>,
     msg: Option<Cow<'a, str>>,
+    /// The event: the top-level keys of a raw frame, or the parsed `data` of a combined one.
     event: EventFields<'a>,
+    /// Whether any event key appeared at the top level (illegal beside `stream`).
+    top_level_event: bool,
 }
 
 impl<'a> Fields<'a> for FrameFields<'a> {
@@ -158,7 +161,10 @@ impl<'a> Fields<'a> for FrameFields<'a> {
                     *dup = dup.or(Some("data"));
                 }
                 let data = match self.stream.map(Channel::from_stream) {
-                    Some(Some(_)) => Data::Parsed(p.object()?),
+                    Some(Some(_)) => {
+                        p.object_into(&mut self.event)?;
+                        Data::Parsed
+                    }
                     Some(None) => {
                         p.skip()?;
                         Data::Skipped
@@ -175,7 +181,10 @@ impl<'a> Fields<'a> for FrameFields<'a> {
             "id" => store(&mut self.id, dup, "id", p),
             "code" => store(&mut self.code, dup, "code", p),
             "msg" => store(&mut self.msg, dup, "msg", p),
-            _ => self.event.field(key, p),
+            _ => {
+                self.top_level_event = true;
+                self.event.field(key, p)
+            }
         }
     }
 }
@@ -190,7 +199,13 @@ impl Adapter for BinanceAdapter {
         let f: FrameFields<'_> = parse_object(text)?;
         no_duplicate(f.duplicate)?;
         if let Some(stream) = f.stream {
-            return self.combined(stream, f.data, received_ts_us);
+            if f.top_level_event {
+                return Err(Rejection::new(
+                    Reason::MalformedJson,
+                    "event fields beside `stream`: neither raw nor combined",
+                ));
+            }
+            return self.combined(stream, f.data, &f.event, received_ts_us);
         }
         if f.has_result {
             let id = integer("id", f.id).ok().flatten();
@@ -213,6 +228,7 @@ impl BinanceAdapter {
         &self,
         stream: &str,
         data: Option<Data<'_>>,
+        parsed: &EventFields<'_>,
         received_ts_us: i64,
     ) -> Result<Decoded, Rejection> {
         let Some(channel) = Channel::from_stream(stream) else {
@@ -223,7 +239,7 @@ impl BinanceAdapter {
         };
         let route = Some((stream, channel));
         match data {
-            Some(Data::Parsed(event)) => self.event(route, &event, received_ts_us),
+            Some(Data::Parsed) => self.event(route, parsed, received_ts_us),
             Some(Data::Raw(raw)) => {
                 let event: EventFields<'_> = parse_object(raw.text())?;
                 self.event(route, &event, received_ts_us)

@@ -17,12 +17,16 @@ const MAX_DEPTH: usize = 128;
 /// One JSON value as it appears in the frame.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Token<'a> {
-    /// A string: the text between the quotes, and whether it contains escapes.
-    Str(&'a str, bool),
+    /// A string without escapes: the text between the quotes.
+    Str(&'a str),
+    /// A string with escapes (already checked): the raw text between the quotes.
+    EscapedStr(&'a str),
     /// A number, exactly as written (grammar already checked).
     Num(&'a str),
-    /// `true` or `false`.
-    Bool(bool),
+    /// `true`.
+    True,
+    /// `false`.
+    False,
     /// `null`.
     Null,
     /// An object or array, as its raw text (grammar already checked).
@@ -33,18 +37,18 @@ impl<'a> Token<'a> {
     /// The token's raw text, for composites parsed later.
     pub(crate) fn text(&self) -> &'a str {
         match *self {
-            Token::Str(s, _) | Token::Num(s) | Token::Composite(s) => s,
-            Token::Bool(true) => "true",
-            Token::Bool(false) => "false",
+            Token::Str(s) | Token::EscapedStr(s) | Token::Num(s) | Token::Composite(s) => s,
+            Token::True => "true",
+            Token::False => "false",
             Token::Null => "null",
         }
     }
 
     fn kind(&self) -> &'static str {
         match self {
-            Token::Str(..) => "string",
+            Token::Str(_) | Token::EscapedStr(_) => "string",
             Token::Num(_) => "number",
-            Token::Bool(_) => "boolean",
+            Token::True | Token::False => "boolean",
             Token::Null => "null",
             Token::Composite(s) if s.starts_with('[') => "array",
             Token::Composite(_) => "object",
@@ -54,6 +58,45 @@ impl<'a> Token<'a> {
 
 /// A raw numeric (or any) field value, kept as its token.
 pub(crate) type Raw<'a> = Token<'a>;
+
+/// What a [`Span`] holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    Str,
+    EscapedStr,
+    Num,
+    True,
+    False,
+    Null,
+    Composite,
+}
+
+/// A scanned value: its kind and byte range. Twelve bytes, so scanner results travel in
+/// registers; returning 32-byte `Result<Token, Rejection>` values through the stack caused
+/// store-forwarding stalls that cost a third of the scan time.
+#[derive(Debug, Clone, Copy)]
+struct Span {
+    kind: Kind,
+    start: u32,
+    end: u32,
+}
+
+/// Why the scanner stopped: a position and a fixed message (kept small for the same reason).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct ScanError {
+    at: u32,
+    what: &'static &'static str,
+}
+
+impl From<ScanError> for Rejection {
+    #[cold]
+    #[inline(never)]
+    fn from(e: ScanError) -> Self {
+        malformed(e.at as usize, e.what)
+    }
+}
+
+type Scan<T> = Result<T, ScanError>;
 
 const ONES: u64 = 0x0101_0101_0101_0101;
 const HIGHS: u64 = 0x8080_8080_8080_8080;
@@ -81,7 +124,7 @@ fn skip_plain_string_bytes(bytes: &[u8], mut i: usize) -> usize {
     i
 }
 
-/// Cursor over one frame.
+/// Cursor over one frame (at most `u32::MAX` bytes; [`parse_object`] checks).
 pub(crate) struct Parser<'a> {
     text: &'a str,
     bytes: &'a [u8],
@@ -97,6 +140,15 @@ fn malformed(at: usize, what: &str) -> Rejection {
     )
 }
 
+macro_rules! fail {
+    ($at:expr, $what:literal) => {
+        return Err(ScanError {
+            at: $at as u32,
+            what: &$what,
+        })
+    };
+}
+
 impl<'a> Parser<'a> {
     fn new(text: &'a str) -> Self {
         Self {
@@ -106,64 +158,62 @@ impl<'a> Parser<'a> {
         }
     }
 
-    #[inline]
+    #[inline(always)]
     fn ws(&mut self) {
         while let Some(b' ' | b'\t' | b'\n' | b'\r') = self.bytes.get(self.at) {
             self.at += 1;
         }
     }
 
-    #[inline]
+    #[inline(always)]
     fn peek(&self) -> Option<u8> {
         self.bytes.get(self.at).copied()
     }
 
     #[inline(always)]
-    fn expect(&mut self, byte: u8, what: &str) -> Result<(), Rejection> {
-        self.ws();
-        if self.peek() == Some(byte) {
-            self.at += 1;
-            Ok(())
-        } else {
-            Err(malformed(self.at, what))
+    fn span(&self, kind: Kind, start: usize, end: usize) -> Span {
+        Span {
+            kind,
+            start: start as u32,
+            end: end as u32,
         }
     }
 
     /// A string starting at the opening quote.
     #[inline(always)]
-    fn string(&mut self) -> Result<Token<'a>, Rejection> {
+    fn string(&mut self) -> Scan<Span> {
         let start = self.at + 1;
         let mut i = start;
-        let mut escaped = false;
+        let mut kind = Kind::Str;
         loop {
             i = skip_plain_string_bytes(self.bytes, i);
             match self.bytes.get(i) {
-                None => return Err(malformed(i, "unterminated string")),
+                None => fail!(i, "unterminated string"),
                 Some(b'"') => break,
                 Some(b'\\') => {
-                    escaped = true;
+                    kind = Kind::EscapedStr;
                     match self.bytes.get(i + 1) {
                         Some(b'"' | b'\\' | b'/' | b'b' | b'f' | b'n' | b'r' | b't') => i += 2,
                         Some(b'u') => {
                             let hex = self.bytes.get(i + 2..i + 6);
                             if !hex.is_some_and(|h| h.iter().all(u8::is_ascii_hexdigit)) {
-                                return Err(malformed(i, "bad \\u escape"));
+                                fail!(i, "bad \\u escape");
                             }
                             i += 6;
                         }
-                        _ => return Err(malformed(i, "bad escape")),
+                        _ => fail!(i, "bad escape"),
                     }
                 }
-                Some(&b) if b < 0x20 => return Err(malformed(i, "control character in string")),
+                Some(&b) if b < 0x20 => fail!(i, "control character in string"),
                 Some(_) => i += 1,
             }
         }
         self.at = i + 1;
-        Ok(Token::Str(&self.text[start..i], escaped))
+        Ok(self.span(kind, start, i))
     }
 
     #[inline(always)]
-    fn number(&mut self) -> Result<Token<'a>, Rejection> {
+    fn number(&mut self) -> Scan<Span> {
         let start = self.at;
         let b = self.bytes;
         let mut i = start;
@@ -182,12 +232,12 @@ impl<'a> Parser<'a> {
             Some(b'1'..=b'9') => {
                 digits(&mut i);
             }
-            _ => return Err(malformed(i, "invalid number")),
+            _ => fail!(i, "invalid number"),
         }
         if b.get(i) == Some(&b'.') {
             i += 1;
             if !digits(&mut i) {
-                return Err(malformed(i, "digits expected after `.`"));
+                fail!(i, "digits expected after `.`");
             }
         }
         if let Some(b'e' | b'E') = b.get(i) {
@@ -196,27 +246,28 @@ impl<'a> Parser<'a> {
                 i += 1;
             }
             if !digits(&mut i) {
-                return Err(malformed(i, "digits expected in exponent"));
+                fail!(i, "digits expected in exponent");
             }
         }
         self.at = i;
-        Ok(Token::Num(&self.text[start..i]))
+        Ok(self.span(Kind::Num, start, i))
     }
 
     #[inline(always)]
-    fn literal(&mut self, word: &'static str, token: Token<'a>) -> Result<Token<'a>, Rejection> {
+    fn literal(&mut self, word: &'static str, kind: Kind) -> Scan<Span> {
         if self.bytes[self.at..].starts_with(word.as_bytes()) {
+            let start = self.at;
             self.at += word.len();
-            Ok(token)
+            Ok(self.span(kind, start, self.at))
         } else {
-            Err(malformed(self.at, "unexpected character"))
+            fail!(self.at, "unexpected character")
         }
     }
 
     /// Skips an object or array starting at its opening bracket, checking its grammar
     /// iteratively (an explicit stack, so depth can never exhaust the thread's stack).
     #[inline(never)]
-    fn composite(&mut self) -> Result<Token<'a>, Rejection> {
+    fn composite(&mut self) -> Scan<Span> {
         let start = self.at;
         // true = object, false = array.
         let mut stack: Vec<bool> = Vec::new();
@@ -226,7 +277,7 @@ impl<'a> Parser<'a> {
             match self.peek() {
                 Some(open @ (b'{' | b'[')) => {
                     if stack.len() >= MAX_DEPTH {
-                        return Err(malformed(self.at, "nesting too deep"));
+                        fail!(self.at, "nesting too deep");
                     }
                     self.at += 1;
                     let object = open == b'{';
@@ -250,7 +301,7 @@ impl<'a> Parser<'a> {
             // After a value: close containers or move to the next element.
             loop {
                 let Some(&object) = stack.last() else {
-                    return Ok(Token::Composite(&self.text[start..self.at]));
+                    return Ok(self.span(Kind::Composite, start, self.at));
                 };
                 self.ws();
                 match self.peek() {
@@ -270,7 +321,7 @@ impl<'a> Parser<'a> {
                         self.at += 1;
                         stack.pop();
                     }
-                    _ => return Err(malformed(self.at, "expected `,` or a closing bracket")),
+                    _ => fail!(self.at, "expected `,` or a closing bracket"),
                 }
             }
         }
@@ -278,31 +329,35 @@ impl<'a> Parser<'a> {
 
     /// A key and its colon (whitespace before the key already skipped).
     #[inline(always)]
-    fn key(&mut self) -> Result<Token<'a>, Rejection> {
+    fn key(&mut self) -> Scan<Span> {
         if self.peek() != Some(b'"') {
-            return Err(malformed(self.at, "expected a string key"));
+            fail!(self.at, "expected a string key");
         }
         let key = self.string()?;
-        self.expect(b':', "expected `:`")?;
+        self.ws();
+        if self.peek() != Some(b':') {
+            fail!(self.at, "expected `:`");
+        }
+        self.at += 1;
         Ok(key)
     }
 
     #[inline(always)]
-    fn scalar(&mut self) -> Result<Token<'a>, Rejection> {
+    fn scalar(&mut self) -> Scan<Span> {
         match self.peek() {
             Some(b'"') => self.string(),
             Some(b'-' | b'0'..=b'9') => self.number(),
-            Some(b't') => self.literal("true", Token::Bool(true)),
-            Some(b'f') => self.literal("false", Token::Bool(false)),
-            Some(b'n') => self.literal("null", Token::Null),
-            None => Err(malformed(self.at, "unexpected end of frame")),
-            Some(_) => Err(malformed(self.at, "unexpected character")),
+            Some(b't') => self.literal("true", Kind::True),
+            Some(b'f') => self.literal("false", Kind::False),
+            Some(b'n') => self.literal("null", Kind::Null),
+            None => fail!(self.at, "unexpected end of frame"),
+            Some(_) => fail!(self.at, "unexpected character"),
         }
     }
 
-    /// The next value, whatever it is (composites are checked and returned raw).
+    /// The next value's span (composites are checked and spanned whole).
     #[inline(always)]
-    pub(crate) fn token(&mut self) -> Result<Token<'a>, Rejection> {
+    fn value(&mut self) -> Scan<Span> {
         self.ws();
         match self.peek() {
             Some(b'{' | b'[') => self.composite(),
@@ -310,13 +365,44 @@ impl<'a> Parser<'a> {
         }
     }
 
-    /// Skips the next value.
-    pub(crate) fn skip(&mut self) -> Result<(), Rejection> {
-        self.token().map(|_| ())
+    /// The token for a span of this frame.
+    #[inline(always)]
+    fn token_of(&self, span: Span) -> Token<'a> {
+        let text = &self.text[span.start as usize..span.end as usize];
+        match span.kind {
+            Kind::Str => Token::Str(text),
+            Kind::EscapedStr => Token::EscapedStr(text),
+            Kind::Num => Token::Num(text),
+            Kind::True => Token::True,
+            Kind::False => Token::False,
+            Kind::Null => Token::Null,
+            Kind::Composite => Token::Composite(text),
+        }
     }
 
-    /// Parses the next value, which must be an object, into `F` in place.
+    /// The next value, whatever it is (composites are checked and returned raw).
+    #[inline(always)]
+    pub(crate) fn token(&mut self) -> Result<Token<'a>, Rejection> {
+        let span = self.value()?;
+        Ok(self.token_of(span))
+    }
+
+    /// Skips the next value.
+    #[inline(always)]
+    pub(crate) fn skip(&mut self) -> Result<(), Rejection> {
+        self.value()?;
+        Ok(())
+    }
+
+    /// Parses the next value, which must be an object, into a new `F`.
     pub(crate) fn object<F: Fields<'a>>(&mut self) -> Result<F, Rejection> {
+        let mut fields = F::default();
+        self.object_into(&mut fields)?;
+        Ok(fields)
+    }
+
+    /// Parses the next value, which must be an object, into `fields` (no copy of `F`).
+    pub(crate) fn object_into<F: Fields<'a>>(&mut self, fields: &mut F) -> Result<(), Rejection> {
         self.ws();
         match self.peek() {
             Some(b'{') => self.at += 1,
@@ -329,17 +415,17 @@ impl<'a> Parser<'a> {
                 ));
             }
         }
-        let mut fields = F::default();
         self.ws();
         if self.peek() == Some(b'}') {
             self.at += 1;
-            return Ok(fields);
+            return Ok(());
         }
         loop {
             self.ws();
-            let key = match self.key()? {
-                Token::Str(k, false) => k,
-                // Real keys never need escapes; an escaped one cannot match a known key.
+            let span = self.key()?;
+            // Real keys never need escapes; an escaped one cannot match a known key.
+            let key = match span.kind {
+                Kind::Str => &self.text[span.start as usize..span.end as usize],
                 _ => "",
             };
             fields.field(key, self)?;
@@ -348,7 +434,7 @@ impl<'a> Parser<'a> {
                 Some(b',') => self.at += 1,
                 Some(b'}') => {
                     self.at += 1;
-                    return Ok(fields);
+                    return Ok(());
                 }
                 _ => return Err(malformed(self.at, "expected `,` or `}`")),
             }
@@ -364,12 +450,16 @@ pub(crate) trait Fields<'a>: Default {
 
 /// Parses `text` as one JSON object into `F`; nothing but whitespace may follow it.
 pub(crate) fn parse_object<'a, F: Fields<'a>>(text: &'a str) -> Result<F, Rejection> {
+    if u32::try_from(text.len()).is_err() {
+        return Err(Rejection::new(Reason::FrameTooLarge, "frame exceeds 4 GiB"));
+    }
     let mut p = Parser::new(text);
     p.ws();
     if p.peek().is_none() {
         return Err(malformed(0, "empty frame"));
     }
-    let fields = p.object()?;
+    let mut fields = F::default();
+    p.object_into(&mut fields)?;
     p.ws();
     if p.at != p.bytes.len() {
         return Err(malformed(p.at, "trailing characters after the object"));
@@ -396,15 +486,19 @@ pub(crate) fn frame_text(bytes: &[u8], max_frame_bytes: usize) -> Result<&str, R
     })
 }
 
-/// Converts a token into a slot value; `Ok(None)` for `null`.
+/// Writes a token into a slot of this type; `null` leaves the slot as it is.
 pub(crate) trait FromToken<'a>: Sized {
-    /// Converts, naming `field` in errors.
-    fn from_token(field: &str, token: Token<'a>) -> Result<Option<Self>, Rejection>;
+    /// Converts `token` into `slot`, naming `field` in errors.
+    fn assign(slot: &mut Option<Self>, field: &str, token: Token<'a>) -> Result<(), Rejection>;
 }
 
 impl<'a> FromToken<'a> for Token<'a> {
-    fn from_token(_: &str, token: Token<'a>) -> Result<Option<Self>, Rejection> {
-        Ok((token != Token::Null).then_some(token))
+    #[inline(always)]
+    fn assign(slot: &mut Option<Self>, _: &str, token: Token<'a>) -> Result<(), Rejection> {
+        if token != Token::Null {
+            *slot = Some(token);
+        }
+        Ok(())
     }
 }
 
@@ -418,53 +512,53 @@ fn wrong_type(field: &str, want: &str, token: &Token<'_>) -> Rejection {
 }
 
 impl<'a> FromToken<'a> for &'a str {
-    fn from_token(field: &str, token: Token<'a>) -> Result<Option<Self>, Rejection> {
+    #[inline(always)]
+    fn assign(slot: &mut Option<Self>, field: &str, token: Token<'a>) -> Result<(), Rejection> {
         match token {
-            Token::Null => Ok(None),
-            Token::Str(s, false) => Ok(Some(s)),
-            Token::Str(_, true) => Err(Rejection::new(
-                Reason::WrongType,
-                format!("`{field}` must be a plain string (escapes are not expected here)"),
-            )),
-            other => Err(wrong_type(field, "string", &other)),
+            Token::Null => {}
+            Token::Str(s) => *slot = Some(s),
+            Token::EscapedStr(_) => {
+                return Err(Rejection::new(
+                    Reason::WrongType,
+                    format!("`{field}` must be a plain string (escapes are not expected here)"),
+                ));
+            }
+            other => return Err(wrong_type(field, "string", &other)),
         }
+        Ok(())
     }
 }
 
 impl<'a> FromToken<'a> for Cow<'a, str> {
-    fn from_token(field: &str, token: Token<'a>) -> Result<Option<Self>, Rejection> {
+    fn assign(slot: &mut Option<Self>, field: &str, token: Token<'a>) -> Result<(), Rejection> {
         match token {
-            Token::Null => Ok(None),
-            Token::Str(s, false) => Ok(Some(Cow::Borrowed(s))),
-            Token::Str(s, true) => {
+            Token::Null => {}
+            Token::Str(s) => *slot = Some(Cow::Borrowed(s)),
+            Token::EscapedStr(s) => {
                 // The scanner validated the escapes; serde_json turns them into text.
-                let quoted = format!("\"{s}\"");
-                serde_json::from_str::<String>(&quoted)
-                    .map(|s| Some(Cow::Owned(s)))
-                    .map_err(|e| malformed(0, &e.to_string()))
+                let text = serde_json::from_str::<String>(&format!("\"{s}\""))
+                    .map_err(|e| malformed(0, &e.to_string()))?;
+                *slot = Some(Cow::Owned(text));
             }
-            other => Err(wrong_type(field, "string", &other)),
+            other => return Err(wrong_type(field, "string", &other)),
         }
+        Ok(())
     }
 }
 
 /// Reads the next value into `slot`, remembering the first repeated key.
-#[inline]
+#[inline(always)]
 pub(crate) fn store<'a, T: FromToken<'a>>(
     slot: &mut Option<T>,
     duplicate: &mut Option<&'static str>,
     name: &'static str,
     p: &mut Parser<'a>,
 ) -> Result<(), Rejection> {
-    let token = p.token()?;
-    let value = T::from_token(name, token)?;
+    let span = p.value()?;
     if slot.is_some() && duplicate.is_none() {
         *duplicate = Some(name);
     }
-    if value.is_some() {
-        *slot = value;
-    }
-    Ok(())
+    T::assign(slot, name, p.token_of(span))
 }
 
 /// Rejects an object that repeated a key: which value is real would be a guess.
@@ -483,11 +577,11 @@ pub(crate) fn no_duplicate(duplicate: Option<&'static str>) -> Result<(), Reject
 fn numeric_text<'a>(field: &str, raw: Raw<'a>) -> Result<Option<&'a str>, Rejection> {
     match raw {
         Token::Num(text) => Ok(Some(text)),
-        Token::Str(_, true) => Err(Rejection::new(
+        Token::EscapedStr(_) => Err(Rejection::new(
             Reason::InvalidDecimal,
             format!("`{field}` holds an escaped string, not a number"),
         )),
-        Token::Str(text, false) => Ok((!text.is_empty()).then_some(text)),
+        Token::Str(text) => Ok((!text.is_empty()).then_some(text)),
         Token::Null => Ok(None),
         other => Err(wrong_type(field, "number", &other)),
     }
@@ -590,7 +684,7 @@ mod tests {
     fn scanner_accepts_json_and_keeps_tokens_raw() {
         let text = r#" {"a": "x\"y", "b":-1.5E-3, "c" : [1, {"d": [true, false, null]}, []], "e":{}, "f":null} "#;
         let all: All<'_> = parse_object(text).unwrap();
-        assert_eq!(all.0[0], ("a", Token::Str("x\\\"y", true)));
+        assert_eq!(all.0[0], ("a", Token::EscapedStr("x\\\"y")));
         assert_eq!(all.0[1], ("b", Token::Num("-1.5E-3")));
         assert_eq!(
             all.0[2],
@@ -709,14 +803,12 @@ mod tests {
     #[test]
     fn escaped_strings_unescape_only_where_asked() {
         let t = tok("\"\\uc694\\uccad \\\"x\\\"\"");
-        assert_eq!(
-            <Cow<'_, str>>::from_token("m", t).unwrap().unwrap(),
-            "요청 \"x\""
-        );
-        assert_eq!(
-            <&str>::from_token("code", t).unwrap_err().reason,
-            Reason::WrongType
-        );
+        let mut owned: Option<Cow<'_, str>> = None;
+        <Cow<'_, str>>::assign(&mut owned, "m", t).unwrap();
+        assert_eq!(owned.unwrap(), "요청 \"x\"");
+        let mut plain: Option<&str> = None;
+        let err = <&str>::assign(&mut plain, "code", t).unwrap_err();
+        assert_eq!(err.reason, Reason::WrongType);
     }
 
     #[test]

@@ -86,27 +86,45 @@ fn require_non_negative(name: &str, value: Option<Decimal>) -> Result<(), Reject
     }
 }
 
+/// What a decimal field may hold.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Sign {
+    /// Prices: strictly positive.
+    Positive,
+    /// Quantities and volumes: zero or more.
+    NonNegative,
+    /// Changes: any sign.
+    Any,
+}
+
+/// The sign rule of each field of [`Tick::decimals`], in the same order.
+const SIGN_RULES: [Sign; 14] = [
+    Sign::Positive,    // last_price
+    Sign::NonNegative, // last_qty
+    Sign::Positive,    // open_price
+    Sign::Positive,    // high_price
+    Sign::Positive,    // low_price
+    Sign::Positive,    // prev_close_price
+    Sign::Any,         // change
+    Sign::Any,         // change_rate
+    Sign::NonNegative, // volume_24h_base
+    Sign::NonNegative, // volume_24h_quote
+    Sign::Positive,    // bid_price
+    Sign::NonNegative, // bid_qty
+    Sign::Positive,    // ask_price
+    Sign::NonNegative, // ask_qty
+];
+
 /// Checks every rule, failing on the first broken one.
 pub fn validate(tick: &Tick, config: &ValidationConfig) -> Result<(), Rejection> {
-    require_positive("last_price", Some(tick.last_price))?;
-    for (name, value) in [
-        ("open_price", tick.open_price),
-        ("high_price", tick.high_price),
-        ("low_price", tick.low_price),
-        ("prev_close_price", tick.prev_close_price),
-        ("bid_price", tick.bid_price),
-        ("ask_price", tick.ask_price),
-    ] {
-        require_positive(name, value)?;
-    }
-    for (name, value) in [
-        ("last_qty", tick.last_qty),
-        ("volume_24h_base", tick.volume_24h_base),
-        ("volume_24h_quote", tick.volume_24h_quote),
-        ("bid_qty", tick.bid_qty),
-        ("ask_qty", tick.ask_qty),
-    ] {
-        require_non_negative(name, value)?;
+    let decimals = tick.decimals();
+    for ((name, value), rule) in decimals.iter().zip(SIGN_RULES) {
+        let Some(v) = *value else { continue };
+        match rule {
+            Sign::Positive => require_positive(name, Some(v))?,
+            Sign::NonNegative => require_non_negative(name, Some(v))?,
+            Sign::Any => {}
+        }
     }
     if let (Some(high), Some(low)) = (tick.high_price, tick.low_price)
         && high < low
@@ -139,7 +157,7 @@ pub fn validate(tick: &Tick, config: &ValidationConfig) -> Result<(), Rejection>
             ));
         }
     }
-    for (name, value) in tick.decimals() {
+    for (name, value) in decimals {
         if let Some(v) = value
             && !fits_wire(v)
         {
@@ -228,6 +246,21 @@ mod tests {
                 .err()
                 .map(|r| r.reason);
             assert_eq!(got, want, "case {i}");
+        }
+    }
+
+    #[test]
+    fn sign_rules_follow_field_names() {
+        let names = base().decimals().map(|(n, _)| n);
+        for (name, rule) in names.iter().zip(SIGN_RULES) {
+            let want = if name.ends_with("_price") {
+                Sign::Positive
+            } else if name.starts_with("change") {
+                Sign::Any
+            } else {
+                Sign::NonNegative
+            };
+            assert!(rule == want, "{name}");
         }
     }
 
