@@ -811,6 +811,29 @@ mod tests {
         assert_eq!(err.reason, Reason::WrongType);
     }
 
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig { cases: 20_000, ..Default::default() })]
+
+        /// Differential check against serde_json: for any text built from JSON's own
+        /// characters, the scanner accepts a frame exactly when serde_json accepts it.
+        #[test]
+        fn scanner_agrees_with_serde_json(body in r#"[\[\]{}",:0-9.eE+\- tfrunlsa\\/]{0,40}"#) {
+            let text = format!("{{\"k\":{body}}}");
+            let ours = parse_object::<All<'_>>(&text).is_ok();
+            let theirs = serde_json::from_str::<serde_json::Map<String, serde_json::Value>>(&text).is_ok();
+            proptest::prop_assert_eq!(ours, theirs, "{}", text);
+        }
+
+        /// Same, for strings with escapes and raw bytes around the quote/escape handling.
+        #[test]
+        fn strings_agree_with_serde_json(body in r#"[a-z0-9 "\\/bfnrtu\u{1}\u{1f}\u{7f}é요]{0,24}"#) {
+            let text = format!("{{\"k\":\"{body}\"}}");
+            let ours = parse_object::<All<'_>>(&text).is_ok();
+            let theirs = serde_json::from_str::<serde_json::Map<String, serde_json::Value>>(&text).is_ok();
+            proptest::prop_assert_eq!(ours, theirs, "{:?}", text);
+        }
+    }
+
     #[test]
     fn percent_is_exact() {
         let p = percent_to_fraction("P", Some(Decimal::from_str("-2.875").unwrap())).unwrap();

@@ -1,0 +1,25 @@
+//! Shared invariants: decoding never panics, and every tick an adapter accepts can be encoded
+//! exactly and decoded back unchanged (validation guarantees it fits the wire).
+
+use tickflow::codec::{Encoder, Format};
+use tickflow::exchange::{Adapter, AdapterConfig, Decoded, Frame};
+
+/// Fuzz inputs carry no receive time: turn the time window off so deeper code is reached.
+pub fn config() -> AdapterConfig {
+    let mut c = AdapterConfig::default();
+    c.validation.check_time_window = false;
+    c
+}
+
+pub fn check(adapter: &dyn Adapter, data: &[u8]) {
+    if let Ok(Decoded::Tick(tick)) = adapter.decode(Frame::binary(data), 1_763_615_720_180_000) {
+        for format in [Format::Avro, Format::Proto] {
+            let mut out = Vec::new();
+            Encoder { format, schema_id: 1 }
+                .encode(&tick, &mut out)
+                .unwrap_or_else(|e| panic!("accepted tick does not encode: {e}: {tick:?}"));
+            let (_, back) = Encoder::decode(format, &out).expect("own encoding decodes");
+            assert_eq!(back, tick, "{format:?} round trip");
+        }
+    }
+}
