@@ -11,19 +11,21 @@ use tickflow::codec::{Encoder, Format};
 const BIN: &str = env!("CARGO_BIN_EXE_tickflow");
 const ROOT: &str = env!("CARGO_MANIFEST_DIR");
 
-fn run(args: &[&str], stdin: Option<&[u8]>) -> Output {
-    let mut child = Command::new(BIN)
-        .args(args)
+/// Runs `command` in the repository root with `stdin` piped in.
+fn pipe(command: &mut Command, stdin: &[u8]) -> Output {
+    let mut child = command
         .current_dir(ROOT)
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
         .unwrap();
-    let mut input = child.stdin.take().unwrap();
-    input.write_all(stdin.unwrap_or_default()).unwrap();
-    drop(input);
+    child.stdin.take().unwrap().write_all(stdin).unwrap();
     child.wait_with_output().unwrap()
+}
+
+fn run(args: &[&str], stdin: Option<&[u8]>) -> Output {
+    pipe(Command::new(BIN).args(args), stdin.unwrap_or_default())
 }
 
 fn json_lines(bytes: &[u8]) -> Vec<Value> {
@@ -197,16 +199,10 @@ fn fastavro_reads_the_avro_output() {
             ],
             None,
         );
-        let mut child = Command::new(&python)
-            .args(["tests/independent_avro_decode.py", "schemas/tick.avsc"])
-            .current_dir(ROOT)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        child.stdin.take().unwrap().write_all(&avro.stdout).unwrap();
-        let out = child.wait_with_output().unwrap();
+        let out = pipe(
+            Command::new(&python).args(["tests/independent_avro_decode.py", "schemas/tick.avsc"]),
+            &avro.stdout,
+        );
         assert!(
             out.status.success(),
             "{}",

@@ -8,7 +8,8 @@
 //! unscaled value at scale 18, minimal length (as apache-avro and Java's `BigInteger` write it).
 
 use super::CodecError;
-use crate::model::validate::{POW10_U128, fits_wire};
+use crate::model::decimal::POW10_U128;
+use crate::model::validate::fits_wire;
 use crate::model::{EventKind, Exchange, Instrument, Tick};
 use apache_avro::Schema;
 use apache_avro::types::Value;

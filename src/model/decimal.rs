@@ -188,12 +188,23 @@ pub fn parse_decimal_str(text: &str) -> Result<Decimal, DecimalError> {
     parse_decimal(text.as_bytes())
 }
 
-/// Powers of ten that fit a `u64` (10^0 ..= 10^19).
-const POW10_U64: [u64; 20] = {
-    let mut table = [1u64; 20];
+/// 10^n for n in 0..=38: every power of ten an `i128`/`u128` holds.
+pub(crate) const POW10_U128: [u128; 39] = {
+    let mut table = [1u128; 39];
     let mut i = 1;
-    while i < 20 {
+    while i < 39 {
         table[i] = table[i - 1] * 10;
+        i += 1;
+    }
+    table
+};
+
+/// The powers of ten that fit a `u64` (10^0 ..= 10^19), taken from [`POW10_U128`].
+const POW10_U64: [u64; 20] = {
+    let mut table = [0u64; 20];
+    let mut i = 0;
+    while i < 20 {
+        table[i] = POW10_U128[i] as u64;
         i += 1;
     }
     table

@@ -1,5 +1,6 @@
 //! Fail-fast validation of a canonical tick. Each rule has its own [`Reason`] code.
 
+use super::decimal::POW10_U128;
 use super::{Rejection, Tick, reject::Reason};
 use rust_decimal::Decimal;
 
@@ -39,17 +40,6 @@ impl Default for ValidationConfig {
         }
     }
 }
-
-/// 10^n for n in 0..=38, as `u128`.
-pub(crate) const POW10_U128: [u128; 39] = {
-    let mut table = [1u128; 39];
-    let mut i = 1;
-    while i < 39 {
-        table[i] = table[i - 1] * 10;
-        i += 1;
-    }
-    table
-};
 
 /// Whether `value` fits Avro `decimal(38,18)` exactly: at most 18 significant fractional
 /// digits and at most 20 integer digits. Works on mantissa and scale (no `Decimal`
