@@ -131,8 +131,8 @@ pub fn encode(tick: &Tick, out: &mut Vec<u8>) -> Result<(), CodecError> {
     put_bytes(out, tick.native_symbol.as_bytes());
     put_long(out, i64::from(kind_index(tick.kind)));
     put_decimal(out, "last_price", tick.last_price)?;
-    let [_, rest @ ..] = tick.decimals();
-    for (field, value) in rest {
+    let values = tick.decimals();
+    for (field, value) in Tick::DECIMAL_FIELDS.iter().zip(values).skip(1) {
         put_opt_decimal(out, field, value)?;
     }
     put_opt_long(out, tick.event_ts_us);
@@ -345,10 +345,9 @@ pub fn to_value(tick: &Tick) -> Result<Value, CodecError> {
         ),
         ("last_price".to_owned(), dec("last_price", tick.last_price)?),
     ];
-    let [_, rest @ ..] = tick.decimals();
-    for (field, value) in rest {
+    for (field, value) in Tick::DECIMAL_FIELDS.iter().zip(tick.decimals()).skip(1) {
         fields.push((
-            field.to_owned(),
+            (*field).to_owned(),
             opt(value.map(|d| dec(field, d)).transpose()?),
         ));
     }

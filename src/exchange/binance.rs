@@ -15,7 +15,7 @@
 
 use super::json::{
     Fields, Parser, Raw, decimal, frame_text, integer, millis_to_micros, no_duplicate,
-    parse_object, percent_to_fraction, required_decimal, store,
+    parse_object, parse_object_into, percent_to_fraction, required_decimal, store,
 };
 use super::{Adapter, AdapterConfig, Control, Decoded, Frame, SymbolTable};
 use crate::model::reject::clip;
@@ -196,7 +196,8 @@ impl Adapter for BinanceAdapter {
 
     fn decode(&self, frame: Frame<'_>, received_ts_us: i64) -> Result<Decoded, Rejection> {
         let text = frame_text(frame.bytes, self.config.max_frame_bytes)?;
-        let f: FrameFields<'_> = parse_object(text)?;
+        let mut f = FrameFields::default();
+        parse_object_into(text, &mut f)?;
         no_duplicate(f.duplicate)?;
         if let Some(stream) = f.stream {
             if f.top_level_event {

@@ -16,8 +16,8 @@
 //!   `{"status":"0000","resmsg":"Filter Registered Successfully"}`; errors carry another status.
 
 use super::json::{
-    Fields, Parser, Raw, decimal, frame_text, no_duplicate, parse_object, percent_to_fraction,
-    required_decimal, store,
+    Fields, Parser, Raw, decimal, frame_text, no_duplicate, parse_object, parse_object_into,
+    percent_to_fraction, required_decimal, store,
 };
 use super::upbit::{QuotationFields, quotation_to_decoded};
 use super::{Adapter, AdapterConfig, Control, Decoded, Frame};
@@ -131,7 +131,8 @@ impl Adapter for BithumbAdapter {
 
     fn decode(&self, frame: Frame<'_>, received_ts_us: i64) -> Result<Decoded, Rejection> {
         let text = frame_text(frame.bytes, self.config.max_frame_bytes)?;
-        let f: BithumbFields<'_> = parse_object(text)?;
+        let mut f = BithumbFields::default();
+        parse_object_into(text, &mut f)?;
         if let Some(resmsg) = &f.resmsg {
             no_duplicate(f.quotation.duplicate)?;
             return legacy_status(f.quotation.status.unwrap_or(""), resmsg);

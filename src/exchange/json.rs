@@ -450,6 +450,17 @@ pub(crate) trait Fields<'a>: Default {
 
 /// Parses `text` as one JSON object into `F`; nothing but whitespace may follow it.
 pub(crate) fn parse_object<'a, F: Fields<'a>>(text: &'a str) -> Result<F, Rejection> {
+    let mut fields = F::default();
+    parse_object_into(text, &mut fields)?;
+    Ok(fields)
+}
+
+/// [`parse_object`] into a caller's struct: the hot path, which avoids copying the (large,
+/// mostly empty) field struct out of a return value.
+pub(crate) fn parse_object_into<'a, F: Fields<'a>>(
+    text: &'a str,
+    fields: &mut F,
+) -> Result<(), Rejection> {
     if u32::try_from(text.len()).is_err() {
         return Err(Rejection::new(Reason::FrameTooLarge, "frame exceeds 4 GiB"));
     }
@@ -458,13 +469,12 @@ pub(crate) fn parse_object<'a, F: Fields<'a>>(text: &'a str) -> Result<F, Reject
     if p.peek().is_none() {
         return Err(malformed(0, "empty frame"));
     }
-    let mut fields = F::default();
-    p.object_into(&mut fields)?;
+    p.object_into(fields)?;
     p.ws();
     if p.at != p.bytes.len() {
         return Err(malformed(p.at, "trailing characters after the object"));
     }
-    Ok(fields)
+    Ok(())
 }
 
 /// Size and UTF-8 checks done before any parsing.

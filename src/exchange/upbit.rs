@@ -16,7 +16,7 @@
 
 use super::json::{
     Fields, Parser, Raw, decimal, frame_text, integer, millis_to_micros, no_duplicate,
-    parse_object, required_decimal, store,
+    parse_object_into, required_decimal, store,
 };
 use super::{Adapter, AdapterConfig, Control, Decoded, Frame};
 use crate::model::{EventKind, Exchange, Instrument, Reason, Rejection, Tick, validate};
@@ -43,7 +43,8 @@ impl Adapter for UpbitAdapter {
 
     fn decode(&self, frame: Frame<'_>, received_ts_us: i64) -> Result<Decoded, Rejection> {
         let text = frame_text(frame.bytes, self.config.max_frame_bytes)?;
-        let fields: QuotationFields<'_> = parse_object(text)?;
+        let mut fields = QuotationFields::default();
+        parse_object_into(text, &mut fields)?;
         quotation_to_decoded(Exchange::Upbit, &fields, received_ts_us, &self.config)
     }
 }

@@ -227,25 +227,43 @@ impl Tick {
         format!("{}:{}", self.exchange.as_str(), self.instrument)
     }
 
-    /// Every decimal field with its contract name, in schema order (for validation and codecs).
-    pub fn decimals(&self) -> [(&'static str, Option<Decimal>); 14] {
+    /// Every decimal field's value in schema order; [`Tick::DECIMAL_FIELDS`] names them.
+    pub fn decimals(&self) -> [Option<Decimal>; 14] {
         [
-            ("last_price", Some(self.last_price)),
-            ("last_qty", self.last_qty),
-            ("open_price", self.open_price),
-            ("high_price", self.high_price),
-            ("low_price", self.low_price),
-            ("prev_close_price", self.prev_close_price),
-            ("change", self.change),
-            ("change_rate", self.change_rate),
-            ("volume_24h_base", self.volume_24h_base),
-            ("volume_24h_quote", self.volume_24h_quote),
-            ("bid_price", self.bid_price),
-            ("bid_qty", self.bid_qty),
-            ("ask_price", self.ask_price),
-            ("ask_qty", self.ask_qty),
+            Some(self.last_price),
+            self.last_qty,
+            self.open_price,
+            self.high_price,
+            self.low_price,
+            self.prev_close_price,
+            self.change,
+            self.change_rate,
+            self.volume_24h_base,
+            self.volume_24h_quote,
+            self.bid_price,
+            self.bid_qty,
+            self.ask_price,
+            self.ask_qty,
         ]
     }
+
+    /// Contract names of the fields [`Tick::decimals`] returns, in the same order.
+    pub const DECIMAL_FIELDS: [&'static str; 14] = [
+        "last_price",
+        "last_qty",
+        "open_price",
+        "high_price",
+        "low_price",
+        "prev_close_price",
+        "change",
+        "change_rate",
+        "volume_24h_base",
+        "volume_24h_quote",
+        "bid_price",
+        "bid_qty",
+        "ask_price",
+        "ask_qty",
+    ];
 }
 
 #[cfg(test)]

@@ -87,7 +87,7 @@ enum Sign {
     Any,
 }
 
-/// The sign rule of each field of [`Tick::decimals`], in the same order.
+/// The sign rule of each field of [`Tick::DECIMAL_FIELDS`], in the same order.
 const SIGN_RULES: [Sign; 14] = [
     Sign::Positive,    // last_price
     Sign::NonNegative, // last_qty
@@ -105,11 +105,34 @@ const SIGN_RULES: [Sign; 14] = [
     Sign::NonNegative, // ask_qty
 ];
 
-/// Checks every rule, failing on the first broken one.
+/// The value as an integer count of 10^-18, exact for anything [`fits_wire`] accepts
+/// (below 10^38, so it fits `i128`). Comparing these is exact and avoids `Decimal`'s
+/// general rescaling comparison.
+fn wire_units(d: Decimal) -> i128 {
+    let d = if d.scale() > WIRE_SCALE {
+        d.normalize()
+    } else {
+        d
+    };
+    d.mantissa() * POW10_U128[(WIRE_SCALE - d.scale()) as usize] as i128
+}
+
+/// Checks every rule, failing on the first broken one. The wire check runs first, so the
+/// comparisons after it can use exact integer arithmetic.
 pub fn validate(tick: &Tick, config: &ValidationConfig) -> Result<(), Rejection> {
-    let decimals = tick.decimals();
-    for ((name, value), rule) in decimals.iter().zip(SIGN_RULES) {
-        let Some(v) = *value else { continue };
+    let values = tick.decimals();
+    for (name, value) in Tick::DECIMAL_FIELDS.iter().zip(values) {
+        if let Some(v) = value
+            && !fits_wire(v)
+        {
+            return Err(Rejection::new(
+                Reason::UnrepresentableValue,
+                format!("`{name}` = {v} does not fit decimal(38,18)"),
+            ));
+        }
+    }
+    for ((name, value), rule) in Tick::DECIMAL_FIELDS.iter().zip(values).zip(SIGN_RULES) {
+        let Some(v) = value else { continue };
         match rule {
             Sign::Positive => require_positive(name, Some(v))?,
             Sign::NonNegative => require_non_negative(name, Some(v))?,
@@ -117,7 +140,7 @@ pub fn validate(tick: &Tick, config: &ValidationConfig) -> Result<(), Rejection>
         }
     }
     if let (Some(high), Some(low)) = (tick.high_price, tick.low_price)
-        && high < low
+        && wire_units(high) < wire_units(low)
     {
         return Err(Rejection::new(
             Reason::HighBelowLow,
@@ -125,7 +148,7 @@ pub fn validate(tick: &Tick, config: &ValidationConfig) -> Result<(), Rejection>
         ));
     }
     if let (Some(bid), Some(ask)) = (tick.bid_price, tick.ask_price)
-        && bid > ask
+        && wire_units(bid) > wire_units(ask)
     {
         return Err(Rejection::new(
             Reason::CrossedBook,
@@ -144,16 +167,6 @@ pub fn validate(tick: &Tick, config: &ValidationConfig) -> Result<(), Rejection>
                      (allowed: {} ms behind, {} ms ahead)",
                     tick.received_ts_us, config.max_event_lag_ms, config.max_event_lead_ms
                 ),
-            ));
-        }
-    }
-    for (name, value) in decimals {
-        if let Some(v) = value
-            && !fits_wire(v)
-        {
-            return Err(Rejection::new(
-                Reason::UnrepresentableValue,
-                format!("`{name}` = {v} does not fit decimal(38,18)"),
             ));
         }
     }
@@ -241,8 +254,7 @@ mod tests {
 
     #[test]
     fn sign_rules_follow_field_names() {
-        let names = base().decimals().map(|(n, _)| n);
-        for (name, rule) in names.iter().zip(SIGN_RULES) {
+        for (name, rule) in Tick::DECIMAL_FIELDS.iter().zip(SIGN_RULES) {
             let want = if name.ends_with("_price") {
                 Sign::Positive
             } else if name.starts_with("change") {
