@@ -1,15 +1,8 @@
-//! A strict, zero-copy JSON scanner for exchange frames, plus exact-number helpers.
-//!
-//! Why not serde_json here: frames are small, mostly flat objects, and the adapters need the
-//! raw text of every number (never `f64`). A visitor-based parser with `RawValue` spent about
-//! half of the per-frame budget on machinery. This scanner hands each field's token to the
-//! adapter in one pass, borrows everything from the frame, and still checks the complete
-//! JSON grammar (RFC 8259), including inside values it skips, with bounded nesting.
+//! The strict, zero-copy JSON scanner: one pass over a frame, handing each field's raw token
+//! to a [`Fields`] implementation, checking the complete grammar (RFC 8259) including inside
+//! skipped values, with bounded nesting and no recursion.
 
-use crate::model::decimal::{DecimalError, parse_decimal};
-use crate::model::{Reason, Rejection, reject::clip};
-use rust_decimal::Decimal;
-use std::borrow::Cow;
+use crate::model::{Reason, Rejection};
 
 /// Deepest nesting accepted anywhere in a frame (serde_json's default limit too).
 const MAX_DEPTH: usize = 128;
@@ -44,7 +37,7 @@ impl<'a> Token<'a> {
         }
     }
 
-    fn kind(&self) -> &'static str {
+    pub(crate) fn kind(&self) -> &'static str {
         match self {
             Token::Str(_) | Token::EscapedStr(_) => "string",
             Token::Num(_) => "number",
@@ -75,7 +68,7 @@ enum Kind {
 /// registers; returning 32-byte `Result<Token, Rejection>` values through the stack caused
 /// store-forwarding stalls that cost a third of the scan time.
 #[derive(Debug, Clone, Copy)]
-struct Span {
+pub(super) struct Span {
     kind: Kind,
     start: u32,
     end: u32,
@@ -96,7 +89,7 @@ impl From<ScanError> for Rejection {
     }
 }
 
-type Scan<T> = Result<T, ScanError>;
+pub(super) type Scan<T> = Result<T, ScanError>;
 
 const ONES: u64 = 0x0101_0101_0101_0101;
 const HIGHS: u64 = 0x8080_8080_8080_8080;
@@ -133,7 +126,7 @@ pub(crate) struct Parser<'a> {
 
 #[cold]
 #[inline(never)]
-fn malformed(at: usize, what: &str) -> Rejection {
+pub(crate) fn malformed(at: usize, what: &str) -> Rejection {
     Rejection::new(
         Reason::MalformedJson,
         format!("invalid json at byte {at}: {what}"),
@@ -150,7 +143,7 @@ macro_rules! fail {
 }
 
 impl<'a> Parser<'a> {
-    fn new(text: &'a str) -> Self {
+    pub(crate) fn new(text: &'a str) -> Self {
         Self {
             text,
             bytes: text.as_bytes(),
@@ -357,7 +350,7 @@ impl<'a> Parser<'a> {
 
     /// The next value's span (composites are checked and spanned whole).
     #[inline(always)]
-    fn value(&mut self) -> Scan<Span> {
+    pub(super) fn value(&mut self) -> Scan<Span> {
         self.ws();
         match self.peek() {
             Some(b'{' | b'[') => self.composite(),
@@ -367,7 +360,7 @@ impl<'a> Parser<'a> {
 
     /// The token for a span of this frame.
     #[inline(always)]
-    fn token_of(&self, span: Span) -> Token<'a> {
+    pub(super) fn token_of(&self, span: Span) -> Token<'a> {
         let text = &self.text[span.start as usize..span.end as usize];
         match span.kind {
             Kind::Str => Token::Str(text),
@@ -477,202 +470,9 @@ pub(crate) fn parse_object_into<'a, F: Fields<'a>>(
     Ok(())
 }
 
-/// Size and UTF-8 checks done before any parsing.
-pub(crate) fn frame_text(bytes: &[u8], max_frame_bytes: usize) -> Result<&str, Rejection> {
-    if bytes.len() > max_frame_bytes {
-        return Err(Rejection::new(
-            Reason::FrameTooLarge,
-            format!(
-                "frame of {} bytes exceeds the {max_frame_bytes}-byte limit",
-                bytes.len()
-            ),
-        ));
-    }
-    std::str::from_utf8(bytes).map_err(|e| {
-        Rejection::new(
-            Reason::InvalidUtf8,
-            format!("invalid utf-8 at byte {}", e.valid_up_to()),
-        )
-    })
-}
-
-/// Writes a token into a slot of this type; `null` leaves the slot as it is.
-pub(crate) trait FromToken<'a>: Sized {
-    /// Converts `token` into `slot`, naming `field` in errors.
-    fn assign(slot: &mut Option<Self>, field: &str, token: Token<'a>) -> Result<(), Rejection>;
-}
-
-impl<'a> FromToken<'a> for Token<'a> {
-    #[inline(always)]
-    fn assign(slot: &mut Option<Self>, _: &str, token: Token<'a>) -> Result<(), Rejection> {
-        if token != Token::Null {
-            *slot = Some(token);
-        }
-        Ok(())
-    }
-}
-
-#[cold]
-#[inline(never)]
-fn wrong_type(field: &str, want: &str, token: &Token<'_>) -> Rejection {
-    Rejection::new(
-        Reason::WrongType,
-        format!("`{field}` must be a {want}, found {}", token.kind()),
-    )
-}
-
-impl<'a> FromToken<'a> for &'a str {
-    #[inline(always)]
-    fn assign(slot: &mut Option<Self>, field: &str, token: Token<'a>) -> Result<(), Rejection> {
-        match token {
-            Token::Null => {}
-            Token::Str(s) => *slot = Some(s),
-            Token::EscapedStr(_) => {
-                return Err(Rejection::new(
-                    Reason::WrongType,
-                    format!("`{field}` must be a plain string (escapes are not expected here)"),
-                ));
-            }
-            other => return Err(wrong_type(field, "string", &other)),
-        }
-        Ok(())
-    }
-}
-
-impl<'a> FromToken<'a> for Cow<'a, str> {
-    fn assign(slot: &mut Option<Self>, field: &str, token: Token<'a>) -> Result<(), Rejection> {
-        match token {
-            Token::Null => {}
-            Token::Str(s) => *slot = Some(Cow::Borrowed(s)),
-            Token::EscapedStr(s) => {
-                // The scanner validated the escapes; serde_json turns them into text.
-                let text = serde_json::from_str::<String>(&format!("\"{s}\""))
-                    .map_err(|e| malformed(0, &e.to_string()))?;
-                *slot = Some(Cow::Owned(text));
-            }
-            other => return Err(wrong_type(field, "string", &other)),
-        }
-        Ok(())
-    }
-}
-
-/// Reads the next value into `slot`, remembering the first repeated key.
-#[inline(always)]
-pub(crate) fn store<'a, T: FromToken<'a>>(
-    slot: &mut Option<T>,
-    duplicate: &mut Option<&'static str>,
-    name: &'static str,
-    p: &mut Parser<'a>,
-) -> Result<(), Rejection> {
-    let span = p.value()?;
-    if slot.is_some() && duplicate.is_none() {
-        *duplicate = Some(name);
-    }
-    T::assign(slot, name, p.token_of(span))
-}
-
-/// Rejects an object that repeated a key: which value is real would be a guess.
-pub(crate) fn no_duplicate(duplicate: Option<&'static str>) -> Result<(), Rejection> {
-    match duplicate {
-        Some(name) => Err(Rejection::new(
-            Reason::MalformedJson,
-            format!("duplicate field `{name}`"),
-        )),
-        None => Ok(()),
-    }
-}
-
-/// The text of a numeric token: a JSON number, or a JSON string holding one (Binance and
-/// Bithumb quote numbers). `Ok(None)` for an empty string, which exchanges send for "absent".
-fn numeric_text<'a>(field: &str, raw: Raw<'a>) -> Result<Option<&'a str>, Rejection> {
-    match raw {
-        Token::Num(text) => Ok(Some(text)),
-        Token::EscapedStr(_) => Err(Rejection::new(
-            Reason::InvalidDecimal,
-            format!("`{field}` holds an escaped string, not a number"),
-        )),
-        Token::Str(text) => Ok((!text.is_empty()).then_some(text)),
-        Token::Null => Ok(None),
-        other => Err(wrong_type(field, "number", &other)),
-    }
-}
-
-/// An optional exact decimal.
-pub(crate) fn decimal(field: &str, raw: Option<Raw<'_>>) -> Result<Option<Decimal>, Rejection> {
-    let Some(raw) = raw else { return Ok(None) };
-    let Some(text) = numeric_text(field, raw)? else {
-        return Ok(None);
-    };
-    parse_decimal(text.as_bytes()).map(Some).map_err(|e| {
-        let why = match e {
-            DecimalError::Syntax => "is not a decimal number",
-            DecimalError::Inexact => "cannot be carried exactly",
-        };
-        Rejection::new(
-            Reason::InvalidDecimal,
-            format!("`{field}` = {} {why}", clip(text, 40)),
-        )
-    })
-}
-
-/// A required exact decimal.
-pub(crate) fn required_decimal(field: &str, raw: Option<Raw<'_>>) -> Result<Decimal, Rejection> {
-    decimal(field, raw)?.ok_or_else(|| Rejection::missing(field))
-}
-
-/// An optional integer (number or numeric string), e.g. ids above 2^53 that must stay exact.
-pub(crate) fn integer(field: &str, raw: Option<Raw<'_>>) -> Result<Option<i64>, Rejection> {
-    let Some(raw) = raw else { return Ok(None) };
-    let Some(text) = numeric_text(field, raw)? else {
-        return Ok(None);
-    };
-    text.parse::<i64>().map(Some).map_err(|_| {
-        let reason = if text.bytes().all(|b| b.is_ascii_digit() || b == b'-') {
-            Reason::UnrepresentableValue
-        } else {
-            Reason::InvalidDecimal
-        };
-        Rejection::new(
-            reason,
-            format!("`{field}` = {} is not an int64", clip(text, 40)),
-        )
-    })
-}
-
-/// Epoch milliseconds to microseconds; times before 1970 or past year 9999 are rejected.
-pub(crate) fn millis_to_micros(field: &str, ms: Option<i64>) -> Result<Option<i64>, Rejection> {
-    const MAX_MS: i64 = 253_402_300_800_000; // 10000-01-01
-    match ms {
-        None => Ok(None),
-        Some(ms) if (0..MAX_MS).contains(&ms) => Ok(Some(ms * 1000)),
-        Some(ms) => Err(Rejection::new(
-            Reason::InvalidTimestamp,
-            format!("`{field}` = {ms} is not an epoch time in milliseconds"),
-        )),
-    }
-}
-
-/// A percentage (`-2.875`) as a fraction (`-0.02875`), exactly.
-pub(crate) fn percent_to_fraction(
-    field: &str,
-    pct: Option<Decimal>,
-) -> Result<Option<Decimal>, Rejection> {
-    let Some(mut value) = pct else {
-        return Ok(None);
-    };
-    value.set_scale(value.scale() + 2).map_err(|_| {
-        Rejection::new(
-            Reason::InvalidDecimal,
-            format!("`{field}` = {pct:?} has too many digits"),
-        )
-    })?;
-    Ok(Some(value.normalize()))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::str::FromStr;
 
     /// Collects every top-level key and token.
     #[derive(Default, Debug)]
@@ -683,11 +483,6 @@ mod tests {
             self.0.push((key, t));
             Ok(())
         }
-    }
-
-    fn tok(text: &str) -> Token<'_> {
-        let mut p = Parser::new(text);
-        p.token().unwrap()
     }
 
     #[test]
@@ -770,57 +565,6 @@ mod tests {
         );
     }
 
-    #[test]
-    fn numbers_and_numeric_strings() {
-        let d = |t: &str| decimal("x", Some(tok(t)));
-        assert_eq!(
-            d("6E-8").unwrap(),
-            Some(Decimal::from_str("0.00000006").unwrap())
-        );
-        assert_eq!(
-            d("\"0.0015\"").unwrap(),
-            Some(Decimal::from_str("0.0015").unwrap())
-        );
-        assert_eq!(d("\"\"").unwrap(), None);
-        assert_eq!(d("\"NaN\"").unwrap_err().reason, Reason::InvalidDecimal);
-        assert_eq!(
-            d("\"1\\u0030\"").unwrap_err().reason,
-            Reason::InvalidDecimal
-        );
-        assert_eq!(d("true").unwrap_err().reason, Reason::WrongType);
-        assert_eq!(d("{\"a\":1}").unwrap_err().reason, Reason::WrongType);
-        assert_eq!(d("[1]").unwrap_err().reason, Reason::WrongType);
-    }
-
-    #[test]
-    fn integers_stay_exact_above_2_pow_53() {
-        let i = |t: &str| integer("sid", Some(tok(t)));
-        assert_eq!(
-            i("16185678262000003").unwrap(),
-            Some(16_185_678_262_000_003)
-        );
-        assert_eq!(
-            i("\"17000000000000001\"").unwrap(),
-            Some(17_000_000_000_000_001)
-        );
-        assert_eq!(
-            i("99999999999999999999").unwrap_err().reason,
-            Reason::UnrepresentableValue
-        );
-        assert_eq!(i("1.5").unwrap_err().reason, Reason::InvalidDecimal);
-    }
-
-    #[test]
-    fn escaped_strings_unescape_only_where_asked() {
-        let t = tok("\"\\uc694\\uccad \\\"x\\\"\"");
-        let mut owned: Option<Cow<'_, str>> = None;
-        <Cow<'_, str>>::assign(&mut owned, "m", t).unwrap();
-        assert_eq!(owned.unwrap(), "요청 \"x\"");
-        let mut plain: Option<&str> = None;
-        let err = <&str>::assign(&mut plain, "code", t).unwrap_err();
-        assert_eq!(err.reason, Reason::WrongType);
-    }
-
     proptest::proptest! {
         #![proptest_config(proptest::prelude::ProptestConfig { cases: 20_000, ..Default::default() })]
 
@@ -842,11 +586,5 @@ mod tests {
             let theirs = serde_json::from_str::<serde_json::Map<String, serde_json::Value>>(&text).is_ok();
             proptest::prop_assert_eq!(ours, theirs, "{:?}", text);
         }
-    }
-
-    #[test]
-    fn percent_is_exact() {
-        let p = percent_to_fraction("P", Some(Decimal::from_str("-2.875").unwrap())).unwrap();
-        assert_eq!(p, Some(Decimal::from_str("-0.02875").unwrap()));
     }
 }

@@ -1,0 +1,160 @@
+//! Exact values from tokens: decimals (numbers or numeric strings), int64 ids, epoch times,
+//! percentages as fractions.
+
+use super::scanner::{Raw, Token};
+use crate::model::decimal::{DecimalError, parse_decimal};
+use crate::model::{Reason, Rejection, reject::clip};
+use rust_decimal::Decimal;
+
+#[cold]
+#[inline(never)]
+fn wrong_number_type(field: &str, token: &Token<'_>) -> Rejection {
+    Rejection::new(
+        Reason::WrongType,
+        format!("`{field}` must be a number, found {}", token.kind()),
+    )
+}
+
+/// The text of a numeric token: a JSON number, or a JSON string holding one (Binance and
+/// Bithumb quote numbers). `Ok(None)` for an empty string, which exchanges send for "absent".
+fn numeric_text<'a>(field: &str, raw: Raw<'a>) -> Result<Option<&'a str>, Rejection> {
+    match raw {
+        Token::Num(text) => Ok(Some(text)),
+        Token::EscapedStr(_) => Err(Rejection::new(
+            Reason::InvalidDecimal,
+            format!("`{field}` holds an escaped string, not a number"),
+        )),
+        Token::Str(text) => Ok((!text.is_empty()).then_some(text)),
+        Token::Null => Ok(None),
+        other => Err(wrong_number_type(field, &other)),
+    }
+}
+
+/// An optional exact decimal.
+pub(crate) fn decimal(field: &str, raw: Option<Raw<'_>>) -> Result<Option<Decimal>, Rejection> {
+    let Some(raw) = raw else { return Ok(None) };
+    let Some(text) = numeric_text(field, raw)? else {
+        return Ok(None);
+    };
+    parse_decimal(text.as_bytes()).map(Some).map_err(|e| {
+        let why = match e {
+            DecimalError::Syntax => "is not a decimal number",
+            DecimalError::Inexact => "cannot be carried exactly",
+        };
+        Rejection::new(
+            Reason::InvalidDecimal,
+            format!("`{field}` = {} {why}", clip(text, 40)),
+        )
+    })
+}
+
+/// A required exact decimal.
+pub(crate) fn required_decimal(field: &str, raw: Option<Raw<'_>>) -> Result<Decimal, Rejection> {
+    decimal(field, raw)?.ok_or_else(|| Rejection::missing(field))
+}
+
+/// An optional integer (number or numeric string), e.g. ids above 2^53 that must stay exact.
+pub(crate) fn integer(field: &str, raw: Option<Raw<'_>>) -> Result<Option<i64>, Rejection> {
+    let Some(raw) = raw else { return Ok(None) };
+    let Some(text) = numeric_text(field, raw)? else {
+        return Ok(None);
+    };
+    text.parse::<i64>().map(Some).map_err(|_| {
+        let reason = if text.bytes().all(|b| b.is_ascii_digit() || b == b'-') {
+            Reason::UnrepresentableValue
+        } else {
+            Reason::InvalidDecimal
+        };
+        Rejection::new(
+            reason,
+            format!("`{field}` = {} is not an int64", clip(text, 40)),
+        )
+    })
+}
+
+/// Epoch milliseconds to microseconds; times before 1970 or past year 9999 are rejected.
+pub(crate) fn millis_to_micros(field: &str, ms: Option<i64>) -> Result<Option<i64>, Rejection> {
+    const MAX_MS: i64 = 253_402_300_800_000; // 10000-01-01
+    match ms {
+        None => Ok(None),
+        Some(ms) if (0..MAX_MS).contains(&ms) => Ok(Some(ms * 1000)),
+        Some(ms) => Err(Rejection::new(
+            Reason::InvalidTimestamp,
+            format!("`{field}` = {ms} is not an epoch time in milliseconds"),
+        )),
+    }
+}
+
+/// A percentage (`-2.875`) as a fraction (`-0.02875`), exactly.
+pub(crate) fn percent_to_fraction(
+    field: &str,
+    pct: Option<Decimal>,
+) -> Result<Option<Decimal>, Rejection> {
+    let Some(mut value) = pct else {
+        return Ok(None);
+    };
+    value.set_scale(value.scale() + 2).map_err(|_| {
+        Rejection::new(
+            Reason::InvalidDecimal,
+            format!("`{field}` = {pct:?} has too many digits"),
+        )
+    })?;
+    Ok(Some(value.normalize()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::exchange::json::scanner::Parser;
+    use std::str::FromStr;
+
+    fn tok(text: &str) -> Token<'_> {
+        Parser::new(text).token().unwrap()
+    }
+
+    #[test]
+    fn numbers_and_numeric_strings() {
+        let d = |t: &str| decimal("x", Some(tok(t)));
+        assert_eq!(
+            d("6E-8").unwrap(),
+            Some(Decimal::from_str("0.00000006").unwrap())
+        );
+        assert_eq!(
+            d("\"0.0015\"").unwrap(),
+            Some(Decimal::from_str("0.0015").unwrap())
+        );
+        assert_eq!(d("\"\"").unwrap(), None);
+        assert_eq!(d("\"NaN\"").unwrap_err().reason, Reason::InvalidDecimal);
+        assert_eq!(
+            d("\"1\\u0030\"").unwrap_err().reason,
+            Reason::InvalidDecimal
+        );
+        assert_eq!(d("true").unwrap_err().reason, Reason::WrongType);
+        assert_eq!(d("{\"a\":1}").unwrap_err().reason, Reason::WrongType);
+        assert_eq!(d("[1]").unwrap_err().reason, Reason::WrongType);
+    }
+
+    #[test]
+    fn integers_stay_exact_above_2_pow_53() {
+        let i = |t: &str| integer("sid", Some(tok(t)));
+        assert_eq!(
+            i("16185678262000003").unwrap(),
+            Some(16_185_678_262_000_003)
+        );
+        assert_eq!(
+            i("\"17000000000000001\"").unwrap(),
+            Some(17_000_000_000_000_001)
+        );
+        assert_eq!(
+            i("99999999999999999999").unwrap_err().reason,
+            Reason::UnrepresentableValue
+        );
+        assert_eq!(i("1.5").unwrap_err().reason, Reason::InvalidDecimal);
+    }
+
+    #[test]
+    fn percent_is_exact() {
+        let p = percent_to_fraction("P", Some(Decimal::from_str("-2.875").unwrap())).unwrap();
+        assert_eq!(p, Some(Decimal::from_str("-0.02875").unwrap()));
+    }
+}
