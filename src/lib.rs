@@ -5,11 +5,13 @@
 //! - [`model`] — the canonical [`model::Tick`], exact decimals, validation, typed rejections.
 //! - [`exchange`] — one adapter per exchange (the anti-corruption layer): bytes in, ticks out.
 //! - [`codec`] — Avro and Protobuf encoders/decoders and the Confluent wire framing.
+//! - [`config`] — connector files (`connectors/*.toml`), validated with every problem reported.
 //! - [`cli`] — the `tickflow` subcommands (the binary in `src/main.rs` only calls [`cli::run`]).
 
 #![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
 
 pub mod cli;
 pub mod codec;
+pub mod config;
 pub mod exchange;
 pub mod model;

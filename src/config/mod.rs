@@ -1,0 +1,18 @@
+//! Configuration: one `connectors/<name>.toml` per exchange connection. Loading validates
+//! everything and reports every problem of every file at once, so a deploy fails with the
+//! whole list instead of one error per restart.
+
+pub mod connector;
+
+pub use connector::{
+    Api, Backoff, Channel, ConnectorConfig, Keepalive, Limits, load_connector, load_connectors,
+};
+
+/// Everything wrong with a configuration, each problem prefixed with where it is.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("invalid configuration ({} problem{}):\n  {}", .problems.len(),
+    if .problems.len() == 1 { "" } else { "s" }, .problems.join("\n  "))]
+pub struct ConfigError {
+    /// One line per problem: `<file>: <field>: <what is wrong>`.
+    pub problems: Vec<String>,
+}

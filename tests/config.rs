@@ -1,0 +1,184 @@
+//! Connector files: the bundled ones load with production URLs; broken ones report every
+//! problem at once, each naming its file and field.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use std::path::Path;
+use std::time::Duration;
+use tickflow::config::{Api, Channel, load_connector, load_connectors};
+use tickflow::exchange::SymbolTable;
+use tickflow::model::Exchange;
+
+fn symbols() -> SymbolTable {
+    SymbolTable::bundled_binance().unwrap()
+}
+
+fn problems(text: &str) -> Vec<String> {
+    load_connector("t.toml", text, &symbols())
+        .unwrap_err()
+        .problems
+}
+
+#[test]
+fn bundled_connectors_load_with_production_urls() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("connectors");
+    let configs = load_connectors(&dir, &symbols()).unwrap();
+    let names: Vec<&str> = configs.iter().map(|c| c.name.as_str()).collect();
+    assert_eq!(names, ["binance", "bithumb-legacy", "bithumb", "upbit"]);
+    let by = |n: &str| configs.iter().find(|c| c.name == n).unwrap();
+
+    let upbit = by("upbit");
+    assert_eq!(
+        (upbit.exchange, upbit.api, upbit.channel),
+        (Exchange::Upbit, Api::UpbitV1, Channel::Ticker)
+    );
+    assert_eq!(upbit.url, "wss://api.upbit.com/websocket/v1");
+    assert_eq!(upbit.keepalive.ping_interval, Some(Duration::from_secs(30)));
+    assert_eq!(upbit.instruments[0].as_str(), "BTC-KRW");
+
+    let binance = by("binance");
+    assert_eq!(binance.url, "wss://stream.binance.com:9443/stream");
+    assert_eq!(binance.keepalive.ping_interval, None, "binance pings us");
+    assert_eq!(
+        binance.keepalive.max_connection_age,
+        Some(Duration::from_secs(23 * 3600))
+    );
+    assert_eq!(binance.limits.max_streams_per_connection, 1024);
+
+    let bithumb = by("bithumb");
+    assert_eq!(
+        (bithumb.api, bithumb.url.as_str()),
+        (Api::UpbitV1, "wss://ws-api.bithumb.com/websocket/v1")
+    );
+    let legacy = by("bithumb-legacy");
+    assert_eq!((legacy.api, legacy.enabled), (Api::BithumbLegacy, false));
+    assert_eq!(legacy.url, "wss://pubwss.bithumb.com/pub/ws");
+    assert_eq!(legacy.tick_type.as_deref(), Some("24H"));
+}
+
+#[test]
+fn defaults_fill_what_a_minimal_file_omits() {
+    let c = load_connector(
+        "upbit.toml",
+        "exchange = \"upbit\"\nurl = \"ws://127.0.0.1:9001/websocket/v1\"\nchannel = \"trade\"\ninstruments = [\"BTC-KRW\"]\n",
+        &symbols(),
+    )
+    .unwrap();
+    assert!(c.enabled);
+    assert_eq!(c.channel, Channel::Trade);
+    assert_eq!(c.keepalive.idle_timeout, Duration::from_secs(60));
+    assert_eq!(c.backoff.initial, Duration::from_millis(500));
+    assert_eq!(c.backoff.max, Duration::from_secs(30));
+    assert_eq!(c.limits.subscribe_requests_per_sec, 5);
+    assert_eq!(c.max_frame_bytes, 64 * 1024);
+}
+
+#[test]
+fn every_problem_is_reported_at_once() {
+    let text = r#"
+exchange = "binance"
+api = "legacy"
+url = "https://stream.binance.com"
+channel = "trades"
+instruments = ["BTC-USDT", "btc-usdt", "BTC-USDT", "NOPE-USDT"]
+tick_type = "1H"
+max_frame_bytes = 10
+
+[keepalive]
+ping_interval_secs = 90
+idle_timeout_secs = 60
+max_connection_age_secs = 90000
+
+[backoff]
+initial_ms = 0
+max_ms = 100
+multiplier = 0.5
+jitter = 1.5
+reset_after_secs = 0
+
+[limits]
+subscribe_requests_per_sec = 50
+max_streams_per_connection = 5000
+"#;
+    let got = problems(text);
+    let expected_fields = [
+        "api:",
+        "url:",
+        "instruments[1]:",
+        "instruments[2]:",
+        "instruments[3]:",
+        "tick_type:",
+        "keepalive.ping_interval_secs:",
+        "keepalive.max_connection_age_secs:",
+        "backoff.initial_ms:",
+        "backoff.multiplier:",
+        "backoff.jitter:",
+        "backoff.reset_after_secs:",
+        "limits.subscribe_requests_per_sec:",
+        "limits.max_streams_per_connection:",
+        "max_frame_bytes:",
+    ];
+    for field in expected_fields {
+        assert!(
+            got.iter()
+                .any(|p| p.starts_with(&format!("t.toml: {field}"))),
+            "no `{field}` in {got:#?}"
+        );
+    }
+    assert_eq!(got.len(), expected_fields.len(), "{got:#?}");
+    // The channel cannot be checked while the api is wrong; fixing the api reveals it.
+    let fixed_api = text.replace("api = \"legacy\"\n", "");
+    assert!(
+        problems(&fixed_api)
+            .iter()
+            .any(|p| p.starts_with("t.toml: channel: `trades`"))
+    );
+}
+
+#[test]
+fn unknown_keys_and_bad_syntax_are_named() {
+    let minimal = "exchange = \"upbit\"\nurl = \"wss://x\"\nchannel = \"ticker\"\ninstruments = [\"BTC-KRW\"]\n";
+    let typo = format!("{minimal}[keepalive]\nping_intervl_secs = 10\n");
+    let got = problems(&typo).join("\n");
+    assert!(got.contains("ping_intervl_secs"), "{got}");
+    let got = problems("exchange = \"upbit\n").join("\n");
+    assert!(
+        got.starts_with("t.toml:") && got.contains("at byte"),
+        "{got}"
+    );
+    let got = problems(&minimal.replace("upbit", "kraken")).join("\n");
+    assert!(
+        got.contains("`kraken` is not upbit, binance or bithumb"),
+        "{got}"
+    );
+    let got =
+        problems(&minimal.replace("instruments = [\"BTC-KRW\"]", "instruments = []")).join("\n");
+    assert!(got.contains("at least one instrument"), "{got}");
+}
+
+#[test]
+fn a_directory_reports_all_files_and_double_subscriptions() {
+    let dir = std::env::temp_dir().join(format!("tickflow-config-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let good = "exchange = \"upbit\"\nurl = \"wss://a\"\nchannel = \"ticker\"\ninstruments = [\"BTC-KRW\", \"ETH-KRW\"]\n";
+    std::fs::write(dir.join("a.toml"), good).unwrap();
+    std::fs::write(dir.join("b.toml"), good.replace("\"BTC-KRW\", ", "")).unwrap();
+    std::fs::write(dir.join("c.toml"), "exchange = 5\n").unwrap();
+    std::fs::write(
+        dir.join("d.toml"),
+        good.replace("wss://a", "ftp://a")
+            .replace("ticker", "trade"),
+    )
+    .unwrap();
+    std::fs::write(dir.join("notes.txt"), "not a connector").unwrap();
+    let got = load_connectors(&dir, &symbols()).unwrap_err().problems;
+    std::fs::remove_dir_all(&dir).unwrap();
+    assert!(got.iter().any(|p| p.contains("c.toml")), "{got:#?}");
+    assert!(got.iter().any(|p| p.contains("d.toml: url:")), "{got:#?}");
+    // b repeats a's ETH-KRW ticker subscription; d's trade channel is a different stream.
+    assert!(
+        got.iter()
+            .any(|p| p == "b: instrument ETH-KRW is also subscribed by a"),
+        "{got:#?}"
+    );
+    assert_eq!(got.len(), 3, "{got:#?}");
+}
