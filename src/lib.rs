@@ -6,6 +6,7 @@
 //! - [`exchange`] — one adapter per exchange (the anti-corruption layer): bytes in, ticks out.
 //! - [`codec`] — Avro and Protobuf encoders/decoders and the Confluent wire framing.
 //! - [`config`] — connector files (`connectors/*.toml`), validated with every problem reported.
+//! - [`sim`] — `tickflow simulate`: a loopback server speaking each exchange's protocol.
 //! - [`cli`] — the `tickflow` subcommands (the binary in `src/main.rs` only calls [`cli::run`]).
 
 #![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
@@ -15,3 +16,4 @@ pub mod codec;
 pub mod config;
 pub mod exchange;
 pub mod model;
+pub mod sim;

@@ -2,6 +2,7 @@
 //! [`run`].
 
 mod normalize;
+mod simulate;
 mod symbols;
 
 use clap::{Parser, Subcommand};
@@ -22,6 +23,8 @@ pub enum Command {
     /// Normalize raw exchange frames from a file or stdin into canonical ticks.
     #[command(about = normalize::ABOUT, long_about = normalize::LONG_ABOUT, after_help = normalize::EXAMPLES)]
     Normalize(normalize::NormalizeArgs),
+    /// Run a local WebSocket server that speaks the Upbit, Binance and Bithumb protocols.
+    Simulate(simulate::SimulateArgs),
     /// Build the Binance symbol table from an exchangeInfo JSON document.
     Symbols(symbols::SymbolsArgs),
 }
@@ -31,6 +34,7 @@ pub fn run() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Normalize(args) => normalize::run(&args),
+        Command::Simulate(args) => simulate::run(&args),
         Command::Symbols(args) => symbols::run(&args),
     };
     match result {

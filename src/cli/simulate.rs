@@ -1,0 +1,99 @@
+//! `tickflow simulate`: run the local exchange simulator until Ctrl-C or SIGTERM.
+
+use crate::exchange::SymbolTable;
+use crate::sim::{SimConfig, serve};
+use anyhow::Context;
+use clap::Args;
+use std::io::Write;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// Arguments of `tickflow simulate`.
+#[derive(Debug, Args)]
+#[command(
+    about = "Run a local WebSocket server that speaks the Upbit, Binance and Bithumb protocols",
+    long_about = "Runs a local WebSocket server that speaks each exchange's public ticker \
+protocol closely enough that tickflow's adapters connect to it unchanged: Upbit \
+(/upbit/websocket/v1, binary frames), Bithumb v1 (/bithumb/websocket/v1), Bithumb legacy \
+(/bithumb/pub/ws) and Binance (/binance/stream?streams=..., or /binance/ws with SUBSCRIBE; \
+server pings). After a client subscribes, it streams synthetic tickers (random walks with \
+exact decimals) at --rate frames per second per connection.\n\n\
+The first line on stdout is `listening on ADDRESS` (useful with --bind 127.0.0.1:0). Stops on \
+Ctrl-C or SIGTERM.",
+    after_help = "Example:\n  tickflow simulate --bind 127.0.0.1:9001 --rate 1000\n  \
+then connect to ws://127.0.0.1:9001/binance/stream?streams=btcusdt@ticker"
+)]
+pub struct SimulateArgs {
+    /// Address to listen on (loopback by default; port 0 picks a free one).
+    #[arg(long, default_value = "127.0.0.1:9001")]
+    bind: SocketAddr,
+    /// Frames per second per connection.
+    #[arg(long, default_value_t = 1000, value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
+    rate: u32,
+    /// Seed of the price walks.
+    #[arg(long, default_value_t = 1)]
+    seed: u64,
+    /// Seconds between the server pings Binance sends.
+    #[arg(long, default_value_t = 20)]
+    binance_ping_secs: u64,
+    /// Binance symbol table (defaults to the bundled one).
+    #[arg(long, value_name = "FILE")]
+    binance_symbols: Option<PathBuf>,
+}
+
+/// Runs the simulator.
+pub fn run(args: &SimulateArgs) -> anyhow::Result<ExitCode> {
+    let symbols = match &args.binance_symbols {
+        Some(path) => SymbolTable::from_csv(
+            &std::fs::read_to_string(path)
+                .with_context(|| format!("reading {}", path.display()))?,
+        )?,
+        None => SymbolTable::bundled_binance()?,
+    };
+    let config = SimConfig {
+        rate: args.rate,
+        seed: args.seed,
+        binance_ping: Duration::from_secs(args.binance_ping_secs.max(1)),
+        binance_symbols: Arc::new(symbols),
+    };
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    runtime.block_on(async {
+        let listener = tokio::net::TcpListener::bind(args.bind)
+            .await
+            .with_context(|| format!("binding {}", args.bind))?;
+        let addr = listener.local_addr()?;
+        let mut out = std::io::stdout().lock();
+        writeln!(out, "listening on {addr}")?;
+        writeln!(out, "  upbit           ws://{addr}/upbit/websocket/v1")?;
+        writeln!(out, "  bithumb (v1)    ws://{addr}/bithumb/websocket/v1")?;
+        writeln!(out, "  bithumb legacy  ws://{addr}/bithumb/pub/ws")?;
+        writeln!(
+            out,
+            "  binance         ws://{addr}/binance/stream?streams=btcusdt@ticker"
+        )?;
+        out.flush()?;
+        drop(out);
+        let (stop, stopped) = tokio::sync::watch::channel(false);
+        let server = tokio::spawn(serve(listener, config, stopped));
+        wait_for_signal().await?;
+        let _ = stop.send(true);
+        // Give connections a moment to send their close frames.
+        let _ = tokio::time::timeout(Duration::from_secs(2), server).await;
+        anyhow::Ok(())
+    })?;
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn wait_for_signal() -> anyhow::Result<()> {
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
+    tokio::select! {
+        r = tokio::signal::ctrl_c() => r?,
+        _ = term.recv() => {}
+    }
+    Ok(())
+}
