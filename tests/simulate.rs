@@ -275,9 +275,13 @@ fn the_binary_serves_and_stops_on_sigterm() {
         .unwrap();
     let pid = child.id();
     let mut line = String::new();
+    // The reader (our end of the pipe) is dropped right after the first line, as a script
+    // that read what it needed would: the simulator's remaining startup lines may then fail to
+    // write, and it must keep serving anyway.
     std::io::BufReader::new(child.stdout.take().unwrap())
         .read_line(&mut line)
         .unwrap();
+    std::thread::sleep(Duration::from_millis(200));
     let addr = line
         .trim()
         .strip_prefix("listening on ")

@@ -67,16 +67,20 @@ pub fn run(args: &SimulateArgs) -> anyhow::Result<ExitCode> {
             .await
             .with_context(|| format!("binding {}", args.bind))?;
         let addr = listener.local_addr()?;
+        // Best effort: a closed stdout (a test or script that read what it needed) must not
+        // stop the server.
         let mut out = std::io::stdout().lock();
-        writeln!(out, "listening on {addr}")?;
-        writeln!(out, "  upbit           ws://{addr}/upbit/websocket/v1")?;
-        writeln!(out, "  bithumb (v1)    ws://{addr}/bithumb/websocket/v1")?;
-        writeln!(out, "  bithumb legacy  ws://{addr}/bithumb/pub/ws")?;
-        writeln!(
-            out,
-            "  binance         ws://{addr}/binance/stream?streams=btcusdt@ticker"
-        )?;
-        out.flush()?;
+        let _ = writeln!(out, "listening on {addr}")
+            .and_then(|()| writeln!(out, "  upbit           ws://{addr}/upbit/websocket/v1"))
+            .and_then(|()| writeln!(out, "  bithumb (v1)    ws://{addr}/bithumb/websocket/v1"))
+            .and_then(|()| writeln!(out, "  bithumb legacy  ws://{addr}/bithumb/pub/ws"))
+            .and_then(|()| {
+                writeln!(
+                    out,
+                    "  binance         ws://{addr}/binance/stream?streams=btcusdt@ticker"
+                )
+            })
+            .and_then(|()| out.flush());
         drop(out);
         let (stop, stopped) = tokio::sync::watch::channel(false);
         let server = tokio::spawn(serve(listener, config, stopped));
