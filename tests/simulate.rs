@@ -27,6 +27,7 @@ async fn start(rate: u32, binance_ping: Duration) -> (String, watch::Sender<bool
         seed: 42,
         binance_ping,
         binance_symbols: Arc::new(SymbolTable::bundled_binance().unwrap()),
+        default_fault: None,
     };
     tokio::spawn(serve(listener, config, stopped));
     (format!("ws://{addr}"), stop)
@@ -316,4 +317,134 @@ fn the_binary_serves_and_stops_on_sigterm() {
         }
         std::thread::sleep(Duration::from_millis(50));
     }
+}
+
+/// Data messages until the stream ends, errors, or stays silent for `quiet`.
+async fn drain(ws: &mut Ws, quiet: Duration, max: usize) -> (Vec<Message>, &'static str) {
+    let mut out = Vec::new();
+    while out.len() < max {
+        match tokio::time::timeout(quiet, ws.next()).await {
+            Err(_) => return (out, "silent"),
+            Ok(None) | Ok(Some(Err(_))) | Ok(Some(Ok(Message::Close(_)))) => {
+                return (out, "closed");
+            }
+            Ok(Some(Ok(m @ (Message::Text(_) | Message::Binary(_))))) => out.push(m),
+            Ok(Some(Ok(_))) => {}
+        }
+    }
+    (out, "max")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn fault_drop_and_stall() {
+    let (base, _stop) = start(1000, Duration::from_secs(20)).await;
+    let mut ws = connect(&format!(
+        "{base}/binance/stream?streams=btcusdt@ticker&fault=drop&after=5"
+    ))
+    .await;
+    let (frames, end) = drain(&mut ws, Duration::from_secs(3), 100).await;
+    assert_eq!((frames.len(), end), (5, "closed"));
+
+    let mut ws = connect(&format!(
+        "{base}/binance/stream?streams=btcusdt@ticker&fault=stall&after=5"
+    ))
+    .await;
+    let (frames, end) = drain(&mut ws, Duration::from_millis(700), 100).await;
+    assert_eq!(
+        (frames.len(), end),
+        (5, "silent"),
+        "a stalled feed keeps the socket but sends nothing"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn fault_malformed_and_error_frames_are_typed_by_the_adapters() {
+    let (base, _stop) = start(1000, Duration::from_secs(20)).await;
+    // Every 4th Upbit frame truncated: exactly those are malformed_json, the rest are ticks.
+    let mut ws = connect(&format!(
+        "{base}/upbit/websocket/v1?fault=malformed&after=4"
+    ))
+    .await;
+    ws.send(Message::text(
+        r#"[{"ticket":"t"},{"type":"ticker","codes":["KRW-BTC"]}]"#,
+    ))
+    .await
+    .unwrap();
+    let (frames, _) = drain(&mut ws, Duration::from_secs(3), 12).await;
+    let adapter = common::adapter(Exchange::Upbit);
+    let reasons: Vec<Option<tickflow::model::Reason>> = frames
+        .iter()
+        .map(|m| {
+            let Message::Binary(b) = m else {
+                panic!("{m:?}")
+            };
+            adapter
+                .decode(Frame::binary(b), now_us())
+                .err()
+                .map(|r| r.reason)
+        })
+        .collect();
+    let malformed = Some(tickflow::model::Reason::MalformedJson);
+    for (i, r) in reasons.iter().enumerate() {
+        let want = if (i + 1) % 4 == 0 { malformed } else { None };
+        assert_eq!(*r, want, "frame {}", i + 1);
+    }
+    // A stray error before every 3rd Bithumb legacy frame: exchange_error, data unaffected.
+    let mut ws = connect(&format!("{base}/bithumb/pub/ws?fault=error&after=3")).await;
+    next(&mut ws).await; // connected notice
+    ws.send(Message::text(
+        "{\"type\":\"ticker\",\"symbols\":[\"ETH_KRW\"]}",
+    ))
+    .await
+    .unwrap();
+    let (frames, _) = drain(&mut ws, Duration::from_secs(3), 9).await;
+    let adapter = common::adapter(Exchange::Bithumb);
+    let kinds: Vec<&str> = frames
+        .iter()
+        .map(|m| {
+            let Message::Text(t) = m else { panic!("{m:?}") };
+            match adapter.decode(Frame::text(t.as_bytes()), now_us()) {
+                Ok(Decoded::Tick(_)) => "tick",
+                Ok(Decoded::Control(_)) => "control",
+                Err(r) if r.reason == tickflow::model::Reason::ExchangeError => "error",
+                other => panic!("{other:?}"),
+            }
+        })
+        .collect();
+    assert_eq!(
+        kinds,
+        [
+            "control", "tick", "tick", "error", "tick", "tick", "tick", "error", "tick"
+        ]
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_default_fault_applies_to_every_connection() {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let (_stop, stopped) = watch::channel(false);
+    let config = SimConfig {
+        rate: 1000,
+        seed: 1,
+        binance_ping: Duration::from_secs(20),
+        binance_symbols: Arc::new(SymbolTable::bundled_binance().unwrap()),
+        default_fault: tickflow::sim::fault::Fault::from_query("fault=drop&after=3"),
+    };
+    tokio::spawn(serve(listener, config, stopped));
+    let mut ws = connect(&format!("ws://{addr}/bithumb/websocket/v1")).await;
+    ws.send(Message::text(
+        r#"[{"ticket":"t"},{"type":"ticker","codes":["KRW-BTC"]}]"#,
+    ))
+    .await
+    .unwrap();
+    let (frames, end) = drain(&mut ws, Duration::from_secs(3), 100).await;
+    assert_eq!((frames.len(), end), (3, "closed"));
+    // A fault in the URL wins over the default.
+    let mut ws = connect(&format!(
+        "ws://{addr}/binance/stream?streams=btcusdt@ticker&fault=stall&after=4"
+    ))
+    .await;
+    let (frames, end) = drain(&mut ws, Duration::from_millis(700), 100).await;
+    assert_eq!((frames.len(), end), (4, "silent"));
 }

@@ -1,6 +1,7 @@
 //! `tickflow simulate`: run the local exchange simulator until Ctrl-C or SIGTERM.
 
 use crate::exchange::SymbolTable;
+use crate::sim::fault::{Fault, FaultKind};
 use crate::sim::{SimConfig, serve};
 use anyhow::Context;
 use clap::Args;
@@ -21,6 +22,10 @@ protocol closely enough that tickflow's adapters connect to it unchanged: Upbit 
 (/bithumb/pub/ws) and Binance (/binance/stream?streams=..., or /binance/ws with SUBSCRIBE; \
 server pings). After a client subscribes, it streams synthetic tickers (random walks with \
 exact decimals) at --rate frames per second per connection.\n\n\
+Faults for testing reconnects and the DLQ: add `fault=drop|stall|malformed|error&after=N` to a \
+connection's URL query, or use --fault for all connections. drop closes the socket after N \
+data frames; stall goes silent after N; malformed truncates every Nth frame; error sends the \
+exchange's error message before every Nth frame.\n\n\
 The first line on stdout is `listening on ADDRESS` (useful with --bind 127.0.0.1:0). Stops on \
 Ctrl-C or SIGTERM.",
     after_help = "Example:\n  tickflow simulate --bind 127.0.0.1:9001 --rate 1000\n  \
@@ -39,6 +44,13 @@ pub struct SimulateArgs {
     /// Seconds between the server pings Binance sends.
     #[arg(long, default_value_t = 20)]
     binance_ping_secs: u64,
+    /// Inject a fault into every connection whose URL names none (`?fault=KIND&after=N`
+    /// picks one per connection): drop, stall, malformed or error.
+    #[arg(long, value_parser = parse_fault_kind)]
+    fault: Option<FaultKind>,
+    /// Data frames before the fault (and its period for malformed and error).
+    #[arg(long, default_value_t = Fault::DEFAULT_AFTER, value_parser = clap::value_parser!(u64).range(1..))]
+    fault_after: u64,
     /// Binance symbol table (defaults to the bundled one).
     #[arg(long, value_name = "FILE")]
     binance_symbols: Option<PathBuf>,
@@ -58,6 +70,10 @@ pub fn run(args: &SimulateArgs) -> anyhow::Result<ExitCode> {
         seed: args.seed,
         binance_ping: Duration::from_secs(args.binance_ping_secs.max(1)),
         binance_symbols: Arc::new(symbols),
+        default_fault: args.fault.map(|kind| Fault {
+            kind,
+            after: args.fault_after,
+        }),
     };
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -91,6 +107,10 @@ pub fn run(args: &SimulateArgs) -> anyhow::Result<ExitCode> {
         anyhow::Ok(())
     })?;
     Ok(ExitCode::SUCCESS)
+}
+
+fn parse_fault_kind(name: &str) -> Result<FaultKind, String> {
+    FaultKind::parse(name).ok_or_else(|| format!("`{name}` is not drop, stall, malformed or error"))
 }
 
 async fn wait_for_signal() -> anyhow::Result<()> {

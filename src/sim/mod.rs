@@ -12,11 +12,13 @@
 //!
 //! Each connection streams its subscribed instruments round-robin at `rate` frames/s.
 
+pub mod fault;
 mod frames;
 pub mod market;
 
 use crate::exchange::SymbolTable;
 use crate::model::Instrument;
+use fault::{Action, Fault};
 use futures_util::{SinkExt, StreamExt};
 use market::Market;
 use std::net::SocketAddr;
@@ -39,6 +41,8 @@ pub struct SimConfig {
     pub binance_ping: Duration,
     /// Maps Binance symbols to instruments (for prices and stream names).
     pub binance_symbols: Arc<SymbolTable>,
+    /// Fault for connections whose URL names none.
+    pub default_fault: Option<Fault>,
 }
 
 /// Which protocol a connection speaks, from its path.
@@ -114,7 +118,8 @@ async fn connection(
         let path = req.uri().path_and_query().map_or("/", |p| p.as_str());
         match route(path) {
             Some(r) => {
-                chosen = Some(r);
+                let query = path.split_once('?').map_or("", |(_, q)| q);
+                chosen = Some((r, Fault::from_query(query)));
                 Ok(resp)
             }
             None => {
@@ -130,13 +135,26 @@ async fn connection(
         Ok(Err(e)) => return eprintln!("tickflow simulate: {peer}: handshake failed: {e}"),
         Err(_) => return eprintln!("tickflow simulate: {peer}: handshake timed out"),
     };
-    let Some(route) = chosen else { return };
+    let Some((route, url_fault)) = chosen else {
+        return;
+    };
+    let fault = url_fault.or(config.default_fault);
+    let error_frame = match route {
+        Route::Upbit | Route::BithumbV1 => {
+            "{\"error\":{\"name\":\"INVALID_PARAM\",\"message\":\"simulated fault\"}}"
+        }
+        Route::BithumbLegacy => "{\"status\":\"5300\",\"resmsg\":\"simulated fault\"}",
+        Route::Binance(_) => "{\"code\":-1,\"msg\":\"simulated fault\"}",
+    };
     let session = Session {
         ws,
         config,
         seed,
         shutdown,
         sent: 0,
+        fault,
+        error_frame,
+        data_frames: 0,
     };
     let result = match route {
         Route::Upbit => session.upbit_like(true).await,
@@ -166,7 +184,20 @@ struct Session {
     config: Arc<SimConfig>,
     seed: u64,
     shutdown: watch::Receiver<bool>,
+    /// Frames sent since the current subscription (pacing).
     sent: u64,
+    /// Fault to inject, if any.
+    fault: Option<Fault>,
+    /// This protocol's error message, for [`fault::FaultKind::Error`].
+    error_frame: &'static str,
+    /// Data frames over the connection's life (fault timing).
+    data_frames: u64,
+}
+
+/// Whether a data frame's fault ended the connection.
+enum After {
+    Continue,
+    Stop,
 }
 
 /// What the client just sent, as far as a protocol loop cares.
@@ -228,8 +259,10 @@ impl Session {
                     for _ in 0..batch {
                         let instrument = &f.instruments[next_instrument % f.instruments.len()];
                         next_instrument = next_instrument.wrapping_add(1);
-                        if let Some(q) = market.step(instrument) {
-                            self.ws.feed((f.build)(q, now)).await?;
+                        let Some(q) = market.step(instrument) else { continue };
+                        let frame = (f.build)(q, now);
+                        if let After::Stop = self.send_data(frame).await? {
+                            return Ok(());
                         }
                     }
                     if batch > 0 {
@@ -239,6 +272,34 @@ impl Session {
                 }
             }
         }
+    }
+
+    /// Sends one data frame, applying the connection's fault.
+    async fn send_data(&mut self, frame: Message) -> WsResult<After> {
+        self.data_frames += 1;
+        let action = self
+            .fault
+            .map_or(Action::Send, |f| f.action(self.data_frames));
+        match action {
+            Action::Send => self.ws.feed(frame).await?,
+            Action::Truncate => self.ws.feed(fault::truncated(&frame)).await?,
+            Action::ErrorFirst => {
+                self.ws.feed(Message::text(self.error_frame)).await?;
+                self.ws.feed(frame).await?;
+            }
+            Action::Drop => {
+                // Flush what was promised, then vanish without a close frame.
+                self.ws.flush().await?;
+                return Ok(After::Stop);
+            }
+            Action::Stall => {
+                self.ws.flush().await?;
+                // Silent until shutdown: no frames, no reads (so no pongs either).
+                let _ = self.shutdown.changed().await;
+                return Ok(After::Stop);
+            }
+        }
+        Ok(After::Continue)
     }
 
     /// Upbit, and Bithumb v1 (`binary = false`: text frames and string trade ids).

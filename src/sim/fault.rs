@@ -1,0 +1,132 @@
+//! Faults the simulator injects on request, so reconnects, watchdogs and the DLQ can be
+//! tested: chosen per connection with `?fault=<kind>&after=<frames>` on the URL, or for every
+//! connection with `tickflow simulate --fault <kind> --fault-after <frames>`.
+
+use tokio_tungstenite::tungstenite::Message;
+
+/// What goes wrong.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FaultKind {
+    /// Drop the TCP connection (no close frame) after `after` data frames.
+    Drop,
+    /// Go silent after `after` data frames: send nothing, read nothing, keep the socket open.
+    Stall,
+    /// Replace every `after`-th data frame with a truncated copy (invalid JSON).
+    Malformed,
+    /// Send the exchange's error message before every `after`-th data frame.
+    Error,
+}
+
+/// A fault and when it fires.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Fault {
+    /// What goes wrong.
+    pub kind: FaultKind,
+    /// How many data frames pass first (and the period for repeating faults); at least 1.
+    pub after: u64,
+}
+
+impl FaultKind {
+    /// Parses `drop`, `stall`, `malformed` or `error`.
+    pub fn parse(name: &str) -> Option<Self> {
+        match name {
+            "drop" => Some(Self::Drop),
+            "stall" => Some(Self::Stall),
+            "malformed" => Some(Self::Malformed),
+            "error" => Some(Self::Error),
+            _ => None,
+        }
+    }
+}
+
+impl Fault {
+    /// Default number of frames before a fault.
+    pub const DEFAULT_AFTER: u64 = 100;
+
+    /// `fault=<kind>[&after=<n>]` from a URL query; `None` when absent or unreadable.
+    pub fn from_query(query: &str) -> Option<Self> {
+        let param = |name: &str| {
+            query
+                .split('&')
+                .find_map(|kv| kv.strip_prefix(name).and_then(|v| v.strip_prefix('=')))
+        };
+        let kind = FaultKind::parse(param("fault")?)?;
+        let after = param("after")
+            .and_then(|n| n.parse().ok())
+            .unwrap_or(Self::DEFAULT_AFTER);
+        Some(Self {
+            kind,
+            after: after.max(1),
+        })
+    }
+
+    /// What to do with data frame number `n` (1-based).
+    pub fn action(&self, n: u64) -> Action {
+        match self.kind {
+            FaultKind::Drop if n > self.after => Action::Drop,
+            FaultKind::Stall if n > self.after => Action::Stall,
+            FaultKind::Malformed if n.is_multiple_of(self.after) => Action::Truncate,
+            FaultKind::Error if n.is_multiple_of(self.after) => Action::ErrorFirst,
+            _ => Action::Send,
+        }
+    }
+}
+
+/// What happens to one data frame.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Action {
+    /// Send it as is.
+    Send,
+    /// Close the socket instead.
+    Drop,
+    /// Go silent instead.
+    Stall,
+    /// Send a truncated copy instead.
+    Truncate,
+    /// Send the exchange's error message, then the frame.
+    ErrorFirst,
+}
+
+/// The first half of a frame: never valid JSON for these object-shaped messages.
+pub fn truncated(frame: &Message) -> Message {
+    match frame {
+        Message::Text(t) => Message::text(t.as_str()[..t.len() / 2].to_owned()),
+        Message::Binary(b) => Message::binary(b[..b.len() / 2].to_vec()),
+        other => other.clone(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn queries_and_actions() {
+        let f = Fault::from_query("streams=a@ticker&fault=malformed&after=3").unwrap();
+        assert_eq!(
+            f,
+            Fault {
+                kind: FaultKind::Malformed,
+                after: 3
+            }
+        );
+        let actions: Vec<Action> = (1..=6).map(|n| f.action(n)).collect();
+        use Action::*;
+        assert_eq!(actions, [Send, Send, Truncate, Send, Send, Truncate]);
+        let drop = Fault::from_query("fault=drop&after=2").unwrap();
+        assert_eq!((drop.action(2), drop.action(3)), (Send, Drop));
+        assert_eq!(
+            Fault::from_query("fault=stall").unwrap().after,
+            Fault::DEFAULT_AFTER
+        );
+        assert_eq!(Fault::from_query("fault=explode"), None);
+        assert_eq!(Fault::from_query("after=5"), None);
+        assert_eq!(Fault::from_query("fault=error&after=0").unwrap().after, 1);
+    }
+
+    #[test]
+    fn truncation_breaks_json() {
+        let m = truncated(&Message::text("{\"a\":\"bcdef\"}"));
+        assert_eq!(m, Message::text("{\"a\":\""));
+    }
+}
