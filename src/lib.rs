@@ -6,6 +6,7 @@
 //! - [`exchange`] — one adapter per exchange (the anti-corruption layer): bytes in, ticks out.
 //! - [`codec`] — Avro and Protobuf encoders/decoders and the Confluent wire framing.
 //! - [`config`] — connector files (`connectors/*.toml`), validated with every problem reported.
+//! - [`ws`] — WebSocket building blocks: subscribe plans per protocol, reconnect backoff.
 //! - [`sim`] — `tickflow simulate`: a loopback server speaking each exchange's protocol.
 //! - [`cli`] — the `tickflow` subcommands (the binary in `src/main.rs` only calls [`cli::run`]).
 
@@ -17,3 +18,4 @@ pub mod config;
 pub mod exchange;
 pub mod model;
 pub mod sim;
+pub mod ws;

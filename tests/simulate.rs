@@ -448,3 +448,54 @@ async fn a_default_fault_applies_to_every_connection() {
     let (frames, end) = drain(&mut ws, Duration::from_millis(700), 100).await;
     assert_eq!((frames.len(), end), (4, "silent"));
 }
+
+/// Every bundled connector's subscribe plan, pointed at the simulator, yields ticks for exactly
+/// its configured instruments: the plans speak each protocol the way the simulator (and the
+/// documented exchange) expects.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bundled_connector_plans_subscribe_correctly() {
+    let (base, _stop) = start(2000, Duration::from_secs(20)).await;
+    let symbols = SymbolTable::bundled_binance().unwrap();
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("connectors");
+    let connectors = tickflow::config::load_connectors(&dir, &symbols).unwrap();
+    assert_eq!(connectors.len(), 4);
+    for config in connectors {
+        let path = match (config.exchange, config.api) {
+            (Exchange::Upbit, _) => "/upbit/websocket/v1",
+            (Exchange::Binance, _) => "/binance/stream",
+            (Exchange::Bithumb, tickflow::config::Api::BithumbLegacy) => "/bithumb/pub/ws",
+            (Exchange::Bithumb, _) => "/bithumb/websocket/v1",
+        };
+        let plans = tickflow::ws::plan(&config, &symbols, "test").unwrap();
+        assert_eq!(plans.len(), 1, "{}", config.name);
+        let plan = &plans[0];
+        let mut ws = connect(&format!("{base}{path}")).await;
+        for (i, message) in plan.messages.iter().enumerate() {
+            if i > 0 {
+                tokio::time::sleep(plan.min_gap).await;
+            }
+            ws.send(Message::text(message.clone())).await.unwrap();
+        }
+        let want: BTreeSet<String> = plan.instruments.iter().map(|i| i.to_string()).collect();
+        let mut seen = BTreeSet::new();
+        for _ in 0..500 {
+            let msg = next(&mut ws).await;
+            if matches!(msg, Message::Ping(_)) {
+                continue;
+            }
+            if let Decoded::Tick(t) = decode(config.exchange, &msg) {
+                assert!(
+                    want.contains(t.instrument.as_str()),
+                    "{}: unexpected {}",
+                    config.name,
+                    t.instrument
+                );
+                seen.insert(t.instrument.to_string());
+                if seen == want {
+                    break;
+                }
+            }
+        }
+        assert_eq!(seen, want, "{}", config.name);
+    }
+}
