@@ -6,11 +6,9 @@ mod common;
 
 use futures_util::{SinkExt, StreamExt};
 use std::collections::BTreeSet;
-use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use tickflow::exchange::{Control, Decoded, Frame, SymbolTable};
 use tickflow::model::{EventKind, Exchange};
-use tickflow::sim::{SimConfig, serve};
 use tokio::net::TcpStream;
 use tokio::sync::watch;
 use tokio_tungstenite::tungstenite::Message;
@@ -19,18 +17,7 @@ use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 type Ws = WebSocketStream<MaybeTlsStream<TcpStream>>;
 
 async fn start(rate: u32, binance_ping: Duration) -> (String, watch::Sender<bool>) {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    let (stop, stopped) = watch::channel(false);
-    let config = SimConfig {
-        rate,
-        seed: 42,
-        binance_ping,
-        binance_symbols: Arc::new(SymbolTable::bundled_binance().unwrap()),
-        default_fault: None,
-    };
-    tokio::spawn(serve(listener, config, stopped));
-    (format!("ws://{addr}"), stop)
+    common::start_simulator(rate, binance_ping, None).await
 }
 
 async fn connect(url: &str) -> Ws {
@@ -421,18 +408,9 @@ async fn fault_malformed_and_error_frames_are_typed_by_the_adapters() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_default_fault_applies_to_every_connection() {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    let (_stop, stopped) = watch::channel(false);
-    let config = SimConfig {
-        rate: 1000,
-        seed: 1,
-        binance_ping: Duration::from_secs(20),
-        binance_symbols: Arc::new(SymbolTable::bundled_binance().unwrap()),
-        default_fault: tickflow::sim::fault::Fault::from_query("fault=drop&after=3"),
-    };
-    tokio::spawn(serve(listener, config, stopped));
-    let mut ws = connect(&format!("ws://{addr}/bithumb/websocket/v1")).await;
+    let fault = tickflow::sim::fault::Fault::from_query("fault=drop&after=3");
+    let (base, _stop) = common::start_simulator(1000, Duration::from_secs(20), fault).await;
+    let mut ws = connect(&format!("{base}/bithumb/websocket/v1")).await;
     ws.send(Message::text(
         r#"[{"ticket":"t"},{"type":"ticker","codes":["KRW-BTC"]}]"#,
     ))
@@ -442,7 +420,7 @@ async fn a_default_fault_applies_to_every_connection() {
     assert_eq!((frames.len(), end), (3, "closed"));
     // A fault in the URL wins over the default.
     let mut ws = connect(&format!(
-        "ws://{addr}/binance/stream?streams=btcusdt@ticker&fault=stall&after=4"
+        "{base}/binance/stream?streams=btcusdt@ticker&fault=stall&after=4"
     ))
     .await;
     let (frames, end) = drain(&mut ws, Duration::from_millis(700), 100).await;

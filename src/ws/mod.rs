@@ -1,10 +1,11 @@
-//! The WebSocket side of the gatherer. This part holds the pure building blocks: what to send
-//! to subscribe ([`subscribe`]) and how long to wait before reconnecting ([`backoff`]). The
-//! connection loop (connect with timeout, keepalive, idle watchdog, proactive reconnect) builds
-//! on them.
+//! The WebSocket side of the gatherer: what to send to subscribe ([`subscribe`]), how long to
+//! wait before reconnecting ([`backoff`]), and the connection loop that keeps one planned
+//! connection alive and feeds its frames to a bounded channel ([`connection`]).
 
 pub mod backoff;
+pub mod connection;
 pub mod subscribe;
 
 pub use backoff::Backoff;
+pub use connection::{ConnectionStats, Received, run};
 pub use subscribe::{ConnectionPlan, plan};

@@ -59,3 +59,24 @@ pub fn shared_sample(sub: &str) -> Option<PathBuf> {
         None
     }
 }
+
+/// Starts the simulator in-process on a free loopback port; returns `ws://ADDR` and the
+/// sender that stops it.
+pub async fn start_simulator(
+    rate: u32,
+    binance_ping: std::time::Duration,
+    default_fault: Option<tickflow::sim::fault::Fault>,
+) -> (String, tokio::sync::watch::Sender<bool>) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    let config = tickflow::sim::SimConfig {
+        rate,
+        seed: 42,
+        binance_ping,
+        binance_symbols: Arc::new(SymbolTable::bundled_binance().unwrap()),
+        default_fault,
+    };
+    tokio::spawn(tickflow::sim::serve(listener, config, stopped));
+    (format!("ws://{addr}"), stop)
+}

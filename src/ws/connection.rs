@@ -1,0 +1,217 @@
+//! One exchange connection, kept alive: connect (with a timeout), subscribe (paced), keep
+//! alive (client pings where the exchange needs them; answers to server pings are automatic),
+//! watch for silence, reconnect proactively before forced disconnects, and reconnect after any
+//! failure with exponential backoff and jitter. Frames go to a bounded channel with their
+//! receive time; when it is full the connection waits (backpressure), it never drops.
+//!
+//! Plain `ws://` for now (the simulator and local tests); `wss://` arrives with TLS support.
+
+use super::backoff::Backoff;
+use super::subscribe::ConnectionPlan;
+use crate::config::ConnectorConfig;
+use crate::exchange::FrameType;
+use futures_util::{SinkExt, StreamExt};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use tokio::sync::{mpsc, watch};
+use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
+
+/// Bound on connecting (TCP + WebSocket handshake).
+pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+/// Bound on sending one message.
+pub const SEND_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// One received frame, owned, with its receive time.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Received {
+    /// Connector name (`upbit`, `binance`, ...).
+    pub connector: Arc<str>,
+    /// Text or binary.
+    pub frame_type: FrameType,
+    /// Payload as received.
+    pub bytes: Vec<u8>,
+    /// Receive time, UTC epoch µs.
+    pub received_ts_us: i64,
+}
+
+/// Counters of one connection (exported as metrics by the gatherer).
+#[derive(Debug, Default)]
+pub struct ConnectionStats {
+    /// Successful connects (the first one included).
+    pub connects: AtomicU64,
+    /// Connect or session failures (errors, closes by the peer).
+    pub failures: AtomicU64,
+    /// Reconnects because the feed went silent.
+    pub idle_timeouts: AtomicU64,
+    /// Proactive reconnects before a forced disconnect.
+    pub proactive_reconnects: AtomicU64,
+    /// Data frames received.
+    pub frames: AtomicU64,
+    /// Time spent waiting for room in the output channel, µs.
+    pub backpressure_wait_us: AtomicU64,
+}
+
+fn now_us() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_micros()).unwrap_or(i64::MAX))
+}
+
+/// How a session ended.
+enum Ended {
+    Shutdown,
+    Failed(String),
+    Idle,
+    Aged,
+}
+
+/// Runs one planned connection until `shutdown` turns true. Never returns early on errors:
+/// they are counted, logged once each, and followed by a reconnect after the backoff delay.
+pub async fn run(
+    config: Arc<ConnectorConfig>,
+    plan: ConnectionPlan,
+    out: mpsc::Sender<Received>,
+    stats: Arc<ConnectionStats>,
+    mut shutdown: watch::Receiver<bool>,
+    seed: u64,
+) {
+    let name: Arc<str> = Arc::from(config.name.as_str());
+    let mut backoff = Backoff::new(config.backoff, seed);
+    loop {
+        if *shutdown.borrow() {
+            return;
+        }
+        let started = Instant::now();
+        let ended = session(&config, &plan, &name, &out, &stats, &mut shutdown).await;
+        match &ended {
+            Ended::Shutdown => return,
+            Ended::Failed(why) => {
+                stats.failures.fetch_add(1, Ordering::Relaxed);
+                eprintln!("tickflow: {name}: connection failed: {why}");
+            }
+            Ended::Idle => {
+                stats.idle_timeouts.fetch_add(1, Ordering::Relaxed);
+                eprintln!(
+                    "tickflow: {name}: no frame for {:?}, reconnecting",
+                    config.keepalive.idle_timeout
+                );
+            }
+            Ended::Aged => {
+                stats.proactive_reconnects.fetch_add(1, Ordering::Relaxed);
+            }
+        }
+        backoff.connection_ended(started.elapsed());
+        // A proactive reconnect is planned, not a failure: no delay.
+        let delay = if matches!(ended, Ended::Aged) {
+            Duration::ZERO
+        } else {
+            backoff.next_delay()
+        };
+        tokio::select! {
+            // Shutdown wins over waiting out the delay.
+            biased;
+            _ = shutdown.changed() => return,
+            _ = tokio::time::sleep(delay) => {}
+        }
+    }
+}
+
+async fn session(
+    config: &ConnectorConfig,
+    plan: &ConnectionPlan,
+    name: &Arc<str>,
+    out: &mpsc::Sender<Received>,
+    stats: &ConnectionStats,
+    shutdown: &mut watch::Receiver<bool>,
+) -> Ended {
+    let ws_config = WebSocketConfig::default()
+        .max_message_size(Some(config.max_frame_bytes))
+        .max_frame_size(Some(config.max_frame_bytes));
+    let connect =
+        tokio_tungstenite::connect_async_with_config(plan.url.as_str(), Some(ws_config), true);
+    let mut ws = tokio::select! {
+        biased;
+        _ = shutdown.changed() => return Ended::Shutdown,
+        r = tokio::time::timeout(CONNECT_TIMEOUT, connect) => match r {
+            Ok(Ok((ws, _))) => ws,
+            Ok(Err(e)) => return Ended::Failed(format!("connect to {}: {e}", plan.url)),
+            Err(_) => return Ended::Failed(format!("connect to {} timed out", plan.url)),
+        },
+    };
+    stats.connects.fetch_add(1, Ordering::Relaxed);
+    for (i, message) in plan.messages.iter().enumerate() {
+        if i > 0 {
+            tokio::time::sleep(plan.min_gap).await;
+        }
+        match tokio::time::timeout(SEND_TIMEOUT, ws.send(Message::text(message.clone()))).await {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => return Ended::Failed(format!("subscribe: {e}")),
+            Err(_) => return Ended::Failed("subscribe timed out".into()),
+        }
+    }
+    let connected = Instant::now();
+    let ping_every = config
+        .keepalive
+        .ping_interval
+        .unwrap_or(Duration::from_secs(3600));
+    let mut ping = tokio::time::interval_at(tokio::time::Instant::now() + ping_every, ping_every);
+    let age_limit = config.keepalive.max_connection_age;
+    let idle = config.keepalive.idle_timeout;
+    loop {
+        let until_aged = age_limit.map_or(Duration::from_secs(86_400 * 365), |a| {
+            a.saturating_sub(connected.elapsed())
+        });
+        tokio::select! {
+            // Shutdown first; then frames (data must not wait behind timers); then keepalive.
+            biased;
+            _ = shutdown.changed() => {
+                let _ = tokio::time::timeout(SEND_TIMEOUT, ws.close(None)).await;
+                return Ended::Shutdown;
+            }
+            next = tokio::time::timeout(idle, ws.next()) => {
+                let msg = match next {
+                    Err(_) => return Ended::Idle,
+                    Ok(None) => return Ended::Failed("closed by the server".into()),
+                    Ok(Some(Err(e))) => return Ended::Failed(e.to_string()),
+                    Ok(Some(Ok(msg))) => msg,
+                };
+                let received_ts_us = now_us();
+                let (frame_type, bytes) = match msg {
+                    Message::Text(t) => (FrameType::Text, t.as_bytes().to_vec()),
+                    Message::Binary(b) => (FrameType::Binary, b.to_vec()),
+                    Message::Close(frame) => {
+                        return Ended::Failed(format!("server closed: {frame:?}"));
+                    }
+                    // Pongs to server pings are queued by tungstenite and sent with the next
+                    // read or write; nothing else to do for control frames.
+                    _ => continue,
+                };
+                stats.frames.fetch_add(1, Ordering::Relaxed);
+                let received = Received { connector: Arc::clone(name), frame_type, bytes, received_ts_us };
+                let waited = Instant::now();
+                tokio::select! {
+                    biased;
+                    _ = shutdown.changed() => return Ended::Shutdown,
+                    sent = out.send(received) => if sent.is_err() {
+                        // The consumer is gone: nothing left to feed.
+                        return Ended::Shutdown;
+                    },
+                }
+                let waited_us = u64::try_from(waited.elapsed().as_micros()).unwrap_or(u64::MAX);
+                stats.backpressure_wait_us.fetch_add(waited_us, Ordering::Relaxed);
+            }
+            _ = ping.tick(), if config.keepalive.ping_interval.is_some() => {
+                let sent = tokio::time::timeout(SEND_TIMEOUT, ws.send(Message::Ping(Vec::new().into()))).await;
+                if !matches!(sent, Ok(Ok(()))) {
+                    return Ended::Failed("keepalive ping could not be sent".into());
+                }
+            }
+            _ = tokio::time::sleep(until_aged), if age_limit.is_some() => {
+                let _ = tokio::time::timeout(SEND_TIMEOUT, ws.close(None)).await;
+                return Ended::Aged;
+            }
+        }
+    }
+}

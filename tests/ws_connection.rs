@@ -1,0 +1,184 @@
+//! The connection loop against the simulator: frames flow with receive times; dropped and
+//! stalled feeds are reconnected and resubscribed; connections are renewed before their age
+//! limit; a slow consumer gets backpressure, not loss; shutdown is prompt.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod common;
+
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+use tickflow::config::{ConnectorConfig, load_connector};
+use tickflow::exchange::{Decoded, Frame, SymbolTable};
+use tickflow::model::Exchange;
+use tickflow::ws::{ConnectionStats, Received, plan, run};
+use tokio::sync::{mpsc, watch};
+use tokio::task::JoinHandle;
+
+fn binance(url: &str, extra: &str) -> ConnectorConfig {
+    let text = format!(
+        "exchange = \"binance\"\nurl = \"{url}\"\nchannel = \"ticker\"\ninstruments = [\"BTC-USDT\", \"ETH-USDT\"]\n\
+         [backoff]\ninitial_ms = 50\nmax_ms = 200\njitter = 0.1\n{extra}"
+    );
+    load_connector("test.toml", &text, &SymbolTable::bundled_binance().unwrap()).unwrap()
+}
+
+struct Running {
+    frames: mpsc::Receiver<Received>,
+    stats: Arc<ConnectionStats>,
+    stop: watch::Sender<bool>,
+    task: JoinHandle<()>,
+}
+
+fn spawn(config: ConnectorConfig, capacity: usize) -> Running {
+    let symbols = SymbolTable::bundled_binance().unwrap();
+    let plan = plan(&config, &symbols, "test").unwrap().remove(0);
+    let (tx, frames) = mpsc::channel(capacity);
+    let stats = Arc::new(ConnectionStats::default());
+    let (stop, stopped) = watch::channel(false);
+    let task = tokio::spawn(run(
+        Arc::new(config),
+        plan,
+        tx,
+        Arc::clone(&stats),
+        stopped,
+        9,
+    ));
+    Running {
+        frames,
+        stats,
+        stop,
+        task,
+    }
+}
+
+/// Receives `n` frames (within `within`) and checks each decodes to a tick.
+async fn ticks(r: &mut Running, n: usize, within: Duration) {
+    let adapter = common::adapter(Exchange::Binance);
+    let deadline = tokio::time::Instant::now() + within;
+    let mut got = 0;
+    while got < n {
+        let f = tokio::time::timeout_at(deadline, r.frames.recv())
+            .await
+            .unwrap_or_else(|_| panic!("only {got} of {n} frames in {within:?}"))
+            .expect("channel closed");
+        assert_eq!(&*f.connector, "test");
+        match adapter.decode(Frame::text(&f.bytes), f.received_ts_us) {
+            Ok(Decoded::Tick(_)) => got += 1,
+            Ok(Decoded::Control(_)) => {}
+            other => panic!("{other:?}"),
+        }
+    }
+}
+
+async fn stop(r: Running) {
+    r.stop.send(true).unwrap();
+    tokio::time::timeout(Duration::from_secs(3), r.task)
+        .await
+        .expect("no prompt shutdown")
+        .unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn frames_flow_then_shutdown_is_prompt() {
+    let (base, _sim) = common::start_simulator(1000, Duration::from_secs(20), None).await;
+    let mut r = spawn(binance(&format!("{base}/binance/stream"), ""), 1024);
+    ticks(&mut r, 100, Duration::from_secs(5)).await;
+    assert_eq!(r.stats.connects.load(Ordering::Relaxed), 1);
+    assert_eq!(r.stats.failures.load(Ordering::Relaxed), 0);
+    stop(r).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dropped_connections_are_reconnected_and_resubscribed() {
+    let (base, _sim) = common::start_simulator(1000, Duration::from_secs(20), None).await;
+    let mut r = spawn(
+        binance(&format!("{base}/binance/stream?fault=drop&after=20"), ""),
+        1024,
+    );
+    // 100 frames need at least 5 connections, each resubscribed.
+    ticks(&mut r, 100, Duration::from_secs(10)).await;
+    assert!(r.stats.connects.load(Ordering::Relaxed) >= 5);
+    assert!(r.stats.failures.load(Ordering::Relaxed) >= 4);
+    stop(r).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stalled_feed_trips_the_idle_watchdog() {
+    let (base, _sim) = common::start_simulator(1000, Duration::from_secs(20), None).await;
+    let extra = "[keepalive]\nidle_timeout_secs = 1\n";
+    let mut r = spawn(
+        binance(
+            &format!("{base}/binance/stream?fault=stall&after=10"),
+            extra,
+        ),
+        1024,
+    );
+    // 25 frames need three connections: two stalls, each detected after 1 s of silence.
+    ticks(&mut r, 25, Duration::from_secs(8)).await;
+    assert!(r.stats.idle_timeouts.load(Ordering::Relaxed) >= 2);
+    assert!(r.stats.connects.load(Ordering::Relaxed) >= 3);
+    stop(r).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn connections_are_renewed_before_their_age_limit() {
+    let (base, _sim) = common::start_simulator(200, Duration::from_secs(20), None).await;
+    let extra = "[keepalive]\nidle_timeout_secs = 5\nmax_connection_age_secs = 1\n";
+    let mut r = spawn(binance(&format!("{base}/binance/stream"), extra), 1024);
+    ticks(&mut r, 50, Duration::from_secs(5)).await;
+    tokio::time::sleep(Duration::from_millis(2300)).await;
+    ticks(&mut r, 10, Duration::from_secs(5)).await;
+    assert!(r.stats.proactive_reconnects.load(Ordering::Relaxed) >= 2);
+    assert_eq!(
+        r.stats.failures.load(Ordering::Relaxed),
+        0,
+        "renewal is not a failure"
+    );
+    stop(r).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_slow_consumer_gets_backpressure_not_loss() {
+    let (base, _sim) = common::start_simulator(2000, Duration::from_secs(20), None).await;
+    let mut r = spawn(binance(&format!("{base}/binance/stream"), ""), 4);
+    let mut received = 0u64;
+    let deadline = tokio::time::Instant::now() + Duration::from_millis(1500);
+    while tokio::time::Instant::now() < deadline {
+        if tokio::time::timeout(Duration::from_millis(100), r.frames.recv())
+            .await
+            .is_ok()
+        {
+            received += 1;
+            tokio::time::sleep(Duration::from_millis(2)).await; // slower than the feed
+        }
+    }
+    let stats = Arc::clone(&r.stats);
+    stop(r).await;
+    let read = stats.frames.load(Ordering::Relaxed);
+    // Everything read from the socket was delivered, except at most what sat in the channel
+    // (4) or in hand (1) at shutdown.
+    assert!(read - received <= 5, "read {read}, delivered {received}");
+    assert!(stats.backpressure_wait_us.load(Ordering::Relaxed) > 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unreachable_endpoint_is_retried_and_shutdown_still_works() {
+    // A port with nothing listening: bind, note it, close.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let r = spawn(
+        binance(&format!("ws://127.0.0.1:{port}/binance/stream"), ""),
+        16,
+    );
+    tokio::time::sleep(Duration::from_millis(800)).await;
+    assert_eq!(r.stats.connects.load(Ordering::Relaxed), 0);
+    assert!(
+        r.stats.failures.load(Ordering::Relaxed) >= 3,
+        "retried with a 50-200 ms backoff"
+    );
+    stop(r).await;
+}
