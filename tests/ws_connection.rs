@@ -31,6 +31,14 @@ struct Running {
 }
 
 fn spawn(config: ConnectorConfig, capacity: usize) -> Running {
+    spawn_with(
+        config,
+        capacity,
+        tickflow::ws::tls::client_config().unwrap(),
+    )
+}
+
+fn spawn_with(config: ConnectorConfig, capacity: usize, tls: Arc<rustls::ClientConfig>) -> Running {
     let symbols = SymbolTable::bundled_binance().unwrap();
     let plan = plan(&config, &symbols, "test").unwrap().remove(0);
     let (tx, frames) = mpsc::channel(capacity);
@@ -43,6 +51,7 @@ fn spawn(config: ConnectorConfig, capacity: usize) -> Running {
         Arc::clone(&stats),
         stopped,
         9,
+        tls,
     ));
     Running {
         frames,
@@ -180,5 +189,94 @@ async fn an_unreachable_endpoint_is_retried_and_shutdown_still_works() {
         r.stats.failures.load(Ordering::Relaxed) >= 3,
         "retried with a 50-200 ms backoff"
     );
+    stop(r).await;
+}
+
+/// A `wss://` server on loopback with a self-signed certificate for `localhost`, speaking
+/// just enough Binance: it waits for the SUBSCRIBE and then sends fresh ticker frames.
+async fn tls_server() -> (u16, rustls::RootCertStore) {
+    let cert = rcgen::generate_simple_self_signed(vec!["localhost".to_owned()]).unwrap();
+    let der = cert.cert.der().clone();
+    let key = rustls::pki_types::PrivateKeyDer::try_from(cert.key_pair.serialize_der()).unwrap();
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let server = rustls::ServerConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_no_client_auth()
+        .with_single_cert(vec![der.clone()], key)
+        .unwrap();
+    let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(server));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    tokio::spawn(async move {
+        while let Ok((tcp, _)) = listener.accept().await {
+            let acceptor = acceptor.clone();
+            tokio::spawn(async move {
+                use futures_util::{SinkExt, StreamExt};
+                let Ok(tls) = acceptor.accept(tcp).await else {
+                    return;
+                };
+                let Ok(mut ws) = tokio_tungstenite::accept_async(tls).await else {
+                    return;
+                };
+                let _subscribe = ws.next().await;
+                let frame =
+                    String::from_utf8(common::fixture("binance/ticker_combined.json")).unwrap();
+                for _ in 0..1000 {
+                    let now = std::time::SystemTime::now()
+                        .duration_since(std::time::UNIX_EPOCH)
+                        .unwrap()
+                        .as_millis();
+                    let fresh = frame.replace("1763615720002", &now.to_string());
+                    if ws
+                        .send(tokio_tungstenite::tungstenite::Message::text(fresh))
+                        .await
+                        .is_err()
+                    {
+                        return;
+                    }
+                    tokio::time::sleep(Duration::from_millis(2)).await;
+                }
+            });
+        }
+    });
+    let mut roots = rustls::RootCertStore::empty();
+    roots.add(der).unwrap();
+    (port, roots)
+}
+
+fn eth_btc(url: &str) -> ConnectorConfig {
+    let text = format!(
+        "exchange = \"binance\"\nurl = \"{url}\"\nchannel = \"ticker\"\ninstruments = [\"ETH-BTC\"]\n\
+         [backoff]\ninitial_ms = 50\nmax_ms = 200\n"
+    );
+    load_connector("test.toml", &text, &SymbolTable::bundled_binance().unwrap()).unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn wss_connects_with_verified_tls() {
+    let (port, roots) = tls_server().await;
+    let tls = tickflow::ws::tls::with_roots(roots).unwrap();
+    let mut r = spawn_with(
+        eth_btc(&format!("wss://localhost:{port}/binance/stream")),
+        64,
+        tls,
+    );
+    ticks(&mut r, 20, Duration::from_secs(5)).await;
+    assert_eq!(r.stats.connects.load(Ordering::Relaxed), 1);
+    stop(r).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_untrusted_certificate_is_refused() {
+    let (port, _roots) = tls_server().await;
+    // The production configuration (public roots) must not accept a self-signed certificate.
+    let r = spawn(
+        eth_btc(&format!("wss://localhost:{port}/binance/stream")),
+        64,
+    );
+    tokio::time::sleep(Duration::from_millis(600)).await;
+    assert_eq!(r.stats.connects.load(Ordering::Relaxed), 0);
+    assert!(r.stats.failures.load(Ordering::Relaxed) >= 2);
     stop(r).await;
 }

@@ -4,7 +4,8 @@
 //! failure with exponential backoff and jitter. Frames go to a bounded channel with their
 //! receive time; when it is full the connection waits (backpressure), it never drops.
 //!
-//! Plain `ws://` for now (the simulator and local tests); `wss://` arrives with TLS support.
+//! `wss://` URLs use the TLS configuration passed in ([`super::tls::client_config`] in
+//! production); `ws://` (the simulator, local tests) is plain.
 
 use super::backoff::Backoff;
 use super::subscribe::ConnectionPlan;
@@ -76,6 +77,7 @@ pub async fn run(
     stats: Arc<ConnectionStats>,
     mut shutdown: watch::Receiver<bool>,
     seed: u64,
+    tls: Arc<rustls::ClientConfig>,
 ) {
     let name: Arc<str> = Arc::from(config.name.as_str());
     let mut backoff = Backoff::new(config.backoff, seed);
@@ -84,7 +86,7 @@ pub async fn run(
             return;
         }
         let started = Instant::now();
-        let ended = session(&config, &plan, &name, &out, &stats, &mut shutdown).await;
+        let ended = session(&config, &plan, &name, &out, &stats, &mut shutdown, &tls).await;
         match &ended {
             Ended::Shutdown => return,
             Ended::Failed(why) => {
@@ -125,12 +127,17 @@ async fn session(
     out: &mpsc::Sender<Received>,
     stats: &ConnectionStats,
     shutdown: &mut watch::Receiver<bool>,
+    tls: &Arc<rustls::ClientConfig>,
 ) -> Ended {
     let ws_config = WebSocketConfig::default()
         .max_message_size(Some(config.max_frame_bytes))
         .max_frame_size(Some(config.max_frame_bytes));
-    let connect =
-        tokio_tungstenite::connect_async_with_config(plan.url.as_str(), Some(ws_config), true);
+    let connect = tokio_tungstenite::connect_async_tls_with_config(
+        plan.url.as_str(),
+        Some(ws_config),
+        true,
+        Some(tokio_tungstenite::Connector::Rustls(Arc::clone(tls))),
+    );
     let mut ws = tokio::select! {
         biased;
         _ = shutdown.changed() => return Ended::Shutdown,

@@ -5,6 +5,7 @@
 pub mod backoff;
 pub mod connection;
 pub mod subscribe;
+pub mod tls;
 
 pub use backoff::Backoff;
 pub use connection::{ConnectionStats, Received, run};
