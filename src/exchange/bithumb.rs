@@ -12,6 +12,8 @@
 //!    "sellVolume":"760129.34079004","buyVolume":"462185.17276784","prevClosePrice":"2326",
 //!    "chgRate":"0.65","chgAmt":"15","volumePower":"60.80"}}
 //!   ```
+//!   `chgAmt`/`chgRate` are measured against the window's `openPrice` (2317 - 2302 = 15, 0.65 %
+//!   above), not `prevClosePrice`; the tick carries them as the exchange computed them.
 //!   Control frames: `{"status":"0000","resmsg":"Connected Successfully"}`,
 //!   `{"status":"0000","resmsg":"Filter Registered Successfully"}`; errors carry another status.
 
