@@ -131,8 +131,6 @@ enum Data<'a> {
     Parsed,
     /// `data` arrived before `stream`: kept raw and parsed once the route is known.
     Raw(Raw<'a>),
-    /// A channel we do not normalize: skipped unread.
-    Skipped,
 }
 
 /// Top level: a raw event, a combined envelope, or a control message, in one pass.
@@ -165,10 +163,9 @@ impl<'a> Fields<'a> for FrameFields<'a> {
                         p.object_into(&mut self.event)?;
                         Data::Parsed
                     }
-                    Some(None) => {
-                        p.skip()?;
-                        Data::Skipped
-                    }
+                    // A channel we do not normalize: skipped unread; the frame is classified
+                    // as unsupported from its stream name alone.
+                    Some(None) => return p.skip(),
                     None => Data::Raw(p.token()?),
                 };
                 self.data = Some(data);
@@ -245,7 +242,7 @@ impl BinanceAdapter {
                 let event: EventFields<'_> = parse_object(raw.text())?;
                 self.event(route, &event, received_ts_us)
             }
-            Some(Data::Skipped) | None => Err(Rejection::missing("data")),
+            None => Err(Rejection::missing("data")),
         }
     }
 

@@ -32,6 +32,20 @@ fn days_in_month(year: i64, month: u32) -> u32 {
     }
 }
 
+/// The proleptic Gregorian date of a day count since 1970-01-01 (Hinnant's `civil_from_days`,
+/// the inverse of [`days_from_civil`]).
+fn civil_from_days(days: i64) -> (i64, u32, u32) {
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = (doy - (153 * mp + 2) / 5 + 1) as u32;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
+    (yoe + era * 400 + i64::from(month <= 2), month, day)
+}
+
 /// A civil date-time with microseconds, as written by an exchange.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct CivilTime {
@@ -52,6 +66,27 @@ pub struct CivilTime {
 }
 
 impl CivilTime {
+    /// The wall-clock time at Unix epoch microseconds `micros` in a zone `utc_offset_secs`
+    /// ahead of UTC (the inverse of [`CivilTime::to_unix_micros`]).
+    pub fn from_unix_micros(micros: i64, utc_offset_secs: i64) -> Self {
+        let local = micros + utc_offset_secs * MICROS_PER_SEC;
+        let (secs, sub) = (
+            local.div_euclid(MICROS_PER_SEC),
+            local.rem_euclid(MICROS_PER_SEC),
+        );
+        let (days, rem) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
+        let (year, month, day) = civil_from_days(days);
+        Self {
+            year,
+            month,
+            day,
+            hour: (rem / 3600) as u32,
+            minute: (rem % 3600 / 60) as u32,
+            second: (rem % 60) as u32,
+            micros: sub as u32,
+        }
+    }
+
     /// Converts to Unix epoch microseconds, given the zone's offset from UTC in seconds.
     pub fn to_unix_micros(self, utc_offset_secs: i64) -> Result<i64, CalendarError> {
         let valid = (1970..=9999).contains(&self.year)
@@ -128,6 +163,26 @@ mod tests {
             at("20240301", "000000").to_unix_micros(9 * 3600),
             Ok(1_709_218_800_000_000)
         );
+    }
+
+    #[test]
+    fn civil_time_round_trips_in_both_directions() {
+        // From 1970-01-02 (so every offset stays inside the accepted 1970..=9999 range) to
+        // ~2290, every ~11.6 days, with odd microseconds.
+        let mut us = 86_400 * MICROS_PER_SEC;
+        while us < 10_000_000_000_000_000 {
+            for offset in [0, 9 * 3600, -5 * 3600] {
+                let civil = CivilTime::from_unix_micros(us, offset);
+                assert_eq!(
+                    civil.to_unix_micros(offset),
+                    Ok(us),
+                    "{us} {offset}: {civil:?}"
+                );
+            }
+            us += 1_000_000_007_123;
+        }
+        let leap = CivilTime::from_unix_micros(1_709_164_800_000_000, 0);
+        assert_eq!((leap.year, leap.month, leap.day), (2024, 2, 29));
     }
 
     #[test]

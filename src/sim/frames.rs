@@ -3,7 +3,7 @@
 //! unchanged.
 
 use super::market::Quote;
-use crate::model::time::MICROS_PER_SEC;
+use crate::model::time::CivilTime;
 use rust_decimal::Decimal;
 use std::fmt::Write as _;
 
@@ -155,29 +155,19 @@ pub fn bithumb_legacy_ticker(q: &Quote, now_ms: i64, tick_type: &str) -> String 
     )
 }
 
-/// `yyyyMMdd` and `HHmmss` in KST (UTC+9) for an epoch time in ms (civil-from-days).
+/// `yyyyMMdd` and `HHmmss` in KST (UTC+9) for an epoch time in ms.
 fn kst_date_time(now_ms: i64) -> (String, String) {
-    let secs = now_ms * 1000 / MICROS_PER_SEC + 9 * 3600;
-    let (days, rem) = (secs.div_euclid(86_400), secs.rem_euclid(86_400));
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
+    let t = CivilTime::from_unix_micros(now_ms * 1000, 9 * 3600);
     (
-        format!("{year:04}{month:02}{day:02}"),
-        format!("{:02}{:02}{:02}", rem / 3600, rem % 3600 / 60, rem % 60),
+        format!("{:04}{:02}{:02}", t.year, t.month, t.day),
+        format!("{:02}{:02}{:02}", t.hour, t.minute, t.second),
     )
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::time::parse_compact_date_time;
+    use crate::model::time::{MICROS_PER_SEC, parse_compact_date_time};
 
     #[test]
     fn kst_round_trips_through_the_adapter_calendar() {
