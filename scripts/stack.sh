@@ -2,6 +2,7 @@
 # Local stack for development and tests: a Kafka-protocol broker (tansu, in memory) and Redis,
 # both on free loopback ports, installed on first use (pinned versions).
 #
+#   scripts/stack.sh install        install tansu and redis if missing (pinned), start nothing
 #   scripts/stack.sh start          start both; prints the environment to use them
 #   scripts/stack.sh env            print that environment again (export lines)
 #   scripts/stack.sh status         show what is running
@@ -121,6 +122,7 @@ status() {
 }
 
 case "${1:-}" in
+  install) ensure_tansu; ensure_redis ;;
   start) start ;;
   stop) stop ;;
   status) status ;;
@@ -136,7 +138,7 @@ case "${1:-}" in
     "$@"
     ;;
   *)
-    sed -n '2,12p' "$0" | sed 's/^# \{0,1\}//'
+    sed -n '2,13p' "$0" | sed 's/^# \{0,1\}//'
     exit 2
     ;;
 esac

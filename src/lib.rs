@@ -6,7 +6,10 @@
 //! - [`exchange`] — one adapter per exchange (the anti-corruption layer): bytes in, ticks out.
 //! - [`codec`] — Avro and Protobuf encoders/decoders and the Confluent wire framing.
 //! - [`config`] — connector files (`connectors/*.toml`), validated with every problem reported.
-//! - [`ws`] — WebSocket building blocks: subscribe plans per protocol, reconnect backoff.
+//! - [`ws`] — WebSocket side: subscribe plans, reconnect backoff, the connection loop, TLS.
+//! - [`kafka`] — the producer (idempotent, delivery reports counted), DLQ record, topic creation.
+//! - [`gather`] — `tickflow gather`: connections → pipeline thread → producer; metrics, health.
+//! - [`http`], [`metrics`] — the `/metrics` `/healthz` `/readyz` endpoint and its primitives.
 //! - [`sim`] — `tickflow simulate`: a loopback server speaking each exchange's protocol.
 //! - [`cli`] — the `tickflow` subcommands (the binary in `src/main.rs` only calls [`cli::run`]).
 
@@ -16,6 +19,10 @@ pub mod cli;
 pub mod codec;
 pub mod config;
 pub mod exchange;
+pub mod gather;
+pub mod http;
+pub mod kafka;
+pub mod metrics;
 pub mod model;
 pub mod sim;
 pub mod ws;

@@ -182,3 +182,35 @@ fn a_directory_reports_all_files_and_double_subscriptions() {
     );
     assert_eq!(got.len(), 3, "{got:#?}");
 }
+
+#[test]
+fn connectors_redirect_to_the_simulator_paths() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("connectors");
+    let all = load_connectors(&dir, &symbols()).unwrap();
+    let url = |name: &str| {
+        let c = all.iter().find(|c| c.name == name).unwrap();
+        (
+            c.host_port().unwrap(),
+            c.redirected_to("ws://127.0.0.1:9001/").url,
+        )
+    };
+    assert_eq!(
+        url("binance"),
+        (
+            "stream.binance.com:9443".into(),
+            "ws://127.0.0.1:9001/binance/stream".into()
+        )
+    );
+    assert_eq!(
+        url("upbit"),
+        (
+            "api.upbit.com:443".into(),
+            "ws://127.0.0.1:9001/upbit/websocket/v1".into()
+        )
+    );
+    assert_eq!(url("bithumb").1, "ws://127.0.0.1:9001/bithumb/websocket/v1");
+    assert_eq!(
+        url("bithumb-legacy").1,
+        "ws://127.0.0.1:9001/bithumb/pub/ws"
+    );
+}

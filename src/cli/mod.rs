@@ -1,6 +1,7 @@
 //! The `tickflow` command line. Each subcommand lives in its own module; `main.rs` only calls
 //! [`run`].
 
+mod gather;
 mod normalize;
 mod simulate;
 mod symbols;
@@ -20,6 +21,8 @@ pub struct Cli {
 /// Subcommands.
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// Connect to the exchanges and produce canonical ticks to Kafka.
+    Gather(gather::GatherArgs),
     /// Normalize raw exchange frames from a file or stdin into canonical ticks.
     #[command(about = normalize::ABOUT, long_about = normalize::LONG_ABOUT, after_help = normalize::EXAMPLES)]
     Normalize(normalize::NormalizeArgs),
@@ -33,6 +36,7 @@ pub enum Command {
 pub fn run() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
+        Command::Gather(args) => gather::run(&args),
         Command::Normalize(args) => normalize::run(&args),
         Command::Simulate(args) => simulate::run(&args),
         Command::Symbols(args) => symbols::run(&args),

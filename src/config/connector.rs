@@ -537,3 +537,40 @@ pub fn load_connectors(
         Err(ConfigError { problems: list })
     }
 }
+
+impl ConnectorConfig {
+    /// The same connector pointed at a `tickflow simulate` server at `base`
+    /// (`ws://127.0.0.1:9001`): the URL becomes `base` + `/<exchange>` + the original path, which
+    /// is where the simulator serves that protocol (`wss://stream.binance.com:9443/stream` →
+    /// `ws://127.0.0.1:9001/binance/stream`).
+    pub fn redirected_to(&self, base: &str) -> Self {
+        let after_scheme = self
+            .url
+            .split_once("://")
+            .map_or(self.url.as_str(), |(_, r)| r);
+        let path = after_scheme.find('/').map_or("/", |i| &after_scheme[i..]);
+        let exchange = self.exchange.as_str().to_ascii_lowercase();
+        Self {
+            url: format!("{}/{exchange}{path}", base.trim_end_matches('/')),
+            ..self.clone()
+        }
+    }
+
+    /// `host:port` of the URL (default ports 443 for `wss`, 80 for `ws`), for reachability
+    /// probes.
+    pub fn host_port(&self) -> Option<String> {
+        let (scheme, rest) = self.url.split_once("://")?;
+        let authority = rest.split(['/', '?']).next()?;
+        if authority.is_empty() {
+            return None;
+        }
+        if authority
+            .rsplit_once(':')
+            .is_some_and(|(_, p)| p.parse::<u16>().is_ok())
+        {
+            return Some(authority.to_owned());
+        }
+        let port = if scheme == "wss" { 443 } else { 80 };
+        Some(format!("{authority}:{port}"))
+    }
+}

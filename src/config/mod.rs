@@ -1,8 +1,12 @@
-//! Configuration: one `connectors/<name>.toml` per exchange connection. Loading validates
+//! Configuration: `tickflow.toml` for infrastructure ([`app`], with environment overrides) and
+//! one `connectors/<name>.toml` per exchange connection. Loading validates
 //! everything and reports every problem of every file at once, so a deploy fails with the
 //! whole list instead of one error per restart.
 
+pub mod app;
 pub mod connector;
+
+pub use app::{AppConfig, GatherSettings, Topics, load_app_config};
 
 pub use connector::{
     Api, Backoff, Channel, ConnectorConfig, Keepalive, Limits, load_connector, load_connectors,

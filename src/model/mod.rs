@@ -16,7 +16,7 @@ pub use reject::{Reason, Rejection};
 pub use validate::{ValidationConfig, validate};
 
 /// A venue tickflow reads from.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "UPPERCASE")]
 pub enum Exchange {
     /// Upbit (quotation WebSocket v1).
@@ -224,7 +224,15 @@ impl Tick {
 
     /// The Kafka key `EXCHANGE:BASE-QUOTE` (per-instrument ordering).
     pub fn key(&self) -> String {
-        format!("{}:{}", self.exchange.as_str(), self.instrument)
+        let mut key = String::with_capacity(24);
+        self.write_key(&mut key);
+        key
+    }
+
+    /// Appends the Kafka key to `out` (no allocation when `out` has room).
+    pub fn write_key(&self, out: &mut String) {
+        use std::fmt::Write as _;
+        let _ = write!(out, "{}:{}", self.exchange.as_str(), self.instrument);
     }
 
     /// Every decimal field's value in schema order; [`Tick::DECIMAL_FIELDS`] names them.

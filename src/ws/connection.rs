@@ -42,6 +42,8 @@ pub struct Received {
 pub struct ConnectionStats {
     /// Successful connects (the first one included).
     pub connects: AtomicU64,
+    /// 1 while a session is up (connected and subscribed), else 0.
+    pub up: AtomicU64,
     /// Connect or session failures (errors, closes by the peer).
     pub failures: AtomicU64,
     /// Reconnects because the feed went silent.
@@ -87,6 +89,7 @@ pub async fn run(
         }
         let started = Instant::now();
         let ended = session(&config, &plan, &name, &out, &stats, &mut shutdown, &tls).await;
+        stats.up.store(0, Ordering::Relaxed);
         match &ended {
             Ended::Shutdown => return,
             Ended::Failed(why) => {
@@ -158,6 +161,7 @@ async fn session(
             Err(_) => return Ended::Failed("subscribe timed out".into()),
         }
     }
+    stats.up.store(1, Ordering::Relaxed);
     let connected = Instant::now();
     let ping_every = config
         .keepalive

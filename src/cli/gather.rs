@@ -1,0 +1,162 @@
+//! `tickflow gather`: connect to the exchanges and produce canonical ticks to Kafka.
+
+use crate::config::{load_app_config, load_connectors};
+use crate::exchange::SymbolTable;
+use crate::gather::{GatherSetup, any_reachable, start};
+use crate::sim::{SimConfig, serve};
+use anyhow::Context;
+use clap::Args;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// Arguments of `tickflow gather`.
+#[derive(Debug, Args)]
+#[command(
+    about = "Connect to the exchanges and produce canonical ticks to Kafka (rejects to the DLQ)",
+    long_about = "Connects to every enabled connector in connectors/*.toml, normalizes each frame \
+with its exchange's adapter, and produces canonical ticks to Kafka (topic ticks.v1, key \
+EXCHANGE:BASE-QUOTE, Confluent-framed Avro or Protobuf). A frame that cannot become a tick goes \
+to ticks.dlq.v1 with the raw bytes and headers exchange, connector, stage, reason, error, \
+received_at, frame_type. Missing topics are created at start.\n\n\
+Settings come from tickflow.toml (Kafka properties passed to librdkafka, topics, output \
+format, HTTP address) with environment overrides TICKFLOW_<SECTION>__<KEY>, e.g. \
+TICKFLOW_KAFKA__BOOTSTRAP_SERVERS=host:9092. The producer is idempotent with acks=all.\n\n\
+Serves /metrics, /healthz and /readyz on [http] bind (default 127.0.0.1:9464) and prints a \
+progress line every few seconds. SIGINT/SIGTERM: stop reading, drain the queue, flush the \
+producer; the exit code is 1 if any tick or dead letter was not acknowledged.",
+    after_help = "Examples:\n  tickflow gather\n  \
+TICKFLOW_KAFKA__BOOTSTRAP_SERVERS=127.0.0.1:9092 tickflow gather --simulate-if-offline\n  \
+tickflow gather --simulator ws://127.0.0.1:9001 --connector binance"
+)]
+pub struct GatherArgs {
+    /// tickflow.toml (the default path may be absent: built-in defaults then apply).
+    #[arg(long, value_name = "FILE")]
+    config: Option<PathBuf>,
+    /// Connector directory (overrides `connectors_dir` in the config).
+    #[arg(long, value_name = "DIR")]
+    connectors: Option<PathBuf>,
+    /// Run only these connectors (by file name without .toml; a disabled one runs when named).
+    #[arg(long = "connector", value_name = "NAME")]
+    only: Vec<String>,
+    /// Connect to a running `tickflow simulate` at this base URL instead of the exchanges.
+    #[arg(long, value_name = "URL", conflicts_with = "simulate_if_offline")]
+    simulator: Option<String>,
+    /// When no exchange endpoint answers (no internet), run an in-process simulator and
+    /// gather from it, clearly labelled.
+    #[arg(long)]
+    simulate_if_offline: bool,
+    /// Frames per second per connection of the in-process simulator.
+    #[arg(long, default_value_t = 20, value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
+    sim_rate: u32,
+    /// Stop after this many seconds (default: run until SIGINT/SIGTERM).
+    #[arg(long, value_name = "SECS")]
+    duration: Option<u64>,
+    /// Binance symbol table (defaults to connectors/binance-symbols.csv, bundled).
+    #[arg(long, value_name = "FILE")]
+    binance_symbols: Option<PathBuf>,
+}
+
+/// Runs the gatherer.
+pub fn run(args: &GatherArgs) -> anyhow::Result<ExitCode> {
+    let (path, optional) = match &args.config {
+        Some(p) => (p.clone(), false),
+        None => (PathBuf::from("tickflow.toml"), true),
+    };
+    let mut app = load_app_config(&path, optional, std::env::vars())?;
+    if let Some(dir) = &args.connectors {
+        app.connectors_dir.clone_from(dir);
+    }
+    let symbols = Arc::new(match &args.binance_symbols {
+        Some(p) => SymbolTable::from_csv(
+            &std::fs::read_to_string(p).with_context(|| format!("reading {}", p.display()))?,
+        )?,
+        None => SymbolTable::bundled_binance()?,
+    });
+    let mut connectors = load_connectors(&app.connectors_dir, &symbols)?;
+    if !args.only.is_empty() {
+        for name in &args.only {
+            if !connectors.iter().any(|c| &c.name == name) {
+                anyhow::bail!(
+                    "no connector named `{name}` in {}",
+                    app.connectors_dir.display()
+                );
+            }
+        }
+        connectors.retain(|c| args.only.contains(&c.name));
+        for c in &mut connectors {
+            c.enabled = true;
+        }
+    }
+    connectors.retain(|c| c.enabled);
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    runtime.block_on(async move {
+        let (stop, stopped) = tokio::sync::watch::channel(false);
+        // The in-process simulator stops after the gatherer, so closing looks like a shutdown
+        // to the connections, not like an exchange failure.
+        let (sim_stop, sim_stopped) = tokio::sync::watch::channel(false);
+        let mut simulated = false;
+        if let Some(base) = &args.simulator {
+            connectors = connectors.iter().map(|c| c.redirected_to(base)).collect();
+            simulated = true;
+        } else if args.simulate_if_offline
+            && let Err(problems) = any_reachable(&connectors, Duration::from_secs(5)).await
+        {
+            let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+            let base = format!("ws://{}", listener.local_addr()?);
+            eprintln!(
+                "tickflow: the live exchange endpoints cannot be reached ({}).\n\
+                 tickflow: SIMULATED FEEDS: gathering from an in-process `tickflow simulate` \
+                 on {base} at {} frames/s per connection instead. These prices are synthetic.",
+                problems.join("; "),
+                args.sim_rate
+            );
+            let sim = SimConfig {
+                rate: args.sim_rate,
+                seed: u64::from(std::process::id()),
+                binance_ping: Duration::from_secs(20),
+                binance_symbols: Arc::clone(&symbols),
+                default_fault: None,
+            };
+            tokio::spawn(serve(listener, sim, sim_stopped));
+            connectors = connectors.iter().map(|c| c.redirected_to(&base)).collect();
+            simulated = true;
+        }
+        for c in &connectors {
+            eprintln!("tickflow: {}: {} ({} instruments)", c.name, c.url, c.instruments.len());
+        }
+        let setup = GatherSetup {
+            app,
+            connectors,
+            symbols,
+            tls: crate::ws::tls::client_config()?,
+            simulated,
+        };
+        let running = start(setup, stopped).await?;
+        eprintln!("tickflow: gathering; metrics on http://{}/metrics", running.http_addr);
+        wait_for_stop(args.duration).await?;
+        eprintln!("tickflow: stopping: closing connections, draining, flushing the producer");
+        let _ = stop.send(true);
+        let outcome = running.done.await??;
+        let _ = sim_stop.send(true);
+        eprintln!(
+            "tickflow: stopped; {} ticks produced, {} ticks and {} dead letters acknowledged, {} not delivered",
+            outcome.ticks_produced, outcome.ticks_acked, outcome.dead_letters_acked, outcome.lost
+        );
+        anyhow::Ok(if outcome.lost == 0 { ExitCode::SUCCESS } else { ExitCode::from(1) })
+    })
+}
+
+async fn wait_for_stop(duration: Option<u64>) -> anyhow::Result<()> {
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
+    let limit = duration.map_or(Duration::from_secs(u64::MAX / 4), Duration::from_secs);
+    tokio::select! {
+        r = tokio::signal::ctrl_c() => r?,
+        _ = term.recv() => {}
+        () = tokio::time::sleep(limit) => {}
+    }
+    Ok(())
+}

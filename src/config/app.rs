@@ -1,0 +1,431 @@
+//! `tickflow.toml`: infrastructure settings (Kafka, topics, output format, HTTP, Redis), with
+//! environment overrides `TICKFLOW_<SECTION>__<KEY>` (e.g. `TICKFLOW_KAFKA__BOOTSTRAP_SERVERS`).
+//!
+//! In `[kafka]` every key is a librdkafka property passed through as is; an override's key is
+//! lower-cased with `_` → `.` (`TICKFLOW_KAFKA__LINGER_MS` sets `linger.ms`). In the other
+//! sections the key is lower-cased (`TICKFLOW_TOPICS__TICKS`). Values that look like integers
+//! or `true`/`false` are read as such. Everything is validated at once.
+
+use super::ConfigError;
+use crate::codec::Format;
+use serde::Deserialize;
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+/// Prefix of environment overrides.
+pub const ENV_PREFIX: &str = "TICKFLOW_";
+
+/// The file as written.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct AppFile {
+    /// Directory of connector files, relative to the config file (default `connectors`).
+    connectors_dir: Option<PathBuf>,
+    /// librdkafka producer properties, passed through.
+    #[serde(default)]
+    kafka: BTreeMap<String, toml::Value>,
+    #[serde(default)]
+    topics: TopicsFile,
+    #[serde(default)]
+    output: OutputFile,
+    #[serde(default)]
+    http: HttpFile,
+    #[serde(default)]
+    gather: GatherFile,
+    #[serde(default)]
+    redis: RedisFile,
+}
+
+/// `[topics]`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct TopicsFile {
+    /// Canonical ticks (default `ticks.v1`).
+    ticks: Option<String>,
+    /// Dead letters (default `ticks.dlq.v1`).
+    dlq: Option<String>,
+    /// Create missing topics at start (default true).
+    create: Option<bool>,
+    /// Partitions of created topics (default 6).
+    partitions: Option<i32>,
+    /// Replication factor of created topics (default 1; use 3 in production).
+    replication_factor: Option<i32>,
+}
+
+/// `[output]`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct OutputFile {
+    /// `avro` (default) or `proto`.
+    format: Option<String>,
+    /// Schema Registry id written into each message's Confluent header (default 1).
+    schema_id: Option<u32>,
+}
+
+/// `[http]`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct HttpFile {
+    /// Address of `/metrics`, `/healthz`, `/readyz` (default `127.0.0.1:9464`; port 0 picks one).
+    bind: Option<String>,
+}
+
+/// `[gather]`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct GatherFile {
+    /// Frames buffered between the connections and the producer (default 16384).
+    queue_frames: Option<usize>,
+    /// Longest wait for room in librdkafka's queue before a message counts as failed
+    /// (default 60000).
+    max_block_ms: Option<u64>,
+    /// Longest wait for outstanding deliveries at shutdown (default 30000).
+    flush_timeout_ms: Option<u64>,
+    /// Seconds between progress lines on stderr (default 5; 0 turns them off).
+    progress_secs: Option<u64>,
+}
+
+/// `[redis]` (used by `tickflow cache` and `tickflow price`).
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RedisFile {
+    /// `redis://host:port` (default `redis://127.0.0.1:6379`).
+    url: Option<String>,
+}
+
+/// Topic settings.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Topics {
+    /// Canonical ticks.
+    pub ticks: String,
+    /// Dead letters.
+    pub dlq: String,
+    /// Create missing topics at start.
+    pub create: bool,
+    /// Partitions of created topics.
+    pub partitions: i32,
+    /// Replication factor of created topics.
+    pub replication_factor: i32,
+}
+
+/// Gatherer tuning.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GatherSettings {
+    /// Frames buffered between the connections and the producer.
+    pub queue_frames: usize,
+    /// Longest wait for room in librdkafka's queue.
+    pub max_block: Duration,
+    /// Longest wait for outstanding deliveries at shutdown.
+    pub flush_timeout: Duration,
+    /// Period of progress lines (`None`: off).
+    pub progress: Option<Duration>,
+}
+
+/// Validated `tickflow.toml` plus overrides.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AppConfig {
+    /// Connector files directory.
+    pub connectors_dir: PathBuf,
+    /// librdkafka properties as configured (tickflow's producer defaults are added later).
+    pub kafka: BTreeMap<String, String>,
+    /// Topics.
+    pub topics: Topics,
+    /// Value format.
+    pub format: Format,
+    /// Schema id in the Confluent header.
+    pub schema_id: u32,
+    /// HTTP endpoint address.
+    pub http_bind: SocketAddr,
+    /// Gatherer tuning.
+    pub gather: GatherSettings,
+    /// Redis URL.
+    pub redis_url: String,
+}
+
+/// Properties the contract fixes: the producer is idempotent with `acks=all`.
+const FIXED: [(&str, &[&str]); 2] = [("enable.idempotence", &["true"]), ("acks", &["all", "-1"])];
+
+/// Reads `path` (a missing file is an error unless `optional`), applies `env` overrides and
+/// validates everything, reporting every problem at once.
+pub fn load_app_config(
+    path: &Path,
+    optional: bool,
+    env: impl IntoIterator<Item = (String, String)>,
+) -> Result<AppConfig, ConfigError> {
+    let file = path.display().to_string();
+    let mut problems = Vec::new();
+    let text = match std::fs::read_to_string(path) {
+        Ok(t) => t,
+        Err(e) if optional && e.kind() == std::io::ErrorKind::NotFound => String::new(),
+        Err(e) => {
+            return Err(ConfigError {
+                problems: vec![format!("{file}: {e}")],
+            });
+        }
+    };
+    let base = path.parent().unwrap_or(Path::new("."));
+    let config = parse(&file, &text, base, env, &mut problems);
+    match config {
+        Some(c) if problems.is_empty() => Ok(c),
+        _ => Err(ConfigError { problems }),
+    }
+}
+
+fn parse(
+    file: &str,
+    text: &str,
+    base: &Path,
+    env: impl IntoIterator<Item = (String, String)>,
+    problems: &mut Vec<String>,
+) -> Option<AppConfig> {
+    let mut table: toml::Table = match text.parse() {
+        Ok(t) => t,
+        Err(e) => {
+            problems.push(format!("{file}: {}", e.to_string().trim()));
+            return None;
+        }
+    };
+    let mut env: Vec<_> = env.into_iter().collect();
+    env.sort();
+    for (name, value) in env {
+        apply_override(&mut table, &name, &value, problems);
+    }
+    let parsed: AppFile = match AppFile::deserialize(table) {
+        Ok(p) => p,
+        Err(e) => {
+            problems.push(format!("{file}: {}", e.to_string().trim()));
+            return None;
+        }
+    };
+    Some(validate(file, base, parsed, problems))
+}
+
+/// `TICKFLOW_SECTION__KEY=value` → `table[section][key] = value`. Variables without `__` are
+/// not overrides (the prefix is shared with other settings).
+fn apply_override(table: &mut toml::Table, name: &str, value: &str, problems: &mut Vec<String>) {
+    let Some(rest) = name.strip_prefix(ENV_PREFIX) else {
+        return;
+    };
+    let Some((section, key)) = rest.split_once("__") else {
+        return;
+    };
+    let section = section.to_ascii_lowercase();
+    let key = if section == "kafka" {
+        key.to_ascii_lowercase().replace('_', ".")
+    } else {
+        key.to_ascii_lowercase()
+    };
+    if key.is_empty() || key.contains("__") {
+        problems.push(format!(
+            "environment: {name}: expected TICKFLOW_<SECTION>__<KEY>"
+        ));
+        return;
+    }
+    let value = if let Ok(i) = value.parse::<i64>() {
+        toml::Value::Integer(i)
+    } else if let Ok(b) = value.parse::<bool>() {
+        toml::Value::Boolean(b)
+    } else {
+        toml::Value::String(value.to_owned())
+    };
+    let entry = table
+        .entry(section.clone())
+        .or_insert_with(|| toml::Value::Table(toml::Table::new()));
+    match entry {
+        toml::Value::Table(t) => {
+            t.insert(key, value);
+        }
+        _ => problems.push(format!("environment: {name}: `{section}` is not a section")),
+    }
+}
+
+fn validate(file: &str, base: &Path, f: AppFile, problems: &mut Vec<String>) -> AppConfig {
+    let mut add = |field: &str, what: String| problems.push(format!("{file}: {field}: {what}"));
+    let mut kafka = BTreeMap::new();
+    for (key, value) in f.kafka {
+        let text = match value {
+            toml::Value::String(s) => s,
+            toml::Value::Integer(i) => i.to_string(),
+            toml::Value::Boolean(b) => b.to_string(),
+            toml::Value::Float(x) => x.to_string(),
+            other => {
+                add(
+                    &format!("kafka.{key}"),
+                    format!("expected a scalar, found {}", other.type_str()),
+                );
+                continue;
+            }
+        };
+        if let Some((_, allowed)) = FIXED.iter().find(|(k, _)| *k == key)
+            && !allowed.contains(&text.as_str())
+        {
+            add(
+                &format!("kafka.{key}"),
+                format!(
+                    "the contract requires {} (found `{text}`)",
+                    allowed.join(" or ")
+                ),
+            );
+        }
+        kafka.insert(key, text);
+    }
+    let t = f.topics;
+    let topics = Topics {
+        ticks: t.ticks.unwrap_or_else(|| "ticks.v1".into()),
+        dlq: t.dlq.unwrap_or_else(|| "ticks.dlq.v1".into()),
+        create: t.create.unwrap_or(true),
+        partitions: t.partitions.unwrap_or(6),
+        replication_factor: t.replication_factor.unwrap_or(1),
+    };
+    for (field, name) in [("topics.ticks", &topics.ticks), ("topics.dlq", &topics.dlq)] {
+        let ok = !name.is_empty()
+            && name.len() <= 249
+            && name
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"._-".contains(&b));
+        if !ok {
+            add(field, format!("`{name}` is not a valid Kafka topic name"));
+        }
+    }
+    if topics.ticks == topics.dlq {
+        add("topics.dlq", "must differ from topics.ticks".into());
+    }
+    if topics.partitions < 1 {
+        add("topics.partitions", "must be at least 1".into());
+    }
+    if topics.replication_factor < 1 {
+        add("topics.replication_factor", "must be at least 1".into());
+    }
+    let format = match f.output.format.as_deref() {
+        None | Some("avro") => Format::Avro,
+        Some("proto") => Format::Proto,
+        Some(other) => {
+            add(
+                "output.format",
+                format!("`{other}` is not `avro` or `proto`"),
+            );
+            Format::Avro
+        }
+    };
+    let bind = f.http.bind.unwrap_or_else(|| "127.0.0.1:9464".into());
+    let http_bind = bind.parse().unwrap_or_else(|e| {
+        add("http.bind", format!("`{bind}`: {e}"));
+        SocketAddr::from(([127, 0, 0, 1], 9464))
+    });
+    let g = f.gather;
+    let queue_frames = g.queue_frames.unwrap_or(16_384);
+    if queue_frames == 0 {
+        add("gather.queue_frames", "must be at least 1".into());
+    }
+    let gather = GatherSettings {
+        queue_frames: queue_frames.max(1),
+        max_block: Duration::from_millis(g.max_block_ms.unwrap_or(60_000)),
+        flush_timeout: Duration::from_millis(g.flush_timeout_ms.unwrap_or(30_000)),
+        progress: match g.progress_secs.unwrap_or(5) {
+            0 => None,
+            s => Some(Duration::from_secs(s)),
+        },
+    };
+    let redis_url = f
+        .redis
+        .url
+        .unwrap_or_else(|| "redis://127.0.0.1:6379".into());
+    if !(redis_url.starts_with("redis://") || redis_url.starts_with("rediss://")) {
+        add(
+            "redis.url",
+            format!("`{redis_url}` is not a redis:// or rediss:// URL"),
+        );
+    }
+    let dir = f.connectors_dir.unwrap_or_else(|| "connectors".into());
+    AppConfig {
+        connectors_dir: if dir.is_absolute() {
+            dir
+        } else {
+            base.join(dir)
+        },
+        kafka,
+        topics,
+        format,
+        schema_id: f.output.schema_id.unwrap_or(1),
+        http_bind,
+        gather,
+        redis_url,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn load(text: &str, env: &[(&str, &str)]) -> Result<AppConfig, ConfigError> {
+        let env = env.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned()));
+        let mut problems = Vec::new();
+        let c = parse("t.toml", text, Path::new("/etc/tf"), env, &mut problems);
+        match c {
+            Some(c) if problems.is_empty() => Ok(c),
+            _ => Err(ConfigError { problems }),
+        }
+    }
+
+    #[test]
+    fn defaults_fill_an_empty_file() {
+        let c = load("", &[]).unwrap();
+        assert_eq!(c.topics.ticks, "ticks.v1");
+        assert_eq!(c.topics.dlq, "ticks.dlq.v1");
+        assert_eq!(c.format, Format::Avro);
+        assert_eq!(c.connectors_dir, Path::new("/etc/tf/connectors"));
+        assert!(c.kafka.is_empty());
+    }
+
+    #[test]
+    fn env_overrides_the_file() {
+        let c = load(
+            "[kafka]\n\"bootstrap.servers\" = \"a:1\"\n[topics]\nticks = \"x\"\n",
+            &[
+                ("TICKFLOW_KAFKA__BOOTSTRAP_SERVERS", "127.0.0.1:9"),
+                ("TICKFLOW_KAFKA__LINGER_MS", "7"),
+                ("TICKFLOW_TOPICS__TICKS", "ticks.test"),
+                ("TICKFLOW_OUTPUT__FORMAT", "proto"),
+                ("TICKFLOW_GATHER__QUEUE_FRAMES", "64"),
+                ("TICKFLOW_REQUIRE_FASTAVRO", "1"),
+                ("PATH", "/bin"),
+            ],
+        )
+        .unwrap();
+        assert_eq!(c.kafka["bootstrap.servers"], "127.0.0.1:9");
+        assert_eq!(c.kafka["linger.ms"], "7");
+        assert_eq!(c.topics.ticks, "ticks.test");
+        assert_eq!(c.format, Format::Proto);
+        assert_eq!(c.gather.queue_frames, 64);
+    }
+
+    #[test]
+    fn every_problem_is_reported_at_once() {
+        let e = load(
+            "[kafka]\nacks = 1\n\"enable.idempotence\" = false\n[topics]\nticks = \"bad topic\"\n\
+             partitions = 0\n[output]\nformat = \"json\"\n[http]\nbind = \"nowhere\"\n",
+            &[],
+        )
+        .unwrap_err();
+        let all = e.problems.join("\n");
+        for needle in [
+            "kafka.acks",
+            "kafka.enable.idempotence",
+            "topics.ticks",
+            "topics.partitions",
+            "output.format",
+            "http.bind",
+        ] {
+            assert!(all.contains(needle), "{needle} missing in:\n{all}");
+        }
+        assert_eq!(e.problems.len(), 6, "{all}");
+    }
+
+    #[test]
+    fn unknown_keys_and_sections_are_errors() {
+        assert!(load("[topic]\nticks = \"x\"\n", &[]).is_err());
+        assert!(load("", &[("TICKFLOW_TOPICS__TICK", "x")]).is_err());
+    }
+}

@@ -1,0 +1,149 @@
+//! The hot loop on its own thread: frame → adapter → tick → encoder → producer, or frame →
+//! dead letter. Frames of one connection stay in order; the producer keeps order per key.
+
+use crate::codec::Encoder;
+use crate::exchange::{Adapter, Decoded, Frame, FrameType};
+use crate::kafka::{DeadLetter, TickProducer};
+use crate::model::Exchange;
+use crate::ws::Received;
+use std::collections::BTreeMap;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
+use tokio::sync::mpsc;
+
+/// Counters of the pipeline, per exchange in [`Exchange::ALL`] order.
+#[derive(Debug, Default)]
+pub struct PipelineStats {
+    /// Frames taken from the queue.
+    pub frames: [AtomicU64; 3],
+    /// Frames that became ticks.
+    pub ticks: [AtomicU64; 3],
+    /// Control messages (acks, status), not data, not dead letters.
+    pub controls: [AtomicU64; 3],
+    /// Frames sent to the DLQ.
+    pub dead_letters: [AtomicU64; 3],
+    /// Messages the producer refused (queue full beyond the bound, oversized, ...).
+    pub produce_errors: AtomicU64,
+    /// Dead letters by (exchange, reason).
+    pub by_reason: Mutex<BTreeMap<(Exchange, &'static str), u64>>,
+}
+
+/// One connector's decoding state.
+pub struct Route {
+    /// Connector name, as in [`Received::connector`].
+    pub connector: String,
+    /// Its exchange.
+    pub exchange: Exchange,
+    /// Its adapter.
+    pub adapter: Box<dyn Adapter>,
+}
+
+/// Where the pipeline writes.
+#[derive(Debug, Clone)]
+pub struct Sink {
+    /// Canonical ticks topic.
+    pub ticks_topic: String,
+    /// DLQ topic.
+    pub dlq_topic: String,
+    /// Value encoder.
+    pub encoder: Encoder,
+}
+
+/// Runs until every sender of `rx` is gone (the connections stopped), then returns.
+pub fn run(
+    mut rx: mpsc::Receiver<Received>,
+    routes: &[Route],
+    sink: &Sink,
+    producer: &TickProducer,
+    stats: &PipelineStats,
+) {
+    let mut value = Vec::with_capacity(512);
+    let mut key = String::with_capacity(32);
+    while let Some(frame) = rx.blocking_recv() {
+        let Some(route) = routes.iter().find(|r| *r.connector == *frame.connector) else {
+            // Cannot happen: every connection is started from a route.
+            continue;
+        };
+        let slot = crate::kafka::ProducerStats::slot(route.exchange);
+        stats.frames[slot].fetch_add(1, Ordering::Relaxed);
+        let input = match frame.frame_type {
+            FrameType::Text => Frame::text(&frame.bytes),
+            FrameType::Binary => Frame::binary(&frame.bytes),
+        };
+        let letter = match route.adapter.decode(input, frame.received_ts_us) {
+            Ok(Decoded::Tick(tick)) => {
+                value.clear();
+                match sink.encoder.encode(&tick, &mut value) {
+                    Ok(()) => {
+                        key.clear();
+                        tick.write_key(&mut key);
+                        stats.ticks[slot].fetch_add(1, Ordering::Relaxed);
+                        let sent = producer.send_tick(
+                            &sink.ticks_topic,
+                            key.as_bytes(),
+                            &value,
+                            route.exchange,
+                            frame.received_ts_us,
+                        );
+                        if let Err(e) = sent {
+                            produce_failed(stats, route, "tick", &e);
+                        }
+                        continue;
+                    }
+                    Err(e) => DeadLetter::unencodable(&e),
+                }
+            }
+            Ok(Decoded::Control(_)) => {
+                stats.controls[slot].fetch_add(1, Ordering::Relaxed);
+                continue;
+            }
+            Ok(Decoded::Unsupported { message_type }) => DeadLetter::unsupported(&message_type),
+            Err(rejection) => DeadLetter::rejected(&rejection),
+        };
+        stats.dead_letters[slot].fetch_add(1, Ordering::Relaxed);
+        let first = stats.by_reason.lock().is_ok_and(|mut m| {
+            let n = m.entry((route.exchange, letter.reason)).or_insert(0);
+            *n += 1;
+            *n == 1
+        });
+        if first {
+            // Logged once per (exchange, reason); the count is in /metrics.
+            eprintln!(
+                "tickflow: {}: first dead letter for {}: {}: {} (further ones are counted, not logged)",
+                route.connector, letter.reason, letter.stage, letter.error
+            );
+        }
+        let headers = letter.headers(
+            route.exchange,
+            &route.connector,
+            frame.frame_type,
+            frame.received_ts_us,
+        );
+        let sent = producer.send_dead_letter(
+            &sink.dlq_topic,
+            &frame.bytes,
+            &headers,
+            route.exchange,
+            frame.received_ts_us,
+        );
+        if let Err(e) = sent {
+            produce_failed(stats, route, "dead letter", &e);
+        }
+    }
+}
+
+fn produce_failed(
+    stats: &PipelineStats,
+    route: &Route,
+    what: &str,
+    e: &crate::kafka::ProduceError,
+) {
+    let n = stats.produce_errors.fetch_add(1, Ordering::Relaxed);
+    if n.is_power_of_two() || n == 0 {
+        eprintln!(
+            "tickflow: {}: {what} not produced: {e} ({} so far)",
+            route.connector,
+            n + 1
+        );
+    }
+}

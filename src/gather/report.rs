@@ -1,0 +1,313 @@
+//! What the gatherer shows: `/metrics` (Prometheus), `/healthz`, `/readyz`, and a progress
+//! line on stderr (ticks/s per exchange, DLQ count, queue, receive→ack latency).
+
+use super::GatherState;
+use crate::http::{Handler, Response};
+use crate::kafka::ProducerStats;
+use crate::metrics::{Exposition, quantile_of};
+use crate::model::Exchange;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+use tokio::sync::watch;
+
+fn get(a: &AtomicU64) -> u64 {
+    a.load(Ordering::Relaxed)
+}
+
+/// True when every connection is up and librdkafka does not report all brokers down.
+pub fn ready(state: &GatherState) -> Result<(), String> {
+    let down: Vec<_> = state
+        .connections
+        .iter()
+        .filter(|c| get(&c.stats.up) == 0)
+        .map(|c| format!("{}#{}", c.connector, c.index))
+        .collect();
+    if !down.is_empty() {
+        return Err(format!("not connected: {}", down.join(", ")));
+    }
+    if state.producer.brokers_down.load(Ordering::Relaxed) {
+        return Err("all Kafka brokers are down".into());
+    }
+    Ok(())
+}
+
+/// The HTTP handler.
+pub fn handler(state: Arc<GatherState>) -> Handler {
+    Arc::new(move |path: &str| -> Response {
+        match path {
+            "/metrics" => (200, "text/plain; version=0.0.4", metrics(&state)),
+            "/healthz" => (200, "text/plain", "ok\n".into()),
+            "/readyz" => match ready(&state) {
+                Ok(()) => (200, "text/plain", "ready\n".into()),
+                Err(why) => (503, "text/plain", format!("{why}\n")),
+            },
+            _ => (
+                404,
+                "text/plain",
+                "try /metrics, /healthz or /readyz\n".into(),
+            ),
+        }
+    })
+}
+
+/// The Prometheus exposition of every counter.
+pub fn metrics(state: &GatherState) -> String {
+    let mut e = Exposition::default();
+    let conns: Vec<(String, &crate::ws::ConnectionStats)> = state
+        .connections
+        .iter()
+        .map(|c| (c.index.to_string(), c.stats.as_ref()))
+        .collect();
+    type ConnCounter = fn(&crate::ws::ConnectionStats) -> &AtomicU64;
+    let per_connection: [(&str, &str, &str, ConnCounter); 7] = [
+        (
+            "tickflow_ws_up",
+            "gauge",
+            "1 while the connection is up",
+            |s| &s.up,
+        ),
+        (
+            "tickflow_ws_connects_total",
+            "counter",
+            "successful connects",
+            |s| &s.connects,
+        ),
+        (
+            "tickflow_ws_failures_total",
+            "counter",
+            "connect or session failures",
+            |s| &s.failures,
+        ),
+        (
+            "tickflow_ws_idle_timeouts_total",
+            "counter",
+            "reconnects after silence",
+            |s| &s.idle_timeouts,
+        ),
+        (
+            "tickflow_ws_proactive_reconnects_total",
+            "counter",
+            "planned reconnects before a forced cut",
+            |s| &s.proactive_reconnects,
+        ),
+        (
+            "tickflow_ws_frames_total",
+            "counter",
+            "data frames received",
+            |s| &s.frames,
+        ),
+        (
+            "tickflow_ws_backpressure_wait_microseconds_total",
+            "counter",
+            "time waiting for room in the pipeline queue",
+            |s| &s.backpressure_wait_us,
+        ),
+    ];
+    for (name, kind, help, field) in per_connection {
+        e.family(name, kind, help);
+        for (c, (index, s)) in state.connections.iter().zip(&conns) {
+            e.sample(
+                name,
+                &[("connector", &c.connector), ("connection", index)],
+                get(field(s)),
+            );
+        }
+    }
+    let p = &state.pipeline;
+    let k = &state.producer;
+    type ExCounter<'a> = &'a [AtomicU64; 3];
+    let per_exchange: [(&str, &str, ExCounter<'_>); 6] = [
+        (
+            "tickflow_frames_total",
+            "frames taken from the queue",
+            &p.frames,
+        ),
+        ("tickflow_ticks_total", "frames that became ticks", &p.ticks),
+        (
+            "tickflow_controls_total",
+            "control messages (acks, status)",
+            &p.controls,
+        ),
+        (
+            "tickflow_dead_letters_total",
+            "frames sent to the DLQ",
+            &p.dead_letters,
+        ),
+        (
+            "tickflow_kafka_ticks_sent_total",
+            "ticks handed to the producer",
+            &k.ticks_sent,
+        ),
+        (
+            "tickflow_kafka_ticks_acked_total",
+            "ticks acknowledged by the broker",
+            &k.ticks_acked,
+        ),
+    ];
+    for (name, help, values) in per_exchange {
+        e.family(name, "counter", help);
+        for (i, x) in Exchange::ALL.iter().enumerate() {
+            e.sample(name, &[("exchange", x.as_str())], get(&values[i]));
+        }
+    }
+    e.family(
+        "tickflow_dead_letters_by_reason_total",
+        "counter",
+        "dead letters by reason",
+    );
+    if let Ok(m) = p.by_reason.lock() {
+        for ((x, reason), n) in m.iter() {
+            e.sample(
+                "tickflow_dead_letters_by_reason_total",
+                &[("exchange", x.as_str()), ("reason", reason)],
+                *n,
+            );
+        }
+    }
+    let scalars: [(&str, &str, &str, u64); 11] = [
+        (
+            "tickflow_kafka_dlq_sent_total",
+            "counter",
+            "dead letters handed to the producer",
+            get(&k.dlq_sent),
+        ),
+        (
+            "tickflow_kafka_dlq_acked_total",
+            "counter",
+            "dead letters acknowledged",
+            get(&k.dlq_acked),
+        ),
+        (
+            "tickflow_kafka_delivery_failed_total",
+            "counter",
+            "deliveries failed after retries",
+            get(&k.delivery_failed),
+        ),
+        (
+            "tickflow_kafka_queue_full_failed_total",
+            "counter",
+            "messages given up after max_block of full queue",
+            get(&k.queue_full_failed),
+        ),
+        (
+            "tickflow_kafka_backpressure_waits_total",
+            "counter",
+            "sends that waited for producer queue room",
+            get(&k.backpressure_waits),
+        ),
+        (
+            "tickflow_kafka_backpressure_wait_microseconds_total",
+            "counter",
+            "time waiting for producer queue room",
+            get(&k.backpressure_wait_us),
+        ),
+        (
+            "tickflow_kafka_client_errors_total",
+            "counter",
+            "client errors reported by librdkafka",
+            get(&k.client_errors),
+        ),
+        (
+            "tickflow_kafka_brokers_down",
+            "gauge",
+            "1 while librdkafka reports all brokers down",
+            u64::from(k.brokers_down.load(Ordering::Relaxed)),
+        ),
+        (
+            "tickflow_produce_errors_total",
+            "counter",
+            "messages the producer refused",
+            get(&p.produce_errors),
+        ),
+        (
+            "tickflow_queue_frames",
+            "gauge",
+            "frames waiting for the pipeline",
+            state.queued() as u64,
+        ),
+        (
+            "tickflow_simulated",
+            "gauge",
+            "1 when the feeds come from tickflow simulate",
+            u64::from(state.simulated),
+        ),
+    ];
+    for (name, kind, help, value) in scalars {
+        e.family(name, kind, help).sample(name, &[], value);
+    }
+    e.histogram_us(
+        "tickflow_receive_to_ack_seconds",
+        "WebSocket receive to Kafka acknowledgement",
+        &k.ack_latency_us,
+    );
+    e.finish()
+}
+
+/// Prints a progress line every `every` until shutdown.
+pub async fn progress(
+    state: Arc<GatherState>,
+    every: Duration,
+    mut shutdown: watch::Receiver<bool>,
+) {
+    let label = if state.simulated {
+        "gather [SIMULATED FEEDS]"
+    } else {
+        "gather"
+    };
+    let mut last = [0u64; 3];
+    let mut last_hist = state.producer.ack_latency_us.snapshot();
+    let mut at = Instant::now();
+    loop {
+        tokio::select! {
+            biased;
+            _ = shutdown.changed() => return,
+            () = tokio::time::sleep(every) => {}
+        }
+        let secs = at.elapsed().as_secs_f64().max(1e-3);
+        at = Instant::now();
+        let mut rates = Vec::new();
+        for (i, x) in Exchange::ALL.iter().enumerate() {
+            let now = get(&state.producer.ticks_acked[i]);
+            let sent_any = get(&state.pipeline.frames[i]) > 0;
+            if sent_any {
+                rates.push(format!(
+                    "{} {:.0}/s",
+                    x.as_str(),
+                    (now - last[i]) as f64 / secs
+                ));
+            }
+            last[i] = now;
+        }
+        let hist = state.producer.ack_latency_us.snapshot();
+        let window: Vec<u64> = hist.iter().zip(&last_hist).map(|(a, b)| a - b).collect();
+        last_hist = hist;
+        let latency = match (quantile_of(&window, 0.5), quantile_of(&window, 0.99)) {
+            (Some(p50), Some(p99)) => format!(
+                "receive→ack p50 {:.1} ms p99 {:.1} ms",
+                p50 as f64 / 1e3,
+                p99 as f64 / 1e3
+            ),
+            _ => "no acks in this interval".into(),
+        };
+        let up = state
+            .connections
+            .iter()
+            .filter(|c| get(&c.stats.up) == 1)
+            .count();
+        let dlq: u64 = ProducerStats::total(&state.pipeline.dead_letters);
+        let failed = get(&state.producer.delivery_failed) + get(&state.producer.queue_full_failed);
+        eprintln!(
+            "{label}: {} | acked {} | dlq {dlq} | failed {failed} | queue {}/{} | {latency} | connections {up}/{} up",
+            if rates.is_empty() {
+                "waiting for data".to_owned()
+            } else {
+                rates.join(", ")
+            },
+            ProducerStats::total(&state.producer.ticks_acked),
+            state.queued(),
+            state.queue_capacity,
+            state.connections.len(),
+        );
+    }
+}

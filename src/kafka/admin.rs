@@ -1,0 +1,84 @@
+//! Topic creation at start. Brokers should not auto-create topics (tansu cannot, and in
+//! production auto-creation hides typos), so the gatherer creates what is missing.
+
+use rdkafka::ClientConfig;
+use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
+use rdkafka::client::DefaultClientContext;
+use rdkafka::types::RDKafkaErrorCode;
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+/// Bound on the whole create request.
+pub const ADMIN_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// Creates each topic in `topics` that does not exist yet. Existing topics are left as they
+/// are. Returns the names it created.
+pub async fn ensure_topics(
+    properties: &BTreeMap<String, String>,
+    topics: &[&str],
+    partitions: i32,
+    replication_factor: i32,
+) -> anyhow::Result<Vec<String>> {
+    let mut config = ClientConfig::new();
+    for (k, v) in properties {
+        // Producer-only properties make the admin client complain; it needs the connection ones.
+        if !is_producer_only(k) {
+            config.set(k, v);
+        }
+    }
+    let admin: AdminClient<DefaultClientContext> = config.create()?;
+    let new: Vec<_> = topics
+        .iter()
+        .map(|t| NewTopic::new(t, partitions, TopicReplication::Fixed(replication_factor)))
+        .collect();
+    let options = AdminOptions::new().operation_timeout(Some(ADMIN_TIMEOUT));
+    let results = tokio::time::timeout(
+        ADMIN_TIMEOUT + Duration::from_secs(5),
+        admin.create_topics(&new, &options),
+    )
+    .await
+    .map_err(|_| {
+        anyhow::anyhow!(
+            "creating topics timed out after {ADMIN_TIMEOUT:?} (is the broker reachable?)"
+        )
+    })??;
+    let mut created = Vec::new();
+    let mut problems = Vec::new();
+    for r in results {
+        match r {
+            Ok(name) => created.push(name),
+            Err((_, RDKafkaErrorCode::TopicAlreadyExists)) => {}
+            Err((name, code)) => problems.push(format!("{name}: {code}")),
+        }
+    }
+    if problems.is_empty() {
+        Ok(created)
+    } else {
+        anyhow::bail!("creating topics failed: {}", problems.join(", "))
+    }
+}
+
+fn is_producer_only(key: &str) -> bool {
+    matches!(
+        key,
+        "enable.idempotence"
+            | "acks"
+            | "request.required.acks"
+            | "compression.type"
+            | "compression.codec"
+            | "linger.ms"
+            | "queue.buffering.max.ms"
+            | "queue.buffering.max.messages"
+            | "queue.buffering.max.kbytes"
+            | "batch.num.messages"
+            | "batch.size"
+            | "partitioner"
+            | "message.timeout.ms"
+            | "delivery.timeout.ms"
+            | "retries"
+            | "message.send.max.retries"
+            | "retry.backoff.ms"
+            | "max.in.flight.requests.per.connection"
+            | "max.in.flight"
+    )
+}

@@ -1,0 +1,319 @@
+//! The producer: librdkafka (bundled build) with the contract's settings, delivery reports
+//! counted per exchange, receive→ack latency recorded, and bounded backpressure when
+//! librdkafka's queue is full.
+
+use crate::metrics::Histogram;
+use crate::model::Exchange;
+use rdkafka::ClientConfig;
+use rdkafka::client::ClientContext;
+use rdkafka::config::RDKafkaLogLevel;
+use rdkafka::error::{KafkaError, RDKafkaErrorCode};
+use rdkafka::message::{Header, OwnedHeaders};
+use rdkafka::producer::{BaseRecord, DeliveryResult, Producer, ProducerContext, ThreadedProducer};
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+/// tickflow's producer defaults; `tickflow.toml` `[kafka]` may override all but the fixed
+/// two (idempotence and `acks=all`, which the contract requires).
+pub const DEFAULTS: [(&str, &str); 7] = [
+    ("enable.idempotence", "true"),
+    ("acks", "all"),
+    ("compression.type", "lz4"),
+    ("linger.ms", "5"),
+    // Java-compatible key hashing, so every client partitions keys alike.
+    ("partitioner", "murmur2_random"),
+    ("client.id", "tickflow-gather"),
+    ("bootstrap.servers", "127.0.0.1:9092"),
+];
+
+/// Defaults overlaid with the configured properties.
+pub fn producer_properties(configured: &BTreeMap<String, String>) -> BTreeMap<String, String> {
+    let mut all: BTreeMap<String, String> = DEFAULTS
+        .iter()
+        .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+        .collect();
+    all.extend(configured.iter().map(|(k, v)| (k.clone(), v.clone())));
+    all
+}
+
+/// Delivery accounting, shared with metrics and progress.
+#[derive(Debug, Default)]
+pub struct ProducerStats {
+    /// Ticks handed to librdkafka, per exchange ([`Exchange::ALL`] order).
+    pub ticks_sent: [AtomicU64; 3],
+    /// Ticks the broker acknowledged, per exchange.
+    pub ticks_acked: [AtomicU64; 3],
+    /// Dead letters handed to librdkafka.
+    pub dlq_sent: AtomicU64,
+    /// Dead letters acknowledged.
+    pub dlq_acked: AtomicU64,
+    /// Deliveries that failed for good (after librdkafka's retries), ticks and dead letters.
+    pub delivery_failed: AtomicU64,
+    /// Messages given up after waiting `max_block` for queue room.
+    pub queue_full_failed: AtomicU64,
+    /// Sends that had to wait for queue room.
+    pub backpressure_waits: AtomicU64,
+    /// Total time spent waiting for queue room, µs.
+    pub backpressure_wait_us: AtomicU64,
+    /// Client-level errors reported by librdkafka (broker down, auth, ...).
+    pub client_errors: AtomicU64,
+    /// Receive → broker acknowledgement, µs, for ticks.
+    pub ack_latency_us: Histogram,
+    /// True while librdkafka reports all brokers down; cleared by the next delivery.
+    pub brokers_down: AtomicBool,
+    last_error: Mutex<String>,
+}
+
+impl ProducerStats {
+    /// Index of `e` in the per-exchange arrays.
+    pub fn slot(e: Exchange) -> usize {
+        Exchange::ALL.iter().position(|x| *x == e).unwrap_or(0)
+    }
+
+    /// Sum of a per-exchange array.
+    pub fn total(a: &[AtomicU64; 3]) -> u64 {
+        a.iter().map(|x| x.load(Ordering::Relaxed)).sum()
+    }
+}
+
+/// What a delivery report refers to.
+#[derive(Debug)]
+pub struct Meta {
+    received_ts_us: i64,
+    exchange: Exchange,
+    dead_letter: bool,
+}
+
+/// The rdkafka context: counts delivery reports and client errors.
+#[derive(Debug)]
+pub struct Context {
+    stats: Arc<ProducerStats>,
+    /// Print every librdkafka log line (when the `debug` property is set).
+    verbose: bool,
+}
+
+impl ClientContext for Context {
+    fn log(&self, level: RDKafkaLogLevel, fac: &str, message: &str) {
+        // Errors arrive through `error` with context; only severe log lines are printed here.
+        if self.verbose || (level as i32) <= (RDKafkaLogLevel::Critical as i32) {
+            eprintln!("tickflow: kafka: {fac}: {message}");
+        }
+    }
+
+    fn error(&self, error: KafkaError, reason: &str) {
+        self.stats.client_errors.fetch_add(1, Ordering::Relaxed);
+        if error.rdkafka_error_code() == Some(RDKafkaErrorCode::AllBrokersDown) {
+            self.stats.brokers_down.store(true, Ordering::Relaxed);
+        }
+        // librdkafka repeats an error at every retry: log a message once until it changes.
+        let text = format!("{error}: {reason}");
+        if let Ok(mut last) = self.stats.last_error.lock()
+            && *last != text
+        {
+            eprintln!("tickflow: kafka: {text} (retrying; deliveries are kept)");
+            *last = text;
+        }
+    }
+}
+
+impl ProducerContext for Context {
+    type DeliveryOpaque = Box<Meta>;
+
+    fn delivery(&self, result: &DeliveryResult<'_>, meta: Box<Meta>) {
+        let s = &self.stats;
+        match result {
+            Ok(_) => {
+                s.brokers_down.store(false, Ordering::Relaxed);
+                if let Ok(mut last) = s.last_error.lock() {
+                    last.clear();
+                }
+                if meta.dead_letter {
+                    s.dlq_acked.fetch_add(1, Ordering::Relaxed);
+                } else {
+                    s.ticks_acked[ProducerStats::slot(meta.exchange)]
+                        .fetch_add(1, Ordering::Relaxed);
+                    let waited = now_us().saturating_sub(meta.received_ts_us);
+                    s.ack_latency_us.record(u64::try_from(waited).unwrap_or(0));
+                }
+            }
+            Err((e, _)) => {
+                s.delivery_failed.fetch_add(1, Ordering::Relaxed);
+                let what = if meta.dead_letter {
+                    "dead letter"
+                } else {
+                    "tick"
+                };
+                eprintln!(
+                    "tickflow: kafka: {} {what} received at {} µs was not delivered: {e}",
+                    meta.exchange, meta.received_ts_us
+                );
+            }
+        }
+    }
+}
+
+/// Why a message was not handed to librdkafka.
+#[derive(Debug, thiserror::Error)]
+pub enum ProduceError {
+    /// librdkafka's queue stayed full for the whole bound.
+    #[error("producer queue stayed full for {0:?}")]
+    QueueFull(Duration),
+    /// Any other refusal (message too large, unknown topic, ...).
+    #[error("produce: {0}")]
+    Kafka(#[from] KafkaError),
+}
+
+/// The gatherer's producer.
+pub struct TickProducer {
+    producer: ThreadedProducer<Context>,
+    stats: Arc<ProducerStats>,
+    max_block: Duration,
+}
+
+impl std::fmt::Debug for TickProducer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TickProducer")
+            .field("max_block", &self.max_block)
+            .finish()
+    }
+}
+
+pub(crate) fn now_us() -> i64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_micros()).unwrap_or(i64::MAX))
+}
+
+impl TickProducer {
+    /// Creates the producer from the full property set (see [`producer_properties`]).
+    pub fn new(
+        properties: &BTreeMap<String, String>,
+        max_block: Duration,
+        stats: Arc<ProducerStats>,
+    ) -> Result<Self, KafkaError> {
+        let mut config = ClientConfig::new();
+        for (k, v) in properties {
+            config.set(k, v);
+        }
+        // `debug` (e.g. TICKFLOW_KAFKA__DEBUG=broker,eos,msg) turns on librdkafka's own log.
+        let verbose = properties.contains_key("debug");
+        if verbose {
+            config.set_log_level(RDKafkaLogLevel::Debug);
+        }
+        let producer = config.create_with_context(Context {
+            stats: Arc::clone(&stats),
+            verbose,
+        })?;
+        Ok(Self {
+            producer,
+            stats,
+            max_block,
+        })
+    }
+
+    /// Shared statistics.
+    pub fn stats(&self) -> &Arc<ProducerStats> {
+        &self.stats
+    }
+
+    /// Sends a canonical tick. Blocks (up to `max_block`) while librdkafka's queue is full.
+    pub fn send_tick(
+        &self,
+        topic: &str,
+        key: &[u8],
+        value: &[u8],
+        exchange: Exchange,
+        received_ts_us: i64,
+    ) -> Result<(), ProduceError> {
+        let meta = Box::new(Meta {
+            received_ts_us,
+            exchange,
+            dead_letter: false,
+        });
+        let record = BaseRecord::with_opaque_to(topic, meta)
+            .key(key)
+            .payload(value);
+        self.send(record)?;
+        self.stats.ticks_sent[ProducerStats::slot(exchange)].fetch_add(1, Ordering::Relaxed);
+        Ok(())
+    }
+
+    /// Sends a dead letter: the raw frame with the given headers, keyed by exchange.
+    pub fn send_dead_letter(
+        &self,
+        topic: &str,
+        raw: &[u8],
+        headers: &[(&str, String)],
+        exchange: Exchange,
+        received_ts_us: i64,
+    ) -> Result<(), ProduceError> {
+        let mut h = OwnedHeaders::new_with_capacity(headers.len());
+        for (key, value) in headers {
+            h = h.insert(Header {
+                key,
+                value: Some(value.as_bytes()),
+            });
+        }
+        let meta = Box::new(Meta {
+            received_ts_us,
+            exchange,
+            dead_letter: true,
+        });
+        let record = BaseRecord::with_opaque_to(topic, meta)
+            .key(exchange.as_str())
+            .payload(raw)
+            .headers(h);
+        self.send(record)?;
+        self.stats.dlq_sent.fetch_add(1, Ordering::Relaxed);
+        Ok(())
+    }
+
+    fn send<K, P>(&self, mut record: BaseRecord<'_, K, P, Box<Meta>>) -> Result<(), ProduceError>
+    where
+        K: rdkafka::message::ToBytes + ?Sized,
+        P: rdkafka::message::ToBytes + ?Sized,
+    {
+        let mut waiting: Option<Instant> = None;
+        let result = loop {
+            match self.producer.send(record) {
+                Ok(()) => break Ok(()),
+                Err((KafkaError::MessageProduction(RDKafkaErrorCode::QueueFull), back)) => {
+                    let since = *waiting.get_or_insert_with(|| {
+                        self.stats
+                            .backpressure_waits
+                            .fetch_add(1, Ordering::Relaxed);
+                        Instant::now()
+                    });
+                    if since.elapsed() >= self.max_block {
+                        self.stats.queue_full_failed.fetch_add(1, Ordering::Relaxed);
+                        break Err(ProduceError::QueueFull(self.max_block));
+                    }
+                    record = back;
+                    // The polling thread serves delivery reports, which frees room.
+                    std::thread::sleep(Duration::from_micros(500));
+                }
+                Err((e, _)) => break Err(ProduceError::Kafka(e)),
+            }
+        };
+        if let Some(since) = waiting {
+            let us = u64::try_from(since.elapsed().as_micros()).unwrap_or(u64::MAX);
+            self.stats
+                .backpressure_wait_us
+                .fetch_add(us, Ordering::Relaxed);
+        }
+        result
+    }
+
+    /// Messages not yet acknowledged or failed.
+    pub fn in_flight(&self) -> i32 {
+        self.producer.in_flight_count()
+    }
+
+    /// Waits up to `timeout` for every outstanding delivery; returns how many are left.
+    pub fn flush(&self, timeout: Duration) -> i32 {
+        let _ = self.producer.flush(timeout);
+        self.producer.in_flight_count()
+    }
+}

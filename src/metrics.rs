@@ -1,0 +1,217 @@
+//! Lock-free metric primitives and the Prometheus text format.
+//!
+//! [`Histogram`] keeps log-linear buckets (8 per power of two, ≤ 9 % relative error) in
+//! atomics, so hot paths record without locks and quantiles can be read at any time.
+
+use std::fmt::Write as _;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+const SUB_BUCKETS: u32 = 8;
+const SUB_BITS: u32 = 3;
+/// Buckets: values below 8 exactly, then 8 per power of two up to 2^63.
+const BUCKETS: usize = (SUB_BUCKETS + (64 - SUB_BITS) * SUB_BUCKETS) as usize;
+
+/// A histogram of non-negative integer samples (e.g. microseconds).
+#[derive(Debug)]
+pub struct Histogram {
+    buckets: Box<[AtomicU64]>,
+    count: AtomicU64,
+    sum: AtomicU64,
+}
+
+impl Default for Histogram {
+    fn default() -> Self {
+        Self {
+            buckets: (0..BUCKETS).map(|_| AtomicU64::new(0)).collect(),
+            count: AtomicU64::new(0),
+            sum: AtomicU64::new(0),
+        }
+    }
+}
+
+fn bucket_of(v: u64) -> usize {
+    if v < u64::from(SUB_BUCKETS) {
+        return usize::try_from(v).unwrap_or(0);
+    }
+    let exp = 63 - v.leading_zeros(); // >= SUB_BITS
+    let sub = (v >> (exp - SUB_BITS)) & u64::from(SUB_BUCKETS - 1);
+    let index = u64::from((exp - SUB_BITS + 1) * SUB_BUCKETS) + sub;
+    usize::try_from(index).unwrap_or(BUCKETS - 1)
+}
+
+/// The largest value that falls into bucket `i`.
+fn upper_of(i: usize) -> u64 {
+    let i = u64::try_from(i).unwrap_or(u64::MAX);
+    let sub_buckets = u64::from(SUB_BUCKETS);
+    if i < sub_buckets {
+        return i;
+    }
+    let exp = i / sub_buckets - 1 + u64::from(SUB_BITS);
+    let sub = i % sub_buckets;
+    let low = (sub_buckets + sub) << (exp - u64::from(SUB_BITS));
+    low.saturating_add((1u64 << (exp - u64::from(SUB_BITS))) - 1)
+}
+
+impl Histogram {
+    /// Records one sample.
+    pub fn record(&self, v: u64) {
+        self.buckets[bucket_of(v)].fetch_add(1, Ordering::Relaxed);
+        self.count.fetch_add(1, Ordering::Relaxed);
+        self.sum.fetch_add(v, Ordering::Relaxed);
+    }
+
+    /// Samples recorded.
+    pub fn count(&self) -> u64 {
+        self.count.load(Ordering::Relaxed)
+    }
+
+    /// Sum of all samples.
+    pub fn sum(&self) -> u64 {
+        self.sum.load(Ordering::Relaxed)
+    }
+
+    /// Per-bucket counts, for differences between two moments.
+    pub fn snapshot(&self) -> Vec<u64> {
+        self.buckets
+            .iter()
+            .map(|b| b.load(Ordering::Relaxed))
+            .collect()
+    }
+
+    /// The `q` quantile (0..=1) of all samples: the upper bound of the bucket holding it.
+    pub fn quantile(&self, q: f64) -> Option<u64> {
+        quantile_of(&self.snapshot(), q)
+    }
+}
+
+/// The `q` quantile of bucket counts (from [`Histogram::snapshot`], or a difference of two).
+pub fn quantile_of(counts: &[u64], q: f64) -> Option<u64> {
+    let total: u64 = counts.iter().sum();
+    if total == 0 {
+        return None;
+    }
+    // Rank of the sample, 1-based; the float only picks a rank, values stay integers.
+    #[allow(
+        clippy::cast_possible_truncation,
+        clippy::cast_sign_loss,
+        clippy::cast_precision_loss
+    )]
+    let rank = ((q.clamp(0.0, 1.0) * total as f64).ceil() as u64).max(1);
+    let mut seen = 0;
+    for (i, c) in counts.iter().enumerate() {
+        seen += c;
+        if seen >= rank {
+            return Some(upper_of(i));
+        }
+    }
+    None
+}
+
+/// Writes Prometheus text exposition format.
+#[derive(Debug, Default)]
+pub struct Exposition {
+    out: String,
+}
+
+impl Exposition {
+    /// Starts a metric family.
+    pub fn family(&mut self, name: &str, kind: &str, help: &str) -> &mut Self {
+        let _ = writeln!(self.out, "# HELP {name} {help}\n# TYPE {name} {kind}");
+        self
+    }
+
+    /// One sample; `labels` as `(name, value)` pairs.
+    pub fn sample(&mut self, name: &str, labels: &[(&str, &str)], value: u64) -> &mut Self {
+        self.out.push_str(name);
+        if !labels.is_empty() {
+            self.out.push('{');
+            for (i, (k, v)) in labels.iter().enumerate() {
+                if i > 0 {
+                    self.out.push(',');
+                }
+                let v = v
+                    .replace('\\', "\\\\")
+                    .replace('"', "\\\"")
+                    .replace('\n', "\\n");
+                let _ = write!(self.out, "{k}=\"{v}\"");
+            }
+            self.out.push('}');
+        }
+        let _ = writeln!(self.out, " {value}");
+        self
+    }
+
+    /// A histogram family in seconds from microsecond samples, with a few fixed buckets.
+    pub fn histogram_us(&mut self, name: &str, help: &str, h: &Histogram) -> &mut Self {
+        self.family(name, "histogram", help);
+        let counts = h.snapshot();
+        for le_us in [
+            500u64, 1_000, 5_000, 10_000, 50_000, 100_000, 500_000, 1_000_000,
+        ] {
+            let n: u64 = counts
+                .iter()
+                .enumerate()
+                .filter(|(i, _)| upper_of(*i) <= le_us)
+                .map(|(_, c)| c)
+                .sum();
+            let le = format!("{}", le_us as f64 / 1e6);
+            let _ = writeln!(self.out, "{name}_bucket{{le=\"{le}\"}} {n}");
+        }
+        let _ = writeln!(self.out, "{name}_bucket{{le=\"+Inf\"}} {}", h.count());
+        let _ = writeln!(self.out, "{name}_sum {}", h.sum() as f64 / 1e6);
+        let _ = writeln!(self.out, "{name}_count {}", h.count());
+        self
+    }
+
+    /// The text.
+    pub fn finish(self) -> String {
+        self.out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn buckets_are_contiguous_and_bounded() {
+        let mut last = None;
+        for v in (0..100_000u64).chain([u64::MAX / 3, u64::MAX]) {
+            let b = bucket_of(v);
+            assert!(b < BUCKETS);
+            assert!(upper_of(b) >= v, "{v} above its bucket's bound");
+            if b > 0 {
+                assert!(upper_of(b - 1) < v, "{v} fits an earlier bucket");
+            }
+            if let Some(l) = last {
+                assert!(b >= l);
+            }
+            last = Some(b);
+        }
+    }
+
+    #[test]
+    fn quantiles_are_within_the_bucket_error() {
+        let h = Histogram::default();
+        for v in 1..=10_000u64 {
+            h.record(v);
+        }
+        let p50 = h.quantile(0.5).unwrap();
+        let p99 = h.quantile(0.99).unwrap();
+        assert!((5_000..=5_000 * 109 / 100).contains(&p50), "{p50}");
+        assert!((9_900..=9_900 * 109 / 100).contains(&p99), "{p99}");
+        assert_eq!(h.count(), 10_000);
+        assert_eq!(Histogram::default().quantile(0.5), None);
+    }
+
+    #[test]
+    fn exposition_escapes_labels() {
+        let mut e = Exposition::default();
+        e.family("x_total", "counter", "help")
+            .sample("x_total", &[("a", "q\"z")], 3);
+        assert_eq!(
+            e.finish(),
+            "# HELP x_total help\n# TYPE x_total counter\nx_total{a=\"q\\\"z\"} 3\n"
+        );
+    }
+}

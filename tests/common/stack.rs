@@ -1,0 +1,229 @@
+//! Real services for end-to-end tests: a tansu broker per test on a free loopback port
+//! (in-memory storage), a TCP proxy that can take "the broker" away, and a Kafka test consumer.
+//!
+//! tansu is found through `TICKFLOW_TANSU`, `PATH` or `~/.cargo/bin` (scripts/test.sh installs
+//! it). Without it a test prints a SKIP line and returns, unless `TICKFLOW_REQUIRE_STACK=1`
+//! (set by scripts/test.sh), which turns the absence into a failure.
+
+use rdkafka::consumer::{BaseConsumer, Consumer};
+use rdkafka::message::{Headers, Message, OwnedMessage};
+use rdkafka::{ClientConfig, Offset, TopicPartitionList};
+use std::net::TcpStream;
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+use tokio::task::JoinHandle;
+
+/// A free loopback port (bound and released).
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+fn tansu_binary() -> Option<PathBuf> {
+    if let Some(p) = std::env::var_os("TICKFLOW_TANSU") {
+        return Some(PathBuf::from(p));
+    }
+    let mut dirs: Vec<PathBuf> = std::env::var_os("PATH")
+        .map(|p| std::env::split_paths(&p).collect())
+        .unwrap_or_default();
+    if let Some(home) = std::env::var_os("HOME") {
+        dirs.push(PathBuf::from(home).join(".cargo/bin"));
+    }
+    dirs.into_iter()
+        .map(|d| d.join("tansu"))
+        .find(|p| p.is_file())
+}
+
+fn wait_listening(port: u16, within: Duration) -> bool {
+    let deadline = Instant::now() + within;
+    while Instant::now() < deadline {
+        if TcpStream::connect(("127.0.0.1", port)).is_ok() {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    false
+}
+
+/// A tansu broker process, killed on drop.
+pub struct Broker {
+    child: Child,
+    /// The address clients use (the proxy's when there is one).
+    pub bootstrap: String,
+}
+
+impl Broker {
+    /// Starts a broker on a free port, or `None` (with a SKIP line) when tansu is missing and
+    /// not required.
+    pub fn start(test: &str) -> Option<Self> {
+        let port = free_port();
+        Self::start_advertising(test, port, port)
+    }
+
+    /// Starts a broker listening on `listen` that tells clients to connect to `advertised`.
+    pub fn start_advertising(test: &str, listen: u16, advertised: u16) -> Option<Self> {
+        let Some(tansu) = tansu_binary() else {
+            assert!(
+                std::env::var("TICKFLOW_REQUIRE_STACK").as_deref() != Ok("1"),
+                "tansu is required (TICKFLOW_REQUIRE_STACK=1) but was not found"
+            );
+            eprintln!("SKIP {test}: tansu not found (install: scripts/stack.sh install)");
+            return None;
+        };
+        let child = Command::new(tansu)
+            .args([
+                "broker",
+                "--listener-url",
+                &format!("tcp://127.0.0.1:{listen}"),
+                "--advertised-listener-url",
+                &format!("tcp://127.0.0.1:{advertised}"),
+                "--storage-engine",
+                "memory://tansu/",
+            ])
+            .stdout(Stdio::null())
+            .stderr(match std::env::var_os("TICKFLOW_TEST_BROKER_LOG") {
+                // Debugging aid: the broker's log in this directory, one file per port.
+                Some(dir) => Stdio::from(
+                    std::fs::File::create(PathBuf::from(dir).join(format!("tansu-{listen}.log")))
+                        .unwrap(),
+                ),
+                None => Stdio::null(),
+            })
+            .spawn()
+            .unwrap();
+        let broker = Self {
+            child,
+            bootstrap: format!("127.0.0.1:{advertised}"),
+        };
+        assert!(
+            wait_listening(listen, Duration::from_secs(20)),
+            "tansu did not listen"
+        );
+        Some(broker)
+    }
+}
+
+impl Drop for Broker {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A TCP proxy in front of the broker. `stop` closes every connection and the listening
+/// socket, so clients see exactly what a stopped broker looks like (resets, then refused
+/// connections); `start` brings it back on the same port. tansu's in-memory storage would
+/// lose every message if the process itself were restarted, so the outage is made here.
+pub struct Proxy {
+    /// Port clients connect to.
+    pub port: u16,
+    target: u16,
+    task: Option<JoinHandle<()>>,
+}
+
+impl Proxy {
+    /// A proxy on a free port forwarding to `target` (not started).
+    pub fn new(target: u16) -> Self {
+        Self {
+            port: free_port(),
+            target,
+            task: None,
+        }
+    }
+
+    /// Accepts and forwards connections.
+    pub async fn start(&mut self) {
+        let listener = tokio::net::TcpListener::bind(("127.0.0.1", self.port))
+            .await
+            .unwrap();
+        let target = self.target;
+        self.task = Some(tokio::spawn(async move {
+            let mut connections = tokio::task::JoinSet::new();
+            loop {
+                let Ok((mut inbound, _)) = listener.accept().await else {
+                    continue;
+                };
+                connections.spawn(async move {
+                    if let Ok(mut outbound) =
+                        tokio::net::TcpStream::connect(("127.0.0.1", target)).await
+                    {
+                        let _ = tokio::io::copy_bidirectional(&mut inbound, &mut outbound).await;
+                    }
+                });
+            }
+        }));
+    }
+
+    /// Closes the listener and every forwarded connection.
+    pub async fn stop(&mut self) {
+        if let Some(task) = self.task.take() {
+            task.abort();
+            let _ = task.await;
+        }
+    }
+}
+
+/// Every message of `topic` from the beginning, waiting until `at_least` arrived and no new
+/// one came for `quiet`, or `timeout` passed.
+pub fn consume_all(
+    bootstrap: &str,
+    topic: &str,
+    at_least: usize,
+    timeout: Duration,
+) -> Vec<OwnedMessage> {
+    let consumer: BaseConsumer = ClientConfig::new()
+        .set("bootstrap.servers", bootstrap)
+        .set("group.id", format!("test-{}", free_port()))
+        .set("enable.auto.commit", "false")
+        .set("auto.offset.reset", "earliest")
+        .create()
+        .unwrap();
+    let metadata = consumer
+        .fetch_metadata(Some(topic), Duration::from_secs(10))
+        .unwrap();
+    let partitions: Vec<i32> = metadata.topics()[0]
+        .partitions()
+        .iter()
+        .map(|p| p.id())
+        .collect();
+    assert!(!partitions.is_empty(), "topic {topic} has no partitions");
+    {
+        let mut list = TopicPartitionList::new();
+        for p in &partitions {
+            list.add_partition_offset(topic, *p, Offset::Beginning)
+                .unwrap();
+        }
+        consumer.assign(&list).unwrap();
+        // Dropped here, before the consumer (librdkafka hangs otherwise; TESTING.md).
+    }
+    let mut out = Vec::new();
+    let deadline = Instant::now() + timeout;
+    let quiet = Duration::from_millis(1500);
+    let mut last_new = Instant::now();
+    while Instant::now() < deadline {
+        match consumer.poll(Duration::from_millis(100)) {
+            Some(Ok(m)) => {
+                out.push(m.detach());
+                last_new = Instant::now();
+            }
+            Some(Err(e)) => panic!("consume {topic}: {e}"),
+            None if out.len() >= at_least && last_new.elapsed() > quiet => break,
+            None => {}
+        }
+    }
+    out
+}
+
+/// A message's header as text.
+pub fn header(m: &OwnedMessage, name: &str) -> Option<String> {
+    let headers = m.headers()?;
+    headers
+        .iter()
+        .find(|h| h.key == name)
+        .and_then(|h| h.value)
+        .map(|v| String::from_utf8_lossy(v).into_owned())
+}
