@@ -35,6 +35,7 @@ pub enum Command {
 /// Parses the command line and runs the chosen subcommand.
 pub fn run() -> ExitCode {
     let cli = Cli::parse();
+    init_logging();
     let result = match cli.command {
         Command::Gather(args) => gather::run(&args),
         Command::Normalize(args) => normalize::run(&args),
@@ -48,4 +49,19 @@ pub fn run() -> ExitCode {
             ExitCode::from(2)
         }
     }
+}
+
+/// Log events go to stderr at `TICKFLOW_LOG` (`error`, `warn`, `info` (default), `debug`).
+fn init_logging() {
+    use std::io::IsTerminal;
+    let level = std::env::var("TICKFLOW_LOG")
+        .ok()
+        .and_then(|v| v.parse::<tracing_subscriber::filter::LevelFilter>().ok())
+        .unwrap_or(tracing_subscriber::filter::LevelFilter::INFO);
+    let _ = tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_max_level(level)
+        .with_target(false)
+        .with_ansi(std::io::stderr().is_terminal())
+        .try_init();
 }

@@ -17,6 +17,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::{mpsc, watch};
+use tracing::Instrument;
 
 /// Everything `gather` runs with.
 #[derive(Debug, Clone)]
@@ -109,7 +110,7 @@ pub async fn start(setup: GatherSetup, shutdown: watch::Receiver<bool>) -> anyho
         )
         .await?;
         if !created.is_empty() {
-            eprintln!("tickflow: created topics {}", created.join(", "));
+            tracing::info!("created topics {}", created.join(", "));
         }
     }
     let producer_stats = Arc::new(ProducerStats::default());
@@ -153,15 +154,20 @@ pub async fn start(setup: GatherSetup, shutdown: watch::Receiver<bool>) -> anyho
                 stats: Arc::clone(&stats),
             });
             let seed = (n as u64) << 32 | index as u64 | u64::from(std::process::id()) << 48;
-            tasks.push(tokio::spawn(crate::ws::run(
-                Arc::clone(&shared),
-                plan,
-                tx.clone(),
-                stats,
-                shutdown.clone(),
-                seed,
-                Arc::clone(&setup.tls),
-            )));
+            // One span per connection: every event of the connection carries its identity.
+            let span = tracing::info_span!("connection", connector = %connector.name, index);
+            tasks.push(tokio::spawn(
+                crate::ws::run(
+                    Arc::clone(&shared),
+                    plan,
+                    tx.clone(),
+                    stats,
+                    shutdown.clone(),
+                    seed,
+                    Arc::clone(&setup.tls),
+                )
+                .instrument(span),
+            ));
         }
     }
     if connections.is_empty() {

@@ -108,9 +108,12 @@ pub fn run(
         });
         if first {
             // Logged once per (exchange, reason); the count is in /metrics.
-            eprintln!(
-                "tickflow: {}: first dead letter for {}: {}: {} (further ones are counted, not logged)",
-                route.connector, letter.reason, letter.stage, letter.error
+            tracing::warn!(
+                connector = %route.connector,
+                stage = letter.stage,
+                reason = letter.reason,
+                "first dead letter of this kind (further ones are counted, not logged): {}",
+                letter.error
             );
         }
         let headers = letter.headers(
@@ -140,10 +143,7 @@ fn produce_failed(
 ) {
     let n = stats.produce_errors.fetch_add(1, Ordering::Relaxed);
     if n.is_power_of_two() || n == 0 {
-        eprintln!(
-            "tickflow: {}: {what} not produced: {e} ({} so far)",
-            route.connector,
-            n + 1
-        );
+        // Logged at 1, 2, 4, 8, ... failures: visible without flooding; all are counted.
+        tracing::error!(connector = %route.connector, so_far = n + 1, "{what} not produced: {e}");
     }
 }

@@ -98,7 +98,7 @@ impl ClientContext for Context {
     fn log(&self, level: RDKafkaLogLevel, fac: &str, message: &str) {
         // Errors arrive through `error` with context; only severe log lines are printed here.
         if self.verbose || (level as i32) <= (RDKafkaLogLevel::Critical as i32) {
-            eprintln!("tickflow: kafka: {fac}: {message}");
+            tracing::warn!(facility = fac, "librdkafka: {message}");
         }
     }
 
@@ -112,7 +112,7 @@ impl ClientContext for Context {
         if let Ok(mut last) = self.stats.last_error.lock()
             && *last != text
         {
-            eprintln!("tickflow: kafka: {text} (retrying; deliveries are kept)");
+            tracing::warn!("kafka: {text} (retrying; deliveries are kept)");
             *last = text;
         }
     }
@@ -145,9 +145,10 @@ impl ProducerContext for Context {
                 } else {
                     "tick"
                 };
-                eprintln!(
-                    "tickflow: kafka: {} {what} received at {} µs was not delivered: {e}",
-                    meta.exchange, meta.received_ts_us
+                tracing::error!(
+                    exchange = %meta.exchange,
+                    received_ts_us = meta.received_ts_us,
+                    "kafka: {what} not delivered: {e}"
                 );
             }
         }

@@ -96,7 +96,7 @@ pub async fn serve(listener: TcpListener, config: SimConfig, mut shutdown: watch
                     let seed = config.seed ^ connection_id.wrapping_mul(0x9e37_79b9_7f4a_7c15);
                     tokio::spawn(connection(stream, peer, Arc::clone(&config), seed, shutdown.clone()));
                 }
-                Err(e) => eprintln!("tickflow simulate: accept failed: {e}"),
+                Err(e) => tracing::warn!("simulate: accept failed: {e}"),
             },
         }
     }
@@ -132,8 +132,8 @@ async fn connection(
     let handshake = tokio_tungstenite::accept_hdr_async(stream, check_path);
     let ws = match tokio::time::timeout(Duration::from_secs(10), handshake).await {
         Ok(Ok(ws)) => ws,
-        Ok(Err(e)) => return eprintln!("tickflow simulate: {peer}: handshake failed: {e}"),
-        Err(_) => return eprintln!("tickflow simulate: {peer}: handshake timed out"),
+        Ok(Err(e)) => return tracing::warn!(%peer, "simulate: handshake failed: {e}"),
+        Err(_) => return tracing::warn!(%peer, "simulate: handshake timed out"),
     };
     let Some((route, url_fault)) = chosen else {
         return;
@@ -163,7 +163,8 @@ async fn connection(
         Route::Binance(streams) => session.binance(streams).await,
     };
     if let Err(e) = result {
-        eprintln!("tickflow simulate: {peer}: {e}");
+        // Clients going away (resets at shutdown) are routine for a load generator.
+        tracing::debug!(%peer, "simulate: connection ended: {e}");
     }
 }
 

@@ -94,17 +94,18 @@ pub async fn run(
             Ended::Shutdown => return,
             Ended::Failed(why) => {
                 stats.failures.fetch_add(1, Ordering::Relaxed);
-                eprintln!("tickflow: {name}: connection failed: {why}");
+                tracing::warn!(%why, "connection failed; reconnecting after backoff");
             }
             Ended::Idle => {
                 stats.idle_timeouts.fetch_add(1, Ordering::Relaxed);
-                eprintln!(
-                    "tickflow: {name}: no frame for {:?}, reconnecting",
-                    config.keepalive.idle_timeout
+                tracing::warn!(
+                    idle_timeout = ?config.keepalive.idle_timeout,
+                    "no frame within the idle timeout; reconnecting"
                 );
             }
             Ended::Aged => {
                 stats.proactive_reconnects.fetch_add(1, Ordering::Relaxed);
+                tracing::info!("renewing the connection before the exchange's forced cut");
             }
         }
         backoff.connection_ended(started.elapsed());
@@ -162,6 +163,7 @@ async fn session(
         }
     }
     stats.up.store(1, Ordering::Relaxed);
+    tracing::info!(url = %plan.url, requests = plan.messages.len(), "connected and subscribed");
     let connected = Instant::now();
     let ping_every = config
         .keepalive
