@@ -23,6 +23,11 @@ fn repo() -> PathBuf {
 }
 
 fn app(bootstrap: &str) -> AppConfig {
+    app_with(bootstrap, &[])
+}
+
+/// The shipped tickflow.toml with the broker, a free HTTP port and `extra` overrides.
+fn app_with(bootstrap: &str, extra: &[(&str, &str)]) -> AppConfig {
     let env = [
         ("TICKFLOW_KAFKA__BOOTSTRAP_SERVERS", bootstrap),
         ("TICKFLOW_HTTP__BIND", "127.0.0.1:0"),
@@ -31,7 +36,9 @@ fn app(bootstrap: &str) -> AppConfig {
     load_app_config(
         &repo().join("tickflow.toml"),
         false,
-        env.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())),
+        env.iter()
+            .chain(extra)
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned())),
     )
     .unwrap()
 }
@@ -404,6 +411,70 @@ async fn a_broker_outage_of_ten_seconds_loses_no_tick() {
         messages.len(),
         "the idempotent producer wrote no duplicate"
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_full_producer_queue_makes_the_pipeline_wait_not_drop() {
+    let listen = free_port();
+    let mut proxy = Proxy::new(listen);
+    let Some(broker) = Broker::start_advertising(
+        "a_full_producer_queue_makes_the_pipeline_wait",
+        listen,
+        proxy.port,
+    ) else {
+        return;
+    };
+    proxy.start().await;
+    let (base, _sim) = common::start_simulator(200, Duration::from_secs(1), None).await;
+    let picked = connectors(&base, &[("binance", "")]);
+    // A producer queue of 50 messages and a frame queue of 32: an outage fills both quickly.
+    let config = app_with(
+        &broker.bootstrap,
+        &[
+            ("TICKFLOW_KAFKA__QUEUE_BUFFERING_MAX_MESSAGES", "50"),
+            ("TICKFLOW_GATHER__QUEUE_FRAMES", "32"),
+        ],
+    );
+    let run = gather(setup(config, picked)).await;
+    let s = Arc::clone(&run.state);
+    wait_for("100 acked ticks", Duration::from_secs(30), || {
+        acked(&s) >= 100
+    })
+    .await;
+    proxy.stop().await;
+    wait_for(
+        "the pipeline waiting on a full producer queue",
+        Duration::from_secs(20),
+        || {
+            get(&s.producer.backpressure_waits) > 0
+                && get(&s.connections[0].stats.backpressure_wait_us) > 0
+        },
+    )
+    .await;
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    proxy.start().await;
+    let stalled_at = ProducerStats::total(&s.pipeline.ticks);
+    wait_for("ticks flowing again", Duration::from_secs(60), || {
+        acked(&s) > stalled_at + 200
+    })
+    .await;
+    let (outcome, state) = run.finish().await;
+    assert_eq!(outcome.lost, 0, "nothing may be dropped under backpressure");
+    assert_eq!(get(&state.producer.queue_full_failed), 0);
+    assert!(
+        get(&state.producer.backpressure_wait_us) > 1_000_000,
+        "the wait is measured"
+    );
+    let received: u64 = state.connections.iter().map(|c| get(&c.stats.frames)).sum();
+    assert_eq!(received, ProducerStats::total(&state.pipeline.frames));
+    let produced = ProducerStats::total(&state.pipeline.ticks);
+    let messages = consume_all(
+        &broker.bootstrap,
+        "ticks.v1",
+        produced as usize,
+        Duration::from_secs(60),
+    );
+    assert_eq!(messages.len() as u64, produced, "count in = count out");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -23,6 +23,8 @@ use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 /// Bound on sending one message.
 pub const SEND_TIMEOUT: Duration = Duration::from_secs(10);
+/// At shutdown, how long the frame in hand may wait for room in the output channel.
+pub const SHUTDOWN_HANDOFF: Duration = Duration::from_secs(1);
 
 /// One received frame, owned, with its receive time.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -204,10 +206,18 @@ async fn session(
                 stats.frames.fetch_add(1, Ordering::Relaxed);
                 let received = Received { connector: Arc::clone(name), frame_type, bytes, received_ts_us };
                 let waited = Instant::now();
+                let mut sending = std::pin::pin!(out.send(received));
                 tokio::select! {
                     biased;
-                    _ = shutdown.changed() => return Ended::Shutdown,
-                    sent = out.send(received) => if sent.is_err() {
+                    _ = shutdown.changed() => {
+                        // Stopping: the pipeline drains until every connection is gone, so the
+                        // frame in hand still gets its place (bounded), then the session ends.
+                        if !matches!(tokio::time::timeout(SHUTDOWN_HANDOFF, sending).await, Ok(Ok(()))) {
+                            tracing::warn!("one received frame could not be queued before shutdown");
+                        }
+                        return Ended::Shutdown;
+                    }
+                    sent = &mut sending => if sent.is_err() {
                         // The consumer is gone: nothing left to feed.
                         return Ended::Shutdown;
                     },
