@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
-# The README's main command: gather live ticks into Kafka.
+# The README's main command: gather live ticks into Kafka and keep the Redis price cache.
 #
 #   scripts/run.sh [gather options...]
 #
+# Runs `tickflow cache` in the background and `tickflow gather` in the foreground; prints the
+# `tickflow price` command that reads the cache from another terminal.
 # Kafka: TICKFLOW_KAFKA__BOOTSTRAP_SERVERS, or "bootstrap.servers" in tickflow.toml; when
 # neither names a broker, the local stack (tansu + redis, scripts/stack.sh) is started for this
 # run and stopped afterwards. Exchanges: the live endpoints in connectors/*.toml; when none can
@@ -28,7 +30,18 @@ if ! configured_broker; then
 fi
 echo "run: Kafka at ${TICKFLOW_KAFKA__BOOTSTRAP_SERVERS:-(from tickflow.toml)}" >&2
 
-# Not exec: the trap above must stop the stack after tickflow exits.
+
+target/release/tickflow cache >target/cache.log 2>&1 &
+cache_pid=$!
+stop_cache() {
+  kill -TERM "$cache_pid" 2>/dev/null || true
+  wait "$cache_pid" 2>/dev/null || true
+}
+echo "run: tickflow cache running (pid $cache_pid, log target/cache.log); prices from another terminal:" >&2
+echo "  TICKFLOW_REDIS__URL=${TICKFLOW_REDIS__URL:-redis://127.0.0.1:6379} target/release/tickflow price BTC-KRW --watch" >&2
+
+# Not exec: the cache and the stack must be stopped after gather exits.
 status=0
 target/release/tickflow gather --simulate-if-offline "$@" || status=$?
+stop_cache
 exit "$status"

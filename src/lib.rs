@@ -10,11 +10,13 @@
 //! - [`kafka`] — the producer (idempotent, delivery reports counted), DLQ record, topic creation.
 //! - [`gather`] — `tickflow gather`: connections → pipeline thread → producer; metrics, health.
 //! - [`http`], [`metrics`] — the `/metrics` `/healthz` `/readyz` endpoint and its primitives.
+//! - [`cache`] — the Redis contract, the Lua compare-and-set writer, per-batch coalescing.
 //! - [`sim`] — `tickflow simulate`: a loopback server speaking each exchange's protocol.
 //! - [`cli`] — the `tickflow` subcommands (the binary in `src/main.rs` only calls [`cli::run`]).
 
 #![cfg_attr(test, allow(clippy::unwrap_used, clippy::expect_used, clippy::panic))]
 
+pub mod cache;
 pub mod cli;
 pub mod codec;
 pub mod config;

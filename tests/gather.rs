@@ -4,126 +4,17 @@
 
 mod common;
 
+use common::run::{acked, app, app_with, connectors, gather, get, repo, setup, wait_for};
 use common::stack::{Broker, Proxy, consume_all, free_port, header};
 use rdkafka::message::Message;
 use std::collections::{BTreeMap, HashMap, HashSet};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 use tickflow::codec::{Encoder, Format, avro, confluent};
-use tickflow::config::{AppConfig, ConnectorConfig, load_app_config, load_connectors};
-use tickflow::exchange::SymbolTable;
-use tickflow::gather::{GatherOutcome, GatherSetup, GatherState, start};
+use tickflow::config::load_app_config;
 use tickflow::kafka::ProducerStats;
 use tickflow::model::Exchange;
-
-fn repo() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
-
-fn app(bootstrap: &str) -> AppConfig {
-    app_with(bootstrap, &[])
-}
-
-/// The shipped tickflow.toml with the broker, a free HTTP port and `extra` overrides.
-fn app_with(bootstrap: &str, extra: &[(&str, &str)]) -> AppConfig {
-    let env = [
-        ("TICKFLOW_KAFKA__BOOTSTRAP_SERVERS", bootstrap),
-        ("TICKFLOW_HTTP__BIND", "127.0.0.1:0"),
-        ("TICKFLOW_GATHER__PROGRESS_SECS", "0"),
-    ];
-    load_app_config(
-        &repo().join("tickflow.toml"),
-        false,
-        env.iter()
-            .chain(extra)
-            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned())),
-    )
-    .unwrap()
-}
-
-fn symbols() -> Arc<SymbolTable> {
-    Arc::new(SymbolTable::bundled_binance().unwrap())
-}
-
-/// The bundled connectors named in `pick` (with a URL query to add, e.g. a simulator fault),
-/// pointed at the simulator at `base`.
-fn connectors(base: &str, pick: &[(&str, &str)]) -> Vec<ConnectorConfig> {
-    let all = load_connectors(&repo().join("connectors"), &symbols()).unwrap();
-    pick.iter()
-        .map(|(name, query)| {
-            let mut c = all
-                .iter()
-                .find(|c| c.name == *name)
-                .unwrap()
-                .redirected_to(base);
-            c.url.push_str(query);
-            c.enabled = true;
-            c.backoff.initial = Duration::from_millis(100);
-            c
-        })
-        .collect()
-}
-
-fn setup(app: AppConfig, connectors: Vec<ConnectorConfig>) -> GatherSetup {
-    GatherSetup {
-        app,
-        connectors,
-        symbols: symbols(),
-        tls: tickflow::ws::tls::client_config().unwrap(),
-        simulated: true,
-    }
-}
-
-fn get(a: &AtomicU64) -> u64 {
-    a.load(Ordering::Relaxed)
-}
-
-async fn wait_for(what: &str, within: Duration, mut ok: impl FnMut() -> bool) {
-    let deadline = Instant::now() + within;
-    while !ok() {
-        assert!(
-            Instant::now() < deadline,
-            "timed out after {within:?} waiting for {what}"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-}
-
-struct Run {
-    state: Arc<GatherState>,
-    stop: tokio::sync::watch::Sender<bool>,
-    done: tokio::task::JoinHandle<anyhow::Result<GatherOutcome>>,
-    http: std::net::SocketAddr,
-}
-
-async fn gather(setup: GatherSetup) -> Run {
-    let (stop, stopped) = tokio::sync::watch::channel(false);
-    let running = start(setup, stopped).await.unwrap();
-    Run {
-        state: running.state,
-        stop,
-        done: running.done,
-        http: running.http_addr,
-    }
-}
-
-impl Run {
-    async fn finish(self) -> (GatherOutcome, Arc<GatherState>) {
-        self.stop.send(true).unwrap();
-        let outcome = tokio::time::timeout(Duration::from_secs(60), self.done)
-            .await
-            .expect("gather did not stop")
-            .unwrap()
-            .unwrap();
-        (outcome, self.state)
-    }
-}
-
-fn acked(s: &GatherState) -> u64 {
-    ProducerStats::total(&s.producer.ticks_acked)
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_tick_arrives_once_in_order_and_exact() {

@@ -137,7 +137,7 @@ pub fn run(args: &GatherArgs) -> anyhow::Result<ExitCode> {
         };
         let running = start(setup, stopped).await?;
         eprintln!("tickflow: gathering; metrics on http://{}/metrics", running.http_addr);
-        wait_for_stop(args.duration).await?;
+        super::wait_for_stop(args.duration).await?;
         eprintln!("tickflow: stopping: closing connections, draining, flushing the producer");
         let _ = stop.send(true);
         let outcome = running.done.await??;
@@ -148,15 +148,4 @@ pub fn run(args: &GatherArgs) -> anyhow::Result<ExitCode> {
         );
         anyhow::Ok(if outcome.lost == 0 { ExitCode::SUCCESS } else { ExitCode::from(1) })
     })
-}
-
-async fn wait_for_stop(duration: Option<u64>) -> anyhow::Result<()> {
-    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
-    let limit = duration.map_or(Duration::from_secs(u64::MAX / 4), Duration::from_secs);
-    tokio::select! {
-        r = tokio::signal::ctrl_c() => r?,
-        _ = term.recv() => {}
-        () = tokio::time::sleep(limit) => {}
-    }
-    Ok(())
 }

@@ -1,8 +1,10 @@
 //! The `tickflow` command line. Each subcommand lives in its own module; `main.rs` only calls
 //! [`run`].
 
+mod cache;
 mod gather;
 mod normalize;
+mod price;
 mod simulate;
 mod symbols;
 
@@ -23,6 +25,10 @@ pub struct Cli {
 pub enum Command {
     /// Connect to the exchanges and produce canonical ticks to Kafka.
     Gather(gather::GatherArgs),
+    /// Keep the Redis last-price cache from Kafka.
+    Cache(cache::CacheArgs),
+    /// Print the latest price of an instrument from the Redis cache.
+    Price(price::PriceArgs),
     /// Normalize raw exchange frames from a file or stdin into canonical ticks.
     #[command(about = normalize::ABOUT, long_about = normalize::LONG_ABOUT, after_help = normalize::EXAMPLES)]
     Normalize(normalize::NormalizeArgs),
@@ -38,6 +44,8 @@ pub fn run() -> ExitCode {
     init_logging();
     let result = match cli.command {
         Command::Gather(args) => gather::run(&args),
+        Command::Cache(args) => cache::run(&args),
+        Command::Price(args) => price::run(&args),
         Command::Normalize(args) => normalize::run(&args),
         Command::Simulate(args) => simulate::run(&args),
         Command::Symbols(args) => symbols::run(&args),
@@ -64,4 +72,19 @@ fn init_logging() {
         .with_target(false)
         .with_ansi(std::io::stderr().is_terminal())
         .try_init();
+}
+
+/// Waits for SIGINT, SIGTERM or the end of `duration` seconds.
+async fn wait_for_stop(duration: Option<u64>) -> anyhow::Result<()> {
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
+    let limit = duration.map_or(
+        std::time::Duration::from_secs(u64::MAX / 4),
+        std::time::Duration::from_secs,
+    );
+    tokio::select! {
+        r = tokio::signal::ctrl_c() => r?,
+        _ = term.recv() => {}
+        () = tokio::time::sleep(limit) => {}
+    }
+    Ok(())
 }

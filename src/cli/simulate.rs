@@ -100,7 +100,7 @@ pub fn run(args: &SimulateArgs) -> anyhow::Result<ExitCode> {
         drop(out);
         let (stop, stopped) = tokio::sync::watch::channel(false);
         let server = tokio::spawn(serve(listener, config, stopped));
-        wait_for_signal().await?;
+        super::wait_for_stop(None).await?;
         let _ = stop.send(true);
         // Give connections a moment to send their close frames.
         let _ = tokio::time::timeout(Duration::from_secs(2), server).await;
@@ -111,13 +111,4 @@ pub fn run(args: &SimulateArgs) -> anyhow::Result<ExitCode> {
 
 fn parse_fault_kind(name: &str) -> Result<FaultKind, String> {
     FaultKind::parse(name).ok_or_else(|| format!("`{name}` is not drop, stall, malformed or error"))
-}
-
-async fn wait_for_signal() -> anyhow::Result<()> {
-    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
-    tokio::select! {
-        r = tokio::signal::ctrl_c() => r?,
-        _ = term.recv() => {}
-    }
-    Ok(())
 }

@@ -36,6 +36,43 @@ struct AppFile {
     gather: GatherFile,
     #[serde(default)]
     redis: RedisFile,
+    #[serde(default)]
+    cache: CacheFile,
+}
+
+/// `[cache]` (`tickflow cache`).
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CacheFile {
+    /// Kafka consumer group (default `tickflow-cache`).
+    group_id: Option<String>,
+    /// Most messages per batch (default 5000).
+    batch_max: Option<usize>,
+    /// Longest wait to fill a batch, ms (default 20).
+    batch_wait_ms: Option<u64>,
+    /// Price keys expire after this long without an update (default 86400; 0: never).
+    ttl_secs: Option<u64>,
+    /// Key prefix (default `px`).
+    prefix: Option<String>,
+    /// Address of the cache's `/metrics`, `/healthz`, `/readyz` (default `127.0.0.1:9465`).
+    http_bind: Option<String>,
+}
+
+/// Cache consumer settings.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CacheSettings {
+    /// Consumer group.
+    pub group_id: String,
+    /// Most messages per batch.
+    pub batch_max: usize,
+    /// Longest wait to fill a batch.
+    pub batch_wait: Duration,
+    /// Key TTL (zero: none).
+    pub ttl: Duration,
+    /// Key prefix.
+    pub prefix: String,
+    /// HTTP endpoint address.
+    pub http_bind: SocketAddr,
 }
 
 /// `[topics]`.
@@ -91,8 +128,10 @@ struct GatherFile {
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RedisFile {
-    /// `redis://host:port` (default `redis://127.0.0.1:6379`).
+    /// `redis://[user:password@]host:port[/db]` (default `redis://127.0.0.1:6379`).
     url: Option<String>,
+    /// The URL is a seed node of a Redis Cluster (default false).
+    cluster: Option<bool>,
 }
 
 /// Topic settings.
@@ -142,6 +181,10 @@ pub struct AppConfig {
     pub gather: GatherSettings,
     /// Redis URL.
     pub redis_url: String,
+    /// Redis Cluster mode.
+    pub redis_cluster: bool,
+    /// Cache consumer settings.
+    pub cache: CacheSettings,
 }
 
 /// Properties the contract fixes: the producer is idempotent with `acks=all`.
@@ -338,6 +381,31 @@ fn validate(file: &str, base: &Path, f: AppFile, problems: &mut Vec<String>) -> 
             format!("`{redis_url}` is not a redis:// or rediss:// URL"),
         );
     }
+    let c = f.cache;
+    let cache_bind = c.http_bind.unwrap_or_else(|| "127.0.0.1:9465".into());
+    let cache = CacheSettings {
+        group_id: c.group_id.unwrap_or_else(|| "tickflow-cache".into()),
+        batch_max: c.batch_max.unwrap_or(5000).max(1),
+        batch_wait: Duration::from_millis(c.batch_wait_ms.unwrap_or(20)),
+        ttl: Duration::from_secs(c.ttl_secs.unwrap_or(86_400)),
+        prefix: c.prefix.unwrap_or_else(|| "px".into()),
+        http_bind: cache_bind.parse().unwrap_or_else(|e| {
+            add("cache.http_bind", format!("`{cache_bind}`: {e}"));
+            SocketAddr::from(([127, 0, 0, 1], 9465))
+        }),
+    };
+    if cache.group_id.is_empty() {
+        add("cache.group_id", "must not be empty".into());
+    }
+    if cache.prefix.is_empty() || cache.prefix.contains(['{', '}', ':']) {
+        add(
+            "cache.prefix",
+            format!(
+                "`{}` must be non-empty without `{{`, `}}` or `:`",
+                cache.prefix
+            ),
+        );
+    }
     let dir = f.connectors_dir.unwrap_or_else(|| "connectors".into());
     AppConfig {
         connectors_dir: if dir.is_absolute() {
@@ -352,6 +420,8 @@ fn validate(file: &str, base: &Path, f: AppFile, problems: &mut Vec<String>) -> 
         http_bind,
         gather,
         redis_url,
+        redis_cluster: f.redis.cluster.unwrap_or(false),
+        cache,
     }
 }
 

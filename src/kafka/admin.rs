@@ -58,7 +58,8 @@ pub async fn ensure_topics(
     }
 }
 
-fn is_producer_only(key: &str) -> bool {
+/// Properties only a producer understands (left out of admin and consumer clients).
+pub fn is_producer_only(key: &str) -> bool {
     matches!(
         key,
         "enable.idempotence"

@@ -82,7 +82,8 @@ impl ProducerStats {
 #[derive(Debug)]
 pub struct Meta {
     received_ts_us: i64,
-    exchange: Exchange,
+    /// Unknown for a dead letter that is not an exchange frame (an undecodable Kafka message).
+    exchange: Option<Exchange>,
     dead_letter: bool,
 }
 
@@ -129,13 +130,12 @@ impl ProducerContext for Context {
                 if let Ok(mut last) = s.last_error.lock() {
                     last.clear();
                 }
-                if meta.dead_letter {
-                    s.dlq_acked.fetch_add(1, Ordering::Relaxed);
-                } else {
-                    s.ticks_acked[ProducerStats::slot(meta.exchange)]
-                        .fetch_add(1, Ordering::Relaxed);
+                if let (false, Some(exchange)) = (meta.dead_letter, meta.exchange) {
+                    s.ticks_acked[ProducerStats::slot(exchange)].fetch_add(1, Ordering::Relaxed);
                     let waited = now_us().saturating_sub(meta.received_ts_us);
                     s.ack_latency_us.record(u64::try_from(waited).unwrap_or(0));
+                } else {
+                    s.dlq_acked.fetch_add(1, Ordering::Relaxed);
                 }
             }
             Err((e, _)) => {
@@ -146,7 +146,7 @@ impl ProducerContext for Context {
                     "tick"
                 };
                 tracing::error!(
-                    exchange = %meta.exchange,
+                    exchange = meta.exchange.map_or("-", Exchange::as_str),
                     received_ts_us = meta.received_ts_us,
                     "kafka: {what} not delivered: {e}"
                 );
@@ -230,7 +230,7 @@ impl TickProducer {
     ) -> Result<(), ProduceError> {
         let meta = Box::new(Meta {
             received_ts_us,
-            exchange,
+            exchange: Some(exchange),
             dead_letter: false,
         });
         let record = BaseRecord::with_opaque_to(topic, meta)
@@ -250,10 +250,24 @@ impl TickProducer {
         exchange: Exchange,
         received_ts_us: i64,
     ) -> Result<(), ProduceError> {
+        let key = exchange.as_str().as_bytes();
+        self.send_raw_dead_letter(topic, key, raw, headers, Some(exchange), received_ts_us)
+    }
+
+    /// Sends a dead letter with an explicit key (e.g. the key of an undecodable message).
+    pub fn send_raw_dead_letter(
+        &self,
+        topic: &str,
+        key: &[u8],
+        raw: &[u8],
+        headers: &[(&str, String)],
+        exchange: Option<Exchange>,
+        received_ts_us: i64,
+    ) -> Result<(), ProduceError> {
         let mut h = OwnedHeaders::new_with_capacity(headers.len());
-        for (key, value) in headers {
+        for (name, value) in headers {
             h = h.insert(Header {
-                key,
+                key: name,
                 value: Some(value.as_bytes()),
             });
         }
@@ -263,7 +277,7 @@ impl TickProducer {
             dead_letter: true,
         });
         let record = BaseRecord::with_opaque_to(topic, meta)
-            .key(exchange.as_str())
+            .key(key)
             .payload(raw)
             .headers(h);
         self.send(record)?;

@@ -227,3 +227,66 @@ pub fn header(m: &OwnedMessage, name: &str) -> Option<String> {
         .and_then(|h| h.value)
         .map(|v| String::from_utf8_lossy(v).into_owned())
 }
+
+/// A redis-server process on a free loopback port (no persistence), killed on drop.
+pub struct RedisServer {
+    child: Child,
+    /// Its port.
+    pub port: u16,
+}
+
+impl RedisServer {
+    /// Starts redis-server, or `None` (with a SKIP line) when it is missing and not required.
+    pub fn start(test: &str) -> Option<Self> {
+        Self::start_on(test, free_port())
+    }
+
+    /// Starts redis-server on `port` (used to restart one on the same address).
+    pub fn start_on(test: &str, port: u16) -> Option<Self> {
+        let found = Command::new("redis-server")
+            .arg("--version")
+            .output()
+            .is_ok();
+        if !found {
+            assert!(
+                std::env::var("TICKFLOW_REQUIRE_STACK").as_deref() != Ok("1"),
+                "redis-server is required (TICKFLOW_REQUIRE_STACK=1) but was not found"
+            );
+            eprintln!("SKIP {test}: redis-server not found (install: scripts/stack.sh install)");
+            return None;
+        }
+        let child = Command::new("redis-server")
+            .args([
+                "--port",
+                &port.to_string(),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+            ])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let server = Self { child, port };
+        assert!(
+            wait_listening(port, Duration::from_secs(20)),
+            "redis-server did not listen"
+        );
+        Some(server)
+    }
+
+    /// `redis://127.0.0.1:PORT`.
+    pub fn url(&self) -> String {
+        format!("redis://127.0.0.1:{}", self.port)
+    }
+}
+
+impl Drop for RedisServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}

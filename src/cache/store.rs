@@ -1,0 +1,237 @@
+//! Writing the contract: one Lua compare-and-set per tick, pipelined, by EVALSHA (the script
+//! is loaded once and loaded again after a `NOSCRIPT`), against Redis standalone or Cluster.
+
+use super::contract::{fields, index_key, json, price_key, version};
+use crate::model::{Exchange, Tick};
+use redis::aio::ConnectionLike;
+use redis::{Cmd, ErrorKind, Pipeline, RedisFuture, Value};
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+/// The compare-and-set. KEYS[1]: the price hash. ARGV[1]: the new version; ARGV[2]: TTL in ms
+/// (0: none); ARGV[3]: the PUBLISH payload; ARGV[4..]: field, value, ... Applies the update
+/// only when its version is greater than the stored one (versions are fixed-width digit
+/// strings, so the string comparison is exact where Lua numbers would round). Returns 1 when
+/// applied, 0 when stale (a duplicate or a late arrival).
+pub const CAS_SCRIPT: &str = r"
+local current = redis.call('HGET', KEYS[1], 'ver')
+if current and current >= ARGV[1] then
+  return 0
+end
+redis.call('DEL', KEYS[1])
+redis.call('HSET', KEYS[1], unpack(ARGV, 4))
+if tonumber(ARGV[2]) > 0 then
+  redis.call('PEXPIRE', KEYS[1], ARGV[2])
+end
+redis.call('PUBLISH', KEYS[1], ARGV[3])
+return 1
+";
+
+/// Bound on one Redis round trip (a pipelined batch).
+pub const REDIS_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// A connection to Redis standalone or Redis Cluster.
+#[derive(Clone)]
+pub enum RedisConnection {
+    /// One server (multiplexed connection).
+    Single(redis::aio::MultiplexedConnection),
+    /// A cluster (commands routed by key slot).
+    Cluster(redis::cluster_async::ClusterConnection),
+}
+
+impl std::fmt::Debug for RedisConnection {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Self::Single(_) => "RedisConnection::Single",
+            Self::Cluster(_) => "RedisConnection::Cluster",
+        })
+    }
+}
+
+impl ConnectionLike for RedisConnection {
+    fn req_packed_command<'a>(&'a mut self, cmd: &'a Cmd) -> RedisFuture<'a, Value> {
+        match self {
+            Self::Single(c) => c.req_packed_command(cmd),
+            Self::Cluster(c) => c.req_packed_command(cmd),
+        }
+    }
+
+    fn req_packed_commands<'a>(
+        &'a mut self,
+        cmd: &'a Pipeline,
+        offset: usize,
+        count: usize,
+    ) -> RedisFuture<'a, Vec<Value>> {
+        match self {
+            Self::Single(c) => c.req_packed_commands(cmd, offset, count),
+            Self::Cluster(c) => c.req_packed_commands(cmd, offset, count),
+        }
+    }
+
+    fn get_db(&self) -> i64 {
+        match self {
+            Self::Single(c) => c.get_db(),
+            Self::Cluster(c) => c.get_db(),
+        }
+    }
+}
+
+/// Connects to `url` (`redis://[user:password@]host:port[/db]`); `cluster` uses it as the seed
+/// of a Redis Cluster.
+pub async fn connect(url: &str, cluster: bool) -> redis::RedisResult<RedisConnection> {
+    let connecting = async {
+        if cluster {
+            let client = redis::cluster::ClusterClient::new(vec![url])?;
+            Ok(RedisConnection::Cluster(
+                client.get_async_connection().await?,
+            ))
+        } else {
+            let client = redis::Client::open(url)?;
+            Ok(RedisConnection::Single(
+                client.get_multiplexed_async_connection().await?,
+            ))
+        }
+    };
+    tokio::time::timeout(REDIS_TIMEOUT, connecting)
+        .await
+        .unwrap_or_else(|_| Err(timed_out("connect")))
+}
+
+fn timed_out(what: &str) -> redis::RedisError {
+    redis::RedisError::from((
+        ErrorKind::Io,
+        "timed out",
+        format!("{what} took longer than {REDIS_TIMEOUT:?}"),
+    ))
+}
+
+/// What one batch did.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Applied {
+    /// Updates written.
+    pub applied: u64,
+    /// Updates refused as duplicates or late arrivals.
+    pub stale: u64,
+}
+
+/// Writes ticks through the compare-and-set.
+#[derive(Debug)]
+pub struct Store {
+    conn: RedisConnection,
+    url: String,
+    cluster: bool,
+    sha: String,
+    prefix: String,
+    ttl_ms: u64,
+    /// Times the script had to be loaded again (after a `NOSCRIPT`).
+    pub script_reloads: u64,
+}
+
+impl Store {
+    /// Connects to `url` (see [`connect`]), loads the script and returns the store.
+    pub async fn open(
+        url: &str,
+        cluster: bool,
+        prefix: &str,
+        ttl: Duration,
+    ) -> redis::RedisResult<Self> {
+        let mut store = Self {
+            conn: connect(url, cluster).await?,
+            url: url.to_owned(),
+            cluster,
+            sha: redis::Script::new(CAS_SCRIPT).get_hash().to_owned(),
+            prefix: prefix.to_owned(),
+            ttl_ms: u64::try_from(ttl.as_millis()).unwrap_or(u64::MAX),
+            script_reloads: 0,
+        };
+        store.load_script().await?;
+        Ok(store)
+    }
+
+    /// Replaces the connection (after the server went away; a multiplexed connection does
+    /// not come back by itself). The next write loads the script if the server lost it.
+    pub async fn reconnect(&mut self) -> redis::RedisResult<()> {
+        self.conn = connect(&self.url, self.cluster).await?;
+        Ok(())
+    }
+
+    async fn load_script(&mut self) -> redis::RedisResult<()> {
+        let mut load = redis::cmd("SCRIPT");
+        load.arg("LOAD").arg(CAS_SCRIPT);
+        let sha = tokio::time::timeout(REDIS_TIMEOUT, load.query_async::<String>(&mut self.conn))
+            .await
+            .unwrap_or_else(|_| Err(timed_out("SCRIPT LOAD")))?;
+        debug_assert_eq!(sha, self.sha);
+        Ok(())
+    }
+
+    /// Applies `ticks` (one compare-and-set each, pipelined) and updates the instrument
+    /// indexes. All or nothing from the caller's view: on error nothing may be assumed
+    /// written, and the whole batch can be retried (the compare-and-set makes that harmless).
+    pub async fn apply(&mut self, ticks: &[&Tick], now_us: i64) -> redis::RedisResult<Applied> {
+        if ticks.is_empty() {
+            return Ok(Applied::default());
+        }
+        let mut pipe = redis::pipe();
+        let mut index: BTreeMap<Exchange, Vec<(i64, String)>> = BTreeMap::new();
+        for tick in ticks {
+            let f = fields(tick, now_us);
+            let mut cmd = redis::cmd("EVALSHA");
+            cmd.arg(&self.sha)
+                .arg(1)
+                .arg(price_key(
+                    &self.prefix,
+                    tick.instrument.as_str(),
+                    tick.exchange,
+                ))
+                .arg(version(tick))
+                .arg(self.ttl_ms)
+                .arg(json(&f));
+            for (k, v) in &f {
+                cmd.arg(*k).arg(v);
+            }
+            pipe.add_command(cmd);
+            index
+                .entry(tick.exchange)
+                .or_default()
+                .push((now_us / 1000, tick.instrument.to_string()));
+        }
+        for (exchange, members) in &index {
+            pipe.zadd_multiple(index_key(&self.prefix, *exchange), members)
+                .ignore();
+        }
+        let results = match self.query(&pipe).await {
+            Err(e) if e.kind() == ErrorKind::Server(redis::ServerErrorKind::NoScript) => {
+                // The server lost its scripts (restart, SCRIPT FLUSH, failover): load and retry.
+                self.script_reloads += 1;
+                self.load_script().await?;
+                self.query(&pipe).await?
+            }
+            other => other?,
+        };
+        let mut done = Applied::default();
+        for r in results.iter().take(ticks.len()) {
+            match r {
+                Value::Int(1) => done.applied += 1,
+                Value::Int(0) => done.stale += 1,
+                other => {
+                    return Err(redis::RedisError::from((
+                        ErrorKind::Parse,
+                        "unexpected script result",
+                        format!("{other:?}"),
+                    )));
+                }
+            }
+        }
+        Ok(done)
+    }
+
+    async fn query(&mut self, pipe: &Pipeline) -> redis::RedisResult<Vec<Value>> {
+        tokio::time::timeout(
+            REDIS_TIMEOUT,
+            pipe.query_async::<Vec<Value>>(&mut self.conn),
+        )
+        .await
+        .unwrap_or_else(|_| Err(timed_out("pipeline")))
+    }
+}

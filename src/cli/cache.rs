@@ -1,0 +1,97 @@
+//! `tickflow cache`: keep the Redis last-price cache from Kafka.
+
+use crate::cache::consume::{CacheStats, run as run_cache, start_parts};
+use crate::config::load_app_config;
+use clap::Args;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+
+/// Arguments of `tickflow cache`.
+#[derive(Debug, Args)]
+#[command(
+    about = "Keep the Redis last-price cache from Kafka (consumer group, monotonic compare-and-set)",
+    long_about = "Consumes canonical ticks from ticks.v1 in a consumer group (default \
+tickflow-cache) and writes the newest price of each exchange and instrument to Redis: hash \
+px:{BASE-QUOTE}:EXCHANGE, applied only through a Lua compare-and-set on (event time, sequence), \
+so a duplicate or late tick never moves a price backwards; each applied update is PUBLISHed on \
+a channel named like the key; keys expire after [cache] ttl_secs without updates; sorted set \
+px:index:EXCHANGE lists known instruments.\n\n\
+Batches are coalesced to the newest tick per key, and offsets are committed only after Redis \
+acknowledged the batch (at least once). Redis unavailable: retries with backoff, offsets held. \
+Undecodable messages go to ticks.dlq.v1 and the partition moves on.\n\n\
+Settings: tickflow.toml [redis] url/cluster and [cache] (environment overrides \
+TICKFLOW_REDIS__URL, TICKFLOW_CACHE__GROUP_ID, ...). Serves /metrics, /healthz, /readyz on \
+[cache] http_bind (default 127.0.0.1:9465). Stops on SIGINT/SIGTERM after committing what \
+Redis has.",
+    after_help = "Example:\n  TICKFLOW_KAFKA__BOOTSTRAP_SERVERS=127.0.0.1:9092 TICKFLOW_REDIS__URL=redis://127.0.0.1:6379 tickflow cache"
+)]
+pub struct CacheArgs {
+    /// tickflow.toml (the default path may be absent: built-in defaults then apply).
+    #[arg(long, value_name = "FILE")]
+    config: Option<PathBuf>,
+    /// Stop after this many seconds (default: run until SIGINT/SIGTERM).
+    #[arg(long, value_name = "SECS")]
+    duration: Option<u64>,
+}
+
+/// Runs the cache consumer.
+pub fn run(args: &CacheArgs) -> anyhow::Result<ExitCode> {
+    let (path, optional) = match &args.config {
+        Some(p) => (p.clone(), false),
+        None => (PathBuf::from("tickflow.toml"), true),
+    };
+    let app = load_app_config(&path, optional, std::env::vars())?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    runtime.block_on(async move {
+        let (consumer, store, dlq) = start_parts(&app).await?;
+        let stats = Arc::new(CacheStats::default());
+        stats.redis_up.store(1, Ordering::Relaxed);
+        let (stop, stopped) = tokio::sync::watch::channel(false);
+        let listener = tokio::net::TcpListener::bind(app.cache.http_bind).await?;
+        let addr = listener.local_addr()?;
+        let view = Arc::clone(&stats);
+        let handler: crate::http::Handler = Arc::new(move |path: &str| match path {
+            "/metrics" => (200, "text/plain; version=0.0.4", view.metrics()),
+            "/healthz" => (200, "text/plain", "ok\n".into()),
+            "/readyz" if view.redis_up.load(Ordering::Relaxed) == 1 => {
+                (200, "text/plain", "ready\n".into())
+            }
+            "/readyz" => (503, "text/plain", "redis is not answering\n".into()),
+            _ => (
+                404,
+                "text/plain",
+                "try /metrics, /healthz or /readyz\n".into(),
+            ),
+        });
+        tokio::spawn(crate::http::serve(listener, handler, stopped.clone()));
+        eprintln!(
+            "tickflow: caching {} into {} (group {}); metrics on http://{addr}/metrics",
+            app.topics.ticks, app.redis_url, app.cache.group_id
+        );
+        let task = tokio::spawn(run_cache(
+            app,
+            consumer,
+            store,
+            dlq,
+            Arc::clone(&stats),
+            stopped,
+        ));
+        super::wait_for_stop(args.duration).await?;
+        let _ = stop.send(true);
+        task.await??;
+        let g = |a: &std::sync::atomic::AtomicU64| a.load(Ordering::Relaxed);
+        eprintln!(
+            "tickflow: stopped; {} consumed, {} applied, {} stale, {} coalesced, {} poison",
+            g(&stats.consumed),
+            g(&stats.applied),
+            g(&stats.stale),
+            g(&stats.coalesced),
+            g(&stats.poison)
+        );
+        anyhow::Ok(ExitCode::SUCCESS)
+    })
+}

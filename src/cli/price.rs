@@ -1,0 +1,159 @@
+//! `tickflow price`: read the Redis contract exactly as an API server would.
+
+use crate::cache::contract::{CONTRACT_VERSION, price_key};
+use crate::config::load_app_config;
+use crate::model::{Exchange, Instrument};
+use anyhow::Context;
+use clap::Args;
+use futures_util::StreamExt;
+use redis::AsyncCommands;
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+/// Arguments of `tickflow price`.
+#[derive(Debug, Args)]
+#[command(
+    about = "Print the latest price of an instrument from the Redis cache, with its age",
+    long_about = "Reads px:{INSTRUMENT}:EXCHANGE (one exchange, or every exchange) the way an API \
+server would and prints the last price, best bid/ask where known, and the age of the price \
+(now minus the exchange's event time). Entries older than --stale-after, or written under \
+another contract version, are flagged STALE. --watch subscribes to the keys' channels and \
+prints every update as it is applied. Exit code 1 when no exchange has a price.",
+    after_help = "Examples:\n  tickflow price BTC-KRW\n  tickflow price BTC-USDT --exchange binance --json\n  \
+tickflow price ETH-KRW --watch"
+)]
+pub struct PriceArgs {
+    /// Canonical instrument, `BASE-QUOTE` (e.g. BTC-KRW).
+    instrument: String,
+    /// Only this exchange (upbit, binance, bithumb).
+    #[arg(long)]
+    exchange: Option<String>,
+    /// One JSON object per price instead of a table line.
+    #[arg(long)]
+    json: bool,
+    /// Keep printing updates as they are published.
+    #[arg(long)]
+    watch: bool,
+    /// Flag prices older than this many seconds.
+    #[arg(long, default_value_t = 60)]
+    stale_after: u64,
+    /// tickflow.toml (for [redis] url and [cache] prefix; the default path may be absent).
+    #[arg(long, value_name = "FILE")]
+    config: Option<PathBuf>,
+}
+
+fn now_us() -> i64 {
+    crate::kafka::producer::now_us()
+}
+
+fn line(h: &HashMap<String, String>, stale_after: Duration, json: bool) -> String {
+    let at = h
+        .get("event_ts")
+        .or_else(|| h.get("received_ts"))
+        .and_then(|v| v.parse::<i64>().ok())
+        .unwrap_or(0);
+    let age_ms = (now_us() - at) / 1000;
+    let stale = h.get("contract_version").map(String::as_str) != Some(CONTRACT_VERSION)
+        || age_ms > i64::try_from(stale_after.as_millis()).unwrap_or(i64::MAX);
+    let get = |k: &str| h.get(k).map_or("-", String::as_str);
+    if json {
+        let mut obj: serde_json::Map<String, serde_json::Value> = h
+            .iter()
+            .map(|(k, v)| (k.clone(), serde_json::Value::String(v.clone())))
+            .collect();
+        obj.insert("age_ms".into(), age_ms.into());
+        obj.insert("stale".into(), stale.into());
+        serde_json::Value::Object(obj).to_string()
+    } else {
+        format!(
+            "{:<8} {:<10} {:>20}  bid {} ask {}  age {:.1}s{}",
+            get("exchange"),
+            get("instrument"),
+            get("last_price"),
+            get("bid_price"),
+            get("ask_price"),
+            age_ms as f64 / 1000.0,
+            if stale { "  STALE" } else { "" }
+        )
+    }
+}
+
+/// Runs the lookup.
+pub fn run(args: &PriceArgs) -> anyhow::Result<ExitCode> {
+    let (path, optional) = match &args.config {
+        Some(p) => (p.clone(), false),
+        None => (PathBuf::from("tickflow.toml"), true),
+    };
+    let app = load_app_config(&path, optional, std::env::vars())?;
+    let instrument = args
+        .instrument
+        .to_ascii_uppercase()
+        .split_once('-')
+        .and_then(|(b, q)| Instrument::new(b, q))
+        .with_context(|| format!("`{}` is not an instrument like BTC-KRW", args.instrument))?;
+    let exchanges: Vec<Exchange> = match &args.exchange {
+        Some(name) => {
+            vec![Exchange::parse(name).with_context(|| format!("unknown exchange `{name}`"))?]
+        }
+        None => Exchange::ALL.to_vec(),
+    };
+    let keys: Vec<String> = exchanges
+        .iter()
+        .map(|e| price_key(&app.cache.prefix, instrument.as_str(), *e))
+        .collect();
+    let stale_after = Duration::from_secs(args.stale_after);
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    runtime.block_on(async {
+        let mut conn = crate::cache::connect(&app.redis_url, app.redis_cluster).await?;
+        let mut found = 0;
+        for key in &keys {
+            let read = conn.hgetall::<_, HashMap<String, String>>(key);
+            let h = tokio::time::timeout(crate::cache::store::REDIS_TIMEOUT, read)
+                .await
+                .context("redis did not answer")??;
+            if h.is_empty() {
+                if !args.json {
+                    println!("{key}: no price");
+                }
+            } else {
+                found += 1;
+                println!("{}", line(&h, stale_after, args.json));
+            }
+        }
+        if args.watch {
+            // PUBLISH reaches every node of a cluster, so the seed node is enough to listen.
+            let client = redis::Client::open(app.redis_url.as_str())?;
+            let mut pubsub = tokio::time::timeout(
+                crate::cache::store::REDIS_TIMEOUT,
+                client.get_async_pubsub(),
+            )
+            .await
+            .context("redis did not answer")??;
+            for key in &keys {
+                pubsub.subscribe(key).await?;
+            }
+            let mut updates = pubsub.on_message();
+            loop {
+                tokio::select! {
+                    r = tokio::signal::ctrl_c() => { r?; break; }
+                    m = updates.next() => {
+                        let Some(m) = m else { anyhow::bail!("redis closed the subscription") };
+                        let payload: String = m.get_payload()?;
+                        let h: HashMap<String, String> = serde_json::from_str(&payload)?;
+                        println!("{}", line(&h, stale_after, args.json));
+                    }
+                }
+            }
+            return Ok(ExitCode::SUCCESS);
+        }
+        Ok(if found > 0 {
+            ExitCode::SUCCESS
+        } else {
+            ExitCode::from(1)
+        })
+    })
+}

@@ -1,0 +1,182 @@
+//! The Redis contract and the compare-and-set, against a real redis-server on loopback.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod common;
+
+use common::stack::RedisServer;
+use futures_util::StreamExt;
+use redis::AsyncCommands;
+use std::collections::HashMap;
+use std::time::Duration;
+use tickflow::cache::{Store, connect, newest_per_key};
+use tickflow::model::{EventKind, Exchange, Instrument, Tick};
+
+fn tick(instrument: &str, price: &str, event_ms: i64, seq: Option<i64>) -> Tick {
+    let (base, quote) = instrument.split_once('-').unwrap();
+    let mut t = Tick::new(
+        Exchange::Upbit,
+        Instrument::new(base, quote).unwrap(),
+        &format!("{quote}-{base}"),
+        EventKind::Ticker,
+        price.parse().unwrap(),
+        event_ms * 1000 + 500,
+    );
+    t.event_ts_us = Some(event_ms * 1000);
+    t.sequence = seq;
+    t
+}
+
+async fn store(server: &RedisServer) -> Store {
+    Store::open(&server.url(), false, "px", Duration::from_secs(3600))
+        .await
+        .unwrap()
+}
+
+async fn hash(server: &RedisServer, key: &str) -> HashMap<String, String> {
+    let mut c = connect(&server.url(), false).await.unwrap();
+    c.hgetall(key).await.unwrap()
+}
+
+#[tokio::test]
+async fn newer_ticks_apply_and_late_or_duplicate_ones_do_not() {
+    let Some(server) = RedisServer::start("newer_ticks_apply") else {
+        return;
+    };
+    let mut s = store(&server).await;
+    let mut newer = tick("BTC-KRW", "143250000.5", 2_000, None);
+    newer.bid_price = Some("143249000".parse().unwrap());
+    let older = tick("BTC-KRW", "140000000", 1_000, None);
+    assert_eq!(s.apply(&[&newer], 1).await.unwrap().applied, 1);
+    let r = s.apply(&[&older, &newer], 2).await.unwrap();
+    assert_eq!(
+        (r.applied, r.stale),
+        (0, 2),
+        "a late tick and a duplicate are stale"
+    );
+    let h = hash(&server, "px:{BTC-KRW}:UPBIT").await;
+    assert_eq!(h["last_price"], "143250000.5", "exact decimal string");
+    assert_eq!(h["bid_price"], "143249000");
+    assert_eq!(h["event_ts"], "2000000");
+    assert_eq!(h["received_ts"], "2000500");
+    assert_eq!(h["updated_ts"], "1");
+    assert_eq!(h["contract_version"], "1");
+    assert_eq!(h["exchange"], "UPBIT");
+    assert_eq!(h["native_symbol"], "KRW-BTC");
+    assert!(!h.contains_key("seq"), "absent data is an absent field");
+
+    // A newer tick without a bid leaves no stale bid behind.
+    let newest = tick("BTC-KRW", "143300000", 3_000, None);
+    assert_eq!(s.apply(&[&newest], 3).await.unwrap().applied, 1);
+    let h = hash(&server, "px:{BTC-KRW}:UPBIT").await;
+    assert_eq!(h["last_price"], "143300000");
+    assert!(!h.contains_key("bid_price"));
+}
+
+#[tokio::test]
+async fn sequences_above_2_pow_53_compare_exactly() {
+    let Some(server) = RedisServer::start("sequences_above_2_pow_53") else {
+        return;
+    };
+    let mut s = store(&server).await;
+    // 2^53 + 1 and 2^53 + 2 are the same double; the contract must still order them.
+    let big = 1i64 << 53;
+    let lower = tick("ETH-KRW", "5000000", 1_000, Some(big + 1));
+    let mut higher = tick("ETH-KRW", "5000001", 1_000, Some(big + 2));
+    higher.received_ts_us = lower.received_ts_us; // only the sequence differs
+    assert_eq!(s.apply(&[&higher], 1).await.unwrap().applied, 1);
+    assert_eq!(s.apply(&[&lower], 2).await.unwrap().stale, 1);
+    let h = hash(&server, "px:{ETH-KRW}:UPBIT").await;
+    assert_eq!(h["seq"], (big + 2).to_string());
+    assert_eq!(h["last_price"], "5000001");
+    // In the other order both apply.
+    let a = tick("XRP-KRW", "700", 1_000, Some(17_000_000_000_000_001));
+    let b = tick("XRP-KRW", "701", 1_000, Some(17_000_000_000_000_002));
+    assert_eq!(s.apply(&[&a], 3).await.unwrap().applied, 1);
+    assert_eq!(s.apply(&[&b], 4).await.unwrap().applied, 1);
+    assert_eq!(
+        hash(&server, "px:{XRP-KRW}:UPBIT").await["seq"],
+        "17000000000000002"
+    );
+}
+
+#[tokio::test]
+async fn the_script_is_loaded_again_after_noscript() {
+    let Some(server) = RedisServer::start("the_script_is_loaded_again") else {
+        return;
+    };
+    let mut s = store(&server).await;
+    let mut c = connect(&server.url(), false).await.unwrap();
+    let _: () = redis::cmd("SCRIPT")
+        .arg("FLUSH")
+        .query_async(&mut c)
+        .await
+        .unwrap();
+    let t = tick("SOL-KRW", "250000", 1_000, None);
+    assert_eq!(s.apply(&[&t], 1).await.unwrap().applied, 1);
+    assert_eq!(s.script_reloads, 1);
+    assert_eq!(
+        hash(&server, "px:{SOL-KRW}:UPBIT").await["last_price"],
+        "250000"
+    );
+}
+
+#[tokio::test]
+async fn updates_are_published_indexed_and_expire() {
+    let Some(server) = RedisServer::start("updates_are_published") else {
+        return;
+    };
+    let client = redis::Client::open(server.url()).unwrap();
+    let mut pubsub = client.get_async_pubsub().await.unwrap();
+    pubsub.subscribe("px:{BTC-KRW}:UPBIT").await.unwrap();
+    let mut s = Store::open(&server.url(), false, "px", Duration::from_secs(60))
+        .await
+        .unwrap();
+    let t = tick("BTC-KRW", "143250000.5", 1_000, Some(7));
+    s.apply(&[&t], 5).await.unwrap();
+    let stale = tick("BTC-KRW", "1", 500, None);
+    s.apply(&[&stale], 6).await.unwrap();
+    let mut messages = pubsub.on_message();
+    let m = tokio::time::timeout(Duration::from_secs(5), messages.next())
+        .await
+        .unwrap()
+        .unwrap();
+    let payload: serde_json::Value =
+        serde_json::from_str(&m.get_payload::<String>().unwrap()).unwrap();
+    assert_eq!(payload["last_price"], "143250000.5");
+    assert_eq!(payload["seq"], "7");
+    assert!(
+        tokio::time::timeout(Duration::from_millis(300), messages.next())
+            .await
+            .is_err(),
+        "a stale update is not published"
+    );
+    let mut c = connect(&server.url(), false).await.unwrap();
+    let ttl: i64 = c.pttl("px:{BTC-KRW}:UPBIT").await.unwrap();
+    assert!((1..=60_000).contains(&ttl), "{ttl}");
+    let members: Vec<String> = c.zrange("px:index:UPBIT", 0, -1).await.unwrap();
+    assert_eq!(members, ["BTC-KRW"]);
+}
+
+#[tokio::test]
+async fn out_of_order_batches_leave_the_newest() {
+    let Some(server) = RedisServer::start("out_of_order_batches") else {
+        return;
+    };
+    let mut s = store(&server).await;
+    let ticks: Vec<Tick> = (0..200)
+        .map(|i| tick("BTC-KRW", &format!("{}", 1000 + i), 1_000 + i, None))
+        .collect();
+    // Shuffled deterministically, split into batches, each coalesced before writing.
+    let mut order: Vec<usize> = (0..200).collect();
+    order.sort_by_key(|i| (i * 7919) % 200);
+    for chunk in order.chunks(37) {
+        let batch: Vec<&Tick> = chunk.iter().map(|i| &ticks[*i]).collect();
+        let newest = newest_per_key(batch.iter().copied());
+        assert_eq!(newest.len(), 1);
+        s.apply(&newest, 1).await.unwrap();
+    }
+    assert_eq!(
+        hash(&server, "px:{BTC-KRW}:UPBIT").await["last_price"],
+        "1199"
+    );
+}

@@ -1,0 +1,247 @@
+//! End to end: simulator → gather → tansu → cache → redis-server, all real processes or
+//! in-process services on loopback.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod common;
+
+use common::run::{acked, app_with, connectors, gather, get, setup, wait_for};
+use common::stack::{Broker, RedisServer, consume_all, header};
+use rdkafka::message::Message;
+use rdkafka::producer::{BaseProducer, BaseRecord, Producer};
+use redis::AsyncCommands;
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+use tickflow::cache::consume::{CacheStats, run as run_cache, start_parts};
+use tickflow::cache::contract::version;
+use tickflow::codec::{Encoder, Format};
+use tickflow::config::AppConfig;
+use tickflow::model::Tick;
+
+struct Cache {
+    stats: Arc<CacheStats>,
+    stop: tokio::sync::watch::Sender<bool>,
+    task: tokio::task::JoinHandle<anyhow::Result<()>>,
+}
+
+async fn cache(app: &AppConfig) -> Cache {
+    let (consumer, store, dlq) = start_parts(app).await.unwrap();
+    let stats = Arc::new(CacheStats::default());
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    let task = tokio::spawn(run_cache(
+        app.clone(),
+        consumer,
+        store,
+        dlq,
+        Arc::clone(&stats),
+        stopped,
+    ));
+    Cache { stats, stop, task }
+}
+
+impl Cache {
+    async fn finish(self) -> Arc<CacheStats> {
+        self.stop.send(true).unwrap();
+        tokio::time::timeout(Duration::from_secs(30), self.task)
+            .await
+            .unwrap()
+            .unwrap()
+            .unwrap();
+        self.stats
+    }
+}
+
+fn config(broker: &Broker, redis: &RedisServer, group: &str) -> AppConfig {
+    app_with(
+        &broker.bootstrap,
+        &[
+            ("TICKFLOW_REDIS__URL", &redis.url()),
+            ("TICKFLOW_CACHE__GROUP_ID", group),
+            ("TICKFLOW_CACHE__HTTP_BIND", "127.0.0.1:0"),
+        ],
+    )
+}
+
+/// The newest tick of every key on the topic.
+fn newest_in_kafka(bootstrap: &str, at_least: usize) -> HashMap<String, Tick> {
+    let mut newest: HashMap<String, Tick> = HashMap::new();
+    for m in consume_all(bootstrap, "ticks.v1", at_least, Duration::from_secs(60)) {
+        let Ok((_, tick)) = Encoder::decode(Format::Avro, m.payload().unwrap()) else {
+            continue;
+        };
+        let key = format!("px:{{{}}}:{}", tick.instrument, tick.exchange.as_str());
+        match newest.get(&key) {
+            Some(t) if version(t) >= version(&tick) => {}
+            _ => {
+                newest.insert(key, tick);
+            }
+        }
+    }
+    newest
+}
+
+async fn assert_redis_holds(redis: &RedisServer, newest: &HashMap<String, Tick>) {
+    let mut c = tickflow::cache::connect(&redis.url(), false).await.unwrap();
+    for (key, tick) in newest {
+        let h: HashMap<String, String> = c.hgetall(key).await.unwrap();
+        assert_eq!(
+            h.get("ver"),
+            Some(&version(tick)),
+            "{key} is not the newest tick"
+        );
+        assert_eq!(h["last_price"], tick.last_price.to_string(), "{key}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn redis_holds_the_newest_tick_of_every_key_and_a_replay_changes_nothing() {
+    let test = "redis_holds_the_newest_tick_of_every_key";
+    let (Some(broker), Some(redis)) = (Broker::start(test), RedisServer::start(test)) else {
+        return;
+    };
+    let (base, _sim) = common::start_simulator(300, Duration::from_secs(1), None).await;
+    let picked = connectors(&base, &[("upbit", ""), ("binance", ""), ("bithumb", "")]);
+    let app = config(&broker, &redis, "cache-a");
+    let run = gather(setup(app.clone(), picked)).await;
+    wait_for("topics created", Duration::from_secs(30), || {
+        acked(&run.state) > 0
+    })
+    .await;
+    let c = cache(&app).await;
+    wait_for("2000 acked ticks", Duration::from_secs(30), || {
+        acked(&run.state) >= 2000
+    })
+    .await;
+    let (outcome, _) = run.finish().await;
+    let total = outcome.ticks_acked;
+    wait_for(
+        "the cache consumed everything",
+        Duration::from_secs(30),
+        || get(&c.stats.consumed) >= total,
+    )
+    .await;
+    let stats = c.finish().await;
+    assert!(get(&stats.coalesced) > 0, "batches were coalesced");
+    assert_eq!(get(&stats.poison), 0);
+    let newest = newest_in_kafka(&broker.bootstrap, total as usize);
+    assert_eq!(newest.len(), 14, "every configured key");
+    assert_redis_holds(&redis, &newest).await;
+
+    // A second group replays the whole topic: every update is stale, Redis is unchanged.
+    let replay = cache(&config(&broker, &redis, "cache-replay")).await;
+    wait_for(
+        "the replay consumed everything",
+        Duration::from_secs(30),
+        || get(&replay.stats.consumed) >= total,
+    )
+    .await;
+    let stats = replay.finish().await;
+    assert_eq!(get(&stats.applied), 0, "a replay applied an update");
+    assert!(get(&stats.stale) > 0);
+    assert_redis_holds(&redis, &newest).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_poison_message_goes_to_the_dlq_and_does_not_stall_the_partition() {
+    let test = "a_poison_message_goes_to_the_dlq";
+    let (Some(broker), Some(redis)) = (Broker::start(test), RedisServer::start(test)) else {
+        return;
+    };
+    let (base, _sim) = common::start_simulator(100, Duration::from_secs(1), None).await;
+    let app = config(&broker, &redis, "cache-poison");
+    let run = gather(setup(app.clone(), connectors(&base, &[("upbit", "")]))).await;
+    wait_for("ticks", Duration::from_secs(30), || acked(&run.state) > 50).await;
+    // Garbage on every partition, keyed like real ticks.
+    let producer: BaseProducer = rdkafka::ClientConfig::new()
+        .set("bootstrap.servers", &broker.bootstrap)
+        .create()
+        .unwrap();
+    for p in 0..app.topics.partitions {
+        producer
+            .send(
+                BaseRecord::to("ticks.v1")
+                    .partition(p)
+                    .key("UPBIT:BTC-KRW")
+                    .payload(b"\x00\x00\x00\x00\x01garbage"),
+            )
+            .unwrap();
+    }
+    producer.flush(Duration::from_secs(10)).unwrap();
+    let c = cache(&app).await;
+    let poison = app.topics.partitions as u64;
+    let before = acked(&run.state);
+    wait_for(
+        "poison counted and later ticks consumed",
+        Duration::from_secs(30),
+        || get(&c.stats.poison) >= poison && get(&c.stats.consumed) >= before + poison + 100,
+    )
+    .await;
+    let (outcome, _) = run.finish().await;
+    wait_for("the rest consumed", Duration::from_secs(30), || {
+        get(&c.stats.consumed) >= outcome.ticks_acked + poison
+    })
+    .await;
+    c.finish().await;
+    let dead = consume_all(
+        &broker.bootstrap,
+        "ticks.dlq.v1",
+        poison as usize,
+        Duration::from_secs(30),
+    );
+    assert_eq!(dead.len() as u64, poison);
+    for m in &dead {
+        assert_eq!(header(m, "stage").as_deref(), Some("decode"));
+        assert_eq!(header(m, "reason").as_deref(), Some("undecodable"));
+        assert_eq!(header(m, "source_topic").as_deref(), Some("ticks.v1"));
+        assert!(header(m, "source_offset").is_some() && header(m, "error").is_some());
+        assert_eq!(m.payload().unwrap(), b"\x00\x00\x00\x00\x01garbage");
+    }
+    let newest = newest_in_kafka(&broker.bootstrap, outcome.ticks_acked as usize);
+    assert_redis_holds(&redis, &newest).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn redis_restarted_mid_stream_ends_with_the_newest_tick_everywhere() {
+    let test = "redis_restarted_mid_stream";
+    let (Some(broker), Some(redis)) = (Broker::start(test), RedisServer::start(test)) else {
+        return;
+    };
+    let port = redis.port;
+    let (base, _sim) = common::start_simulator(200, Duration::from_secs(1), None).await;
+    let app = config(&broker, &redis, "cache-restart");
+    let run = gather(setup(
+        app.clone(),
+        connectors(&base, &[("upbit", ""), ("binance", "")]),
+    ))
+    .await;
+    wait_for("ticks", Duration::from_secs(30), || acked(&run.state) > 100).await;
+    let c = cache(&app).await;
+    wait_for("applied updates", Duration::from_secs(30), || {
+        get(&c.stats.applied) > 20
+    })
+    .await;
+    drop(redis);
+    wait_for("redis errors counted", Duration::from_secs(30), || {
+        get(&c.stats.redis_errors) > 0
+    })
+    .await;
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let redis = RedisServer::start_on(test, port).unwrap();
+    wait_for("writes resumed", Duration::from_secs(30), || {
+        get(&c.stats.redis_up) == 1
+    })
+    .await;
+    let (outcome, _) = run.finish().await;
+    wait_for("everything consumed", Duration::from_secs(30), || {
+        get(&c.stats.consumed) >= outcome.ticks_acked
+    })
+    .await;
+    let stats = c.finish().await;
+    assert!(
+        get(&stats.script_reloads) >= 1,
+        "the restarted server needed the script again"
+    );
+    // The restarted Redis is empty; every key's newest tick was still written.
+    let newest = newest_in_kafka(&broker.bootstrap, outcome.ticks_acked as usize);
+    assert_redis_holds(&redis, &newest).await;
+}

@@ -1,0 +1,118 @@
+//! Running the gatherer in-process for end-to-end tests: the shipped config with test
+//! overrides, bundled connectors pointed at a simulator, and helpers to wait and stop.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+use tickflow::config::{AppConfig, ConnectorConfig, load_app_config, load_connectors};
+use tickflow::exchange::SymbolTable;
+use tickflow::gather::{GatherOutcome, GatherSetup, GatherState, start};
+use tickflow::kafka::ProducerStats;
+
+pub fn repo() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+pub fn app(bootstrap: &str) -> AppConfig {
+    app_with(bootstrap, &[])
+}
+
+/// The shipped tickflow.toml with the broker, a free HTTP port and `extra` overrides.
+pub fn app_with(bootstrap: &str, extra: &[(&str, &str)]) -> AppConfig {
+    let env = [
+        ("TICKFLOW_KAFKA__BOOTSTRAP_SERVERS", bootstrap),
+        ("TICKFLOW_HTTP__BIND", "127.0.0.1:0"),
+        ("TICKFLOW_GATHER__PROGRESS_SECS", "0"),
+    ];
+    load_app_config(
+        &repo().join("tickflow.toml"),
+        false,
+        env.iter()
+            .chain(extra)
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned())),
+    )
+    .unwrap()
+}
+
+pub fn symbols() -> Arc<SymbolTable> {
+    Arc::new(SymbolTable::bundled_binance().unwrap())
+}
+
+/// The bundled connectors named in `pick` (with a URL query to add, e.g. a simulator fault),
+/// pointed at the simulator at `base`.
+pub fn connectors(base: &str, pick: &[(&str, &str)]) -> Vec<ConnectorConfig> {
+    let all = load_connectors(&repo().join("connectors"), &symbols()).unwrap();
+    pick.iter()
+        .map(|(name, query)| {
+            let mut c = all
+                .iter()
+                .find(|c| c.name == *name)
+                .unwrap()
+                .redirected_to(base);
+            c.url.push_str(query);
+            c.enabled = true;
+            c.backoff.initial = Duration::from_millis(100);
+            c
+        })
+        .collect()
+}
+
+pub fn setup(app: AppConfig, connectors: Vec<ConnectorConfig>) -> GatherSetup {
+    GatherSetup {
+        app,
+        connectors,
+        symbols: symbols(),
+        tls: tickflow::ws::tls::client_config().unwrap(),
+        simulated: true,
+    }
+}
+
+pub fn get(a: &AtomicU64) -> u64 {
+    a.load(Ordering::Relaxed)
+}
+
+pub async fn wait_for(what: &str, within: Duration, mut ok: impl FnMut() -> bool) {
+    let deadline = Instant::now() + within;
+    while !ok() {
+        assert!(
+            Instant::now() < deadline,
+            "timed out after {within:?} waiting for {what}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+pub struct Run {
+    pub state: Arc<GatherState>,
+    pub stop: tokio::sync::watch::Sender<bool>,
+    pub done: tokio::task::JoinHandle<anyhow::Result<GatherOutcome>>,
+    pub http: std::net::SocketAddr,
+}
+
+pub async fn gather(setup: GatherSetup) -> Run {
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    let running = start(setup, stopped).await.unwrap();
+    Run {
+        state: running.state,
+        stop,
+        done: running.done,
+        http: running.http_addr,
+    }
+}
+
+impl Run {
+    pub async fn finish(self) -> (GatherOutcome, Arc<GatherState>) {
+        self.stop.send(true).unwrap();
+        let outcome = tokio::time::timeout(Duration::from_secs(60), self.done)
+            .await
+            .expect("gather did not stop")
+            .unwrap()
+            .unwrap();
+        (outcome, self.state)
+    }
+}
+
+pub fn acked(s: &GatherState) -> u64 {
+    ProducerStats::total(&s.producer.ticks_acked)
+}
