@@ -130,6 +130,9 @@ impl CacheStats {
 /// Builds the consumer: group, manual offset store, auto commit of stored offsets.
 pub fn consumer(app: &AppConfig) -> rdkafka::error::KafkaResult<StreamConsumer> {
     let mut config = ClientConfig::new();
+    // Kafka's default of 500 ms lets a broker hold each fetch that long (tansu 0.6.0 does, even
+    // with data waiting); a price cache wants fresh data. Overridable in [kafka].
+    config.set("fetch.wait.max.ms", "10");
     for (k, v) in &producer_properties(&app.kafka) {
         if !crate::kafka::admin::is_producer_only(k) && k != "client.id" {
             config.set(k, v);
@@ -246,10 +249,16 @@ fn take(
     offsets: &mut BTreeMap<(String, i32), i64>,
 ) {
     stats.consumed.fetch_add(1, Ordering::Relaxed);
-    let entry = offsets
-        .entry((m.topic().to_owned(), m.partition()))
-        .or_insert(m.offset());
-    *entry = (*entry).max(m.offset());
+    // One entry per partition of the batch; the topic string is allocated once per entry.
+    match offsets
+        .iter_mut()
+        .find(|((t, p), _)| *p == m.partition() && t == m.topic())
+    {
+        Some((_, o)) => *o = (*o).max(m.offset()),
+        None => {
+            offsets.insert((m.topic().to_owned(), m.partition()), m.offset());
+        }
+    }
     let payload = m.payload().unwrap_or_default();
     match Encoder::decode(format, payload) {
         Ok((_, tick)) => decoded.push(tick),

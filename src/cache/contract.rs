@@ -29,8 +29,15 @@ pub fn index_key(prefix: &str, exchange: Exchange) -> String {
 }
 
 /// A signed 64-bit value as 20 digits that sort like the numbers (offset by 2^63).
+#[cfg(test)]
 fn sortable(v: i64) -> String {
-    format!("{:020}", (v as u64) ^ (1 << 63))
+    let mut s = String::new();
+    push_sortable(&mut s, v);
+    s
+}
+
+fn push_sortable(out: &mut String, v: i64) {
+    let _ = write!(out, "{:020}", (v as u64) ^ (1 << 63));
 }
 
 /// The ordering version: (event time, sequence, receive time) as one fixed-width string of
@@ -44,9 +51,10 @@ pub fn version(tick: &Tick) -> String {
         .event_ts_us
         .or(tick.trade_ts_us)
         .unwrap_or(tick.received_ts_us);
-    let mut v = sortable(event);
-    v.push_str(&sortable(tick.sequence.unwrap_or(i64::MIN)));
-    v.push_str(&sortable(tick.received_ts_us));
+    let mut v = String::with_capacity(60);
+    push_sortable(&mut v, event);
+    push_sortable(&mut v, tick.sequence.unwrap_or(i64::MIN));
+    push_sortable(&mut v, tick.received_ts_us);
     v
 }
 

@@ -1,0 +1,233 @@
+//! Cache throughput and latency on this machine (tansu, redis-server and tickflow on the same 2
+//! cores, loopback).
+//!
+//! 1. Throughput: the topic is pre-filled with `--messages` canonical ticks spread over 1,000
+//!    and then 10,000 distinct instruments; `tickflow cache` (in-process) consumes it from the
+//!    start. Reported: ticks consumed per second and Redis writes (compare-and-sets) per second.
+//! 2. Latency: simulator → gather → Kafka → cache → Redis at `--rate` ticks/s; reported: the
+//!    exchange-receive → Redis-applied latency (p50/p99) of the ticks applied in the window.
+//!
+//! Run: `cargo bench --bench cache -- [--messages 1000000] [--rate 10000] [--secs 15]`
+//! (tansu and redis-server must be installed: `scripts/stack.sh install`).
+#![allow(missing_docs, clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+#[path = "../tests/common/stack.rs"]
+#[allow(dead_code)]
+mod stack;
+
+use rdkafka::producer::{BaseRecord, DefaultProducerContext, Producer, ThreadedProducer};
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::{Duration, Instant};
+use tickflow::cache::consume::{CacheStats, run as run_cache, start_parts};
+use tickflow::codec::{Encoder, Format};
+use tickflow::config::{AppConfig, load_app_config, load_connectors};
+use tickflow::exchange::SymbolTable;
+use tickflow::gather::{GatherSetup, start};
+use tickflow::metrics::quantile_of;
+use tickflow::model::{EventKind, Exchange, Instrument, Tick};
+
+fn app(broker: &stack::Broker, redis: &stack::RedisServer, group: &str) -> AppConfig {
+    let url = redis.url();
+    let env = [
+        (
+            "TICKFLOW_KAFKA__BOOTSTRAP_SERVERS",
+            broker.bootstrap.as_str(),
+        ),
+        ("TICKFLOW_REDIS__URL", url.as_str()),
+        ("TICKFLOW_CACHE__GROUP_ID", group),
+        ("TICKFLOW_CACHE__HTTP_BIND", "127.0.0.1:0"),
+        ("TICKFLOW_HTTP__BIND", "127.0.0.1:0"),
+        ("TICKFLOW_GATHER__PROGRESS_SECS", "0"),
+    ];
+    load_app_config(
+        &PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tickflow.toml"),
+        false,
+        env.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())),
+    )
+    .unwrap()
+}
+
+async fn fill(app: &AppConfig, messages: u64, instruments: u64) {
+    tickflow::kafka::ensure_topics(
+        &tickflow::kafka::producer_properties(&app.kafka),
+        &[&app.topics.ticks, &app.topics.dlq],
+        app.topics.partitions,
+        1,
+    )
+    .await
+    .unwrap();
+    let producer: ThreadedProducer<DefaultProducerContext> = rdkafka::ClientConfig::new()
+        .set("bootstrap.servers", &app.kafka["bootstrap.servers"])
+        .set("linger.ms", "20")
+        .set("compression.type", "lz4")
+        .set("partitioner", "murmur2_random")
+        .set("queue.buffering.max.messages", "1000000")
+        .create()
+        .unwrap();
+    let encoder = Encoder {
+        format: Format::Avro,
+        schema_id: 1,
+    };
+    let mut value = Vec::new();
+    for i in 0..messages {
+        let n = i % instruments;
+        let base = format!("C{n}");
+        let mut t = Tick::new(
+            Exchange::Binance,
+            Instrument::new(&base, "USDT").unwrap(),
+            &format!("{base}USDT"),
+            EventKind::Ticker,
+            (1000 + i % 97).into(),
+            1_700_000_000_000_000 + i as i64,
+        );
+        t.event_ts_us = Some(t.received_ts_us);
+        value.clear();
+        encoder.encode(&t, &mut value).unwrap();
+        let key = t.key();
+        let mut record = BaseRecord::to(&app.topics.ticks).key(&key).payload(&value);
+        loop {
+            match producer.send(record) {
+                Ok(()) => break,
+                Err((_, r)) => {
+                    record = r;
+                    std::thread::sleep(Duration::from_millis(1));
+                }
+            }
+        }
+    }
+    producer.flush(Duration::from_secs(120)).unwrap();
+}
+
+async fn throughput(messages: u64, instruments: u64) -> Option<(f64, f64)> {
+    let broker = stack::Broker::start("cache bench")?;
+    let redis = stack::RedisServer::start("cache bench")?;
+    let app = app(&broker, &redis, "bench");
+    fill(&app, messages, instruments).await;
+    let (consumer, store, dlq) = start_parts(&app).await.unwrap();
+    let stats = Arc::new(CacheStats::default());
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    let task = tokio::spawn(run_cache(
+        app,
+        consumer,
+        store,
+        dlq,
+        Arc::clone(&stats),
+        stopped,
+    ));
+    // Time from the first consumed message to the last.
+    while stats.consumed.load(Ordering::Relaxed) == 0 {
+        tokio::time::sleep(Duration::from_millis(1)).await;
+    }
+    let t0 = Instant::now();
+    while stats.consumed.load(Ordering::Relaxed) < messages {
+        tokio::time::sleep(Duration::from_millis(5)).await;
+        assert!(
+            t0.elapsed() < Duration::from_secs(300),
+            "cache bench stalled"
+        );
+    }
+    let secs = t0.elapsed().as_secs_f64();
+    stop.send(true).unwrap();
+    task.await.unwrap().unwrap();
+    let writes =
+        (stats.applied.load(Ordering::Relaxed) + stats.stale.load(Ordering::Relaxed)) as f64;
+    Some((messages as f64 / secs, writes / secs))
+}
+
+async fn latency(rate: u32, secs: u64) -> Option<(f64, f64, u64)> {
+    let broker = stack::Broker::start("cache bench")?;
+    let redis = stack::RedisServer::start("cache bench")?;
+    let app = app(&broker, &redis, "bench-latency");
+    let repo = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    let symbols = Arc::new(SymbolTable::bundled_binance().unwrap());
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("ws://{}", listener.local_addr().unwrap());
+    let connectors: Vec<_> = load_connectors(&repo.join("connectors"), &symbols)
+        .unwrap()
+        .into_iter()
+        .filter(|c| c.enabled)
+        .map(|c| c.redirected_to(&base))
+        .collect();
+    let (sim_stop, sim_stopped) = tokio::sync::watch::channel(false);
+    let sim = tickflow::sim::SimConfig {
+        rate: rate / u32::try_from(connectors.len()).unwrap(),
+        seed: 3,
+        binance_ping: Duration::from_secs(20),
+        binance_symbols: Arc::clone(&symbols),
+        default_fault: None,
+    };
+    tokio::spawn(tickflow::sim::serve(listener, sim, sim_stopped));
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    let setup = GatherSetup {
+        app: app.clone(),
+        connectors,
+        symbols,
+        tls: tickflow::ws::tls::client_config().unwrap(),
+        simulated: true,
+    };
+    let running = start(setup, stopped.clone()).await.unwrap();
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let (consumer, store, dlq) = start_parts(&app).await.unwrap();
+    let stats = Arc::new(CacheStats::default());
+    let task = tokio::spawn(run_cache(
+        app,
+        consumer,
+        store,
+        dlq,
+        Arc::clone(&stats),
+        stopped,
+    ));
+    tokio::time::sleep(Duration::from_secs(5)).await; // warm-up
+    let h0 = stats.receive_to_redis_us.snapshot();
+    let applied0 = stats.applied.load(Ordering::Relaxed);
+    tokio::time::sleep(Duration::from_secs(secs)).await;
+    let h1 = stats.receive_to_redis_us.snapshot();
+    let applied = stats.applied.load(Ordering::Relaxed) - applied0;
+    stop.send(true).unwrap();
+    running.done.await.unwrap().unwrap();
+    task.await.unwrap().unwrap();
+    let _ = sim_stop.send(true);
+    let window: Vec<u64> = h1.iter().zip(&h0).map(|(a, b)| a - b).collect();
+    Some((
+        quantile_of(&window, 0.5).unwrap_or(0) as f64 / 1e3,
+        quantile_of(&window, 0.99).unwrap_or(0) as f64 / 1e3,
+        applied,
+    ))
+}
+
+fn arg(name: &str) -> Option<String> {
+    let args: Vec<String> = std::env::args().collect();
+    args.iter()
+        .position(|a| a == name)
+        .and_then(|i| args.get(i + 1).cloned())
+}
+
+fn main() {
+    let messages: u64 = arg("--messages").map_or(1_000_000, |s| s.parse().unwrap());
+    let rate: u32 = arg("--rate").map_or(10_000, |s| s.parse().unwrap());
+    let secs: u64 = arg("--secs").map_or(15, |s| s.parse().unwrap());
+    let repeat: usize = arg("--repeat").map_or(1, |s| s.parse().unwrap());
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    for _ in 0..repeat {
+        for instruments in [1_000u64, 10_000] {
+            let Some((consumed, writes)) = runtime.block_on(throughput(messages, instruments))
+            else {
+                return;
+            };
+            println!(
+                "throughput: {messages} ticks over {instruments} instruments: {consumed:.0} ticks/s consumed, {writes:.0} Redis writes/s"
+            );
+        }
+        let Some((p50, p99, applied)) = runtime.block_on(latency(rate, secs)) else {
+            return;
+        };
+        println!(
+            "latency at {rate} ticks/s (gather running): receive→Redis p50 {p50:.1} ms, p99 {p99:.1} ms ({applied} updates applied in {secs} s)"
+        );
+    }
+}
