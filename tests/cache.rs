@@ -180,3 +180,57 @@ async fn out_of_order_batches_leave_the_newest() {
         "1199"
     );
 }
+
+#[tokio::test]
+async fn the_contract_works_on_a_redis_cluster() {
+    let Some(cluster) = common::stack::RedisCluster::start("the_contract_works_on_a_redis_cluster")
+    else {
+        return;
+    };
+    let mut s = Store::open(&cluster.url(), true, "px", Duration::from_secs(3600))
+        .await
+        .unwrap();
+    // Keys spread over the slots of all three nodes, written in one pipelined batch.
+    let instruments = [
+        "BTC-KRW", "ETH-KRW", "XRP-KRW", "SOL-KRW", "DOGE-KRW", "ADA-KRW", "BTC-USDT", "ETH-USDT",
+    ];
+    let ticks: Vec<Tick> = instruments
+        .iter()
+        .map(|i| tick(i, "100", 2_000, Some(1 << 60)))
+        .collect();
+    let refs: Vec<&Tick> = ticks.iter().collect();
+    assert_eq!(s.apply(&refs, 1).await.unwrap().applied, 8);
+    let older: Vec<Tick> = instruments
+        .iter()
+        .map(|i| tick(i, "99", 1_000, None))
+        .collect();
+    let refs: Vec<&Tick> = older.iter().collect();
+    assert_eq!(s.apply(&refs, 2).await.unwrap().stale, 8);
+    let mut c = connect(&cluster.url(), true).await.unwrap();
+    for i in instruments {
+        let h: HashMap<String, String> = c.hgetall(format!("px:{{{i}}}:UPBIT")).await.unwrap();
+        assert_eq!(h["last_price"], "100", "{i}");
+        assert_eq!(h["seq"], (1i64 << 60).to_string());
+    }
+    // The keys really are spread: each node holds some of them. Then every node loses its
+    // scripts: the next batch loads the script on all of them and applies.
+    for port in &cluster.ports {
+        let mut node = connect(&format!("redis://127.0.0.1:{port}"), false)
+            .await
+            .unwrap();
+        let n: i64 = redis::cmd("DBSIZE").query_async(&mut node).await.unwrap();
+        assert!(n > 0, "node {port} holds no key");
+        let _: () = redis::cmd("SCRIPT")
+            .arg("FLUSH")
+            .query_async(&mut node)
+            .await
+            .unwrap();
+    }
+    let newer: Vec<Tick> = instruments
+        .iter()
+        .map(|i| tick(i, "101", 3_000, None))
+        .collect();
+    let refs: Vec<&Tick> = newer.iter().collect();
+    assert_eq!(s.apply(&refs, 3).await.unwrap().applied, 8);
+    assert_eq!(s.script_reloads, 1);
+}

@@ -172,7 +172,11 @@ impl Store {
         if ticks.is_empty() {
             return Ok(Applied::default());
         }
-        let mut pipe = redis::pipe();
+        // Standalone: one pipeline. Cluster: a pipeline may not cross slots, so one pipeline
+        // per instrument (its hash tag puts every exchange's key in one slot), plus one per
+        // index key; they run concurrently.
+        let mut groups: Vec<Pipeline> = Vec::new();
+        let mut slot_of: BTreeMap<&str, usize> = BTreeMap::new();
         let mut index: BTreeMap<Exchange, Vec<(i64, String)>> = BTreeMap::new();
         for tick in ticks {
             let f = fields(tick, now_us);
@@ -190,22 +194,36 @@ impl Store {
             for (k, v) in &f {
                 cmd.arg(*k).arg(v);
             }
-            pipe.add_command(cmd);
+            let group = if self.cluster {
+                let next = groups.len();
+                *slot_of.entry(tick.instrument.as_str()).or_insert(next)
+            } else {
+                0
+            };
+            if group == groups.len() {
+                groups.push(redis::pipe());
+            }
+            groups[group].add_command(cmd);
             index
                 .entry(tick.exchange)
                 .or_default()
                 .push((now_us / 1000, tick.instrument.to_string()));
         }
         for (exchange, members) in &index {
-            pipe.zadd_multiple(index_key(&self.prefix, *exchange), members)
+            if self.cluster {
+                groups.push(redis::pipe());
+            }
+            let last = groups.len() - 1;
+            groups[last]
+                .zadd_multiple(index_key(&self.prefix, *exchange), members)
                 .ignore();
         }
-        let results = match self.query(&pipe).await {
+        let results = match self.query(&groups).await {
             Err(e) if e.kind() == ErrorKind::Server(redis::ServerErrorKind::NoScript) => {
                 // The server lost its scripts (restart, SCRIPT FLUSH, failover): load and retry.
                 self.script_reloads += 1;
                 self.load_script().await?;
-                self.query(&pipe).await?
+                self.query(&groups).await?
             }
             other => other?,
         };
@@ -226,12 +244,19 @@ impl Store {
         Ok(done)
     }
 
-    async fn query(&mut self, pipe: &Pipeline) -> redis::RedisResult<Vec<Value>> {
-        tokio::time::timeout(
-            REDIS_TIMEOUT,
-            pipe.query_async::<Vec<Value>>(&mut self.conn),
-        )
-        .await
-        .unwrap_or_else(|_| Err(timed_out("pipeline")))
+    /// Runs the pipelines concurrently; the script results in order, or the first error.
+    async fn query(&mut self, groups: &[Pipeline]) -> redis::RedisResult<Vec<Value>> {
+        let running = groups.iter().map(|pipe| {
+            let mut conn = self.conn.clone();
+            async move { pipe.query_async::<Vec<Value>>(&mut conn).await }
+        });
+        let all = tokio::time::timeout(REDIS_TIMEOUT, futures_util::future::join_all(running))
+            .await
+            .map_err(|_| timed_out("pipeline"))?;
+        let mut out = Vec::new();
+        for r in all {
+            out.extend(r?);
+        }
+        Ok(out)
     }
 }
