@@ -234,3 +234,123 @@ async fn the_contract_works_on_a_redis_cluster() {
     assert_eq!(s.apply(&refs, 3).await.unwrap().applied, 8);
     assert_eq!(s.script_reloads, 1);
 }
+
+#[tokio::test]
+async fn tickflow_price_reads_over_verified_tls() {
+    let test = "tickflow_price_reads_over_verified_tls";
+    // Presence check (prints SKIP when redis-server is missing and not required).
+    let Some(_plain) = RedisServer::start(test) else {
+        return;
+    };
+    let dir = std::env::temp_dir().join(format!("tickflow-tls-{}", common::stack::free_port()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let certified = rcgen::generate_simple_self_signed(vec!["localhost".to_owned()]).unwrap();
+    let cert = dir.join("cert.pem");
+    let key = dir.join("key.pem");
+    std::fs::write(&cert, certified.cert.pem()).unwrap();
+    std::fs::write(&key, certified.key_pair.serialize_pem()).unwrap();
+    let port = common::stack::free_port();
+    let mut server = std::process::Command::new("redis-server")
+        .args([
+            "--port",
+            "0",
+            "--tls-port",
+            &port.to_string(),
+            "--bind",
+            "127.0.0.1",
+            "--save",
+            "",
+        ])
+        .args(["--appendonly", "no", "--tls-auth-clients", "no"])
+        .arg("--tls-cert-file")
+        .arg(&cert)
+        .arg("--tls-key-file")
+        .arg(&key)
+        .arg("--tls-ca-cert-file")
+        .arg(&cert)
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "TLS redis did not listen"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let price = |trust: bool| {
+        let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_tickflow"));
+        cmd.args([
+            "price",
+            "BTC-KRW",
+            "--exchange",
+            "upbit",
+            "--json",
+            "--config",
+        ])
+        .arg(std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tickflow.toml"))
+        .env("TICKFLOW_REDIS__URL", format!("rediss://localhost:{port}"));
+        if trust {
+            // rustls-native-certs reads extra roots from SSL_CERT_FILE.
+            cmd.env("SSL_CERT_FILE", &cert);
+        } else {
+            cmd.env_remove("SSL_CERT_FILE");
+        }
+        cmd.output().unwrap()
+    };
+    // Fill the key with redis-cli over TLS; `tickflow price` is the client under test.
+    let filled = std::process::Command::new("redis-cli")
+        .args(["--tls", "--cacert"])
+        .arg(&cert)
+        .args(["-h", "localhost", "-p", &port.to_string()])
+        .args([
+            "HSET",
+            "px:{BTC-KRW}:UPBIT",
+            "contract_version",
+            "1",
+            "exchange",
+            "UPBIT",
+        ])
+        .args([
+            "instrument",
+            "BTC-KRW",
+            "last_price",
+            "143250000.5",
+            "event_ts",
+            "1",
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        filled.status.success(),
+        "{}",
+        String::from_utf8_lossy(&filled.stderr)
+    );
+    let trusted = price(true);
+    let stdout = String::from_utf8_lossy(&trusted.stdout);
+    assert!(
+        trusted.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&trusted.stderr)
+    );
+    assert!(
+        stdout.contains("\"last_price\":\"143250000.5\""),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("\"stale\":true"),
+        "event time 1 µs is ancient: {stdout}"
+    );
+    // Without the self-signed root the certificate is refused.
+    let refused = price(false);
+    assert!(
+        !refused.status.success(),
+        "an untrusted certificate was accepted"
+    );
+    let why = String::from_utf8_lossy(&refused.stderr);
+    assert!(why.to_lowercase().contains("certificate"), "{why}");
+    let _ = server.kill();
+    let _ = server.wait();
+    let _ = std::fs::remove_dir_all(&dir);
+}
