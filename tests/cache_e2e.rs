@@ -225,7 +225,17 @@ async fn redis_restarted_mid_stream_ends_with_the_newest_tick_everywhere() {
         get(&c.stats.redis_errors) > 0
     })
     .await;
+    // While Redis is down no offset moves: nothing unwritten is ever committed. (Offsets
+    // stored before the outage are committed within the 1 s auto-commit interval.)
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let held = committed_offsets(&broker.bootstrap, "cache-restart", app.topics.partitions);
     tokio::time::sleep(Duration::from_secs(2)).await;
+    let still = committed_offsets(&broker.bootstrap, "cache-restart", app.topics.partitions);
+    assert_eq!(held, still, "offsets advanced while Redis was down");
+    assert!(
+        u64::try_from(still).unwrap() < acked(&run.state),
+        "the outage's ticks are not committed"
+    );
     let redis = RedisServer::start_on(test, port).unwrap();
     wait_for("writes resumed", Duration::from_secs(30), || {
         get(&c.stats.redis_up) == 1
