@@ -11,20 +11,20 @@
 //! (tansu and redis-server must be installed: `scripts/stack.sh install`).
 #![allow(missing_docs, clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+#[path = "common/mod.rs"]
+mod common;
+
 #[path = "../tests/common/stack.rs"]
 #[allow(dead_code)]
 mod stack;
 
 use rdkafka::producer::{BaseRecord, DefaultProducerContext, Producer, ThreadedProducer};
 use std::path::PathBuf;
-use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
-use tickflow::cache::consume::{CacheStats, run as run_cache, start_parts};
+use tickflow::cache::consume::spawn;
 use tickflow::codec::{Encoder, Format};
-use tickflow::config::{AppConfig, load_app_config, load_connectors};
-use tickflow::exchange::SymbolTable;
-use tickflow::gather::{GatherSetup, start};
+use tickflow::config::{AppConfig, load_app_config};
 use tickflow::metrics::quantile_of;
 use tickflow::model::{EventKind, Exchange, Instrument, Tick};
 
@@ -105,17 +105,9 @@ async fn throughput(messages: u64, instruments: u64) -> Option<(f64, f64)> {
     let redis = stack::RedisServer::start("cache bench")?;
     let app = app(&broker, &redis, "bench");
     fill(&app, messages, instruments).await;
-    let (consumer, store, dlq) = start_parts(&app).await.unwrap();
-    let stats = Arc::new(CacheStats::default());
     let (stop, stopped) = tokio::sync::watch::channel(false);
-    let task = tokio::spawn(run_cache(
-        app,
-        consumer,
-        store,
-        dlq,
-        Arc::clone(&stats),
-        stopped,
-    ));
+    let running = spawn(&app, stopped).await.unwrap();
+    let (stats, task) = (running.stats, running.task);
     // Time from the first consumed message to the last.
     while stats.consumed.load(Ordering::Relaxed) == 0 {
         tokio::time::sleep(Duration::from_millis(1)).await;
@@ -140,45 +132,11 @@ async fn latency(rate: u32, secs: u64) -> Option<(f64, f64, u64)> {
     let broker = stack::Broker::start("cache bench")?;
     let redis = stack::RedisServer::start("cache bench")?;
     let app = app(&broker, &redis, "bench-latency");
-    let repo = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
-    let symbols = Arc::new(SymbolTable::bundled_binance().unwrap());
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let base = format!("ws://{}", listener.local_addr().unwrap());
-    let connectors: Vec<_> = load_connectors(&repo.join("connectors"), &symbols)
-        .unwrap()
-        .into_iter()
-        .filter(|c| c.enabled)
-        .map(|c| c.redirected_to(&base))
-        .collect();
-    let (sim_stop, sim_stopped) = tokio::sync::watch::channel(false);
-    let sim = tickflow::sim::SimConfig {
-        rate: rate / u32::try_from(connectors.len()).unwrap(),
-        seed: 3,
-        binance_ping: Duration::from_secs(20),
-        binance_symbols: Arc::clone(&symbols),
-        default_fault: None,
-    };
-    tokio::spawn(tickflow::sim::serve(listener, sim, sim_stopped));
     let (stop, stopped) = tokio::sync::watch::channel(false);
-    let setup = GatherSetup {
-        app: app.clone(),
-        connectors,
-        symbols,
-        tls: tickflow::ws::tls::client_config().unwrap(),
-        simulated: true,
-    };
-    let running = start(setup, stopped.clone()).await.unwrap();
+    let (running, sim_stop) = common::simulated_gather(app.clone(), rate, 3, stopped.clone()).await;
     tokio::time::sleep(Duration::from_secs(2)).await;
-    let (consumer, store, dlq) = start_parts(&app).await.unwrap();
-    let stats = Arc::new(CacheStats::default());
-    let task = tokio::spawn(run_cache(
-        app,
-        consumer,
-        store,
-        dlq,
-        Arc::clone(&stats),
-        stopped,
-    ));
+    let cache = spawn(&app, stopped).await.unwrap();
+    let (stats, task) = (cache.stats, cache.task);
     tokio::time::sleep(Duration::from_secs(5)).await; // warm-up
     let h0 = stats.receive_to_redis_us.snapshot();
     let applied0 = stats.applied.load(Ordering::Relaxed);
@@ -197,18 +155,11 @@ async fn latency(rate: u32, secs: u64) -> Option<(f64, f64, u64)> {
     ))
 }
 
-fn arg(name: &str) -> Option<String> {
-    let args: Vec<String> = std::env::args().collect();
-    args.iter()
-        .position(|a| a == name)
-        .and_then(|i| args.get(i + 1).cloned())
-}
-
 fn main() {
-    let messages: u64 = arg("--messages").map_or(1_000_000, |s| s.parse().unwrap());
-    let rate: u32 = arg("--rate").map_or(10_000, |s| s.parse().unwrap());
-    let secs: u64 = arg("--secs").map_or(15, |s| s.parse().unwrap());
-    let repeat: usize = arg("--repeat").map_or(1, |s| s.parse().unwrap());
+    let messages: u64 = common::arg("--messages").map_or(1_000_000, |s| s.parse().unwrap());
+    let rate: u32 = common::arg("--rate").map_or(10_000, |s| s.parse().unwrap());
+    let secs: u64 = common::arg("--secs").map_or(15, |s| s.parse().unwrap());
+    let repeat: usize = common::arg("--repeat").map_or(1, |s| s.parse().unwrap());
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

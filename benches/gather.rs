@@ -7,6 +7,9 @@
 //! (tansu must be installed: `scripts/stack.sh install`).
 #![allow(missing_docs, clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+#[path = "common/mod.rs"]
+mod common;
+
 #[path = "../tests/common/stack.rs"]
 #[allow(dead_code)]
 mod stack;
@@ -15,12 +18,9 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
-use tickflow::config::{load_app_config, load_connectors};
-use tickflow::exchange::SymbolTable;
-use tickflow::gather::{GatherSetup, start};
+use tickflow::config::load_app_config;
 use tickflow::kafka::ProducerStats;
 use tickflow::metrics::quantile_of;
-use tickflow::sim::{SimConfig, serve};
 
 struct Result {
     offered: u32,
@@ -34,28 +34,6 @@ struct Result {
 async fn one(offered: u32, secs: u64) -> Option<Result> {
     let broker = stack::Broker::start("gather bench")?;
     let repo = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
-    let symbols = Arc::new(SymbolTable::bundled_binance().unwrap());
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let base = format!("ws://{}", listener.local_addr().unwrap());
-    let (sim_stop, sim_stopped) = tokio::sync::watch::channel(false);
-    let connectors: Vec<_> = load_connectors(&repo.join("connectors"), &symbols)
-        .unwrap()
-        .into_iter()
-        .filter(|c| c.enabled)
-        .map(|c| c.redirected_to(&base))
-        .collect();
-    let per_connection = offered / u32::try_from(connectors.len()).unwrap();
-    tokio::spawn(serve(
-        listener,
-        SimConfig {
-            rate: per_connection,
-            seed: 7,
-            binance_ping: Duration::from_secs(20),
-            binance_symbols: Arc::clone(&symbols),
-            default_fault: None,
-        },
-        sim_stopped,
-    ));
     let env = [
         (
             "TICKFLOW_KAFKA__BOOTSTRAP_SERVERS",
@@ -71,14 +49,7 @@ async fn one(offered: u32, secs: u64) -> Option<Result> {
     )
     .unwrap();
     let (stop, stopped) = tokio::sync::watch::channel(false);
-    let setup = GatherSetup {
-        app,
-        connectors,
-        symbols,
-        tls: tickflow::ws::tls::client_config().unwrap(),
-        simulated: true,
-    };
-    let running = start(setup, stopped).await.unwrap();
+    let (running, sim_stop) = common::simulated_gather(app, offered, 7, stopped).await;
     let s = Arc::clone(&running.state);
     tokio::time::sleep(Duration::from_secs(5)).await; // warm-up
     let acked0 = ProducerStats::total(&s.producer.ticks_acked);
@@ -104,21 +75,14 @@ async fn one(offered: u32, secs: u64) -> Option<Result> {
     })
 }
 
-fn arg(name: &str) -> Option<String> {
-    let args: Vec<String> = std::env::args().collect();
-    args.iter()
-        .position(|a| a == name)
-        .and_then(|i| args.get(i + 1).cloned())
-}
-
 fn main() {
-    let rates: Vec<u32> = arg("--rates")
+    let rates: Vec<u32> = common::arg("--rates")
         .unwrap_or_else(|| "30000,60000,90000,120000,150000".into())
         .split(',')
         .map(|r| r.parse().unwrap())
         .collect();
-    let secs: u64 = arg("--secs").map_or(20, |s| s.parse().unwrap());
-    let repeat: usize = arg("--repeat").map_or(1, |s| s.parse().unwrap());
+    let secs: u64 = common::arg("--secs").map_or(20, |s| s.parse().unwrap());
+    let repeat: usize = common::arg("--repeat").map_or(1, |s| s.parse().unwrap());
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

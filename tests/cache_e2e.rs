@@ -12,7 +12,7 @@ use redis::AsyncCommands;
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
-use tickflow::cache::consume::{CacheStats, run as run_cache, start_parts};
+use tickflow::cache::consume::{CacheStats, spawn};
 use tickflow::cache::contract::version;
 use tickflow::codec::{Encoder, Format};
 use tickflow::config::AppConfig;
@@ -25,18 +25,13 @@ struct Cache {
 }
 
 async fn cache(app: &AppConfig) -> Cache {
-    let (consumer, store, dlq) = start_parts(app).await.unwrap();
-    let stats = Arc::new(CacheStats::default());
     let (stop, stopped) = tokio::sync::watch::channel(false);
-    let task = tokio::spawn(run_cache(
-        app.clone(),
-        consumer,
-        store,
-        dlq,
-        Arc::clone(&stats),
-        stopped,
-    ));
-    Cache { stats, stop, task }
+    let running = spawn(app, stopped).await.unwrap();
+    Cache {
+        stats: running.stats,
+        stop,
+        task: running.task,
+    }
 }
 
 impl Cache {

@@ -244,18 +244,23 @@ async fn dropped_and_stalled_connections_are_reconnected_and_resubscribed() {
     assert_eq!(outcome.lost, 0);
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_broker_outage_of_ten_seconds_loses_no_tick() {
+/// A broker reached through a running [`Proxy`] (it advertises the proxy's port), so a test can
+/// take it away and bring it back.
+async fn broker_behind_proxy(test: &str) -> Option<(Broker, Proxy)> {
     let listen = free_port();
     let mut proxy = Proxy::new(listen);
-    let Some(broker) = Broker::start_advertising(
-        "a_broker_outage_of_ten_seconds_loses_no_tick",
-        listen,
-        proxy.port,
-    ) else {
+    let broker = Broker::start_advertising(test, listen, proxy.port)?;
+    proxy.start().await;
+    Some((broker, proxy))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_broker_outage_of_ten_seconds_loses_no_tick() {
+    let Some((broker, mut proxy)) =
+        broker_behind_proxy("a_broker_outage_of_ten_seconds_loses_no_tick").await
+    else {
         return;
     };
-    proxy.start().await;
     let (base, _sim) = common::start_simulator(100, Duration::from_secs(1), None).await;
     let picked = connectors(&base, &[("upbit", ""), ("binance", "")]);
     let run = gather(setup(app(&broker.bootstrap), picked)).await;
@@ -306,16 +311,11 @@ async fn a_broker_outage_of_ten_seconds_loses_no_tick() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_full_producer_queue_makes_the_pipeline_wait_not_drop() {
-    let listen = free_port();
-    let mut proxy = Proxy::new(listen);
-    let Some(broker) = Broker::start_advertising(
-        "a_full_producer_queue_makes_the_pipeline_wait",
-        listen,
-        proxy.port,
-    ) else {
+    let Some((broker, mut proxy)) =
+        broker_behind_proxy("a_full_producer_queue_makes_the_pipeline_wait").await
+    else {
         return;
     };
-    proxy.start().await;
     let (base, _sim) = common::start_simulator(200, Duration::from_secs(1), None).await;
     let picked = connectors(&base, &[("binance", "")]);
     // A producer queue of 50 messages and a frame queue of 32: an outage fills both quickly.

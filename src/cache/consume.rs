@@ -12,6 +12,7 @@ use crate::config::AppConfig;
 use crate::kafka::{ProducerStats, TickProducer, dlq::rfc3339_micros, producer_properties};
 use crate::metrics::{Exposition, Histogram};
 use crate::model::Tick;
+use crate::model::time::now_us;
 use rdkafka::consumer::{CommitMode, Consumer, StreamConsumer};
 use rdkafka::message::{BorrowedMessage, Message};
 use rdkafka::{ClientConfig, Offset, TopicPartitionList};
@@ -149,12 +150,8 @@ pub fn consumer(app: &AppConfig) -> rdkafka::error::KafkaResult<StreamConsumer> 
     config.create()
 }
 
-fn now_us() -> i64 {
-    crate::kafka::producer::now_us()
-}
-
 /// Runs until `shutdown` turns true, then commits what Redis has and returns.
-pub async fn run(
+async fn run(
     app: AppConfig,
     consumer: StreamConsumer,
     mut store: Store,
@@ -344,8 +341,21 @@ async fn write(
     }
 }
 
-/// Everything `tickflow cache` needs, connected.
-pub async fn start_parts(app: &AppConfig) -> anyhow::Result<(StreamConsumer, Store, TickProducer)> {
+/// A started cache consumer.
+#[derive(Debug)]
+pub struct RunningCache {
+    /// Live counters (metrics, health, tests).
+    pub stats: Arc<CacheStats>,
+    /// Completes after `shutdown`, once what Redis has is committed.
+    pub task: tokio::task::JoinHandle<anyhow::Result<()>>,
+}
+
+/// Connects the consumer, Redis (loading the script) and the DLQ producer, then runs the
+/// cache until `shutdown` turns true.
+pub async fn spawn(
+    app: &AppConfig,
+    shutdown: watch::Receiver<bool>,
+) -> anyhow::Result<RunningCache> {
     let consumer = consumer(app)?;
     let store = Store::open(
         &app.redis_url,
@@ -359,5 +369,15 @@ pub async fn start_parts(app: &AppConfig) -> anyhow::Result<(StreamConsumer, Sto
         app.gather.max_block,
         Arc::new(ProducerStats::default()),
     )?;
-    Ok((consumer, store, dlq))
+    let stats = Arc::new(CacheStats::default());
+    stats.redis_up.store(1, Ordering::Relaxed);
+    let task = tokio::spawn(run(
+        app.clone(),
+        consumer,
+        store,
+        dlq,
+        Arc::clone(&stats),
+        shutdown,
+    ));
+    Ok(RunningCache { stats, task })
 }

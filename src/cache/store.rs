@@ -1,7 +1,7 @@
 //! Writing the contract: one Lua compare-and-set per tick, pipelined, by EVALSHA (the script
 //! is loaded once and loaded again after a `NOSCRIPT`), against Redis standalone or Cluster.
 
-use super::contract::{fields, index_key, json, price_key, version};
+use super::contract::{fields, index_key, json, price_key};
 use crate::model::{Exchange, Tick};
 use redis::aio::ConnectionLike;
 use redis::{Cmd, ErrorKind, Pipeline, RedisFuture, Value};
@@ -180,6 +180,11 @@ impl Store {
         let mut index: BTreeMap<Exchange, Vec<(i64, String)>> = BTreeMap::new();
         for tick in ticks {
             let f = fields(tick, now_us);
+            // The version is one of the fields; computed once.
+            let ver = f
+                .iter()
+                .find(|(k, _)| *k == "ver")
+                .map_or("", |(_, v)| v.as_str());
             let mut cmd = redis::cmd("EVALSHA");
             cmd.arg(&self.sha)
                 .arg(1)
@@ -188,7 +193,7 @@ impl Store {
                     tick.instrument.as_str(),
                     tick.exchange,
                 ))
-                .arg(version(tick))
+                .arg(ver)
                 .arg(self.ttl_ms)
                 .arg(json(&f));
             for (k, v) in &f {

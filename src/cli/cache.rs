@@ -1,6 +1,6 @@
 //! `tickflow cache`: keep the Redis last-price cache from Kafka.
 
-use crate::cache::consume::{CacheStats, run as run_cache, start_parts};
+use crate::cache::consume::spawn;
 use crate::config::load_app_config;
 use clap::Args;
 use std::path::PathBuf;
@@ -47,10 +47,9 @@ pub fn run(args: &CacheArgs) -> anyhow::Result<ExitCode> {
         .enable_all()
         .build()?;
     runtime.block_on(async move {
-        let (consumer, store, dlq) = start_parts(&app).await?;
-        let stats = Arc::new(CacheStats::default());
-        stats.redis_up.store(1, Ordering::Relaxed);
         let (stop, stopped) = tokio::sync::watch::channel(false);
+        let running = spawn(&app, stopped.clone()).await?;
+        let stats = running.stats;
         let listener = tokio::net::TcpListener::bind(app.cache.http_bind).await?;
         let addr = listener.local_addr()?;
         let view = Arc::clone(&stats);
@@ -72,17 +71,9 @@ pub fn run(args: &CacheArgs) -> anyhow::Result<ExitCode> {
             "tickflow: caching {} into {} (group {}); metrics on http://{addr}/metrics",
             app.topics.ticks, app.redis_url, app.cache.group_id
         );
-        let task = tokio::spawn(run_cache(
-            app,
-            consumer,
-            store,
-            dlq,
-            Arc::clone(&stats),
-            stopped,
-        ));
         super::wait_for_stop(args.duration).await?;
         let _ = stop.send(true);
-        task.await??;
+        running.task.await??;
         let g = |a: &std::sync::atomic::AtomicU64| a.load(Ordering::Relaxed);
         eprintln!(
             "tickflow: stopped; {} consumed, {} applied, {} stale, {} coalesced, {} poison",

@@ -3,6 +3,7 @@
 use crate::codec::{Encoder, Format};
 use crate::exchange::{AdapterConfig, Decoded, Frame, SymbolTable, adapter_for};
 use crate::model::reject::clip;
+use crate::model::time::now_us;
 use crate::model::{Exchange, ValidationConfig};
 use anyhow::Context;
 use clap::{Args, ValueEnum};
@@ -10,7 +11,6 @@ use std::io::{BufRead, BufReader, BufWriter, ErrorKind, Read, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
-use std::time::{SystemTime, UNIX_EPOCH};
 
 /// Output encodings.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -98,12 +98,6 @@ pub fn split_capture(line: &[u8]) -> (Option<i64>, &[u8]) {
         }
     }
     (None, line)
-}
-
-fn now_us() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| i64::try_from(d.as_micros()).unwrap_or(i64::MAX))
 }
 
 #[derive(Default)]

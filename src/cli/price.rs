@@ -2,6 +2,7 @@
 
 use crate::cache::contract::{CONTRACT_VERSION, price_key};
 use crate::config::load_app_config;
+use crate::model::time::now_us;
 use crate::model::{Exchange, Instrument};
 use anyhow::Context;
 use clap::Args;
@@ -42,10 +43,6 @@ pub struct PriceArgs {
     /// tickflow.toml (for [redis] url and [cache] prefix; the default path may be absent).
     #[arg(long, value_name = "FILE")]
     config: Option<PathBuf>,
-}
-
-fn now_us() -> i64 {
-    crate::kafka::producer::now_us()
 }
 
 fn line(h: &HashMap<String, String>, stale_after: Duration, json: bool) -> String {

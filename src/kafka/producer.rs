@@ -4,6 +4,7 @@
 
 use crate::metrics::Histogram;
 use crate::model::Exchange;
+use crate::model::time::now_us;
 use rdkafka::ClientConfig;
 use rdkafka::client::ClientContext;
 use rdkafka::config::RDKafkaLogLevel;
@@ -13,7 +14,7 @@ use rdkafka::producer::{BaseRecord, DeliveryResult, Producer, ProducerContext, T
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
 /// tickflow's producer defaults; `tickflow.toml` `[kafka]` may override all but the fixed
 /// two (idempotence and `acks=all`, which the contract requires).
@@ -179,12 +180,6 @@ impl std::fmt::Debug for TickProducer {
             .field("max_block", &self.max_block)
             .finish()
     }
-}
-
-pub(crate) fn now_us() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| i64::try_from(d.as_micros()).unwrap_or(i64::MAX))
 }
 
 impl TickProducer {

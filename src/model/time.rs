@@ -110,6 +110,13 @@ impl CivilTime {
     }
 }
 
+/// The wall clock now, UTC epoch microseconds (the receive time of frames, ages, latencies).
+pub fn now_us() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_micros()).unwrap_or(i64::MAX))
+}
+
 /// Parses exactly `len` ASCII digits starting at `at`.
 pub fn digits(text: &[u8], at: usize, len: usize) -> Option<u32> {
     let slice = text.get(at..at + len)?;

@@ -11,10 +11,11 @@ use super::backoff::Backoff;
 use super::subscribe::ConnectionPlan;
 use crate::config::ConnectorConfig;
 use crate::exchange::FrameType;
+use crate::model::time::now_us;
 use futures_util::{SinkExt, StreamExt};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 use tokio::sync::{mpsc, watch};
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
@@ -56,12 +57,6 @@ pub struct ConnectionStats {
     pub frames: AtomicU64,
     /// Time spent waiting for room in the output channel, µs.
     pub backpressure_wait_us: AtomicU64,
-}
-
-fn now_us() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| i64::try_from(d.as_micros()).unwrap_or(i64::MAX))
 }
 
 /// How a session ended.

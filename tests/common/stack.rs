@@ -228,6 +228,22 @@ pub fn header(m: &OwnedMessage, name: &str) -> Option<String> {
         .map(|v| String::from_utf8_lossy(v).into_owned())
 }
 
+/// `redis-server` on loopback `port`, without persistence (callers add options and spawn).
+fn redis_server(port: u16) -> Command {
+    let mut cmd = Command::new("redis-server");
+    cmd.args([
+        "--port",
+        &port.to_string(),
+        "--bind",
+        "127.0.0.1",
+        "--save",
+        "",
+        "--appendonly",
+        "no",
+    ]);
+    cmd
+}
+
 /// A redis-server process on a free loopback port (no persistence), killed on drop.
 pub struct RedisServer {
     child: Child,
@@ -255,17 +271,7 @@ impl RedisServer {
             eprintln!("SKIP {test}: redis-server not found (install: scripts/stack.sh install)");
             return None;
         }
-        let child = Command::new("redis-server")
-            .args([
-                "--port",
-                &port.to_string(),
-                "--bind",
-                "127.0.0.1",
-                "--save",
-                "",
-                "--appendonly",
-                "no",
-            ])
+        let child = redis_server(port)
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
@@ -310,17 +316,7 @@ impl RedisCluster {
         let nodes = ports
             .iter()
             .map(|p| {
-                Command::new("redis-server")
-                    .args([
-                        "--port",
-                        &p.to_string(),
-                        "--bind",
-                        "127.0.0.1",
-                        "--save",
-                        "",
-                        "--appendonly",
-                        "no",
-                    ])
+                redis_server(*p)
                     .args([
                         "--cluster-enabled",
                         "yes",

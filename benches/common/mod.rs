@@ -1,0 +1,57 @@
+//! Shared by the end-to-end benches (included with `#[path]`).
+#![allow(clippy::unwrap_used, missing_docs)]
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+use tickflow::config::{AppConfig, load_connectors};
+use tickflow::exchange::SymbolTable;
+use tickflow::gather::{GatherSetup, Running, start};
+use tickflow::sim::{SimConfig, serve};
+use tokio::sync::watch;
+
+/// The value after `--name` on the command line.
+pub fn arg(name: &str) -> Option<String> {
+    let args: Vec<String> = std::env::args().collect();
+    args.iter()
+        .position(|a| a == name)
+        .and_then(|i| args.get(i + 1).cloned())
+}
+
+/// A simulator on a free loopback port offering `offered` ticks/s in all (split evenly over
+/// the bundled enabled connectors), and gather reading it with `app`. Returns the gatherer
+/// and the sender that stops the simulator (stop it after the gatherer).
+pub async fn simulated_gather(
+    app: AppConfig,
+    offered: u32,
+    seed: u64,
+    shutdown: watch::Receiver<bool>,
+) -> (Running, watch::Sender<bool>) {
+    let repo = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    let symbols = Arc::new(SymbolTable::bundled_binance().unwrap());
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("ws://{}", listener.local_addr().unwrap());
+    let connectors: Vec<_> = load_connectors(&repo.join("connectors"), &symbols)
+        .unwrap()
+        .into_iter()
+        .filter(|c| c.enabled)
+        .map(|c| c.redirected_to(&base))
+        .collect();
+    let (sim_stop, sim_stopped) = watch::channel(false);
+    let sim = SimConfig {
+        rate: offered / u32::try_from(connectors.len()).unwrap(),
+        seed,
+        binance_ping: Duration::from_secs(20),
+        binance_symbols: Arc::clone(&symbols),
+        default_fault: None,
+    };
+    tokio::spawn(serve(listener, sim, sim_stopped));
+    let setup = GatherSetup {
+        app,
+        connectors,
+        symbols,
+        tls: tickflow::ws::tls::client_config().unwrap(),
+        simulated: true,
+    };
+    (start(setup, shutdown).await.unwrap(), sim_stop)
+}
