@@ -118,6 +118,7 @@ async fn redis_holds_the_newest_tick_of_every_key_and_a_replay_changes_nothing()
     let stats = c.finish().await;
     assert!(get(&stats.coalesced) > 0, "batches were coalesced");
     assert_eq!(get(&stats.poison), 0);
+    assert_eq!(get(&stats.commit_errors), 0, "offset commits failed");
     let newest = newest_in_kafka(&broker.bootstrap, total as usize);
     assert_eq!(newest.len(), 14, "every configured key");
     assert_redis_holds(&redis, &newest).await;

@@ -13,7 +13,9 @@ use crate::kafka::{ProducerStats, TickProducer, dlq::rfc3339_micros, producer_pr
 use crate::metrics::{Exposition, Histogram};
 use crate::model::Tick;
 use crate::model::time::now_us;
-use rdkafka::consumer::{CommitMode, Consumer, StreamConsumer};
+use rdkafka::client::ClientContext;
+use rdkafka::consumer::{CommitMode, Consumer, ConsumerContext, StreamConsumer};
+use rdkafka::error::{KafkaResult, RDKafkaErrorCode};
 use rdkafka::message::{BorrowedMessage, Message};
 use rdkafka::{ClientConfig, Offset, TopicPartitionList};
 use std::collections::BTreeMap;
@@ -128,8 +130,38 @@ impl CacheStats {
     }
 }
 
+/// Counts failed offset commits (auto commits run inside librdkafka; this is where they report).
+#[derive(Debug)]
+pub struct CacheContext {
+    stats: Arc<CacheStats>,
+}
+
+impl ClientContext for CacheContext {}
+
+impl ConsumerContext for CacheContext {
+    fn commit_callback(&self, result: KafkaResult<()>, _offsets: &TopicPartitionList) {
+        match result {
+            // Nothing stored since the last commit: not a failure.
+            Err(e) if e.rdkafka_error_code() == Some(RDKafkaErrorCode::NoOffset) => {}
+            Err(e) => {
+                let n = self.stats.commit_errors.fetch_add(1, Ordering::Relaxed);
+                if n.is_power_of_two() || n == 0 {
+                    tracing::warn!(
+                        so_far = n + 1,
+                        "offset commit failed (the next commit retries): {e}"
+                    );
+                }
+            }
+            Ok(()) => {}
+        }
+    }
+}
+
 /// Builds the consumer: group, manual offset store, auto commit of stored offsets.
-pub fn consumer(app: &AppConfig) -> rdkafka::error::KafkaResult<StreamConsumer> {
+pub fn consumer(
+    app: &AppConfig,
+    stats: Arc<CacheStats>,
+) -> KafkaResult<StreamConsumer<CacheContext>> {
     let mut config = ClientConfig::new();
     // Kafka's default of 500 ms lets a broker hold each fetch that long (tansu 0.6.0 does, even
     // with data waiting); a price cache wants fresh data. Overridable in [kafka].
@@ -147,13 +179,13 @@ pub fn consumer(app: &AppConfig) -> rdkafka::error::KafkaResult<StreamConsumer> 
         // Offsets are stored by tickflow after Redis acknowledged the batch, never before.
         .set("enable.auto.offset.store", "false")
         .set("auto.offset.reset", "earliest");
-    config.create()
+    config.create_with_context(CacheContext { stats })
 }
 
 /// Runs until `shutdown` turns true, then commits what Redis has and returns.
 async fn run(
     app: AppConfig,
-    consumer: StreamConsumer,
+    consumer: StreamConsumer<CacheContext>,
     mut store: Store,
     dlq: TickProducer,
     stats: Arc<CacheStats>,
@@ -224,9 +256,13 @@ async fn run(
         }
     }
     // Commit what Redis has acknowledged, synchronously, before leaving the group.
-    if let Err(e) = consumer.commit_consumer_state(CommitMode::Sync) {
+    match consumer.commit_consumer_state(CommitMode::Sync) {
         // Nothing stored since the last commit is reported as an error too; it is harmless.
-        tracing::debug!("final commit: {e}");
+        Err(e) if e.rdkafka_error_code() == Some(RDKafkaErrorCode::NoOffset) => {}
+        Err(e) => tracing::warn!(
+            "final offset commit failed; a restart re-reads from the last commit: {e}"
+        ),
+        Ok(()) => {}
     }
     let left = dlq.flush(Duration::from_secs(10));
     if left > 0 {
@@ -356,7 +392,8 @@ pub async fn spawn(
     app: &AppConfig,
     shutdown: watch::Receiver<bool>,
 ) -> anyhow::Result<RunningCache> {
-    let consumer = consumer(app)?;
+    let stats = Arc::new(CacheStats::default());
+    let consumer = consumer(app, Arc::clone(&stats))?;
     let store = Store::open(
         &app.redis_url,
         app.redis_cluster,
@@ -369,7 +406,6 @@ pub async fn spawn(
         app.gather.max_block,
         Arc::new(ProducerStats::default()),
     )?;
-    let stats = Arc::new(CacheStats::default());
     stats.redis_up.store(1, Ordering::Relaxed);
     let task = tokio::spawn(run(
         app.clone(),
