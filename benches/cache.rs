@@ -3,7 +3,9 @@
 //!
 //! 1. Throughput: the topic is pre-filled with `--messages` canonical ticks spread over 1,000
 //!    and then 10,000 distinct instruments; `tickflow cache` (in-process) consumes it from the
-//!    start. Reported: ticks consumed per second and Redis writes (compare-and-sets) per second.
+//!    start. Reported: ticks consumed per second (first message consumed → Redis acknowledged
+//!    the batch of the last), Redis writes (compare-and-sets) per second, and what the broker
+//!    serves a fetch-only consumer of the same topic (the ceiling).
 //! 2. Latency: simulator → gather → Kafka → cache → Redis at `--rate` ticks/s; reported: the
 //!    exchange-receive → Redis-applied latency (p50/p99) of the ticks applied in the window.
 //!
@@ -18,15 +20,15 @@ mod common;
 #[allow(dead_code)]
 mod stack;
 
-use rdkafka::producer::{BaseRecord, DefaultProducerContext, Producer, ThreadedProducer};
+#[path = "../tests/common/fill.rs"]
+mod fill;
+
 use std::path::PathBuf;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 use tickflow::cache::consume::spawn;
-use tickflow::codec::{Encoder, Format};
 use tickflow::config::{AppConfig, load_app_config};
 use tickflow::metrics::quantile_of;
-use tickflow::model::{EventKind, Exchange, Instrument, Tick};
 
 fn app(broker: &stack::Broker, redis: &stack::RedisServer, group: &str) -> AppConfig {
     let url = redis.url();
@@ -49,71 +51,22 @@ fn app(broker: &stack::Broker, redis: &stack::RedisServer, group: &str) -> AppCo
     .unwrap()
 }
 
-async fn fill(app: &AppConfig, messages: u64, instruments: u64) {
-    tickflow::kafka::ensure_topics(
-        &tickflow::kafka::producer_properties(&app.kafka),
-        &[&app.topics.ticks, &app.topics.dlq],
-        app.topics.partitions,
-        1,
-    )
-    .await
-    .unwrap();
-    let producer: ThreadedProducer<DefaultProducerContext> = rdkafka::ClientConfig::new()
-        .set("bootstrap.servers", &app.kafka["bootstrap.servers"])
-        .set("linger.ms", "20")
-        .set("compression.type", "lz4")
-        .set("partitioner", "murmur2_random")
-        .set("queue.buffering.max.messages", "1000000")
-        .create()
-        .unwrap();
-    let encoder = Encoder {
-        format: Format::Avro,
-        schema_id: 1,
-    };
-    let mut value = Vec::new();
-    for i in 0..messages {
-        let n = i % instruments;
-        let base = format!("C{n}");
-        let mut t = Tick::new(
-            Exchange::Binance,
-            Instrument::new(&base, "USDT").unwrap(),
-            &format!("{base}USDT"),
-            EventKind::Ticker,
-            (1000 + i % 97).into(),
-            1_700_000_000_000_000 + i as i64,
-        );
-        t.event_ts_us = Some(t.received_ts_us);
-        value.clear();
-        encoder.encode(&t, &mut value).unwrap();
-        let key = t.key();
-        let mut record = BaseRecord::to(&app.topics.ticks).key(&key).payload(&value);
-        loop {
-            match producer.send(record) {
-                Ok(()) => break,
-                Err((_, r)) => {
-                    record = r;
-                    std::thread::sleep(Duration::from_millis(1));
-                }
-            }
-        }
-    }
-    producer.flush(Duration::from_secs(120)).unwrap();
-}
-
-async fn throughput(messages: u64, instruments: u64) -> Option<(f64, f64)> {
+async fn throughput(messages: u64, instruments: u64) -> Option<(f64, f64, f64)> {
     let broker = stack::Broker::start("cache bench")?;
     let redis = stack::RedisServer::start("cache bench")?;
     let app = app(&broker, &redis, "bench");
-    fill(&app, messages, instruments).await;
+    fill::create_topics(&app).await;
+    fill::fill(&app, 0..messages, instruments, 10_000);
+    let fetch_only = ceiling(&app, messages);
     let (stop, stopped) = tokio::sync::watch::channel(false);
     let running = spawn(&app, stopped).await.unwrap();
     let (stats, task) = (running.stats, running.task);
-    // Time from the first consumed message to the last.
+    // From the first message consumed until Redis acknowledged the batch of the last.
     while stats.consumed.load(Ordering::Relaxed) == 0 {
         tokio::time::sleep(Duration::from_millis(1)).await;
     }
     let t0 = Instant::now();
-    while stats.consumed.load(Ordering::Relaxed) < messages {
+    while stats.acknowledged.load(Ordering::Relaxed) < messages {
         tokio::time::sleep(Duration::from_millis(5)).await;
         assert!(
             t0.elapsed() < Duration::from_secs(300),
@@ -125,7 +78,34 @@ async fn throughput(messages: u64, instruments: u64) -> Option<(f64, f64)> {
     task.await.unwrap().unwrap();
     let writes =
         (stats.applied.load(Ordering::Relaxed) + stats.stale.load(Ordering::Relaxed)) as f64;
-    Some((messages as f64 / secs, writes / secs))
+    Some((messages as f64 / secs, writes / secs, fetch_only))
+}
+
+/// Fetch only (no decode, no Redis; the cache's fetch settings): what the broker serves one
+/// consumer, the ceiling for the cache.
+fn ceiling(app: &AppConfig, messages: u64) -> f64 {
+    use rdkafka::consumer::{BaseConsumer, Consumer};
+    let c: BaseConsumer = rdkafka::ClientConfig::new()
+        .set("bootstrap.servers", &app.kafka["bootstrap.servers"])
+        .set("group.id", "ceiling")
+        .set("fetch.wait.max.ms", "10")
+        .set("fetch.queue.backoff.ms", "10")
+        .set("enable.auto.commit", "false")
+        .set("auto.offset.reset", "earliest")
+        .create()
+        .unwrap();
+    c.subscribe(&[&app.topics.ticks]).unwrap();
+    let (mut n, mut bytes) = (0, 0);
+    let mut t0 = None;
+    while n < messages {
+        if let Some(m) = c.poll(Duration::from_millis(100)) {
+            t0.get_or_insert_with(Instant::now);
+            bytes += rdkafka::message::Message::payload(&m.unwrap()).map_or(0, <[u8]>::len);
+            n += 1;
+        }
+    }
+    std::hint::black_box(bytes);
+    n as f64 / t0.map_or(1.0, |t| t.elapsed().as_secs_f64())
 }
 
 async fn latency(rate: u32, secs: u64) -> Option<(f64, f64, u64)> {
@@ -166,12 +146,13 @@ fn main() {
         .unwrap();
     for _ in 0..repeat {
         for instruments in [1_000u64, 10_000] {
-            let Some((consumed, writes)) = runtime.block_on(throughput(messages, instruments))
+            let Some((consumed, writes, fetch_only)) =
+                runtime.block_on(throughput(messages, instruments))
             else {
                 return;
             };
             println!(
-                "throughput: {messages} ticks over {instruments} instruments: {consumed:.0} ticks/s consumed, {writes:.0} Redis writes/s"
+                "throughput: {messages} ticks over {instruments} instruments: {consumed:.0} ticks/s consumed, {writes:.0} Redis writes/s (fetch only: {fetch_only:.0}/s)"
             );
         }
         let Some((p50, p99, applied)) = runtime.block_on(latency(rate, secs)) else {

@@ -8,7 +8,8 @@ use futures_util::StreamExt;
 use redis::AsyncCommands;
 use std::collections::HashMap;
 use std::time::Duration;
-use tickflow::cache::{Store, connect, newest_per_key};
+use tickflow::cache::batch::Batch;
+use tickflow::cache::{Store, connect};
 use tickflow::model::{EventKind, Exchange, Instrument, Tick};
 
 fn tick(instrument: &str, price: &str, event_ms: i64, seq: Option<i64>) -> Tick {
@@ -170,8 +171,11 @@ async fn out_of_order_batches_leave_the_newest() {
     let mut order: Vec<usize> = (0..200).collect();
     order.sort_by_key(|i| (i * 7919) % 200);
     for chunk in order.chunks(37) {
-        let batch: Vec<&Tick> = chunk.iter().map(|i| &ticks[*i]).collect();
-        let newest = newest_per_key(batch.iter().copied());
+        let mut batch = Batch::default();
+        for i in chunk {
+            batch.add(ticks[*i].clone());
+        }
+        let newest = batch.ticks();
         assert_eq!(newest.len(), 1);
         s.apply(&newest, 1).await.unwrap();
     }
@@ -353,4 +357,88 @@ async fn tickflow_price_reads_over_verified_tls() {
     let _ = server.kill();
     let _ = server.wait();
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[tokio::test]
+async fn a_batch_larger_than_redis_answers_in_500_ms_is_written() {
+    let Some(server) = RedisServer::start("a_batch_larger_than_redis_answers") else {
+        return;
+    };
+    let mut s = store(&server).await;
+    // 50 pipelines queued on one connection: the last answers long after redis-rs's default
+    // per-request timeout (500 ms), which must not fail the batch.
+    let ticks: Vec<Tick> = (0..50_000)
+        .map(|i| tick(&format!("C{i}-KRW"), "1", 1_000, None))
+        .collect();
+    let refs: Vec<&Tick> = ticks.iter().collect();
+    let started = std::time::Instant::now();
+    let done = s.apply(&refs, 1).await.unwrap();
+    eprintln!("50,000 compare-and-sets in {:?}", started.elapsed());
+    assert_eq!(done.applied, 50_000);
+    let mut c = connect(&server.url(), false).await.unwrap();
+    let members: usize = c.zcard("px:index:UPBIT").await.unwrap();
+    assert_eq!(members, 50_000);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tickflow_price_watch_prints_each_applied_update() {
+    let Some(server) = RedisServer::start("tickflow_price_watch") else {
+        return;
+    };
+    let mut watch = std::process::Command::new(env!("CARGO_BIN_EXE_tickflow"))
+        .args(["price", "ETH-KRW", "--watch", "--json", "--config"])
+        .arg(std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tickflow.toml"))
+        .env("TICKFLOW_REDIS__URL", server.url())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let (lines, printed) = std::sync::mpsc::channel::<String>();
+    let stdout = watch.stdout.take().unwrap();
+    std::thread::spawn(move || {
+        for line in std::io::BufRead::lines(std::io::BufReader::new(stdout)) {
+            let Ok(line) = line else { break };
+            if lines.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    // Newer ticks until two lines are printed: the first can be the initial read, which is
+    // printed once, so the second proves the subscription is up.
+    let mut s = store(&server).await;
+    let mut seen = Vec::new();
+    for i in 0..200 {
+        let t = tick("ETH-KRW", &format!("{}", 3000 + i), 1_000 + i, None);
+        s.apply(&[&t], 1).await.unwrap();
+        if let Ok(line) = printed.recv_timeout(Duration::from_millis(100)) {
+            seen.push(line);
+            if seen.len() == 2 {
+                break;
+            }
+        }
+    }
+    assert_eq!(seen.len(), 2, "no updates printed within 20 s: {seen:?}");
+    let v: serde_json::Value = serde_json::from_str(&seen[1]).unwrap();
+    assert_eq!(v["instrument"], "ETH-KRW");
+    assert_eq!(v["exchange"], "UPBIT");
+    // A stale tick is not published; the newer one after it is.
+    let stale = tick("ETH-KRW", "1", 5, None);
+    assert_eq!(s.apply(&[&stale], 1).await.unwrap().stale, 1);
+    let newer = tick("ETH-KRW", "4242.5", 9_000, None);
+    s.apply(&[&newer], 1).await.unwrap();
+    loop {
+        let line = printed.recv_timeout(Duration::from_secs(10)).unwrap();
+        let v: serde_json::Value = serde_json::from_str(&line).unwrap();
+        assert_ne!(v["last_price"], "1", "the stale tick was printed");
+        if v["last_price"] == "4242.5" {
+            // Its event time is in 1970: flagged as stale for an API server.
+            assert_eq!(v["stale"], true);
+            break;
+        }
+    }
+    std::process::Command::new("kill")
+        .args(["-INT", &watch.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(watch.wait().unwrap().success());
 }

@@ -4,89 +4,12 @@
 
 mod common;
 
-use common::run::{acked, app_with, connectors, gather, get, setup, wait_for};
+use common::cache::{assert_redis_holds, cache, committed_offsets, config, newest_in_kafka};
+use common::run::{acked, connectors, gather, get, setup, wait_for};
 use common::stack::{Broker, RedisServer, consume_all, header};
 use rdkafka::message::Message;
 use rdkafka::producer::{BaseProducer, BaseRecord, Producer};
-use redis::AsyncCommands;
-use std::collections::HashMap;
-use std::sync::Arc;
 use std::time::Duration;
-use tickflow::cache::consume::{CacheStats, spawn};
-use tickflow::cache::contract::version;
-use tickflow::codec::{Encoder, Format};
-use tickflow::config::AppConfig;
-use tickflow::model::Tick;
-
-struct Cache {
-    stats: Arc<CacheStats>,
-    stop: tokio::sync::watch::Sender<bool>,
-    task: tokio::task::JoinHandle<anyhow::Result<()>>,
-}
-
-async fn cache(app: &AppConfig) -> Cache {
-    let (stop, stopped) = tokio::sync::watch::channel(false);
-    let running = spawn(app, stopped).await.unwrap();
-    Cache {
-        stats: running.stats,
-        stop,
-        task: running.task,
-    }
-}
-
-impl Cache {
-    async fn finish(self) -> Arc<CacheStats> {
-        self.stop.send(true).unwrap();
-        tokio::time::timeout(Duration::from_secs(30), self.task)
-            .await
-            .unwrap()
-            .unwrap()
-            .unwrap();
-        self.stats
-    }
-}
-
-fn config(broker: &Broker, redis: &RedisServer, group: &str) -> AppConfig {
-    app_with(
-        &broker.bootstrap,
-        &[
-            ("TICKFLOW_REDIS__URL", &redis.url()),
-            ("TICKFLOW_CACHE__GROUP_ID", group),
-            ("TICKFLOW_CACHE__HTTP_BIND", "127.0.0.1:0"),
-        ],
-    )
-}
-
-/// The newest tick of every key on the topic.
-fn newest_in_kafka(bootstrap: &str, at_least: usize) -> HashMap<String, Tick> {
-    let mut newest: HashMap<String, Tick> = HashMap::new();
-    for m in consume_all(bootstrap, "ticks.v1", at_least, Duration::from_secs(60)) {
-        let Ok((_, tick)) = Encoder::decode(Format::Avro, m.payload().unwrap()) else {
-            continue;
-        };
-        let key = format!("px:{{{}}}:{}", tick.instrument, tick.exchange.as_str());
-        match newest.get(&key) {
-            Some(t) if version(t) >= version(&tick) => {}
-            _ => {
-                newest.insert(key, tick);
-            }
-        }
-    }
-    newest
-}
-
-async fn assert_redis_holds(redis: &RedisServer, newest: &HashMap<String, Tick>) {
-    let mut c = tickflow::cache::connect(&redis.url(), false).await.unwrap();
-    for (key, tick) in newest {
-        let h: HashMap<String, String> = c.hgetall(key).await.unwrap();
-        assert_eq!(
-            h.get("ver"),
-            Some(&version(tick)),
-            "{key} is not the newest tick"
-        );
-        assert_eq!(h["last_price"], tick.last_price.to_string(), "{key}");
-    }
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn redis_holds_the_newest_tick_of_every_key_and_a_replay_changes_nothing() {
@@ -288,34 +211,6 @@ async fn two_consumers_in_one_group_split_partitions_and_write_every_key() {
     let newest = newest_in_kafka(&broker.bootstrap, total as usize);
     assert_eq!(newest.len(), 14);
     assert_redis_holds(&redis, &newest).await;
-}
-
-/// The group's committed offsets of `ticks.v1`, summed.
-fn committed_offsets(bootstrap: &str, group: &str, partitions: i32) -> i64 {
-    use rdkafka::consumer::{BaseConsumer, Consumer};
-    let consumer: BaseConsumer = rdkafka::ClientConfig::new()
-        .set("bootstrap.servers", bootstrap)
-        .set("group.id", group)
-        .set("enable.auto.commit", "false")
-        .create()
-        .unwrap();
-    let mut committed = 0;
-    {
-        let mut list = rdkafka::TopicPartitionList::new();
-        for p in 0..partitions {
-            list.add_partition("ticks.v1", p);
-        }
-        let offsets = consumer
-            .committed_offsets(list, Duration::from_secs(10))
-            .unwrap();
-        for e in offsets.elements() {
-            if let rdkafka::Offset::Offset(o) = e.offset() {
-                committed += o;
-            }
-        }
-        // The lists are dropped here, before the consumer (TESTING.md).
-    }
-    committed
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -1,150 +1,202 @@
 //! `tickflow cache`: Kafka (`ticks.v1`, consumer group) → Redis, at least once.
 //!
-//! Each batch (up to `batch_max` messages or `batch_wait`) is decoded, coalesced to the newest
-//! tick per key, written through the compare-and-set, and only then are its offsets stored for
-//! commit. A batch is always finished before the next poll, so a revoked partition never has
-//! unwritten ticks behind a committed offset. Redis unavailable: retry with backoff, offsets
-//! held. Undecodable messages go to the DLQ and their offsets move on.
+//! Two stages overlap. A polling thread consumes, decodes and coalesces into the gathering
+//! [`Batch`] (newest tick per key, highest offset per partition). A writer task takes the batch
+//! when Redis is idle and the batch is due (`batch_max` messages or `batch_wait`), writes it
+//! through the compare-and-set and only then stores its offsets for commit. While a write is
+//! in flight the next batch keeps coalescing, so the slower Redis is, the more messages each
+//! write covers. At `pending_keys_max` distinct keys the thread pauses its partitions until
+//! the writer catches up (bounded memory, the group still served).
+//!
+//! A revoked partition first has everything gathered written and committed (the rebalance
+//! callback flushes), so its next owner starts after the last tick in Redis. Redis unavailable:
+//! retry with backoff, offsets held. Undecodable messages go to the DLQ and their offsets move
+//! on with the batch.
 
-use super::{Store, newest_per_key};
+use super::Store;
+use super::batch::Batch;
+pub use super::stats::CacheStats;
 use crate::codec::{Encoder, Format};
 use crate::config::AppConfig;
 use crate::kafka::{ProducerStats, TickProducer, dlq::rfc3339_micros, producer_properties};
-use crate::metrics::{Exposition, Histogram};
-use crate::model::Tick;
 use crate::model::time::now_us;
 use rdkafka::client::ClientContext;
-use rdkafka::consumer::{CommitMode, Consumer, ConsumerContext, StreamConsumer};
-use rdkafka::error::{KafkaResult, RDKafkaErrorCode};
+use rdkafka::config::RDKafkaLogLevel;
+use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer, ConsumerContext, Rebalance};
+use rdkafka::error::{KafkaError, KafkaResult, RDKafkaErrorCode};
 use rdkafka::message::{BorrowedMessage, Message};
 use rdkafka::{ClientConfig, Offset, TopicPartitionList};
-use std::collections::BTreeMap;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
-use tokio::sync::watch;
+use tokio::sync::{mpsc, watch};
 
-/// Counters of the cache consumer.
-#[derive(Debug, Default)]
-pub struct CacheStats {
-    /// Messages consumed.
-    pub consumed: AtomicU64,
-    /// Messages that could not be decoded (sent to the DLQ).
-    pub poison: AtomicU64,
-    /// Ticks dropped by coalescing (a newer one of the same key was in the batch).
-    pub coalesced: AtomicU64,
-    /// Updates applied in Redis.
-    pub applied: AtomicU64,
-    /// Updates refused as stale (duplicates, late arrivals).
-    pub stale: AtomicU64,
-    /// Batches written.
-    pub batches: AtomicU64,
-    /// Failed Redis writes (each retried).
-    pub redis_errors: AtomicU64,
-    /// Offset commits that failed (retried by the next commit).
-    pub commit_errors: AtomicU64,
-    /// Script reloads after NOSCRIPT.
-    pub script_reloads: AtomicU64,
-    /// 1 while Redis answers.
-    pub redis_up: AtomicU64,
-    /// Exchange receive → applied in Redis, µs.
-    pub receive_to_redis_us: Histogram,
+/// Longest wait for the writer when partitions are revoked or the cache stops.
+const FLUSH_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// Longest wait for the final commit and leaving the group at shutdown.
+const CLOSE_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Work for the writer.
+#[derive(Debug)]
+enum Job {
+    Write(Batch),
+    Stop,
 }
 
-impl CacheStats {
-    /// Prometheus text.
-    pub fn metrics(&self) -> String {
-        let mut e = Exposition::default();
-        let g = |a: &AtomicU64| a.load(Ordering::Relaxed);
-        let all: [(&str, &str, &str, u64); 10] = [
-            (
-                "tickflow_cache_consumed_total",
-                "counter",
-                "messages consumed",
-                g(&self.consumed),
-            ),
-            (
-                "tickflow_cache_poison_total",
-                "counter",
-                "undecodable messages sent to the DLQ",
-                g(&self.poison),
-            ),
-            (
-                "tickflow_cache_coalesced_total",
-                "counter",
-                "ticks superseded within a batch",
-                g(&self.coalesced),
-            ),
-            (
-                "tickflow_cache_applied_total",
-                "counter",
-                "updates applied in Redis",
-                g(&self.applied),
-            ),
-            (
-                "tickflow_cache_stale_total",
-                "counter",
-                "duplicate or late updates refused",
-                g(&self.stale),
-            ),
-            (
-                "tickflow_cache_batches_total",
-                "counter",
-                "batches written",
-                g(&self.batches),
-            ),
-            (
-                "tickflow_cache_redis_errors_total",
-                "counter",
-                "failed Redis writes (retried)",
-                g(&self.redis_errors),
-            ),
-            (
-                "tickflow_cache_commit_errors_total",
-                "counter",
-                "failed offset commits",
-                g(&self.commit_errors),
-            ),
-            (
-                "tickflow_cache_script_reloads_total",
-                "counter",
-                "script loads after NOSCRIPT",
-                g(&self.script_reloads),
-            ),
-            (
-                "tickflow_cache_redis_up",
-                "gauge",
-                "1 while Redis answers",
-                g(&self.redis_up),
-            ),
-        ];
-        for (name, kind, help, v) in all {
-            e.family(name, kind, help).sample(name, &[], v);
+/// State shared by the polling thread, its rebalance callback and the writer.
+#[derive(Debug)]
+struct Shared {
+    gathering: Mutex<Batch>,
+    /// True while the writer holds a batch (from hand-off until its offsets are stored).
+    busy: Mutex<bool>,
+    idle: Condvar,
+    jobs: mpsc::Sender<Job>,
+    paused: AtomicBool,
+    stats: Arc<CacheStats>,
+    batch_max: u64,
+    batch_wait: Duration,
+}
+
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    // The data stays consistent across a panic elsewhere (plain counters and maps).
+    m.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+impl Shared {
+    fn gathering(&self) -> MutexGuard<'_, Batch> {
+        lock(&self.gathering)
+    }
+
+    /// Hands the gathering batch to the writer when the writer is idle and the batch is due
+    /// (or `force`). True when handed off.
+    fn hand_off(&self, force: bool) -> bool {
+        let mut busy = lock(&self.busy);
+        if *busy {
+            return false;
         }
-        e.histogram_us(
-            "tickflow_cache_receive_to_redis_seconds",
-            "exchange receive to applied in Redis",
-            &self.receive_to_redis_us,
-        );
-        e.finish()
+        let mut gathering = self.gathering();
+        let due = gathering.messages >= self.batch_max
+            || gathering
+                .started
+                .is_some_and(|t| t.elapsed() >= self.batch_wait);
+        if gathering.is_empty() || !(force || due) {
+            return false;
+        }
+        let batch = std::mem::take(&mut *gathering);
+        drop(gathering);
+        // The writer is idle, so the one-slot queue is free; it fails only when the writer
+        // has gone (stopped), and then the batch's offsets stay uncommitted.
+        if self.jobs.try_send(Job::Write(batch)).is_err() {
+            return false;
+        }
+        *busy = true;
+        true
+    }
+
+    /// Waits until the writer is idle; false when `timeout` passed first.
+    fn wait_idle(&self, timeout: Duration) -> bool {
+        let busy = lock(&self.busy);
+        let (busy, _) = self
+            .idle
+            .wait_timeout_while(busy, timeout, |b| *b)
+            .unwrap_or_else(PoisonError::into_inner);
+        !*busy
+    }
+
+    /// Writes everything gathered so far (bounded by `timeout`); true when done.
+    fn flush(&self, timeout: Duration) -> bool {
+        let deadline = Instant::now() + timeout;
+        if !self.wait_idle(timeout) {
+            return false;
+        }
+        if !self.hand_off(true) {
+            return self.gathering().is_empty();
+        }
+        self.wait_idle(deadline.saturating_duration_since(Instant::now()))
+    }
+
+    fn writer_idle(&self) {
+        *lock(&self.busy) = false;
+        self.idle.notify_all();
+    }
+
+    /// The poll timeout: the batch goes as soon as it is due, and shutdown is seen within
+    /// 100 ms.
+    fn poll_timeout(&self) -> Duration {
+        let most = Duration::from_millis(100);
+        match self.gathering().started {
+            None => most,
+            Some(t) => self
+                .batch_wait
+                .saturating_sub(t.elapsed())
+                .clamp(Duration::from_millis(2), most),
+        }
     }
 }
 
-/// Counts failed offset commits (auto commits run inside librdkafka; this is where they report).
+/// The consumer's context: counts failed commits, flushes before partitions are revoked.
 #[derive(Debug)]
 pub struct CacheContext {
-    stats: Arc<CacheStats>,
+    shared: Arc<Shared>,
+    /// Print every librdkafka log line (the `debug` property is set).
+    verbose: bool,
 }
 
-impl ClientContext for CacheContext {}
+impl ClientContext for CacheContext {
+    fn log(&self, level: RDKafkaLogLevel, fac: &str, message: &str) {
+        crate::kafka::librdkafka_log(self.verbose, level, fac, message);
+    }
+
+    fn error(&self, error: KafkaError, reason: &str) {
+        let n = self
+            .shared
+            .stats
+            .kafka_errors
+            .fetch_add(1, Ordering::Relaxed);
+        // librdkafka repeats an error at every retry.
+        if n.is_power_of_two() || n == 0 {
+            tracing::warn!(
+                so_far = n + 1,
+                "kafka: {error}: {reason} (librdkafka retries)"
+            );
+        }
+    }
+}
 
 impl ConsumerContext for CacheContext {
+    fn pre_rebalance(&self, consumer: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
+        if let Rebalance::Revoke(_) = rebalance {
+            // Everything gathered is written and committed before the partitions go, so the
+            // next owner starts after the last tick in Redis.
+            if !self.shared.flush(FLUSH_TIMEOUT) {
+                tracing::warn!(
+                    "partitions revoked before Redis acknowledged the gathered ticks; their next owner re-reads them (harmless: compare-and-set)"
+                );
+            }
+            commit(consumer, "on revocation");
+        }
+    }
+
+    fn post_rebalance(&self, consumer: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
+        if let Rebalance::Assign(partitions) = rebalance
+            && self.shared.paused.load(Ordering::Relaxed)
+            && let Err(e) = consumer.pause(partitions)
+        {
+            tracing::warn!("pausing newly assigned partitions: {e}");
+        }
+    }
+
     fn commit_callback(&self, result: KafkaResult<()>, _offsets: &TopicPartitionList) {
         match result {
             // Nothing stored since the last commit: not a failure.
             Err(e) if e.rdkafka_error_code() == Some(RDKafkaErrorCode::NoOffset) => {}
             Err(e) => {
-                let n = self.stats.commit_errors.fetch_add(1, Ordering::Relaxed);
+                let n = self
+                    .shared
+                    .stats
+                    .commit_errors
+                    .fetch_add(1, Ordering::Relaxed);
                 if n.is_power_of_two() || n == 0 {
                     tracing::warn!(
                         so_far = n + 1,
@@ -157,15 +209,30 @@ impl ConsumerContext for CacheContext {
     }
 }
 
+/// Commits the stored offsets synchronously.
+fn commit(consumer: &BaseConsumer<CacheContext>, when: &str) {
+    match consumer.commit_consumer_state(CommitMode::Sync) {
+        // Nothing stored since the last commit is reported as an error too; it is harmless.
+        Err(e) if e.rdkafka_error_code() == Some(RDKafkaErrorCode::NoOffset) => {}
+        Err(e) => tracing::warn!(
+            "offset commit {when} failed; the next owner re-reads from the last commit: {e}"
+        ),
+        Ok(()) => {}
+    }
+}
+
+type CacheConsumer = BaseConsumer<CacheContext>;
+
 /// Builds the consumer: group, manual offset store, auto commit of stored offsets.
-pub fn consumer(
-    app: &AppConfig,
-    stats: Arc<CacheStats>,
-) -> KafkaResult<StreamConsumer<CacheContext>> {
+fn consumer(app: &AppConfig, shared: Arc<Shared>) -> KafkaResult<CacheConsumer> {
     let mut config = ClientConfig::new();
     // Kafka's default of 500 ms lets a broker hold each fetch that long (tansu 0.6.0 does, even
     // with data waiting); a price cache wants fresh data. Overridable in [kafka].
     config.set("fetch.wait.max.ms", "10");
+    // librdkafka stops fetching for fetch.queue.backoff.ms (default 1 s) whenever its local
+    // queue is above queued.min.messages, which a catching-up consumer hits all the time: the
+    // 1 s pauses cut consumption to a third here (librdkafka #2879). Overridable in [kafka].
+    config.set("fetch.queue.backoff.ms", "10");
     for (k, v) in &producer_properties(&app.kafka) {
         if !crate::kafka::admin::is_producer_only(k) && k != "client.id" {
             config.set(k, v);
@@ -179,155 +246,165 @@ pub fn consumer(
         // Offsets are stored by tickflow after Redis acknowledged the batch, never before.
         .set("enable.auto.offset.store", "false")
         .set("auto.offset.reset", "earliest");
-    config.create_with_context(CacheContext { stats })
+    // `debug` (e.g. TICKFLOW_KAFKA__DEBUG=consumer,fetch) turns on librdkafka's own log.
+    let verbose = app.kafka.contains_key("debug");
+    if verbose {
+        config.set_log_level(RDKafkaLogLevel::Debug);
+    }
+    config.create_with_context(CacheContext { shared, verbose })
 }
 
-/// Runs until `shutdown` turns true, then commits what Redis has and returns.
-async fn run(
-    app: AppConfig,
-    consumer: StreamConsumer<CacheContext>,
-    mut store: Store,
+/// What the polling thread needs.
+struct Poller {
+    consumer: Arc<CacheConsumer>,
+    shared: Arc<Shared>,
     dlq: TickProducer,
-    stats: Arc<CacheStats>,
-    mut shutdown: watch::Receiver<bool>,
-) -> anyhow::Result<()> {
-    consumer.subscribe(&[&app.topics.ticks])?;
-    let format: Format = app.format;
-    let mut decoded: Vec<Tick> = Vec::with_capacity(app.cache.batch_max);
-    // Highest offset per (topic, partition) of the batch.
-    let mut offsets: BTreeMap<(String, i32), i64> = BTreeMap::new();
-    loop {
-        decoded.clear();
-        offsets.clear();
-        // The first message waits (for shutdown too); the rest of the batch for at most
-        // batch_wait.
-        let first = tokio::select! {
-            biased;
-            _ = shutdown.changed() => break,
-            m = consumer.recv() => m,
-        };
-        let mut next = Some(first);
-        let deadline = Instant::now() + app.cache.batch_wait;
-        let mut count = 0;
-        while let Some(result) = next.take() {
-            match result {
-                Ok(m) => {
-                    count += 1;
-                    take(
-                        &m,
-                        format,
-                        &app.topics.dlq,
-                        &dlq,
-                        &stats,
-                        &mut decoded,
-                        &mut offsets,
-                    );
+    dlq_topic: String,
+    format: Format,
+    pending_keys_max: usize,
+    shutdown: watch::Receiver<bool>,
+}
+
+impl Poller {
+    /// Polls until shutdown, then hands the last batch to the writer and stops it.
+    fn run(self) {
+        while !*self.shutdown.borrow() {
+            match self.consumer.poll(self.shared.poll_timeout()) {
+                Some(Ok(m)) => self.take(&m),
+                Some(Err(e)) => {
+                    let n = self
+                        .shared
+                        .stats
+                        .kafka_errors
+                        .fetch_add(1, Ordering::Relaxed);
+                    if n.is_power_of_two() || n == 0 {
+                        tracing::warn!(so_far = n + 1, "kafka consume (librdkafka retries): {e}");
+                    }
                 }
-                Err(e) => {
-                    tracing::warn!("kafka consume: {e}");
-                    tokio::time::sleep(Duration::from_millis(100)).await;
-                }
+                None => {}
             }
-            if count >= app.cache.batch_max {
-                break;
-            }
-            let left = deadline.saturating_duration_since(Instant::now());
-            if left.is_zero() {
-                break;
-            }
-            next = tokio::time::timeout(left, consumer.recv()).await.ok();
+            self.shared.hand_off(false);
+            self.backpressure();
         }
-        let newest = newest_per_key(decoded.iter());
+        if !self.shared.flush(FLUSH_TIMEOUT) {
+            tracing::warn!(
+                "stopping with ticks Redis has not acknowledged; their offsets stay uncommitted"
+            );
+        }
+        let left = self.dlq.flush(Duration::from_secs(10));
+        if left > 0 {
+            tracing::error!(left, "dead letters not delivered at shutdown");
+        }
+    }
+
+    /// Pauses the assigned partitions while the gathering batch is full, resumes after.
+    fn backpressure(&self) {
+        let full = self.shared.gathering().keys() >= self.pending_keys_max;
+        if full == self.shared.paused.load(Ordering::Relaxed) {
+            return;
+        }
+        let result = self.consumer.assignment().and_then(|partitions| {
+            if full {
+                self.consumer.pause(&partitions)
+            } else {
+                self.consumer.resume(&partitions)
+            }
+        });
+        match result {
+            Ok(()) => {
+                self.shared.paused.store(full, Ordering::Relaxed);
+                if full {
+                    self.shared.stats.pauses.fetch_add(1, Ordering::Relaxed);
+                }
+            }
+            Err(e) => tracing::warn!(full, "pausing/resuming partitions: {e}"),
+        }
+    }
+
+    /// Decodes one message into the gathering batch, or sends it to the DLQ.
+    fn take(&self, m: &BorrowedMessage<'_>) {
+        let stats = &self.shared.stats;
+        stats.consumed.fetch_add(1, Ordering::Relaxed);
+        let payload = m.payload().unwrap_or_default();
+        let decoded = Encoder::decode(self.format, payload);
+        if let Err(e) = &decoded {
+            self.dead_letter(m, payload, &e.to_string());
+        }
+        let mut gathering = self.shared.gathering();
+        gathering.cover(m.topic(), m.partition(), m.offset());
+        if let Ok((_, tick)) = decoded {
+            gathering.add(tick);
+        }
+    }
+
+    fn dead_letter(&self, m: &BorrowedMessage<'_>, payload: &[u8], error: &str) {
+        let n = self.shared.stats.poison.fetch_add(1, Ordering::Relaxed);
+        if n.is_power_of_two() || n == 0 {
+            tracing::warn!(
+                partition = m.partition(),
+                offset = m.offset(),
+                so_far = n + 1,
+                "undecodable message sent to the DLQ: {error}"
+            );
+        }
+        let headers = [
+            ("stage", "decode".to_owned()),
+            ("reason", "undecodable".to_owned()),
+            ("error", error.to_owned()),
+            ("received_at", rfc3339_micros(now_us())),
+            ("source_topic", m.topic().to_owned()),
+            ("source_partition", m.partition().to_string()),
+            ("source_offset", m.offset().to_string()),
+        ];
+        let key = m.key().unwrap_or_default();
+        if let Err(e) =
+            self.dlq
+                .send_raw_dead_letter(&self.dlq_topic, key, payload, &headers, None, now_us())
+        {
+            tracing::error!("poison message not sent to the DLQ: {e}");
+        }
+    }
+}
+
+/// Writes each batch handed over, then stores its offsets; until `Job::Stop`.
+async fn writer(
+    mut jobs: mpsc::Receiver<Job>,
+    mut store: Store,
+    consumer: Arc<CacheConsumer>,
+    shared: Arc<Shared>,
+    mut shutdown: watch::Receiver<bool>,
+) {
+    let stats = Arc::clone(&shared.stats);
+    while let Some(Job::Write(batch)) = jobs.recv().await {
+        let ticks = batch.ticks();
         stats
             .coalesced
-            .fetch_add((decoded.len() - newest.len()) as u64, Ordering::Relaxed);
-        if !write(&mut store, &newest, &stats, &mut shutdown).await {
-            // Shut down while Redis was failing: these offsets stay uncommitted.
-            break;
-        }
-        let mut list = TopicPartitionList::new();
-        for ((topic, partition), offset) in &offsets {
-            // The committed position is the next message to read.
-            let _ = list.add_partition_offset(topic, *partition, Offset::Offset(offset + 1));
-        }
-        if let Err(e) = consumer.store_offsets(&list) {
-            // A partition revoked mid-batch: its new owner re-reads; the CAS makes that harmless.
-            tracing::debug!("storing offsets: {e}");
-        }
-    }
-    // Commit what Redis has acknowledged, synchronously, before leaving the group.
-    match consumer.commit_consumer_state(CommitMode::Sync) {
-        // Nothing stored since the last commit is reported as an error too; it is harmless.
-        Err(e) if e.rdkafka_error_code() == Some(RDKafkaErrorCode::NoOffset) => {}
-        Err(e) => tracing::warn!(
-            "final offset commit failed; a restart re-reads from the last commit: {e}"
-        ),
-        Ok(()) => {}
-    }
-    let left = dlq.flush(Duration::from_secs(10));
-    if left > 0 {
-        tracing::error!(left, "dead letters not delivered at shutdown");
-    }
-    Ok(())
-}
-
-/// Decodes one message into the batch, or sends it to the DLQ.
-fn take(
-    m: &BorrowedMessage<'_>,
-    format: Format,
-    dlq_topic: &str,
-    dlq: &TickProducer,
-    stats: &CacheStats,
-    decoded: &mut Vec<Tick>,
-    offsets: &mut BTreeMap<(String, i32), i64>,
-) {
-    stats.consumed.fetch_add(1, Ordering::Relaxed);
-    // One entry per partition of the batch; the topic string is allocated once per entry.
-    match offsets
-        .iter_mut()
-        .find(|((t, p), _)| *p == m.partition() && t == m.topic())
-    {
-        Some((_, o)) => *o = (*o).max(m.offset()),
-        None => {
-            offsets.insert((m.topic().to_owned(), m.partition()), m.offset());
-        }
-    }
-    let payload = m.payload().unwrap_or_default();
-    match Encoder::decode(format, payload) {
-        Ok((_, tick)) => decoded.push(tick),
-        Err(e) => {
-            let n = stats.poison.fetch_add(1, Ordering::Relaxed);
-            if n.is_power_of_two() || n == 0 {
-                tracing::warn!(
-                    partition = m.partition(),
-                    offset = m.offset(),
-                    so_far = n + 1,
-                    "undecodable message sent to the DLQ: {e}"
-                );
+            .fetch_add(batch.coalesced, Ordering::Relaxed);
+        if write(&mut store, &ticks, &stats, &mut shutdown).await {
+            let mut list = TopicPartitionList::new();
+            for (topic, partition, offset) in batch.offsets() {
+                // The committed position is the next message to read.
+                let _ = list.add_partition_offset(topic, *partition, Offset::Offset(offset + 1));
             }
-            let headers = [
-                ("stage", "decode".to_owned()),
-                ("reason", "undecodable".to_owned()),
-                ("error", e.to_string()),
-                ("received_at", rfc3339_micros(now_us())),
-                ("source_topic", m.topic().to_owned()),
-                ("source_partition", m.partition().to_string()),
-                ("source_offset", m.offset().to_string()),
-            ];
-            let key = m.key().unwrap_or_default();
-            if let Err(e) =
-                dlq.send_raw_dead_letter(dlq_topic, key, payload, &headers, None, now_us())
-            {
-                tracing::error!("poison message not sent to the DLQ: {e}");
+            if let Err(e) = consumer.store_offsets(&list) {
+                // A partition revoked meanwhile: its new owner re-reads; the CAS makes that
+                // harmless.
+                tracing::debug!("storing offsets: {e}");
             }
+            stats
+                .acknowledged
+                .fetch_add(batch.messages, Ordering::Relaxed);
         }
+        shared.writer_idle();
     }
+    jobs.close();
+    shared.writer_idle();
 }
 
 /// Writes until Redis acknowledges (true) or shutdown comes first (false).
 async fn write(
     store: &mut Store,
-    ticks: &[&Tick],
+    ticks: &[&crate::model::Tick],
     stats: &CacheStats,
     shutdown: &mut watch::Receiver<bool>,
 ) -> bool {
@@ -357,6 +434,9 @@ async fn write(
                 stats.redis_errors.fetch_add(1, Ordering::Relaxed);
                 if first {
                     tracing::warn!("redis write failed, retrying with backoff, offsets held: {e}");
+                }
+                if *shutdown.borrow() {
+                    return false;
                 }
                 tokio::select! {
                     biased;
@@ -393,7 +473,19 @@ pub async fn spawn(
     shutdown: watch::Receiver<bool>,
 ) -> anyhow::Result<RunningCache> {
     let stats = Arc::new(CacheStats::default());
-    let consumer = consumer(app, Arc::clone(&stats))?;
+    let (jobs, inbox) = mpsc::channel(1);
+    let shared = Arc::new(Shared {
+        gathering: Mutex::new(Batch::default()),
+        busy: Mutex::new(false),
+        idle: Condvar::new(),
+        jobs,
+        paused: AtomicBool::new(false),
+        stats: Arc::clone(&stats),
+        batch_max: app.cache.batch_max as u64,
+        batch_wait: app.cache.batch_wait,
+    });
+    let consumer = Arc::new(consumer(app, Arc::clone(&shared))?);
+    consumer.subscribe(&[&app.topics.ticks])?;
     let store = Store::open(
         &app.redis_url,
         app.redis_cluster,
@@ -407,13 +499,55 @@ pub async fn spawn(
         Arc::new(ProducerStats::default()),
     )?;
     stats.redis_up.store(1, Ordering::Relaxed);
-    let task = tokio::spawn(run(
-        app.clone(),
-        consumer,
-        store,
+    let poller = Poller {
+        consumer: Arc::clone(&consumer),
+        shared: Arc::clone(&shared),
         dlq,
-        Arc::clone(&stats),
+        dlq_topic: app.topics.dlq.clone(),
+        format: app.format,
+        pending_keys_max: app.cache.pending_keys_max,
+        shutdown: shutdown.clone(),
+    };
+    let stopper = Arc::clone(&shared);
+    let polling = std::thread::Builder::new()
+        .name("cache-poll".into())
+        .spawn(move || {
+            let ended = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| poller.run()));
+            // Always stop the writer, even after a panic (it fails when the writer has gone
+            // already, shut down while Redis was failing).
+            let _ = stopper.jobs.blocking_send(Job::Stop);
+            ended.is_ok()
+        })?;
+    let writing = tokio::spawn(writer(
+        inbox,
+        store,
+        Arc::clone(&consumer),
+        shared,
         shutdown,
     ));
+    let task = tokio::spawn(async move {
+        writing.await?;
+        if !tokio::task::spawn_blocking(move || polling.join().unwrap_or(false)).await? {
+            anyhow::bail!("the cache's polling thread panicked");
+        }
+        // Commit what Redis has acknowledged, then leave the group (the drop closes). With the
+        // broker gone, librdkafka's close can wait forever: bounded here, and on a plain thread
+        // so that nothing waits for it after the timeout.
+        let (closed, done) = std::sync::mpsc::channel();
+        std::thread::Builder::new()
+            .name("cache-close".into())
+            .spawn(move || {
+                commit(&consumer, "at shutdown");
+                drop(consumer);
+                let _ = closed.send(());
+            })?;
+        let left = tokio::task::spawn_blocking(move || done.recv_timeout(CLOSE_TIMEOUT)).await?;
+        if left.is_err() {
+            tracing::warn!(
+                "leaving the consumer group did not finish within {CLOSE_TIMEOUT:?} (broker unreachable?); the group drops this member after session.timeout.ms"
+            );
+        }
+        Ok(())
+    });
     Ok(RunningCache { stats, task })
 }

@@ -40,21 +40,31 @@ fn push_sortable(out: &mut String, v: i64) {
     let _ = write!(out, "{:020}", (v as u64) ^ (1 << 63));
 }
 
-/// The ordering version: (event time, sequence, receive time) as one fixed-width string of
-/// digits, so the Lua script compares exactly with a string comparison (Lua numbers are
-/// doubles; sequence ids exceed 2^53). Event time falls back to trade time, then receive time;
-/// a missing sequence counts as the smallest. Receive time breaks ties between two distinct
-/// ticks of the same millisecond without a sequence, while a replay of the same tick (same
-/// receive time) stays a duplicate.
-pub fn version(tick: &Tick) -> String {
+/// The ordering of ticks of one key: (event time, sequence, receive time). Event time falls
+/// back to trade time, then receive time; a missing sequence counts as the smallest. Receive
+/// time breaks ties between two distinct ticks of the same millisecond without a sequence,
+/// while a replay of the same tick (same receive time) stays a duplicate.
+pub fn order(tick: &Tick) -> (i64, i64, i64) {
     let event = tick
         .event_ts_us
         .or(tick.trade_ts_us)
         .unwrap_or(tick.received_ts_us);
+    (
+        event,
+        tick.sequence.unwrap_or(i64::MIN),
+        tick.received_ts_us,
+    )
+}
+
+/// The ordering version stored in Redis: [`order`] as one fixed-width string of digits that
+/// sorts like the tuple, so the Lua script compares exactly with a string comparison (Lua
+/// numbers are doubles; sequence ids exceed 2^53).
+pub fn version(tick: &Tick) -> String {
+    let (event, sequence, received) = order(tick);
     let mut v = String::with_capacity(60);
     push_sortable(&mut v, event);
-    push_sortable(&mut v, tick.sequence.unwrap_or(i64::MIN));
-    push_sortable(&mut v, tick.received_ts_us);
+    push_sortable(&mut v, sequence);
+    push_sortable(&mut v, received);
     v
 }
 
@@ -166,5 +176,17 @@ mod tests {
         d.received_ts_us = 11;
         assert!(version(&a) < version(&d));
         assert_eq!(version(&a), version(&a.clone()));
+        // The tuple Rust coalesces with orders exactly like the string Redis compares.
+        let mut e = a.clone();
+        e.sequence = None;
+        let mut f = a.clone();
+        f.event_ts_us = None;
+        f.trade_ts_us = Some(-3);
+        let all = [&a, &b, &c, &d, &e, &f];
+        for x in all {
+            for y in all {
+                assert_eq!(order(x).cmp(&order(y)), version(x).cmp(&version(y)));
+            }
+        }
     }
 }

@@ -27,8 +27,14 @@ redis.call('PUBLISH', KEYS[1], ARGV[3])
 return 1
 ";
 
-/// Bound on one Redis round trip (a pipelined batch).
+/// Bound on one Redis round trip; a batch gets this plus [`TIMEOUT_PER_UPDATE`] per update.
 pub const REDIS_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Allowance per compare-and-set in a batch (Redis here runs ~60k/s; this allows 10k/s).
+const TIMEOUT_PER_UPDATE: Duration = Duration::from_micros(100);
+
+/// Most compare-and-sets in one pipeline; a larger batch is sent as several pipelines at once.
+const PIPELINE_MAX: usize = 1000;
 
 /// A connection to Redis standalone or Redis Cluster.
 #[derive(Clone)]
@@ -79,16 +85,27 @@ impl ConnectionLike for RedisConnection {
 /// Connects to `url` (`redis://[user:password@]host:port[/db]`); `cluster` uses it as the seed
 /// of a Redis Cluster.
 pub async fn connect(url: &str, cluster: bool) -> redis::RedisResult<RedisConnection> {
+    // redis-rs gives each request 500 ms by default, less than a large batch of pipelines
+    // queued behind each other takes: every caller bounds its requests itself instead (a
+    // batch by REDIS_TIMEOUT plus its size).
     let connecting = async {
         if cluster {
-            let client = redis::cluster::ClusterClient::new(vec![url])?;
+            let client = redis::cluster::ClusterClient::builder(vec![url])
+                .connection_timeout(REDIS_TIMEOUT)
+                .response_timeout(Duration::from_secs(3600))
+                .build()?;
             Ok(RedisConnection::Cluster(
                 client.get_async_connection().await?,
             ))
         } else {
             let client = redis::Client::open(url)?;
+            let config = redis::AsyncConnectionConfig::new()
+                .set_connection_timeout(Some(REDIS_TIMEOUT))
+                .set_response_timeout(None);
             Ok(RedisConnection::Single(
-                client.get_multiplexed_async_connection().await?,
+                client
+                    .get_multiplexed_async_connection_with_config(&config)
+                    .await?,
             ))
         }
     };
@@ -172,13 +189,13 @@ impl Store {
         if ticks.is_empty() {
             return Ok(Applied::default());
         }
-        // Standalone: one pipeline. Cluster: a pipeline may not cross slots, so one pipeline
-        // per instrument (its hash tag puts every exchange's key in one slot), plus one per
-        // index key; they run concurrently.
+        // Standalone: pipelines of up to PIPELINE_MAX. Cluster: a pipeline may not cross
+        // slots, so one pipeline per instrument (its hash tag puts every exchange's key in one
+        // slot), plus one per index key. The pipelines are sent concurrently.
         let mut groups: Vec<Pipeline> = Vec::new();
         let mut slot_of: BTreeMap<&str, usize> = BTreeMap::new();
         let mut index: BTreeMap<Exchange, Vec<(i64, String)>> = BTreeMap::new();
-        for tick in ticks {
+        for (i, tick) in ticks.iter().enumerate() {
             let f = fields(tick, now_us);
             // The version is one of the fields; computed once.
             let ver = f
@@ -203,7 +220,7 @@ impl Store {
                 let next = groups.len();
                 *slot_of.entry(tick.instrument.as_str()).or_insert(next)
             } else {
-                0
+                i / PIPELINE_MAX
             };
             if group == groups.len() {
                 groups.push(redis::pipe());
@@ -223,12 +240,14 @@ impl Store {
                 .zadd_multiple(index_key(&self.prefix, *exchange), members)
                 .ignore();
         }
-        let results = match self.query(&groups).await {
+        let timeout =
+            REDIS_TIMEOUT + TIMEOUT_PER_UPDATE * u32::try_from(ticks.len()).unwrap_or(u32::MAX);
+        let results = match self.query(&groups, timeout).await {
             Err(e) if e.kind() == ErrorKind::Server(redis::ServerErrorKind::NoScript) => {
                 // The server lost its scripts (restart, SCRIPT FLUSH, failover): load and retry.
                 self.script_reloads += 1;
                 self.load_script().await?;
-                self.query(&groups).await?
+                self.query(&groups, timeout).await?
             }
             other => other?,
         };
@@ -250,12 +269,16 @@ impl Store {
     }
 
     /// Runs the pipelines concurrently; the script results in order, or the first error.
-    async fn query(&mut self, groups: &[Pipeline]) -> redis::RedisResult<Vec<Value>> {
+    async fn query(
+        &mut self,
+        groups: &[Pipeline],
+        timeout: Duration,
+    ) -> redis::RedisResult<Vec<Value>> {
         let running = groups.iter().map(|pipe| {
             let mut conn = self.conn.clone();
             async move { pipe.query_async::<Vec<Value>>(&mut conn).await }
         });
-        let all = tokio::time::timeout(REDIS_TIMEOUT, futures_util::future::join_all(running))
+        let all = tokio::time::timeout(timeout, futures_util::future::join_all(running))
             .await
             .map_err(|_| timed_out("pipeline"))?;
         let mut out = Vec::new();

@@ -18,9 +18,11 @@ px:{BASE-QUOTE}:EXCHANGE, applied only through a Lua compare-and-set on (event t
 so a duplicate or late tick never moves a price backwards; each applied update is PUBLISHed on \
 a channel named like the key; keys expire after [cache] ttl_secs without updates; sorted set \
 px:index:EXCHANGE lists known instruments.\n\n\
-Batches are coalesced to the newest tick per key, and offsets are committed only after Redis \
-acknowledged the batch (at least once). Redis unavailable: retries with backoff, offsets held. \
-Undecodable messages go to ticks.dlq.v1 and the partition moves on.\n\n\
+Batches are coalesced to the newest tick per key while the previous one is being written, and \
+offsets are committed only after Redis acknowledged the batch (at least once); revoked \
+partitions are written and committed first. At [cache] pending_keys_max distinct keys \
+consumption pauses until Redis catches up. Redis unavailable: retries with backoff, offsets \
+held. Undecodable messages go to ticks.dlq.v1 and the partition moves on.\n\n\
 Settings: tickflow.toml [redis] url/cluster and [cache] (environment overrides \
 TICKFLOW_REDIS__URL, TICKFLOW_CACHE__GROUP_ID, ...). Serves /metrics, /healthz, /readyz on \
 [cache] http_bind (default 127.0.0.1:9465). Stops on SIGINT/SIGTERM after committing what \

@@ -131,7 +131,9 @@ pub fn run(args: &PriceArgs) -> anyhow::Result<ExitCode> {
             .await
             .context("redis did not answer")??;
             for key in &keys {
-                pubsub.subscribe(key).await?;
+                tokio::time::timeout(crate::cache::store::REDIS_TIMEOUT, pubsub.subscribe(key))
+                    .await
+                    .context("redis did not answer")??;
             }
             let mut updates = pubsub.on_message();
             loop {

@@ -46,10 +46,12 @@ struct AppFile {
 struct CacheFile {
     /// Kafka consumer group (default `tickflow-cache`).
     group_id: Option<String>,
-    /// Most messages per batch (default 5000).
+    /// A batch is due at this many messages (default 5000).
     batch_max: Option<usize>,
-    /// Longest wait to fill a batch, ms (default 20).
+    /// ... or this long after its first message, ms (default 20).
     batch_wait_ms: Option<u64>,
+    /// Most distinct keys a gathering batch holds before consumption pauses (default 100000).
+    pending_keys_max: Option<usize>,
     /// Price keys expire after this long without an update (default 86400; 0: never).
     ttl_secs: Option<u64>,
     /// Key prefix (default `px`).
@@ -63,10 +65,12 @@ struct CacheFile {
 pub struct CacheSettings {
     /// Consumer group.
     pub group_id: String,
-    /// Most messages per batch.
+    /// A batch is due at this many messages...
     pub batch_max: usize,
-    /// Longest wait to fill a batch.
+    /// ... or this long after its first message.
     pub batch_wait: Duration,
+    /// Most distinct keys gathered before consumption pauses.
+    pub pending_keys_max: usize,
     /// Key TTL (zero: none).
     pub ttl: Duration,
     /// Key prefix.
@@ -387,6 +391,7 @@ fn validate(file: &str, base: &Path, f: AppFile, problems: &mut Vec<String>) -> 
         group_id: c.group_id.unwrap_or_else(|| "tickflow-cache".into()),
         batch_max: c.batch_max.unwrap_or(5000).max(1),
         batch_wait: Duration::from_millis(c.batch_wait_ms.unwrap_or(20)),
+        pending_keys_max: c.pending_keys_max.unwrap_or(100_000).max(1),
         ttl: Duration::from_secs(c.ttl_secs.unwrap_or(86_400)),
         prefix: c.prefix.unwrap_or_else(|| "px".into()),
         http_bind: cache_bind.parse().unwrap_or_else(|e| {

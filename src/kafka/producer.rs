@@ -98,10 +98,7 @@ pub struct Context {
 
 impl ClientContext for Context {
     fn log(&self, level: RDKafkaLogLevel, fac: &str, message: &str) {
-        // Errors arrive through `error` with context; only severe log lines are printed here.
-        if self.verbose || (level as i32) <= (RDKafkaLogLevel::Critical as i32) {
-            tracing::warn!(facility = fac, "librdkafka: {message}");
-        }
+        super::librdkafka_log(self.verbose, level, fac, message);
     }
 
     fn error(&self, error: KafkaError, reason: &str) {

@@ -1,0 +1,124 @@
+//! The cache under test: started in-process with the shipped config, and what Kafka and Redis
+//! should hold afterwards.
+
+use super::run::app_with;
+use super::stack::{Broker, RedisServer, consume_all};
+use rdkafka::message::Message;
+use redis::AsyncCommands;
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+use tickflow::cache::consume::{CacheStats, spawn};
+use tickflow::cache::contract::version;
+use tickflow::codec::{Encoder, Format};
+use tickflow::config::AppConfig;
+use tickflow::model::Tick;
+
+/// A running cache consumer.
+pub struct Cache {
+    pub stats: Arc<CacheStats>,
+    stop: tokio::sync::watch::Sender<bool>,
+    task: tokio::task::JoinHandle<anyhow::Result<()>>,
+}
+
+pub async fn cache(app: &AppConfig) -> Cache {
+    let (stop, stopped) = tokio::sync::watch::channel(false);
+    let running = spawn(app, stopped).await.unwrap();
+    Cache {
+        stats: running.stats,
+        stop,
+        task: running.task,
+    }
+}
+
+impl Cache {
+    pub async fn finish(self) -> Arc<CacheStats> {
+        self.stop.send(true).unwrap();
+        tokio::time::timeout(Duration::from_secs(30), self.task)
+            .await
+            .unwrap()
+            .unwrap()
+            .unwrap();
+        self.stats
+    }
+}
+
+pub fn config(broker: &Broker, redis: &RedisServer, group: &str) -> AppConfig {
+    config_with(broker, redis, group, &[])
+}
+
+/// [`config`] with more environment overrides.
+pub fn config_with(
+    broker: &Broker,
+    redis: &RedisServer,
+    group: &str,
+    extra: &[(&str, &str)],
+) -> AppConfig {
+    let url = redis.url();
+    let mut env = vec![
+        ("TICKFLOW_REDIS__URL", url.as_str()),
+        ("TICKFLOW_CACHE__GROUP_ID", group),
+        ("TICKFLOW_CACHE__HTTP_BIND", "127.0.0.1:0"),
+    ];
+    env.extend_from_slice(extra);
+    app_with(&broker.bootstrap, &env)
+}
+
+/// The newest tick of every key on the topic.
+pub fn newest_in_kafka(bootstrap: &str, at_least: usize) -> HashMap<String, Tick> {
+    let mut newest: HashMap<String, Tick> = HashMap::new();
+    for m in consume_all(bootstrap, "ticks.v1", at_least, Duration::from_secs(60)) {
+        let Ok((_, tick)) = Encoder::decode(Format::Avro, m.payload().unwrap()) else {
+            continue;
+        };
+        let key = format!("px:{{{}}}:{}", tick.instrument, tick.exchange.as_str());
+        match newest.get(&key) {
+            Some(t) if version(t) >= version(&tick) => {}
+            _ => {
+                newest.insert(key, tick);
+            }
+        }
+    }
+    newest
+}
+
+pub async fn assert_redis_holds(redis: &RedisServer, newest: &HashMap<String, Tick>) {
+    let mut c = tickflow::cache::connect(&redis.url(), false).await.unwrap();
+    for (key, tick) in newest {
+        let h: HashMap<String, String> = c.hgetall(key).await.unwrap();
+        assert_eq!(
+            h.get("ver"),
+            Some(&version(tick)),
+            "{key} is not the newest tick"
+        );
+        assert_eq!(h["last_price"], tick.last_price.to_string(), "{key}");
+    }
+}
+
+/// The group's committed offsets of `ticks.v1`, summed.
+pub fn committed_offsets(bootstrap: &str, group: &str, partitions: i32) -> i64 {
+    use rdkafka::consumer::{BaseConsumer, Consumer};
+    let consumer: BaseConsumer = rdkafka::ClientConfig::new()
+        .set("bootstrap.servers", bootstrap)
+        .set("group.id", group)
+        .set("enable.auto.commit", "false")
+        .create()
+        .unwrap();
+    let mut committed = 0;
+    {
+        let mut list = rdkafka::TopicPartitionList::new();
+        for p in 0..partitions {
+            list.add_partition("ticks.v1", p);
+        }
+        let offsets = consumer
+            .committed_offsets(list, Duration::from_secs(10))
+            .unwrap();
+        for e in offsets.elements() {
+            if let rdkafka::Offset::Offset(o) = e.offset() {
+                committed += o;
+            }
+        }
+        // The lists are dropped here, before the consumer (TESTING.md).
+    }
+    committed
+}
