@@ -9,7 +9,8 @@
 # neither names a broker, the local stack (tansu + redis, scripts/stack.sh) is started for this
 # run and stopped afterwards. Exchanges: the live endpoints in connectors/*.toml; when none can
 # be reached (no internet), tickflow says so and gathers from its built-in simulator instead,
-# labelled SIMULATED FEEDS in every progress line. Stop with Ctrl-C: the producer is flushed.
+# labelled SIMULATED FEEDS in every progress line. Stop with Ctrl-C (or SIGTERM): the producer is
+# flushed, the cache commits, the local stack stops.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -31,7 +32,8 @@ fi
 echo "run: Kafka at ${TICKFLOW_KAFKA__BOOTSTRAP_SERVERS:-(from tickflow.toml)}" >&2
 
 
-target/release/tickflow cache >target/cache.log 2>&1 &
+# setsid: a Ctrl-C reaches the cache only through stop_cache, after gather has flushed.
+setsid target/release/tickflow cache >target/cache.log 2>&1 &
 cache_pid=$!
 stop_cache() {
   kill -TERM "$cache_pid" 2>/dev/null || true
@@ -40,8 +42,18 @@ stop_cache() {
 echo "run: tickflow cache running (pid $cache_pid, log target/cache.log); prices from another terminal:" >&2
 echo "  TICKFLOW_REDIS__URL=${TICKFLOW_REDIS__URL:-redis://127.0.0.1:6379} target/release/tickflow price BTC-KRW --watch" >&2
 
-# Not exec: the cache and the stack must be stopped after gather exits.
+# Not exec: the cache and the stack must be stopped after gather exits. Gather runs in the
+# background so that a Ctrl-C or SIGTERM to this script reaches it as SIGTERM (it then drains and
+# flushes); the cache is stopped after it, the stack last (EXIT trap).
+target/release/tickflow gather --simulate-if-offline "$@" &
+gather_pid=$!
+trap 'kill -TERM "$gather_pid" 2>/dev/null || true' INT TERM
 status=0
-target/release/tickflow gather --simulate-if-offline "$@" || status=$?
+wait "$gather_pid" || status=$?
+# A trapped signal interrupts `wait`; wait again for gather's own exit status.
+while kill -0 "$gather_pid" 2>/dev/null; do
+  status=0
+  wait "$gather_pid" || status=$?
+done
 stop_cache
 exit "$status"

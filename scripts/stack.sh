@@ -66,13 +66,16 @@ start() {
   kafka_port=$(free_port)
   redis_port=$(free_port)
 
-  tansu broker \
+  # setsid: a Ctrl-C in the terminal (SIGINT to the foreground process group) must not stop the
+  # stack before its users have drained; `stop` ends them by PID. (The background job is not a
+  # process group leader, so setsid execs in place and $! stays the server's PID.)
+  setsid tansu broker \
     --listener-url "tcp://127.0.0.1:$kafka_port" \
     --advertised-listener-url "tcp://127.0.0.1:$kafka_port" \
     --storage-engine memory://tansu/ >"$STATE/tansu.log" 2>&1 &
   echo $! >"$STATE/tansu.pid"
 
-  redis-server --port "$redis_port" --bind 127.0.0.1 --save '' --appendonly no \
+  setsid redis-server --port "$redis_port" --bind 127.0.0.1 --save '' --appendonly no \
     --daemonize no >"$STATE/redis.log" 2>&1 &
   echo $! >"$STATE/redis.pid"
 
