@@ -442,3 +442,54 @@ async fn tickflow_price_watch_prints_each_applied_update() {
         .unwrap();
     assert!(watch.wait().unwrap().success());
 }
+
+#[tokio::test]
+async fn auth_goes_in_the_url_and_a_key_restricted_acl_user_suffices() {
+    let Some(server) = RedisServer::start("auth_goes_in_the_url") else {
+        return;
+    };
+    let mut admin = connect(&server.url(), false).await.unwrap();
+    // A least-privilege user: only the contract's keys and channels.
+    let () = redis::cmd("ACL")
+        .arg(&[
+            "SETUSER",
+            "cache",
+            "on",
+            ">cache-pw",
+            "~px:*",
+            "&px:*",
+            "+@all",
+        ])
+        .query_async(&mut admin)
+        .await
+        .unwrap();
+    let () = redis::cmd("CONFIG")
+        .arg(&["SET", "requirepass", "s3cret"])
+        .query_async(&mut admin)
+        .await
+        .unwrap();
+    let open =
+        |url: String| async move { Store::open(&url, false, "px", Duration::from_secs(60)).await };
+    let err = open(server.url()).await.unwrap_err();
+    assert!(err.to_string().contains("NOAUTH"), "{err}");
+    let t = tick("BTC-KRW", "100", 1_000, None);
+    let default_user = format!("redis://:s3cret@127.0.0.1:{}", server.port);
+    assert_eq!(
+        open(default_user)
+            .await
+            .unwrap()
+            .apply(&[&t], 1)
+            .await
+            .unwrap()
+            .applied,
+        1
+    );
+    let user = format!("redis://cache:cache-pw@127.0.0.1:{}", server.port);
+    let mut s = open(user.clone()).await.unwrap();
+    let newer = tick("BTC-KRW", "101", 2_000, None);
+    assert_eq!(s.apply(&[&newer], 1).await.unwrap().applied, 1);
+    // The same user may not touch anything outside the contract.
+    let mut c = connect(&user, false).await.unwrap();
+    let denied: redis::RedisResult<Option<String>> = c.get("other").await;
+    assert!(denied.is_err(), "{denied:?}");
+}

@@ -16,6 +16,7 @@
 use super::Store;
 use super::batch::Batch;
 pub use super::stats::CacheStats;
+use super::stats::count_failure;
 use crate::codec::{Encoder, Format};
 use crate::config::AppConfig;
 use crate::kafka::{ProducerStats, TickProducer, dlq::rfc3339_micros, producer_properties};
@@ -149,17 +150,9 @@ impl ClientContext for CacheContext {
     }
 
     fn error(&self, error: KafkaError, reason: &str) {
-        let n = self
-            .shared
-            .stats
-            .kafka_errors
-            .fetch_add(1, Ordering::Relaxed);
         // librdkafka repeats an error at every retry.
-        if n.is_power_of_two() || n == 0 {
-            tracing::warn!(
-                so_far = n + 1,
-                "kafka: {error}: {reason} (librdkafka retries)"
-            );
+        if let Some(n) = count_failure(&self.shared.stats.kafka_errors) {
+            tracing::warn!(so_far = n, "kafka: {error}: {reason} (librdkafka retries)");
         }
     }
 }
@@ -192,14 +185,9 @@ impl ConsumerContext for CacheContext {
             // Nothing stored since the last commit: not a failure.
             Err(e) if e.rdkafka_error_code() == Some(RDKafkaErrorCode::NoOffset) => {}
             Err(e) => {
-                let n = self
-                    .shared
-                    .stats
-                    .commit_errors
-                    .fetch_add(1, Ordering::Relaxed);
-                if n.is_power_of_two() || n == 0 {
+                if let Some(n) = count_failure(&self.shared.stats.commit_errors) {
                     tracing::warn!(
-                        so_far = n + 1,
+                        so_far = n,
                         "offset commit failed (the next commit retries): {e}"
                     );
                 }
@@ -272,13 +260,8 @@ impl Poller {
             match self.consumer.poll(self.shared.poll_timeout()) {
                 Some(Ok(m)) => self.take(&m),
                 Some(Err(e)) => {
-                    let n = self
-                        .shared
-                        .stats
-                        .kafka_errors
-                        .fetch_add(1, Ordering::Relaxed);
-                    if n.is_power_of_two() || n == 0 {
-                        tracing::warn!(so_far = n + 1, "kafka consume (librdkafka retries): {e}");
+                    if let Some(n) = count_failure(&self.shared.stats.kafka_errors) {
+                        tracing::warn!(so_far = n, "kafka consume (librdkafka retries): {e}");
                     }
                 }
                 None => {}
@@ -338,12 +321,11 @@ impl Poller {
     }
 
     fn dead_letter(&self, m: &BorrowedMessage<'_>, payload: &[u8], error: &str) {
-        let n = self.shared.stats.poison.fetch_add(1, Ordering::Relaxed);
-        if n.is_power_of_two() || n == 0 {
+        if let Some(n) = count_failure(&self.shared.stats.poison) {
             tracing::warn!(
                 partition = m.partition(),
                 offset = m.offset(),
-                so_far = n + 1,
+                so_far = n,
                 "undecodable message sent to the DLQ: {error}"
             );
         }

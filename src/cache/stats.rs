@@ -132,3 +132,10 @@ impl CacheStats {
         e.finish()
     }
 }
+
+/// Counts one failure in `counter`; returns the running total when it deserves a log line (the
+/// 1st, 2nd, 4th, 8th, ...), so a failure repeated at every retry is logged, not flooded.
+pub fn count_failure(counter: &AtomicU64) -> Option<u64> {
+    let n = counter.fetch_add(1, Ordering::Relaxed) + 1;
+    n.is_power_of_two().then_some(n)
+}
