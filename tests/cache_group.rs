@@ -206,3 +206,29 @@ async fn the_cache_stops_promptly_when_the_broker_is_gone() {
     c.finish().await;
     assert!(started.elapsed() < Duration::from_secs(20));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn protobuf_ticks_are_cached_like_avro_ones() {
+    let test = "protobuf_ticks_are_cached";
+    let (Some(broker), Some(redis)) = (Broker::start(test), RedisServer::start(test)) else {
+        return;
+    };
+    let app = config_with(
+        &broker,
+        &redis,
+        "cache-proto",
+        &[("TICKFLOW_OUTPUT__FORMAT", "proto")],
+    );
+    create_topics(&app).await;
+    let (messages, instruments) = (500, 50);
+    fill(&app, 0..messages, instruments, 10_000);
+    let c = cache(&app).await;
+    wait_for("everything written", Duration::from_secs(60), || {
+        get(&c.stats.acknowledged) >= messages
+    })
+    .await;
+    let stats = c.finish().await;
+    assert_eq!(get(&stats.poison), 0);
+    assert!(get(&stats.applied) >= instruments);
+    assert_redis_holds(&redis, &newest_of_fill(messages, instruments)).await;
+}

@@ -3,7 +3,7 @@
 
 use rdkafka::producer::{BaseRecord, DefaultProducerContext, Producer, ThreadedProducer};
 use std::time::Duration;
-use tickflow::codec::{Encoder, Format};
+use tickflow::codec::Encoder;
 use tickflow::config::AppConfig;
 use tickflow::model::{EventKind, Exchange, Instrument, Tick};
 
@@ -35,8 +35,8 @@ pub fn tick(i: u64, instruments: u64) -> Tick {
     t
 }
 
-/// Produces the Avro ticks `range` ([`tick`]) to `app`'s ticks topic, keyed like the
-/// gatherer's, in record batches of up to `per_batch` messages.
+/// Produces the ticks `range` ([`tick`]) to `app`'s ticks topic in `app`'s format (`[output]
+/// format`), keyed like the gatherer's, in record batches of up to `per_batch` messages.
 ///
 /// tansu 0.6.0 answers a fetch that starts inside a record batch with nothing (Kafka returns
 /// the batch and the client skips to the offset), so a consumer that resumes mid-batch (after
@@ -53,7 +53,7 @@ pub fn fill(app: &AppConfig, range: std::ops::Range<u64>, instruments: u64, per_
         .create()
         .unwrap();
     let encoder = Encoder {
-        format: Format::Avro,
+        format: app.format,
         schema_id: 1,
     };
     let mut value = Vec::new();
