@@ -122,17 +122,19 @@ impl Shared {
         self.idle.notify_all();
     }
 
-    /// The poll timeout: the batch goes as soon as it is due, and shutdown is seen within
-    /// 100 ms.
-    fn poll_timeout(&self) -> Duration {
+    /// One look at the gathering batch after each poll: its distinct keys, and the next poll's
+    /// timeout (the batch goes as soon as it is due; shutdown is seen within 100 ms).
+    fn glance(&self) -> (usize, Duration) {
         let most = Duration::from_millis(100);
-        match self.gathering().started {
+        let gathering = self.gathering();
+        let timeout = match gathering.started {
             None => most,
             Some(t) => self
                 .batch_wait
                 .saturating_sub(t.elapsed())
                 .clamp(Duration::from_millis(2), most),
-        }
+        };
+        (gathering.keys(), timeout)
     }
 }
 
@@ -256,8 +258,9 @@ struct Poller {
 impl Poller {
     /// Polls until shutdown, then hands the last batch to the writer and stops it.
     fn run(self) {
+        let mut timeout = self.shared.glance().1;
         while !*self.shutdown.borrow() {
-            match self.consumer.poll(self.shared.poll_timeout()) {
+            match self.consumer.poll(timeout) {
                 Some(Ok(m)) => self.take(&m),
                 Some(Err(e)) => {
                     if let Some(n) = count_failure(&self.shared.stats.kafka_errors) {
@@ -267,7 +270,9 @@ impl Poller {
                 None => {}
             }
             self.shared.hand_off(false);
-            self.backpressure();
+            let (keys, next) = self.shared.glance();
+            self.backpressure(keys >= self.pending_keys_max);
+            timeout = next;
         }
         if !self.shared.flush(FLUSH_TIMEOUT) {
             tracing::warn!(
@@ -280,9 +285,8 @@ impl Poller {
         }
     }
 
-    /// Pauses the assigned partitions while the gathering batch is full, resumes after.
-    fn backpressure(&self) {
-        let full = self.shared.gathering().keys() >= self.pending_keys_max;
+    /// Pauses the assigned partitions while the gathering batch is `full`, resumes after.
+    fn backpressure(&self, full: bool) {
         if full == self.shared.paused.load(Ordering::Relaxed) {
             return;
         }

@@ -1,7 +1,6 @@
 //! `tickflow cache`: keep the Redis last-price cache from Kafka.
 
 use crate::cache::consume::spawn;
-use crate::config::load_app_config;
 use clap::Args;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -40,11 +39,7 @@ pub struct CacheArgs {
 
 /// Runs the cache consumer.
 pub fn run(args: &CacheArgs) -> anyhow::Result<ExitCode> {
-    let (path, optional) = match &args.config {
-        Some(p) => (p.clone(), false),
-        None => (PathBuf::from("tickflow.toml"), true),
-    };
-    let app = load_app_config(&path, optional, std::env::vars())?;
+    let app = super::load_config(args.config.as_deref())?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;

@@ -1,6 +1,6 @@
 //! `tickflow gather`: connect to the exchanges and produce canonical ticks to Kafka.
 
-use crate::config::{load_app_config, load_connectors};
+use crate::config::load_connectors;
 use crate::exchange::SymbolTable;
 use crate::gather::{GatherSetup, any_reachable, start};
 use crate::sim::{SimConfig, serve};
@@ -60,11 +60,7 @@ pub struct GatherArgs {
 
 /// Runs the gatherer.
 pub fn run(args: &GatherArgs) -> anyhow::Result<ExitCode> {
-    let (path, optional) = match &args.config {
-        Some(p) => (p.clone(), false),
-        None => (PathBuf::from("tickflow.toml"), true),
-    };
-    let mut app = load_app_config(&path, optional, std::env::vars())?;
+    let mut app = super::load_config(args.config.as_deref())?;
     if let Some(dir) = &args.connectors {
         app.connectors_dir.clone_from(dir);
     }

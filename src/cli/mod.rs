@@ -74,6 +74,20 @@ fn init_logging() {
         .try_init();
 }
 
+/// The app config from `--config FILE` (must exist) or `./tickflow.toml` (may be absent:
+/// built-in defaults), with the process environment's `TICKFLOW_*` overrides.
+fn load_config(config: Option<&std::path::Path>) -> anyhow::Result<crate::config::AppConfig> {
+    let (path, optional) = match config {
+        Some(p) => (p, false),
+        None => (std::path::Path::new("tickflow.toml"), true),
+    };
+    Ok(crate::config::load_app_config(
+        path,
+        optional,
+        std::env::vars(),
+    )?)
+}
+
 /// Waits for SIGINT, SIGTERM or the end of `duration` seconds.
 async fn wait_for_stop(duration: Option<u64>) -> anyhow::Result<()> {
     let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;

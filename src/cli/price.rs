@@ -1,7 +1,6 @@
 //! `tickflow price`: read the Redis contract exactly as an API server would.
 
 use crate::cache::contract::{CONTRACT_VERSION, price_key};
-use crate::config::load_app_config;
 use crate::model::time::now_us;
 use crate::model::{Exchange, Instrument};
 use anyhow::Context;
@@ -79,11 +78,7 @@ fn line(h: &HashMap<String, String>, stale_after: Duration, json: bool) -> Strin
 
 /// Runs the lookup.
 pub fn run(args: &PriceArgs) -> anyhow::Result<ExitCode> {
-    let (path, optional) = match &args.config {
-        Some(p) => (p.clone(), false),
-        None => (PathBuf::from("tickflow.toml"), true),
-    };
-    let app = load_app_config(&path, optional, std::env::vars())?;
+    let app = super::load_config(args.config.as_deref())?;
     let instrument = args
         .instrument
         .to_ascii_uppercase()
