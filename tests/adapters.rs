@@ -20,7 +20,14 @@ enum Expect {
 fn check(exchange: Exchange, file: &str, received_us: i64, expect: Expect) {
     let got = decode(exchange, &fixture(file), received_us);
     match (got, expect) {
-        (Ok(Decoded::Tick(tick)), Expect::Tick(want)) => {
+        (Ok(Decoded::Tick(tick)), Expect::Tick(mut want)) => {
+            // Fields added in schema v2 are null unless the expectation names them.
+            for field in ["stream_type", "market_state", "delisting_date"] {
+                want.as_object_mut()
+                    .unwrap()
+                    .entry(field)
+                    .or_insert(Value::Null);
+            }
             assert_eq!(serde_json::to_value(&tick).unwrap(), want, "{file}");
         }
         (Ok(Decoded::Control(c)), Expect::Control(want)) => assert_eq!(c, want, "{file}"),
@@ -41,7 +48,8 @@ fn upbit_ticker_json(received: i64) -> Value {
         "volume_24h_base": "2211.81766315", "volume_24h_quote": "318178155024.02875",
         "bid_price": null, "bid_qty": null, "ask_price": null, "ask_qty": null,
         "event_ts_us": 1_763_615_720_176_000i64, "trade_ts_us": 1_763_615_720_124_000i64,
-        "sequence": null, "received_ts_us": received
+        "sequence": null, "received_ts_us": received,
+        "stream_type": "REALTIME", "market_state": "ACTIVE"
     })
 }
 
@@ -73,7 +81,8 @@ fn upbit_frames() {
             "change": "-0.00012", "change_rate": "-0.0036330608", "volume_24h_base": null,
             "volume_24h_quote": null, "bid_price": null, "bid_qty": null, "ask_price": null,
             "ask_qty": null, "event_ts_us": 1_763_615_721_000_000i64, "trade_ts_us": null,
-            "sequence": null, "received_ts_us": 1_763_615_721_010_000i64
+            "sequence": null, "received_ts_us": 1_763_615_721_010_000i64,
+            "stream_type": "SNAPSHOT"
         })),
     );
     check(
@@ -90,7 +99,8 @@ fn upbit_frames() {
             "ask_price": "143890000", "ask_qty": "0.04414411",
             "event_ts_us": 1_763_615_720_210_000i64, "trade_ts_us": 1_763_615_720_150_000i64,
             // 17 digits, above 2^53: exact.
-            "sequence": 17_636_157_201_500_000i64, "received_ts_us": 1_763_615_720_230_000i64
+            "sequence": 17_636_157_201_500_000i64, "received_ts_us": 1_763_615_720_230_000i64,
+            "stream_type": "REALTIME"
         })),
     );
     check(
@@ -105,7 +115,8 @@ fn upbit_frames() {
             "volume_24h_base": null, "volume_24h_quote": null, "bid_price": null,
             "bid_qty": null, "ask_price": null, "ask_qty": null,
             "event_ts_us": 1_763_615_722_301_000i64, "trade_ts_us": 1_763_615_722_280_000i64,
-            "sequence": 17_636_157_222_800_001i64, "received_ts_us": 1_763_615_722_400_000i64
+            "sequence": 17_636_157_222_800_001i64, "received_ts_us": 1_763_615_722_400_000i64,
+            "stream_type": "REALTIME"
         })),
     );
     let status = Control::Status {
@@ -343,13 +354,15 @@ fn bithumb_frames() {
         "volume_24h_base": "1023.0091", "volume_24h_quote": "147312000000.25",
         "bid_price": null, "bid_qty": null, "ask_price": null, "ask_qty": null,
         "event_ts_us": 1_763_615_720_180_000i64, "trade_ts_us": 1_763_615_720_100_000i64,
-        "sequence": null, "received_ts_us": r1
+        "sequence": null, "received_ts_us": r1, "stream_type": "REALTIME"
     });
+    let mut with_state = v1.clone();
+    with_state["market_state"] = json!("ACTIVE");
     check(
         Exchange::Bithumb,
         "bithumb/v1_ticker.json",
         r1,
-        Expect::Tick(v1.clone()),
+        Expect::Tick(with_state),
     );
     check(
         Exchange::Bithumb,
@@ -368,6 +381,54 @@ fn bithumb_frames() {
     };
     assert_eq!(t.sequence, Some(17_636_157_202_000_001));
     assert_eq!(t.exchange, Exchange::Bithumb);
+}
+
+#[test]
+fn upbit_market_state_and_delisting_date_are_carried_and_checked() {
+    let frame = String::from_utf8(fixture("upbit/ticker_default.json")).unwrap();
+    let r = 1_763_615_720_180_000;
+    let with = |from: &str, to: &str| {
+        assert!(frame.contains(from), "{from}");
+        decode(Exchange::Upbit, frame.replace(from, to).as_bytes(), r)
+    };
+    let Ok(Decoded::Tick(t)) = with(
+        "\"delisting_date\":null",
+        "\"delisting_date\":\"2026-12-31\"",
+    ) else {
+        panic!("a dated ticker is a tick")
+    };
+    assert_eq!(t.delisting_date, Some(20_818));
+    let Ok(Decoded::Tick(t)) = with(
+        "\"market_state\":\"ACTIVE\"",
+        "\"market_state\":\"DELISTED\"",
+    ) else {
+        panic!("a delisted ticker is a tick")
+    };
+    assert_eq!(t.market_state, Some(tickflow::model::MarketState::Delisted));
+    for (from, to, reason) in [
+        (
+            "\"delisting_date\":null",
+            "\"delisting_date\":\"31/12/2026\"",
+            Reason::InvalidTimestamp,
+        ),
+        (
+            "\"delisting_date\":null",
+            "\"delisting_date\":20261231",
+            Reason::WrongType,
+        ),
+        (
+            "\"market_state\":\"ACTIVE\"",
+            "\"market_state\":\"HALTED\"",
+            Reason::WrongType,
+        ),
+        (
+            "\"stream_type\":\"REALTIME\"",
+            "\"stream_type\":\"LIVE\"",
+            Reason::WrongType,
+        ),
+    ] {
+        assert_eq!(with(from, to).unwrap_err().reason, reason, "{to}");
+    }
 }
 
 #[test]

@@ -200,7 +200,10 @@ fn fastavro_reads_the_avro_output() {
             None,
         );
         let out = pipe(
-            Command::new(&python).args(["tests/independent_avro_decode.py", "schemas/tick.avsc"]),
+            Command::new(&python).args([
+                "tests/independent_avro_decode.py",
+                "schemas/avro/tick.v2.avsc",
+            ]),
             &avro.stdout,
         );
         assert!(

@@ -4,9 +4,9 @@
 
 use proptest::prelude::*;
 use rust_decimal::Decimal;
-use tickflow::codec::{CodecError, Encoder, Format, avro, confluent, proto};
+use tickflow::codec::{CodecError, Encoder, Format, avro, avro_resolved, confluent, proto};
 use tickflow::model::validate::fits_wire;
-use tickflow::model::{EventKind, Exchange, Instrument, Tick};
+use tickflow::model::{EventKind, Exchange, Instrument, MarketState, StreamType, Tick};
 
 fn wire_decimal() -> impl Strategy<Value = Decimal> {
     let digits = 10i128.pow(28) - 1;
@@ -31,6 +31,9 @@ prop_compose! {
         trade_ts_us in any::<Option<i64>>(),
         sequence in any::<Option<i64>>(),
         received_ts_us in any::<i64>(),
+        stream_type in prop::option::of(prop::sample::select(vec![StreamType::Snapshot, StreamType::Realtime])),
+        market_state in prop::option::of(prop::sample::select(vec![MarketState::Preview, MarketState::Active, MarketState::Delisted])),
+        delisting_date in any::<Option<i32>>(),
     ) -> Tick {
         Tick {
             exchange, kind,
@@ -41,6 +44,7 @@ prop_compose! {
             prev_close_price: d[4], change: d[5], change_rate: d[6], volume_24h_base: d[7],
             volume_24h_quote: d[8], bid_price: d[9], bid_qty: d[10], ask_price: d[11], ask_qty: d[12],
             event_ts_us, trade_ts_us, sequence, received_ts_us,
+            stream_type, market_state, delisting_date,
         }
     }
 }
@@ -60,6 +64,24 @@ proptest! {
         let mut body = Vec::new();
         avro::encode(&tick, &mut body).unwrap();
         prop_assert_eq!(avro::decode(&body).unwrap(), tick);
+    }
+
+    #[test]
+    fn avro_resolution_reads_the_current_schema_like_the_hot_decoder(tick in any_tick()) {
+        let mut body = Vec::new();
+        avro::encode(&tick, &mut body).unwrap();
+        let writer = avro::schema().unwrap();
+        prop_assert_eq!(avro_resolved::decode_resolved(writer, &body).unwrap(), tick);
+    }
+
+    #[test]
+    fn v1_writer_read_by_the_current_schema(tick in any_tick()) {
+        let v1 = v1_schema();
+        #[allow(deprecated)]
+        let v1_body = apache_avro::to_avro_datum(&v1, v1_value(&tick)).unwrap();
+        let mut expected = tick.clone();
+        (expected.stream_type, expected.market_state, expected.delisting_date) = (None, None, None);
+        prop_assert_eq!(avro_resolved::decode_resolved(&v1, &v1_body).unwrap(), expected);
     }
 
     #[test]
@@ -159,6 +181,26 @@ fn decimal_bytes_are_scale_18_twos_complement() {
     );
 }
 
+fn v1_schema() -> apache_avro::Schema {
+    let text = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/schemas/avro/tick.v1.avsc"
+    ))
+    .unwrap();
+    apache_avro::Schema::parse_str(&text).unwrap()
+}
+
+/// The tick as schema v1 writes it: the current value without the fields v2 added.
+fn v1_value(tick: &Tick) -> apache_avro::types::Value {
+    let apache_avro::types::Value::Record(mut fields) = avro::to_value(tick).unwrap() else {
+        panic!("not a record")
+    };
+    fields.retain(|(name, _)| {
+        !["stream_type", "market_state", "delisting_date"].contains(&name.as_str())
+    });
+    apache_avro::types::Value::Record(fields)
+}
+
 #[test]
 fn avro_and_proto_schemas_name_the_same_fields_in_the_same_order() {
     let avsc: serde_json::Value = serde_json::from_str(avro::TICK_AVSC).unwrap();
@@ -168,12 +210,15 @@ fn avro_and_proto_schemas_name_the_same_fields_in_the_same_order() {
         .iter()
         .map(|f| f["name"].as_str().unwrap().to_owned())
         .collect();
-    let proto = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/schemas/tick.proto"))
-        .unwrap();
+    let proto = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/schemas/proto/tick.v2.proto"
+    ))
+    .unwrap();
     let body = &proto[proto.find("message Tick").unwrap()..];
     let proto_fields: Vec<String> = body
         .lines()
-        .filter(|l| l.trim_end().ends_with(';') && l.contains('='))
+        .filter(|l| l.contains(" = ") && !l.trim_start().starts_with("//"))
         .map(|l| {
             l.split('=')
                 .next()

@@ -17,6 +17,8 @@ def plain(value):
         return "0" if text in ("-0", "0") else text
     if isinstance(value, datetime.datetime):
         return (value - EPOCH) // datetime.timedelta(microseconds=1)
+    if isinstance(value, datetime.date):
+        return (value - EPOCH.date()).days
     return value
 
 

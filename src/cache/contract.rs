@@ -5,7 +5,10 @@
 //!   strings: `contract_version`, `exchange`, `instrument`, `native_symbol`, `kind`, every
 //!   decimal of the canonical tick that is present (exact, e.g. `last_price`), `event_ts`,
 //!   `trade_ts`, `received_ts`, `updated_ts` (UTC epoch µs), `seq` when the exchange sends one,
-//!   and `ver`, the ordering version the compare-and-set uses. Absent data is an absent field.
+//!   and `ver`, the ordering version the compare-and-set uses. Since schema v2 also
+//!   `stream_type` (`SNAPSHOT`/`REALTIME`), `market_state` and `delisting_date` (`yyyy-MM-dd`)
+//!   where the exchange sends them (an additive change: contract version stays 1). Absent data
+//!   is an absent field.
 //! - The same hash is PUBLISHed, as compact JSON, on a channel named like the key.
 //! - Sorted set `px:index:EXCHANGE`: known instruments, scored by the last update (epoch ms).
 //! - Keys expire after the configured TTL without updates (dead markets retire themselves).
@@ -96,6 +99,16 @@ pub fn fields(tick: &Tick, updated_ts_us: i64) -> Vec<(&'static str, String)> {
     }
     if let Some(s) = tick.sequence {
         f.push(("seq", s.to_string()));
+    }
+    // Since schema v2; absent when the exchange does not send them.
+    if let Some(t) = tick.stream_type {
+        f.push(("stream_type", t.as_str().to_owned()));
+    }
+    if let Some(m) = tick.market_state {
+        f.push(("market_state", m.as_str().to_owned()));
+    }
+    if let Some(d) = tick.delisting_date {
+        f.push(("delisting_date", crate::model::time::format_date_days(d)));
     }
     f.push(("received_ts", tick.received_ts_us.to_string()));
     f.push(("updated_ts", updated_ts_us.to_string()));

@@ -1,8 +1,12 @@
-//! Avro binary encoding of [`Tick`] per `schemas/tick.avsc`.
+//! Avro binary encoding of [`Tick`] per the current schema, `schemas/avro/tick.v2.avsc`.
 //!
 //! The hot path writes bytes directly (no generic `Value` tree, which costs ~10 µs per tick
 //! here); apache-avro parses the schema and serves as the oracle: [`to_value`] builds the
 //! generic value, and tests assert both paths produce identical bytes.
+//!
+//! A message written with another version of the schema (an older or newer tickflow) is read
+//! through Avro schema resolution: [`decode_resolved`] decodes with the writer's schema into the
+//! current one, then [`from_value`] builds the tick.
 //!
 //! Decimals are `bytes` with logical type `decimal(38,18)`: the two's-complement big-endian
 //! unscaled value at scale 18, minimal length (as apache-avro and Java's `BigInteger` write it).
@@ -10,15 +14,19 @@
 use super::CodecError;
 use crate::model::decimal::POW10_U128;
 use crate::model::validate::fits_wire;
-use crate::model::{EventKind, Exchange, Instrument, Tick};
+use crate::model::{EventKind, Exchange, Instrument, MarketState, StreamType, Tick};
 use apache_avro::Schema;
 use apache_avro::types::Value;
 use compact_str::CompactString;
 use rust_decimal::Decimal;
 use std::sync::OnceLock;
 
-/// The schema text, source of truth in `schemas/tick.avsc`.
-pub const TICK_AVSC: &str = include_str!("../../schemas/tick.avsc");
+/// The version of `schemas/avro/tick.vN.avsc` this build writes and reads natively.
+pub const SCHEMA_VERSION: u32 = 2;
+/// The schema text of [`SCHEMA_VERSION`], source of truth in `schemas/avro/`.
+pub const TICK_AVSC: &str = include_str!("../../schemas/avro/tick.v2.avsc");
+/// Full name of the record (RecordNameStrategy subjects).
+pub const RECORD_NAME: &str = "io.tickflow.v1.Tick";
 /// Decimal scale on the wire.
 pub const SCALE: u32 = 18;
 
@@ -48,6 +56,37 @@ fn kind_index(k: EventKind) -> i32 {
         EventKind::Ticker => 1,
         EventKind::Trade => 2,
     }
+}
+
+fn stream_type_index(t: StreamType) -> i64 {
+    match t {
+        StreamType::Snapshot => 1,
+        StreamType::Realtime => 2,
+    }
+}
+
+fn market_state_index(m: MarketState) -> i64 {
+    match m {
+        MarketState::Preview => 1,
+        MarketState::Active => 2,
+        MarketState::Delisted => 3,
+    }
+}
+
+pub(crate) fn stream_type_of(symbol: &str) -> Option<StreamType> {
+    [StreamType::Snapshot, StreamType::Realtime]
+        .into_iter()
+        .find(|t| t.as_str() == symbol)
+}
+
+pub(crate) fn market_state_of(symbol: &str) -> Option<MarketState> {
+    [
+        MarketState::Preview,
+        MarketState::Active,
+        MarketState::Delisted,
+    ]
+    .into_iter()
+    .find(|m| m.as_str() == symbol)
 }
 
 /// The unscaled value at scale 18.
@@ -139,6 +178,9 @@ pub fn encode(tick: &Tick, out: &mut Vec<u8>) -> Result<(), CodecError> {
     put_opt_long(out, tick.trade_ts_us);
     put_opt_long(out, tick.sequence);
     put_long(out, tick.received_ts_us);
+    put_opt_long(out, tick.stream_type.map(stream_type_index));
+    put_opt_long(out, tick.market_state.map(market_state_index));
+    put_opt_long(out, tick.delisting_date.map(i64::from));
     Ok(())
 }
 
@@ -192,32 +234,7 @@ impl<'a> Reader<'a> {
     }
 
     fn decimal(&mut self, field: &'static str) -> Result<Decimal, CodecError> {
-        let b = self.bytes(field)?;
-        if b.is_empty() || b.len() > 16 {
-            return Err(CodecError::Invalid {
-                field,
-                detail: format!("{}-byte decimal", b.len()),
-            });
-        }
-        let fill = if b[0] & 0x80 != 0 { 0xff } else { 0 };
-        let mut buf = [fill; 16];
-        buf[16 - b.len()..].copy_from_slice(b);
-        let v = i128::from_be_bytes(buf);
-        // Within 96 bits the value is a Decimal as is (normalize strips zeros with 96-bit
-        // arithmetic); beyond, trailing zeros must go first. `% 10` on i128 is slow, so only
-        // that rare path uses it.
-        if let Ok(d) = Decimal::try_from_i128_with_scale(v, SCALE) {
-            return Ok(d.normalize());
-        }
-        let (mut v, mut scale) = (v, SCALE);
-        while scale > 0 && v % 10 == 0 {
-            v /= 10;
-            scale -= 1;
-        }
-        Decimal::try_from_i128_with_scale(v, scale).map_err(|_| CodecError::Unrepresentable {
-            field,
-            detail: "more than 28 significant digits".into(),
-        })
+        decimal_from_bytes(field, self.bytes(field)?)
     }
 
     fn union_present(&mut self, field: &'static str) -> Result<bool, CodecError> {
@@ -246,9 +263,53 @@ impl<'a> Reader<'a> {
             Ok(None)
         }
     }
+
+    fn opt_symbol<T>(
+        &mut self,
+        field: &'static str,
+        of: impl Fn(i64) -> Option<T>,
+    ) -> Result<Option<T>, CodecError> {
+        self.opt_long(field)?
+            .map(|n| {
+                of(n).ok_or_else(|| CodecError::Invalid {
+                    field,
+                    detail: format!("symbol {n}"),
+                })
+            })
+            .transpose()
+    }
 }
 
-/// Decodes an Avro body written with `schemas/tick.avsc` (no framing).
+/// A `decimal(38,18)` from its two's-complement big-endian bytes.
+pub(crate) fn decimal_from_bytes(field: &'static str, b: &[u8]) -> Result<Decimal, CodecError> {
+    if b.is_empty() || b.len() > 16 {
+        return Err(CodecError::Invalid {
+            field,
+            detail: format!("{}-byte decimal", b.len()),
+        });
+    }
+    let fill = if b[0] & 0x80 != 0 { 0xff } else { 0 };
+    let mut buf = [fill; 16];
+    buf[16 - b.len()..].copy_from_slice(b);
+    let v = i128::from_be_bytes(buf);
+    // Within 96 bits the value is a Decimal as is (normalize strips zeros with 96-bit
+    // arithmetic); beyond, trailing zeros must go first. `% 10` on i128 is slow, so only
+    // that rare path uses it.
+    if let Ok(d) = Decimal::try_from_i128_with_scale(v, SCALE) {
+        return Ok(d.normalize());
+    }
+    let (mut v, mut scale) = (v, SCALE);
+    while scale > 0 && v % 10 == 0 {
+        v /= 10;
+        scale -= 1;
+    }
+    Decimal::try_from_i128_with_scale(v, scale).map_err(|_| CodecError::Unrepresentable {
+        field,
+        detail: "more than 28 significant digits".into(),
+    })
+}
+
+/// Decodes an Avro body written with the current schema (no framing): the hot path.
 pub fn decode(body: &[u8]) -> Result<Tick, CodecError> {
     let mut r = Reader { bytes: body, at: 0 };
     let exchange = match r.long("exchange")? {
@@ -301,8 +362,31 @@ pub fn decode(body: &[u8]) -> Result<Tick, CodecError> {
         trade_ts_us: r.opt_long("trade_ts_us")?,
         sequence: r.opt_long("sequence")?,
         received_ts_us: 0,
+        stream_type: None,
+        market_state: None,
+        delisting_date: None,
     };
     tick.received_ts_us = r.long("received_ts_us")?;
+    tick.stream_type = r.opt_symbol("stream_type", |n| match n {
+        1 => Some(StreamType::Snapshot),
+        2 => Some(StreamType::Realtime),
+        _ => None,
+    })?;
+    tick.market_state = r.opt_symbol("market_state", |n| match n {
+        1 => Some(MarketState::Preview),
+        2 => Some(MarketState::Active),
+        3 => Some(MarketState::Delisted),
+        _ => None,
+    })?;
+    tick.delisting_date = r
+        .opt_long("delisting_date")?
+        .map(|d| {
+            i32::try_from(d).map_err(|_| CodecError::Invalid {
+                field: "delisting_date",
+                detail: format!("{d} is not an int"),
+            })
+        })
+        .transpose()?;
     match body.len() - r.at {
         0 => Ok(tick),
         n => Err(CodecError::TrailingBytes(n)),
@@ -363,6 +447,22 @@ pub fn to_value(tick: &Tick) -> Result<Value, CodecError> {
     fields.push((
         "received_ts_us".to_owned(),
         Value::TimestampMicros(tick.received_ts_us),
+    ));
+    fields.push((
+        "stream_type".to_owned(),
+        opt(tick
+            .stream_type
+            .map(|t| Value::Enum(stream_type_index(t) as u32, t.as_str().to_owned()))),
+    ));
+    fields.push((
+        "market_state".to_owned(),
+        opt(tick
+            .market_state
+            .map(|m| Value::Enum(market_state_index(m) as u32, m.as_str().to_owned()))),
+    ));
+    fields.push((
+        "delisting_date".to_owned(),
+        opt(tick.delisting_date.map(Value::Date)),
     ));
     Ok(Value::Record(fields))
 }

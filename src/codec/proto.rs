@@ -1,13 +1,23 @@
-//! Protobuf encoding of [`Tick`] per `schemas/tick.proto` (decimals as exact strings).
+//! Protobuf encoding of [`Tick`] per the current schema, `schemas/proto/tick.v2.proto`
+//! (decimals as exact strings). Field numbers never change meaning between versions, so a
+//! message written with an older or newer compatible version decodes here as is: fields this
+//! build does not know are skipped, fields the writer lacks are absent.
 
 use super::CodecError;
 use crate::model::decimal::parse_decimal_str;
-use crate::model::{EventKind, Exchange, Instrument, Tick};
+use crate::model::{EventKind, Exchange, Instrument, MarketState, StreamType, Tick};
 use compact_str::CompactString;
 use prost::Message;
 use rust_decimal::Decimal;
 
-/// Types generated from `schemas/tick.proto` at build time (package `tickflow.v1`).
+/// The version of `schemas/proto/tick.vN.proto` this build compiles (see `src/build.rs`).
+pub const SCHEMA_VERSION: u32 = 2;
+/// Its text, as registered.
+pub const TICK_PROTO: &str = include_str!("../../schemas/proto/tick.v2.proto");
+/// Full name of the message (RecordNameStrategy subjects).
+pub const MESSAGE_NAME: &str = "tickflow.v1.Tick";
+
+/// Types generated from the current schema at build time (package `tickflow.v1`).
 #[allow(missing_docs, clippy::all)]
 pub mod pb {
     include!(concat!(env!("OUT_DIR"), "/tickflow.v1.rs"));
@@ -49,6 +59,16 @@ pub fn to_message(tick: &Tick) -> pb::Tick {
         trade_ts_us: tick.trade_ts_us,
         sequence: tick.sequence,
         received_ts_us: tick.received_ts_us,
+        stream_type: tick.stream_type.map(|t| match t {
+            StreamType::Snapshot => pb::StreamType::Snapshot as i32,
+            StreamType::Realtime => pb::StreamType::Realtime as i32,
+        }),
+        market_state: tick.market_state.map(|m| match m {
+            MarketState::Preview => pb::MarketState::Preview as i32,
+            MarketState::Active => pb::MarketState::Active as i32,
+            MarketState::Delisted => pb::MarketState::Delisted as i32,
+        }),
+        delisting_date: tick.delisting_date,
     }
 }
 
@@ -127,5 +147,18 @@ pub fn decode(body: &[u8]) -> Result<Tick, CodecError> {
         trade_ts_us: m.trade_ts_us,
         sequence: m.sequence,
         received_ts_us: m.received_ts_us,
+        // A value this build does not know (a newer writer's) is absent, as in Avro.
+        stream_type: match m.stream_type.map(pb::StreamType::try_from) {
+            Some(Ok(pb::StreamType::Snapshot)) => Some(StreamType::Snapshot),
+            Some(Ok(pb::StreamType::Realtime)) => Some(StreamType::Realtime),
+            _ => None,
+        },
+        market_state: match m.market_state.map(pb::MarketState::try_from) {
+            Some(Ok(pb::MarketState::Preview)) => Some(MarketState::Preview),
+            Some(Ok(pb::MarketState::Active)) => Some(MarketState::Active),
+            Some(Ok(pb::MarketState::Delisted)) => Some(MarketState::Delisted),
+            _ => None,
+        },
+        delisting_date: m.delisting_date,
     })
 }

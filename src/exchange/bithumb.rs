@@ -2,7 +2,7 @@
 //!
 //! - **v1** (`wss://ws-api.bithumb.com/websocket/v1`): Upbit-compatible; decoded by the Upbit
 //!   format code ([`super::upbit`]). Differences seen: `sequential_id` as a JSON string,
-//!   `delisting_date` as `""` — both handled there (ids accept numeric strings; dates unread).
+//!   `delisting_date` as `""` — both handled there (ids accept numeric strings; `""` is no date).
 //! - **legacy** (`wss://pubwss.bithumb.com/pub/ws`): every value a string, wall-clock time in
 //!   KST (UTC+9, no DST), converted explicitly. Docs: <https://apidocs.bithumb.com>.
 //!   ```json

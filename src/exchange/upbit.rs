@@ -13,13 +13,17 @@
 //! SIMPLE abbreviates keys (`ty`, `cd`, `tp`, `scr`, ...). Numbers are JSON numbers and may use
 //! exponent notation (`6E-8`); they are read from the token text, never through `f64`.
 //! Deprecated fields (`is_trading_suspended`, `market_warning`, ...) are never read.
+//! `stream_type`, `market_state` and `delisting_date` are carried since schema v2.
 
 use super::json::{
     Fields, Parser, Raw, decimal, frame_text, integer, millis_to_micros, no_duplicate,
     parse_object_into, required_decimal, store,
 };
 use super::{Adapter, AdapterConfig, Control, Decoded, Frame};
-use crate::model::{EventKind, Exchange, Instrument, Reason, Rejection, Tick, validate};
+use crate::model::time::parse_date_days;
+use crate::model::{
+    EventKind, Exchange, Instrument, MarketState, Reason, Rejection, StreamType, Tick, validate,
+};
 use rust_decimal::Decimal;
 use std::borrow::Cow;
 
@@ -94,6 +98,9 @@ pub(crate) struct QuotationFields<'a> {
     pub best_ask_size: Option<Raw<'a>>,
     pub best_bid_price: Option<Raw<'a>>,
     pub best_bid_size: Option<Raw<'a>>,
+    pub stream_type: Option<&'a str>,
+    pub market_state: Option<&'a str>,
+    pub delisting_date: Option<&'a str>,
     pub status: Option<&'a str>,
     pub error: Option<QuotationError<'a>>,
 }
@@ -139,6 +146,9 @@ impl<'a> Fields<'a> for QuotationFields<'a> {
             "best_ask_size" | "bas" => store(&mut self.best_ask_size, dup, "best_ask_size", p),
             "best_bid_price" | "bbp" => store(&mut self.best_bid_price, dup, "best_bid_price", p),
             "best_bid_size" | "bbs" => store(&mut self.best_bid_size, dup, "best_bid_size", p),
+            "stream_type" | "st" => store(&mut self.stream_type, dup, "stream_type", p),
+            "market_state" | "ms" => store(&mut self.market_state, dup, "market_state", p),
+            "delisting_date" | "dd" => store(&mut self.delisting_date, dup, "delisting_date", p),
             "status" => store(&mut self.status, dup, "status", p),
             "error" => {
                 if self.error.is_some() {
@@ -227,8 +237,48 @@ pub(crate) fn quotation_to_decoded(
         integer("trade_timestamp", f.trade_timestamp)?,
     )?;
     tick.sequence = integer("sequential_id", f.sequential_id)?;
+    tick.stream_type = f
+        .stream_type
+        .map(|t| match t {
+            "SNAPSHOT" => Ok(StreamType::Snapshot),
+            "REALTIME" => Ok(StreamType::Realtime),
+            other => Err(unexpected_value("stream_type", other)),
+        })
+        .transpose()?;
+    tick.market_state = f
+        .market_state
+        .map(|m| match m {
+            "PREVIEW" => Ok(MarketState::Preview),
+            "ACTIVE" => Ok(MarketState::Active),
+            "DELISTED" => Ok(MarketState::Delisted),
+            other => Err(unexpected_value("market_state", other)),
+        })
+        .transpose()?;
+    // Bithumb sends `""` for no date.
+    tick.delisting_date = match f.delisting_date {
+        None | Some("") => None,
+        Some(date) => Some(parse_date_days(date).map_err(|_| {
+            Rejection::new(
+                Reason::InvalidTimestamp,
+                format!(
+                    "`delisting_date` `{}` is not a yyyy-MM-dd date",
+                    crate::model::reject::clip(date, 32)
+                ),
+            )
+        })?),
+    };
     validate(&tick, &config.validation)?;
     Ok(Decoded::Tick(tick))
+}
+
+fn unexpected_value(field: &str, value: &str) -> Rejection {
+    Rejection::new(
+        Reason::WrongType,
+        format!(
+            "`{field}` `{}` is not one of the documented values",
+            crate::model::reject::clip(value, 32)
+        ),
+    )
 }
 
 /// A message without `type`: a keepalive status, an error, or something unknown.

@@ -64,6 +64,50 @@ pub enum EventKind {
     Trade,
 }
 
+/// Whether a tick is the exchange's snapshot of the current state (sent on subscribe) or a
+/// real-time update (Upbit and Bithumb v1 `stream_type`). Since schema v2.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "UPPERCASE")]
+pub enum StreamType {
+    /// The current state, sent once on subscribe.
+    Snapshot,
+    /// A live update.
+    Realtime,
+}
+
+impl StreamType {
+    /// The contract's name (`SNAPSHOT`, `REALTIME`).
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::Snapshot => "SNAPSHOT",
+            Self::Realtime => "REALTIME",
+        }
+    }
+}
+
+/// The market's trading state as the exchange reports it (Upbit `market_state`). Since v2.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "UPPERCASE")]
+pub enum MarketState {
+    /// Listed, trading not open yet.
+    Preview,
+    /// Trading.
+    Active,
+    /// Delisted.
+    Delisted,
+}
+
+impl MarketState {
+    /// The contract's name (`PREVIEW`, `ACTIVE`, `DELISTED`).
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::Preview => "PREVIEW",
+            Self::Active => "ACTIVE",
+            Self::Delisted => "DELISTED",
+        }
+    }
+}
+
 /// A canonical instrument `BASE-QUOTE`, upper case ASCII letters and digits, e.g. `BTC-KRW`.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct Instrument(CompactString);
@@ -134,7 +178,7 @@ impl<'de> Deserialize<'de> for Instrument {
     }
 }
 
-/// One canonical tick. Field names match `schemas/tick.avsc` and `schemas/tick.proto`.
+/// One canonical tick. Field names match `schemas/avro/tick.v2.avsc` and `schemas/proto/tick.v2.proto`.
 ///
 /// Decimals are exact and normalized (no trailing zeros); times are UTC epoch microseconds;
 /// anything the exchange did not send is `None`, never zero.
@@ -184,6 +228,12 @@ pub struct Tick {
     pub sequence: Option<i64>,
     /// Our receive time, µs.
     pub received_ts_us: i64,
+    /// Snapshot or real-time update, where the exchange says (since v2).
+    pub stream_type: Option<StreamType>,
+    /// The market's state, where the exchange says (since v2).
+    pub market_state: Option<MarketState>,
+    /// Announced delisting date, days since 1970-01-01 UTC (since v2).
+    pub delisting_date: Option<i32>,
 }
 
 impl Tick {
@@ -219,6 +269,9 @@ impl Tick {
             trade_ts_us: None,
             sequence: None,
             received_ts_us,
+            stream_type: None,
+            market_state: None,
+            delisting_date: None,
         }
     }
 

@@ -110,6 +110,31 @@ impl CivilTime {
     }
 }
 
+/// Days since 1970-01-01 of a calendar date written `yyyy-MM-dd` or `yyyyMMdd`.
+pub fn parse_date_days(text: &str) -> Result<i32, CalendarError> {
+    let b = text.as_bytes();
+    let (y, m, d) = match b.len() {
+        10 if b[4] == b'-' && b[7] == b'-' => (digits(b, 0, 4), digits(b, 5, 2), digits(b, 8, 2)),
+        8 => (digits(b, 0, 4), digits(b, 4, 2), digits(b, 6, 2)),
+        _ => return Err(CalendarError),
+    };
+    let (year, month, day) = (
+        i64::from(y.ok_or(CalendarError)?),
+        m.ok_or(CalendarError)?,
+        d.ok_or(CalendarError)?,
+    );
+    if !(1..=12).contains(&month) || day < 1 || day > days_in_month(year, month) {
+        return Err(CalendarError);
+    }
+    i32::try_from(days_from_civil(year, month, day)).map_err(|_| CalendarError)
+}
+
+/// `yyyy-MM-dd` of a day count since 1970-01-01 (the inverse of [`parse_date_days`]).
+pub fn format_date_days(days: i32) -> String {
+    let (year, month, day) = civil_from_days(i64::from(days));
+    format!("{year:04}-{month:02}-{day:02}")
+}
+
 /// The wall clock now, UTC epoch microseconds (the receive time of frames, ages, latencies).
 pub fn now_us() -> i64 {
     std::time::SystemTime::now()
@@ -146,6 +171,25 @@ pub fn parse_compact_date_time(date: &str, time: &str) -> Result<CivilTime, Cale
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn dates_round_trip() {
+        assert_eq!(parse_date_days("1970-01-01"), Ok(0));
+        assert_eq!(parse_date_days("2026-12-01"), parse_date_days("20261201"));
+        for days in [-1, 0, 59, 20_000, 2_932_896] {
+            assert_eq!(parse_date_days(&format_date_days(days)), Ok(days));
+        }
+        for bad in [
+            "2026-02-30",
+            "2026-13-01",
+            "2026/12/01",
+            "",
+            "26-12-01",
+            "2026-12-1x",
+        ] {
+            assert!(parse_date_days(bad).is_err(), "{bad}");
+        }
+    }
 
     #[test]
     fn epoch_and_known_dates() {
