@@ -34,6 +34,9 @@ cargo fmt --all -- --check
 step "cargo clippy"
 cargo clippy --locked --all-targets -- -D warnings
 
+step "schema compatibility gate (every released version, FULL_TRANSITIVE)"
+cargo run --locked --quiet -- schemas check --dir schemas --level FULL_TRANSITIVE
+
 step "test services: tansu $(grep -m1 '^TANSU_VERSION=' scripts/stack.sh | cut -d= -f2) and redis (the first install of tansu takes ~12 minutes)"
 scripts/stack.sh install
 # End-to-end tests start their own broker per test; here they must run, not skip.

@@ -5,6 +5,8 @@
 //! - [`model`] — the canonical [`model::Tick`], exact decimals, validation, typed rejections.
 //! - [`exchange`] — one adapter per exchange (the anti-corruption layer): bytes in, ticks out.
 //! - [`codec`] — Avro and Protobuf encoders/decoders and the Confluent wire framing.
+//! - [`schemas`] — the compatibility gate over every released schema version.
+//! - [`registry`] — the Schema Registry client, gather's schema id, the cache's id resolver.
 //! - [`config`] — connector files (`connectors/*.toml`), validated with every problem reported.
 //! - [`ws`] — WebSocket side: subscribe plans, reconnect backoff, the connection loop, TLS.
 //! - [`kafka`] — the producer (idempotent, delivery reports counted), DLQ record, topic creation.
@@ -26,5 +28,7 @@ pub mod http;
 pub mod kafka;
 pub mod metrics;
 pub mod model;
+pub mod registry;
+pub mod schemas;
 pub mod sim;
 pub mod ws;

@@ -10,17 +10,19 @@
 //!
 //! A revoked partition first has everything gathered written and committed (the rebalance
 //! callback flushes), so its next owner starts after the last tick in Redis. Redis unavailable:
-//! retry with backoff, offsets held. Undecodable messages go to the DLQ and their offsets move
-//! on with the batch.
+//! retry with backoff, offsets held. Every message is decoded by the schema id in its header
+//! (resolved through the Schema Registry once per id, [`crate::registry::resolver`]); a
+//! message that cannot be decoded (unknown id, incompatible writer schema, bad bytes) goes to
+//! the DLQ with a typed reason and its offset moves on with the batch.
 
 use super::Store;
 use super::batch::Batch;
 pub use super::stats::CacheStats;
 use super::stats::count_failure;
-use crate::codec::{Encoder, Format};
 use crate::config::AppConfig;
 use crate::kafka::{ProducerStats, TickProducer, dlq::rfc3339_micros, producer_properties};
 use crate::model::time::now_us;
+use crate::registry::resolver::Resolver;
 use rdkafka::client::ClientContext;
 use rdkafka::config::RDKafkaLogLevel;
 use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer, ConsumerContext, Rebalance};
@@ -250,7 +252,7 @@ struct Poller {
     shared: Arc<Shared>,
     dlq: TickProducer,
     dlq_topic: String,
-    format: Format,
+    resolver: Resolver,
     pending_keys_max: usize,
     shutdown: watch::Receiver<bool>,
 }
@@ -313,9 +315,9 @@ impl Poller {
         let stats = &self.shared.stats;
         stats.consumed.fetch_add(1, Ordering::Relaxed);
         let payload = m.payload().unwrap_or_default();
-        let decoded = Encoder::decode(self.format, payload);
+        let decoded = self.resolver.decode(payload);
         if let Err(e) = &decoded {
-            self.dead_letter(m, payload, &e.to_string());
+            self.dead_letter(m, payload, e.reason, &e.error);
         }
         let mut gathering = self.shared.gathering();
         gathering.cover(m.topic(), m.partition(), m.offset());
@@ -324,18 +326,20 @@ impl Poller {
         }
     }
 
-    fn dead_letter(&self, m: &BorrowedMessage<'_>, payload: &[u8], error: &str) {
+    fn dead_letter(&self, m: &BorrowedMessage<'_>, payload: &[u8], reason: &str, error: &str) {
         if let Some(n) = count_failure(&self.shared.stats.poison) {
             tracing::warn!(
                 partition = m.partition(),
                 offset = m.offset(),
                 so_far = n,
-                "undecodable message sent to the DLQ: {error}"
+                reason,
+                "message not decoded, sent to the DLQ: {error}"
             );
         }
+        self.shared.stats.count_poison_reason(reason);
         let headers = [
             ("stage", "decode".to_owned()),
-            ("reason", "undecodable".to_owned()),
+            ("reason", reason.to_owned()),
             ("error", error.to_owned()),
             ("received_at", rfc3339_micros(now_us())),
             ("source_topic", m.topic().to_owned()),
@@ -485,12 +489,19 @@ pub async fn spawn(
         Arc::new(ProducerStats::default()),
     )?;
     stats.redis_up.store(1, Ordering::Relaxed);
+    let registry = match &app.schema_registry {
+        Some(settings) => Some((
+            crate::registry::Registry::new(settings)?,
+            tokio::runtime::Handle::current(),
+        )),
+        None => None,
+    };
     let poller = Poller {
         consumer: Arc::clone(&consumer),
         shared: Arc::clone(&shared),
         dlq,
         dlq_topic: app.topics.dlq.clone(),
-        format: app.format,
+        resolver: Resolver::new(registry, app.schema_id, app.format),
         pending_keys_max: app.cache.pending_keys_max,
         shutdown: shutdown.clone(),
     };

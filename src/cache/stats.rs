@@ -12,6 +12,8 @@ pub struct CacheStats {
     pub acknowledged: AtomicU64,
     /// Messages that could not be decoded (sent to the DLQ).
     pub poison: AtomicU64,
+    /// The same by DLQ reason, in the order of [`POISON_REASONS`].
+    pub poison_by_reason: [AtomicU64; POISON_REASONS.len()],
     /// Ticks dropped by coalescing (a newer one of the same key was in the batch).
     pub coalesced: AtomicU64,
     /// Updates applied in Redis.
@@ -36,7 +38,22 @@ pub struct CacheStats {
     pub receive_to_redis_us: Histogram,
 }
 
+/// The DLQ reasons of the cache (`stage=decode`).
+pub const POISON_REASONS: [&str; 4] = [
+    "undecodable",
+    "unknown_schema_id",
+    "incompatible_schema",
+    "schema_unavailable",
+];
+
 impl CacheStats {
+    /// Counts a dead letter under its reason.
+    pub fn count_poison_reason(&self, reason: &str) {
+        if let Some(i) = POISON_REASONS.iter().position(|r| *r == reason) {
+            self.poison_by_reason[i].fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
     /// Prometheus text.
     pub fn metrics(&self) -> String {
         let mut e = Exposition::default();
@@ -123,6 +140,15 @@ impl CacheStats {
         ];
         for (name, kind, help, v) in all {
             e.family(name, kind, help).sample(name, &[], v);
+        }
+        let name = "tickflow_cache_dead_letters_total";
+        let family = e.family(
+            name,
+            "counter",
+            "messages sent to the DLQ (stage=decode) by reason",
+        );
+        for (reason, v) in POISON_REASONS.iter().zip(&self.poison_by_reason) {
+            family.sample(name, &[("reason", reason)], g(v));
         }
         e.histogram_us(
             "tickflow_cache_receive_to_redis_seconds",

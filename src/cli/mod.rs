@@ -5,6 +5,7 @@ mod cache;
 mod gather;
 mod normalize;
 mod price;
+mod schemas;
 mod simulate;
 mod symbols;
 
@@ -29,6 +30,8 @@ pub enum Command {
     Cache(cache::CacheArgs),
     /// Print the latest price of an instrument from the Redis cache.
     Price(price::PriceArgs),
+    /// Check schema compatibility across every released version; register the current one.
+    Schemas(schemas::SchemasArgs),
     /// Normalize raw exchange frames from a file or stdin into canonical ticks.
     #[command(about = normalize::ABOUT, long_about = normalize::LONG_ABOUT, after_help = normalize::EXAMPLES)]
     Normalize(normalize::NormalizeArgs),
@@ -46,6 +49,7 @@ pub fn run() -> ExitCode {
         Command::Gather(args) => gather::run(&args),
         Command::Cache(args) => cache::run(&args),
         Command::Price(args) => price::run(&args),
+        Command::Schemas(args) => schemas::run(&args),
         Command::Normalize(args) => normalize::run(&args),
         Command::Simulate(args) => simulate::run(&args),
         Command::Symbols(args) => symbols::run(&args),

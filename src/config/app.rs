@@ -38,6 +38,8 @@ struct AppFile {
     redis: RedisFile,
     #[serde(default)]
     cache: CacheFile,
+    #[serde(default)]
+    schema_registry: super::registry::RegistryFile,
 }
 
 /// `[cache]` (`tickflow cache`).
@@ -101,7 +103,8 @@ struct TopicsFile {
 struct OutputFile {
     /// `avro` (default) or `proto`.
     format: Option<String>,
-    /// Schema Registry id written into each message's Confluent header (default 1).
+    /// Schema id written into each message's Confluent header when no `[schema_registry]` is
+    /// configured (default 1); with a registry the id is the registry's.
     schema_id: Option<u32>,
 }
 
@@ -177,8 +180,10 @@ pub struct AppConfig {
     pub topics: Topics,
     /// Value format.
     pub format: Format,
-    /// Schema id in the Confluent header.
+    /// Schema id in the Confluent header when no registry is configured.
     pub schema_id: u32,
+    /// The Schema Registry (`None`: none configured; the fixed `schema_id` is written).
+    pub schema_registry: Option<super::registry::RegistrySettings>,
     /// HTTP endpoint address.
     pub http_bind: SocketAddr,
     /// Gatherer tuning.
@@ -411,6 +416,7 @@ fn validate(file: &str, base: &Path, f: AppFile, problems: &mut Vec<String>) -> 
             ),
         );
     }
+    let schema_registry = super::registry::validate(f.schema_registry, base, &mut add);
     let dir = f.connectors_dir.unwrap_or_else(|| "connectors".into());
     AppConfig {
         connectors_dir: if dir.is_absolute() {
@@ -422,6 +428,7 @@ fn validate(file: &str, base: &Path, f: AppFile, problems: &mut Vec<String>) -> 
         topics,
         format,
         schema_id: f.output.schema_id.unwrap_or(1),
+        schema_registry,
         http_bind,
         gather,
         redis_url,
@@ -496,6 +503,35 @@ mod tests {
             assert!(all.contains(needle), "{needle} missing in:\n{all}");
         }
         assert_eq!(e.problems.len(), 6, "{all}");
+    }
+
+    #[test]
+    fn schema_registry_section_and_overrides() {
+        assert_eq!(load("", &[]).unwrap().schema_registry, None);
+        let c = load(
+            "[schema_registry]\nurl = [\"https://a:8081/\"]\nsubject_name_strategy = \"RecordNameStrategy\"\n",
+            &[
+                ("TICKFLOW_SCHEMA_REGISTRY__URL", "http://a:1, http://b:2"),
+                ("TICKFLOW_SCHEMA_REGISTRY__BASIC_AUTH_USER_INFO", "key:s3cret"),
+                ("TICKFLOW_SCHEMA_REGISTRY__AUTO_REGISTER", "true"),
+            ],
+        )
+        .unwrap();
+        let r = c.schema_registry.unwrap();
+        assert_eq!(r.urls, ["http://a:1", "http://b:2"]);
+        assert_eq!(r.strategy, super::super::SubjectStrategy::RecordNameStrategy);
+        assert!(r.auto_register);
+        assert_eq!(r.user_info.as_ref().unwrap().expose(), "key:s3cret");
+        assert!(!format!("{r:?}").contains("s3cret"));
+        let e = load(
+            "[schema_registry]\nurl = \"http://u:hunter2@sr:8081\"\nsubject_name_strategy = \"X\"\nbasic_auth_user_info = \"nocolon\"\n",
+            &[],
+        )
+        .unwrap_err();
+        let all = e.problems.join("\n");
+        assert_eq!(e.problems.len(), 3, "{all}");
+        assert!(!all.contains("hunter2") && !all.contains("nocolon"), "{all}");
+        assert!(load("[schema_registry]\nurl = \"ftp://x\"\n", &[]).is_err());
     }
 
     #[test]

@@ -5,8 +5,10 @@
 
 pub mod app;
 pub mod connector;
+pub mod registry;
 
 pub use app::{AppConfig, GatherSettings, Topics, load_app_config};
+pub use registry::{RegistrySettings, Secret, SubjectStrategy};
 
 pub use connector::{
     Api, Backoff, Channel, ConnectorConfig, Keepalive, Limits, load_connector, load_connectors,

@@ -100,6 +100,9 @@ pub struct Running {
 /// Starts everything; the run ends when `shutdown` turns true.
 pub async fn start(setup: GatherSetup, shutdown: watch::Receiver<bool>) -> anyhow::Result<Running> {
     let app = &setup.app;
+    // The id every header carries: the registry's (refusing to start when the schema is not
+    // registered), or the fixed one when no registry is configured.
+    let schema_id = crate::registry::producer_schema_id(app).await?;
     let properties = producer_properties(&app.kafka);
     if app.topics.create {
         let created = ensure_topics(
@@ -204,7 +207,7 @@ pub async fn start(setup: GatherSetup, shutdown: watch::Receiver<bool>) -> anyho
         dlq_topic: app.topics.dlq.clone(),
         encoder: Encoder {
             format: app.format,
-            schema_id: app.schema_id,
+            schema_id,
         },
     };
     let flush_timeout = app.gather.flush_timeout;

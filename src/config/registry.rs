@@ -1,0 +1,260 @@
+//! `[schema_registry]`: where the Confluent-compatible Schema Registry is, how to authenticate,
+//! and how subjects are named (Confluent's subject name strategies).
+
+use serde::Deserialize;
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+/// A credential: never printed (`Debug` and `Display` show `***`).
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(String);
+
+impl Secret {
+    /// Wraps a credential.
+    pub fn new(value: impl Into<String>) -> Self {
+        Self(value.into())
+    }
+
+    /// The credential itself, for the one place that sends it.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Secret(***)")
+    }
+}
+
+impl fmt::Display for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("***")
+    }
+}
+
+/// How the subject of the value schema is named, as in Confluent's serializers
+/// (`value.subject.name.strategy`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SubjectStrategy {
+    /// `<topic>-value` (the default).
+    TopicNameStrategy,
+    /// `<record full name>`.
+    RecordNameStrategy,
+    /// `<topic>-<record full name>`.
+    TopicRecordNameStrategy,
+}
+
+impl SubjectStrategy {
+    /// Parses Confluent's class name, short (`TopicNameStrategy`) or fully qualified
+    /// (`io.confluent.kafka.serializers.subject.TopicNameStrategy`).
+    pub fn parse(name: &str) -> Option<Self> {
+        match name.rsplit('.').next().unwrap_or(name) {
+            "TopicNameStrategy" => Some(Self::TopicNameStrategy),
+            "RecordNameStrategy" => Some(Self::RecordNameStrategy),
+            "TopicRecordNameStrategy" => Some(Self::TopicRecordNameStrategy),
+            _ => None,
+        }
+    }
+
+    /// The subject for `topic` and the record's full name.
+    pub fn subject(self, topic: &str, record: &str) -> String {
+        match self {
+            Self::TopicNameStrategy => format!("{topic}-value"),
+            Self::RecordNameStrategy => record.to_owned(),
+            Self::TopicRecordNameStrategy => format!("{topic}-{record}"),
+        }
+    }
+}
+
+/// One URL or several (tried in order); a string may also list them comma-separated, which is
+/// how an environment override gives several.
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+pub(crate) enum Urls {
+    One(String),
+    Many(Vec<String>),
+}
+
+/// `[schema_registry]` as written.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RegistryFile {
+    /// `http(s)://host:port`, one or more (none: no registry).
+    url: Option<Urls>,
+    /// Basic auth as Confluent's `basic.auth.user.info`: `user:password`.
+    basic_auth_user_info: Option<String>,
+    /// Extra CA certificate(s), PEM, trusted besides the bundled roots.
+    ca_file: Option<PathBuf>,
+    /// Bound on each request, ms (default 10000).
+    timeout_ms: Option<u64>,
+    /// `TopicNameStrategy` (default), `RecordNameStrategy`, `TopicRecordNameStrategy`.
+    subject_name_strategy: Option<String>,
+    /// Register the schema when it is missing (Confluent's `auto.register.schemas`; for
+    /// development, default false).
+    auto_register: Option<bool>,
+    /// Attempts while the registry is unreachable at start (default 5, with backoff).
+    attempts: Option<u32>,
+}
+
+/// Validated registry settings.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RegistrySettings {
+    /// Base URLs, tried in order.
+    pub urls: Vec<String>,
+    /// `user:password` for basic auth.
+    pub user_info: Option<Secret>,
+    /// Extra trusted CA certificates (PEM).
+    pub ca_file: Option<PathBuf>,
+    /// Bound on each request.
+    pub timeout: Duration,
+    /// Subject naming.
+    pub strategy: SubjectStrategy,
+    /// Register a missing schema at start.
+    pub auto_register: bool,
+    /// Attempts while the registry is unreachable at start.
+    pub attempts: u32,
+}
+
+impl RegistrySettings {
+    /// The URLs for messages: credentials a URL carries would be replaced by `***`, but
+    /// [`validate`] refuses them anyway.
+    pub fn display_urls(&self) -> String {
+        self.urls.join(",")
+    }
+}
+
+/// Validates the section: `None` when no URL is configured (no registry).
+pub(crate) fn validate(
+    f: RegistryFile,
+    base: &Path,
+    add: &mut impl FnMut(&str, String),
+) -> Option<RegistrySettings> {
+    let urls: Vec<String> = match f.url {
+        None => Vec::new(),
+        Some(Urls::One(s)) => s.split(',').map(|u| u.trim().to_owned()).collect(),
+        Some(Urls::Many(v)) => v.into_iter().map(|u| u.trim().to_owned()).collect(),
+    };
+    let urls: Vec<String> = urls
+        .into_iter()
+        .filter(|u| !u.is_empty())
+        .map(|u| u.trim_end_matches('/').to_owned())
+        .collect();
+    for u in &urls {
+        let rest = u
+            .strip_prefix("http://")
+            .or_else(|| u.strip_prefix("https://"));
+        match rest {
+            None => add(
+                "schema_registry.url",
+                format!("`{}` is not an http:// or https:// URL", redact_url(u)),
+            ),
+            Some(rest) if rest.split('/').next().unwrap_or("").contains('@') => add(
+                "schema_registry.url",
+                format!(
+                    "`{}` carries credentials; put them in basic_auth_user_info (or TICKFLOW_SCHEMA_REGISTRY__BASIC_AUTH_USER_INFO)",
+                    redact_url(u)
+                ),
+            ),
+            Some(_) => {}
+        }
+    }
+    let user_info = f.basic_auth_user_info.map(Secret::new);
+    if let Some(info) = &user_info
+        && !info.expose().contains(':')
+    {
+        add(
+            "schema_registry.basic_auth_user_info",
+            "expected `user:password`".into(),
+        );
+    }
+    let strategy = match f.subject_name_strategy.as_deref() {
+        None => SubjectStrategy::TopicNameStrategy,
+        Some(name) => SubjectStrategy::parse(name).unwrap_or_else(|| {
+            add(
+                "schema_registry.subject_name_strategy",
+                format!(
+                    "`{name}` is not TopicNameStrategy, RecordNameStrategy or TopicRecordNameStrategy"
+                ),
+            );
+            SubjectStrategy::TopicNameStrategy
+        }),
+    };
+    let timeout_ms = f.timeout_ms.unwrap_or(10_000);
+    if timeout_ms == 0 {
+        add("schema_registry.timeout_ms", "must be at least 1".into());
+    }
+    let attempts = f.attempts.unwrap_or(5);
+    if attempts == 0 {
+        add("schema_registry.attempts", "must be at least 1".into());
+    }
+    let ca_file = f
+        .ca_file
+        .map(|p| if p.is_absolute() { p } else { base.join(p) });
+    if urls.is_empty() {
+        if user_info.is_some() || ca_file.is_some() || f.auto_register == Some(true) {
+            add(
+                "schema_registry",
+                "settings without a url (set url, or remove the section)".into(),
+            );
+        }
+        return None;
+    }
+    Some(RegistrySettings {
+        urls,
+        user_info,
+        ca_file,
+        timeout: Duration::from_millis(timeout_ms.max(1)),
+        strategy,
+        auto_register: f.auto_register.unwrap_or(false),
+        attempts: attempts.max(1),
+    })
+}
+
+/// `scheme://***@host/...` for a URL with credentials; the URL itself otherwise.
+pub fn redact_url(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_owned();
+    };
+    let authority_end = rest.find('/').unwrap_or(rest.len());
+    match rest[..authority_end].rfind('@') {
+        Some(at) => format!("{scheme}://***@{}", &rest[at + 1..]),
+        None => url.to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn strategies_name_subjects_like_confluent() {
+        let s = |n: &str| SubjectStrategy::parse(n).unwrap();
+        assert_eq!(
+            s("TopicNameStrategy").subject("ticks.v1", "io.tickflow.v1.Tick"),
+            "ticks.v1-value"
+        );
+        assert_eq!(
+            s("io.confluent.kafka.serializers.subject.RecordNameStrategy")
+                .subject("ticks.v1", "io.tickflow.v1.Tick"),
+            "io.tickflow.v1.Tick"
+        );
+        assert_eq!(
+            s("TopicRecordNameStrategy").subject("ticks.v1", "io.tickflow.v1.Tick"),
+            "ticks.v1-io.tickflow.v1.Tick"
+        );
+        assert!(SubjectStrategy::parse("Topic").is_none());
+    }
+
+    #[test]
+    fn secrets_and_urls_are_redacted() {
+        let s = Secret::new("user:hunter2");
+        assert!(!format!("{s:?} {s}").contains("hunter2"));
+        assert_eq!(
+            redact_url("https://u:p@sr.example:8081/x"),
+            "https://***@sr.example:8081/x"
+        );
+        assert_eq!(redact_url("http://sr:8081"), "http://sr:8081");
+    }
+}
