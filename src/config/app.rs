@@ -519,7 +519,10 @@ mod tests {
         .unwrap();
         let r = c.schema_registry.unwrap();
         assert_eq!(r.urls, ["http://a:1", "http://b:2"]);
-        assert_eq!(r.strategy, super::super::SubjectStrategy::RecordNameStrategy);
+        assert_eq!(
+            r.strategy,
+            super::super::SubjectStrategy::RecordNameStrategy
+        );
         assert!(r.auto_register);
         assert_eq!(r.user_info.as_ref().unwrap().expose(), "key:s3cret");
         assert!(!format!("{r:?}").contains("s3cret"));
@@ -530,7 +533,10 @@ mod tests {
         .unwrap_err();
         let all = e.problems.join("\n");
         assert_eq!(e.problems.len(), 3, "{all}");
-        assert!(!all.contains("hunter2") && !all.contains("nocolon"), "{all}");
+        assert!(
+            !all.contains("hunter2") && !all.contains("nocolon"),
+            "{all}"
+        );
         assert!(load("[schema_registry]\nurl = \"ftp://x\"\n", &[]).is_err());
     }
 

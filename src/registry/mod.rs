@@ -117,6 +117,20 @@ pub fn subject(app: &AppConfig, settings: &RegistrySettings) -> String {
         .subject(&app.topics.ticks, Compiled::of(app.format).record)
 }
 
+/// Appends the causes below `error` (refused connection, certificate not trusted, timeout):
+/// reqwest's own message leaves them out.
+fn append_causes(detail: &mut String, error: &(dyn std::error::Error + 'static)) {
+    let mut source = error.source();
+    while let Some(s) = source {
+        let text = s.to_string();
+        if !detail.contains(&text) {
+            detail.push_str(": ");
+            detail.push_str(&text);
+        }
+        source = s.source();
+    }
+}
+
 fn schema_type(kind: Kind) -> SchemaType {
     match kind {
         Kind::Avro => SchemaType::Avro,
@@ -218,13 +232,21 @@ impl Registry {
                 code: raw.error_code,
                 message: format!("{} ({})", raw.message, e.error),
             },
-            _ => RegistryError::Unreachable {
-                registry: self.name(),
-                detail: match &e.cause {
+            _ => {
+                // The root cause (refused connection, certificate not trusted, timeout) is at
+                // the end of the source chain; reqwest's own message does not include it.
+                let mut detail = match &e.cause {
                     Some(cause) => format!("{}: {cause}", e.error),
                     None => e.error.clone(),
-                },
-            },
+                };
+                if let Some(source) = std::error::Error::source(e) {
+                    append_causes(&mut detail, source);
+                }
+                RegistryError::Unreachable {
+                    registry: self.name(),
+                    detail,
+                }
+            }
         }
     }
 
@@ -319,9 +341,11 @@ impl Registry {
             let response = match request.send().await {
                 Ok(r) => r,
                 Err(e) => {
+                    let mut detail = format!("{url}: {e}");
+                    append_causes(&mut detail, &e);
                     last = Some(RegistryError::Unreachable {
                         registry: self.name(),
-                        detail: format!("{url}: {}", e.without_url()),
+                        detail,
                     });
                     continue;
                 }

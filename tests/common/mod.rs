@@ -3,6 +3,7 @@
 
 pub mod cache;
 pub mod fill;
+pub mod registry;
 pub mod run;
 pub mod stack;
 
