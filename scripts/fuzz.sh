@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Runs one cargo-fuzz target for a while (not part of CI).
-#   scripts/fuzz.sh upbit|binance|bithumb|avro_decode [SECONDS]
+#   scripts/fuzz.sh upbit|binance|bithumb|avro_decode|avro_resolved [SECONDS]
 # Seeds come from tests/fixtures/<exchange>; new corpus entries go to tests/fuzz/corpus/<target>
 # (git-ignored), never into the fixtures. cargo-fuzz needs nightly features: on the stable
 # toolchain RUSTC_BOOTSTRAP=1 enables them.

@@ -494,7 +494,13 @@ pub async fn spawn(
             crate::registry::Registry::new(settings)?,
             tokio::runtime::Handle::current(),
         )),
-        None => None,
+        None => {
+            tracing::info!(
+                "no [schema_registry] configured: reading only messages with schema id {} ([output] schema_id)",
+                app.schema_id
+            );
+            None
+        }
     };
     let poller = Poller {
         consumer: Arc::clone(&consumer),

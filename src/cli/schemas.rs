@@ -235,7 +235,12 @@ async fn ask(
     text: &str,
     broken: bool,
 ) -> ExitCode {
-    match registry.compatibility(subject, family.kind, text).await {
+    let verdict = registry
+        .retrying("schema registry compatibility check", || {
+            registry.compatibility(subject, family.kind, text)
+        })
+        .await;
+    match verdict {
         Ok(Verdict {
             compatible,
             messages,

@@ -5,6 +5,7 @@ pub mod cache;
 pub mod fill;
 pub mod registry;
 pub mod run;
+pub mod sr;
 pub mod stack;
 
 use std::path::PathBuf;
