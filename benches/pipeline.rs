@@ -134,11 +134,74 @@ fn avro_paths(c: &mut Criterion) {
     group.finish();
 }
 
+/// The cache's decode of one message by its header id: the compiled schema and a v1 writer
+/// (both the hot decoder: v1 is v2's first 22 fields), and a writer that is not a prefix of
+/// the compiled schema (the generic path, resolving by field name).
+fn cache_decode(c: &mut Criterion) {
+    use tickflow::registry::resolver::Resolver;
+    use tickflow::schemas::Kind;
+    let case = cases().into_iter().next().unwrap();
+    let Ok(Decoded::Tick(tick)) = case
+        .adapter
+        .decode(Frame::text(case.frame), case.received_us)
+    else {
+        panic!("fixture must decode")
+    };
+    let v1_text = include_str!("../schemas/avro/tick.v1.avsc");
+    let resolver = Resolver::new(None, 1, Format::Avro);
+    resolver.preload(2, Kind::Avro, avro::TICK_AVSC).unwrap();
+    resolver.preload(3, Kind::Avro, v1_text).unwrap();
+    // v1 with another (compatible) time unit in one field: same bytes, not a prefix.
+    let millis = v1_text.replace(
+        r#"{"name": "trade_ts_us", "type": ["null", {"type": "long", "logicalType": "timestamp-micros"}]"#,
+        r#"{"name": "trade_ts_us", "type": ["null", {"type": "long", "logicalType": "timestamp-millis"}]"#,
+    );
+    assert_ne!(millis, v1_text);
+    resolver.preload(4, Kind::Avro, &millis).unwrap();
+    let framed = |id| {
+        let mut out = Vec::new();
+        Encoder {
+            format: Format::Avro,
+            schema_id: id,
+        }
+        .encode(&tick, &mut out)
+        .unwrap();
+        out
+    };
+    let (fixed, current) = (framed(1), framed(2));
+    // What tickflow v1 wrote: the same body without the three fields v2 added (all null here).
+    let mut v1 = current.clone();
+    v1.truncate(v1.len() - 3);
+    v1[1..5].copy_from_slice(&3u32.to_be_bytes());
+    assert_eq!(resolver.decode(&v1).unwrap().1, tick);
+    let mut generic = v1.clone();
+    generic[1..5].copy_from_slice(&4u32.to_be_bytes());
+    assert_eq!(resolver.decode(&generic).unwrap().1, tick);
+    let mut group = c.benchmark_group("cache_decode_one_message");
+    group.throughput(Throughput::Elements(1));
+    group.bench_function("encoder_decode_no_lookup", |b| {
+        b.iter(|| black_box(Encoder::decode(Format::Avro, black_box(&fixed)).unwrap()))
+    });
+    group.bench_function("resolver_fixed_id", |b| {
+        b.iter(|| black_box(resolver.decode(black_box(&fixed)).unwrap()))
+    });
+    group.bench_function("resolver_registry_id_current_schema", |b| {
+        b.iter(|| black_box(resolver.decode(black_box(&current)).unwrap()))
+    });
+    group.bench_function("resolver_registry_id_v1_writer", |b| {
+        b.iter(|| black_box(resolver.decode(black_box(&v1)).unwrap()))
+    });
+    group.bench_function("resolver_registry_id_generic_path", |b| {
+        b.iter(|| black_box(resolver.decode(black_box(&generic)).unwrap()))
+    });
+    group.finish();
+}
+
 criterion_group! {
     name = benches;
     config = Criterion::default()
         .warm_up_time(Duration::from_secs(1))
         .measurement_time(Duration::from_secs(3));
-    targets = pipeline, avro_paths
+    targets = pipeline, avro_paths, cache_decode
 }
 criterion_main!(benches);

@@ -309,8 +309,21 @@ pub(crate) fn decimal_from_bytes(field: &'static str, b: &[u8]) -> Result<Decima
     })
 }
 
+/// Fields of the current schema.
+pub const FIELDS: usize = 25;
+/// Fields every version has (through `received_ts_us`); the rest are optional, default null.
+pub const REQUIRED_PREFIX: usize = 22;
+
 /// Decodes an Avro body written with the current schema (no framing): the hot path.
 pub fn decode(body: &[u8]) -> Result<Tick, CodecError> {
+    decode_fields(body, FIELDS)
+}
+
+/// Decodes an Avro body written with the first `fields` fields of the current schema (an
+/// earlier version that only lacks trailing optional fields, such as v1: 22); the fields it
+/// lacks are null, their default. `fields` is clamped to
+/// [`REQUIRED_PREFIX`]..=[`FIELDS`].
+pub fn decode_fields(body: &[u8], fields: usize) -> Result<Tick, CodecError> {
     let mut r = Reader { bytes: body, at: 0 };
     let exchange = match r.long("exchange")? {
         1 => Exchange::Upbit,
@@ -367,26 +380,32 @@ pub fn decode(body: &[u8]) -> Result<Tick, CodecError> {
         delisting_date: None,
     };
     tick.received_ts_us = r.long("received_ts_us")?;
-    tick.stream_type = r.opt_symbol("stream_type", |n| match n {
-        1 => Some(StreamType::Snapshot),
-        2 => Some(StreamType::Realtime),
-        _ => None,
-    })?;
-    tick.market_state = r.opt_symbol("market_state", |n| match n {
-        1 => Some(MarketState::Preview),
-        2 => Some(MarketState::Active),
-        3 => Some(MarketState::Delisted),
-        _ => None,
-    })?;
-    tick.delisting_date = r
-        .opt_long("delisting_date")?
-        .map(|d| {
-            i32::try_from(d).map_err(|_| CodecError::Invalid {
-                field: "delisting_date",
-                detail: format!("{d} is not an int"),
+    if fields > REQUIRED_PREFIX {
+        tick.stream_type = r.opt_symbol("stream_type", |n| match n {
+            1 => Some(StreamType::Snapshot),
+            2 => Some(StreamType::Realtime),
+            _ => None,
+        })?;
+    }
+    if fields > REQUIRED_PREFIX + 1 {
+        tick.market_state = r.opt_symbol("market_state", |n| match n {
+            1 => Some(MarketState::Preview),
+            2 => Some(MarketState::Active),
+            3 => Some(MarketState::Delisted),
+            _ => None,
+        })?;
+    }
+    if fields > REQUIRED_PREFIX + 2 {
+        tick.delisting_date = r
+            .opt_long("delisting_date")?
+            .map(|d| {
+                i32::try_from(d).map_err(|_| CodecError::Invalid {
+                    field: "delisting_date",
+                    detail: format!("{d} is not an int"),
+                })
             })
-        })
-        .transpose()?;
+            .transpose()?;
+    }
     match body.len() - r.at {
         0 => Ok(tick),
         n => Err(CodecError::TrailingBytes(n)),
@@ -500,6 +519,10 @@ mod tests {
 
     #[test]
     fn schema_parses() {
-        assert!(schema().is_ok());
+        let Schema::Record(r) = schema().unwrap() else {
+            panic!("not a record")
+        };
+        assert_eq!(r.fields.len(), FIELDS);
+        assert_eq!(r.fields[REQUIRED_PREFIX - 1].name, "received_ts_us");
     }
 }

@@ -70,7 +70,7 @@ pub fn from_value(value: Value) -> Result<Tick, CodecError> {
         other => return Err(invalid("kind", format!("symbol `{other}`"))),
     };
     let last_price = decimal("last_price", take("last_price")?)?;
-    let received = long("received_ts_us", take("received_ts_us")?)?;
+    let received = micros("received_ts_us", take("received_ts_us")?)?;
     let mut tick = Tick::new(
         exchange,
         instrument,
@@ -95,12 +95,14 @@ pub fn from_value(value: Value) -> Result<Tick, CodecError> {
     tick.bid_qty = dec("bid_qty")?;
     tick.ask_price = dec("ask_price")?;
     tick.ask_qty = dec("ask_qty")?;
-    let mut opt_long = |name: &'static str| -> Result<Option<i64>, CodecError> {
-        optional(take(name)?).map(|v| long(name, v)).transpose()
+    let mut opt_time = |name: &'static str| -> Result<Option<i64>, CodecError> {
+        optional(take(name)?).map(|v| micros(name, v)).transpose()
     };
-    tick.event_ts_us = opt_long("event_ts_us")?;
-    tick.trade_ts_us = opt_long("trade_ts_us")?;
-    tick.sequence = opt_long("sequence")?;
+    tick.event_ts_us = opt_time("event_ts_us")?;
+    tick.trade_ts_us = opt_time("trade_ts_us")?;
+    tick.sequence = optional(take("sequence")?)
+        .map(|v| long("sequence", v))
+        .transpose()?;
     // An enum symbol this build does not know (a newer writer's) resolves to UNKNOWN: absent.
     tick.stream_type = optional(take("stream_type")?)
         .map(|v| symbol("stream_type", v))
@@ -145,9 +147,24 @@ fn string(field: &'static str, v: Value) -> Result<String, CodecError> {
 
 fn long(field: &'static str, v: Value) -> Result<i64, CodecError> {
     match v {
-        Value::Long(n) | Value::TimestampMicros(n) | Value::TimestampMillis(n) => Ok(n),
+        Value::Long(n) => Ok(n),
         Value::Int(n) => Ok(i64::from(n)),
         other => Err(invalid(field, format!("expected a long, found {other:?}"))),
+    }
+}
+
+/// A time in epoch microseconds, whatever unit the writer's logical type says.
+fn micros(field: &'static str, v: Value) -> Result<i64, CodecError> {
+    match v {
+        Value::TimestampMicros(n) | Value::Long(n) => Ok(n),
+        Value::TimestampMillis(n) => n
+            .checked_mul(1000)
+            .ok_or_else(|| invalid(field, format!("{n} ms is out of range"))),
+        Value::TimestampNanos(n) => Ok(n.div_euclid(1000)),
+        other => Err(invalid(
+            field,
+            format!("expected a timestamp, found {other:?}"),
+        )),
     }
 }
 

@@ -25,8 +25,9 @@ const MAX_IDS: usize = 1024;
 /// How the messages of one schema id are decoded.
 #[derive(Debug, Clone)]
 enum Writer {
-    /// The compiled Avro schema: the hot decoder.
-    CurrentAvro,
+    /// The compiled Avro schema, or its first `n` fields (an earlier version that only lacks
+    /// trailing optional fields): the hot decoder.
+    CurrentAvro(usize),
     /// Another Avro version the compiled one can read.
     Avro(Arc<Schema>),
     /// A Protobuf version compatible with the compiled one (its model, for message indexes).
@@ -71,11 +72,12 @@ fn compiled_avro() -> Result<&'static Schema, CodecError> {
     avro::schema()
 }
 
-fn compiled_proto() -> Result<&'static proto_rules::Model, DecodeFailure> {
-    static MODEL: OnceLock<Result<proto_rules::Model, String>> = OnceLock::new();
+fn compiled_proto() -> Result<&'static Arc<proto_rules::Model>, DecodeFailure> {
+    static MODEL: OnceLock<Result<Arc<proto_rules::Model>, String>> = OnceLock::new();
     MODEL
         .get_or_init(|| {
-            proto_rules::compile_source(proto::TICK_PROTO).map(|f| proto_rules::Model::of(&f))
+            proto_rules::compile_source(proto::TICK_PROTO)
+                .map(|f| Arc::new(proto_rules::Model::of(&f)))
         })
         .as_ref()
         .map_err(|e| DecodeFailure::new("undecodable", format!("compiled schema: {e}")))
@@ -97,24 +99,10 @@ impl Resolver {
 
     /// Decodes a Confluent-framed message by the schema its header names.
     pub fn decode(&self, message: &[u8]) -> Result<(u32, Tick), DecodeFailure> {
-        let (id, _) = confluent::split(message)?;
-        if self.registry.is_none() {
-            let (fixed, format) = self.fixed;
-            if id != fixed {
-                return Err(DecodeFailure::new(
-                    "unknown_schema_id",
-                    format!(
-                        "schema id {id}: no [schema_registry] is configured to resolve it, and without one only id {fixed} ([output] schema_id) is read"
-                    ),
-                ));
-            }
-            return Ok(crate::codec::Encoder::decode(format, message)?);
-        }
+        let (id, body) = confluent::split(message)?;
         let tick = match self.writer(id)? {
-            Writer::CurrentAvro => avro::decode(confluent::split(message)?.1)?,
-            Writer::Avro(schema) => {
-                avro_resolved::decode_resolved(&schema, confluent::split(message)?.1)?
-            }
+            Writer::CurrentAvro(fields) => avro::decode_fields(body, fields)?,
+            Writer::Avro(schema) => avro_resolved::decode_resolved(&schema, body)?,
             Writer::Proto(model) => {
                 let (_, indexes, body) = confluent::split_proto(message)?;
                 match model.message_at(&indexes) {
@@ -135,6 +123,17 @@ impl Resolver {
         Ok((id, tick))
     }
 
+    /// Remembers `id` as the schema `text` (what the registry would answer), e.g. for an id
+    /// known ahead; the same check as for an id resolved through the registry.
+    pub fn preload(&self, id: u32, kind: Kind, text: &str) -> Result<(), DecodeFailure> {
+        let resolved = classify(id, kind, text);
+        self.known
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .insert(id, resolved.clone());
+        resolved.map(|_| ())
+    }
+
     /// The writer of `id`, asking the registry the first time.
     fn writer(&self, id: u32) -> Result<Writer, DecodeFailure> {
         if let Some(known) = self
@@ -146,10 +145,17 @@ impl Resolver {
             return known.clone();
         }
         let Some((registry, runtime)) = &self.registry else {
-            return Err(DecodeFailure::new(
-                "unknown_schema_id",
-                format!("schema id {id}"),
-            ));
+            let (fixed, format) = self.fixed;
+            return match format {
+                _ if id != fixed => Err(DecodeFailure::new(
+                    "unknown_schema_id",
+                    format!(
+                        "schema id {id}: no [schema_registry] is configured to resolve it, and without one only id {fixed} ([output] schema_id) is read"
+                    ),
+                )),
+                Format::Avro => Ok(Writer::CurrentAvro(avro::FIELDS)),
+                Format::Proto => Ok(Writer::Proto(Arc::clone(compiled_proto()?))),
+            };
         };
         let fetched = runtime.block_on(
             registry.retrying("schema registry: resolving a schema id", || {
@@ -189,6 +195,22 @@ impl Resolver {
     }
 }
 
+/// `n` when `writer` is a record with exactly the first `n` fields of `current` (names and
+/// types equal, in order).
+fn same_prefix(writer: &Schema, current: &Schema) -> Option<usize> {
+    let (Schema::Record(w), Schema::Record(c)) = (writer, current) else {
+        return None;
+    };
+    if w.name != c.name || w.fields.len() > c.fields.len() {
+        return None;
+    }
+    w.fields
+        .iter()
+        .zip(&c.fields)
+        .all(|(a, b)| a.name == b.name && a.schema == b.schema)
+        .then_some(w.fields.len())
+}
+
 /// How a writer schema relates to the compiled one.
 fn classify(id: u32, kind: Kind, text: &str) -> Result<Writer, DecodeFailure> {
     let incompatible =
@@ -200,12 +222,12 @@ fn classify(id: u32, kind: Kind, text: &str) -> Result<Writer, DecodeFailure> {
             let current = compiled_avro()?;
             crate::schemas::avro::can_read(&writer, current)
                 .map_err(|(field, reason)| incompatible(format!("field `{field}`: {reason}")))?;
-            // Same layout (Parsing Canonical Form) and readable (so the same decimal
-            // precision and scale): the hot decoder reads it.
-            if writer.canonical_form() == current.canonical_form() {
-                Ok(Writer::CurrentAvro)
-            } else {
-                Ok(Writer::Avro(Arc::new(writer)))
+            // The same fields as the compiled schema, or its first n (v1: every field but the
+            // three v2 appended), each of the same type (apache-avro's structural equality:
+            // logical types, decimal precision and scale included): the hot decoder.
+            match same_prefix(&writer, current) {
+                Some(n) if n >= avro::REQUIRED_PREFIX => Ok(Writer::CurrentAvro(n)),
+                _ => Ok(Writer::Avro(Arc::new(writer))),
             }
         }
         Kind::Protobuf => {
@@ -217,5 +239,72 @@ fn classify(id: u32, kind: Kind, text: &str) -> Result<Writer, DecodeFailure> {
             }
             Ok(Writer::Proto(Arc::new(writer)))
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn kind_of(text: &str) -> Result<Writer, DecodeFailure> {
+        classify(7, Kind::Avro, text)
+    }
+
+    #[test]
+    fn writers_are_classified_by_layout_and_types() {
+        let v1 = include_str!("../../schemas/avro/tick.v1.avsc");
+        assert!(matches!(
+            kind_of(avro::TICK_AVSC),
+            Ok(Writer::CurrentAvro(avro::FIELDS))
+        ));
+        assert!(matches!(
+            kind_of(v1),
+            Ok(Writer::CurrentAvro(avro::REQUIRED_PREFIX))
+        ));
+        // Same names and layout, another time unit: not the hot decoder (it would read
+        // milliseconds as microseconds), the generic path converts.
+        let millis = v1.replace(
+            r#"{"name": "trade_ts_us", "type": ["null", {"type": "long", "logicalType": "timestamp-micros"}]"#,
+            r#"{"name": "trade_ts_us", "type": ["null", {"type": "long", "logicalType": "timestamp-millis"}]"#,
+        );
+        assert_ne!(millis, v1);
+        assert!(matches!(kind_of(&millis), Ok(Writer::Avro(_))));
+        // Another decimal scale: refused, not misread.
+        let scale = v1.replacen(r#""scale": 18"#, r#""scale": 8"#, 1);
+        let err = kind_of(&scale).err().unwrap();
+        assert_eq!(err.reason, "incompatible_schema");
+        assert!(err.error.contains("last_price"), "{err}");
+    }
+
+    #[test]
+    fn a_millisecond_writer_is_converted() {
+        let v1 = include_str!("../../schemas/avro/tick.v1.avsc");
+        let millis = v1.replace(
+            r#"{"name": "trade_ts_us", "type": ["null", {"type": "long", "logicalType": "timestamp-micros"}]"#,
+            r#"{"name": "trade_ts_us", "type": ["null", {"type": "long", "logicalType": "timestamp-millis"}]"#,
+        );
+        let resolver = Resolver::new(None, 1, Format::Avro);
+        resolver.preload(9, Kind::Avro, &millis).unwrap();
+        let mut tick = crate::model::Tick::new(
+            crate::model::Exchange::Upbit,
+            crate::model::Instrument::parse("BTC-KRW").unwrap(),
+            "KRW-BTC",
+            crate::model::EventKind::Trade,
+            1.into(),
+            1_700_000_000_000_123,
+        );
+        tick.trade_ts_us = Some(1_700_000_000_000_000);
+        // Written by the millisecond schema: the same bytes as micros/1000 in that field.
+        let mut written = tick.clone();
+        written.trade_ts_us = Some(1_700_000_000_000);
+        let mut message = Vec::new();
+        crate::codec::Encoder {
+            format: Format::Avro,
+            schema_id: 9,
+        }
+        .encode(&written, &mut message)
+        .unwrap();
+        message.truncate(message.len() - 3); // v1 has no v2 fields
+        assert_eq!(resolver.decode(&message).unwrap().1, tick);
     }
 }
