@@ -220,3 +220,39 @@ fn fastavro_reads_the_avro_output() {
         }
     }
 }
+
+#[test]
+fn every_subcommand_shows_its_long_help() {
+    // The long description (not only the one-line summary), examples and exit codes.
+    for (command, long_text) in [
+        (vec!["gather"], "Connects to every enabled connector"),
+        (vec!["cache"], "Consumes canonical ticks from ticks.v1"),
+        (vec!["price"], "Reads px:{INSTRUMENT}:EXCHANGE"),
+        (vec!["normalize"], "Reads raw WebSocket frames"),
+        (vec!["simulate"], "Runs a local WebSocket server"),
+        (vec!["symbols"], "Reads the body of Binance's"),
+        (vec!["schemas", "check"], "Checks every released version"),
+        (
+            vec!["schemas", "register"],
+            "Runs `tickflow schemas check` first",
+        ),
+    ] {
+        let mut args = command.clone();
+        args.push("--help");
+        let out = run(&args, None);
+        let help = String::from_utf8_lossy(&out.stdout);
+        assert!(out.status.success(), "{command:?}");
+        assert!(
+            help.contains(long_text),
+            "{command:?} --help lacks its long help:\n{help}"
+        );
+        assert!(
+            help.contains("Exit code"),
+            "{command:?} --help lacks exit codes:\n{help}"
+        );
+        assert!(
+            help.contains("Example"),
+            "{command:?} --help lacks examples:\n{help}"
+        );
+    }
+}

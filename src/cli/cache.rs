@@ -7,11 +7,12 @@ use std::process::ExitCode;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
-/// Arguments of `tickflow cache`.
-#[derive(Debug, Args)]
-#[command(
-    about = "Keep the Redis last-price cache from Kafka (consumer group, monotonic compare-and-set)",
-    long_about = "Consumes canonical ticks from ticks.v1 in a consumer group (default \
+/// One-line summary for `tickflow --help`.
+pub(super) const ABOUT: &str =
+    "Keep the Redis last-price cache from Kafka (consumer group, monotonic compare-and-set)";
+
+/// Full description for `tickflow cache --help`.
+pub(super) const LONG_ABOUT: &str = "Consumes canonical ticks from ticks.v1 in a consumer group (default \
 tickflow-cache) and writes the newest price of each exchange and instrument to Redis: hash \
 px:{BASE-QUOTE}:EXCHANGE, applied only through a Lua compare-and-set on (event time, sequence), \
 so a duplicate or late tick never moves a price backwards; each applied update is PUBLISHed on \
@@ -25,9 +26,20 @@ held. Undecodable messages go to ticks.dlq.v1 and the partition moves on.\n\n\
 Settings: tickflow.toml [redis] url/cluster and [cache] (environment overrides \
 TICKFLOW_REDIS__URL, TICKFLOW_CACHE__GROUP_ID, ...). Serves /metrics, /healthz, /readyz on \
 [cache] http_bind (default 127.0.0.1:9465). Stops on SIGINT/SIGTERM after committing what \
-Redis has.",
-    after_help = "Example:\n  TICKFLOW_KAFKA__BOOTSTRAP_SERVERS=127.0.0.1:9092 TICKFLOW_REDIS__URL=redis://127.0.0.1:6379 tickflow cache"
-)]
+Redis has.";
+
+/// Examples, environment and exit codes for `tickflow cache --help`.
+pub(super) const AFTER_HELP: &str = "Example:\n  TICKFLOW_KAFKA__BOOTSTRAP_SERVERS=127.0.0.1:9092 TICKFLOW_REDIS__URL=redis://127.0.0.1:6379 tickflow cache\n\n\
+Environment:\n  \
+TICKFLOW_<SECTION>__<KEY>   overrides tickflow.toml (e.g. TICKFLOW_REDIS__URL,\n  \
+                            TICKFLOW_CACHE__GROUP_ID, TICKFLOW_SCHEMA_REGISTRY__URL)\n  \
+TICKFLOW_LOG                error | warn | info (default) | debug\n\n\
+Exit codes:\n  \
+0  stopped after committing what Redis acknowledged\n  \
+2  configuration or start-up error (Kafka, Redis, registry client)";
+
+/// Arguments of `tickflow cache`.
+#[derive(Debug, Args)]
 pub struct CacheArgs {
     /// tickflow.toml (the default path may be absent: built-in defaults then apply).
     #[arg(long, value_name = "FILE")]

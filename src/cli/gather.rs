@@ -11,11 +11,12 @@ use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Duration;
 
-/// Arguments of `tickflow gather`.
-#[derive(Debug, Args)]
-#[command(
-    about = "Connect to the exchanges and produce canonical ticks to Kafka (rejects to the DLQ)",
-    long_about = "Connects to every enabled connector in connectors/*.toml, normalizes each frame \
+/// One-line summary for `tickflow --help`.
+pub(super) const ABOUT: &str =
+    "Connect to the exchanges and produce canonical ticks to Kafka (rejects to the DLQ)";
+
+/// Full description for `tickflow gather --help`.
+pub(super) const LONG_ABOUT: &str = "Connects to every enabled connector in connectors/*.toml, normalizes each frame \
 with its exchange's adapter, and produces canonical ticks to Kafka (topic ticks.v1, key \
 EXCHANGE:BASE-QUOTE, Confluent-framed Avro or Protobuf). A frame that cannot become a tick goes \
 to ticks.dlq.v1 with the raw bytes and headers exchange, connector, stage, reason, error, \
@@ -25,11 +26,23 @@ format, HTTP address) with environment overrides TICKFLOW_<SECTION>__<KEY>, e.g.
 TICKFLOW_KAFKA__BOOTSTRAP_SERVERS=host:9092. The producer is idempotent with acks=all.\n\n\
 Serves /metrics, /healthz and /readyz on [http] bind (default 127.0.0.1:9464) and prints a \
 progress line every few seconds. SIGINT/SIGTERM: stop reading, drain the queue, flush the \
-producer; the exit code is 1 if any tick or dead letter was not acknowledged.",
-    after_help = "Examples:\n  tickflow gather\n  \
+producer; the exit code is 1 if any tick or dead letter was not acknowledged.";
+
+/// Examples, environment and exit codes for `tickflow gather --help`.
+pub(super) const AFTER_HELP: &str = "Examples:\n  tickflow gather\n  \
 TICKFLOW_KAFKA__BOOTSTRAP_SERVERS=127.0.0.1:9092 tickflow gather --simulate-if-offline\n  \
-tickflow gather --simulator ws://127.0.0.1:9001 --connector binance"
-)]
+tickflow gather --simulator ws://127.0.0.1:9001 --connector binance\n\n\
+Environment:\n  \
+TICKFLOW_<SECTION>__<KEY>   overrides tickflow.toml (e.g. TICKFLOW_KAFKA__BOOTSTRAP_SERVERS,\n  \
+                            TICKFLOW_SCHEMA_REGISTRY__URL, TICKFLOW_OUTPUT__FORMAT)\n  \
+TICKFLOW_LOG                error | warn | info (default) | debug\n\n\
+Exit codes:\n  \
+0  stopped, everything acknowledged\n  \
+1  stopped, some ticks or dead letters were not acknowledged\n  \
+2  configuration, schema registry (schema not registered, registry unreachable) or start-up error";
+
+/// Arguments of `tickflow gather`.
+#[derive(Debug, Args)]
 pub struct GatherArgs {
     /// tickflow.toml (the default path may be absent: built-in defaults then apply).
     #[arg(long, value_name = "FILE")]

@@ -25,10 +25,13 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Connect to the exchanges and produce canonical ticks to Kafka.
+    #[command(about = gather::ABOUT, long_about = gather::LONG_ABOUT, after_help = gather::AFTER_HELP)]
     Gather(gather::GatherArgs),
     /// Keep the Redis last-price cache from Kafka.
+    #[command(about = cache::ABOUT, long_about = cache::LONG_ABOUT, after_help = cache::AFTER_HELP)]
     Cache(cache::CacheArgs),
     /// Print the latest price of an instrument from the Redis cache.
+    #[command(about = price::ABOUT, long_about = price::LONG_ABOUT, after_help = price::AFTER_HELP)]
     Price(price::PriceArgs),
     /// Check schema compatibility across every released version; register the current one.
     Schemas(schemas::SchemasArgs),
@@ -36,8 +39,10 @@ pub enum Command {
     #[command(about = normalize::ABOUT, long_about = normalize::LONG_ABOUT, after_help = normalize::EXAMPLES)]
     Normalize(normalize::NormalizeArgs),
     /// Run a local WebSocket server that speaks the Upbit, Binance and Bithumb protocols.
+    #[command(about = simulate::ABOUT, long_about = simulate::LONG_ABOUT, after_help = simulate::AFTER_HELP)]
     Simulate(simulate::SimulateArgs),
     /// Build the Binance symbol table from an exchangeInfo JSON document.
+    #[command(about = symbols::ABOUT, long_about = symbols::LONG_ABOUT, after_help = symbols::AFTER_HELP)]
     Symbols(symbols::SymbolsArgs),
 }
 

@@ -41,7 +41,10 @@ if frames were rejected; 2 on a usage or I/O error.";
 pub(super) const EXAMPLES: &str = "Examples:\n  \
 tickflow normalize --exchange upbit tests/fixtures/upbit/ticker.capture\n  \
 tickflow normalize --exchange binance --output avro --schema-id 7 frames.txt\n  \
-cat old.jsonl | tickflow normalize --exchange bithumb --no-time-check -";
+cat old.jsonl | tickflow normalize --exchange bithumb --no-time-check -\n\n\
+Exit codes:\n  \
+0  the input was read completely (rejected frames are reported on stderr, not an error)\n  \
+2  usage or I/O error";
 
 /// Arguments of `tickflow normalize`.
 #[derive(Debug, Args)]

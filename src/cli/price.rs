@@ -12,18 +12,30 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
-/// Arguments of `tickflow price`.
-#[derive(Debug, Args)]
-#[command(
-    about = "Print the latest price of an instrument from the Redis cache, with its age",
-    long_about = "Reads px:{INSTRUMENT}:EXCHANGE (one exchange, or every exchange) the way an API \
+/// One-line summary for `tickflow --help`.
+pub(super) const ABOUT: &str =
+    "Print the latest price of an instrument from the Redis cache, with its age";
+
+/// Full description for `tickflow price --help`.
+pub(super) const LONG_ABOUT: &str = "Reads px:{INSTRUMENT}:EXCHANGE (one exchange, or every exchange) the way an API \
 server would and prints the last price, best bid/ask where known, and the age of the price \
 (now minus the exchange's event time). Entries older than --stale-after, or written under \
 another contract version, are flagged STALE. --watch subscribes to the keys' channels and \
-prints every update as it is applied. Exit code 1 when no exchange has a price.",
-    after_help = "Examples:\n  tickflow price BTC-KRW\n  tickflow price BTC-USDT --exchange binance --json\n  \
-tickflow price ETH-KRW --watch"
-)]
+prints every update as it is applied. Exit code 1 when no exchange has a price.";
+
+/// Examples, environment and exit codes for `tickflow price --help`.
+pub(super) const AFTER_HELP: &str = "Examples:\n  tickflow price BTC-KRW\n  tickflow price BTC-USDT --exchange binance --json\n  \
+tickflow price ETH-KRW --watch\n\n\
+Environment:\n  \
+TICKFLOW_REDIS__URL         redis://[user:password@]host:port[/db] (rediss:// for TLS)\n  \
+TICKFLOW_CACHE__PREFIX      key prefix (default px)\n\n\
+Exit codes:\n  \
+0  at least one exchange has a price\n  \
+1  no exchange has a price\n  \
+2  configuration or Redis error";
+
+/// Arguments of `tickflow price`.
+#[derive(Debug, Args)]
 pub struct PriceArgs {
     /// Canonical instrument, `BASE-QUOTE` (e.g. BTC-KRW).
     instrument: String,

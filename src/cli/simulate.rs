@@ -12,11 +12,12 @@ use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Duration;
 
-/// Arguments of `tickflow simulate`.
-#[derive(Debug, Args)]
-#[command(
-    about = "Run a local WebSocket server that speaks the Upbit, Binance and Bithumb protocols",
-    long_about = "Runs a local WebSocket server that speaks each exchange's public ticker \
+/// One-line summary for `tickflow --help`.
+pub(super) const ABOUT: &str =
+    "Run a local WebSocket server that speaks the Upbit, Binance and Bithumb protocols";
+
+/// Full description for `tickflow simulate --help`.
+pub(super) const LONG_ABOUT: &str = "Runs a local WebSocket server that speaks each exchange's public ticker \
 protocol closely enough that tickflow's adapters connect to it unchanged: Upbit \
 (/upbit/websocket/v1, binary frames), Bithumb v1 (/bithumb/websocket/v1), Bithumb legacy \
 (/bithumb/pub/ws) and Binance (/binance/stream?streams=..., or /binance/ws with SUBSCRIBE; \
@@ -27,10 +28,19 @@ connection's URL query, or use --fault for all connections. drop closes the sock
 data frames; stall goes silent after N; malformed truncates every Nth frame; error sends the \
 exchange's error message before every Nth frame.\n\n\
 The first line on stdout is `listening on ADDRESS` (useful with --bind 127.0.0.1:0). Stops on \
-Ctrl-C or SIGTERM.",
-    after_help = "Example:\n  tickflow simulate --bind 127.0.0.1:9001 --rate 1000\n  \
-then connect to ws://127.0.0.1:9001/binance/stream?streams=btcusdt@ticker"
-)]
+Ctrl-C or SIGTERM.";
+
+/// Examples, environment and exit codes for `tickflow simulate --help`.
+pub(super) const AFTER_HELP: &str = "Example:\n  tickflow simulate --bind 127.0.0.1:9001 --rate 1000\n  \
+then connect to ws://127.0.0.1:9001/binance/stream?streams=btcusdt@ticker\n\n\
+Environment:\n  \
+TICKFLOW_LOG                error | warn | info (default) | debug\n\n\
+Exit codes:\n  \
+0  stopped on SIGINT/SIGTERM\n  \
+2  the address cannot be bound, or bad arguments";
+
+/// Arguments of `tickflow simulate`.
+#[derive(Debug, Args)]
 pub struct SimulateArgs {
     /// Address to listen on (loopback by default; port 0 picks a free one).
     #[arg(long, default_value = "127.0.0.1:9001")]

@@ -7,11 +7,26 @@ use std::io::{Read, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+/// One-line summary for `tickflow --help`.
+pub(super) const ABOUT: &str = "Build the Binance symbol table from an exchangeInfo JSON document";
+
+/// Full description for `tickflow symbols --help`.
+pub(super) const LONG_ABOUT: &str = "Reads the body of Binance's GET /api/v3/exchangeInfo and \
+prints the symbol table tickflow maps Binance symbols with (CSV: symbol,base,quote), since \
+Binance symbols have no separator and are never split by guessing. The bundled table is \
+connectors/binance-symbols.csv; `tickflow gather --binance-symbols FILE` and `tickflow \
+normalize --binance-symbols FILE` use another one.";
+
+/// Examples and exit codes for `tickflow symbols --help`.
+pub(super) const AFTER_HELP: &str = concat!(
+    "Example (on a machine with internet access):\n  \
+    curl -s https://api.binance.com/api/v3/exchangeInfo > exchangeInfo.json\n  \
+    tickflow symbols --from exchangeInfo.json > connectors/binance-symbols.csv",
+    "\n\nExit codes: 0 written, 2 unreadable input."
+);
+
 /// Arguments of `tickflow symbols`.
 #[derive(Debug, Args)]
-#[command(after_help = "Example (on a machine with internet access):\n  \
-    curl -s https://api.binance.com/api/v3/exchangeInfo > exchangeInfo.json\n  \
-    tickflow symbols --from exchangeInfo.json > connectors/binance-symbols.csv")]
 pub struct SymbolsArgs {
     /// The body of `GET /api/v3/exchangeInfo` (`-` for stdin).
     #[arg(long, value_name = "FILE")]
