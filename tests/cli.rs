@@ -256,3 +256,50 @@ fn every_subcommand_shows_its_long_help() {
         );
     }
 }
+
+#[test]
+fn log_filters_and_formats() {
+    // A command that logs a retry warning quickly: the registry on a port nobody listens on.
+    let logged = |filter: &str, format: &str| {
+        Command::new(BIN)
+            .args(["schemas", "check", "--registry", "http://127.0.0.1:1"])
+            .current_dir(ROOT)
+            .env("TICKFLOW_SCHEMA_REGISTRY__ATTEMPTS", "2")
+            .env("TICKFLOW_LOG", filter)
+            .env("TICKFLOW_LOG_FORMAT", format)
+            .output()
+            .unwrap()
+    };
+    let out = logged("verbose", "text");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("TICKFLOW_LOG=`verbose`"), "{stderr}");
+    assert_eq!(logged("info", "yaml").status.code(), Some(2));
+    assert_eq!(logged("info,tickflow=loud", "text").status.code(), Some(2));
+    // The warning at the default level, hidden by `error`, shown again for tickflow's targets.
+    let warns = |out: &Output| {
+        String::from_utf8_lossy(&out.stderr)
+            .matches("retrying in")
+            .count()
+    };
+    assert_eq!(warns(&logged("", "text")), 1);
+    assert_eq!(warns(&logged("error", "text")), 0);
+    assert_eq!(warns(&logged("error,tickflow::registry=warn", "text")), 1);
+    // JSON lines for log shippers.
+    let out = logged("info", "json");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let events: Vec<Value> = stderr
+        .lines()
+        .filter(|l| l.starts_with('{'))
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}")))
+        .collect();
+    assert_eq!(events.len(), 1, "{stderr}");
+    assert_eq!(events[0]["level"], "WARN");
+    assert!(
+        events[0]["fields"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("retrying in")
+    );
+    assert_eq!(events[0]["target"], "tickflow::registry::client");
+}

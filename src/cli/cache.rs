@@ -33,7 +33,9 @@ pub(super) const AFTER_HELP: &str = "Example:\n  TICKFLOW_KAFKA__BOOTSTRAP_SERVE
 Environment:\n  \
 TICKFLOW_<SECTION>__<KEY>   overrides tickflow.toml (e.g. TICKFLOW_REDIS__URL,\n  \
                             TICKFLOW_CACHE__GROUP_ID, TICKFLOW_SCHEMA_REGISTRY__URL)\n  \
-TICKFLOW_LOG                error | warn | info (default) | debug\n\n\
+TICKFLOW_LOG                log filter: a level and target=level directives, e.g.\n  \
+                            info (default), warn,tickflow::ws=debug, info,librdkafka=debug\n  \
+TICKFLOW_LOG_FORMAT         text (default) | json (one JSON object per line)\n\n\
 Exit codes:\n  \
 0  stopped after committing what Redis acknowledged\n  \
 2  configuration or start-up error (Kafka, Redis, registry client)";

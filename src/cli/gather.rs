@@ -35,7 +35,9 @@ tickflow gather --simulator ws://127.0.0.1:9001 --connector binance\n\n\
 Environment:\n  \
 TICKFLOW_<SECTION>__<KEY>   overrides tickflow.toml (e.g. TICKFLOW_KAFKA__BOOTSTRAP_SERVERS,\n  \
                             TICKFLOW_SCHEMA_REGISTRY__URL, TICKFLOW_OUTPUT__FORMAT)\n  \
-TICKFLOW_LOG                error | warn | info (default) | debug\n\n\
+TICKFLOW_LOG                log filter: a level and target=level directives, e.g.\n  \
+                            info (default), warn,tickflow::ws=debug, info,librdkafka=debug\n  \
+TICKFLOW_LOG_FORMAT         text (default) | json (one JSON object per line)\n\n\
 Exit codes:\n  \
 0  stopped, everything acknowledged\n  \
 1  stopped, some ticks or dead letters were not acknowledged\n  \

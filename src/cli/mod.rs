@@ -49,7 +49,10 @@ pub enum Command {
 /// Parses the command line and runs the chosen subcommand.
 pub fn run() -> ExitCode {
     let cli = Cli::parse();
-    init_logging();
+    if let Err(e) = init_logging() {
+        eprintln!("tickflow: error: {e}");
+        return ExitCode::from(2);
+    }
     let result = match cli.command {
         Command::Gather(args) => gather::run(&args),
         Command::Cache(args) => cache::run(&args),
@@ -68,19 +71,68 @@ pub fn run() -> ExitCode {
     }
 }
 
-/// Log events go to stderr at `TICKFLOW_LOG` (`error`, `warn`, `info` (default), `debug`).
-fn init_logging() {
+/// Log events go to stderr, filtered by `TICKFLOW_LOG` in tracing's target syntax: a default
+/// level and `target=level` directives (`info`, `warn,tickflow::ws=debug`,
+/// `info,librdkafka=debug`; default `info`), as text or, with `TICKFLOW_LOG_FORMAT=json`, one
+/// JSON object per line. An invalid value is an error, not silently ignored.
+pub fn init_logging() -> Result<(), String> {
     use std::io::IsTerminal;
-    let level = std::env::var("TICKFLOW_LOG")
-        .ok()
-        .and_then(|v| v.parse::<tracing_subscriber::filter::LevelFilter>().ok())
-        .unwrap_or(tracing_subscriber::filter::LevelFilter::INFO);
-    let _ = tracing_subscriber::fmt()
-        .with_writer(std::io::stderr)
-        .with_max_level(level)
-        .with_target(false)
-        .with_ansi(std::io::stderr().is_terminal())
-        .try_init();
+    use tracing_subscriber::layer::SubscriberExt as _;
+    use tracing_subscriber::util::SubscriberInitExt as _;
+    let spec = std::env::var("TICKFLOW_LOG").unwrap_or_default();
+    let spec = if spec.trim().is_empty() {
+        "info"
+    } else {
+        spec.trim()
+    };
+    let filter = log_filter(spec).map_err(|bad| {
+        format!(
+            "TICKFLOW_LOG=`{spec}`: `{bad}` is not a level (error, warn, info, debug, trace, off) or a target=level directive; e.g. `info,tickflow::ws=debug`"
+        )
+    })?;
+    let json = match std::env::var("TICKFLOW_LOG_FORMAT").as_deref() {
+        Err(_) | Ok("" | "text") => false,
+        Ok("json") => true,
+        Ok(other) => {
+            return Err(format!(
+                "TICKFLOW_LOG_FORMAT=`{other}` is not `text` or `json`"
+            ));
+        }
+    };
+    let registry = tracing_subscriber::registry().with(filter);
+    let _ = if json {
+        let layer = tracing_subscriber::fmt::layer()
+            .json()
+            .with_writer(std::io::stderr)
+            .with_current_span(true)
+            .with_span_list(false);
+        registry.with(layer).try_init()
+    } else {
+        let layer = tracing_subscriber::fmt::layer()
+            .with_writer(std::io::stderr)
+            .with_target(false)
+            .with_ansi(std::io::stderr().is_terminal());
+        registry.with(layer).try_init()
+    };
+    Ok(())
+}
+
+/// Parses `level` and `target=level` directives, comma-separated (the first bad one is the
+/// error). Stricter than `Targets`' own parser, which takes a bare word as a target name.
+pub fn log_filter(spec: &str) -> Result<tracing_subscriber::filter::Targets, String> {
+    use tracing_subscriber::filter::{LevelFilter, Targets};
+    let level = |s: &str| s.trim().parse::<LevelFilter>().ok();
+    let mut targets = Targets::new();
+    for directive in spec.split(',').map(str::trim).filter(|d| !d.is_empty()) {
+        targets = match directive.split_once('=') {
+            None => targets.with_default(level(directive).ok_or(directive)?),
+            Some((target, l)) if !target.trim().is_empty() => {
+                targets.with_target(target.trim(), level(l).ok_or(directive)?)
+            }
+            Some(_) => return Err(directive.to_owned()),
+        };
+    }
+    Ok(targets)
 }
 
 /// The app config from `--config FILE` (must exist) or `./tickflow.toml` (may be absent:

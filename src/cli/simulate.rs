@@ -34,7 +34,9 @@ Ctrl-C or SIGTERM.";
 pub(super) const AFTER_HELP: &str = "Example:\n  tickflow simulate --bind 127.0.0.1:9001 --rate 1000\n  \
 then connect to ws://127.0.0.1:9001/binance/stream?streams=btcusdt@ticker\n\n\
 Environment:\n  \
-TICKFLOW_LOG                error | warn | info (default) | debug\n\n\
+TICKFLOW_LOG                log filter: a level and target=level directives, e.g.\n  \
+                            info (default), warn,tickflow::ws=debug, info,librdkafka=debug\n  \
+TICKFLOW_LOG_FORMAT         text (default) | json (one JSON object per line)\n\n\
 Exit codes:\n  \
 0  stopped on SIGINT/SIGTERM\n  \
 2  the address cannot be bound, or bad arguments";

@@ -17,7 +17,20 @@ pub fn librdkafka_log(
     fac: &str,
     message: &str,
 ) {
-    if verbose || (level as i32) <= (rdkafka::config::RDKafkaLogLevel::Critical as i32) {
-        tracing::warn!(facility = fac, "librdkafka: {message}");
+    use rdkafka::config::RDKafkaLogLevel as L;
+    if !verbose && (level as i32) > (L::Critical as i32) {
+        return;
+    }
+    // librdkafka's syslog levels on tracing's, under target `librdkafka`
+    // (`TICKFLOW_LOG=info,librdkafka=debug`).
+    match level {
+        L::Emerg | L::Alert | L::Critical | L::Error => {
+            tracing::error!(target: "librdkafka", facility = fac, "librdkafka: {message}");
+        }
+        L::Warning => tracing::warn!(target: "librdkafka", facility = fac, "librdkafka: {message}"),
+        L::Notice | L::Info => {
+            tracing::info!(target: "librdkafka", facility = fac, "librdkafka: {message}");
+        }
+        L::Debug => tracing::debug!(target: "librdkafka", facility = fac, "librdkafka: {message}"),
     }
 }
