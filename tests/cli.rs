@@ -231,6 +231,7 @@ fn every_subcommand_shows_its_long_help() {
         (vec!["normalize"], "Reads raw WebSocket frames"),
         (vec!["simulate"], "Runs a local WebSocket server"),
         (vec!["symbols"], "Reads the body of Binance's"),
+        (vec!["probe"], "Sends GET PATH to each address"),
         (vec!["schemas", "check"], "Checks every released version"),
         (
             vec!["schemas", "register"],
@@ -302,4 +303,58 @@ fn log_filters_and_formats() {
             .contains("retrying in")
     );
     assert_eq!(events[0]["target"], "tickflow::registry::client");
+}
+
+/// A one-shot HTTP server on loopback answering every request with `status`.
+fn answering(status: u16) -> u16 {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        for stream in listener.incoming().take(4) {
+            let Ok(mut s) = stream else { continue };
+            let mut buf = [0u8; 1024];
+            let _ = std::io::Read::read(&mut s, &mut buf);
+            let _ = write!(s, "HTTP/1.1 {status} X\r\nContent-Length: 0\r\n\r\n");
+        }
+    });
+    port
+}
+
+#[test]
+fn probe_is_healthy_on_200_only() {
+    let probe = |args: &[&str]| {
+        let mut all = vec!["probe", "--timeout-ms", "1000"];
+        all.extend_from_slice(args);
+        run(&all, None)
+    };
+    let ok = answering(200);
+    let out = probe(&["--path", "/readyz", &format!("127.0.0.1:{ok}")]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    let unready = answering(503);
+    let out = probe(&[&format!("127.0.0.1:{unready}")]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stdout).contains(": 503"));
+    // Nobody listening, then the configured defaults (0.0.0.0 probed on loopback): the first
+    // that answers 200 wins.
+    let free = common::stack::free_port();
+    let out = probe(&[&format!("127.0.0.1:{free}")]);
+    assert_eq!(out.status.code(), Some(1));
+    let ok = answering(200);
+    let out = Command::new(BIN)
+        .args(["probe"])
+        .current_dir(ROOT)
+        .env("TICKFLOW_HTTP__BIND", format!("0.0.0.0:{free}"))
+        .env("TICKFLOW_CACHE__HTTP_BIND", format!("0.0.0.0:{ok}"))
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{stdout}");
+    assert!(
+        stdout.contains(&format!("127.0.0.1:{ok}/healthz: 200")),
+        "{stdout}"
+    );
 }

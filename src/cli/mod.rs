@@ -5,6 +5,7 @@ mod cache;
 mod gather;
 mod normalize;
 mod price;
+mod probe;
 mod schemas;
 mod simulate;
 mod symbols;
@@ -41,6 +42,9 @@ pub enum Command {
     /// Run a local WebSocket server that speaks the Upbit, Binance and Bithumb protocols.
     #[command(about = simulate::ABOUT, long_about = simulate::LONG_ABOUT, after_help = simulate::AFTER_HELP)]
     Simulate(simulate::SimulateArgs),
+    /// Probe a tickflow health endpoint (the container healthcheck).
+    #[command(about = probe::ABOUT, long_about = probe::LONG_ABOUT, after_help = probe::AFTER_HELP)]
+    Probe(probe::ProbeArgs),
     /// Build the Binance symbol table from an exchangeInfo JSON document.
     #[command(about = symbols::ABOUT, long_about = symbols::LONG_ABOUT, after_help = symbols::AFTER_HELP)]
     Symbols(symbols::SymbolsArgs),
@@ -61,6 +65,7 @@ pub fn run() -> ExitCode {
         Command::Normalize(args) => normalize::run(&args),
         Command::Simulate(args) => simulate::run(&args),
         Command::Symbols(args) => symbols::run(&args),
+        Command::Probe(args) => probe::run(&args),
     };
     match result {
         Ok(code) => code,
