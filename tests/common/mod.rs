@@ -7,6 +7,7 @@ pub mod registry;
 pub mod run;
 pub mod sr;
 pub mod stack;
+pub mod tls;
 
 use std::path::PathBuf;
 use std::sync::Arc;
