@@ -35,12 +35,34 @@ echo "run: Kafka at ${TICKFLOW_KAFKA__BOOTSTRAP_SERVERS:-(from tickflow.toml)}" 
 # setsid: a Ctrl-C reaches the cache only through stop_cache, after gather has flushed.
 setsid target/release/tickflow cache >target/cache.log 2>&1 &
 cache_pid=$!
-stop_cache() {
-  kill -TERM "$cache_pid" 2>/dev/null || true
-  wait "$cache_pid" 2>/dev/null || true
+cache_died() { # status: says so with the end of its log
+  echo "run: tickflow cache exited with status $1; the end of target/cache.log:" >&2
+  tail -n 20 target/cache.log >&2
 }
+# 0 when the cache was still running and stopped cleanly; its status when it had died.
+stop_cache() {
+  local code=0
+  if kill -0 "$cache_pid" 2>/dev/null; then
+    kill -TERM "$cache_pid" 2>/dev/null || true
+    wait "$cache_pid" 2>/dev/null || true
+    return 0
+  fi
+  wait "$cache_pid" 2>/dev/null || code=$?
+  cache_died "$code"
+  return "$(( code == 0 ? 1 : code ))"
+}
+# A cache that cannot start (Redis or Kafka unreachable, bad config) exits within seconds.
+sleep 2
+if ! kill -0 "$cache_pid" 2>/dev/null; then
+  code=0
+  wait "$cache_pid" 2>/dev/null || code=$?
+  cache_died "$code"
+  exit 1
+fi
+redis_url=${TICKFLOW_REDIS__URL:-redis://127.0.0.1:6379}
+case "$redis_url" in *@*) redis_url="(your TICKFLOW_REDIS__URL)" ;; esac
 echo "run: tickflow cache running (pid $cache_pid, log target/cache.log); prices from another terminal:" >&2
-echo "  TICKFLOW_REDIS__URL=${TICKFLOW_REDIS__URL:-redis://127.0.0.1:6379} target/release/tickflow price BTC-KRW --watch" >&2
+echo "  TICKFLOW_REDIS__URL=$redis_url target/release/tickflow price BTC-KRW --watch" >&2
 
 # Not exec: the cache and the stack must be stopped after gather exits. Gather runs in the
 # background so that a Ctrl-C or SIGTERM to this script reaches it as SIGTERM (it then drains and
@@ -55,5 +77,9 @@ while kill -0 "$gather_pid" 2>/dev/null; do
   status=0
   wait "$gather_pid" || status=$?
 done
-stop_cache
+cache_status=0
+stop_cache || cache_status=$?
+if [ "$status" -eq 0 ] && [ "$cache_status" -ne 0 ]; then
+  status=$cache_status
+fi
 exit "$status"

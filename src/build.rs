@@ -6,6 +6,7 @@
 //! generated Rust those oneofs are marked as what they mean, proto3 optional, so each field is a
 //! plain `Option<T>` instead of a one-variant enum.
 fn main() -> Result<(), Box<dyn std::error::Error>> {
+    commit();
     const CURRENT: &str = "schemas/proto/tick.v2.proto";
     println!("cargo:rerun-if-changed={CURRENT}");
     let mut fds = protox::compile([CURRENT], ["schemas/proto"])?;
@@ -30,4 +31,26 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     }
     prost_build::Config::new().compile_fds(fds)?;
     Ok(())
+}
+
+/// `TICKFLOW_COMMIT` for `tickflow_build_info`: the environment's (a container build passes
+/// it), else `git rev-parse --short HEAD`, else `unknown`.
+fn commit() {
+    println!("cargo:rerun-if-env-changed=TICKFLOW_COMMIT");
+    println!("cargo:rerun-if-changed=.git/HEAD");
+    println!("cargo:rerun-if-changed=.git/refs/heads");
+    let commit = std::env::var("TICKFLOW_COMMIT")
+        .ok()
+        .filter(|c| !c.is_empty())
+        .or_else(|| {
+            let out = std::process::Command::new("git")
+                .args(["rev-parse", "--short=12", "HEAD"])
+                .output()
+                .ok()?;
+            out.status
+                .success()
+                .then(|| String::from_utf8_lossy(&out.stdout).trim().to_owned())
+        })
+        .unwrap_or_else(|| "unknown".into());
+    println!("cargo:rustc-env=TICKFLOW_COMMIT={commit}");
 }

@@ -120,8 +120,13 @@ impl Exposition {
         self
     }
 
-    /// One sample; `labels` as `(name, value)` pairs.
-    pub fn sample(&mut self, name: &str, labels: &[(&str, &str)], value: u64) -> &mut Self {
+    /// One sample; `labels` as `(name, value)` pairs; the value an integer or a float.
+    pub fn sample(
+        &mut self,
+        name: &str,
+        labels: &[(&str, &str)],
+        value: impl std::fmt::Display,
+    ) -> &mut Self {
         self.out.push_str(name);
         if !labels.is_empty() {
             self.out.push('{');
@@ -163,9 +168,100 @@ impl Exposition {
         self
     }
 
+    /// `tickflow_build_info{version,commit} 1` and the `process_*` families every
+    /// long-running subcommand exports.
+    pub fn standard(&mut self) -> &mut Self {
+        let name = "tickflow_build_info";
+        self.family(
+            name,
+            "gauge",
+            "tickflow's version and the commit it was built from",
+        )
+        .sample(
+            name,
+            &[
+                ("version", env!("CARGO_PKG_VERSION")),
+                ("commit", env!("TICKFLOW_COMMIT")),
+            ],
+            1,
+        );
+        process::write(self);
+        self
+    }
+
     /// The text.
     pub fn finish(self) -> String {
         self.out
+    }
+}
+
+/// The Prometheus client libraries' standard process metrics, read from `/proc/self` (Linux;
+/// elsewhere none). Written here, a few `/proc` reads, rather than pulled in with a metrics
+/// framework the rest of the exposition does not use.
+mod process {
+    use super::Exposition;
+
+    /// Clock ticks per second and page size: the values of every Linux this runs on (the
+    /// kernel ABI fixes USER_HZ at 100; pages are 4 KiB on x86_64 and most arm64 kernels).
+    const TICKS_PER_SEC: f64 = 100.0;
+    const PAGE_BYTES: u64 = 4096;
+
+    fn stat_fields() -> Option<Vec<String>> {
+        let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
+        // The command name (field 2) is in parentheses and may hold spaces.
+        let rest = &stat[stat.rfind(')')? + 2..];
+        Some(rest.split(' ').map(str::to_owned).collect())
+    }
+
+    fn boot_time_secs() -> Option<u64> {
+        let stat = std::fs::read_to_string("/proc/stat").ok()?;
+        stat.lines()
+            .find_map(|l| l.strip_prefix("btime "))
+            .and_then(|v| v.trim().parse().ok())
+    }
+
+    fn max_fds() -> Option<u64> {
+        let limits = std::fs::read_to_string("/proc/self/limits").ok()?;
+        let line = limits.lines().find(|l| l.starts_with("Max open files"))?;
+        line.split_whitespace().nth(3)?.parse().ok()
+    }
+
+    pub(super) fn write(e: &mut Exposition) {
+        // Fields after the command: state is index 0, so utime (14) is 11, stime 12,
+        // starttime (22) 19, vsize 20, rss (pages) 21.
+        if let Some(f) = stat_fields() {
+            let num = |i: usize| f.get(i).and_then(|v| v.parse::<u64>().ok());
+            if let (Some(utime), Some(stime)) = (num(11), num(12)) {
+                let name = "process_cpu_seconds_total";
+                e.family(name, "counter", "user and system CPU time spent, seconds")
+                    .sample(name, &[], (utime + stime) as f64 / TICKS_PER_SEC);
+            }
+            if let Some(vsize) = num(20) {
+                let name = "process_virtual_memory_bytes";
+                e.family(name, "gauge", "virtual memory size, bytes")
+                    .sample(name, &[], vsize);
+            }
+            if let Some(rss) = num(21) {
+                let name = "process_resident_memory_bytes";
+                e.family(name, "gauge", "resident memory size, bytes")
+                    .sample(name, &[], rss * PAGE_BYTES);
+            }
+            if let (Some(start), Some(boot)) = (num(19), boot_time_secs()) {
+                let name = "process_start_time_seconds";
+                e.family(name, "gauge", "start time since the Unix epoch, seconds")
+                    .sample(name, &[], boot as f64 + start as f64 / TICKS_PER_SEC);
+            }
+        }
+        if let Ok(fds) = std::fs::read_dir("/proc/self/fd") {
+            let name = "process_open_fds";
+            e.family(name, "gauge", "open file descriptors")
+                .sample(name, &[], fds.count());
+        }
+        if let Some(max) = max_fds() {
+            let name = "process_max_fds";
+            e.family(name, "gauge", "limit on open file descriptors")
+                .sample(name, &[], max);
+        }
     }
 }
 
@@ -202,6 +298,30 @@ mod tests {
         assert!((9_900..=9_900 * 109 / 100).contains(&p99), "{p99}");
         assert_eq!(h.count(), 10_000);
         assert_eq!(Histogram::default().quantile(0.5), None);
+    }
+
+    #[test]
+    fn standard_families_are_exported() {
+        let mut e = Exposition::default();
+        e.standard();
+        let text = e.finish();
+        for family in [
+            "tickflow_build_info{version=\"",
+            "process_cpu_seconds_total ",
+            "process_resident_memory_bytes ",
+            "process_open_fds ",
+            "process_max_fds ",
+            "process_start_time_seconds ",
+        ] {
+            assert!(text.contains(family), "{family} missing in:\n{text}");
+        }
+        let rss: f64 = text
+            .lines()
+            .find_map(|l| l.strip_prefix("process_resident_memory_bytes "))
+            .unwrap()
+            .parse()
+            .unwrap();
+        assert!(rss > 1e6, "{rss}");
     }
 
     #[test]

@@ -312,8 +312,15 @@ fn answering(status: u16) -> u16 {
     std::thread::spawn(move || {
         for stream in listener.incoming().take(4) {
             let Ok(mut s) = stream else { continue };
+            // The whole request head, then the answer.
+            let mut head = Vec::new();
             let mut buf = [0u8; 1024];
-            let _ = std::io::Read::read(&mut s, &mut buf);
+            while !head.windows(4).any(|w| w == b"\r\n\r\n") {
+                match std::io::Read::read(&mut s, &mut buf) {
+                    Ok(0) | Err(_) => break,
+                    Ok(n) => head.extend_from_slice(&buf[..n]),
+                }
+            }
             let _ = write!(s, "HTTP/1.1 {status} X\r\nContent-Length: 0\r\n\r\n");
         }
     });

@@ -29,6 +29,7 @@ use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer, ConsumerContext, Reb
 use rdkafka::error::{KafkaError, KafkaResult, RDKafkaErrorCode};
 use rdkafka::message::{BorrowedMessage, Message};
 use rdkafka::{ClientConfig, Offset, TopicPartitionList};
+use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
@@ -146,6 +147,8 @@ pub struct CacheContext {
     shared: Arc<Shared>,
     /// Print every librdkafka log line (the `debug` property is set).
     verbose: bool,
+    /// `bootstrap.servers`, named in every error.
+    bootstrap: String,
 }
 
 impl ClientContext for CacheContext {
@@ -153,10 +156,41 @@ impl ClientContext for CacheContext {
         crate::kafka::librdkafka_log(self.verbose, level, fac, message);
     }
 
+    fn stats(&self, statistics: rdkafka::Statistics) {
+        let mut lag = BTreeMap::new();
+        for (topic, t) in statistics.topics {
+            for (partition, p) in t.partitions {
+                // Partition -1 is librdkafka's internal one. librdkafka's lag is against the
+                // committed offset; a partition with nothing committed yet (empty, or just
+                // assigned) counts from where consumption starts.
+                let known = |o: i64| (o >= 0).then_some(o);
+                let n = if p.consumer_lag >= 0 {
+                    p.consumer_lag
+                } else if let (true, Some(hi)) = (p.fetch_state == "active", known(p.hi_offset)) {
+                    let from = [p.app_offset, p.committed_offset, p.lo_offset, 0]
+                        .into_iter()
+                        .max()
+                        .unwrap_or(0);
+                    (hi - from).max(0)
+                } else {
+                    continue;
+                };
+                if partition >= 0 {
+                    lag.insert((topic.clone(), partition), n);
+                }
+            }
+        }
+        *lock(&self.shared.stats.lag) = lag;
+    }
+
     fn error(&self, error: KafkaError, reason: &str) {
         // librdkafka repeats an error at every retry.
         if let Some(n) = count_failure(&self.shared.stats.kafka_errors) {
-            tracing::warn!(so_far = n, "kafka: {error}: {reason} (librdkafka retries)");
+            tracing::warn!(
+                so_far = n,
+                "kafka {}: {error}: {reason} (librdkafka retries)",
+                self.bootstrap
+            );
         }
     }
 }
@@ -225,6 +259,8 @@ fn consumer(app: &AppConfig, shared: Arc<Shared>) -> KafkaResult<CacheConsumer> 
     // queue is above queued.min.messages, which a catching-up consumer hits all the time: the
     // 1 s pauses cut consumption to a third here (librdkafka #2879). Overridable in [kafka].
     config.set("fetch.queue.backoff.ms", "10");
+    // Consumer lag per partition for /metrics comes from librdkafka's statistics.
+    config.set("statistics.interval.ms", "5000");
     for (k, v) in &producer_properties(&app.kafka) {
         if !crate::kafka::admin::is_producer_only(k) && k != "client.id" {
             config.set(k, v);
@@ -243,7 +279,16 @@ fn consumer(app: &AppConfig, shared: Arc<Shared>) -> KafkaResult<CacheConsumer> 
     if verbose {
         config.set_log_level(RDKafkaLogLevel::Debug);
     }
-    config.create_with_context(CacheContext { shared, verbose })
+    let bootstrap = app
+        .kafka
+        .get("bootstrap.servers")
+        .cloned()
+        .unwrap_or_else(|| "(no bootstrap.servers)".into());
+    config.create_with_context(CacheContext {
+        shared,
+        verbose,
+        bootstrap,
+    })
 }
 
 /// What the polling thread needs.
@@ -423,7 +468,10 @@ async fn write(
                     || stats.redis_errors.load(Ordering::Relaxed) == 0;
                 stats.redis_errors.fetch_add(1, Ordering::Relaxed);
                 if first {
-                    tracing::warn!("redis write failed, retrying with backoff, offsets held: {e}");
+                    tracing::warn!(
+                        "{}: write failed, retrying with backoff, offsets held",
+                        store.describe(&e)
+                    );
                 }
                 if *shutdown.borrow() {
                     return false;
@@ -482,7 +530,13 @@ pub async fn spawn(
         &app.cache.prefix,
         app.cache.ttl,
     )
-    .await?;
+    .await
+    .map_err(|e| {
+        anyhow::anyhow!(
+            "connecting to {}",
+            super::store::describe(&app.redis_url, &e)
+        )
+    })?;
     let dlq = TickProducer::new(
         &producer_properties(&app.kafka),
         app.gather.max_block,

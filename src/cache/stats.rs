@@ -36,6 +36,9 @@ pub struct CacheStats {
     pub redis_up: AtomicU64,
     /// Exchange receive → applied in Redis, µs.
     pub receive_to_redis_us: Histogram,
+    /// Consumer lag per assigned partition (high watermark − position), from librdkafka's
+    /// statistics every few seconds.
+    pub lag: std::sync::Mutex<std::collections::BTreeMap<(String, i32), i64>>,
 }
 
 /// The DLQ reasons of the cache (`stage=decode`).
@@ -141,6 +144,24 @@ impl CacheStats {
         for (name, kind, help, v) in all {
             e.family(name, kind, help).sample(name, &[], v);
         }
+        let name = "tickflow_cache_ready";
+        e.family(name, "gauge", "1 while /readyz answers 200")
+            .sample(name, &[], g(&self.redis_up));
+        let name = "tickflow_cache_consumer_lag";
+        e.family(
+            name,
+            "gauge",
+            "messages behind the partition's end (librdkafka statistics)",
+        );
+        if let Ok(lag) = self.lag.lock() {
+            for ((topic, partition), n) in lag.iter() {
+                e.sample(
+                    name,
+                    &[("topic", topic), ("partition", &partition.to_string())],
+                    *n,
+                );
+            }
+        }
         let name = "tickflow_cache_dead_letters_total";
         let family = e.family(
             name,
@@ -155,6 +176,7 @@ impl CacheStats {
             "exchange receive to applied in Redis",
             &self.receive_to_redis_us,
         );
+        e.standard();
         e.finish()
     }
 }

@@ -84,6 +84,19 @@ impl ConnectionLike for RedisConnection {
 
 /// Connects to `url` (`redis://[user:password@]host:port[/db]`); `cluster` uses it as the seed
 /// of a Redis Cluster.
+/// What went wrong with Redis, naming the server (password redacted); redis-rs repeats the
+/// cause in its message ("Connection refused (os error 111): Connection refused (os error
+/// 111)"), said once here.
+pub fn describe(url: &str, e: &redis::RedisError) -> String {
+    let text = e.to_string();
+    let text = match text.split_once(": ") {
+        Some((a, b)) if a == b => a.to_owned(),
+        _ => text,
+    };
+    format!("redis {}: {text}", crate::config::redact_url(url))
+}
+
+/// Connects to Redis (a single node, or a cluster through a seed node).
 pub async fn connect(url: &str, cluster: bool) -> redis::RedisResult<RedisConnection> {
     // redis-rs gives each request 500 ms by default, less than a large batch of pipelines
     // queued behind each other takes: every caller bounds its requests itself instead (a
@@ -163,6 +176,11 @@ impl Store {
         };
         store.load_script().await?;
         Ok(store)
+    }
+
+    /// [`describe`] for this store's server.
+    pub fn describe(&self, e: &redis::RedisError) -> String {
+        describe(&self.url, e)
     }
 
     /// Replaces the connection (after the server went away; a multiplexed connection does

@@ -80,7 +80,9 @@ pub fn run(args: &CacheArgs) -> anyhow::Result<ExitCode> {
         tokio::spawn(crate::http::serve(listener, handler, stopped.clone()));
         eprintln!(
             "tickflow: caching {} into {} (group {}); metrics on http://{addr}/metrics",
-            app.topics.ticks, app.redis_url, app.cache.group_id
+            app.topics.ticks,
+            crate::config::redact_url(&app.redis_url),
+            app.cache.group_id
         );
         super::wait_for_stop(args.duration).await?;
         let _ = stop.send(true);

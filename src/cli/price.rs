@@ -112,7 +112,14 @@ pub fn run(args: &PriceArgs) -> anyhow::Result<ExitCode> {
         .enable_all()
         .build()?;
     runtime.block_on(async {
-        let mut conn = crate::cache::connect(&app.redis_url, app.redis_cluster).await?;
+        let mut conn = crate::cache::connect(&app.redis_url, app.redis_cluster)
+            .await
+            .map_err(|e| {
+                anyhow::anyhow!(
+                    "connecting to {}",
+                    crate::cache::store::describe(&app.redis_url, &e)
+                )
+            })?;
         let mut found = 0;
         for key in &keys {
             let read = conn.hgetall::<_, HashMap<String, String>>(key);

@@ -8,7 +8,7 @@ pub mod connector;
 pub mod registry;
 
 pub use app::{AppConfig, GatherSettings, Topics, load_app_config};
-pub use registry::{RegistrySettings, Secret, SubjectStrategy};
+pub use registry::{RegistrySettings, Secret, SubjectStrategy, redact_url};
 
 pub use connector::{
     Api, Backoff, Channel, ConnectorConfig, Keepalive, Limits, load_connector, load_connectors,

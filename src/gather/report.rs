@@ -60,58 +60,75 @@ pub fn metrics(state: &GatherState) -> String {
         .map(|c| (c.index.to_string(), c.stats.as_ref()))
         .collect();
     type ConnCounter = fn(&crate::ws::ConnectionStats) -> &AtomicU64;
-    let per_connection: [(&str, &str, &str, ConnCounter); 7] = [
+    // (name, type, help, counter, divisor: µs counters are exported in seconds).
+    let per_connection: [(&str, &str, &str, ConnCounter, f64); 8] = [
         (
             "tickflow_ws_up",
             "gauge",
             "1 while the connection is up",
             |s| &s.up,
+            1.0,
         ),
         (
             "tickflow_ws_connects_total",
             "counter",
             "successful connects",
             |s| &s.connects,
+            1.0,
         ),
         (
             "tickflow_ws_failures_total",
             "counter",
             "connect or session failures",
             |s| &s.failures,
+            1.0,
         ),
         (
             "tickflow_ws_idle_timeouts_total",
             "counter",
             "reconnects after silence",
             |s| &s.idle_timeouts,
+            1.0,
         ),
         (
             "tickflow_ws_proactive_reconnects_total",
             "counter",
             "planned reconnects before a forced cut",
             |s| &s.proactive_reconnects,
+            1.0,
         ),
         (
             "tickflow_ws_frames_total",
             "counter",
             "data frames received",
             |s| &s.frames,
+            1.0,
         ),
         (
-            "tickflow_ws_backpressure_wait_microseconds_total",
+            "tickflow_ws_backpressure_wait_seconds_total",
             "counter",
-            "time waiting for room in the pipeline queue",
+            "time waiting for room in the pipeline queue, seconds",
             |s| &s.backpressure_wait_us,
+            1e6,
+        ),
+        (
+            "tickflow_ws_last_frame_timestamp_seconds",
+            "gauge",
+            "when the last data frame arrived, Unix seconds (0: none yet)",
+            |s| &s.last_frame_us,
+            1e6,
         ),
     ];
-    for (name, kind, help, field) in per_connection {
+    for (name, kind, help, field, divisor) in per_connection {
         e.family(name, kind, help);
         for (c, (index, s)) in state.connections.iter().zip(&conns) {
-            e.sample(
-                name,
-                &[("connector", &c.connector), ("connection", index)],
-                get(field(s)),
-            );
+            let labels = [("connector", c.connector.as_str()), ("connection", index)];
+            let value = get(field(s));
+            if divisor == 1.0 {
+                e.sample(name, &labels, value);
+            } else {
+                e.sample(name, &labels, value as f64 / divisor);
+            }
         }
     }
     let p = &state.pipeline;
@@ -167,6 +184,12 @@ pub fn metrics(state: &GatherState) -> String {
     }
     let scalars: [(&str, &str, &str, u64); 11] = [
         (
+            "tickflow_ready",
+            "gauge",
+            "1 while /readyz answers 200",
+            u64::from(ready(state).is_ok()),
+        ),
+        (
             "tickflow_kafka_dlq_sent_total",
             "counter",
             "dead letters handed to the producer",
@@ -195,12 +218,6 @@ pub fn metrics(state: &GatherState) -> String {
             "counter",
             "sends that waited for producer queue room",
             get(&k.backpressure_waits),
-        ),
-        (
-            "tickflow_kafka_backpressure_wait_microseconds_total",
-            "counter",
-            "time waiting for producer queue room",
-            get(&k.backpressure_wait_us),
         ),
         (
             "tickflow_kafka_client_errors_total",
@@ -236,12 +253,52 @@ pub fn metrics(state: &GatherState) -> String {
     for (name, kind, help, value) in scalars {
         e.family(name, kind, help).sample(name, &[], value);
     }
+    let name = "tickflow_kafka_backpressure_wait_seconds_total";
+    e.family(
+        name,
+        "counter",
+        "time waiting for producer queue room, seconds",
+    )
+    .sample(name, &[], get(&k.backpressure_wait_us) as f64 / 1e6);
+    e.standard();
     e.histogram_us(
         "tickflow_receive_to_ack_seconds",
         "WebSocket receive to Kafka acknowledgement",
         &k.ack_latency_us,
     );
     e.finish()
+}
+
+/// After this long with sends pending and no acknowledgement, the progress line says so.
+const KAFKA_STALL: Duration = Duration::from_secs(10);
+
+/// `KAFKA: nothing acknowledged for N s (M pending) | ` when Kafka has acknowledged nothing for
+/// [`KAFKA_STALL`] while sends are pending; empty otherwise.
+fn kafka_stall(state: &GatherState, since: &mut Option<Instant>, last_acked: &mut u64) -> String {
+    let k = &state.producer;
+    let acked = ProducerStats::total(&k.ticks_acked) + get(&k.dlq_acked);
+    let sent = ProducerStats::total(&k.ticks_sent) + get(&k.dlq_sent);
+    let settled = acked + get(&k.delivery_failed) + get(&k.queue_full_failed);
+    let pending = sent.saturating_sub(settled);
+    if acked != *last_acked || pending == 0 {
+        *last_acked = acked;
+        *since = None;
+        return String::new();
+    }
+    let start = *since.get_or_insert_with(Instant::now);
+    let stalled = start.elapsed();
+    if stalled < KAFKA_STALL {
+        return String::new();
+    }
+    let down = if k.brokers_down.load(Ordering::Relaxed) {
+        ", all brokers down"
+    } else {
+        ""
+    };
+    format!(
+        "KAFKA: nothing acknowledged for {} s ({pending} pending{down}) | ",
+        stalled.as_secs()
+    )
 }
 
 /// Prints a progress line every `every` until shutdown.
@@ -258,6 +315,9 @@ pub async fn progress(
     let mut last = [0u64; 3];
     let mut last_hist = state.producer.ack_latency_us.snapshot();
     let mut at = Instant::now();
+    // Since when sends are pending and nothing has been acknowledged.
+    let mut unacked_since: Option<Instant> = None;
+    let mut last_acked = 0;
     loop {
         tokio::select! {
             biased;
@@ -297,8 +357,9 @@ pub async fn progress(
             .count();
         let dlq: u64 = ProducerStats::total(&state.pipeline.dead_letters);
         let failed = get(&state.producer.delivery_failed) + get(&state.producer.queue_full_failed);
+        let kafka = kafka_stall(state.as_ref(), &mut unacked_since, &mut last_acked);
         eprintln!(
-            "{label}: {} | acked {} | dlq {dlq} | failed {failed} | queue {}/{} | {latency} | connections {up}/{} up",
+            "{label}: {kafka}{} | acked {} | dlq {dlq} | failed {failed} | queue {}/{} | {latency} | connections {up}/{} up",
             if rates.is_empty() {
                 "waiting for data".to_owned()
             } else {

@@ -26,6 +26,14 @@ pub async fn ensure_topics(
             config.set(k, v);
         }
     }
+    let bootstrap = properties
+        .get("bootstrap.servers")
+        .map_or("(no bootstrap.servers)", String::as_str);
+    tracing::info!(
+        bootstrap,
+        "checking topics {} at {bootstrap}",
+        topics.join(", ")
+    );
     let admin: AdminClient<DefaultClientContext> = config.create()?;
     let new: Vec<_> = topics
         .iter()
@@ -39,9 +47,11 @@ pub async fn ensure_topics(
     .await
     .map_err(|_| {
         anyhow::anyhow!(
-            "creating topics timed out after {ADMIN_TIMEOUT:?} (is the broker reachable?)"
+            "creating topics {} timed out after {ADMIN_TIMEOUT:?}: no broker at {bootstrap} answered (check bootstrap.servers, the network and security.protocol; [topics] create = false skips this)",
+            topics.join(", ")
         )
-    })??;
+    })?
+    .map_err(|e| anyhow::anyhow!("creating topics at {bootstrap}: {e}"))?;
     let mut created = Vec::new();
     let mut problems = Vec::new();
     for r in results {
@@ -54,7 +64,10 @@ pub async fn ensure_topics(
     if problems.is_empty() {
         Ok(created)
     } else {
-        anyhow::bail!("creating topics failed: {}", problems.join(", "))
+        anyhow::bail!(
+            "creating topics at {bootstrap} failed: {}",
+            problems.join(", ")
+        )
     }
 }
 

@@ -64,7 +64,8 @@ pub struct ProducerStats {
     pub ack_latency_us: Histogram,
     /// True while librdkafka reports all brokers down; cleared by the next delivery.
     pub brokers_down: AtomicBool,
-    last_error: Mutex<String>,
+    /// Kinds of client error logged since the last successful delivery.
+    logged_errors: Mutex<std::collections::BTreeSet<String>>,
 }
 
 impl ProducerStats {
@@ -94,6 +95,8 @@ pub struct Context {
     stats: Arc<ProducerStats>,
     /// Print every librdkafka log line (when the `debug` property is set).
     verbose: bool,
+    /// `bootstrap.servers`, named in every error.
+    bootstrap: String,
 }
 
 impl ClientContext for Context {
@@ -106,13 +109,20 @@ impl ClientContext for Context {
         if error.rdkafka_error_code() == Some(RDKafkaErrorCode::AllBrokersDown) {
             self.stats.brokers_down.store(true, Ordering::Relaxed);
         }
-        // librdkafka repeats an error at every retry: log a message once until it changes.
-        let text = format!("{error}: {reason}");
-        if let Ok(mut last) = self.stats.last_error.lock()
-            && *last != text
+        // librdkafka repeats an error at every retry, with counts that change from one to the
+        // next ("1/1 brokers are down", "0/1 ..."): logged once per kind of error until a
+        // delivery succeeds, and every failure counted.
+        let kind = match error.rdkafka_error_code() {
+            Some(code) => format!("{code:?}"),
+            None => error.to_string(),
+        };
+        if let Ok(mut logged) = self.stats.logged_errors.lock()
+            && logged.insert(kind)
         {
-            tracing::warn!("kafka: {text} (retrying; deliveries are kept)");
-            *last = text;
+            tracing::warn!(
+                "kafka {}: {error}: {reason} (librdkafka retries; deliveries are kept)",
+                self.bootstrap
+            );
         }
     }
 }
@@ -125,8 +135,8 @@ impl ProducerContext for Context {
         match result {
             Ok(_) => {
                 s.brokers_down.store(false, Ordering::Relaxed);
-                if let Ok(mut last) = s.last_error.lock() {
-                    last.clear();
+                if let Ok(mut logged) = s.logged_errors.lock() {
+                    logged.clear();
                 }
                 if let (false, Some(exchange)) = (meta.dead_letter, meta.exchange) {
                     s.ticks_acked[ProducerStats::slot(exchange)].fetch_add(1, Ordering::Relaxed);
@@ -198,6 +208,10 @@ impl TickProducer {
         let producer = config.create_with_context(Context {
             stats: Arc::clone(&stats),
             verbose,
+            bootstrap: properties
+                .get("bootstrap.servers")
+                .cloned()
+                .unwrap_or_else(|| "(no bootstrap.servers)".into()),
         })?;
         Ok(Self {
             producer,

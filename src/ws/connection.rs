@@ -57,6 +57,8 @@ pub struct ConnectionStats {
     pub frames: AtomicU64,
     /// Time spent waiting for room in the output channel, µs.
     pub backpressure_wait_us: AtomicU64,
+    /// When the last data frame arrived, UTC epoch µs (0: none yet).
+    pub last_frame_us: AtomicU64,
 }
 
 /// How a session ended.
@@ -199,6 +201,7 @@ async fn session(
                     _ => continue,
                 };
                 stats.frames.fetch_add(1, Ordering::Relaxed);
+                stats.last_frame_us.store(u64::try_from(received_ts_us).unwrap_or(0), Ordering::Relaxed);
                 let received = Received { connector: Arc::clone(name), frame_type, bytes, received_ts_us };
                 let waited = Instant::now();
                 let mut sending = std::pin::pin!(out.send(received));

@@ -1,0 +1,92 @@
+//! Failures an operator can act on: each names what failed and where, once, with secrets
+//! redacted; the progress line says when Kafka acknowledges nothing.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod common;
+
+use common::stack::free_port;
+use std::process::Command;
+use std::time::Duration;
+
+const BIN: &str = env!("CARGO_BIN_EXE_tickflow");
+const ROOT: &str = env!("CARGO_MANIFEST_DIR");
+
+#[test]
+fn redis_unreachable_is_named_with_its_password_redacted() {
+    let port = free_port();
+    let out = Command::new(BIN)
+        .args(["cache", "--duration", "5"])
+        .current_dir(ROOT)
+        .env(
+            "TICKFLOW_KAFKA__BOOTSTRAP_SERVERS",
+            format!("127.0.0.1:{}", free_port()),
+        )
+        .env(
+            "TICKFLOW_REDIS__URL",
+            format!("redis://default:S3CRET-pw@127.0.0.1:{port}"),
+        )
+        .env("TICKFLOW_CACHE__HTTP_BIND", "127.0.0.1:0")
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains(&format!("redis redis://***@127.0.0.1:{port}")),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("S3CRET"), "{stderr}");
+    let redis_line = stderr
+        .lines()
+        .find(|l| l.contains("redis redis://"))
+        .unwrap();
+    assert_eq!(
+        redis_line.matches("Connection refused").count(),
+        1,
+        "{redis_line}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_dead_broker_is_logged_once_and_the_progress_line_says_so() {
+    let (base, _sim) = common::start_simulator(50, Duration::from_secs(1), None).await;
+    let broker = format!("127.0.0.1:{}", free_port());
+    let out = tokio::task::spawn_blocking(move || {
+        Command::new(BIN)
+            .args([
+                "gather",
+                "--simulator",
+                &base,
+                "--connector",
+                "upbit",
+                "--duration",
+                "17",
+            ])
+            .current_dir(ROOT)
+            .env("TICKFLOW_KAFKA__BOOTSTRAP_SERVERS", &broker)
+            .env("TICKFLOW_TOPICS__CREATE", "false")
+            .env("TICKFLOW_HTTP__BIND", "127.0.0.1:0")
+            .env("TICKFLOW_GATHER__PROGRESS_SECS", "5")
+            .env("TICKFLOW_GATHER__FLUSH_TIMEOUT_MS", "1000")
+            .output()
+            .map(|o| (o, broker))
+    })
+    .await
+    .unwrap()
+    .unwrap();
+    let (out, broker) = out;
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    // librdkafka reports the dead broker at every retry, with changing counts ("1/1 brokers
+    // are down", "0/1 ..."): one line per kind of error, naming the bootstrap list.
+    let kafka_lines: Vec<&str> = stderr
+        .lines()
+        .filter(|l| l.contains(&format!("kafka {broker}:")))
+        .collect();
+    assert!(!kafka_lines.is_empty(), "{stderr}");
+    assert!(kafka_lines.len() <= 2, "{kafka_lines:#?}");
+    assert!(
+        stderr.contains("KAFKA: nothing acknowledged for"),
+        "the progress line never said Kafka is down:\n{stderr}"
+    );
+    // Nothing was delivered: the exit code says so.
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+}
