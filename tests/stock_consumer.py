@@ -8,7 +8,6 @@ usage: stock_consumer.py BOOTSTRAP REGISTRY TOPIC avro|proto COUNT [--reader-sch
        [--descriptor-set FILE] [--user-info USER:PASSWORD]
 """
 import argparse
-import datetime
 import decimal
 import json
 import sys
@@ -20,20 +19,11 @@ from confluent_kafka.schema_registry.avro import AvroDeserializer
 from confluent_kafka.schema_registry.protobuf import ProtobufDeserializer
 from confluent_kafka.serialization import StringDeserializer
 
-EPOCH = datetime.datetime(1970, 1, 1, tzinfo=datetime.timezone.utc)
+# The canonical JSON form of one value (shared with the independent Avro reader beside this).
+from independent_avro_decode import plain
+
 PREFIXES = ("EXCHANGE_", "EVENT_KIND_", "STREAM_TYPE_", "MARKET_STATE_")
 INTEGERS = ("event_ts_us", "trade_ts_us", "sequence", "received_ts_us", "delisting_date")
-
-
-def plain(value):
-    if isinstance(value, decimal.Decimal):
-        text = format(value.normalize(), "f")
-        return "0" if text in ("-0", "0") else text
-    if isinstance(value, datetime.datetime):
-        return (value - EPOCH) // datetime.timedelta(microseconds=1)
-    if isinstance(value, datetime.date):
-        return (value - EPOCH.date()).days
-    return value
 
 
 def from_proto(message):
