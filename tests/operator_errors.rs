@@ -90,3 +90,20 @@ async fn a_dead_broker_is_logged_once_and_the_progress_line_says_so() {
     // Nothing was delivered: the exit code says so.
     assert_eq!(out.status.code(), Some(1), "{stderr}");
 }
+
+#[tokio::test]
+async fn topic_creation_says_which_broker_did_not_answer() {
+    // A port nobody listens on: librdkafka retries until the admin timeout (35 s).
+    let bootstrap = format!("127.0.0.1:{}", free_port());
+    let mut properties = std::collections::BTreeMap::new();
+    properties.insert("bootstrap.servers".to_owned(), bootstrap.clone());
+    let err = tickflow::kafka::ensure_topics(&properties, &["ticks.v1", "ticks.dlq.v1"], 1, 1)
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains(&format!("no broker at {bootstrap} answered")),
+        "{err}"
+    );
+    assert!(err.contains("ticks.v1, ticks.dlq.v1"), "{err}");
+}

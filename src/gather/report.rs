@@ -182,12 +182,18 @@ pub fn metrics(state: &GatherState) -> String {
             );
         }
     }
-    let scalars: [(&str, &str, &str, u64); 11] = [
+    let scalars: [(&str, &str, &str, u64); 12] = [
         (
             "tickflow_ready",
             "gauge",
             "1 while /readyz answers 200",
             u64::from(ready(state).is_ok()),
+        ),
+        (
+            "tickflow_kafka_pending_messages",
+            "gauge",
+            "messages handed to the producer and not yet acknowledged or failed (its queue and in flight)",
+            pending(k),
         ),
         (
             "tickflow_kafka_dlq_sent_total",
@@ -269,6 +275,14 @@ pub fn metrics(state: &GatherState) -> String {
     e.finish()
 }
 
+/// Messages handed to the producer and not yet acknowledged or failed.
+fn pending(k: &ProducerStats) -> u64 {
+    let acked = ProducerStats::total(&k.ticks_acked) + get(&k.dlq_acked);
+    let sent = ProducerStats::total(&k.ticks_sent) + get(&k.dlq_sent);
+    let settled = acked + get(&k.delivery_failed) + get(&k.queue_full_failed);
+    sent.saturating_sub(settled)
+}
+
 /// After this long with sends pending and no acknowledgement, the progress line says so.
 const KAFKA_STALL: Duration = Duration::from_secs(10);
 
@@ -277,9 +291,7 @@ const KAFKA_STALL: Duration = Duration::from_secs(10);
 fn kafka_stall(state: &GatherState, since: &mut Option<Instant>, last_acked: &mut u64) -> String {
     let k = &state.producer;
     let acked = ProducerStats::total(&k.ticks_acked) + get(&k.dlq_acked);
-    let sent = ProducerStats::total(&k.ticks_sent) + get(&k.dlq_sent);
-    let settled = acked + get(&k.delivery_failed) + get(&k.queue_full_failed);
-    let pending = sent.saturating_sub(settled);
+    let pending = pending(k);
     if acked != *last_acked || pending == 0 {
         *last_acked = acked;
         *since = None;

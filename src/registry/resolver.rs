@@ -1,8 +1,9 @@
 //! Reading the schema id in every message's header (`tickflow cache`): each id is resolved
 //! through the registry once and remembered.
 //!
-//! - The compiled schema (the same Avro layout and logical types, or any Protobuf version
-//!   whose field numbers agree with the compiled one): the hot decoder.
+//! - The compiled schema, or exactly its first fields (v1: v2 without the three fields it
+//!   appended), compared structurally (types, logical types, decimal scale); or any Protobuf
+//!   version whose field numbers agree with the compiled one: the hot decoder.
 //! - Another Avro version the compiled schema can read (Avro schema resolution): the generic
 //!   decoder, resolving by field name.
 //! - An id the registry does not know, or a writer schema that cannot be read, is a typed
@@ -66,10 +67,6 @@ pub struct Resolver {
     /// Without a registry: the one id read, in this format.
     fixed: (u32, Format),
     known: Mutex<HashMap<u32, Result<Writer, DecodeFailure>>>,
-}
-
-fn compiled_avro() -> Result<&'static Schema, CodecError> {
-    avro::schema()
 }
 
 fn compiled_proto() -> Result<&'static Arc<proto_rules::Model>, DecodeFailure> {
@@ -219,7 +216,7 @@ fn classify(id: u32, kind: Kind, text: &str) -> Result<Writer, DecodeFailure> {
         Kind::Avro => {
             let writer = Schema::parse_str(text)
                 .map_err(|e| incompatible(format!("not a valid Avro schema: {e}")))?;
-            let current = compiled_avro()?;
+            let current = avro::schema()?;
             crate::schemas::avro::can_read(&writer, current)
                 .map_err(|(field, reason)| incompatible(format!("field `{field}`: {reason}")))?;
             // The same fields as the compiled schema, or its first n (v1: every field but the
