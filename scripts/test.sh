@@ -78,8 +78,9 @@ if ! command -v docker-compose >/dev/null 2>&1; then
 fi
 docker-compose version | head -1
 docker-compose -f docker/compose.yaml config -q
+services=$(docker-compose -f docker/compose.yaml config --services)
 for service in kafka schema-registry redis schemas gather cache prometheus grafana; do
-  docker-compose -f docker/compose.yaml config --services | grep -qx "$service" \
+  grep -qx "$service" <<<"$services" \
     || { echo "docker/compose.yaml has no service $service" >&2; exit 1; }
 done
 
