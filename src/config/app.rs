@@ -3,8 +3,9 @@
 //!
 //! In `[kafka]` every key is a librdkafka property passed through as is; an override's key is
 //! lower-cased with `_` → `.` (`TICKFLOW_KAFKA__LINGER_MS` sets `linger.ms`). In the other
-//! sections the key is lower-cased (`TICKFLOW_TOPICS__TICKS`). Values that look like integers
-//! or `true`/`false` are read as such. Everything is validated at once.
+//! sections the key is lower-cased (`TICKFLOW_TOPICS__TICKS`). Values stay text exactly as
+//! written (a password `0042` stays `0042`); numeric and boolean settings parse the text.
+//! Everything is validated at once.
 
 use super::ConfigError;
 use crate::codec::Format;
@@ -49,12 +50,16 @@ struct CacheFile {
     /// Kafka consumer group (default `tickflow-cache`).
     group_id: Option<String>,
     /// A batch is due at this many messages (default 5000).
+    #[serde(default, deserialize_with = "super::lenient::opt")]
     batch_max: Option<usize>,
     /// ... or this long after its first message, ms (default 20).
+    #[serde(default, deserialize_with = "super::lenient::opt")]
     batch_wait_ms: Option<u64>,
     /// Most distinct keys a gathering batch holds before consumption pauses (default 100000).
+    #[serde(default, deserialize_with = "super::lenient::opt")]
     pending_keys_max: Option<usize>,
     /// Price keys expire after this long without an update (default 86400; 0: never).
+    #[serde(default, deserialize_with = "super::lenient::opt")]
     ttl_secs: Option<u64>,
     /// Key prefix (default `px`).
     prefix: Option<String>,
@@ -90,10 +95,13 @@ struct TopicsFile {
     /// Dead letters (default `ticks.dlq.v1`).
     dlq: Option<String>,
     /// Create missing topics at start (default true).
+    #[serde(default, deserialize_with = "super::lenient::opt")]
     create: Option<bool>,
     /// Partitions of created topics (default 6).
+    #[serde(default, deserialize_with = "super::lenient::opt")]
     partitions: Option<i32>,
     /// Replication factor of created topics (default 1; use 3 in production).
+    #[serde(default, deserialize_with = "super::lenient::opt")]
     replication_factor: Option<i32>,
 }
 
@@ -105,6 +113,7 @@ struct OutputFile {
     format: Option<String>,
     /// Schema id written into each message's Confluent header when no `[schema_registry]` is
     /// configured (default 1); with a registry the id is the registry's.
+    #[serde(default, deserialize_with = "super::lenient::opt")]
     schema_id: Option<u32>,
 }
 
@@ -121,13 +130,17 @@ struct HttpFile {
 #[serde(deny_unknown_fields)]
 struct GatherFile {
     /// Frames buffered between the connections and the producer (default 16384).
+    #[serde(default, deserialize_with = "super::lenient::opt")]
     queue_frames: Option<usize>,
     /// Longest wait for room in librdkafka's queue before a message counts as failed
     /// (default 60000).
+    #[serde(default, deserialize_with = "super::lenient::opt")]
     max_block_ms: Option<u64>,
     /// Longest wait for outstanding deliveries at shutdown (default 30000).
+    #[serde(default, deserialize_with = "super::lenient::opt")]
     flush_timeout_ms: Option<u64>,
     /// Seconds between progress lines on stderr (default 5; 0 turns them off).
+    #[serde(default, deserialize_with = "super::lenient::opt")]
     progress_secs: Option<u64>,
 }
 
@@ -138,6 +151,7 @@ struct RedisFile {
     /// `redis://[user:password@]host:port[/db]` (default `redis://127.0.0.1:6379`).
     url: Option<String>,
     /// The URL is a seed node of a Redis Cluster (default false).
+    #[serde(default, deserialize_with = "super::lenient::opt")]
     cluster: Option<bool>,
 }
 
@@ -241,13 +255,22 @@ fn parse(
     };
     let mut env: Vec<_> = env.into_iter().collect();
     env.sort();
+    let mut applied = Vec::new();
     for (name, value) in env {
-        apply_override(&mut table, &name, &value, problems);
+        if apply_override(&mut table, &name, &value, problems) {
+            applied.push(name);
+        }
     }
     let parsed: AppFile = match AppFile::deserialize(table) {
         Ok(p) => p,
         Err(e) => {
-            problems.push(format!("{file}: {}", e.to_string().trim()));
+            // The value at fault may come from the file or from an override: name both.
+            let source = if applied.is_empty() {
+                file.to_owned()
+            } else {
+                format!("{file} with the environment's {}", applied.join(", "))
+            };
+            problems.push(format!("{source}: {}", e.to_string().trim()));
             return None;
         }
     };
@@ -256,12 +279,18 @@ fn parse(
 
 /// `TICKFLOW_SECTION__KEY=value` → `table[section][key] = value`. Variables without `__` are
 /// not overrides (the prefix is shared with other settings).
-fn apply_override(table: &mut toml::Table, name: &str, value: &str, problems: &mut Vec<String>) {
+/// True when `name` was an override (applied, or reported as a problem).
+fn apply_override(
+    table: &mut toml::Table,
+    name: &str,
+    value: &str,
+    problems: &mut Vec<String>,
+) -> bool {
     let Some(rest) = name.strip_prefix(ENV_PREFIX) else {
-        return;
+        return false;
     };
     let Some((section, key)) = rest.split_once("__") else {
-        return;
+        return false;
     };
     let section = section.to_ascii_lowercase();
     let key = if section == "kafka" {
@@ -273,15 +302,11 @@ fn apply_override(table: &mut toml::Table, name: &str, value: &str, problems: &m
         problems.push(format!(
             "environment: {name}: expected TICKFLOW_<SECTION>__<KEY>"
         ));
-        return;
+        return true;
     }
-    let value = if let Ok(i) = value.parse::<i64>() {
-        toml::Value::Integer(i)
-    } else if let Ok(b) = value.parse::<bool>() {
-        toml::Value::Boolean(b)
-    } else {
-        toml::Value::String(value.to_owned())
-    };
+    // Text as written: numeric settings parse it (`lenient`), string ones keep it exactly
+    // (a password `0042`, a group id `2024`).
+    let value = toml::Value::String(value.to_owned());
     let entry = table
         .entry(section.clone())
         .or_insert_with(|| toml::Value::Table(toml::Table::new()));
@@ -291,6 +316,7 @@ fn apply_override(table: &mut toml::Table, name: &str, value: &str, problems: &m
         }
         _ => problems.push(format!("environment: {name}: `{section}` is not a section")),
     }
+    true
 }
 
 fn validate(file: &str, base: &Path, f: AppFile, problems: &mut Vec<String>) -> AppConfig {
@@ -538,6 +564,34 @@ mod tests {
             "{all}"
         );
         assert!(load("[schema_registry]\nurl = \"ftp://x\"\n", &[]).is_err());
+    }
+
+    #[test]
+    fn overrides_keep_text_as_written_and_numbers_still_parse() {
+        let c = load(
+            "[cache]\nbatch_max = 10\n",
+            &[
+                ("TICKFLOW_KAFKA__SASL_PASSWORD", "0042"),
+                ("TICKFLOW_KAFKA__CLIENT_ID", "007"),
+                ("TICKFLOW_CACHE__GROUP_ID", "2024"),
+                ("TICKFLOW_CACHE__BATCH_WAIT_MS", "35"),
+                ("TICKFLOW_TOPICS__CREATE", "false"),
+                ("TICKFLOW_REDIS__CLUSTER", "true"),
+            ],
+        )
+        .unwrap();
+        assert_eq!(c.kafka["sasl.password"], "0042");
+        assert_eq!(c.kafka["client.id"], "007");
+        assert_eq!(c.cache.group_id, "2024");
+        assert_eq!(c.cache.batch_max, 10, "the file's number");
+        assert_eq!(c.cache.batch_wait, Duration::from_millis(35));
+        assert!(!c.topics.create && c.redis_cluster);
+        let e = load("", &[("TICKFLOW_CACHE__BATCH_MAX", "lots")]).unwrap_err();
+        let all = e.problems.join("\n");
+        assert!(
+            all.contains("TICKFLOW_CACHE__BATCH_MAX") && all.contains("`lots`"),
+            "{all}"
+        );
     }
 
     #[test]

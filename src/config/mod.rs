@@ -5,6 +5,7 @@
 
 pub mod app;
 pub mod connector;
+mod lenient;
 pub mod registry;
 
 pub use app::{AppConfig, GatherSettings, Topics, load_app_config};

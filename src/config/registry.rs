@@ -88,13 +88,16 @@ pub(crate) struct RegistryFile {
     /// Extra CA certificate(s), PEM, trusted besides the bundled roots.
     ca_file: Option<PathBuf>,
     /// Bound on each request, ms (default 10000).
+    #[serde(default, deserialize_with = "super::lenient::opt")]
     timeout_ms: Option<u64>,
     /// `TopicNameStrategy` (default), `RecordNameStrategy`, `TopicRecordNameStrategy`.
     subject_name_strategy: Option<String>,
     /// Register the schema when it is missing (Confluent's `auto.register.schemas`; for
     /// development, default false).
+    #[serde(default, deserialize_with = "super::lenient::opt")]
     auto_register: Option<bool>,
     /// Attempts while the registry is unreachable at start (default 5, with backoff).
+    #[serde(default, deserialize_with = "super::lenient::opt")]
     attempts: Option<u32>,
 }
 
