@@ -99,14 +99,20 @@ fn pipeline(c: &mut Criterion) {
     group.finish();
 }
 
-fn avro_paths(c: &mut Criterion) {
+/// The first case's tick (a Binance 24hrTicker).
+fn first_tick() -> tickflow::model::Tick {
     let case = cases().into_iter().next().unwrap();
-    let Ok(Decoded::Tick(tick)) = case
+    match case
         .adapter
         .decode(Frame::text(case.frame), case.received_us)
-    else {
-        panic!("fixture must decode")
-    };
+    {
+        Ok(Decoded::Tick(tick)) => tick,
+        other => panic!("fixture must decode: {other:?}"),
+    }
+}
+
+fn avro_paths(c: &mut Criterion) {
+    let tick = first_tick();
     let mut group = c.benchmark_group("avro_encode_one_tick");
     group.throughput(Throughput::Elements(1));
     let mut out = Vec::with_capacity(256);
@@ -140,13 +146,7 @@ fn avro_paths(c: &mut Criterion) {
 fn cache_decode(c: &mut Criterion) {
     use tickflow::registry::resolver::Resolver;
     use tickflow::schemas::Kind;
-    let case = cases().into_iter().next().unwrap();
-    let Ok(Decoded::Tick(tick)) = case
-        .adapter
-        .decode(Frame::text(case.frame), case.received_us)
-    else {
-        panic!("fixture must decode")
-    };
+    let tick = first_tick();
     let v1_text = include_str!("../schemas/avro/tick.v1.avsc");
     let resolver = Resolver::new(None, 1, Format::Avro);
     resolver.preload(2, Kind::Avro, avro::TICK_AVSC).unwrap();

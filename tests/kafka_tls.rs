@@ -9,9 +9,8 @@ mod common;
 
 use common::cache::config_with;
 use common::run::{acked, connectors, gather, get, setup, wait_for};
-use common::stack::{RedisServer, free_port};
+use common::stack::{RedisServer, free_port, http_get};
 use common::tls::{TestCa, TlsBroker};
-use std::io::{Read, Write};
 use std::process::{Command, Stdio};
 use std::sync::atomic::Ordering;
 use std::time::Duration;
@@ -69,22 +68,6 @@ async fn gather_and_cache_reach_kafka_over_verified_tls() {
     let _ = std::fs::remove_dir_all(&dir);
 }
 
-/// `GET path` on loopback `port`: (status, body).
-fn http_get(port: u16, path: &str) -> Option<(u16, String)> {
-    let mut s = std::net::TcpStream::connect(("127.0.0.1", port)).ok()?;
-    s.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
-    write!(
-        s,
-        "GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
-    )
-    .ok()?;
-    let mut text = String::new();
-    s.read_to_string(&mut text).ok()?;
-    let status = text.get(9..12)?.parse().ok()?;
-    let body = text.split_once("\r\n\r\n").map(|(_, b)| b.to_owned())?;
-    Some((status, body))
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_certificate_from_another_ca_fails_clearly_and_readyz_is_503() {
     let test = "a_certificate_from_another_ca_fails_clearly";
@@ -121,12 +104,12 @@ async fn a_certificate_from_another_ca_fails_clearly_and_readyz_is_503() {
     let mut readyz = None;
     for _ in 0..100 {
         tokio::time::sleep(Duration::from_millis(100)).await;
-        if let Some(r) = http_get(http, "/readyz") {
+        if let Some(r) = http_get(([127, 0, 0, 1], http).into(), "/readyz") {
             readyz = Some(r);
             if tls.handshakes.load(Ordering::Relaxed) == 0 {
                 // Give librdkafka time to try and fail at least once.
                 tokio::time::sleep(Duration::from_secs(3)).await;
-                readyz = http_get(http, "/readyz");
+                readyz = http_get(([127, 0, 0, 1], http).into(), "/readyz");
             }
             break;
         }

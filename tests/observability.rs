@@ -8,25 +8,16 @@ mod common;
 
 use common::cache::{cache, config};
 use common::run::{acked, connectors, gather, get, setup, wait_for};
-use common::stack::{Broker, RedisServer};
+use common::stack::{Broker, RedisServer, http_get};
 use std::collections::BTreeSet;
-use std::io::{Read, Write};
 use std::time::Duration;
 
 const ROOT: &str = env!("CARGO_MANIFEST_DIR");
 
 fn scrape(addr: std::net::SocketAddr) -> String {
-    let mut s = std::net::TcpStream::connect(addr).unwrap();
-    s.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
-    write!(
-        s,
-        "GET /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
-    )
-    .unwrap();
-    let mut text = String::new();
-    s.read_to_string(&mut text).unwrap();
-    assert!(text.starts_with("HTTP/1.1 200"), "{text}");
-    text.split_once("\r\n\r\n").unwrap().1.to_owned()
+    let (status, body) = http_get(addr, "/metrics").expect("/metrics answered");
+    assert_eq!(status, 200, "{body}");
+    body
 }
 
 /// Every series name an exposition can produce: its families, histograms' parts included.

@@ -2,7 +2,7 @@
 //! with a writer schema (`SchemaCompatibility::can_read`), with its finding turned into the
 //! field and the reason.
 
-use super::{Break, Family, Level, Unreadable, pairs};
+use super::{Break, Family, Level, Unreadable, pairs, parse_all};
 use apache_avro::Schema;
 use apache_avro::error::CompatibilityError;
 use apache_avro::schema_compatibility::{Compatibility, SchemaCompatibility};
@@ -53,15 +53,7 @@ pub fn parse(path: &std::path::Path, text: &str) -> Result<Schema, String> {
 
 /// Checks every pair of versions the level asks for.
 pub fn check(family: &Family, level: Level) -> Result<Vec<Break>, Unreadable> {
-    let mut problems = Vec::new();
-    let schemas: Vec<Schema> = family
-        .versions
-        .iter()
-        .filter_map(|v| parse(&v.path, &v.text).map_err(|e| problems.push(e)).ok())
-        .collect();
-    if !problems.is_empty() {
-        return Err(Unreadable { problems });
-    }
+    let schemas = parse_all(family, |v| parse(&v.path, &v.text))?;
     let mut breaks = Vec::new();
     for (w, r) in pairs(schemas.len(), level) {
         if let Err((field, reason)) = can_read(&schemas[w], &schemas[r]) {

@@ -265,6 +265,24 @@ fn pairs(count: usize, level: Level) -> Vec<(usize, usize)> {
     out
 }
 
+/// Every version of `family` parsed by `parse`, or every version that would not parse.
+fn parse_all<T>(
+    family: &Family,
+    parse: impl Fn(&Version) -> Result<T, String>,
+) -> Result<Vec<T>, Unreadable> {
+    let mut problems = Vec::new();
+    let parsed: Vec<T> = family
+        .versions
+        .iter()
+        .filter_map(|v| parse(v).map_err(|e| problems.push(e)).ok())
+        .collect();
+    if problems.is_empty() {
+        Ok(parsed)
+    } else {
+        Err(Unreadable { problems })
+    }
+}
+
 /// Checks every version of `family` at `level`; unparsable versions are [`Unreadable`].
 pub fn check(family: &Family, level: Level) -> Result<Vec<Break>, Unreadable> {
     match family.kind {

@@ -12,7 +12,7 @@
 //! These rules do not depend on the direction of reading, so at a level that checks both
 //! directions each pair of versions is reported once.
 
-use super::{Break, Family, Level, Unreadable, pairs};
+use super::{Break, Family, Level, Unreadable, pairs, parse_all};
 use prost_types::{
     DescriptorProto, EnumDescriptorProto, FieldDescriptorProto, FileDescriptorProto,
     field_descriptor_proto::{Label, Type},
@@ -337,20 +337,7 @@ pub fn compile_source(text: &str) -> Result<FileDescriptorProto, String> {
 
 /// Checks every pair of versions the level asks for (each unordered pair once).
 pub fn check(family: &Family, level: Level) -> Result<Vec<Break>, Unreadable> {
-    let mut problems = Vec::new();
-    let models: Vec<Model> = family
-        .versions
-        .iter()
-        .filter_map(|v| {
-            compile_file(&v.path)
-                .map(|f| Model::of(&f))
-                .map_err(|e| problems.push(e))
-                .ok()
-        })
-        .collect();
-    if !problems.is_empty() {
-        return Err(Unreadable { problems });
-    }
+    let models = parse_all(family, |v| compile_file(&v.path).map(|f| Model::of(&f)))?;
     let mut seen = Vec::new();
     let mut breaks = Vec::new();
     for (a, b) in pairs(models.len(), level) {

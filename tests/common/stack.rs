@@ -218,6 +218,21 @@ pub fn consume_all(
     out
 }
 
+/// `GET path` on `addr` (one request, `Connection: close`): the status and the body, or
+/// `None` when nothing answered.
+pub fn http_get(addr: std::net::SocketAddr, path: &str) -> Option<(u16, String)> {
+    use std::io::{Read, Write};
+    let mut s = TcpStream::connect(addr).ok()?;
+    s.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
+    let request = format!("GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n");
+    s.write_all(request.as_bytes()).ok()?;
+    let mut text = String::new();
+    s.read_to_string(&mut text).ok()?;
+    let status = text.get(9..12)?.parse().ok()?;
+    let body = text.split_once("\r\n\r\n").map(|(_, b)| b.to_owned())?;
+    Some((status, body))
+}
+
 /// A message's header as text.
 pub fn header(m: &OwnedMessage, name: &str) -> Option<String> {
     let headers = m.headers()?;
