@@ -159,6 +159,76 @@ async fn updates_are_published_indexed_and_expire() {
 }
 
 #[tokio::test]
+async fn a_key_redis_refuses_is_returned_alone_and_the_others_are_written() {
+    let Some(server) = RedisServer::start("a_key_redis_refuses") else {
+        return;
+    };
+    let mut s = store(&server).await;
+    let mut c = connect(&server.url(), false).await.unwrap();
+    let () = c.set("px:{ETH-KRW}:UPBIT", "a string").await.unwrap();
+    let () = c.set("px:index:UPBIT", "not a sorted set").await.unwrap();
+    let ticks = [
+        tick("BTC-KRW", "100", 1_000, None),
+        tick("ETH-KRW", "200", 1_000, None),
+        tick("XRP-KRW", "300", 1_000, None),
+    ];
+    let refs: Vec<&Tick> = ticks.iter().collect();
+    let done = s.apply(&refs, 1).await.unwrap();
+    assert_eq!((done.applied, done.stale), (2, 0));
+    assert_eq!(done.refused.len(), 1);
+    assert_eq!(done.refused[0].index, 1);
+    assert_eq!(done.refused[0].reason, "redis_wrong_type");
+    assert!(
+        done.refused[0].error.starts_with("WRONGTYPE "),
+        "{}",
+        done.refused[0].error
+    );
+    assert_eq!(
+        s.index_refused, 1,
+        "the index key of another type is counted, not fatal"
+    );
+    assert_eq!(
+        hash(&server, "px:{XRP-KRW}:UPBIT").await["last_price"],
+        "300"
+    );
+    let kept: String = c.get("px:{ETH-KRW}:UPBIT").await.unwrap();
+    assert_eq!(kept, "a string");
+}
+
+/// A tick dated 55 s ahead (validation admits up to 60 s) holds its key for at most the
+/// ordering allowance: the live feed received after that replaces it.
+#[tokio::test]
+async fn a_tick_dated_ahead_holds_its_key_for_at_most_a_second() {
+    let Some(server) = RedisServer::start("a_tick_dated_ahead") else {
+        return;
+    };
+    let mut s = store(&server).await;
+    let received = 1_700_000_000_000_000_i64;
+    let mut skewed = tick("BTC-KRW", "999", 0, None);
+    skewed.received_ts_us = received;
+    skewed.event_ts_us = Some(received + 55_000_000);
+    assert_eq!(s.apply(&[&skewed], 1).await.unwrap().applied, 1);
+    // The live feed, 100 ms apart, each stamped 50 ms before it arrived.
+    let mut first_live = None;
+    for step in 1..=30_i64 {
+        let at = received + step * 100_000;
+        let mut live = tick("BTC-KRW", &format!("{}", 100 + step), 0, None);
+        live.received_ts_us = at;
+        live.event_ts_us = Some(at - 50_000);
+        if s.apply(&[&live], 1).await.unwrap().applied == 1 && first_live.is_none() {
+            first_live = Some(at - received);
+        }
+    }
+    let held = first_live.expect("the live feed never replaced the skewed tick");
+    assert!(held <= 1_100_000, "held the key for {held} µs");
+    assert_eq!(
+        hash(&server, "px:{BTC-KRW}:UPBIT").await["last_price"],
+        "130",
+        "the live feed owns the key"
+    );
+}
+
+#[tokio::test]
 async fn out_of_order_batches_leave_the_newest() {
     let Some(server) = RedisServer::start("out_of_order_batches") else {
         return;
@@ -173,7 +243,12 @@ async fn out_of_order_batches_leave_the_newest() {
     for chunk in order.chunks(37) {
         let mut batch = Batch::default();
         for i in chunk {
-            batch.add(ticks[*i].clone());
+            batch.add(ticks[*i].clone(), || tickflow::cache::batch::Source {
+                partition: 0,
+                offset: *i as i64,
+                key: Vec::new(),
+                payload: Vec::new(),
+            });
         }
         let newest = batch.ticks();
         assert_eq!(newest.len(), 1);

@@ -438,20 +438,11 @@ async fn sigterm_flushes_everything_produced() {
     .unwrap();
     let (status, stderr, _) = output;
     assert!(status.success(), "exit {status:?}:\n{stderr}");
-    let summary = stderr
-        .lines()
-        .find(|l| l.contains("stopped;"))
-        .unwrap_or_else(|| panic!("{stderr}"));
-    let numbers: Vec<u64> = summary
-        .split(|c: char| !c.is_ascii_digit())
-        .filter_map(|w| w.parse().ok())
-        .collect();
-    // "stopped; P ticks produced, A ticks and D dead letters acknowledged, L not delivered"
-    let [produced, acked, _, lost] = numbers[..] else {
-        panic!("{summary}")
-    };
-    assert_eq!(lost, 0, "{summary}");
-    assert_eq!(produced, acked, "{summary}");
+    let summary = common::run::Summary::find(&stderr);
+    let (produced, acked) = (summary.ticks.produced, summary.ticks.acked);
+    assert_eq!(summary.ticks.not_delivered, 0, "{stderr}");
+    assert_eq!(summary.frames_abandoned, 0, "{stderr}");
+    assert_eq!(produced, acked, "{stderr}");
     assert!(acked >= 2000);
     let messages = consume_all(
         &broker.bootstrap,

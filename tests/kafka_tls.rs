@@ -96,7 +96,7 @@ async fn a_certificate_from_another_ca_fails_clearly_and_readyz_is_503() {
         // Topic creation would wait for a broker that never answers; readiness is the point.
         .env("TICKFLOW_TOPICS__CREATE", "false")
         .env("TICKFLOW_HTTP__BIND", format!("127.0.0.1:{http}"))
-        .env("TICKFLOW_GATHER__FLUSH_TIMEOUT_MS", "1000")
+        .env("TICKFLOW_GATHER__SHUTDOWN_TIMEOUT_MS", "1000")
         .stderr(Stdio::piped())
         .stdout(Stdio::null())
         .spawn()

@@ -66,7 +66,7 @@ async fn a_dead_broker_is_logged_once_and_the_progress_line_says_so() {
             .env("TICKFLOW_TOPICS__CREATE", "false")
             .env("TICKFLOW_HTTP__BIND", "127.0.0.1:0")
             .env("TICKFLOW_GATHER__PROGRESS_SECS", "5")
-            .env("TICKFLOW_GATHER__FLUSH_TIMEOUT_MS", "1000")
+            .env("TICKFLOW_GATHER__SHUTDOWN_TIMEOUT_MS", "1000")
             .output()
             .map(|o| (o, broker))
     })

@@ -16,11 +16,12 @@
 //! the DLQ with a typed reason and its offset moves on with the batch.
 
 use super::Store;
-use super::batch::Batch;
+use super::batch::{Batch, Letter, Source};
 pub use super::stats::CacheStats;
 use super::stats::count_failure;
+use super::store::Applied;
 use crate::config::AppConfig;
-use crate::kafka::{ProducerStats, TickProducer, dlq::rfc3339_micros, producer_properties};
+use crate::kafka::{TickProducer, Ticket, dlq::rfc3339_micros, producer_properties};
 use crate::model::time::now_us;
 use crate::registry::resolver::Resolver;
 use rdkafka::client::ClientContext;
@@ -137,7 +138,8 @@ impl Shared {
                 .saturating_sub(t.elapsed())
                 .clamp(Duration::from_millis(2), most),
         };
-        (gathering.keys(), timeout)
+        // Dead letters count like keys: a flood of them while the DLQ is down is bounded too.
+        (gathering.keys() + gathering.letters.len(), timeout)
     }
 }
 
@@ -210,6 +212,14 @@ impl ConsumerContext for CacheContext {
     }
 
     fn post_rebalance(&self, consumer: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
+        let assigned = match rebalance {
+            Rebalance::Assign(partitions) => partitions.count(),
+            _ => 0,
+        };
+        self.shared
+            .stats
+            .assigned
+            .store(assigned as u64, Ordering::Relaxed);
         if let Rebalance::Assign(partitions) = rebalance
             && self.shared.paused.load(Ordering::Relaxed)
             && let Err(e) = consumer.pause(partitions)
@@ -295,8 +305,6 @@ fn consumer(app: &AppConfig, shared: Arc<Shared>) -> KafkaResult<CacheConsumer> 
 struct Poller {
     consumer: Arc<CacheConsumer>,
     shared: Arc<Shared>,
-    dlq: TickProducer,
-    dlq_topic: String,
     resolver: Resolver,
     pending_keys_max: usize,
     shutdown: watch::Receiver<bool>,
@@ -323,12 +331,8 @@ impl Poller {
         }
         if !self.shared.flush(FLUSH_TIMEOUT) {
             tracing::warn!(
-                "stopping with ticks Redis has not acknowledged; their offsets stay uncommitted"
+                "stopping with ticks Redis (or dead letters the DLQ) has not acknowledged; their offsets stay uncommitted"
             );
-        }
-        let left = self.dlq.flush(Duration::from_secs(10));
-        if left > 0 {
-            tracing::error!(left, "dead letters not delivered at shutdown");
         }
     }
 
@@ -355,23 +359,36 @@ impl Poller {
         }
     }
 
-    /// Decodes one message into the gathering batch, or sends it to the DLQ.
+    /// Decodes one message into the gathering batch, or makes it a dead letter of the batch.
     fn take(&self, m: &BorrowedMessage<'_>) {
         let stats = &self.shared.stats;
         stats.consumed.fetch_add(1, Ordering::Relaxed);
         let payload = m.payload().unwrap_or_default();
         let decoded = self.resolver.decode(payload);
-        if let Err(e) = &decoded {
-            self.dead_letter(m, payload, e.reason, &e.error);
-        }
+        let letter = match &decoded {
+            Err(e) => Some(self.dead_letter(m, payload, e.reason, &e.error)),
+            Ok(_) => None,
+        };
         let mut gathering = self.shared.gathering();
         gathering.cover(m.topic(), m.partition(), m.offset());
-        if let Ok((_, tick)) = decoded {
-            gathering.add(tick);
+        match decoded {
+            Ok((_, tick)) => gathering.add(tick, || Source {
+                partition: m.partition(),
+                offset: m.offset(),
+                key: m.key().unwrap_or_default().to_vec(),
+                payload: payload.to_vec(),
+            }),
+            Err(_) => gathering.letters.extend(letter),
         }
     }
 
-    fn dead_letter(&self, m: &BorrowedMessage<'_>, payload: &[u8], reason: &str, error: &str) {
+    fn dead_letter(
+        &self,
+        m: &BorrowedMessage<'_>,
+        payload: &[u8],
+        reason: &'static str,
+        error: &str,
+    ) -> Letter {
         if let Some(n) = count_failure(&self.shared.stats.poison) {
             tracing::warn!(
                 partition = m.partition(),
@@ -382,86 +399,220 @@ impl Poller {
             );
         }
         self.shared.stats.count_poison_reason(reason);
-        let headers = [
-            ("stage", "decode".to_owned()),
-            ("reason", reason.to_owned()),
-            ("error", error.to_owned()),
-            ("received_at", rfc3339_micros(now_us())),
-            ("source_topic", m.topic().to_owned()),
-            ("source_partition", m.partition().to_string()),
-            ("source_offset", m.offset().to_string()),
-        ];
-        let key = m.key().unwrap_or_default();
-        if let Err(e) =
-            self.dlq
-                .send_raw_dead_letter(&self.dlq_topic, key, payload, &headers, None, now_us())
-        {
-            tracing::error!("poison message not sent to the DLQ: {e}");
+        Letter {
+            key: m.key().unwrap_or_default().to_vec(),
+            payload: payload.to_vec(),
+            headers: vec![
+                ("stage", "decode".to_owned()),
+                ("reason", reason.to_owned()),
+                ("error", error.to_owned()),
+                ("received_at", rfc3339_micros(now_us())),
+                ("source_topic", m.topic().to_owned()),
+                ("source_partition", m.partition().to_string()),
+                ("source_offset", m.offset().to_string()),
+            ],
         }
     }
 }
 
-/// Writes each batch handed over, then stores its offsets; until `Job::Stop`.
+/// The DLQ as the writer sees it.
+struct DlqSink {
+    producer: TickProducer,
+    topic: String,
+    /// The ticks topic (named in the headers of refused updates).
+    source_topic: String,
+}
+
+/// Writes each batch handed over, delivers its dead letters, then stores its offsets; until
+/// `Job::Stop`.
 async fn writer(
     mut jobs: mpsc::Receiver<Job>,
     mut store: Store,
     consumer: Arc<CacheConsumer>,
     shared: Arc<Shared>,
+    dlq: DlqSink,
     mut shutdown: watch::Receiver<bool>,
 ) {
     let stats = Arc::clone(&shared.stats);
-    while let Some(Job::Write(batch)) = jobs.recv().await {
-        let ticks = batch.ticks();
+    while let Some(Job::Write(mut batch)) = jobs.recv().await {
+        let mut letters = std::mem::take(&mut batch.letters);
+        let entries = batch.entries();
+        let ticks: Vec<&crate::model::Tick> = entries.iter().map(|(t, _)| *t).collect();
         stats
             .coalesced
             .fetch_add(batch.coalesced, Ordering::Relaxed);
-        if write(&mut store, &ticks, &stats, &mut shutdown).await {
-            let mut list = TopicPartitionList::new();
-            for (topic, partition, offset) in batch.offsets() {
-                // The committed position is the next message to read.
-                let _ = list.add_partition_offset(topic, *partition, Offset::Offset(offset + 1));
+        let Some(applied) = write(&mut store, &ticks, &stats, &mut shutdown).await else {
+            shared.writer_idle();
+            continue;
+        };
+        for refused in &applied.refused {
+            let (tick, source) = entries[refused.index];
+            stats.count_refusal(refused.reason);
+            if let Some(more) = stats.refusals_log.admit(refused.reason) {
+                tracing::warn!(
+                    key = %super::contract::price_key(&store_prefix(&store), tick.instrument.as_str(), tick.exchange),
+                    reason = refused.reason,
+                    "redis refused this key alone; its tick goes to the DLQ, the others are written: {}{more}",
+                    refused.error
+                );
             }
-            if let Err(e) = consumer.store_offsets(&list) {
-                // A partition revoked meanwhile: its new owner re-reads; the CAS makes that
-                // harmless.
-                tracing::debug!("storing offsets: {e}");
-            }
-            stats
-                .acknowledged
-                .fetch_add(batch.messages, Ordering::Relaxed);
+            letters.push(Letter {
+                key: source.key.clone(),
+                payload: source.payload.clone(),
+                headers: vec![
+                    ("stage", "cache".to_owned()),
+                    ("reason", refused.reason.to_owned()),
+                    ("error", refused.error.clone()),
+                    ("received_at", rfc3339_micros(now_us())),
+                    ("exchange", tick.exchange.as_str().to_owned()),
+                    ("source_topic", dlq.source_topic.clone()),
+                    ("source_partition", source.partition.to_string()),
+                    ("source_offset", source.offset.to_string()),
+                ],
+            });
         }
+        if !letters.is_empty() && !deliver(&dlq, letters, &stats, &mut shutdown).await {
+            // Stopping before the DLQ acknowledged: the offsets stay where they were, and the
+            // next consumer reads these messages again.
+            shared.writer_idle();
+            continue;
+        }
+        let mut list = TopicPartitionList::new();
+        for (topic, partition, offset) in batch.offsets() {
+            // The committed position is the next message to read.
+            let _ = list.add_partition_offset(topic, *partition, Offset::Offset(offset + 1));
+        }
+        if let Err(e) = consumer.store_offsets(&list) {
+            // A partition revoked meanwhile: its new owner re-reads; the CAS makes that
+            // harmless.
+            tracing::debug!("storing offsets: {e}");
+        }
+        stats
+            .acknowledged
+            .fetch_add(batch.messages, Ordering::Relaxed);
         shared.writer_idle();
     }
     jobs.close();
     shared.writer_idle();
 }
 
-/// Writes until Redis acknowledges (true) or shutdown comes first (false).
-async fn write(
-    store: &mut Store,
-    ticks: &[&crate::model::Tick],
+fn store_prefix(store: &Store) -> String {
+    store.prefix().to_owned()
+}
+
+/// Sends `letters` to the DLQ and waits for the broker's acknowledgement of each; the ones
+/// that failed are sent again with backoff. True when all were acknowledged; false when
+/// shutdown came first.
+async fn deliver(
+    dlq: &DlqSink,
+    mut letters: Vec<Letter>,
     stats: &CacheStats,
     shutdown: &mut watch::Receiver<bool>,
 ) -> bool {
     let mut delay = Duration::from_millis(100);
     loop {
+        stats
+            .dlq_pending
+            .store(letters.len() as u64, Ordering::Relaxed);
+        let tickets: Vec<Option<Arc<Ticket>>> = letters
+            .iter()
+            .map(|l| {
+                let ticket = Arc::new(Ticket::default());
+                dlq.producer
+                    .send_tracked_dead_letter(
+                        &dlq.topic,
+                        &l.key,
+                        &l.payload,
+                        &l.headers,
+                        Arc::clone(&ticket),
+                    )
+                    .map_err(|e| {
+                        if let Some(more) = stats.dlq_log.admit("refused") {
+                            tracing::error!("dead letter not handed to the producer: {e}{more}");
+                        }
+                    })
+                    .ok()
+                    .map(|()| ticket)
+            })
+            .collect();
+        // librdkafka settles each within message.timeout.ms.
+        while !tickets.iter().flatten().all(|t| t.outcome().is_some()) {
+            tokio::select! {
+                biased;
+                _ = shutdown.changed() => return false,
+                () = tokio::time::sleep(Duration::from_millis(5)) => {}
+            }
+        }
+        let failed: Vec<Letter> = letters
+            .into_iter()
+            .zip(&tickets)
+            .filter(|(_, t)| t.as_ref().and_then(|t| t.outcome()) != Some(true))
+            .map(|(l, _)| l)
+            .collect();
+        if failed.is_empty() {
+            stats.dlq_pending.store(0, Ordering::Relaxed);
+            stats.dlq_failing.store(false, Ordering::Relaxed);
+            return true;
+        }
+        stats.dlq_failing.store(true, Ordering::Relaxed);
+        stats
+            .dlq_failures
+            .fetch_add(failed.len() as u64, Ordering::Relaxed);
+        if let Some(more) = stats.dlq_log.admit("not acknowledged") {
+            tracing::error!(
+                "{} dead letters not acknowledged by {} (topic {}); sent again in {delay:?}, the batch's offsets held{more}",
+                failed.len(),
+                dlq.producer.bootstrap(),
+                dlq.topic
+            );
+        }
+        letters = failed;
+        if *shutdown.borrow() {
+            return false;
+        }
+        tokio::select! {
+            biased;
+            _ = shutdown.changed() => return false,
+            () = tokio::time::sleep(delay) => {}
+        }
+        delay = (delay * 2).min(Duration::from_secs(5));
+    }
+}
+
+/// Writes until Redis acknowledges (what it did) or shutdown comes first (`None`).
+async fn write(
+    store: &mut Store,
+    ticks: &[&crate::model::Tick],
+    stats: &CacheStats,
+    shutdown: &mut watch::Receiver<bool>,
+) -> Option<Applied> {
+    let mut delay = Duration::from_millis(100);
+    loop {
         let reloads = store.script_reloads;
-        match store.apply(ticks, now_us()).await {
+        let (partial, index_refused) = (store.applied_in_failed, store.index_refused);
+        let result = store.apply(ticks, now_us()).await;
+        stats
+            .script_reloads
+            .fetch_add(store.script_reloads - reloads, Ordering::Relaxed);
+        stats
+            .applied_in_failed
+            .fetch_add(store.applied_in_failed - partial, Ordering::Relaxed);
+        stats
+            .index_refused
+            .fetch_add(store.index_refused - index_refused, Ordering::Relaxed);
+        match result {
             Ok(done) => {
                 stats.redis_up.store(1, Ordering::Relaxed);
                 stats.applied.fetch_add(done.applied, Ordering::Relaxed);
                 stats.stale.fetch_add(done.stale, Ordering::Relaxed);
                 stats.batches.fetch_add(1, Ordering::Relaxed);
-                stats
-                    .script_reloads
-                    .fetch_add(store.script_reloads - reloads, Ordering::Relaxed);
                 let now = now_us();
                 for t in ticks {
                     stats
                         .receive_to_redis_us
                         .record(u64::try_from(now - t.received_ts_us).unwrap_or(0));
                 }
-                return true;
+                return Some(done);
             }
             Err(e) => {
                 let first = stats.redis_up.swap(0, Ordering::Relaxed) == 1
@@ -474,11 +625,11 @@ async fn write(
                     );
                 }
                 if *shutdown.borrow() {
-                    return false;
+                    return None;
                 }
                 tokio::select! {
                     biased;
-                    _ = shutdown.changed() => return false,
+                    _ = shutdown.changed() => return None,
                     () = tokio::time::sleep(delay) => {}
                 }
                 delay = (delay * 2).min(Duration::from_secs(5));
@@ -511,6 +662,10 @@ pub async fn spawn(
     shutdown: watch::Receiver<bool>,
 ) -> anyhow::Result<RunningCache> {
     let stats = Arc::new(CacheStats::default());
+    stats.stall_timeout_ms.store(
+        u64::try_from(app.cache.stall_timeout.as_millis()).unwrap_or(u64::MAX),
+        Ordering::Relaxed,
+    );
     let (jobs, inbox) = mpsc::channel(1);
     let shared = Arc::new(Shared {
         gathering: Mutex::new(Batch::default()),
@@ -537,11 +692,25 @@ pub async fn spawn(
             super::store::describe(&app.redis_url, &e)
         )
     })?;
-    let dlq = TickProducer::new(
-        &producer_properties(&app.kafka),
-        app.gather.max_block,
-        Arc::new(ProducerStats::default()),
-    )?;
+    let properties = producer_properties(&app.kafka);
+    if app.topics.create {
+        // Like gather: a dead letter must have somewhere to go before any offset moves on.
+        let created = crate::kafka::ensure_topics(
+            &properties,
+            &[&app.topics.dlq],
+            app.topics.partitions,
+            app.topics.replication_factor,
+        )
+        .await?;
+        if !created.is_empty() {
+            tracing::info!("created topics {}", created.join(", "));
+        }
+    }
+    let dlq = DlqSink {
+        producer: TickProducer::new(&properties, app.gather.max_block, Arc::clone(&stats.dlq))?,
+        topic: app.topics.dlq.clone(),
+        source_topic: app.topics.ticks.clone(),
+    };
     stats.redis_up.store(1, Ordering::Relaxed);
     let registry = match &app.schema_registry {
         Some(settings) => Some((
@@ -559,8 +728,6 @@ pub async fn spawn(
     let poller = Poller {
         consumer: Arc::clone(&consumer),
         shared: Arc::clone(&shared),
-        dlq,
-        dlq_topic: app.topics.dlq.clone(),
         resolver: Resolver::new(registry, app.schema_id, app.format),
         pending_keys_max: app.cache.pending_keys_max,
         shutdown: shutdown.clone(),
@@ -580,6 +747,7 @@ pub async fn spawn(
         store,
         Arc::clone(&consumer),
         shared,
+        dlq,
         shutdown,
     ));
     let task = tokio::spawn(async move {

@@ -5,7 +5,9 @@
 //!   strings: `contract_version`, `exchange`, `instrument`, `native_symbol`, `kind`, every
 //!   decimal of the canonical tick that is present (exact, e.g. `last_price`), `event_ts`,
 //!   `trade_ts`, `received_ts`, `updated_ts` (UTC epoch µs), `seq` when the exchange sends one,
-//!   and `ver`, the ordering version the compare-and-set uses. Since schema v2 also
+//!   and `ver`, the ordering version the compare-and-set uses: (event time, sequence, receive
+//!   time), with the event time counting at most 1 s ahead of the receive time, so that a tick
+//!   from a skewed exchange clock cannot hold a key against the live feed ([`order`]). Since schema v2 also
 //!   `stream_type` (`SNAPSHOT`/`REALTIME`), `market_state` and `delisting_date` (`yyyy-MM-dd`)
 //!   where the exchange sends them (an additive change: contract version stays 1). Absent data
 //!   is an absent field.
@@ -43,15 +45,24 @@ fn push_sortable(out: &mut String, v: i64) {
     let _ = write!(out, "{:020}", (v as u64) ^ (1 << 63));
 }
 
+/// How far ahead of its receive time a tick's event time counts for ordering. Validation
+/// admits ticks dated up to a minute ahead (exchange clocks drift); ordering by such a date
+/// would let one skewed tick hold its key against the live feed for that minute. Capped, a
+/// tick dated ahead orders as if stamped `received + FUTURE_ORDERING_US`, and the next tick
+/// received after that supersedes it.
+pub const FUTURE_ORDERING_US: i64 = 1_000_000;
+
 /// The ordering of ticks of one key: (event time, sequence, receive time). Event time falls
-/// back to trade time, then receive time; a missing sequence counts as the smallest. Receive
-/// time breaks ties between two distinct ticks of the same millisecond without a sequence,
-/// while a replay of the same tick (same receive time) stays a duplicate.
+/// back to trade time, then receive time, and counts at most [`FUTURE_ORDERING_US`] ahead of
+/// the receive time; a missing sequence counts as the smallest. Receive time breaks ties
+/// between two distinct ticks of the same millisecond without a sequence, while a replay of
+/// the same tick (same receive time) stays a duplicate.
 pub fn order(tick: &Tick) -> (i64, i64, i64) {
     let event = tick
         .event_ts_us
         .or(tick.trade_ts_us)
-        .unwrap_or(tick.received_ts_us);
+        .unwrap_or(tick.received_ts_us)
+        .min(tick.received_ts_us.saturating_add(FUTURE_ORDERING_US));
     (
         event,
         tick.sequence.unwrap_or(i64::MIN),

@@ -36,6 +36,36 @@ pub struct CacheStats {
     pub redis_up: AtomicU64,
     /// Exchange receive → applied in Redis, µs.
     pub receive_to_redis_us: Histogram,
+    /// Updates Redis refused for their key alone (sent to the DLQ, `stage=cache`).
+    pub refused: AtomicU64,
+    /// The same by reason, in the order of [`super::store::KEY_REFUSALS`].
+    pub refused_by_reason: [AtomicU64; super::store::KEY_REFUSALS.len()],
+    /// One line per refusal reason per interval.
+    pub refusals_log: crate::logging::RateLimited,
+    /// Updates applied by pipelines that failed as a whole (retried; then found stale).
+    pub applied_in_failed: AtomicU64,
+    /// Index updates Redis refused (the index key holds another type).
+    pub index_refused: AtomicU64,
+    /// The DLQ producer's counters.
+    pub dlq: std::sync::Arc<crate::kafka::ProducerStats>,
+    /// Dead letters the DLQ did not acknowledge (each sent again, offsets held).
+    pub dlq_failures: AtomicU64,
+    /// Dead letters of the batch being written, not yet acknowledged.
+    pub dlq_pending: AtomicU64,
+    /// True while the last attempt to deliver dead letters failed.
+    pub dlq_failing: std::sync::atomic::AtomicBool,
+    /// One line per DLQ failure kind per interval.
+    pub dlq_log: crate::logging::RateLimited,
+    /// The HTTP endpoint's counters.
+    pub http: std::sync::Arc<crate::http::HttpStats>,
+    /// Partitions assigned to this member.
+    pub assigned: AtomicU64,
+    /// Since when nothing was consumed with lag waiting.
+    pub kafka_stall: crate::stall::Stall,
+    /// Not ready after this long of [`CacheStats::kafka_stall`] (ms; 0: the default 15 s).
+    pub stall_timeout_ms: AtomicU64,
+    /// Set from the first stop signal on.
+    pub stopping: std::sync::atomic::AtomicBool,
     /// Consumer lag per assigned partition (high watermark − position), from librdkafka's
     /// statistics every few seconds.
     pub lag: std::sync::Mutex<std::collections::BTreeMap<(String, i32), i64>>,
@@ -50,6 +80,70 @@ pub const POISON_REASONS: [&str; 4] = [
 ];
 
 impl CacheStats {
+    /// Counts an update Redis refused for its key under its reason.
+    pub fn count_refusal(&self, reason: &str) {
+        self.refused.fetch_add(1, Ordering::Relaxed);
+        if let Some(i) = super::store::KEY_REFUSALS.iter().position(|r| *r == reason) {
+            self.refused_by_reason[i].fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
+    /// Ready when not stopping, Redis answers, partitions are assigned, and consumption
+    /// moves whenever there is lag. `Err` says why not.
+    pub fn ready(&self) -> Result<(), String> {
+        if self.stopping.load(Ordering::Relaxed) {
+            return Err("stopping: writing what was gathered and committing".into());
+        }
+        let mut why = Vec::new();
+        if self.redis_up.load(Ordering::Relaxed) == 0 {
+            why.push("redis is not answering (writes retried, offsets held)".to_owned());
+        }
+        if self.assigned.load(Ordering::Relaxed) == 0 {
+            why.push(
+                "kafka: no partition assigned (joining the group, or more members than partitions)"
+                    .to_owned(),
+            );
+        }
+        let letters = self.dlq_pending.load(Ordering::Relaxed);
+        if letters > 0 && self.dlq_failing.load(Ordering::Relaxed) {
+            why.push(format!(
+                "dlq: {letters} dead letters not acknowledged (sent again; offsets held)"
+            ));
+        }
+        let timeout = match self.stall_timeout_ms.load(Ordering::Relaxed) {
+            0 => std::time::Duration::from_secs(15),
+            ms => std::time::Duration::from_millis(ms),
+        };
+        if let Some(stalled) = self.kafka_stall.stalled_for(crate::stall::now())
+            && stalled >= timeout
+        {
+            why.push(format!(
+                "kafka: lag {} and nothing consumed for {} s",
+                self.total_lag(),
+                stalled.as_secs()
+            ));
+        }
+        if why.is_empty() {
+            Ok(())
+        } else {
+            Err(why.join("; "))
+        }
+    }
+
+    /// Sum of the consumer lag over the assigned partitions.
+    pub fn total_lag(&self) -> i64 {
+        self.lag.lock().map(|m| m.values().sum()).unwrap_or(0)
+    }
+
+    /// One observation for the stall clock.
+    pub fn observe(&self) {
+        self.kafka_stall.observe(
+            self.consumed.load(Ordering::Relaxed),
+            self.total_lag() > 0,
+            crate::stall::now(),
+        );
+    }
+
     /// Counts a dead letter under its reason.
     pub fn count_poison_reason(&self, reason: &str) {
         if let Some(i) = POISON_REASONS.iter().position(|r| *r == reason) {
@@ -146,7 +240,10 @@ impl CacheStats {
         }
         let name = "tickflow_cache_ready";
         e.family(name, "gauge", "1 while /readyz answers 200")
-            .sample(name, &[], g(&self.redis_up));
+            .sample(name, &[], u64::from(self.ready().is_ok()));
+        let name = "tickflow_cache_assigned_partitions";
+        e.family(name, "gauge", "partitions assigned to this member")
+            .sample(name, &[], g(&self.assigned));
         let name = "tickflow_cache_consumer_lag";
         e.family(
             name,
@@ -166,11 +263,60 @@ impl CacheStats {
         let family = e.family(
             name,
             "counter",
-            "messages sent to the DLQ (stage=decode) by reason",
+            "dead letters by stage (decode: the message; cache: Redis refused its key) and reason",
         );
         for (reason, v) in POISON_REASONS.iter().zip(&self.poison_by_reason) {
-            family.sample(name, &[("reason", reason)], g(v));
+            family.sample(name, &[("stage", "decode"), ("reason", reason)], g(v));
         }
+        for (reason, v) in super::store::KEY_REFUSALS
+            .iter()
+            .zip(&self.refused_by_reason)
+        {
+            family.sample(name, &[("stage", "cache"), ("reason", reason)], g(v));
+        }
+        let d = &self.dlq;
+        let dlq: [(&str, &str, &str, u64); 6] = [
+            (
+                "tickflow_cache_dlq_sent_total",
+                "counter",
+                "dead letters handed to the producer",
+                g(&d.dlq_sent),
+            ),
+            (
+                "tickflow_cache_dlq_acked_total",
+                "counter",
+                "dead letters the DLQ acknowledged",
+                g(&d.dlq_acked),
+            ),
+            (
+                "tickflow_cache_dlq_failures_total",
+                "counter",
+                "dead letters not acknowledged (sent again with backoff, offsets held)",
+                g(&self.dlq_failures),
+            ),
+            (
+                "tickflow_cache_dlq_pending",
+                "gauge",
+                "dead letters of the batch being written, waiting for the DLQ",
+                g(&self.dlq_pending),
+            ),
+            (
+                "tickflow_cache_redis_applied_in_failed_pipelines_total",
+                "counter",
+                "updates that applied in pipelines that failed as a whole (retried)",
+                g(&self.applied_in_failed),
+            ),
+            (
+                "tickflow_cache_index_refused_total",
+                "counter",
+                "instrument index updates Redis refused (the index key holds another type)",
+                g(&self.index_refused),
+            ),
+        ];
+        for (name, kind, help, v) in dlq {
+            e.family(name, kind, help).sample(name, &[], v);
+        }
+        self.http.expose(&mut e);
         e.histogram_us(
             "tickflow_cache_receive_to_redis_seconds",
             "exchange receive to applied in Redis",

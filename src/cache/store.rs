@@ -136,12 +136,45 @@ fn timed_out(what: &str) -> redis::RedisError {
 }
 
 /// What one batch did.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Applied {
     /// Updates written.
     pub applied: u64,
     /// Updates refused as duplicates or late arrivals.
     pub stale: u64,
+    /// Updates Redis refused for their key alone (the rest of the batch was written).
+    pub refused: Vec<Refused>,
+}
+
+/// One update Redis refused for its key alone: it goes to the DLQ, the others are written.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Refused {
+    /// Index of the tick in the batch given to [`Store::apply`].
+    pub index: usize,
+    /// DLQ reason: `redis_wrong_type`, `redis_no_permission`, `redis_script_error`.
+    pub reason: &'static str,
+    /// Redis's error text.
+    pub error: String,
+}
+
+/// The DLQ reasons of updates Redis refused for their key alone (`stage=cache`).
+pub const KEY_REFUSALS: [&str; 3] = [
+    "redis_wrong_type",
+    "redis_no_permission",
+    "redis_script_error",
+];
+
+/// An error Redis gives for one key alone (that key holds another type, an ACL forbids it,
+/// the script failed on what the key holds): retrying cannot help, and it must not hold the
+/// other keys back. Anything else (LOADING, OOM, BUSY, TRYAGAIN, READONLY, connection errors,
+/// timeouts, ...) is transient: the whole batch is retried.
+pub fn key_refusal(e: &redis::ServerError) -> Option<&'static str> {
+    match e.code() {
+        "WRONGTYPE" => Some(KEY_REFUSALS[0]),
+        "NOPERM" => Some(KEY_REFUSALS[1]),
+        "ERR" if e.details().is_some_and(|d| d.contains("script")) => Some(KEY_REFUSALS[2]),
+        _ => None,
+    }
 }
 
 /// Writes ticks through the compare-and-set.
@@ -155,6 +188,11 @@ pub struct Store {
     ttl_ms: u64,
     /// Times the script had to be loaded again (after a `NOSCRIPT`).
     pub script_reloads: u64,
+    /// Updates that did apply in pipelines that failed as a whole (the retry finds them
+    /// stale).
+    pub applied_in_failed: u64,
+    /// Index updates Redis refused for their key alone (the index key holds another type).
+    pub index_refused: u64,
 }
 
 impl Store {
@@ -173,9 +211,16 @@ impl Store {
             prefix: prefix.to_owned(),
             ttl_ms: u64::try_from(ttl.as_millis()).unwrap_or(u64::MAX),
             script_reloads: 0,
+            applied_in_failed: 0,
+            index_refused: 0,
         };
         store.load_script().await?;
         Ok(store)
+    }
+
+    /// The key prefix.
+    pub fn prefix(&self) -> &str {
+        &self.prefix
     }
 
     /// [`describe`] for this store's server.
@@ -201,16 +246,20 @@ impl Store {
     }
 
     /// Applies `ticks` (one compare-and-set each, pipelined) and updates the instrument
-    /// indexes. All or nothing from the caller's view: on error nothing may be assumed
-    /// written, and the whole batch can be retried (the compare-and-set makes that harmless).
+    /// indexes. An update Redis refuses for its key alone ([`key_refusal`]) is returned in
+    /// [`Applied::refused`] and the others count. Any other error is the batch's: nothing may
+    /// be assumed written, and the whole batch can be retried (the compare-and-set makes that
+    /// harmless; what did apply is counted in [`Store::applied_in_failed`]).
     pub async fn apply(&mut self, ticks: &[&Tick], now_us: i64) -> redis::RedisResult<Applied> {
         if ticks.is_empty() {
             return Ok(Applied::default());
         }
         // Standalone: pipelines of up to PIPELINE_MAX. Cluster: a pipeline may not cross
         // slots, so one pipeline per instrument (its hash tag puts every exchange's key in one
-        // slot), plus one per index key. The pipelines are sent concurrently.
+        // slot), plus one per index key. The pipelines are sent concurrently. `order` says
+        // which tick each result is (None: an index update).
         let mut groups: Vec<Pipeline> = Vec::new();
+        let mut order: Vec<Vec<Option<usize>>> = Vec::new();
         let mut slot_of: BTreeMap<&str, usize> = BTreeMap::new();
         let mut index: BTreeMap<Exchange, Vec<(i64, String)>> = BTreeMap::new();
         for (i, tick) in ticks.iter().enumerate() {
@@ -241,9 +290,13 @@ impl Store {
                 i / PIPELINE_MAX
             };
             if group == groups.len() {
-                groups.push(redis::pipe());
+                let mut pipe = redis::pipe();
+                pipe.ignore_errors();
+                groups.push(pipe);
+                order.push(Vec::new());
             }
             groups[group].add_command(cmd);
+            order[group].push(Some(i));
             index
                 .entry(tick.exchange)
                 .or_default()
@@ -251,38 +304,64 @@ impl Store {
         }
         for (exchange, members) in &index {
             if self.cluster {
-                groups.push(redis::pipe());
+                let mut pipe = redis::pipe();
+                pipe.ignore_errors();
+                groups.push(pipe);
+                order.push(Vec::new());
             }
             let last = groups.len() - 1;
-            groups[last]
-                .zadd_multiple(index_key(&self.prefix, *exchange), members)
-                .ignore();
+            groups[last].zadd_multiple(index_key(&self.prefix, *exchange), members);
+            order[last].push(None);
         }
         let timeout =
             REDIS_TIMEOUT + TIMEOUT_PER_UPDATE * u32::try_from(ticks.len()).unwrap_or(u32::MAX);
-        let results = match self.query(&groups, timeout).await {
-            Err(e) if e.kind() == ErrorKind::Server(redis::ServerErrorKind::NoScript) => {
-                // The server lost its scripts (restart, SCRIPT FLUSH, failover): load and retry.
-                self.script_reloads += 1;
-                self.load_script().await?;
-                self.query(&groups, timeout).await?
-            }
-            other => other?,
+        let mut results = self.query(&groups, timeout).await?;
+        let no_script = |r: &[Value]| {
+            r.iter().any(|v| {
+                matches!(v, Value::ServerError(e) if e.kind() == Some(redis::ServerErrorKind::NoScript))
+            })
         };
+        if no_script(&results) {
+            // The server lost its scripts (restart, SCRIPT FLUSH, failover): load and retry.
+            self.script_reloads += 1;
+            self.load_script().await?;
+            results = self.query(&groups, timeout).await?;
+        }
         let mut done = Applied::default();
-        for r in results.iter().take(ticks.len()) {
-            match r {
-                Value::Int(1) => done.applied += 1,
-                Value::Int(0) => done.stale += 1,
-                other => {
-                    return Err(redis::RedisError::from((
-                        ErrorKind::Parse,
-                        "unexpected script result",
-                        format!("{other:?}"),
-                    )));
+        let mut transient = None;
+        let mut index_refused = 0;
+        for (r, which) in results.iter().zip(order.iter().flatten()) {
+            match (r, which) {
+                (Value::Int(1), Some(_)) => done.applied += 1,
+                (Value::Int(0), Some(_)) => done.stale += 1,
+                (Value::Int(_), None) => {}
+                (Value::ServerError(e), which) => match (key_refusal(e), which) {
+                    (Some(reason), Some(i)) => done.refused.push(Refused {
+                        index: *i,
+                        reason,
+                        error: format!("{} {}", e.code(), e.details().unwrap_or_default()),
+                    }),
+                    (Some(_), None) => index_refused += 1,
+                    (None, _) => {
+                        transient.get_or_insert_with(|| redis::RedisError::from(e.clone()));
+                    }
+                },
+                (other, _) => {
+                    transient.get_or_insert_with(|| {
+                        redis::RedisError::from((
+                            ErrorKind::Parse,
+                            "unexpected script result",
+                            format!("{other:?}"),
+                        ))
+                    });
                 }
             }
         }
+        if let Some(e) = transient {
+            self.applied_in_failed += done.applied;
+            return Err(e);
+        }
+        self.index_refused += index_refused;
         Ok(done)
     }
 

@@ -58,6 +58,7 @@ pub fn run(args: &CacheArgs) -> anyhow::Result<ExitCode> {
         .enable_all()
         .build()?;
     runtime.block_on(async move {
+        let mut signals = super::Signals::new()?;
         let (stop, stopped) = tokio::sync::watch::channel(false);
         let running = spawn(&app, stopped.clone()).await?;
         let stats = running.stats;
@@ -67,35 +68,75 @@ pub fn run(args: &CacheArgs) -> anyhow::Result<ExitCode> {
         let handler: crate::http::Handler = Arc::new(move |path: &str| match path {
             "/metrics" => (200, "text/plain; version=0.0.4", view.metrics()),
             "/healthz" => (200, "text/plain", "ok\n".into()),
-            "/readyz" if view.redis_up.load(Ordering::Relaxed) == 1 => {
-                (200, "text/plain", "ready\n".into())
-            }
-            "/readyz" => (503, "text/plain", "redis is not answering\n".into()),
+            "/readyz" => match view.ready() {
+                Ok(()) => (200, "text/plain", "ready\n".into()),
+                Err(why) => (503, "text/plain", format!("{why}\n")),
+            },
             _ => (
                 404,
                 "text/plain",
                 "try /metrics, /healthz or /readyz\n".into(),
             ),
         });
-        tokio::spawn(crate::http::serve(listener, handler, stopped.clone()));
+        // The endpoint answers until the process ends (through the drain).
+        let (_http_stop, http_stopped) = tokio::sync::watch::channel(false);
+        tokio::spawn(crate::http::serve(
+            listener,
+            handler,
+            Arc::clone(&stats.http),
+            http_stopped,
+        ));
+        let watched = Arc::clone(&stats);
+        tokio::spawn(async move {
+            loop {
+                watched.observe();
+                tokio::time::sleep(crate::stall::OBSERVE_EVERY).await;
+            }
+        });
         eprintln!(
             "tickflow: caching {} into {} (group {}); metrics on http://{addr}/metrics",
             app.topics.ticks,
             crate::config::redact_url(&app.redis_url),
             app.cache.group_id
         );
-        super::wait_for_stop(args.duration).await?;
-        let _ = stop.send(true);
-        running.task.await??;
-        let g = |a: &std::sync::atomic::AtomicU64| a.load(Ordering::Relaxed);
+        signals.first(args.duration).await;
         eprintln!(
-            "tickflow: stopped; {} consumed, {} applied, {} stale, {} coalesced, {} poison",
-            g(&stats.consumed),
-            g(&stats.applied),
-            g(&stats.stale),
-            g(&stats.coalesced),
-            g(&stats.poison)
+            "tickflow: stopping: writing what was gathered, committing (a second SIGINT/SIGTERM exits at once)"
         );
+        stats.stopping.store(true, Ordering::Relaxed);
+        let _ = stop.send(true);
+        let mut task = running.task;
+        let cut = tokio::select! {
+            done = &mut task => {
+                done??;
+                false
+            }
+            signal = signals.next() => {
+                eprintln!(
+                    "tickflow: {signal} again: exiting now; what Redis has not acknowledged keeps its offsets uncommitted and is read again by the next consumer"
+                );
+                true
+            }
+        };
+        eprintln!("tickflow: stopped; {}", summary(&stats));
+        if cut {
+            // Nothing waits for Kafka or Redis any more.
+            std::process::exit(1);
+        }
         anyhow::Ok(ExitCode::SUCCESS)
     })
+}
+
+/// The cache's accounting: consumed = acknowledged by Redis (offsets stored) + not yet.
+fn summary(stats: &crate::cache::stats::CacheStats) -> String {
+    let g = |a: &std::sync::atomic::AtomicU64| a.load(Ordering::Relaxed);
+    let (consumed, acknowledged) = (g(&stats.consumed), g(&stats.acknowledged));
+    format!(
+        "{consumed} consumed, {acknowledged} acknowledged by Redis (offsets stored), {} not (their offsets uncommitted); {} applied, {} stale, {} coalesced, {} poison",
+        consumed.saturating_sub(acknowledged),
+        g(&stats.applied),
+        g(&stats.stale),
+        g(&stats.coalesced),
+        g(&stats.poison)
+    )
 }

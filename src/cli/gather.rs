@@ -25,8 +25,11 @@ Settings come from tickflow.toml (Kafka properties passed to librdkafka, topics,
 format, HTTP address) with environment overrides TICKFLOW_<SECTION>__<KEY>, e.g. \
 TICKFLOW_KAFKA__BOOTSTRAP_SERVERS=host:9092. The producer is idempotent with acks=all.\n\n\
 Serves /metrics, /healthz and /readyz on [http] bind (default 127.0.0.1:9464) and prints a \
-progress line every few seconds. SIGINT/SIGTERM: stop reading, drain the queue, flush the \
-producer; the exit code is 1 if any tick or dead letter was not acknowledged.";
+progress line every few seconds. SIGINT/SIGTERM: stop reading, drain the queue, wait for the \
+broker's acknowledgements, all within one deadline ([gather] shutdown_timeout_ms, default 30 s); \
+what is unacknowledged then is abandoned and counted. A second SIGINT/SIGTERM abandons at once. \
+The last line accounts for every tick and dead letter (produced = acknowledged + not \
+delivered); /metrics and /healthz answer until then, /readyz says 503 while stopping.";
 
 /// Examples, environment and exit codes for `tickflow gather --help`.
 pub(super) const AFTER_HELP: &str = "Examples:\n  tickflow gather\n  \
@@ -40,7 +43,7 @@ TICKFLOW_LOG                log filter: a level and target=level directives, e.g
 TICKFLOW_LOG_FORMAT         text (default) | json (one JSON object per line)\n\n\
 Exit codes:\n  \
 0  stopped, everything acknowledged\n  \
-1  stopped, some ticks or dead letters were not acknowledged\n  \
+1  stopped, some ticks, dead letters or received frames were lost (the last line says which)\n  \
 2  configuration, schema registry (schema not registered, registry unreachable) or start-up error";
 
 /// Arguments of `tickflow gather`.
@@ -105,6 +108,8 @@ pub fn run(args: &GatherArgs) -> anyhow::Result<ExitCode> {
         .enable_all()
         .build()?;
     runtime.block_on(async move {
+        // Registered first: a signal during start-up is not lost.
+        let mut signals = super::Signals::new()?;
         let (stop, stopped) = tokio::sync::watch::channel(false);
         // The in-process simulator stops after the gatherer, so closing looks like a shutdown
         // to the connections, not like an exchange failure.
@@ -137,8 +142,14 @@ pub fn run(args: &GatherArgs) -> anyhow::Result<ExitCode> {
             simulated = true;
         }
         for c in &connectors {
-            eprintln!("tickflow: {}: {} ({} instruments)", c.name, c.url, c.instruments.len());
+            eprintln!(
+                "tickflow: {}: {} ({} instruments)",
+                c.name,
+                c.url,
+                c.instruments.len()
+            );
         }
+        let setup_deadline = app.gather.shutdown_timeout;
         let setup = GatherSetup {
             app,
             connectors,
@@ -147,16 +158,36 @@ pub fn run(args: &GatherArgs) -> anyhow::Result<ExitCode> {
             simulated,
         };
         let running = start(setup, stopped).await?;
-        eprintln!("tickflow: gathering; metrics on http://{}/metrics", running.http_addr);
-        super::wait_for_stop(args.duration).await?;
-        eprintln!("tickflow: stopping: closing connections, draining, flushing the producer");
-        let _ = stop.send(true);
-        let outcome = running.done.await??;
-        let _ = sim_stop.send(true);
         eprintln!(
-            "tickflow: stopped; {} ticks produced, {} ticks and {} dead letters acknowledged, {} not delivered",
-            outcome.ticks_produced, outcome.ticks_acked, outcome.dead_letters_acked, outcome.lost
+            "tickflow: gathering; metrics on http://{}/metrics",
+            running.http_addr
         );
-        anyhow::Ok(if outcome.lost == 0 { ExitCode::SUCCESS } else { ExitCode::from(1) })
+        signals.first(args.duration).await;
+        let deadline = setup_deadline;
+        eprintln!(
+            "tickflow: stopping: closing connections, draining, waiting for acknowledgements \
+             (deadline {deadline:?}; a second SIGINT/SIGTERM abandons at once)"
+        );
+        let _ = stop.send(true);
+        let state = Arc::clone(&running.state);
+        let mut done = running.done;
+        let outcome = tokio::select! {
+            outcome = &mut done => outcome??,
+            signal = signals.next() => {
+                eprintln!("tickflow: {signal} again: abandoning what is not acknowledged");
+                state.abandon();
+                done.await??
+            }
+        };
+        let _ = sim_stop.send(true);
+        eprintln!("tickflow: stopped; {outcome}");
+        if outcome.deadline_reached {
+            eprintln!("tickflow: the shutdown was cut short (deadline or second signal)");
+        }
+        anyhow::Ok(if outcome.lost == 0 {
+            ExitCode::SUCCESS
+        } else {
+            ExitCode::from(1)
+        })
     })
 }

@@ -154,17 +154,38 @@ fn load_config(config: Option<&std::path::Path>) -> anyhow::Result<crate::config
     )?)
 }
 
-/// Waits for SIGINT, SIGTERM or the end of `duration` seconds.
-async fn wait_for_stop(duration: Option<u64>) -> anyhow::Result<()> {
-    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
-    let limit = duration.map_or(
-        std::time::Duration::from_secs(u64::MAX / 4),
-        std::time::Duration::from_secs,
-    );
-    tokio::select! {
-        r = tokio::signal::ctrl_c() => r?,
-        _ = term.recv() => {}
-        () = tokio::time::sleep(limit) => {}
+/// SIGINT and SIGTERM, registered once so that a second signal is seen too.
+struct Signals {
+    term: tokio::signal::unix::Signal,
+    int: tokio::signal::unix::Signal,
+}
+
+impl Signals {
+    fn new() -> std::io::Result<Self> {
+        use tokio::signal::unix::{SignalKind, signal};
+        Ok(Self {
+            term: signal(SignalKind::terminate())?,
+            int: signal(SignalKind::interrupt())?,
+        })
     }
-    Ok(())
+
+    /// The next SIGINT or SIGTERM: its name.
+    async fn next(&mut self) -> &'static str {
+        tokio::select! {
+            _ = self.int.recv() => "SIGINT",
+            _ = self.term.recv() => "SIGTERM",
+        }
+    }
+
+    /// Waits for a signal or the end of `duration` seconds.
+    async fn first(&mut self, duration: Option<u64>) {
+        let limit = duration.map_or(
+            std::time::Duration::from_secs(u64::MAX / 4),
+            std::time::Duration::from_secs,
+        );
+        tokio::select! {
+            _ = self.next() => {}
+            () = tokio::time::sleep(limit) => {}
+        }
+    }
 }

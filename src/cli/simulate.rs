@@ -23,10 +23,12 @@ protocol closely enough that tickflow's adapters connect to it unchanged: Upbit 
 (/bithumb/pub/ws) and Binance (/binance/stream?streams=..., or /binance/ws with SUBSCRIBE; \
 server pings). After a client subscribes, it streams synthetic tickers (random walks with \
 exact decimals) at --rate frames per second per connection.\n\n\
-Faults for testing reconnects and the DLQ: add `fault=drop|stall|malformed|error&after=N` to a \
-connection's URL query, or use --fault for all connections. drop closes the socket after N \
-data frames; stall goes silent after N; malformed truncates every Nth frame; error sends the \
-exchange's error message before every Nth frame.\n\n\
+Faults for testing reconnects and the DLQ: add \
+`fault=drop|stall|malformed|error|oversize|giant&after=N` to a connection's URL query, or use \
+--fault for all connections. drop closes the socket after N data frames; stall goes silent \
+after N; malformed truncates every Nth frame; error sends the exchange's error message before \
+every Nth frame; oversize pads every Nth frame to 10 MiB, giant to 20 MiB (above tickflow's \
+16 MiB socket cap).\n\n\
 The first line on stdout is `listening on ADDRESS` (useful with --bind 127.0.0.1:0). Stops on \
 Ctrl-C or SIGTERM.";
 
@@ -112,7 +114,7 @@ pub fn run(args: &SimulateArgs) -> anyhow::Result<ExitCode> {
         drop(out);
         let (stop, stopped) = tokio::sync::watch::channel(false);
         let server = tokio::spawn(serve(listener, config, stopped));
-        super::wait_for_stop(None).await?;
+        super::Signals::new()?.first(None).await;
         let _ = stop.send(true);
         // Give connections a moment to send their close frames.
         let _ = tokio::time::timeout(Duration::from_secs(2), server).await;
@@ -122,5 +124,6 @@ pub fn run(args: &SimulateArgs) -> anyhow::Result<ExitCode> {
 }
 
 fn parse_fault_kind(name: &str) -> Result<FaultKind, String> {
-    FaultKind::parse(name).ok_or_else(|| format!("`{name}` is not drop, stall, malformed or error"))
+    FaultKind::parse(name)
+        .ok_or_else(|| format!("`{name}` is not drop, stall, malformed, error, oversize or giant"))
 }

@@ -65,6 +65,10 @@ struct CacheFile {
     prefix: Option<String>,
     /// Address of the cache's `/metrics`, `/healthz`, `/readyz` (default `127.0.0.1:9465`).
     http_bind: Option<String>,
+    /// `/readyz` fails when there is consumer lag and nothing was consumed for this long
+    /// (default 15000; lag is measured every 5 s).
+    #[serde(default, deserialize_with = "super::lenient::opt")]
+    stall_timeout_ms: Option<u64>,
 }
 
 /// Cache consumer settings.
@@ -84,6 +88,8 @@ pub struct CacheSettings {
     pub prefix: String,
     /// HTTP endpoint address.
     pub http_bind: SocketAddr,
+    /// Lag and nothing consumed for this long: not ready.
+    pub stall_timeout: Duration,
 }
 
 /// `[topics]`.
@@ -136,12 +142,20 @@ struct GatherFile {
     /// (default 60000).
     #[serde(default, deserialize_with = "super::lenient::opt")]
     max_block_ms: Option<u64>,
-    /// Longest wait for outstanding deliveries at shutdown (default 30000).
+    /// One deadline for stopping: draining the queue and waiting for the broker's
+    /// acknowledgements (default 30000).
+    #[serde(default, deserialize_with = "super::lenient::opt")]
+    shutdown_timeout_ms: Option<u64>,
+    /// The former name of `shutdown_timeout_ms`: refused with a message saying so.
     #[serde(default, deserialize_with = "super::lenient::opt")]
     flush_timeout_ms: Option<u64>,
     /// Seconds between progress lines on stderr (default 5; 0 turns them off).
     #[serde(default, deserialize_with = "super::lenient::opt")]
     progress_secs: Option<u64>,
+    /// `/readyz` fails when sends are pending and the broker acknowledged nothing for this
+    /// long (default 10000).
+    #[serde(default, deserialize_with = "super::lenient::opt")]
+    unacked_timeout_ms: Option<u64>,
 }
 
 /// `[redis]` (used by `tickflow cache` and `tickflow price`).
@@ -177,10 +191,13 @@ pub struct GatherSettings {
     pub queue_frames: usize,
     /// Longest wait for room in librdkafka's queue.
     pub max_block: Duration,
-    /// Longest wait for outstanding deliveries at shutdown.
-    pub flush_timeout: Duration,
+    /// One deadline for stopping (drain and flush); what is not acknowledged by then is
+    /// abandoned and counted.
+    pub shutdown_timeout: Duration,
     /// Period of progress lines (`None`: off).
     pub progress: Option<Duration>,
+    /// Sends pending and nothing acknowledged for this long: not ready.
+    pub unacked_timeout: Duration,
 }
 
 /// Validated `tickflow.toml` plus overrides.
@@ -397,10 +414,17 @@ fn validate(file: &str, base: &Path, f: AppFile, problems: &mut Vec<String>) -> 
     if queue_frames == 0 {
         add("gather.queue_frames", "must be at least 1".into());
     }
+    if g.flush_timeout_ms.is_some() {
+        add(
+            "gather.flush_timeout_ms",
+            "renamed to shutdown_timeout_ms (one deadline for draining and flushing)".into(),
+        );
+    }
     let gather = GatherSettings {
         queue_frames: queue_frames.max(1),
         max_block: Duration::from_millis(g.max_block_ms.unwrap_or(60_000)),
-        flush_timeout: Duration::from_millis(g.flush_timeout_ms.unwrap_or(30_000)),
+        shutdown_timeout: Duration::from_millis(g.shutdown_timeout_ms.unwrap_or(30_000)),
+        unacked_timeout: Duration::from_millis(g.unacked_timeout_ms.unwrap_or(10_000)),
         progress: match g.progress_secs.unwrap_or(5) {
             0 => None,
             s => Some(Duration::from_secs(s)),
@@ -425,6 +449,7 @@ fn validate(file: &str, base: &Path, f: AppFile, problems: &mut Vec<String>) -> 
         pending_keys_max: c.pending_keys_max.unwrap_or(100_000).max(1),
         ttl: Duration::from_secs(c.ttl_secs.unwrap_or(86_400)),
         prefix: c.prefix.unwrap_or_else(|| "px".into()),
+        stall_timeout: Duration::from_millis(c.stall_timeout_ms.unwrap_or(15_000)),
         http_bind: cache_bind.parse().unwrap_or_else(|e| {
             add("cache.http_bind", format!("`{cache_bind}`: {e}"));
             SocketAddr::from(([127, 0, 0, 1], 9465))

@@ -1,7 +1,8 @@
 //! `tickflow gather`: exchanges → adapters → Kafka. Connections (one tokio task each) feed a
 //! bounded queue; one pipeline thread decodes, encodes and produces ([`pipeline`]); metrics,
-//! health and progress are in [`report`]. Shutdown: stop reading, drain the queue, flush the
-//! producer.
+//! health and progress are in [`report`]. Shutdown: stop reading, drain the queue, wait for
+//! the broker's acknowledgements; one deadline (`[gather] shutdown_timeout_ms`, or a second
+//! signal) bounds it all, and what is left then is abandoned and counted ([`GatherOutcome`]).
 
 pub mod pipeline;
 pub mod report;
@@ -15,6 +16,7 @@ use pipeline::{PipelineStats, Route, Sink};
 use std::collections::HashSet;
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::sync::atomic::Ordering;
 use std::time::Duration;
 use tokio::sync::{mpsc, watch};
 use tracing::Instrument;
@@ -45,6 +47,8 @@ pub struct ConnectionInfo {
     pub url: String,
     /// Counters.
     pub stats: Arc<ConnectionStats>,
+    /// Its connector's idle window: no data for longer is not ready.
+    pub idle: Duration,
 }
 
 /// Shared view of a running gatherer (metrics, health, tests).
@@ -56,34 +60,168 @@ pub struct GatherState {
     pub pipeline: PipelineStats,
     /// Producer counters.
     pub producer: Arc<ProducerStats>,
-    /// The queue (weak: it must not keep the pipeline alive).
-    pub queue: mpsc::WeakSender<Received>,
     /// Queue capacity.
     pub queue_capacity: usize,
     /// Simulated feeds.
     pub simulated: bool,
+    /// Set from the first stop signal on (`/readyz` says so).
+    pub draining: std::sync::atomic::AtomicBool,
+    /// The HTTP endpoint's counters.
+    pub http: Arc<crate::http::HttpStats>,
+    /// When the run started, UTC epoch µs.
+    pub started_us: u64,
+    /// Since when the broker has acknowledged nothing with sends pending.
+    pub kafka_stall: crate::stall::Stall,
+    /// Not ready after this long of [`GatherState::kafka_stall`].
+    pub unacked_timeout: Duration,
+    /// Wakes the pipeline at the shutdown deadline.
+    deadline: Arc<tokio::sync::Notify>,
 }
 
 impl GatherState {
-    /// Frames waiting in the queue.
+    /// The shutdown deadline: stop decoding, give up waiting for queue room and
+    /// acknowledgements, count what is left. Idempotent.
+    pub fn abandon(&self) {
+        self.producer.abandon.store(true, Ordering::Relaxed);
+        self.deadline.notify_one();
+    }
+
+    /// Frames waiting in the queue: received, not taken by the pipeline (counted from both
+    /// ends, so it stays right once the connections have closed their senders).
     pub fn queued(&self) -> usize {
-        self.queue
-            .upgrade()
-            .map_or(0, |t| self.queue_capacity.saturating_sub(t.capacity()))
+        let g = |a: &std::sync::atomic::AtomicU64| a.load(Ordering::Relaxed);
+        let received: u64 = self
+            .connections
+            .iter()
+            .map(|c| g(&c.stats.frames) - g(&c.stats.frames_not_queued).min(g(&c.stats.frames)))
+            .sum();
+        let taken = ProducerStats::total(&self.pipeline.frames) + g(&self.pipeline.frames_left);
+        usize::try_from(received.saturating_sub(taken)).unwrap_or(usize::MAX)
     }
 }
 
-/// What a finished run left behind.
+/// Messages of one kind that were made and not acknowledged, by why; each is in exactly one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct NotDelivered {
+    /// Never handed to librdkafka (queue full for `max_block`, the deadline while waiting for
+    /// room, refused as too large).
+    pub refused: u64,
+    /// Delivery failed after librdkafka's retries.
+    pub failed: u64,
+    /// Unacknowledged at the shutdown deadline, purged (the broker may have written some).
+    pub abandoned: u64,
+    /// No delivery report even after the purge (should stay 0).
+    pub unresolved: u64,
+}
+
+impl NotDelivered {
+    /// All of them.
+    pub fn total(&self) -> u64 {
+        self.refused + self.failed + self.abandoned + self.unresolved
+    }
+
+    fn of(lost: &crate::kafka::Lost, made: u64, acked: u64) -> Self {
+        let g = |a: &std::sync::atomic::AtomicU64| a.load(Ordering::Relaxed);
+        let (refused, failed, abandoned) = (g(&lost.refused), g(&lost.failed), g(&lost.abandoned));
+        Self {
+            refused,
+            failed,
+            abandoned,
+            unresolved: made.saturating_sub(acked + refused + failed + abandoned),
+        }
+    }
+}
+
+impl std::fmt::Display for NotDelivered {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} not delivered", self.total())?;
+        if self.total() > 0 {
+            write!(
+                f,
+                " ({} refused, {} failed, {} abandoned at the deadline",
+                self.refused, self.failed, self.abandoned
+            )?;
+            if self.unresolved > 0 {
+                write!(f, ", {} unresolved", self.unresolved)?;
+            }
+            write!(f, ")")?;
+        }
+        Ok(())
+    }
+}
+
+/// What a finished run left behind: for ticks and for dead letters, made = acknowledged +
+/// not delivered; and the frames received that never reached the adapters.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct GatherOutcome {
-    /// Ticks the pipeline made (and handed to the producer or counted as produce errors).
+    /// Ticks the pipeline made.
     pub ticks_produced: u64,
     /// Ticks acknowledged by the broker.
     pub ticks_acked: u64,
+    /// Ticks not acknowledged.
+    pub ticks_not_delivered: NotDelivered,
+    /// Dead letters the pipeline made.
+    pub dead_letters_produced: u64,
     /// Dead letters acknowledged.
     pub dead_letters_acked: u64,
-    /// Messages still unacknowledged after the flush timeout, plus failed ones.
+    /// Dead letters not acknowledged.
+    pub dead_letters_not_delivered: NotDelivered,
+    /// Frames received and never decoded: queued at the deadline, or held by a connection
+    /// when the pipeline stopped taking them.
+    pub frames_abandoned: u64,
+    /// Everything lost: ticks and dead letters not delivered, frames abandoned.
     pub lost: u64,
+    /// The deadline (or a second signal) cut the shutdown short.
+    pub deadline_reached: bool,
+}
+
+impl GatherOutcome {
+    fn of(state: &GatherState, frames_left: u64) -> Self {
+        let p = &state.producer;
+        let g = |a: &std::sync::atomic::AtomicU64| a.load(Ordering::Relaxed);
+        let ticks_produced = ProducerStats::total(&state.pipeline.ticks);
+        let ticks_acked = ProducerStats::total(&p.ticks_acked);
+        let ticks_not_delivered = NotDelivered::of(&p.ticks_lost, ticks_produced, ticks_acked);
+        let dead_letters_produced = ProducerStats::total(&state.pipeline.dead_letters);
+        let dead_letters_acked = g(&p.dlq_acked);
+        let dead_letters_not_delivered =
+            NotDelivered::of(&p.dlq_lost, dead_letters_produced, dead_letters_acked);
+        let frames_abandoned = frames_left
+            + state
+                .connections
+                .iter()
+                .map(|c| g(&c.stats.frames_not_queued))
+                .sum::<u64>();
+        Self {
+            ticks_produced,
+            ticks_acked,
+            ticks_not_delivered,
+            dead_letters_produced,
+            dead_letters_acked,
+            dead_letters_not_delivered,
+            frames_abandoned,
+            lost: ticks_not_delivered.total()
+                + dead_letters_not_delivered.total()
+                + frames_abandoned,
+            deadline_reached: p.abandon.load(Ordering::Relaxed),
+        }
+    }
+}
+
+impl std::fmt::Display for GatherOutcome {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "ticks: {} produced, {} acknowledged, {}; dead letters: {} produced, {} acknowledged, {}; {} received frames abandoned undecoded",
+            self.ticks_produced,
+            self.ticks_acked,
+            self.ticks_not_delivered,
+            self.dead_letters_produced,
+            self.dead_letters_acked,
+            self.dead_letters_not_delivered,
+            self.frames_abandoned
+        )
+    }
 }
 
 /// Started gatherer: its HTTP address and state, and the task that finishes the run.
@@ -100,6 +238,7 @@ pub struct Running {
 /// Starts everything; the run ends when `shutdown` turns true.
 pub async fn start(setup: GatherSetup, shutdown: watch::Receiver<bool>) -> anyhow::Result<Running> {
     let app = &setup.app;
+    check_frame_limits(app, &setup.connectors)?;
     // The id every header carries: the registry's (refusing to start when the schema is not
     // registered), or the fixed one when no registry is configured.
     let schema_id = crate::registry::producer_schema_id(app).await?;
@@ -155,6 +294,7 @@ pub async fn start(setup: GatherSetup, shutdown: watch::Receiver<bool>) -> anyho
                 index,
                 url: plan.url.clone(),
                 stats: Arc::clone(&stats),
+                idle: connector.keepalive.idle_timeout,
             });
             let seed = (n as u64) << 32 | index as u64 | u64::from(std::process::id()) << 48;
             // One span per connection: every event of the connection carries its identity.
@@ -176,30 +316,56 @@ pub async fn start(setup: GatherSetup, shutdown: watch::Receiver<bool>) -> anyho
     if connections.is_empty() {
         anyhow::bail!("no enabled connector");
     }
-    let weak = tx.downgrade();
     drop(tx);
     let queue_capacity = app.gather.queue_frames;
     let state = Arc::new(GatherState {
         connections,
         pipeline: PipelineStats::default(),
         producer: producer_stats,
-        queue: weak,
         queue_capacity,
         simulated: setup.simulated,
+        draining: std::sync::atomic::AtomicBool::new(false),
+        http: Arc::default(),
+        started_us: crate::stall::now(),
+        kafka_stall: crate::stall::Stall::default(),
+        unacked_timeout: app.gather.unacked_timeout,
+        deadline: Arc::new(tokio::sync::Notify::new()),
     });
+    // /metrics, /healthz and the progress line keep going while the shutdown drains; they
+    // stop when the run is over (this sender dropped).
+    let (http_stop, http_stopped) = watch::channel(false);
+    {
+        let state = Arc::clone(&state);
+        let mut stopping = shutdown.clone();
+        let deadline = app.gather.shutdown_timeout;
+        tokio::spawn(async move {
+            if stopping.wait_for(|stop| *stop).await.is_ok() {
+                state.draining.store(true, Ordering::Relaxed);
+                tokio::time::sleep(deadline).await;
+                if !state.producer.abandon.load(Ordering::Relaxed) {
+                    tracing::warn!(
+                        "shutdown deadline of {deadline:?} reached: abandoning what is not acknowledged"
+                    );
+                }
+                state.abandon();
+            }
+        });
+    }
 
     let listener = tokio::net::TcpListener::bind(app.http_bind)
         .await
         .map_err(|e| anyhow::anyhow!("binding the HTTP endpoint {}: {e}", app.http_bind))?;
     let http_addr = listener.local_addr()?;
     let handler = report::handler(Arc::clone(&state));
-    tokio::spawn(crate::http::serve(listener, handler, shutdown.clone()));
+    tokio::spawn(crate::http::serve(
+        listener,
+        handler,
+        Arc::clone(&state.http),
+        http_stopped.clone(),
+    ));
+    tokio::spawn(report::watchdog(Arc::clone(&state), http_stopped.clone()));
     if let Some(every) = app.gather.progress {
-        tokio::spawn(report::progress(
-            Arc::clone(&state),
-            every,
-            shutdown.clone(),
-        ));
+        tokio::spawn(report::progress(Arc::clone(&state), every, http_stopped));
     }
 
     let sink = Sink {
@@ -210,43 +376,86 @@ pub async fn start(setup: GatherSetup, shutdown: watch::Receiver<bool>) -> anyho
             schema_id,
         },
     };
-    let flush_timeout = app.gather.flush_timeout;
     let thread_state = Arc::clone(&state);
+    let waker = pipeline::Waker {
+        runtime: tokio::runtime::Handle::current(),
+        deadline: Arc::clone(&state.deadline),
+    };
     let pipeline = std::thread::Builder::new()
         .name("tickflow-pipeline".into())
         .spawn(move || {
-            pipeline::run(rx, &routes, &sink, &producer, &thread_state.pipeline);
-            // Every connection has stopped and the queue is drained: flush what is in flight.
-            let left = producer.flush(flush_timeout);
-            (left, thread_state)
+            let left = pipeline::run(
+                rx,
+                &routes,
+                &sink,
+                &producer,
+                &thread_state.pipeline,
+                &waker,
+            );
+            thread_state
+                .pipeline
+                .frames_left
+                .store(left, Ordering::Relaxed);
+            // The queue is drained (or the deadline came): wait for what is in flight, up to
+            // the deadline, then purge the rest (counted as abandoned).
+            producer.drain();
+            drop(producer);
+            left
         })?;
+    let state_done = Arc::clone(&state);
     let done = tokio::spawn(async move {
-        for t in tasks {
-            let _ = t.await;
-        }
-        let (left, state) = tokio::task::spawn_blocking(move || pipeline.join())
+        let left = tokio::task::spawn_blocking(move || pipeline.join())
             .await?
             .map_err(|_| anyhow::anyhow!("the pipeline thread panicked"))?;
-        let p = &state.producer;
-        let failed = p.delivery_failed.load(std::sync::atomic::Ordering::Relaxed)
-            + p.queue_full_failed
-                .load(std::sync::atomic::Ordering::Relaxed)
-            + state
-                .pipeline
-                .produce_errors
-                .load(std::sync::atomic::Ordering::Relaxed);
-        Ok(GatherOutcome {
-            ticks_produced: ProducerStats::total(&state.pipeline.ticks),
-            ticks_acked: ProducerStats::total(&p.ticks_acked),
-            dead_letters_acked: p.dlq_acked.load(std::sync::atomic::Ordering::Relaxed),
-            lost: u64::try_from(left.max(0)).unwrap_or(0) + failed,
-        })
+        // The connections have stopped, unless the deadline cut the drain short: then each
+        // counts the frame it held as it stops (bounded).
+        let until = tokio::time::Instant::now() + Duration::from_secs(3);
+        for t in tasks {
+            let _ = tokio::time::timeout_at(until, t).await;
+        }
+        drop(http_stop);
+        Ok(GatherOutcome::of(&state_done, left))
     });
     Ok(Running {
         http_addr,
         state,
         done,
     })
+}
+
+/// Room a dead letter needs beside its frame: headers (the error text is capped), key and the
+/// record's own overhead.
+pub const DEAD_LETTER_HEADROOM: usize = 16 * 1024;
+
+/// librdkafka's `message.max.bytes` (default 1,000,000).
+fn message_max_bytes(app: &AppConfig) -> usize {
+    app.kafka
+        .get("message.max.bytes")
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(1_000_000)
+}
+
+/// Refuses a connector whose largest frame, as a dead letter, could not fit in a Kafka message
+/// (it would be refused by the producer and lost).
+pub fn check_frame_limits(app: &AppConfig, connectors: &[ConnectorConfig]) -> anyhow::Result<()> {
+    let most = message_max_bytes(app);
+    let problems: Vec<String> = connectors
+        .iter()
+        .filter(|c| c.enabled && c.max_frame_bytes + DEAD_LETTER_HEADROOM > most)
+        .map(|c| {
+            format!(
+                "connector `{}`: max_frame_bytes = {} cannot fit in a Kafka message: message.max.bytes is {most}, and a dead letter needs {DEAD_LETTER_HEADROOM} bytes beside the frame (lower max_frame_bytes to at most {}, or raise [kafka] message.max.bytes together with the topic's max.message.bytes)",
+                c.name,
+                c.max_frame_bytes,
+                most.saturating_sub(DEAD_LETTER_HEADROOM)
+            )
+        })
+        .collect();
+    if problems.is_empty() {
+        Ok(())
+    } else {
+        anyhow::bail!("invalid configuration: {}", problems.join("; "))
+    }
 }
 
 /// Probes whether any enabled connector's host accepts TCP connections within `timeout`.

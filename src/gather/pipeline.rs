@@ -7,8 +7,8 @@ use crate::kafka::{DeadLetter, TickProducer};
 use crate::model::Exchange;
 use crate::ws::Received;
 use std::collections::BTreeMap;
-use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 use tokio::sync::mpsc;
 
 /// Counters of the pipeline, per exchange in [`Exchange::ALL`] order.
@@ -24,6 +24,10 @@ pub struct PipelineStats {
     pub dead_letters: [AtomicU64; 3],
     /// Messages the producer refused (queue full beyond the bound, oversized, ...).
     pub produce_errors: AtomicU64,
+    /// Frames left in the queue, undecoded, at the shutdown deadline.
+    pub frames_left: AtomicU64,
+    /// Rate limit of the lines about refused messages.
+    pub failures_log: crate::logging::RateLimited,
     /// Dead letters by (exchange, reason).
     pub by_reason: Mutex<BTreeMap<(Exchange, &'static str), u64>>,
 }
@@ -49,17 +53,52 @@ pub struct Sink {
     pub encoder: Encoder,
 }
 
-/// Runs until every sender of `rx` is gone (the connections stopped), then returns.
+/// How the pipeline learns that the shutdown deadline came while it waits for frames.
+#[derive(Debug)]
+pub struct Waker {
+    /// The runtime the connections run on (to wait on the queue and the deadline together).
+    pub runtime: tokio::runtime::Handle,
+    /// Notified when [`crate::kafka::ProducerStats::abandon`] is set.
+    pub deadline: Arc<tokio::sync::Notify>,
+}
+
+/// Runs until every sender of `rx` is gone (the connections stopped), or until the shutdown
+/// deadline ([`crate::kafka::ProducerStats::abandon`]); frames still queued then are not
+/// decoded and are returned as a count.
 pub fn run(
     mut rx: mpsc::Receiver<Received>,
     routes: &[Route],
     sink: &Sink,
     producer: &TickProducer,
     stats: &PipelineStats,
-) {
+    waker: &Waker,
+) -> u64 {
     let mut value = Vec::with_capacity(512);
     let mut key = String::with_capacity(32);
-    while let Some(frame) = rx.blocking_recv() {
+    let abandon = &producer.stats().abandon;
+    loop {
+        if abandon.load(Ordering::Relaxed) {
+            break;
+        }
+        let frame = match rx.try_recv() {
+            Ok(frame) => frame,
+            Err(mpsc::error::TryRecvError::Disconnected) => return 0,
+            // Idle: wait for the next frame or the deadline, whichever comes first.
+            Err(mpsc::error::TryRecvError::Empty) => {
+                let next = waker.runtime.block_on(async {
+                    tokio::select! {
+                        biased;
+                        () = waker.deadline.notified() => None,
+                        frame = rx.recv() => Some(frame),
+                    }
+                });
+                match next {
+                    Some(Some(frame)) => frame,
+                    Some(None) => return 0,
+                    None => break,
+                }
+            }
+        };
         let Some(route) = routes.iter().find(|r| *r.connector == *frame.connector) else {
             // Cannot happen: every connection is started from a route.
             continue;
@@ -70,7 +109,20 @@ pub fn run(
             FrameType::Text => Frame::text(&frame.bytes),
             FrameType::Binary => Frame::binary(&frame.bytes),
         };
-        let letter = match route.adapter.decode(input, frame.received_ts_us) {
+        let decoded = match &frame.oversize {
+            // Cut at the socket: not decoded, dead-lettered with what it was.
+            Some(o) => Err(crate::model::Rejection::new(
+                crate::model::Reason::FrameTooLarge,
+                format!(
+                    "frame of {} bytes exceeds the {}-byte limit (max_frame_bytes); its first {} bytes are kept",
+                    o.size,
+                    frame.bytes.len(),
+                    frame.bytes.len()
+                ),
+            )),
+            None => route.adapter.decode(input, frame.received_ts_us),
+        };
+        let letter = match decoded {
             Ok(Decoded::Tick(tick)) => {
                 value.clear();
                 match sink.encoder.encode(&tick, &mut value) {
@@ -116,12 +168,18 @@ pub fn run(
                 letter.error
             );
         }
-        let headers = letter.headers(
-            route.exchange,
-            &route.connector,
-            frame.frame_type,
-            frame.received_ts_us,
-        );
+        let mut headers = letter
+            .headers(
+                route.exchange,
+                &route.connector,
+                frame.frame_type,
+                frame.received_ts_us,
+            )
+            .to_vec();
+        if let Some(o) = &frame.oversize {
+            headers.push(("original_size", o.size.to_string()));
+            headers.push(("sha256", o.sha256.clone()));
+        }
         let sent = producer.send_dead_letter(
             &sink.dlq_topic,
             &frame.bytes,
@@ -133,6 +191,14 @@ pub fn run(
             produce_failed(stats, route, "dead letter", &e);
         }
     }
+    // The deadline: what is still queued is not decoded (and closing makes the connections
+    // count the frame each may hold).
+    rx.close();
+    let mut left = 0;
+    while rx.try_recv().is_ok() {
+        left += 1;
+    }
+    left
 }
 
 fn produce_failed(
@@ -141,9 +207,9 @@ fn produce_failed(
     what: &str,
     e: &crate::kafka::ProduceError,
 ) {
-    let n = stats.produce_errors.fetch_add(1, Ordering::Relaxed);
-    if n.is_power_of_two() || n == 0 {
-        // Logged at 1, 2, 4, 8, ... failures: visible without flooding; all are counted.
-        tracing::error!(connector = %route.connector, so_far = n + 1, "{what} not produced: {e}");
+    let so_far = stats.produce_errors.fetch_add(1, Ordering::Relaxed) + 1;
+    let reason = format!("{what} not produced: {e}");
+    if let Some(more) = stats.failures_log.admit(&reason) {
+        tracing::error!(connector = %route.connector, so_far, "{reason}{more}");
     }
 }

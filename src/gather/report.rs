@@ -15,8 +15,15 @@ fn get(a: &AtomicU64) -> u64 {
     a.load(Ordering::Relaxed)
 }
 
-/// True when every connection is up and librdkafka does not report all brokers down.
+/// Ready when not stopping, every connection is up and has delivered data within its idle
+/// window, librdkafka does not report all brokers down, and the broker has acknowledged
+/// something within `unacked_timeout` whenever sends are pending. `Err` says why not.
 pub fn ready(state: &GatherState) -> Result<(), String> {
+    if state.draining.load(Ordering::Relaxed) {
+        return Err("stopping: draining and flushing to Kafka".into());
+    }
+    let now = crate::stall::now();
+    let mut why = Vec::new();
     let down: Vec<_> = state
         .connections
         .iter()
@@ -24,12 +31,54 @@ pub fn ready(state: &GatherState) -> Result<(), String> {
         .map(|c| format!("{}#{}", c.connector, c.index))
         .collect();
     if !down.is_empty() {
-        return Err(format!("not connected: {}", down.join(", ")));
+        why.push(format!("not connected: {}", down.join(", ")));
     }
-    if state.producer.brokers_down.load(Ordering::Relaxed) {
-        return Err("all Kafka brokers are down".into());
+    for c in &state.connections {
+        let last = get(&c.stats.last_frame_us).max(state.started_us);
+        let silent = Duration::from_micros(now.saturating_sub(last));
+        if get(&c.stats.up) == 1 && silent > c.idle {
+            why.push(format!(
+                "{}#{}: no data for {} s (idle window {} s)",
+                c.connector,
+                c.index,
+                silent.as_secs(),
+                c.idle.as_secs()
+            ));
+        }
     }
-    Ok(())
+    let k = &state.producer;
+    if k.brokers_down.load(Ordering::Relaxed) {
+        why.push("all Kafka brokers are down".into());
+    }
+    if let Some(stalled) = state.kafka_stall.stalled_for(now)
+        && stalled >= state.unacked_timeout
+    {
+        why.push(format!(
+            "kafka: nothing acknowledged for {} s with {} pending",
+            stalled.as_secs(),
+            k.pending()
+        ));
+    }
+    if why.is_empty() {
+        Ok(())
+    } else {
+        Err(why.join("; "))
+    }
+}
+
+/// Observes Kafka progress for the stall clock until the run is over.
+pub async fn watchdog(state: Arc<GatherState>, mut over: watch::Receiver<bool>) {
+    loop {
+        let k = &state.producer;
+        let acked = ProducerStats::total(&k.ticks_acked) + get(&k.dlq_acked);
+        state
+            .kafka_stall
+            .observe(acked, k.pending() > 0, crate::stall::now());
+        tokio::select! {
+            _ = over.changed() => return,
+            () = tokio::time::sleep(crate::stall::OBSERVE_EVERY) => {}
+        }
+    }
 }
 
 /// The HTTP handler.
@@ -61,7 +110,7 @@ pub fn metrics(state: &GatherState) -> String {
         .collect();
     type ConnCounter = fn(&crate::ws::ConnectionStats) -> &AtomicU64;
     // (name, type, help, counter, divisor: µs counters are exported in seconds).
-    let per_connection: [(&str, &str, &str, ConnCounter, f64); 8] = [
+    let per_connection: [(&str, &str, &str, ConnCounter, f64); 10] = [
         (
             "tickflow_ws_up",
             "gauge",
@@ -110,6 +159,20 @@ pub fn metrics(state: &GatherState) -> String {
             "time waiting for room in the pipeline queue, seconds",
             |s| &s.backpressure_wait_us,
             1e6,
+        ),
+        (
+            "tickflow_ws_frames_cut_total",
+            "counter",
+            "frames above max_frame_bytes, cut and dead-lettered as frame_too_large",
+            |s| &s.frames_cut,
+            1.0,
+        ),
+        (
+            "tickflow_ws_socket_cap_closes_total",
+            "counter",
+            "connections closed by a frame above the 16 MiB socket cap",
+            |s| &s.socket_cap_closes,
+            1.0,
         ),
         (
             "tickflow_ws_last_frame_timestamp_seconds",
@@ -182,7 +245,22 @@ pub fn metrics(state: &GatherState) -> String {
             );
         }
     }
-    let scalars: [(&str, &str, &str, u64); 12] = [
+    let name = "tickflow_kafka_not_delivered_total";
+    e.family(
+        name,
+        "counter",
+        "messages made and not acknowledged, by kind and why (refused: never handed to librdkafka; failed: after retries; abandoned: at the shutdown deadline)",
+    );
+    for (kind, lost) in [("tick", &k.ticks_lost), ("dead_letter", &k.dlq_lost)] {
+        for (why, n) in [
+            ("refused", &lost.refused),
+            ("failed", &lost.failed),
+            ("abandoned", &lost.abandoned),
+        ] {
+            e.sample(name, &[("kind", kind), ("why", why)], get(n));
+        }
+    }
+    let scalars: [(&str, &str, &str, u64); 14] = [
         (
             "tickflow_ready",
             "gauge",
@@ -193,7 +271,23 @@ pub fn metrics(state: &GatherState) -> String {
             "tickflow_kafka_pending_messages",
             "gauge",
             "messages handed to the producer and not yet acknowledged or failed (its queue and in flight)",
-            pending(k),
+            k.pending(),
+        ),
+        (
+            "tickflow_stopping",
+            "gauge",
+            "1 from the first stop signal on (draining)",
+            u64::from(state.draining.load(Ordering::Relaxed)),
+        ),
+        (
+            "tickflow_frames_not_queued_total",
+            "counter",
+            "frames received at shutdown that the pipeline no longer took",
+            state
+                .connections
+                .iter()
+                .map(|c| get(&c.stats.frames_not_queued))
+                .sum(),
         ),
         (
             "tickflow_kafka_dlq_sent_total",
@@ -210,8 +304,8 @@ pub fn metrics(state: &GatherState) -> String {
         (
             "tickflow_kafka_delivery_failed_total",
             "counter",
-            "deliveries failed after retries",
-            get(&k.delivery_failed),
+            "deliveries failed after retries (ticks and dead letters)",
+            get(&k.ticks_lost.failed) + get(&k.dlq_lost.failed),
         ),
         (
             "tickflow_kafka_queue_full_failed_total",
@@ -266,6 +360,7 @@ pub fn metrics(state: &GatherState) -> String {
         "time waiting for producer queue room, seconds",
     )
     .sample(name, &[], get(&k.backpressure_wait_us) as f64 / 1e6);
+    state.http.expose(&mut e);
     e.standard();
     e.histogram_us(
         "tickflow_receive_to_ack_seconds",
@@ -275,31 +370,14 @@ pub fn metrics(state: &GatherState) -> String {
     e.finish()
 }
 
-/// Messages handed to the producer and not yet acknowledged or failed.
-fn pending(k: &ProducerStats) -> u64 {
-    let acked = ProducerStats::total(&k.ticks_acked) + get(&k.dlq_acked);
-    let sent = ProducerStats::total(&k.ticks_sent) + get(&k.dlq_sent);
-    let settled = acked + get(&k.delivery_failed) + get(&k.queue_full_failed);
-    sent.saturating_sub(settled)
-}
-
-/// After this long with sends pending and no acknowledgement, the progress line says so.
-const KAFKA_STALL: Duration = Duration::from_secs(10);
-
-/// `KAFKA: nothing acknowledged for N s (M pending) | ` when Kafka has acknowledged nothing for
-/// [`KAFKA_STALL`] while sends are pending; empty otherwise.
-fn kafka_stall(state: &GatherState, since: &mut Option<Instant>, last_acked: &mut u64) -> String {
+/// `KAFKA: nothing acknowledged for N s (M pending) | ` when Kafka has acknowledged nothing
+/// for the unacked timeout while sends are pending; empty otherwise.
+fn kafka_stall(state: &GatherState) -> String {
     let k = &state.producer;
-    let acked = ProducerStats::total(&k.ticks_acked) + get(&k.dlq_acked);
-    let pending = pending(k);
-    if acked != *last_acked || pending == 0 {
-        *last_acked = acked;
-        *since = None;
+    let Some(stalled) = state.kafka_stall.stalled_for(crate::stall::now()) else {
         return String::new();
-    }
-    let start = *since.get_or_insert_with(Instant::now);
-    let stalled = start.elapsed();
-    if stalled < KAFKA_STALL {
+    };
+    if stalled < state.unacked_timeout {
         return String::new();
     }
     let down = if k.brokers_down.load(Ordering::Relaxed) {
@@ -308,8 +386,9 @@ fn kafka_stall(state: &GatherState, since: &mut Option<Instant>, last_acked: &mu
         ""
     };
     format!(
-        "KAFKA: nothing acknowledged for {} s ({pending} pending{down}) | ",
-        stalled.as_secs()
+        "KAFKA: nothing acknowledged for {} s ({} pending{down}) | ",
+        stalled.as_secs(),
+        k.pending()
     )
 }
 
@@ -327,9 +406,6 @@ pub async fn progress(
     let mut last = [0u64; 3];
     let mut last_hist = state.producer.ack_latency_us.snapshot();
     let mut at = Instant::now();
-    // Since when sends are pending and nothing has been acknowledged.
-    let mut unacked_since: Option<Instant> = None;
-    let mut last_acked = 0;
     loop {
         tokio::select! {
             biased;
@@ -368,8 +444,13 @@ pub async fn progress(
             .filter(|c| get(&c.stats.up) == 1)
             .count();
         let dlq: u64 = ProducerStats::total(&state.pipeline.dead_letters);
-        let failed = get(&state.producer.delivery_failed) + get(&state.producer.queue_full_failed);
-        let kafka = kafka_stall(state.as_ref(), &mut unacked_since, &mut last_acked);
+        let failed = state.producer.ticks_lost.total() + state.producer.dlq_lost.total();
+        let kafka = kafka_stall(state.as_ref());
+        let label = if state.draining.load(Ordering::Relaxed) {
+            format!("{label} [STOPPING]")
+        } else {
+            label.to_owned()
+        };
         eprintln!(
             "{label}: {kafka}{} | acked {} | dlq {dlq} | failed {failed} | queue {}/{} | {latency} | connections {up}/{} up",
             if rates.is_empty() {

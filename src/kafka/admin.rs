@@ -35,10 +35,31 @@ pub async fn ensure_topics(
         topics.join(", ")
     );
     let admin: AdminClient<DefaultClientContext> = config.create()?;
+    // Which exist already: one metadata request (which needs no admin rights), so that only
+    // missing topics are created.
+    let admin = std::sync::Arc::new(admin);
+    let looking = std::sync::Arc::clone(&admin);
+    let existing: Vec<String> = tokio::task::spawn_blocking(move || {
+        looking
+            .inner()
+            .fetch_metadata(None, ADMIN_TIMEOUT)
+            .map(|m| m.topics().iter().map(|t| t.name().to_owned()).collect())
+    })
+    .await?
+    .map_err(|e| {
+        anyhow::anyhow!(
+            "checking topics {}: no broker at {bootstrap} answered ({e}; check bootstrap.servers, the network and security.protocol; [topics] create = false skips this)",
+            topics.join(", ")
+        )
+    })?;
     let new: Vec<_> = topics
         .iter()
+        .filter(|t| !existing.iter().any(|e| e == **t))
         .map(|t| NewTopic::new(t, partitions, TopicReplication::Fixed(replication_factor)))
         .collect();
+    if new.is_empty() {
+        return Ok(Vec::new());
+    }
     let options = AdminOptions::new().operation_timeout(Some(ADMIN_TIMEOUT));
     let results = tokio::time::timeout(
         ADMIN_TIMEOUT + Duration::from_secs(5),

@@ -69,7 +69,8 @@ impl DeadLetter {
             ("connector", connector.to_owned()),
             ("stage", self.stage.to_owned()),
             ("reason", self.reason.to_owned()),
-            ("error", self.error.clone()),
+            // Capped: a dead letter's headers must fit beside its frame.
+            ("error", cap_text(&self.error, MAX_ERROR_TEXT)),
             ("received_at", rfc3339_micros(received_ts_us)),
             (
                 "frame_type",
@@ -81,6 +82,21 @@ impl DeadLetter {
             ),
         ]
     }
+}
+
+/// Longest `error` header, bytes.
+pub const MAX_ERROR_TEXT: usize = 2048;
+
+/// `text` cut to at most `max` bytes at a character boundary, marked when cut.
+pub fn cap_text(text: &str, max: usize) -> String {
+    if text.len() <= max {
+        return text.to_owned();
+    }
+    let mut end = max.saturating_sub(3);
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!("{}...", &text[..end])
 }
 
 /// `2026-11-22T01:02:03.456789Z`.

@@ -7,7 +7,7 @@ pub mod producer;
 
 pub use admin::ensure_topics;
 pub use dlq::DeadLetter;
-pub use producer::{ProduceError, ProducerStats, TickProducer, producer_properties};
+pub use producer::{Lost, ProduceError, ProducerStats, TickProducer, Ticket, producer_properties};
 
 /// Forwards a librdkafka log line to tracing: every line when `verbose` (the `debug` property is
 /// set), otherwise only severe ones (errors arrive through the contexts' `error` with context).

@@ -10,7 +10,9 @@ use rdkafka::client::ClientContext;
 use rdkafka::config::RDKafkaLogLevel;
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 use rdkafka::message::{Header, OwnedHeaders};
-use rdkafka::producer::{BaseRecord, DeliveryResult, Producer, ProducerContext, ThreadedProducer};
+use rdkafka::producer::{
+    BaseRecord, DeliveryResult, Producer, ProducerContext, PurgeConfig, ThreadedProducer,
+};
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -50,10 +52,17 @@ pub struct ProducerStats {
     pub dlq_sent: AtomicU64,
     /// Dead letters acknowledged.
     pub dlq_acked: AtomicU64,
-    /// Deliveries that failed for good (after librdkafka's retries), ticks and dead letters.
-    pub delivery_failed: AtomicU64,
-    /// Messages given up after waiting `max_block` for queue room.
+    /// Ticks that did not reach the broker, by why.
+    pub ticks_lost: Lost,
+    /// Dead letters that did not reach the broker, by why.
+    pub dlq_lost: Lost,
+    /// Messages given up after waiting `max_block` for queue room (also in `refused`).
     pub queue_full_failed: AtomicU64,
+    /// Set at the shutdown deadline (or a second signal): sends waiting for queue room give
+    /// up at once, and what librdkafka still holds is purged.
+    pub abandon: AtomicBool,
+    /// When the broker last acknowledged a message, UTC epoch µs (0: never).
+    pub last_ack_us: AtomicU64,
     /// Sends that had to wait for queue room.
     pub backpressure_waits: AtomicU64,
     /// Total time spent waiting for queue room, µs.
@@ -64,11 +73,49 @@ pub struct ProducerStats {
     pub ack_latency_us: Histogram,
     /// True while librdkafka reports all brokers down; cleared by the next delivery.
     pub brokers_down: AtomicBool,
+    /// Rate limit of per-message failure lines (one per reason per interval, with counts).
+    pub failures_log: crate::logging::RateLimited,
     /// Kinds of client error logged since the last successful delivery.
     logged_errors: Mutex<std::collections::BTreeSet<String>>,
 }
 
+/// Messages of one kind that were produced and not acknowledged, by why. Every one is in
+/// exactly one of these: produced = acknowledged + refused + failed + abandoned + unresolved.
+#[derive(Debug, Default)]
+pub struct Lost {
+    /// Never handed to librdkafka: its queue stayed full for `max_block`, the shutdown
+    /// deadline came while waiting, or librdkafka refused it (too large, unknown topic).
+    pub refused: AtomicU64,
+    /// Delivery failed for good (after librdkafka's retries).
+    pub failed: AtomicU64,
+    /// Still unacknowledged at the shutdown deadline: purged from librdkafka's queue (the
+    /// broker may or may not have written those in flight).
+    pub abandoned: AtomicU64,
+}
+
+impl Lost {
+    /// Settled without an acknowledgement after being handed to librdkafka.
+    pub fn settled(&self) -> u64 {
+        self.failed.load(Ordering::Relaxed) + self.abandoned.load(Ordering::Relaxed)
+    }
+
+    /// Everything counted here.
+    pub fn total(&self) -> u64 {
+        self.refused.load(Ordering::Relaxed) + self.settled()
+    }
+}
+
 impl ProducerStats {
+    /// Handed to librdkafka and neither acknowledged nor settled yet (its queue and in flight).
+    pub fn pending(&self) -> u64 {
+        let sent = Self::total(&self.ticks_sent) + self.dlq_sent.load(Ordering::Relaxed);
+        let settled = Self::total(&self.ticks_acked)
+            + self.dlq_acked.load(Ordering::Relaxed)
+            + self.ticks_lost.settled()
+            + self.dlq_lost.settled();
+        sent.saturating_sub(settled)
+    }
+
     /// Index of `e` in the per-exchange arrays.
     pub fn slot(e: Exchange) -> usize {
         Exchange::ALL.iter().position(|x| *x == e).unwrap_or(0)
@@ -87,6 +134,31 @@ pub struct Meta {
     /// Unknown for a dead letter that is not an exchange frame (an undecodable Kafka message).
     exchange: Option<Exchange>,
     dead_letter: bool,
+    /// Told the outcome, for a sender that waits for this one message.
+    ticket: Option<Arc<Ticket>>,
+}
+
+/// The outcome of one message, for a sender that must know it (the cache moves a poison
+/// message's offset only after its dead letter was acknowledged).
+#[derive(Debug, Default)]
+pub struct Ticket {
+    /// 0 pending, 1 acknowledged, 2 failed.
+    state: std::sync::atomic::AtomicU8,
+}
+
+impl Ticket {
+    /// `None` while pending; `Some(true)` when acknowledged.
+    pub fn outcome(&self) -> Option<bool> {
+        match self.state.load(Ordering::Acquire) {
+            0 => None,
+            s => Some(s == 1),
+        }
+    }
+
+    fn settle(&self, acknowledged: bool) {
+        self.state
+            .store(if acknowledged { 1 } else { 2 }, Ordering::Release);
+    }
 }
 
 /// The rdkafka context: counts delivery reports and client errors.
@@ -132,9 +204,14 @@ impl ProducerContext for Context {
 
     fn delivery(&self, result: &DeliveryResult<'_>, meta: Box<Meta>) {
         let s = &self.stats;
+        if let Some(ticket) = &meta.ticket {
+            ticket.settle(result.is_ok());
+        }
         match result {
             Ok(_) => {
                 s.brokers_down.store(false, Ordering::Relaxed);
+                s.last_ack_us
+                    .store(u64::try_from(now_us()).unwrap_or(0), Ordering::Relaxed);
                 if let Ok(mut logged) = s.logged_errors.lock() {
                     logged.clear();
                 }
@@ -147,17 +224,36 @@ impl ProducerContext for Context {
                 }
             }
             Err((e, _)) => {
-                s.delivery_failed.fetch_add(1, Ordering::Relaxed);
+                let lost = if meta.dead_letter {
+                    &s.dlq_lost
+                } else {
+                    &s.ticks_lost
+                };
+                let purged = matches!(
+                    e.rdkafka_error_code(),
+                    Some(RDKafkaErrorCode::PurgeQueue | RDKafkaErrorCode::PurgeInflight)
+                );
+                if purged {
+                    // Abandoned at the shutdown deadline: counted, and summed up in the
+                    // shutdown accounting rather than logged one by one.
+                    lost.abandoned.fetch_add(1, Ordering::Relaxed);
+                    return;
+                }
+                lost.failed.fetch_add(1, Ordering::Relaxed);
                 let what = if meta.dead_letter {
                     "dead letter"
                 } else {
                     "tick"
                 };
-                tracing::error!(
-                    exchange = meta.exchange.map_or("-", Exchange::as_str),
-                    received_ts_us = meta.received_ts_us,
-                    "kafka: {what} not delivered: {e}"
-                );
+                let reason = format!("{what} not delivered: {e}");
+                if let Some(more) = s.failures_log.admit(&reason) {
+                    tracing::error!(
+                        exchange = meta.exchange.map_or("-", Exchange::as_str),
+                        received_ts_us = meta.received_ts_us,
+                        "kafka {}: {reason}{more}",
+                        self.bootstrap
+                    );
+                }
             }
         }
     }
@@ -169,6 +265,9 @@ pub enum ProduceError {
     /// librdkafka's queue stayed full for the whole bound.
     #[error("producer queue stayed full for {0:?}")]
     QueueFull(Duration),
+    /// The shutdown deadline came while waiting for queue room.
+    #[error("abandoned at the shutdown deadline while waiting for producer queue room")]
+    Abandoned,
     /// Any other refusal (message too large, unknown topic, ...).
     #[error("produce: {0}")]
     Kafka(#[from] KafkaError),
@@ -220,6 +319,11 @@ impl TickProducer {
         })
     }
 
+    /// `bootstrap.servers`, for messages naming the cluster.
+    pub fn bootstrap(&self) -> &str {
+        &self.producer.context().bootstrap
+    }
+
     /// Shared statistics.
     pub fn stats(&self) -> &Arc<ProducerStats> {
         &self.stats
@@ -238,11 +342,18 @@ impl TickProducer {
             received_ts_us,
             exchange: Some(exchange),
             dead_letter: false,
+            ticket: None,
         });
         let record = BaseRecord::with_opaque_to(topic, meta)
             .key(key)
             .payload(value);
-        self.send(record)?;
+        if let Err(e) = self.send(record) {
+            self.stats
+                .ticks_lost
+                .refused
+                .fetch_add(1, Ordering::Relaxed);
+            return Err(e);
+        }
         self.stats.ticks_sent[ProducerStats::slot(exchange)].fetch_add(1, Ordering::Relaxed);
         Ok(())
     }
@@ -270,6 +381,32 @@ impl TickProducer {
         exchange: Option<Exchange>,
         received_ts_us: i64,
     ) -> Result<(), ProduceError> {
+        self.send_letter(topic, key, raw, headers, exchange, received_ts_us, None)
+    }
+
+    /// Sends a dead letter whose outcome `ticket` is told.
+    pub fn send_tracked_dead_letter(
+        &self,
+        topic: &str,
+        key: &[u8],
+        raw: &[u8],
+        headers: &[(&str, String)],
+        ticket: Arc<Ticket>,
+    ) -> Result<(), ProduceError> {
+        self.send_letter(topic, key, raw, headers, None, now_us(), Some(ticket))
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn send_letter(
+        &self,
+        topic: &str,
+        key: &[u8],
+        raw: &[u8],
+        headers: &[(&str, String)],
+        exchange: Option<Exchange>,
+        received_ts_us: i64,
+        ticket: Option<Arc<Ticket>>,
+    ) -> Result<(), ProduceError> {
         let mut h = OwnedHeaders::new_with_capacity(headers.len());
         for (name, value) in headers {
             h = h.insert(Header {
@@ -281,12 +418,16 @@ impl TickProducer {
             received_ts_us,
             exchange,
             dead_letter: true,
+            ticket,
         });
         let record = BaseRecord::with_opaque_to(topic, meta)
             .key(key)
             .payload(raw)
             .headers(h);
-        self.send(record)?;
+        if let Err(e) = self.send(record) {
+            self.stats.dlq_lost.refused.fetch_add(1, Ordering::Relaxed);
+            return Err(e);
+        }
         self.stats.dlq_sent.fetch_add(1, Ordering::Relaxed);
         Ok(())
     }
@@ -307,6 +448,9 @@ impl TickProducer {
                             .fetch_add(1, Ordering::Relaxed);
                         Instant::now()
                     });
+                    if self.stats.abandon.load(Ordering::Relaxed) {
+                        break Err(ProduceError::Abandoned);
+                    }
                     if since.elapsed() >= self.max_block {
                         self.stats.queue_full_failed.fetch_add(1, Ordering::Relaxed);
                         break Err(ProduceError::QueueFull(self.max_block));
@@ -335,6 +479,22 @@ impl TickProducer {
     /// Waits up to `timeout` for every outstanding delivery; returns how many are left.
     pub fn flush(&self, timeout: Duration) -> i32 {
         let _ = self.producer.flush(timeout);
+        self.producer.in_flight_count()
+    }
+
+    /// Waits for every outstanding delivery until they are all settled or
+    /// [`ProducerStats::abandon`] is set; then purges what is left (counted as abandoned by the
+    /// delivery reports) and returns how many reports did not arrive even then.
+    pub fn drain(&self) -> i32 {
+        while self.producer.in_flight_count() > 0 && !self.stats.abandon.load(Ordering::Relaxed) {
+            let _ = self.producer.flush(Duration::from_millis(100));
+        }
+        if self.producer.in_flight_count() > 0 {
+            self.producer
+                .purge(PurgeConfig::default().queue().inflight());
+            // The purge's delivery reports are served by the next polls.
+            let _ = self.producer.flush(Duration::from_secs(1));
+        }
         self.producer.in_flight_count()
     }
 }

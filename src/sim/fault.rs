@@ -15,7 +15,17 @@ pub enum FaultKind {
     Malformed,
     /// Send the exchange's error message before every `after`-th data frame.
     Error,
+    /// Replace every `after`-th data frame with a 10 MiB one (above any `max_frame_bytes`,
+    /// below the socket cap).
+    Oversize,
+    /// Replace every `after`-th data frame with a 20 MiB one (above the socket cap).
+    Giant,
 }
+
+/// Size of an [`FaultKind::Oversize`] frame.
+pub const OVERSIZE_BYTES: usize = 10 * 1024 * 1024;
+/// Size of a [`FaultKind::Giant`] frame.
+pub const GIANT_BYTES: usize = 20 * 1024 * 1024;
 
 /// A fault and when it fires.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -27,13 +37,15 @@ pub struct Fault {
 }
 
 impl FaultKind {
-    /// Parses `drop`, `stall`, `malformed` or `error`.
+    /// Parses `drop`, `stall`, `malformed`, `error`, `oversize` or `giant`.
     pub fn parse(name: &str) -> Option<Self> {
         match name {
             "drop" => Some(Self::Drop),
             "stall" => Some(Self::Stall),
             "malformed" => Some(Self::Malformed),
             "error" => Some(Self::Error),
+            "oversize" => Some(Self::Oversize),
+            "giant" => Some(Self::Giant),
             _ => None,
         }
     }
@@ -67,6 +79,8 @@ impl Fault {
             FaultKind::Stall if n > self.after => Action::Stall,
             FaultKind::Malformed if n.is_multiple_of(self.after) => Action::Truncate,
             FaultKind::Error if n.is_multiple_of(self.after) => Action::ErrorFirst,
+            FaultKind::Oversize if n.is_multiple_of(self.after) => Action::Pad(OVERSIZE_BYTES),
+            FaultKind::Giant if n.is_multiple_of(self.after) => Action::Pad(GIANT_BYTES),
             _ => Action::Send,
         }
     }
@@ -85,6 +99,23 @@ pub enum Action {
     Truncate,
     /// Send the exchange's error message, then the frame.
     ErrorFirst,
+    /// Send a frame of this many bytes instead (the frame, then spaces: still valid JSON).
+    Pad(usize),
+}
+
+/// `frame` followed by spaces up to `size` bytes, of the same frame type.
+pub fn padded(frame: &Message, size: usize) -> Message {
+    let pad = |mut b: Vec<u8>| {
+        b.resize(size.max(b.len()), b' ');
+        b
+    };
+    match frame {
+        Message::Text(t) => {
+            Message::text(String::from_utf8(pad(t.as_bytes().to_vec())).unwrap_or_default())
+        }
+        Message::Binary(b) => Message::binary(pad(b.to_vec())),
+        other => other.clone(),
+    }
 }
 
 /// The first half of a frame: never valid JSON for these object-shaped messages.

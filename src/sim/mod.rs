@@ -284,6 +284,7 @@ impl Session {
         match action {
             Action::Send => self.ws.feed(frame).await?,
             Action::Truncate => self.ws.feed(fault::truncated(&frame)).await?,
+            Action::Pad(size) => self.ws.feed(fault::padded(&frame, size)).await?,
             Action::ErrorFirst => {
                 self.ws.feed(Message::text(self.error_frame)).await?;
                 self.ws.feed(frame).await?;

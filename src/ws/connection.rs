@@ -27,6 +27,44 @@ pub const SEND_TIMEOUT: Duration = Duration::from_secs(10);
 /// At shutdown, how long the frame in hand may wait for room in the output channel.
 pub const SHUTDOWN_HANDOFF: Duration = Duration::from_secs(1);
 
+/// Frames above this are refused by the socket itself (the connection closes, counted): it
+/// bounds what one read may hold before the frame is cut to `max_frame_bytes`.
+pub const SOCKET_FRAME_CAP: usize = 16 * 1024 * 1024;
+
+/// What an oversized frame was before it was cut to `max_frame_bytes`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Oversize {
+    /// Its size as received, bytes.
+    pub size: usize,
+    /// SHA-256 of the whole frame, lowercase hex.
+    pub sha256: String,
+}
+
+/// The socket's limit for a connector whose frames may be `max_frame_bytes`.
+pub fn socket_cap(max_frame_bytes: usize) -> usize {
+    SOCKET_FRAME_CAP.max(max_frame_bytes)
+}
+
+/// Cuts `bytes` to `max` when longer; says what it was.
+pub fn cut(bytes: &mut Vec<u8>, max: usize) -> Option<Oversize> {
+    if bytes.len() <= max {
+        return None;
+    }
+    let digest = ring::digest::digest(&ring::digest::SHA256, bytes);
+    let sha256 = digest
+        .as_ref()
+        .iter()
+        .fold(String::with_capacity(64), |mut s, b| {
+            use std::fmt::Write as _;
+            let _ = write!(s, "{b:02x}");
+            s
+        });
+    let size = bytes.len();
+    bytes.truncate(max);
+    bytes.shrink_to_fit();
+    Some(Oversize { size, sha256 })
+}
+
 /// One received frame, owned, with its receive time.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Received {
@@ -38,6 +76,9 @@ pub struct Received {
     pub bytes: Vec<u8>,
     /// Receive time, UTC epoch µs.
     pub received_ts_us: i64,
+    /// Set when the frame was above `max_frame_bytes`: `bytes` holds its first
+    /// `max_frame_bytes`, and it becomes a `frame_too_large` dead letter.
+    pub oversize: Option<Oversize>,
 }
 
 /// Counters of one connection (exported as metrics by the gatherer).
@@ -59,6 +100,12 @@ pub struct ConnectionStats {
     pub backpressure_wait_us: AtomicU64,
     /// When the last data frame arrived, UTC epoch µs (0: none yet).
     pub last_frame_us: AtomicU64,
+    /// Frames received at shutdown that the pipeline no longer took (counted as lost).
+    pub frames_not_queued: AtomicU64,
+    /// Frames above `max_frame_bytes`, cut and dead-lettered.
+    pub frames_cut: AtomicU64,
+    /// Connections closed because a frame exceeded [`SOCKET_FRAME_CAP`].
+    pub socket_cap_closes: AtomicU64,
 }
 
 /// How a session ended.
@@ -132,9 +179,12 @@ async fn session(
     shutdown: &mut watch::Receiver<bool>,
     tls: &Arc<rustls::ClientConfig>,
 ) -> Ended {
+    // The socket takes frames up to its cap; above max_frame_bytes they are cut and
+    // dead-lettered (the pipeline sees at most max_frame_bytes per frame).
+    let cap = socket_cap(config.max_frame_bytes);
     let ws_config = WebSocketConfig::default()
-        .max_message_size(Some(config.max_frame_bytes))
-        .max_frame_size(Some(config.max_frame_bytes));
+        .max_message_size(Some(cap))
+        .max_frame_size(Some(cap));
     let connect = tokio_tungstenite::connect_async_tls_with_config(
         plan.url.as_str(),
         Some(ws_config),
@@ -186,6 +236,10 @@ async fn session(
                 let msg = match next {
                     Err(_) => return Ended::Idle,
                     Ok(None) => return Ended::Failed("closed by the server".into()),
+                    Ok(Some(Err(tokio_tungstenite::tungstenite::Error::Capacity(e)))) => {
+                        stats.socket_cap_closes.fetch_add(1, Ordering::Relaxed);
+                        return Ended::Failed(format!("{e} (the socket's cap is {cap} bytes; frames above max_frame_bytes = {} up to it become frame_too_large dead letters)", config.max_frame_bytes));
+                    }
                     Ok(Some(Err(e))) => return Ended::Failed(e.to_string()),
                     Ok(Some(Ok(msg))) => msg,
                 };
@@ -202,7 +256,12 @@ async fn session(
                 };
                 stats.frames.fetch_add(1, Ordering::Relaxed);
                 stats.last_frame_us.store(u64::try_from(received_ts_us).unwrap_or(0), Ordering::Relaxed);
-                let received = Received { connector: Arc::clone(name), frame_type, bytes, received_ts_us };
+                let mut bytes = bytes;
+                let oversize = cut(&mut bytes, config.max_frame_bytes);
+                if oversize.is_some() {
+                    stats.frames_cut.fetch_add(1, Ordering::Relaxed);
+                }
+                let received = Received { connector: Arc::clone(name), frame_type, bytes, received_ts_us, oversize };
                 let waited = Instant::now();
                 let mut sending = std::pin::pin!(out.send(received));
                 tokio::select! {
@@ -211,12 +270,13 @@ async fn session(
                         // Stopping: the pipeline drains until every connection is gone, so the
                         // frame in hand still gets its place (bounded), then the session ends.
                         if !matches!(tokio::time::timeout(SHUTDOWN_HANDOFF, sending).await, Ok(Ok(()))) {
-                            tracing::warn!("one received frame could not be queued before shutdown");
+                            stats.frames_not_queued.fetch_add(1, Ordering::Relaxed);
                         }
                         return Ended::Shutdown;
                     }
                     sent = &mut sending => if sent.is_err() {
-                        // The consumer is gone: nothing left to feed.
+                        // The consumer is gone (the shutdown deadline): nothing left to feed.
+                        stats.frames_not_queued.fetch_add(1, Ordering::Relaxed);
                         return Ended::Shutdown;
                     },
                 }

@@ -116,3 +116,75 @@ impl Run {
 pub fn acked(s: &GatherState) -> u64 {
     ProducerStats::total(&s.producer.ticks_acked)
 }
+
+/// One kind's accounting in gather's last line: made = acknowledged + not delivered, and the
+/// not-delivered breakdown (refused, failed, abandoned, unresolved) when there is one.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct Kind {
+    pub produced: u64,
+    pub acked: u64,
+    pub not_delivered: u64,
+    pub refused: u64,
+    pub failed: u64,
+    pub abandoned: u64,
+    pub unresolved: u64,
+}
+
+/// gather's `stopped; ticks: ...; dead letters: ...; N received frames abandoned undecoded`.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct Summary {
+    pub ticks: Kind,
+    pub dead_letters: Kind,
+    pub frames_abandoned: u64,
+}
+
+fn numbers(text: &str) -> Vec<u64> {
+    text.split(|c: char| !c.is_ascii_digit())
+        .filter_map(|w| w.parse().ok())
+        .collect()
+}
+
+impl Summary {
+    /// Finds and parses the summary line in gather's stderr.
+    pub fn find(stderr: &str) -> Self {
+        let line = stderr
+            .lines()
+            .find(|l| l.contains("stopped; ticks:"))
+            .unwrap_or_else(|| panic!("no summary line in:\n{stderr}"));
+        let parts: Vec<&str> = line.split("; ").collect();
+        let kind = |text: &str| {
+            let n = numbers(text);
+            let at = |i: usize| n.get(i).copied().unwrap_or(0);
+            Kind {
+                produced: at(0),
+                acked: at(1),
+                not_delivered: at(2),
+                refused: at(3),
+                failed: at(4),
+                abandoned: at(5),
+                unresolved: at(6),
+            }
+        };
+        let [_, ticks, dead_letters, frames] = parts[..] else {
+            panic!("unexpected summary: {line}")
+        };
+        let summary = Self {
+            ticks: kind(ticks),
+            dead_letters: kind(dead_letters),
+            frames_abandoned: numbers(frames).first().copied().unwrap_or(0),
+        };
+        for k in [summary.ticks, summary.dead_letters] {
+            assert_eq!(
+                k.produced,
+                k.acked + k.not_delivered,
+                "produced = acknowledged + not delivered: {line}"
+            );
+            assert_eq!(
+                k.not_delivered,
+                k.refused + k.failed + k.abandoned + k.unresolved,
+                "the breakdown adds up: {line}"
+            );
+        }
+        summary
+    }
+}

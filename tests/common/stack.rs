@@ -107,6 +107,24 @@ impl Broker {
     }
 }
 
+impl Broker {
+    /// Sends `signal` (e.g. `STOP`, `CONT`) to the broker process: a frozen broker keeps its
+    /// connections open and answers nothing.
+    pub fn signal(&self, signal: &str) {
+        send_signal(self.child.id(), signal);
+    }
+}
+
+/// `kill -<signal> <pid>`.
+pub fn send_signal(pid: u32, signal: &str) {
+    let sent = Command::new("kill")
+        .arg(format!("-{signal}"))
+        .arg(pid.to_string())
+        .status()
+        .unwrap();
+    assert!(sent.success(), "kill -{signal} {pid}");
+}
+
 impl Drop for Broker {
     fn drop(&mut self) {
         let _ = self.child.kill();

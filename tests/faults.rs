@@ -1,0 +1,393 @@
+//! Faults of issue 11, each with a defined outcome and exact counts: a frozen broker
+//! (readiness, a bounded shutdown, a second signal), against real processes (tansu, the
+//! tickflow binary, the simulator).
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod common;
+
+use common::child::Tickflow;
+use common::run::Summary;
+use common::stack::{Broker, consume_all};
+use std::collections::HashSet;
+use std::time::{Duration, Instant};
+
+/// gather from the simulator into `broker`, with a small librdkafka queue so that a frozen
+/// broker blocks sends within a second, and the given extra settings.
+fn gather(broker: &Broker, simulator: &str, extra: &[(&str, &str)]) -> Tickflow {
+    let mut env = vec![
+        (
+            "TICKFLOW_KAFKA__BOOTSTRAP_SERVERS",
+            broker.bootstrap.as_str(),
+        ),
+        ("TICKFLOW_KAFKA__QUEUE_BUFFERING_MAX_MESSAGES", "2000"),
+        ("TICKFLOW_GATHER__QUEUE_FRAMES", "512"),
+    ];
+    env.extend_from_slice(extra);
+    Tickflow::spawn(
+        &["gather", "--simulator", simulator, "--connector", "binance"],
+        &env,
+    )
+}
+
+fn acked(g: &Tickflow) -> f64 {
+    g.metric("tickflow_kafka_ticks_acked_total").unwrap_or(0.0)
+}
+
+/// Ready, the broker frozen: `/readyz` turns 503 and says why; SIGTERM: `/metrics` and
+/// `/readyz` answer during the drain, the exit comes at the deadline, and the last line
+/// accounts for every tick (produced = acknowledged + not delivered), exit code 1.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_frozen_broker_is_not_ready_and_the_shutdown_ends_at_its_deadline_with_the_accounting() {
+    let Some(broker) = Broker::start("frozen_broker_shutdown") else {
+        return;
+    };
+    let (base, _sim) = common::start_simulator(2000, Duration::from_secs(1), None).await;
+    let mut g = gather(
+        &broker,
+        &base,
+        &[
+            ("TICKFLOW_GATHER__SHUTDOWN_TIMEOUT_MS", "4000"),
+            ("TICKFLOW_GATHER__UNACKED_TIMEOUT_MS", "2000"),
+        ],
+    );
+    let result = tokio::task::spawn_blocking(move || {
+        g.wait_until("500 acknowledged ticks", Duration::from_secs(30), |g| {
+            acked(g) >= 500.0
+        });
+        g.wait_until("ready", Duration::from_secs(10), |g| {
+            g.get("/readyz").is_some_and(|(s, _)| s == 200)
+        });
+        broker.signal("STOP");
+        let frozen = Instant::now();
+        let mut why = String::new();
+        g.wait_until("503 from /readyz", Duration::from_secs(15), |g| {
+            match g.get("/readyz") {
+                Some((503, body)) => {
+                    why = body;
+                    true
+                }
+                _ => false,
+            }
+        });
+        assert!(
+            why.contains("kafka: nothing acknowledged for") && why.contains("pending"),
+            "{why}"
+        );
+        assert!(
+            frozen.elapsed() >= Duration::from_millis(1900),
+            "not before unacked_timeout_ms"
+        );
+        let acked_before = acked(&g);
+        g.signal("TERM");
+        let stopping = Instant::now();
+        // The drain: the endpoint still answers, and says it is stopping.
+        std::thread::sleep(Duration::from_millis(500));
+        let ready = g.get("/readyz").expect("/readyz answers during the drain");
+        assert_eq!(ready.0, 503);
+        assert!(ready.1.contains("stopping"), "{}", ready.1);
+        assert_eq!(g.metric("tickflow_stopping"), Some(1.0));
+        let (status, stderr, _) = g.wait_exit(Duration::from_secs(20));
+        let took = stopping.elapsed();
+        assert!(
+            took >= Duration::from_millis(3900) && took < Duration::from_secs(9),
+            "exit {took:?} after SIGTERM, deadline 4 s:\n{stderr}"
+        );
+        assert_eq!(status.code(), Some(1), "something was lost:\n{stderr}");
+        let s = Summary::find(&stderr);
+        assert!(s.ticks.not_delivered > 0, "{stderr}");
+        assert_eq!(
+            s.ticks.failed, 0,
+            "nothing failed: it was abandoned\n{stderr}"
+        );
+        assert_eq!(s.ticks.unresolved, 0, "{stderr}");
+        assert!(s.ticks.abandoned > 0, "{stderr}");
+        assert!(s.ticks.acked as f64 >= acked_before, "{stderr}");
+        assert!(
+            stderr.contains("shutdown deadline of 4s reached"),
+            "{stderr}"
+        );
+        // Thawed, the broker has everything acknowledged, and at most what was produced:
+        // abandoned messages in flight may have been written (at least once), none twice.
+        broker.signal("CONT");
+        let messages = consume_all(
+            &broker.bootstrap,
+            "ticks.v1",
+            s.ticks.acked as usize,
+            Duration::from_secs(30),
+        );
+        let n = messages.len() as u64;
+        assert!(
+            n >= s.ticks.acked && n <= s.ticks.produced,
+            "{n} on the topic; {s:?}"
+        );
+        let distinct: HashSet<Vec<u8>> = messages
+            .iter()
+            .map(|m| rdkafka::Message::payload(m).unwrap_or_default().to_vec())
+            .collect();
+        assert_eq!(distinct.len() as u64, n, "no tick written twice");
+        let lines = stderr.lines().count();
+        assert!(lines < 200, "{lines} lines of stderr: a flood\n{stderr}");
+    });
+    result.await.unwrap();
+}
+
+/// The broker frozen and a long deadline: a second signal ends the run at once, still with
+/// the accounting.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_second_signal_exits_at_once_with_the_accounting() {
+    let Some(broker) = Broker::start("second_signal") else {
+        return;
+    };
+    let (base, _sim) = common::start_simulator(2000, Duration::from_secs(1), None).await;
+    let mut g = gather(
+        &broker,
+        &base,
+        &[("TICKFLOW_GATHER__SHUTDOWN_TIMEOUT_MS", "120000")],
+    );
+    let result = tokio::task::spawn_blocking(move || {
+        g.wait_until("200 acknowledged ticks", Duration::from_secs(30), |g| {
+            acked(g) >= 200.0
+        });
+        broker.signal("STOP");
+        std::thread::sleep(Duration::from_secs(2));
+        g.signal("TERM");
+        std::thread::sleep(Duration::from_secs(1));
+        assert!(g.get("/healthz").is_some_and(|(s, _)| s == 200));
+        g.signal("INT");
+        let second = Instant::now();
+        let (status, stderr, _) = g.wait_exit(Duration::from_secs(20));
+        assert!(
+            second.elapsed() < Duration::from_secs(5),
+            "{:?} after the second signal:\n{stderr}",
+            second.elapsed()
+        );
+        assert_eq!(status.code(), Some(1), "{stderr}");
+        assert!(stderr.contains("SIGINT again: abandoning"), "{stderr}");
+        let s = Summary::find(&stderr);
+        assert!(s.ticks.abandoned + s.ticks.refused > 0, "{stderr}");
+        assert_eq!(s.ticks.unresolved, 0, "{stderr}");
+        broker.signal("CONT");
+    });
+    result.await.unwrap();
+}
+
+/// `HEAD` gets the status and headers without a body.
+#[test]
+fn head_is_answered_without_a_body() {
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    rt.block_on(async {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let handler: tickflow::http::Handler =
+            std::sync::Arc::new(|_| (200, "text/plain", "ready\n".into()));
+        let (_stop, stopped) = tokio::sync::watch::channel(false);
+        tokio::spawn(tickflow::http::serve(
+            listener,
+            handler,
+            std::sync::Arc::default(),
+            stopped,
+        ));
+        let answer = tokio::task::spawn_blocking(move || {
+            use std::io::{Read, Write};
+            let mut s = std::net::TcpStream::connect(addr).unwrap();
+            s.write_all(b"HEAD /readyz HTTP/1.1\r\nHost: x\r\n\r\n")
+                .unwrap();
+            let mut text = String::new();
+            s.read_to_string(&mut text).unwrap();
+            text
+        })
+        .await
+        .unwrap();
+        assert!(answer.starts_with("HTTP/1.1 200 OK\r\n"), "{answer}");
+        assert!(answer.contains("Content-Length: 6\r\n"), "{answer}");
+        assert!(answer.ends_with("\r\n\r\n"), "no body: {answer:?}");
+    });
+}
+
+/// 600 idle connections to `/metrics` with the open-files limit at 256: the endpoint holds at
+/// most its cap, closes the rest at once (counted), drops the idle ones after the read
+/// timeout, and gathering goes on.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn idle_connections_to_the_endpoint_cannot_exhaust_descriptors() {
+    let Some(broker) = Broker::start("idle_connections") else {
+        return;
+    };
+    let (base, _sim) = common::start_simulator(500, Duration::from_secs(1), None).await;
+    let env = [(
+        "TICKFLOW_KAFKA__BOOTSTRAP_SERVERS",
+        broker.bootstrap.as_str(),
+    )];
+    let g = Tickflow::spawn_limited(
+        &["gather", "--simulator", &base, "--connector", "binance"],
+        &env,
+        Some(256),
+    );
+    let result = tokio::task::spawn_blocking(move || {
+        g.wait_until("acknowledged ticks", Duration::from_secs(30), |g| {
+            acked(g) >= 100.0
+        });
+        let before = g.open_files();
+        let idle: Vec<std::net::TcpStream> = (0..600)
+            .map(|_| std::net::TcpStream::connect(g.http).unwrap())
+            .collect();
+        let cap = tickflow::http::MAX_CONNECTIONS;
+        let expected_rejected = (idle.len() - cap) as f64;
+        let mut most = 0;
+        let deadline = Instant::now() + Duration::from_secs(10);
+        let mut acked_during = acked(&g);
+        while Instant::now() < deadline {
+            most = most.max(g.open_files());
+            if let Some(rejected) = g.metric("tickflow_http_rejected_total")
+                && rejected >= expected_rejected
+                && g.metric("tickflow_http_timeouts_total").unwrap_or(0.0) >= cap as f64
+            {
+                acked_during = acked(&g);
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        assert!(
+            most <= before + cap + 16,
+            "{most} open files, {before} before: the cap did not hold"
+        );
+        // /metrics answered, so the slots are free again: every idle connection was accounted
+        // for, and gathering went on (and goes on).
+        assert!(
+            g.metric("tickflow_http_rejected_total").unwrap() >= expected_rejected,
+            "{}",
+            g.stderr()
+        );
+        assert_eq!(g.metric("tickflow_http_accept_errors_total"), Some(0.0));
+        g.wait_until("more acknowledged ticks", Duration::from_secs(10), |g| {
+            acked(g) > acked_during + 100.0
+        });
+        assert_eq!(
+            g.metric("tickflow_ws_failures_total"),
+            Some(0.0),
+            "{}",
+            g.stderr()
+        );
+        assert!(
+            !g.stderr().contains("Too many open files"),
+            "{}",
+            g.stderr()
+        );
+        drop(idle);
+    });
+    result.await.unwrap();
+}
+
+/// A 10 MiB frame (above `max_frame_bytes`, below the socket cap) becomes one `frame_too_large`
+/// dead letter cut to `max_frame_bytes`, with its size and SHA-256; the connection stays up.
+/// A 20 MiB one (above the cap) closes the connection, counted, and it reconnects.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn oversized_frames_are_dead_letters_and_only_giant_ones_close_the_connection() {
+    use common::run::{connectors, gather, get, setup, wait_for};
+    let Some(broker) = Broker::start("oversized_frames") else {
+        return;
+    };
+    let (base, _sim) = common::start_simulator(200, Duration::from_secs(1), None).await;
+    let app = common::run::app(&broker.bootstrap);
+    let picked = connectors(
+        &base,
+        &[
+            ("upbit", "?fault=oversize&after=40"),
+            ("binance", "?fault=giant&after=40"),
+        ],
+    );
+    let max = picked[0].max_frame_bytes;
+    let run = gather(setup(app, picked)).await;
+    let upbit = &run.state.connections[0];
+    let binance = &run.state.connections[1];
+    assert_eq!(upbit.connector, "upbit");
+    wait_for(
+        "3 frames cut, 2 giant closes",
+        Duration::from_secs(60),
+        || get(&upbit.stats.frames_cut) >= 3 && get(&binance.stats.socket_cap_closes) >= 2,
+    )
+    .await;
+    let (outcome, state) = run.finish().await;
+    assert_eq!(outcome.lost, 0, "{outcome}");
+    let (upbit, binance) = (&state.connections[0], &state.connections[1]);
+    assert_eq!(
+        get(&upbit.stats.failures),
+        0,
+        "an oversized frame closed the connection"
+    );
+    assert_eq!(get(&upbit.stats.connects), 1);
+    assert!(
+        get(&binance.stats.connects) >= 2,
+        "reconnected after a giant frame"
+    );
+    assert_eq!(
+        get(&binance.stats.failures),
+        get(&binance.stats.socket_cap_closes)
+    );
+    let cut = get(&upbit.stats.frames_cut);
+    let dead = consume_all(
+        &broker.bootstrap,
+        "ticks.dlq.v1",
+        cut as usize,
+        Duration::from_secs(30),
+    );
+    let too_large: Vec<_> = dead
+        .iter()
+        .filter(|m| common::stack::header(m, "reason").as_deref() == Some("frame_too_large"))
+        .collect();
+    assert_eq!(too_large.len() as u64, cut, "one dead letter per cut frame");
+    for m in too_large {
+        use rdkafka::Message;
+        let h = |k: &str| common::stack::header(m, k).unwrap_or_default();
+        assert_eq!(
+            m.payload().map(<[u8]>::len),
+            Some(max),
+            "cut to max_frame_bytes"
+        );
+        assert_eq!(
+            h("original_size"),
+            tickflow::sim::fault::OVERSIZE_BYTES.to_string()
+        );
+        assert_eq!(h("sha256").len(), 64);
+        assert!(h("sha256").bytes().all(|b| b.is_ascii_hexdigit()));
+        assert_eq!(h("exchange"), "UPBIT");
+        assert!(h("error").contains("10485760 bytes"), "{}", h("error"));
+    }
+}
+
+#[test]
+fn cutting_a_frame_keeps_its_size_and_sha256() {
+    let mut bytes = b"abc".to_vec();
+    assert_eq!(tickflow::ws::connection::cut(&mut bytes, 3), None);
+    let o = tickflow::ws::connection::cut(&mut bytes, 2).unwrap();
+    assert_eq!(bytes, b"ab");
+    assert_eq!(o.size, 3);
+    assert_eq!(
+        o.sha256,
+        "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+    );
+}
+
+/// A `max_frame_bytes` whose dead letter cannot fit in a Kafka message is refused at start,
+/// naming the connector and the limit.
+#[test]
+fn a_max_frame_bytes_that_cannot_fit_in_a_kafka_message_is_refused() {
+    let app = common::run::app("127.0.0.1:9");
+    let mut c = common::run::connectors("ws://127.0.0.1:9", &[("upbit", "")]);
+    c[0].max_frame_bytes = 2 * 1024 * 1024;
+    let err = tickflow::gather::check_frame_limits(&app, &c)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("connector `upbit`: max_frame_bytes = 2097152"),
+        "{err}"
+    );
+    assert!(err.contains("message.max.bytes is 1000000"), "{err}");
+    c[0].max_frame_bytes = 900_000;
+    assert!(tickflow::gather::check_frame_limits(&app, &c).is_ok());
+    let raised = common::run::app_with(
+        "127.0.0.1:9",
+        &[("TICKFLOW_KAFKA__MESSAGE_MAX_BYTES", "4000000")],
+    );
+    c[0].max_frame_bytes = 2 * 1024 * 1024;
+    assert!(tickflow::gather::check_frame_limits(&raised, &c).is_ok());
+}
