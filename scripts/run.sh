@@ -8,8 +8,9 @@
 # Kafka: TICKFLOW_KAFKA__BOOTSTRAP_SERVERS, or "bootstrap.servers" in tickflow.toml; when
 # neither names a broker, the local stack (tansu + redis, scripts/stack.sh) is started for this
 # run and stopped afterwards. Exchanges: the live endpoints in connectors/*.toml; when none can
-# be reached (no internet), tickflow says so and gathers from its built-in simulator instead,
-# labelled SIMULATED FEEDS in every progress line. Stop with Ctrl-C (or SIGTERM): the producer is
+# be reached (no internet) and the local stack is in use, tickflow says so and gathers from its
+# built-in simulator instead, labelled SIMULATED FEEDS in every progress line and marked
+# `simulated` in every Kafka message and Redis hash. With a configured broker it never simulates. Stop with Ctrl-C (or SIGTERM): the producer is
 # flushed, the cache commits, the local stack stops.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -19,9 +20,19 @@ configured_broker() {
   grep -Eq '^[[:space:]]*"?bootstrap\.servers"?[[:space:]]*=' tickflow.toml 2>/dev/null
 }
 
-cargo build --release --locked --quiet
+# TICKFLOW_BIN: a tickflow binary to run instead of building the release one (tests use the
+# debug build).
+bin=${TICKFLOW_BIN:-target/release/tickflow}
+if [ -z "${TICKFLOW_BIN:-}" ]; then
+  cargo build --release --locked --quiet
+fi
 
+# The simulator fallback only ever feeds the local stack this script starts: with a configured
+# broker, unreachable exchanges are retried (and /readyz says so), never replaced by synthetic
+# prices.
+simulate=()
 if ! configured_broker; then
+  simulate=(--simulate-if-offline)
   echo "run: no Kafka broker configured; starting the local stack (tansu + redis)" >&2
   export TICKFLOW_STACK_DIR=${TICKFLOW_STACK_DIR:-target/stack-run}
   scripts/stack.sh start >/dev/null
@@ -33,7 +44,7 @@ echo "run: Kafka at ${TICKFLOW_KAFKA__BOOTSTRAP_SERVERS:-(from tickflow.toml)}" 
 
 
 # setsid: a Ctrl-C reaches the cache only through stop_cache, after gather has flushed.
-setsid target/release/tickflow cache >target/cache.log 2>&1 &
+setsid "$bin" cache >target/cache.log 2>&1 &
 cache_pid=$!
 cache_died() { # status: says so with the end of its log
   echo "run: tickflow cache exited with status $1; the end of target/cache.log:" >&2
@@ -62,12 +73,12 @@ fi
 redis_url=${TICKFLOW_REDIS__URL:-redis://127.0.0.1:6379}
 case "$redis_url" in *@*) redis_url="(your TICKFLOW_REDIS__URL)" ;; esac
 echo "run: tickflow cache running (pid $cache_pid, log target/cache.log); prices from another terminal:" >&2
-echo "  TICKFLOW_REDIS__URL=$redis_url target/release/tickflow price BTC-KRW --watch" >&2
+echo "  TICKFLOW_REDIS__URL=$redis_url $bin price BTC-KRW --watch" >&2
 
 # Not exec: the cache and the stack must be stopped after gather exits. Gather runs in the
 # background so that a Ctrl-C or SIGTERM to this script reaches it as SIGTERM (it then drains and
 # flushes); the cache is stopped after it, the stack last (EXIT trap).
-target/release/tickflow gather --simulate-if-offline "$@" &
+"$bin" gather "${simulate[@]}" "$@" &
 gather_pid=$!
 trap 'kill -TERM "$gather_pid" 2>/dev/null || true' INT TERM
 status=0

@@ -197,6 +197,53 @@ async fn a_key_redis_refuses_is_returned_alone_and_the_others_are_written() {
 
 /// A tick dated 55 s ahead (validation admits up to 60 s) holds its key for at most the
 /// ordering allowance: the live feed received after that replaces it.
+/// An ACL that forbids one key: that key's update is refused alone (`NOPERM`), the others
+/// are written.
+#[tokio::test]
+async fn a_key_an_acl_forbids_is_refused_alone() {
+    let Some(server) = RedisServer::start("a_key_an_acl_forbids") else {
+        return;
+    };
+    let mut admin = connect(&server.url(), false).await.unwrap();
+    let () = redis::cmd("ACL")
+        .arg(&[
+            "SETUSER",
+            "partial",
+            "on",
+            ">pw",
+            "~px:{BTC-KRW}:*",
+            "~px:index:*",
+            "&*",
+            "+@all",
+        ])
+        .query_async(&mut admin)
+        .await
+        .unwrap();
+    let url = format!("redis://partial:pw@127.0.0.1:{}", server.port);
+    let mut s = Store::open(&url, false, "px", Duration::from_secs(60))
+        .await
+        .unwrap();
+    let ticks = [
+        tick("BTC-KRW", "100", 1_000, None),
+        tick("ETH-KRW", "200", 1_000, None),
+    ];
+    let refs: Vec<&Tick> = ticks.iter().collect();
+    let done = s.apply(&refs, 1).await.unwrap();
+    assert_eq!(done.applied, 1);
+    assert_eq!(done.refused.len(), 1, "{done:?}");
+    assert_eq!(done.refused[0].index, 1);
+    assert_eq!(done.refused[0].reason, "redis_no_permission");
+    assert!(
+        done.refused[0].error.starts_with("NOPERM"),
+        "{:?}",
+        done.refused[0]
+    );
+    assert_eq!(
+        hash(&server, "px:{BTC-KRW}:UPBIT").await["last_price"],
+        "100"
+    );
+}
+
 #[tokio::test]
 async fn a_tick_dated_ahead_holds_its_key_for_at_most_a_second() {
     let Some(server) = RedisServer::start("a_tick_dated_ahead") else {
@@ -453,6 +500,45 @@ async fn a_batch_larger_than_redis_answers_in_500_ms_is_written() {
     let mut c = connect(&server.url(), false).await.unwrap();
     let members: usize = c.zcard("px:index:UPBIT").await.unwrap();
     assert_eq!(members, 50_000);
+}
+
+/// A simulated tick is marked in Redis and by `tickflow price`; a real one is not.
+#[tokio::test]
+async fn simulated_ticks_are_marked_in_redis_and_by_tickflow_price() {
+    let Some(server) = RedisServer::start("simulated_ticks_are_marked") else {
+        return;
+    };
+    let mut s = store(&server).await;
+    let real = tick("BTC-KRW", "100", 1_000, None);
+    let mut synthetic = tick("ETH-KRW", "200", 1_000, None);
+    synthetic.simulated = true;
+    s.apply(&[&real, &synthetic], 1).await.unwrap();
+    assert_eq!(
+        hash(&server, "px:{BTC-KRW}:UPBIT").await.get("simulated"),
+        None
+    );
+    assert_eq!(
+        hash(&server, "px:{ETH-KRW}:UPBIT").await["simulated"],
+        "true"
+    );
+    let url = server.url();
+    let price = move |instrument: &str| {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_tickflow"))
+            .args(["price", instrument, "--config"])
+            .arg(std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tickflow.toml"))
+            .env("TICKFLOW_REDIS__URL", &url)
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    let (eth, btc) = tokio::task::spawn_blocking(move || (price("ETH-KRW"), price("BTC-KRW")))
+        .await
+        .unwrap();
+    assert!(eth.contains("SIMULATED"), "{eth}");
+    assert!(
+        btc.contains("BTC-KRW") && !btc.contains("SIMULATED"),
+        "{btc}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

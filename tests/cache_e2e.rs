@@ -45,6 +45,21 @@ async fn redis_holds_the_newest_tick_of_every_key_and_a_replay_changes_nothing()
     let newest = newest_in_kafka(&broker.bootstrap, total as usize);
     assert_eq!(newest.len(), 14, "every configured key");
     assert_redis_holds(&redis, &newest).await;
+    // Simulated feeds: every message and every hash says so.
+    let messages = consume_all(&broker.bootstrap, "ticks.v1", 1, Duration::from_secs(10));
+    assert!(
+        messages
+            .iter()
+            .all(|m| header(m, "simulated").as_deref() == Some("true"))
+    );
+    {
+        use redis::AsyncCommands;
+        let mut r = tickflow::cache::connect(&redis.url(), false).await.unwrap();
+        for key in newest.keys() {
+            let marked: Option<String> = r.hget(key, "simulated").await.unwrap();
+            assert_eq!(marked.as_deref(), Some("true"), "{key}");
+        }
+    }
 
     // A second group replays the whole topic: every update is stale, Redis is unchanged.
     let replay = cache(&config(&broker, &redis, "cache-replay")).await;

@@ -266,3 +266,88 @@ async fn the_cache_creates_its_dlq_topic_at_start() {
     assert!(!metadata.topics()[0].partitions().is_empty());
     c.finish().await;
 }
+
+/// Redis frozen with a batch in the writer: the stop ends at `[cache] shutdown_timeout_ms`, and
+/// a second signal ends it at once, each with the accounting line; nothing unwritten is
+/// committed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_frozen_redis_cannot_hold_the_stop_past_its_deadline_or_a_second_signal() {
+    let test = "a_frozen_redis_cannot_hold_the_stop";
+    let (Some(broker), Some(redis)) = (Broker::start(test), RedisServer::start(test)) else {
+        return;
+    };
+    let app = config_with(&broker, &redis, "unused", &[]);
+    let mut in_topic = ticks_in_kafka(&app, 200).await;
+    for (deadline, second_signal) in [("2000", false), ("60000", true)] {
+        let group = format!("cache-frozen-{deadline}");
+        let url = redis.url();
+        let env = [
+            (
+                "TICKFLOW_KAFKA__BOOTSTRAP_SERVERS",
+                broker.bootstrap.as_str(),
+            ),
+            ("TICKFLOW_REDIS__URL", url.as_str()),
+            ("TICKFLOW_CACHE__GROUP_ID", group.as_str()),
+            ("TICKFLOW_CACHE__SHUTDOWN_TIMEOUT_MS", deadline),
+        ];
+        let c = common::child::Tickflow::spawn(&["cache"], &env);
+        let written = in_topic;
+        let c = tokio::task::spawn_blocking(move || {
+            c.wait_until("everything written", Duration::from_secs(30), |c| {
+                c.metric("tickflow_cache_acknowledged_total").unwrap_or(0.0) >= written as f64
+            });
+            c
+        })
+        .await
+        .unwrap();
+        redis.signal("STOP");
+        // More ticks while Redis is frozen: the writer takes them and waits.
+        in_topic += ticks_in_kafka(&app, 100).await;
+        let consumed = in_topic;
+        let (status, stderr, took) = tokio::task::spawn_blocking(move || {
+            let mut c = c;
+            c.wait_until("the new ticks consumed", Duration::from_secs(30), |c| {
+                c.metric("tickflow_cache_consumed_total").unwrap_or(0.0) >= consumed as f64
+            });
+            c.signal("TERM");
+            let stopping = std::time::Instant::now();
+            if second_signal {
+                std::thread::sleep(Duration::from_secs(1));
+                c.signal("TERM");
+            }
+            let (status, stderr, _) = c.wait_exit(Duration::from_secs(30));
+            (status, stderr, stopping.elapsed())
+        })
+        .await
+        .unwrap();
+        redis.signal("CONT");
+        let summary = stderr
+            .lines()
+            .find(|l| l.contains("tickflow: stopped;"))
+            .unwrap_or_else(|| panic!("no accounting line:\n{stderr}"));
+        assert!(
+            summary.contains("not (their offsets uncommitted)"),
+            "{summary}"
+        );
+        if second_signal {
+            assert!(
+                took < Duration::from_secs(3),
+                "{took:?} with a second signal:\n{stderr}"
+            );
+            assert_eq!(status.code(), Some(1), "{stderr}");
+            assert!(stderr.contains("SIGTERM again: exiting now"), "{stderr}");
+        } else {
+            assert!(
+                took >= Duration::from_millis(1900) && took < Duration::from_secs(6),
+                "{took:?} with a 2 s deadline:\n{stderr}"
+            );
+            assert_eq!(status.code(), Some(0), "{stderr}");
+        }
+        // What Redis never acknowledged was not committed.
+        let committed = committed_offsets(&broker.bootstrap, &group, app.topics.partitions);
+        assert!(
+            committed <= i64::try_from(written).unwrap(),
+            "{committed} committed, {written} written before the freeze"
+        );
+    }
+}

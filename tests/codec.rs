@@ -44,7 +44,7 @@ prop_compose! {
             prev_close_price: d[4], change: d[5], change_rate: d[6], volume_24h_base: d[7],
             volume_24h_quote: d[8], bid_price: d[9], bid_qty: d[10], ask_price: d[11], ask_qty: d[12],
             event_ts_us, trade_ts_us, sequence, received_ts_us,
-            stream_type, market_state, delisting_date,
+            stream_type, market_state, delisting_date, simulated: false,
         }
     }
 }

@@ -214,3 +214,84 @@ fn connectors_redirect_to_the_simulator_paths() {
         "ws://127.0.0.1:9001/bithumb/pub/ws"
     );
 }
+
+fn app_problems(env: &[(&str, &str)]) -> Vec<String> {
+    tickflow::config::load_app_config(
+        &Path::new(env!("CARGO_MANIFEST_DIR")).join("tickflow.toml"),
+        false,
+        env.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())),
+    )
+    .unwrap_err()
+    .problems
+}
+
+/// A bad value from the environment names its variable, not tickflow.toml.
+#[test]
+fn a_bad_environment_value_names_its_variable() {
+    let p = app_problems(&[
+        ("TICKFLOW_GATHER__QUEUE_FRAMES", "lots"),
+        ("TICKFLOW_CACHE__GROUP_ID", "2024"),
+    ]);
+    assert_eq!(p.len(), 1, "{p:#?}");
+    assert!(
+        p[0].starts_with(
+            "environment: TICKFLOW_GATHER__QUEUE_FRAMES=`lots` (setting gather.queue_frames): "
+        ),
+        "{p:#?}"
+    );
+    let p = app_problems(&[("TICKFLOW_GATHER__QUEUE_FRAMES", "0")]);
+    assert_eq!(
+        p,
+        ["environment: TICKFLOW_GATHER__QUEUE_FRAMES: gather.queue_frames: must be at least 1"]
+    );
+    let p = app_problems(&[("TICKFLOW_GATHER__FLUSH_TIMEOUT_MS", "1000")]);
+    assert!(
+        p[0].contains("gather.flush_timeout_ms: renamed to shutdown_timeout_ms"),
+        "{p:#?}"
+    );
+}
+
+/// No credential appears in a configuration error or in `Debug`, even where a parser quotes
+/// the value.
+#[test]
+fn credentials_never_appear_in_errors_or_debug_output() {
+    let p = app_problems(&[
+        (
+            "TICKFLOW_REDIS__URL",
+            "http://default:S3CRET-redis@127.0.0.1:6379",
+        ),
+        ("TICKFLOW_KAFKA__SASL_PASSWORD", "S3CRET-sasl"),
+    ]);
+    let all = p.join("\n");
+    assert!(all.contains("http://***@127.0.0.1:6379"), "{all}");
+    assert!(!all.contains("S3CRET"), "{all}");
+    // A password reused as a bad value elsewhere is still not shown.
+    let p = app_problems(&[
+        ("TICKFLOW_KAFKA__SASL_PASSWORD", "S3CRET-sasl"),
+        ("TICKFLOW_GATHER__QUEUE_FRAMES", "S3CRET-sasl"),
+    ]);
+    assert!(!p.join("\n").contains("S3CRET"), "{p:#?}");
+    let app = tickflow::config::load_app_config(
+        &Path::new(env!("CARGO_MANIFEST_DIR")).join("tickflow.toml"),
+        false,
+        [
+            (
+                "TICKFLOW_REDIS__URL",
+                "redis://default:S3CRET-redis@127.0.0.1:6379",
+            ),
+            ("TICKFLOW_KAFKA__SASL_PASSWORD", "S3CRET-sasl"),
+            ("TICKFLOW_KAFKA__SSL_KEY_PASSWORD", "S3CRET-key"),
+        ]
+        .iter()
+        .map(|(k, v)| ((*k).to_owned(), (*v).to_owned())),
+    )
+    .unwrap();
+    let shown = format!("{app:?}");
+    assert!(!shown.contains("S3CRET"), "{shown}");
+    assert!(shown.contains("\"sasl.password\": \"***\""), "{shown}");
+    assert_eq!(app.kafka["sasl.password"], "S3CRET-sasl", "sent as given");
+    assert_eq!(
+        app.redis_url.expose(),
+        "redis://default:S3CRET-redis@127.0.0.1:6379"
+    );
+}

@@ -391,3 +391,263 @@ fn a_max_frame_bytes_that_cannot_fit_in_a_kafka_message_is_refused() {
     c[0].max_frame_bytes = 2 * 1024 * 1024;
     assert!(tickflow::gather::check_frame_limits(&raised, &c).is_ok());
 }
+
+#[test]
+fn loopback_brokers_are_told_apart() {
+    use tickflow::kafka::loopback_only;
+    assert!(loopback_only("127.0.0.1:9092"));
+    assert!(loopback_only("localhost:9092, 127.0.0.2:9093"));
+    assert!(loopback_only("[::1]:9092"));
+    assert!(!loopback_only("127.0.0.1:9092,kafka.example.com:9092"));
+    assert!(!loopback_only("10.0.0.5:9092"));
+    assert!(!loopback_only(""));
+}
+
+/// `--simulate-if-offline` writes synthetic prices: refused unless the broker is local.
+#[test]
+fn simulating_into_a_broker_that_is_not_local_is_refused() {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_tickflow"))
+        .args(["gather", "--simulate-if-offline", "--config"])
+        .arg(common::run::repo().join("tickflow.toml"))
+        .env(
+            "TICKFLOW_KAFKA__BOOTSTRAP_SERVERS",
+            "kafka.example.com:9092",
+        )
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("bootstrap.servers = kafka.example.com:9092 is not loopback"),
+        "{stderr}"
+    );
+}
+
+/// The main command with a configured broker and unreachable exchanges: no simulator, no
+/// synthetic tick in that broker, and `/readyz` says the exchange is not connected.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_main_command_never_simulates_into_a_configured_broker() {
+    let test = "never_simulates_into_a_configured_broker";
+    let (Some(broker), Some(redis)) =
+        (Broker::start(test), common::stack::RedisServer::start(test))
+    else {
+        return;
+    };
+    let dir = std::env::temp_dir().join(format!("tickflow-{test}-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let upbit = std::fs::read_to_string(common::run::repo().join("connectors/upbit.toml")).unwrap();
+    let unreachable: String = upbit
+        .lines()
+        .map(|l| {
+            if l.trim_start().starts_with("url") {
+                "url = \"ws://127.0.0.1:1/websocket/v1\"".to_owned()
+            } else {
+                l.to_owned()
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("\n");
+    std::fs::write(dir.join("upbit.toml"), unreachable).unwrap();
+    let http = common::stack::free_port();
+    let log = dir.join("run.stderr");
+    let mut run = std::process::Command::new("bash")
+        .arg(common::run::repo().join("scripts/run.sh"))
+        .arg("--connectors")
+        .arg(&dir)
+        .current_dir(common::run::repo())
+        .env("TICKFLOW_BIN", env!("CARGO_BIN_EXE_tickflow"))
+        .env("TICKFLOW_KAFKA__BOOTSTRAP_SERVERS", &broker.bootstrap)
+        .env("TICKFLOW_REDIS__URL", redis.url())
+        .env("TICKFLOW_HTTP__BIND", format!("127.0.0.1:{http}"))
+        .env(
+            "TICKFLOW_CACHE__HTTP_BIND",
+            format!("127.0.0.1:{}", common::stack::free_port()),
+        )
+        .stdout(std::process::Stdio::null())
+        .stderr(std::fs::File::create(&log).unwrap())
+        .spawn()
+        .unwrap();
+    let addr = ([127, 0, 0, 1], http).into();
+    let check = tokio::task::spawn_blocking(move || {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        let mut ready = None;
+        while Instant::now() < deadline {
+            if let Some(r) = common::stack::http_get(addr, "/readyz") {
+                ready = Some(r);
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(200));
+        }
+        // Long enough for a 5 s reachability probe and a simulator to have produced.
+        std::thread::sleep(Duration::from_secs(7));
+        let again = common::stack::http_get(addr, "/readyz");
+        (ready, again)
+    });
+    let (ready, again) = check.await.unwrap();
+    let _ = std::process::Command::new("kill")
+        .args(["-TERM", &run.id().to_string()])
+        .status();
+    let _ = run.wait();
+    let stderr = std::fs::read_to_string(&log).unwrap_or_default();
+    let _ = std::fs::remove_dir_all(&dir);
+    let (status, body) = again
+        .or(ready)
+        .unwrap_or_else(|| panic!("gather never answered:\n{stderr}"));
+    assert_eq!(status, 503, "{body}");
+    assert!(body.contains("not connected: upbit#0"), "{body}");
+    assert!(!stderr.contains("SIMULATED"), "{stderr}");
+    let ticks = consume_all(&broker.bootstrap, "ticks.v1", 0, Duration::from_secs(5));
+    assert!(
+        ticks.is_empty(),
+        "{} ticks reached the configured broker",
+        ticks.len()
+    );
+}
+
+/// Every credential set at once (Kafka SASL and key passwords, the Redis password, the
+/// registry's basic auth), debug logging on: not one appears in any line gather, the cache or
+/// `tickflow price` prints, nor in `/metrics` or `/readyz`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn no_secret_appears_in_any_output_or_endpoint() {
+    let test = "no_secret_appears";
+    let (Some(broker), Some(redis)) =
+        (Broker::start(test), common::stack::RedisServer::start(test))
+    else {
+        return;
+    };
+    let set = std::process::Command::new("redis-cli")
+        .args([
+            "-p",
+            &redis.port.to_string(),
+            "CONFIG",
+            "SET",
+            "requirepass",
+            "S3CRET-redis",
+        ])
+        .output()
+        .unwrap();
+    assert!(set.status.success());
+    let registry = common::registry::Registry::stub(common::registry::Options {
+        user_info: Some("tickflow:S3CRET-registry".into()),
+        ..Default::default()
+    });
+    let (base, _sim) = common::start_simulator(200, Duration::from_secs(1), None).await;
+    let redis_url = format!("redis://default:S3CRET-redis@127.0.0.1:{}", redis.port);
+    let env = [
+        (
+            "TICKFLOW_KAFKA__BOOTSTRAP_SERVERS",
+            broker.bootstrap.as_str(),
+        ),
+        ("TICKFLOW_KAFKA__SASL_USERNAME", "tickflow"),
+        ("TICKFLOW_KAFKA__SASL_PASSWORD", "S3CRET-sasl"),
+        ("TICKFLOW_KAFKA__SSL_KEY_PASSWORD", "S3CRET-key"),
+        ("TICKFLOW_REDIS__URL", redis_url.as_str()),
+        ("TICKFLOW_SCHEMA_REGISTRY__URL", registry.url.as_str()),
+        (
+            "TICKFLOW_SCHEMA_REGISTRY__BASIC_AUTH_USER_INFO",
+            "tickflow:S3CRET-registry",
+        ),
+        ("TICKFLOW_SCHEMA_REGISTRY__AUTO_REGISTER", "true"),
+        ("TICKFLOW_LOG", "debug"),
+    ];
+    let mut g = Tickflow::spawn(
+        &["gather", "--simulator", &base, "--connector", "upbit"],
+        &env,
+    );
+    let mut c = Tickflow::spawn(&["cache"], &env);
+    let seen = tokio::task::spawn_blocking(move || {
+        g.wait_until("acknowledged ticks", Duration::from_secs(30), |g| {
+            acked(g) >= 100.0
+        });
+        c.wait_until("ticks in Redis", Duration::from_secs(30), |c| {
+            c.metric("tickflow_cache_applied_total").unwrap_or(0.0) >= 1.0
+        });
+        let mut seen = String::new();
+        for t in [&g, &c] {
+            for path in ["/metrics", "/readyz", "/healthz"] {
+                seen.push_str(&t.get(path).map(|(_, b)| b).unwrap_or_default());
+            }
+        }
+        let price = std::process::Command::new(env!("CARGO_BIN_EXE_tickflow"))
+            .args(["price", "BTC-KRW", "--config"])
+            .arg(common::run::repo().join("tickflow.toml"))
+            .env("TICKFLOW_REDIS__URL", &redis_url)
+            .output()
+            .unwrap();
+        assert!(price.status.success(), "{price:?}");
+        seen.push_str(&String::from_utf8_lossy(&price.stdout));
+        seen.push_str(&String::from_utf8_lossy(&price.stderr));
+        g.signal("TERM");
+        c.signal("TERM");
+        for t in [&mut g, &mut c] {
+            let (_, stderr, _) = t.wait_exit(Duration::from_secs(30));
+            seen.push_str(&stderr);
+        }
+        seen
+    });
+    let seen = seen.await.unwrap();
+    assert!(seen.contains("BTC-KRW"), "the price was printed");
+    assert!(seen.lines().count() > 20, "debug logging was on");
+    let shown: Vec<&str> = seen.lines().filter(|l| l.contains("S3CRET")).collect();
+    assert!(shown.is_empty(), "secrets were shown: {shown:#?}");
+}
+
+/// The broker gone (connections reset, then refused) with sends in flight, then SIGTERM: the
+/// stop ends at its deadline, the errors are a few lines, not one per message, and the
+/// accounting adds up.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_broker_gone_at_shutdown_costs_a_few_lines_and_the_accounting_adds_up() {
+    let listen = common::stack::free_port();
+    let mut proxy = common::stack::Proxy::new(listen);
+    let Some(broker) = Broker::start_advertising("a_broker_gone_at_shutdown", listen, proxy.port)
+    else {
+        return;
+    };
+    proxy.start().await;
+    let (base, _sim) = common::start_simulator(3000, Duration::from_secs(1), None).await;
+    let g = gather(
+        &broker,
+        &base,
+        &[
+            ("TICKFLOW_GATHER__SHUTDOWN_TIMEOUT_MS", "3000"),
+            ("TICKFLOW_KAFKA__QUEUE_BUFFERING_MAX_MESSAGES", "100000"),
+            ("TICKFLOW_KAFKA__MESSAGE_TIMEOUT_MS", "1500"),
+        ],
+    );
+    let g = tokio::task::spawn_blocking(move || {
+        g.wait_until("acknowledged ticks", Duration::from_secs(30), |g| {
+            acked(g) >= 1000.0
+        });
+        g
+    })
+    .await
+    .unwrap();
+    proxy.stop().await;
+    let (status, stderr) = tokio::task::spawn_blocking(move || {
+        let mut g = g;
+        // Long enough for message.timeout.ms to fail what was in flight.
+        std::thread::sleep(Duration::from_secs(3));
+        g.signal("TERM");
+        let stopping = Instant::now();
+        let (status, stderr, _) = g.wait_exit(Duration::from_secs(20));
+        assert!(
+            stopping.elapsed() < Duration::from_secs(8),
+            "{:?}:\n{stderr}",
+            stopping.elapsed()
+        );
+        (status, stderr)
+    })
+    .await
+    .unwrap();
+    assert_eq!(status.code(), Some(1), "{stderr}");
+    let s = Summary::find(&stderr);
+    assert!(s.ticks.failed > 100, "deliveries failed: {stderr}");
+    assert_eq!(s.ticks.unresolved, 0, "{stderr}");
+    let errors = stderr.lines().filter(|l| l.contains("ERROR")).count();
+    assert!(
+        errors <= 10,
+        "{errors} ERROR lines for {} failures:\n{stderr}",
+        s.ticks.failed
+    );
+    assert!(stderr.lines().count() < 200, "{stderr}");
+}

@@ -11,39 +11,80 @@ use std::time::Duration;
 const BIN: &str = env!("CARGO_BIN_EXE_tickflow");
 const ROOT: &str = env!("CARGO_MANIFEST_DIR");
 
-#[test]
-fn redis_unreachable_is_named_with_its_password_redacted() {
-    let port = free_port();
-    let out = Command::new(BIN)
-        .args(["cache", "--duration", "5"])
-        .current_dir(ROOT)
-        .env(
-            "TICKFLOW_KAFKA__BOOTSTRAP_SERVERS",
-            format!("127.0.0.1:{}", free_port()),
-        )
-        .env(
-            "TICKFLOW_REDIS__URL",
-            format!("redis://default:S3CRET-pw@127.0.0.1:{port}"),
-        )
-        .env("TICKFLOW_CACHE__HTTP_BIND", "127.0.0.1:0")
-        .output()
-        .unwrap();
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(out.status.code(), Some(2), "{stderr}");
-    assert!(
-        stderr.contains(&format!("redis redis://***@127.0.0.1:{port}")),
-        "{stderr}"
-    );
-    assert!(!stderr.contains("S3CRET"), "{stderr}");
-    let redis_line = stderr
-        .lines()
-        .find(|l| l.contains("redis redis://"))
-        .unwrap();
-    assert_eq!(
-        redis_line.matches("Connection refused").count(),
+/// Redis down when the cache starts: it keeps running, says so once with the URL redacted,
+/// answers 503 on `/readyz`, and writes once Redis comes up (README: retries with backoff).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn redis_down_at_start_is_retried_and_named_with_its_password_redacted() {
+    let test = "redis_down_at_start";
+    let Some(broker) = common::stack::Broker::start(test) else {
+        return;
+    };
+    let app = common::run::app(&broker.bootstrap);
+    tickflow::kafka::ensure_topics(
+        &tickflow::kafka::producer_properties(&app.kafka),
+        &["ticks.v1", "ticks.dlq.v1"],
         1,
-        "{redis_line}"
+        1,
+    )
+    .await
+    .unwrap();
+    let port = free_port();
+    let url = format!("redis://default:S3CRET-pw@127.0.0.1:{port}");
+    let mut cache = common::child::Tickflow::spawn(
+        &["cache"],
+        &[
+            (
+                "TICKFLOW_KAFKA__BOOTSTRAP_SERVERS",
+                broker.bootstrap.as_str(),
+            ),
+            ("TICKFLOW_REDIS__URL", url.as_str()),
+        ],
     );
+    let done = tokio::task::spawn_blocking(move || {
+        cache.wait_until("the retry line", Duration::from_secs(20), |c| {
+            c.stderr().contains("not answering at start")
+        });
+        let stderr = cache.stderr();
+        let line = stderr
+            .lines()
+            .find(|l| l.contains("not answering at start"))
+            .unwrap();
+        assert!(
+            line.contains(&format!("redis redis://***@127.0.0.1:{port}")),
+            "{line}"
+        );
+        assert_eq!(line.matches("Connection refused").count(), 1, "{line}");
+        let (status, body) = cache.get("/readyz").unwrap();
+        assert_eq!(status, 503);
+        assert!(body.contains("redis is not answering"), "{body}");
+        let redis = common::stack::RedisServer::start_on(test, port).unwrap();
+        let set = Command::new("redis-cli")
+            .args([
+                "-p",
+                &port.to_string(),
+                "CONFIG",
+                "SET",
+                "requirepass",
+                "S3CRET-pw",
+            ])
+            .output()
+            .unwrap();
+        assert!(set.status.success());
+        cache.wait_until("ready", Duration::from_secs(30), |c| {
+            c.get("/readyz").is_some_and(|(s, _)| s == 200)
+        });
+        cache.signal("TERM");
+        let (status, stderr, _) = cache.wait_exit(Duration::from_secs(30));
+        assert_eq!(status.code(), Some(0), "{stderr}");
+        assert_eq!(
+            stderr.matches("not answering at start").count(),
+            1,
+            "{stderr}"
+        );
+        assert!(!stderr.contains("S3CRET"), "{stderr}");
+        drop(redis);
+    });
+    done.await.unwrap();
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -36,11 +36,11 @@ use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
 use tokio::sync::{mpsc, watch};
 
-/// Longest wait for the writer when partitions are revoked or the cache stops.
+/// Longest wait for the writer when partitions are revoked.
 const FLUSH_TIMEOUT: Duration = Duration::from_secs(30);
 
-/// Longest wait for the final commit and leaving the group at shutdown.
-const CLOSE_TIMEOUT: Duration = Duration::from_secs(10);
+/// Least time left for the final commit and leaving the group, even past the deadline.
+const CLOSE_AT_LEAST: Duration = Duration::from_secs(1);
 
 /// Work for the writer.
 #[derive(Debug)]
@@ -61,6 +61,8 @@ struct Shared {
     stats: Arc<CacheStats>,
     batch_max: u64,
     batch_wait: Duration,
+    /// The shutdown deadline, set when the polling thread stops.
+    stop_by: Mutex<Option<Instant>>,
 }
 
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
@@ -119,6 +121,11 @@ impl Shared {
             return self.gathering().is_empty();
         }
         self.wait_idle(deadline.saturating_duration_since(Instant::now()))
+    }
+
+    /// Time left before the shutdown deadline (`None`: not stopping yet).
+    fn stop_left(&self) -> Option<Duration> {
+        lock(&self.stop_by).map(|by| by.saturating_duration_since(Instant::now()))
     }
 
     fn writer_idle(&self) {
@@ -201,8 +208,10 @@ impl ConsumerContext for CacheContext {
     fn pre_rebalance(&self, consumer: &BaseConsumer<Self>, rebalance: &Rebalance<'_>) {
         if let Rebalance::Revoke(_) = rebalance {
             // Everything gathered is written and committed before the partitions go, so the
-            // next owner starts after the last tick in Redis.
-            if !self.shared.flush(FLUSH_TIMEOUT) {
+            // next owner starts after the last tick in Redis (when stopping: within what is
+            // left of the deadline).
+            let within = self.shared.stop_left().unwrap_or(FLUSH_TIMEOUT);
+            if !self.shared.flush(within) {
                 tracing::warn!(
                     "partitions revoked before Redis acknowledged the gathered ticks; their next owner re-reads them (harmless: compare-and-set)"
                 );
@@ -308,6 +317,8 @@ struct Poller {
     resolver: Resolver,
     pending_keys_max: usize,
     shutdown: watch::Receiver<bool>,
+    /// One deadline for writing what was gathered and committing.
+    shutdown_timeout: Duration,
 }
 
 impl Poller {
@@ -329,9 +340,11 @@ impl Poller {
             self.backpressure(keys >= self.pending_keys_max);
             timeout = next;
         }
-        if !self.shared.flush(FLUSH_TIMEOUT) {
+        *lock(&self.shared.stop_by) = Some(Instant::now() + self.shutdown_timeout);
+        if !self.shared.flush(self.shutdown_timeout) {
             tracing::warn!(
-                "stopping with ticks Redis (or dead letters the DLQ) has not acknowledged; their offsets stay uncommitted"
+                "stopping with ticks Redis (or dead letters the DLQ) has not acknowledged within the shutdown deadline of {:?}; their offsets stay uncommitted",
+                self.shutdown_timeout
             );
         }
     }
@@ -372,12 +385,15 @@ impl Poller {
         let mut gathering = self.shared.gathering();
         gathering.cover(m.topic(), m.partition(), m.offset());
         match decoded {
-            Ok((_, tick)) => gathering.add(tick, || Source {
-                partition: m.partition(),
-                offset: m.offset(),
-                key: m.key().unwrap_or_default().to_vec(),
-                payload: payload.to_vec(),
-            }),
+            Ok((_, mut tick)) => {
+                tick.simulated = is_simulated(m);
+                gathering.add(tick, || Source {
+                    partition: m.partition(),
+                    offset: m.offset(),
+                    key: m.key().unwrap_or_default().to_vec(),
+                    payload: payload.to_vec(),
+                });
+            }
             Err(_) => gathering.letters.extend(letter),
         }
     }
@@ -389,13 +405,15 @@ impl Poller {
         reason: &'static str,
         error: &str,
     ) -> Letter {
-        if let Some(n) = count_failure(&self.shared.stats.poison) {
+        let stats = &self.shared.stats;
+        let so_far = stats.poison.fetch_add(1, Ordering::Relaxed) + 1;
+        if let Some(more) = stats.poison_log.admit(reason) {
             tracing::warn!(
                 partition = m.partition(),
                 offset = m.offset(),
-                so_far = n,
+                so_far,
                 reason,
-                "message not decoded, sent to the DLQ: {error}"
+                "message not decoded, sent to the DLQ: {error}{more}"
             );
         }
         self.shared.stats.count_poison_reason(reason);
@@ -415,6 +433,65 @@ impl Poller {
     }
 }
 
+/// The message carries the `simulated: true` header (synthetic data).
+fn is_simulated(m: &BorrowedMessage<'_>) -> bool {
+    use rdkafka::message::Headers;
+    let (key, value) = crate::kafka::producer::SIMULATED_HEADER;
+    m.headers().is_some_and(|h| {
+        h.iter()
+            .any(|x| x.key == key && x.value == Some(value.as_bytes()))
+    })
+}
+
+/// Where the writer connects.
+struct RedisTarget {
+    url: String,
+    cluster: bool,
+    prefix: String,
+    ttl: Duration,
+}
+
+/// Connects to Redis (loading the script), retrying with backoff until it answers; `None`
+/// when shutdown came first. Consumption goes on meanwhile, paused at `pending_keys_max`.
+async fn open_store(
+    t: &RedisTarget,
+    stats: &CacheStats,
+    shutdown: &mut watch::Receiver<bool>,
+) -> Option<Store> {
+    let mut delay = Duration::from_millis(100);
+    let mut failing = false;
+    loop {
+        match Store::open(&t.url, t.cluster, &t.prefix, t.ttl).await {
+            Ok(store) => {
+                stats.redis_up.store(1, Ordering::Relaxed);
+                if failing {
+                    tracing::info!("{}: connected", crate::config::redact_url(&t.url));
+                }
+                return Some(store);
+            }
+            Err(e) => {
+                stats.redis_errors.fetch_add(1, Ordering::Relaxed);
+                if !failing {
+                    tracing::warn!(
+                        "{}: not answering at start; retrying with backoff (up to 5 s apart), offsets held",
+                        super::store::describe(&t.url, &e)
+                    );
+                    failing = true;
+                }
+            }
+        }
+        if *shutdown.borrow() {
+            return None;
+        }
+        tokio::select! {
+            biased;
+            _ = shutdown.changed() => return None,
+            () = tokio::time::sleep(delay) => {}
+        }
+        delay = (delay * 2).min(Duration::from_secs(5));
+    }
+}
+
 /// The DLQ as the writer sees it.
 struct DlqSink {
     producer: TickProducer,
@@ -427,13 +504,19 @@ struct DlqSink {
 /// `Job::Stop`.
 async fn writer(
     mut jobs: mpsc::Receiver<Job>,
-    mut store: Store,
+    target: RedisTarget,
     consumer: Arc<CacheConsumer>,
     shared: Arc<Shared>,
     dlq: DlqSink,
     mut shutdown: watch::Receiver<bool>,
 ) {
     let stats = Arc::clone(&shared.stats);
+    let Some(mut store) = open_store(&target, &stats, &mut shutdown).await else {
+        // Stopped before Redis ever answered: nothing was written, nothing is committed.
+        jobs.close();
+        shared.writer_idle();
+        return;
+    };
     while let Some(Job::Write(mut batch)) = jobs.recv().await {
         let mut letters = std::mem::take(&mut batch.letters);
         let entries = batch.entries();
@@ -471,7 +554,7 @@ async fn writer(
                 ],
             });
         }
-        if !letters.is_empty() && !deliver(&dlq, letters, &stats, &mut shutdown).await {
+        if !letters.is_empty() && !deliver(&dlq, letters, &shared, &mut shutdown).await {
             // Stopping before the DLQ acknowledged: the offsets stay where they were, and the
             // next consumer reads these messages again.
             shared.writer_idle();
@@ -506,9 +589,10 @@ fn store_prefix(store: &Store) -> String {
 async fn deliver(
     dlq: &DlqSink,
     mut letters: Vec<Letter>,
-    stats: &CacheStats,
+    shared: &Shared,
     shutdown: &mut watch::Receiver<bool>,
 ) -> bool {
+    let stats = &shared.stats;
     let mut delay = Duration::from_millis(100);
     loop {
         stats
@@ -535,13 +619,12 @@ async fn deliver(
                     .map(|()| ticket)
             })
             .collect();
-        // librdkafka settles each within message.timeout.ms.
+        // librdkafka settles each within message.timeout.ms; stopping, until the deadline.
         while !tickets.iter().flatten().all(|t| t.outcome().is_some()) {
-            tokio::select! {
-                biased;
-                _ = shutdown.changed() => return false,
-                () = tokio::time::sleep(Duration::from_millis(5)) => {}
+            if shared.stop_left() == Some(Duration::ZERO) {
+                return false;
             }
+            tokio::time::sleep(Duration::from_millis(5)).await;
         }
         let failed: Vec<Letter> = letters
             .into_iter()
@@ -676,28 +759,31 @@ pub async fn spawn(
         stats: Arc::clone(&stats),
         batch_max: app.cache.batch_max as u64,
         batch_wait: app.cache.batch_wait,
+        stop_by: Mutex::new(None),
     });
     let consumer = Arc::new(consumer(app, Arc::clone(&shared))?);
-    consumer.subscribe(&[&app.topics.ticks])?;
-    let store = Store::open(
-        &app.redis_url,
-        app.redis_cluster,
-        &app.cache.prefix,
-        app.cache.ttl,
-    )
-    .await
-    .map_err(|e| {
+    // A URL that cannot work is a configuration error; a server not answering yet is retried
+    // by the writer (it may start after the cache).
+    redis::Client::open(app.redis_url.expose()).map_err(|e| {
         anyhow::anyhow!(
-            "connecting to {}",
-            super::store::describe(&app.redis_url, &e)
+            "[redis] url: {}",
+            super::store::describe(app.redis_url.expose(), &e)
         )
     })?;
+    let store = RedisTarget {
+        url: app.redis_url.expose().to_owned(),
+        cluster: app.redis_cluster,
+        prefix: app.cache.prefix.clone(),
+        ttl: app.cache.ttl,
+    };
     let properties = producer_properties(&app.kafka);
     if app.topics.create {
-        // Like gather: a dead letter must have somewhere to go before any offset moves on.
+        // Like gather: a dead letter must have somewhere to go before any offset moves on, and
+        // the cache may start before gather made the ticks topic (librdkafka would look for
+        // a missing subscribed topic again only at its next metadata refresh, minutes later).
         let created = crate::kafka::ensure_topics(
             &properties,
-            &[&app.topics.dlq],
+            &[&app.topics.ticks, &app.topics.dlq],
             app.topics.partitions,
             app.topics.replication_factor,
         )
@@ -706,12 +792,13 @@ pub async fn spawn(
             tracing::info!("created topics {}", created.join(", "));
         }
     }
+    // Subscribed once the topic exists.
+    consumer.subscribe(&[&app.topics.ticks])?;
     let dlq = DlqSink {
         producer: TickProducer::new(&properties, app.gather.max_block, Arc::clone(&stats.dlq))?,
         topic: app.topics.dlq.clone(),
         source_topic: app.topics.ticks.clone(),
     };
-    stats.redis_up.store(1, Ordering::Relaxed);
     let registry = match &app.schema_registry {
         Some(settings) => Some((
             crate::registry::Registry::new(settings)?,
@@ -731,7 +818,10 @@ pub async fn spawn(
         resolver: Resolver::new(registry, app.schema_id, app.format),
         pending_keys_max: app.cache.pending_keys_max,
         shutdown: shutdown.clone(),
+        shutdown_timeout: app.cache.shutdown_timeout,
     };
+    let mut stopping = shutdown.clone();
+    let deadline_of = Arc::clone(&shared);
     let stopper = Arc::clone(&shared);
     let polling = std::thread::Builder::new()
         .name("cache-poll".into())
@@ -751,10 +841,25 @@ pub async fn spawn(
         shutdown,
     ));
     let task = tokio::spawn(async move {
-        writing.await?;
+        let _ = stopping.wait_for(|stop| *stop).await;
+        // The polling thread writes what was gathered (bounded by the deadline) and stops.
         if !tokio::task::spawn_blocking(move || polling.join().unwrap_or(false)).await? {
             anyhow::bail!("the cache's polling thread panicked");
         }
+        let left = deadline_of.stop_left().unwrap_or(Duration::ZERO);
+        let mut writing = writing;
+        if tokio::time::timeout(left, &mut writing).await.is_err() {
+            tracing::warn!(
+                "the writer was still waiting for Redis or the DLQ at the shutdown deadline; that batch's offsets stay uncommitted"
+            );
+            // Stopped here, so that it releases the consumer for the bounded close below.
+            writing.abort();
+            let _ = writing.await;
+        }
+        let close_within = deadline_of
+            .stop_left()
+            .unwrap_or(Duration::ZERO)
+            .max(CLOSE_AT_LEAST);
         // Commit what Redis has acknowledged, then leave the group (the drop closes). With the
         // broker gone, librdkafka's close can wait forever: bounded here, and on a plain thread
         // so that nothing waits for it after the timeout.
@@ -766,10 +871,10 @@ pub async fn spawn(
                 drop(consumer);
                 let _ = closed.send(());
             })?;
-        let left = tokio::task::spawn_blocking(move || done.recv_timeout(CLOSE_TIMEOUT)).await?;
+        let left = tokio::task::spawn_blocking(move || done.recv_timeout(close_within)).await?;
         if left.is_err() {
             tracing::warn!(
-                "leaving the consumer group did not finish within {CLOSE_TIMEOUT:?} (broker unreachable?); the group drops this member after session.timeout.ms"
+                "leaving the consumer group did not finish within {close_within:?} (broker unreachable?); the group drops this member after session.timeout.ms"
             );
         }
         Ok(())

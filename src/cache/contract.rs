@@ -11,6 +11,8 @@
 //!   `stream_type` (`SNAPSHOT`/`REALTIME`), `market_state` and `delisting_date` (`yyyy-MM-dd`)
 //!   where the exchange sends them (an additive change: contract version stays 1). Absent data
 //!   is an absent field.
+//!   `simulated` = `true` marks synthetic data (from `tickflow simulate`, Kafka header
+//!   `simulated: true`); real ticks have no such field.
 //! - The same hash is PUBLISHed, as compact JSON, on a channel named like the key.
 //! - Sorted set `px:index:EXCHANGE`: known instruments, scored by the last update (epoch ms).
 //! - Keys expire after the configured TTL without updates (dead markets retire themselves).
@@ -120,6 +122,9 @@ pub fn fields(tick: &Tick, updated_ts_us: i64) -> Vec<(&'static str, String)> {
     }
     if let Some(d) = tick.delisting_date {
         f.push(("delisting_date", crate::model::time::format_date_days(d)));
+    }
+    if tick.simulated {
+        f.push(("simulated", "true".to_owned()));
     }
     f.push(("received_ts", tick.received_ts_us.to_string()));
     f.push(("updated_ts", updated_ts_us.to_string()));

@@ -40,6 +40,8 @@ pub struct CacheStats {
     pub refused: AtomicU64,
     /// The same by reason, in the order of [`super::store::KEY_REFUSALS`].
     pub refused_by_reason: [AtomicU64; super::store::KEY_REFUSALS.len()],
+    /// One line per decode failure reason per interval.
+    pub poison_log: crate::logging::RateLimited,
     /// One line per refusal reason per interval.
     pub refusals_log: crate::logging::RateLimited,
     /// Updates applied by pipelines that failed as a whole (retried; then found stale).

@@ -21,12 +21,16 @@ px:index:EXCHANGE lists known instruments.\n\n\
 Batches are coalesced to the newest tick per key while the previous one is being written, and \
 offsets are committed only after Redis acknowledged the batch (at least once); revoked \
 partitions are written and committed first. At [cache] pending_keys_max distinct keys \
-consumption pauses until Redis catches up. Redis unavailable: retries with backoff, offsets \
-held. Undecodable messages go to ticks.dlq.v1 and the partition moves on.\n\n\
+consumption pauses until Redis catches up. Redis unavailable (also at start): retries with \
+backoff, offsets held. Undecodable messages, and ticks whose key Redis refuses alone \
+(WRONGTYPE, NOPERM), go to ticks.dlq.v1 (stage decode or cache) and the rest moves on; a \
+batch's offsets are stored only after the DLQ acknowledged its dead letters.\n\n\
 Settings: tickflow.toml [redis] url/cluster and [cache] (environment overrides \
 TICKFLOW_REDIS__URL, TICKFLOW_CACHE__GROUP_ID, ...). Serves /metrics, /healthz, /readyz on \
-[cache] http_bind (default 127.0.0.1:9465). Stops on SIGINT/SIGTERM after committing what \
-Redis has.";
+[cache] http_bind (default 127.0.0.1:9465); /readyz is 503 with the reason while Redis does \
+not answer, no partition is assigned, consumption stalls with lag or the DLQ refuses. \
+SIGINT/SIGTERM: write what was gathered and commit within [cache] shutdown_timeout_ms (default \
+30 s); a second signal exits at once. The last line accounts for every message consumed.";
 
 /// Examples, environment and exit codes for `tickflow cache --help`.
 pub(super) const AFTER_HELP: &str = "Example:\n  TICKFLOW_KAFKA__BOOTSTRAP_SERVERS=127.0.0.1:9092 TICKFLOW_REDIS__URL=redis://127.0.0.1:6379 tickflow cache\n\n\
@@ -38,7 +42,8 @@ TICKFLOW_LOG                log filter: a level and target=level directives, e.g
 TICKFLOW_LOG_FORMAT         text (default) | json (one JSON object per line)\n\n\
 Exit codes:\n  \
 0  stopped after committing what Redis acknowledged\n  \
-2  configuration or start-up error (Kafka, Redis, registry client)";
+1  stopped at once by a second signal (what Redis had not acknowledged stays uncommitted)\n  \
+2  configuration or start-up error (Kafka, registry client)";
 
 /// Arguments of `tickflow cache`.
 #[derive(Debug, Args)]
@@ -96,7 +101,7 @@ pub fn run(args: &CacheArgs) -> anyhow::Result<ExitCode> {
         eprintln!(
             "tickflow: caching {} into {} (group {}); metrics on http://{addr}/metrics",
             app.topics.ticks,
-            crate::config::redact_url(&app.redis_url),
+            app.redis_url,
             app.cache.group_id
         );
         signals.first(args.duration).await;

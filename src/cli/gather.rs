@@ -62,7 +62,8 @@ pub struct GatherArgs {
     #[arg(long, value_name = "URL", conflicts_with = "simulate_if_offline")]
     simulator: Option<String>,
     /// When no exchange endpoint answers (no internet), run an in-process simulator and
-    /// gather from it, clearly labelled.
+    /// gather from it, clearly labelled (ticks carry the Kafka header `simulated: true`).
+    /// Only with a loopback broker: synthetic prices never reach a real system.
     #[arg(long)]
     simulate_if_offline: bool,
     /// Frames per second per connection of the in-process simulator.
@@ -104,6 +105,18 @@ pub fn run(args: &GatherArgs) -> anyhow::Result<ExitCode> {
         }
     }
     connectors.retain(|c| c.enabled);
+    crate::gather::check_frame_limits(&app, &connectors)?;
+    if args.simulate_if_offline {
+        let bootstrap = crate::kafka::producer_properties(&app.kafka)
+            .get("bootstrap.servers")
+            .cloned()
+            .unwrap_or_default();
+        if !crate::kafka::loopback_only(&bootstrap) {
+            anyhow::bail!(
+                "--simulate-if-offline writes synthetic prices, so it runs only against a local broker (the stack scripts/run.sh starts); bootstrap.servers = {bootstrap} is not loopback. Without it, unreachable exchanges are retried and /readyz says so"
+            );
+        }
+    }
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;

@@ -76,14 +76,19 @@ fn line(h: &HashMap<String, String>, stale_after: Duration, json: bool) -> Strin
         serde_json::Value::Object(obj).to_string()
     } else {
         format!(
-            "{:<8} {:<10} {:>20}  bid {} ask {}  age {:.1}s{}",
+            "{:<8} {:<10} {:>20}  bid {} ask {}  age {:.1}s{}{}",
             get("exchange"),
             get("instrument"),
             get("last_price"),
             get("bid_price"),
             get("ask_price"),
             age_ms as f64 / 1000.0,
-            if stale { "  STALE" } else { "" }
+            if stale { "  STALE" } else { "" },
+            if get("simulated") == "true" {
+                "  SIMULATED"
+            } else {
+                ""
+            }
         )
     }
 }
@@ -112,12 +117,12 @@ pub fn run(args: &PriceArgs) -> anyhow::Result<ExitCode> {
         .enable_all()
         .build()?;
     runtime.block_on(async {
-        let mut conn = crate::cache::connect(&app.redis_url, app.redis_cluster)
+        let mut conn = crate::cache::connect(app.redis_url.expose(), app.redis_cluster)
             .await
             .map_err(|e| {
                 anyhow::anyhow!(
                     "connecting to {}",
-                    crate::cache::store::describe(&app.redis_url, &e)
+                    crate::cache::store::describe(app.redis_url.expose(), &e)
                 )
             })?;
         let mut found = 0;
@@ -137,7 +142,7 @@ pub fn run(args: &PriceArgs) -> anyhow::Result<ExitCode> {
         }
         if args.watch {
             // PUBLISH reaches every node of a cluster, so the seed node is enough to listen.
-            let client = redis::Client::open(app.redis_url.as_str())?;
+            let client = redis::Client::open(app.redis_url.expose())?;
             let mut pubsub = tokio::time::timeout(
                 crate::cache::store::REDIS_TIMEOUT,
                 client.get_async_pubsub(),

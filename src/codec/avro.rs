@@ -378,6 +378,7 @@ pub fn decode_fields(body: &[u8], fields: usize) -> Result<Tick, CodecError> {
         stream_type: None,
         market_state: None,
         delisting_date: None,
+        simulated: false,
     };
     tick.received_ts_us = r.long("received_ts_us")?;
     if fields > REQUIRED_PREFIX {

@@ -160,5 +160,6 @@ pub fn decode(body: &[u8]) -> Result<Tick, CodecError> {
             _ => None,
         },
         delisting_date: m.delisting_date,
+        simulated: false,
     })
 }

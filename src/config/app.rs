@@ -65,6 +65,10 @@ struct CacheFile {
     prefix: Option<String>,
     /// Address of the cache's `/metrics`, `/healthz`, `/readyz` (default `127.0.0.1:9465`).
     http_bind: Option<String>,
+    /// One deadline for stopping: writing what was gathered (and its dead letters) and
+    /// committing (default 30000).
+    #[serde(default, deserialize_with = "super::lenient::opt")]
+    shutdown_timeout_ms: Option<u64>,
     /// `/readyz` fails when there is consumer lag and nothing was consumed for this long
     /// (default 15000; lag is measured every 5 s).
     #[serde(default, deserialize_with = "super::lenient::opt")]
@@ -90,6 +94,8 @@ pub struct CacheSettings {
     pub http_bind: SocketAddr,
     /// Lag and nothing consumed for this long: not ready.
     pub stall_timeout: Duration,
+    /// One deadline for stopping (write the last batch, commit, leave the group).
+    pub shutdown_timeout: Duration,
 }
 
 /// `[topics]`.
@@ -200,8 +206,9 @@ pub struct GatherSettings {
     pub unacked_timeout: Duration,
 }
 
-/// Validated `tickflow.toml` plus overrides.
-#[derive(Debug, Clone, PartialEq)]
+/// Validated `tickflow.toml` plus overrides. `Debug` shows no credential (Kafka's secret
+/// properties and the Redis password are `***`).
+#[derive(Clone, PartialEq)]
 pub struct AppConfig {
     /// Connector files directory.
     pub connectors_dir: PathBuf,
@@ -219,12 +226,30 @@ pub struct AppConfig {
     pub http_bind: SocketAddr,
     /// Gatherer tuning.
     pub gather: GatherSettings,
-    /// Redis URL.
-    pub redis_url: String,
+    /// Redis URL (its password shown as `***`).
+    pub redis_url: super::SecretUrl,
     /// Redis Cluster mode.
     pub redis_cluster: bool,
     /// Cache consumer settings.
     pub cache: CacheSettings,
+}
+
+impl std::fmt::Debug for AppConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AppConfig")
+            .field("connectors_dir", &self.connectors_dir)
+            .field("kafka", &super::secret::redacted_properties(&self.kafka))
+            .field("topics", &self.topics)
+            .field("format", &self.format)
+            .field("schema_id", &self.schema_id)
+            .field("schema_registry", &self.schema_registry)
+            .field("http_bind", &self.http_bind)
+            .field("gather", &self.gather)
+            .field("redis_url", &self.redis_url)
+            .field("redis_cluster", &self.redis_cluster)
+            .field("cache", &self.cache)
+            .finish()
+    }
 }
 
 /// Properties the contract fixes: the producer is idempotent with `acks=all`.
@@ -249,11 +274,53 @@ pub fn load_app_config(
         }
     };
     let base = path.parent().unwrap_or(Path::new("."));
-    let config = parse(&file, &text, base, env, &mut problems);
+    let mut secrets = Vec::new();
+    let config = parse(&file, &text, base, env, &mut problems, &mut secrets);
     match config {
         Some(c) if problems.is_empty() => Ok(c),
-        _ => Err(ConfigError { problems }),
+        // A parser's message may quote a value: no credential is ever shown.
+        _ => Err(ConfigError {
+            problems: problems
+                .iter()
+                .map(|p| super::secret::scrub(p, &secrets))
+                .collect(),
+        }),
     }
+}
+
+/// The credentials a configuration holds (to keep them out of its error messages).
+fn secrets_of(table: &toml::Table) -> Vec<String> {
+    let mut out = Vec::new();
+    let text = |v: &toml::Value| v.as_str().map(str::to_owned);
+    if let Some(kafka) = table.get("kafka").and_then(toml::Value::as_table) {
+        out.extend(
+            kafka
+                .iter()
+                .filter(|(k, _)| super::secret::is_secret_property(k))
+                .filter_map(|(_, v)| text(v)),
+        );
+    }
+    if let Some(url) = table
+        .get("redis")
+        .and_then(|r| r.get("url"))
+        .and_then(toml::Value::as_str)
+        && let Some(c) = super::SecretUrl::new(url).credentials()
+    {
+        out.push(c.to_owned());
+    }
+    if let Some(info) = table
+        .get("schema_registry")
+        .and_then(|r| r.get("basic_auth_user_info"))
+        .and_then(toml::Value::as_str)
+    {
+        out.push(info.to_owned());
+        if let Some((_, password)) = info.split_once(':') {
+            out.push(password.to_owned());
+        }
+    }
+    // Longest first, so that a password inside user:password is replaced whole.
+    out.sort_by_key(|s| std::cmp::Reverse(s.len()));
+    out
 }
 
 fn parse(
@@ -262,6 +329,7 @@ fn parse(
     base: &Path,
     env: impl IntoIterator<Item = (String, String)>,
     problems: &mut Vec<String>,
+    secrets: &mut Vec<String>,
 ) -> Option<AppConfig> {
     let mut table: toml::Table = match text.parse() {
         Ok(t) => t,
@@ -272,43 +340,87 @@ fn parse(
     };
     let mut env: Vec<_> = env.into_iter().collect();
     env.sort();
+    let file_only = table.clone();
+    // (variable, setting path, value) of every override applied.
     let mut applied = Vec::new();
     for (name, value) in env {
-        if apply_override(&mut table, &name, &value, problems) {
-            applied.push(name);
+        if let Some(path) = apply_override(&mut table, &name, &value, problems) {
+            applied.push((name, path, value));
         }
     }
+    *secrets = secrets_of(&table);
     let parsed: AppFile = match AppFile::deserialize(table) {
         Ok(p) => p,
         Err(e) => {
-            // The value at fault may come from the file or from an override: name both.
-            let source = if applied.is_empty() {
-                file.to_owned()
-            } else {
-                format!("{file} with the environment's {}", applied.join(", "))
-            };
-            problems.push(format!("{source}: {}", e.to_string().trim()));
+            problems.push(blame(file, &file_only, &applied, &e));
             return None;
         }
     };
-    Some(validate(file, base, parsed, problems))
+    let from_env: BTreeMap<String, String> = applied
+        .into_iter()
+        .map(|(name, path, _)| (path, name))
+        .collect();
+    Some(validate(file, base, parsed, &from_env, problems))
+}
+
+/// Names where a value that does not deserialize came from: the environment variable when one
+/// override alone makes the difference, else the file (with the overrides applied).
+fn blame(
+    file: &str,
+    file_only: &toml::Table,
+    applied: &[(String, String, String)],
+    e: &toml::de::Error,
+) -> String {
+    let error = e.to_string().trim().to_owned();
+    for (i, (name, path, value)) in applied.iter().enumerate() {
+        let mut without = file_only.clone();
+        for (j, (other, _, v)) in applied.iter().enumerate() {
+            if j != i {
+                let _ = apply_override(&mut without, other, v, &mut Vec::new());
+            }
+        }
+        if AppFile::deserialize(without).is_ok() {
+            let shown = if is_secret_setting(path) {
+                "***".to_owned()
+            } else {
+                format!("`{value}`")
+            };
+            return format!("environment: {name}={shown} (setting {path}): {error}");
+        }
+    }
+    if applied.is_empty() {
+        format!("{file}: {error}")
+    } else {
+        let names: Vec<&str> = applied.iter().map(|(n, _, _)| n.as_str()).collect();
+        format!(
+            "{file} with the environment's {}: {error}",
+            names.join(", ")
+        )
+    }
+}
+
+/// A setting whose value is a credential (or may carry one).
+fn is_secret_setting(path: &str) -> bool {
+    match path.split_once('.') {
+        Some(("kafka", key)) => super::secret::is_secret_property(key),
+        Some(("redis", "url")) | Some(("schema_registry", "basic_auth_user_info")) => true,
+        _ => false,
+    }
 }
 
 /// `TICKFLOW_SECTION__KEY=value` → `table[section][key] = value`. Variables without `__` are
 /// not overrides (the prefix is shared with other settings).
 /// True when `name` was an override (applied, or reported as a problem).
+/// Applies one `TICKFLOW_<SECTION>__<KEY>` override; the setting's path (`section.key`) when
+/// the variable is one.
 fn apply_override(
     table: &mut toml::Table,
     name: &str,
     value: &str,
     problems: &mut Vec<String>,
-) -> bool {
-    let Some(rest) = name.strip_prefix(ENV_PREFIX) else {
-        return false;
-    };
-    let Some((section, key)) = rest.split_once("__") else {
-        return false;
-    };
+) -> Option<String> {
+    let rest = name.strip_prefix(ENV_PREFIX)?;
+    let (section, key) = rest.split_once("__")?;
     let section = section.to_ascii_lowercase();
     let key = if section == "kafka" {
         key.to_ascii_lowercase().replace('_', ".")
@@ -319,8 +431,9 @@ fn apply_override(
         problems.push(format!(
             "environment: {name}: expected TICKFLOW_<SECTION>__<KEY>"
         ));
-        return true;
+        return None;
     }
+    let path = format!("{section}.{key}");
     // Text as written: numeric settings parse it (`lenient`), string ones keep it exactly
     // (a password `0042`, a group id `2024`).
     let value = toml::Value::String(value.to_owned());
@@ -333,11 +446,23 @@ fn apply_override(
         }
         _ => problems.push(format!("environment: {name}: `{section}` is not a section")),
     }
-    true
+    Some(path)
 }
 
-fn validate(file: &str, base: &Path, f: AppFile, problems: &mut Vec<String>) -> AppConfig {
-    let mut add = |field: &str, what: String| problems.push(format!("{file}: {field}: {what}"));
+fn validate(
+    file: &str,
+    base: &Path,
+    f: AppFile,
+    from_env: &BTreeMap<String, String>,
+    problems: &mut Vec<String>,
+) -> AppConfig {
+    // A problem names the environment variable when the value came from one.
+    let mut add = |field: &str, what: String| {
+        let source = from_env
+            .get(field)
+            .map_or_else(|| file.to_owned(), |name| format!("environment: {name}"));
+        problems.push(format!("{source}: {field}: {what}"));
+    };
     let mut kafka = BTreeMap::new();
     for (key, value) in f.kafka {
         let text = match value {
@@ -437,7 +562,10 @@ fn validate(file: &str, base: &Path, f: AppFile, problems: &mut Vec<String>) -> 
     if !(redis_url.starts_with("redis://") || redis_url.starts_with("rediss://")) {
         add(
             "redis.url",
-            format!("`{redis_url}` is not a redis:// or rediss:// URL"),
+            format!(
+                "`{}` is not a redis:// or rediss:// URL",
+                super::redact_url(&redis_url)
+            ),
         );
     }
     let c = f.cache;
@@ -450,6 +578,7 @@ fn validate(file: &str, base: &Path, f: AppFile, problems: &mut Vec<String>) -> 
         ttl: Duration::from_secs(c.ttl_secs.unwrap_or(86_400)),
         prefix: c.prefix.unwrap_or_else(|| "px".into()),
         stall_timeout: Duration::from_millis(c.stall_timeout_ms.unwrap_or(15_000)),
+        shutdown_timeout: Duration::from_millis(c.shutdown_timeout_ms.unwrap_or(30_000)),
         http_bind: cache_bind.parse().unwrap_or_else(|e| {
             add("cache.http_bind", format!("`{cache_bind}`: {e}"));
             SocketAddr::from(([127, 0, 0, 1], 9465))
@@ -482,7 +611,7 @@ fn validate(file: &str, base: &Path, f: AppFile, problems: &mut Vec<String>) -> 
         schema_registry,
         http_bind,
         gather,
-        redis_url,
+        redis_url: super::SecretUrl::new(redis_url),
         redis_cluster: f.redis.cluster.unwrap_or(false),
         cache,
     }
@@ -495,7 +624,14 @@ mod tests {
     fn load(text: &str, env: &[(&str, &str)]) -> Result<AppConfig, ConfigError> {
         let env = env.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned()));
         let mut problems = Vec::new();
-        let c = parse("t.toml", text, Path::new("/etc/tf"), env, &mut problems);
+        let c = parse(
+            "t.toml",
+            text,
+            Path::new("/etc/tf"),
+            env,
+            &mut problems,
+            &mut Vec::new(),
+        );
         match c {
             Some(c) if problems.is_empty() => Ok(c),
             _ => Err(ConfigError { problems }),

@@ -7,9 +7,11 @@ pub mod app;
 pub mod connector;
 mod lenient;
 pub mod registry;
+pub mod secret;
 
 pub use app::{AppConfig, GatherSettings, Topics, load_app_config};
-pub use registry::{RegistrySettings, Secret, SubjectStrategy, redact_url};
+pub use registry::{RegistrySettings, SubjectStrategy};
+pub use secret::{Secret, SecretUrl, redact_url};
 
 pub use connector::{
     Api, Backoff, Channel, ConnectorConfig, Keepalive, Limits, load_connector, load_connectors,

@@ -256,11 +256,15 @@ pub async fn start(setup: GatherSetup, shutdown: watch::Receiver<bool>) -> anyho
         }
     }
     let producer_stats = Arc::new(ProducerStats::default());
-    let producer = TickProducer::new(
+    let mut producer = TickProducer::new(
         &properties,
         app.gather.max_block,
         Arc::clone(&producer_stats),
     )?;
+    if setup.simulated {
+        // Synthetic prices are marked where every consumer can see them.
+        producer.mark_simulated();
+    }
 
     let (tx, rx) = mpsc::channel::<Received>(app.gather.queue_frames);
     let ticket = format!("tickflow-{}", std::process::id());
@@ -369,6 +373,7 @@ pub async fn start(setup: GatherSetup, shutdown: watch::Receiver<bool>) -> anyho
     }
 
     let sink = Sink {
+        simulated: setup.simulated,
         ticks_topic: app.topics.ticks.clone(),
         dlq_topic: app.topics.dlq.clone(),
         encoder: Encoder {

@@ -26,6 +26,8 @@ pub struct PipelineStats {
     pub produce_errors: AtomicU64,
     /// Frames left in the queue, undecoded, at the shutdown deadline.
     pub frames_left: AtomicU64,
+    /// Rate limit of the lines about dead letters, per (exchange, reason).
+    pub dead_letters_log: crate::logging::RateLimited,
     /// Rate limit of the lines about refused messages.
     pub failures_log: crate::logging::RateLimited,
     /// Dead letters by (exchange, reason).
@@ -45,6 +47,8 @@ pub struct Route {
 /// Where the pipeline writes.
 #[derive(Debug, Clone)]
 pub struct Sink {
+    /// The feeds are simulated: dead letters carry the `simulated` header too.
+    pub simulated: bool,
     /// Canonical ticks topic.
     pub ticks_topic: String,
     /// DLQ topic.
@@ -153,18 +157,17 @@ pub fn run(
             Err(rejection) => DeadLetter::rejected(&rejection),
         };
         stats.dead_letters[slot].fetch_add(1, Ordering::Relaxed);
-        let first = stats.by_reason.lock().is_ok_and(|mut m| {
-            let n = m.entry((route.exchange, letter.reason)).or_insert(0);
-            *n += 1;
-            *n == 1
-        });
-        if first {
-            // Logged once per (exchange, reason); the count is in /metrics.
+        if let Ok(mut m) = stats.by_reason.lock() {
+            *m.entry((route.exchange, letter.reason)).or_insert(0) += 1;
+        }
+        let kind = format!("{}:{}", route.exchange.as_str(), letter.reason);
+        if let Some(more) = stats.dead_letters_log.admit(&kind) {
+            // One line per (exchange, reason) per interval; every one is in /metrics.
             tracing::warn!(
                 connector = %route.connector,
                 stage = letter.stage,
                 reason = letter.reason,
-                "first dead letter of this kind (further ones are counted, not logged): {}",
+                "dead letter: {}{more}",
                 letter.error
             );
         }
@@ -176,6 +179,10 @@ pub fn run(
                 frame.received_ts_us,
             )
             .to_vec();
+        if sink.simulated {
+            let (k, v) = crate::kafka::producer::SIMULATED_HEADER;
+            headers.push((k, v.to_owned()));
+        }
         if let Some(o) = &frame.oversize {
             headers.push(("original_size", o.size.to_string()));
             headers.push(("sha256", o.sha256.clone()));

@@ -465,3 +465,65 @@ pub async fn progress(
         );
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::gather::{ConnectionInfo, GatherState};
+
+    fn state(last_frame_us: u64, idle: Duration) -> GatherState {
+        let stats = Arc::new(crate::ws::ConnectionStats::default());
+        stats.up.store(1, Ordering::Relaxed);
+        stats.last_frame_us.store(last_frame_us, Ordering::Relaxed);
+        GatherState {
+            connections: vec![ConnectionInfo {
+                connector: "binance".into(),
+                index: 0,
+                url: "ws://x".into(),
+                stats,
+                idle,
+            }],
+            pipeline: Default::default(),
+            producer: Arc::default(),
+            queue_capacity: 1,
+            simulated: false,
+            draining: Default::default(),
+            http: Arc::default(),
+            started_us: 1,
+            kafka_stall: Default::default(),
+            unacked_timeout: Duration::from_secs(10),
+            deadline: Arc::default(),
+        }
+    }
+
+    #[test]
+    fn a_connection_up_without_data_for_its_idle_window_is_not_ready() {
+        let now = crate::stall::now();
+        assert_eq!(ready(&state(now, Duration::from_secs(30))), Ok(()));
+        let quiet = state(now - 31_000_000, Duration::from_secs(30));
+        let why = ready(&quiet).unwrap_err();
+        assert!(
+            why.starts_with("binance#0: no data for 31 s (idle window 30 s)"),
+            "{why}"
+        );
+    }
+
+    #[test]
+    fn pending_sends_without_acknowledgement_are_not_ready_and_stopping_says_so() {
+        let now = crate::stall::now();
+        let s = state(now, Duration::from_secs(30));
+        s.producer.ticks_sent[0].store(5, Ordering::Relaxed);
+        s.kafka_stall.observe(0, true, now - 9_000_000);
+        assert_eq!(ready(&s), Ok(()), "not before unacked_timeout");
+        let s2 = state(now, Duration::from_secs(30));
+        s2.producer.ticks_sent[0].store(5, Ordering::Relaxed);
+        s2.kafka_stall.observe(0, true, now - 11_000_000);
+        let why = ready(&s2).unwrap_err();
+        assert!(
+            why.contains("kafka: nothing acknowledged for 11 s with 5 pending"),
+            "{why}"
+        );
+        s.draining.store(true, Ordering::Relaxed);
+        assert!(ready(&s).unwrap_err().starts_with("stopping"));
+    }
+}

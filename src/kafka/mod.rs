@@ -34,3 +34,19 @@ pub fn librdkafka_log(
         L::Debug => tracing::debug!(target: "librdkafka", facility = fac, "librdkafka: {message}"),
     }
 }
+
+/// True when every `host:port` of a bootstrap list is on loopback.
+pub fn loopback_only(bootstrap: &str) -> bool {
+    bootstrap.split(',').map(str::trim).all(|server| {
+        let server = server.rsplit_once("://").map_or(server, |(_, s)| s);
+        let host = match server.rsplit_once(':') {
+            Some((h, port)) if port.chars().all(|c| c.is_ascii_digit()) => h,
+            _ => server,
+        };
+        let host = host.trim_start_matches('[').trim_end_matches(']');
+        host.eq_ignore_ascii_case("localhost")
+            || host
+                .parse::<std::net::IpAddr>()
+                .is_ok_and(|ip| ip.is_loopback())
+    }) && !bootstrap.trim().is_empty()
+}

@@ -278,7 +278,12 @@ pub struct TickProducer {
     producer: ThreadedProducer<Context>,
     stats: Arc<ProducerStats>,
     max_block: Duration,
+    /// Headers every tick carries (`simulated: true` for synthetic feeds).
+    tick_headers: Option<OwnedHeaders>,
 }
+
+/// The header that marks synthetic data (ticks and dead letters from `tickflow simulate`).
+pub const SIMULATED_HEADER: (&str, &str) = ("simulated", "true");
 
 impl std::fmt::Debug for TickProducer {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -316,7 +321,16 @@ impl TickProducer {
             producer,
             stats,
             max_block,
+            tick_headers: None,
         })
+    }
+
+    /// Every tick from now on carries [`SIMULATED_HEADER`].
+    pub fn mark_simulated(&mut self) {
+        self.tick_headers = Some(OwnedHeaders::new().insert(Header {
+            key: SIMULATED_HEADER.0,
+            value: Some(SIMULATED_HEADER.1),
+        }));
     }
 
     /// `bootstrap.servers`, for messages naming the cluster.
@@ -344,9 +358,12 @@ impl TickProducer {
             dead_letter: false,
             ticket: None,
         });
-        let record = BaseRecord::with_opaque_to(topic, meta)
+        let mut record = BaseRecord::with_opaque_to(topic, meta)
             .key(key)
             .payload(value);
+        if let Some(h) = &self.tick_headers {
+            record = record.headers(h.clone());
+        }
         if let Err(e) = self.send(record) {
             self.stats
                 .ticks_lost

@@ -234,6 +234,10 @@ pub struct Tick {
     pub market_state: Option<MarketState>,
     /// Announced delisting date, days since 1970-01-01 UTC (since v2).
     pub delisting_date: Option<i32>,
+    /// Synthetic: made by `tickflow simulate`, not by an exchange. Not a schema field: it
+    /// travels as the Kafka header `simulated: true` and the Redis field `simulated`.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub simulated: bool,
 }
 
 impl Tick {
@@ -272,6 +276,7 @@ impl Tick {
             stream_type: None,
             market_state: None,
             delisting_date: None,
+            simulated: false,
         }
     }
 

@@ -323,6 +323,13 @@ impl RedisServer {
     }
 }
 
+impl RedisServer {
+    /// Sends `signal` (`STOP`: frozen, connections open, nothing answered; `CONT`).
+    pub fn signal(&self, signal: &str) {
+        send_signal(self.child.id(), signal);
+    }
+}
+
 impl Drop for RedisServer {
     fn drop(&mut self) {
         let _ = self.child.kill();
