@@ -290,12 +290,15 @@ async fn out_of_order_batches_leave_the_newest() {
     for chunk in order.chunks(37) {
         let mut batch = Batch::default();
         for i in chunk {
-            batch.add(ticks[*i].clone(), || tickflow::cache::batch::Source {
-                partition: 0,
-                offset: *i as i64,
-                key: Vec::new(),
-                payload: Vec::new(),
-            });
+            batch.add(
+                ticks[*i].clone(),
+                tickflow::cache::batch::SourceRef {
+                    partition: 0,
+                    offset: *i as i64,
+                    key: b"",
+                    payload: b"",
+                },
+            );
         }
         let newest = batch.ticks();
         assert_eq!(newest.len(), 1);

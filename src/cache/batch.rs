@@ -10,17 +10,34 @@ use std::collections::HashMap;
 use std::collections::hash_map::Entry;
 use std::time::Instant;
 
-/// Where a tick came from: what a dead letter needs if Redis refuses it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Source {
+/// Where a kept tick came from: its message's place, and its key and value as a slot of the
+/// batch's byte arena (what a dead letter needs if Redis refuses the tick).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Span {
+    partition: i32,
+    offset: i64,
+    /// Start of the slot in [`Batch::bytes`].
+    at: usize,
+    /// Bytes the slot can hold (a newer message of the key is written over it when it fits).
+    cap: usize,
+    key_len: usize,
+    payload_len: usize,
+}
+
+/// Room a slot leaves for a newer message of the same key that is a little longer.
+const SLOT_SLACK: usize = 32;
+
+/// A consumed message, borrowed: what [`Batch::add`] copies when it keeps the tick.
+#[derive(Debug, Clone, Copy)]
+pub struct SourceRef<'a> {
     /// Partition of the ticks topic.
     pub partition: i32,
     /// Offset.
     pub offset: i64,
     /// The message's key.
-    pub key: Vec<u8>,
-    /// The message's value, as consumed.
-    pub payload: Vec<u8>,
+    pub key: &'a [u8],
+    /// The message's value.
+    pub payload: &'a [u8],
 }
 
 /// A dead letter waiting for its batch: sent, and acknowledged, before the batch's offsets
@@ -38,7 +55,10 @@ pub struct Letter {
 /// The newest tick per key, with the offsets it covers.
 #[derive(Debug, Default)]
 pub struct Batch {
-    newest: HashMap<(Exchange, Instrument), (Tick, Source)>,
+    newest: HashMap<(Exchange, Instrument), (Tick, Span)>,
+    /// The kept messages' keys and values, one slot per key: no allocation per message, and
+    /// bounded by the keys held (a slot is reused by the key's newer messages).
+    bytes: Vec<u8>,
     /// Dead letters of messages it covers.
     pub letters: Vec<Letter>,
     /// Highest offset per (topic, partition).
@@ -66,18 +86,20 @@ impl Batch {
         }
     }
 
-    /// Keeps `tick` (from the message `source` gives) if it is the newest of its key so far.
-    /// `source` is called only then: the message is copied once per key kept, not per tick.
-    pub fn add(&mut self, tick: Tick, source: impl FnOnce() -> Source) {
+    /// Keeps `tick` (from the message `from` describes) if it is the newest of its key so
+    /// far, with a copy of that message.
+    pub fn add(&mut self, tick: Tick, from: SourceRef<'_>) {
         match self.newest.entry((tick.exchange, tick.instrument.clone())) {
             Entry::Occupied(mut kept) => {
                 self.coalesced += 1;
-                if order(&tick) > order(&kept.get().0) {
-                    kept.insert((tick, source()));
+                let (held, span) = kept.get_mut();
+                if order(&tick) > order(held) {
+                    *held = tick;
+                    *span = store(&mut self.bytes, Some(*span), from);
                 }
             }
             Entry::Vacant(slot) => {
-                slot.insert((tick, source()));
+                slot.insert((tick, store(&mut self.bytes, None, from)));
             }
         }
     }
@@ -98,13 +120,50 @@ impl Batch {
     }
 
     /// The same, with the message each came from (same order as [`Batch::ticks`]).
-    pub fn entries(&self) -> Vec<(&Tick, &Source)> {
-        self.newest.values().map(|(t, s)| (t, s)).collect()
+    pub fn entries(&self) -> Vec<(&Tick, SourceRef<'_>)> {
+        self.newest
+            .values()
+            .map(|(t, s)| {
+                let key_end = s.at + s.key_len;
+                let from = SourceRef {
+                    partition: s.partition,
+                    offset: s.offset,
+                    key: &self.bytes[s.at..key_end],
+                    payload: &self.bytes[key_end..key_end + s.payload_len],
+                };
+                (t, from)
+            })
+            .collect()
     }
 
     /// (topic, partition, highest offset covered).
     pub fn offsets(&self) -> &[(String, i32, i64)] {
         &self.offsets
+    }
+}
+
+/// Copies `from`'s key and value into `bytes`: over the old slot when they fit, else into a
+/// new slot at the end.
+fn store(bytes: &mut Vec<u8>, old: Option<Span>, from: SourceRef<'_>) -> Span {
+    let len = from.key.len() + from.payload.len();
+    let (at, cap) = match old {
+        Some(s) if len <= s.cap => (s.at, s.cap),
+        _ => {
+            let at = bytes.len();
+            let cap = len + SLOT_SLACK;
+            bytes.resize(at + cap, 0);
+            (at, cap)
+        }
+    };
+    bytes[at..at + from.key.len()].copy_from_slice(from.key);
+    bytes[at + from.key.len()..at + len].copy_from_slice(from.payload);
+    Span {
+        partition: from.partition,
+        offset: from.offset,
+        at,
+        cap,
+        key_len: from.key.len(),
+        payload_len: from.payload.len(),
     }
 }
 
@@ -127,12 +186,12 @@ mod tests {
         t
     }
 
-    fn source(offset: i64) -> Source {
-        Source {
+    fn source(offset: i64) -> SourceRef<'static> {
+        SourceRef {
             partition: 0,
             offset,
-            key: Vec::new(),
-            payload: offset.to_string().into_bytes(),
+            key: b"",
+            payload: b"p",
         }
     }
 
@@ -141,10 +200,10 @@ mod tests {
         let mut b = Batch::default();
         for (i, event) in [5, 9, 1, 7].into_iter().enumerate() {
             b.cover("ticks.v1", 0, i as i64);
-            b.add(tick("BTC-KRW", event as u32, event), || source(i as i64));
+            b.add(tick("BTC-KRW", event as u32, event), source(i as i64));
         }
         b.cover("ticks.v1", 1, 3);
-        b.add(tick("ETH-KRW", 1, 1), || source(3));
+        b.add(tick("ETH-KRW", 1, 1), source(3));
         b.cover("ticks.v1", 0, 2);
         assert_eq!(b.keys(), 2);
         assert_eq!(b.messages, 6);
@@ -165,6 +224,24 @@ mod tests {
             Some(1),
             "the source of the newest tick is kept with it"
         );
+        // Slots: one per key, a newer message written over its key's slot when it fits.
+        let mut slots = Batch::default();
+        let msg = |offset: i64, payload: &'static [u8]| SourceRef {
+            partition: 0,
+            offset,
+            key: b"K",
+            payload,
+        };
+        slots.add(tick("BTC-KRW", 1, 1), msg(0, b"first"));
+        let size = slots.bytes.len();
+        slots.add(tick("BTC-KRW", 2, 2), msg(1, b"second, longer"));
+        slots.add(tick("BTC-KRW", 3, 3), msg(2, b"third"));
+        assert_eq!(slots.bytes.len(), size, "the slot was reused");
+        let (_, s) = slots.entries()[0];
+        assert_eq!((s.offset, s.key, s.payload), (2, &b"K"[..], &b"third"[..]));
+        slots.add(tick("BTC-KRW", 4, 4), msg(3, &[b'x'; 100]));
+        assert!(slots.bytes.len() > size, "too long for the slot: a new one");
+        assert_eq!(slots.entries()[0].1.payload, &[b'x'; 100][..]);
         assert_eq!(
             b.offsets(),
             [("ticks.v1".to_owned(), 0, 3), ("ticks.v1".to_owned(), 1, 3)]

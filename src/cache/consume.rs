@@ -15,13 +15,12 @@
 //! message that cannot be decoded (unknown id, incompatible writer schema, bad bytes) goes to
 //! the DLQ with a typed reason and its offset moves on with the batch.
 
-use super::Store;
-use super::batch::{Batch, Letter, Source};
+use super::batch::{Batch, Letter, SourceRef};
 pub use super::stats::CacheStats;
 use super::stats::count_failure;
-use super::store::Applied;
+use super::writer::{DlqSink, RedisTarget, writer};
 use crate::config::AppConfig;
-use crate::kafka::{TickProducer, Ticket, dlq::rfc3339_micros, producer_properties};
+use crate::kafka::{TickProducer, dlq::rfc3339_micros, producer_properties};
 use crate::model::time::now_us;
 use crate::registry::resolver::Resolver;
 use rdkafka::client::ClientContext;
@@ -29,7 +28,7 @@ use rdkafka::config::RDKafkaLogLevel;
 use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer, ConsumerContext, Rebalance};
 use rdkafka::error::{KafkaError, KafkaResult, RDKafkaErrorCode};
 use rdkafka::message::{BorrowedMessage, Message};
-use rdkafka::{ClientConfig, Offset, TopicPartitionList};
+use rdkafka::{ClientConfig, TopicPartitionList};
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
@@ -44,21 +43,21 @@ const CLOSE_AT_LEAST: Duration = Duration::from_secs(1);
 
 /// Work for the writer.
 #[derive(Debug)]
-enum Job {
+pub(super) enum Job {
     Write(Batch),
     Stop,
 }
 
 /// State shared by the polling thread, its rebalance callback and the writer.
 #[derive(Debug)]
-struct Shared {
+pub(super) struct Shared {
     gathering: Mutex<Batch>,
     /// True while the writer holds a batch (from hand-off until its offsets are stored).
     busy: Mutex<bool>,
     idle: Condvar,
     jobs: mpsc::Sender<Job>,
     paused: AtomicBool,
-    stats: Arc<CacheStats>,
+    pub(super) stats: Arc<CacheStats>,
     batch_max: u64,
     batch_wait: Duration,
     /// The shutdown deadline, set when the polling thread stops.
@@ -124,11 +123,11 @@ impl Shared {
     }
 
     /// Time left before the shutdown deadline (`None`: not stopping yet).
-    fn stop_left(&self) -> Option<Duration> {
+    pub(super) fn stop_left(&self) -> Option<Duration> {
         lock(&self.stop_by).map(|by| by.saturating_duration_since(Instant::now()))
     }
 
-    fn writer_idle(&self) {
+    pub(super) fn writer_idle(&self) {
         *lock(&self.busy) = false;
         self.idle.notify_all();
     }
@@ -266,7 +265,7 @@ fn commit(consumer: &BaseConsumer<CacheContext>, when: &str) {
     }
 }
 
-type CacheConsumer = BaseConsumer<CacheContext>;
+pub(super) type CacheConsumer = BaseConsumer<CacheContext>;
 
 /// Builds the consumer: group, manual offset store, auto commit of stored offsets.
 fn consumer(app: &AppConfig, shared: Arc<Shared>) -> KafkaResult<CacheConsumer> {
@@ -387,12 +386,13 @@ impl Poller {
         match decoded {
             Ok((_, mut tick)) => {
                 tick.simulated = is_simulated(m);
-                gathering.add(tick, || Source {
+                let from = SourceRef {
                     partition: m.partition(),
                     offset: m.offset(),
-                    key: m.key().unwrap_or_default().to_vec(),
-                    payload: payload.to_vec(),
-                });
+                    key: m.key().unwrap_or_default(),
+                    payload,
+                };
+                gathering.add(tick, from);
             }
             Err(_) => gathering.letters.extend(letter),
         }
@@ -441,292 +441,6 @@ fn is_simulated(m: &BorrowedMessage<'_>) -> bool {
         h.iter()
             .any(|x| x.key == key && x.value == Some(value.as_bytes()))
     })
-}
-
-/// Where the writer connects.
-struct RedisTarget {
-    url: String,
-    cluster: bool,
-    prefix: String,
-    ttl: Duration,
-}
-
-/// Connects to Redis (loading the script), retrying with backoff until it answers; `None`
-/// when shutdown came first. Consumption goes on meanwhile, paused at `pending_keys_max`.
-async fn open_store(
-    t: &RedisTarget,
-    stats: &CacheStats,
-    shutdown: &mut watch::Receiver<bool>,
-) -> Option<Store> {
-    let mut delay = Duration::from_millis(100);
-    let mut failing = false;
-    loop {
-        match Store::open(&t.url, t.cluster, &t.prefix, t.ttl).await {
-            Ok(store) => {
-                stats.redis_up.store(1, Ordering::Relaxed);
-                if failing {
-                    tracing::info!("{}: connected", crate::config::redact_url(&t.url));
-                }
-                return Some(store);
-            }
-            Err(e) => {
-                stats.redis_errors.fetch_add(1, Ordering::Relaxed);
-                if !failing {
-                    tracing::warn!(
-                        "{}: not answering at start; retrying with backoff (up to 5 s apart), offsets held",
-                        super::store::describe(&t.url, &e)
-                    );
-                    failing = true;
-                }
-            }
-        }
-        if *shutdown.borrow() {
-            return None;
-        }
-        tokio::select! {
-            biased;
-            _ = shutdown.changed() => return None,
-            () = tokio::time::sleep(delay) => {}
-        }
-        delay = (delay * 2).min(Duration::from_secs(5));
-    }
-}
-
-/// The DLQ as the writer sees it.
-struct DlqSink {
-    producer: TickProducer,
-    topic: String,
-    /// The ticks topic (named in the headers of refused updates).
-    source_topic: String,
-}
-
-/// Writes each batch handed over, delivers its dead letters, then stores its offsets; until
-/// `Job::Stop`.
-async fn writer(
-    mut jobs: mpsc::Receiver<Job>,
-    target: RedisTarget,
-    consumer: Arc<CacheConsumer>,
-    shared: Arc<Shared>,
-    dlq: DlqSink,
-    mut shutdown: watch::Receiver<bool>,
-) {
-    let stats = Arc::clone(&shared.stats);
-    let Some(mut store) = open_store(&target, &stats, &mut shutdown).await else {
-        // Stopped before Redis ever answered: nothing was written, nothing is committed.
-        jobs.close();
-        shared.writer_idle();
-        return;
-    };
-    while let Some(Job::Write(mut batch)) = jobs.recv().await {
-        let mut letters = std::mem::take(&mut batch.letters);
-        let entries = batch.entries();
-        let ticks: Vec<&crate::model::Tick> = entries.iter().map(|(t, _)| *t).collect();
-        stats
-            .coalesced
-            .fetch_add(batch.coalesced, Ordering::Relaxed);
-        let Some(applied) = write(&mut store, &ticks, &stats, &mut shutdown).await else {
-            shared.writer_idle();
-            continue;
-        };
-        for refused in &applied.refused {
-            let (tick, source) = entries[refused.index];
-            stats.count_refusal(refused.reason);
-            if let Some(more) = stats.refusals_log.admit(refused.reason) {
-                tracing::warn!(
-                    key = %super::contract::price_key(&store_prefix(&store), tick.instrument.as_str(), tick.exchange),
-                    reason = refused.reason,
-                    "redis refused this key alone; its tick goes to the DLQ, the others are written: {}{more}",
-                    refused.error
-                );
-            }
-            letters.push(Letter {
-                key: source.key.clone(),
-                payload: source.payload.clone(),
-                headers: vec![
-                    ("stage", "cache".to_owned()),
-                    ("reason", refused.reason.to_owned()),
-                    ("error", refused.error.clone()),
-                    ("received_at", rfc3339_micros(now_us())),
-                    ("exchange", tick.exchange.as_str().to_owned()),
-                    ("source_topic", dlq.source_topic.clone()),
-                    ("source_partition", source.partition.to_string()),
-                    ("source_offset", source.offset.to_string()),
-                ],
-            });
-        }
-        if !letters.is_empty() && !deliver(&dlq, letters, &shared, &mut shutdown).await {
-            // Stopping before the DLQ acknowledged: the offsets stay where they were, and the
-            // next consumer reads these messages again.
-            shared.writer_idle();
-            continue;
-        }
-        let mut list = TopicPartitionList::new();
-        for (topic, partition, offset) in batch.offsets() {
-            // The committed position is the next message to read.
-            let _ = list.add_partition_offset(topic, *partition, Offset::Offset(offset + 1));
-        }
-        if let Err(e) = consumer.store_offsets(&list) {
-            // A partition revoked meanwhile: its new owner re-reads; the CAS makes that
-            // harmless.
-            tracing::debug!("storing offsets: {e}");
-        }
-        stats
-            .acknowledged
-            .fetch_add(batch.messages, Ordering::Relaxed);
-        shared.writer_idle();
-    }
-    jobs.close();
-    shared.writer_idle();
-}
-
-fn store_prefix(store: &Store) -> String {
-    store.prefix().to_owned()
-}
-
-/// Sends `letters` to the DLQ and waits for the broker's acknowledgement of each; the ones
-/// that failed are sent again with backoff. True when all were acknowledged; false when
-/// shutdown came first.
-async fn deliver(
-    dlq: &DlqSink,
-    mut letters: Vec<Letter>,
-    shared: &Shared,
-    shutdown: &mut watch::Receiver<bool>,
-) -> bool {
-    let stats = &shared.stats;
-    let mut delay = Duration::from_millis(100);
-    loop {
-        stats
-            .dlq_pending
-            .store(letters.len() as u64, Ordering::Relaxed);
-        let tickets: Vec<Option<Arc<Ticket>>> = letters
-            .iter()
-            .map(|l| {
-                let ticket = Arc::new(Ticket::default());
-                dlq.producer
-                    .send_tracked_dead_letter(
-                        &dlq.topic,
-                        &l.key,
-                        &l.payload,
-                        &l.headers,
-                        Arc::clone(&ticket),
-                    )
-                    .map_err(|e| {
-                        if let Some(more) = stats.dlq_log.admit("refused") {
-                            tracing::error!("dead letter not handed to the producer: {e}{more}");
-                        }
-                    })
-                    .ok()
-                    .map(|()| ticket)
-            })
-            .collect();
-        // librdkafka settles each within message.timeout.ms; stopping, until the deadline.
-        while !tickets.iter().flatten().all(|t| t.outcome().is_some()) {
-            if shared.stop_left() == Some(Duration::ZERO) {
-                return false;
-            }
-            tokio::time::sleep(Duration::from_millis(5)).await;
-        }
-        let failed: Vec<Letter> = letters
-            .into_iter()
-            .zip(&tickets)
-            .filter(|(_, t)| t.as_ref().and_then(|t| t.outcome()) != Some(true))
-            .map(|(l, _)| l)
-            .collect();
-        if failed.is_empty() {
-            stats.dlq_pending.store(0, Ordering::Relaxed);
-            stats.dlq_failing.store(false, Ordering::Relaxed);
-            return true;
-        }
-        stats.dlq_failing.store(true, Ordering::Relaxed);
-        stats
-            .dlq_failures
-            .fetch_add(failed.len() as u64, Ordering::Relaxed);
-        if let Some(more) = stats.dlq_log.admit("not acknowledged") {
-            tracing::error!(
-                "{} dead letters not acknowledged by {} (topic {}); sent again in {delay:?}, the batch's offsets held{more}",
-                failed.len(),
-                dlq.producer.bootstrap(),
-                dlq.topic
-            );
-        }
-        letters = failed;
-        if *shutdown.borrow() {
-            return false;
-        }
-        tokio::select! {
-            biased;
-            _ = shutdown.changed() => return false,
-            () = tokio::time::sleep(delay) => {}
-        }
-        delay = (delay * 2).min(Duration::from_secs(5));
-    }
-}
-
-/// Writes until Redis acknowledges (what it did) or shutdown comes first (`None`).
-async fn write(
-    store: &mut Store,
-    ticks: &[&crate::model::Tick],
-    stats: &CacheStats,
-    shutdown: &mut watch::Receiver<bool>,
-) -> Option<Applied> {
-    let mut delay = Duration::from_millis(100);
-    loop {
-        let reloads = store.script_reloads;
-        let (partial, index_refused) = (store.applied_in_failed, store.index_refused);
-        let result = store.apply(ticks, now_us()).await;
-        stats
-            .script_reloads
-            .fetch_add(store.script_reloads - reloads, Ordering::Relaxed);
-        stats
-            .applied_in_failed
-            .fetch_add(store.applied_in_failed - partial, Ordering::Relaxed);
-        stats
-            .index_refused
-            .fetch_add(store.index_refused - index_refused, Ordering::Relaxed);
-        match result {
-            Ok(done) => {
-                stats.redis_up.store(1, Ordering::Relaxed);
-                stats.applied.fetch_add(done.applied, Ordering::Relaxed);
-                stats.stale.fetch_add(done.stale, Ordering::Relaxed);
-                stats.batches.fetch_add(1, Ordering::Relaxed);
-                let now = now_us();
-                for t in ticks {
-                    stats
-                        .receive_to_redis_us
-                        .record(u64::try_from(now - t.received_ts_us).unwrap_or(0));
-                }
-                return Some(done);
-            }
-            Err(e) => {
-                let first = stats.redis_up.swap(0, Ordering::Relaxed) == 1
-                    || stats.redis_errors.load(Ordering::Relaxed) == 0;
-                stats.redis_errors.fetch_add(1, Ordering::Relaxed);
-                if first {
-                    tracing::warn!(
-                        "{}: write failed, retrying with backoff, offsets held",
-                        store.describe(&e)
-                    );
-                }
-                if *shutdown.borrow() {
-                    return None;
-                }
-                tokio::select! {
-                    biased;
-                    _ = shutdown.changed() => return None,
-                    () = tokio::time::sleep(delay) => {}
-                }
-                delay = (delay * 2).min(Duration::from_secs(5));
-                if e.is_io_error()
-                    || e.is_connection_dropped()
-                    || e.is_timeout()
-                    || e.is_connection_refusal()
-                {
-                    // Best effort; a failure here shows up as the next write's error.
-                    let _ = store.reconnect().await;
-                }
-            }
-        }
-    }
 }
 
 /// A started cache consumer.

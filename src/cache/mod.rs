@@ -1,10 +1,12 @@
 //! The Redis last-price cache: the contract ([`contract`]), the compare-and-set writer
-//! ([`store`]), coalescing ([`batch`]) and the consumer ([`consume`]).
+//! ([`store`]), coalescing ([`batch`]), the consumer ([`consume`]) and its writer stage
+//! (`writer`: Redis, then the DLQ, then the offsets).
 
 pub mod batch;
 pub mod consume;
 pub mod contract;
 pub mod stats;
 pub mod store;
+mod writer;
 
 pub use store::{Applied, RedisConnection, Store, connect};
