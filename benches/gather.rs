@@ -19,7 +19,6 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 use tickflow::config::load_app_config;
-use tickflow::kafka::ProducerStats;
 use tickflow::metrics::quantile_of;
 
 struct Result {
@@ -52,12 +51,12 @@ async fn one(offered: u32, secs: u64) -> Option<Result> {
     let (running, sim_stop) = common::simulated_gather(app, offered, 7, stopped).await;
     let s = Arc::clone(&running.state);
     tokio::time::sleep(Duration::from_secs(5)).await; // warm-up
-    let acked0 = ProducerStats::total(&s.producer.ticks_acked);
+    let acked0 = s.producer.ticks_acked.total();
     let hist0 = s.producer.ack_latency_us.snapshot();
     let wait0 = s.producer.backpressure_wait_us.load(Ordering::Relaxed);
     let t0 = Instant::now();
     tokio::time::sleep(Duration::from_secs(secs)).await;
-    let acked1 = ProducerStats::total(&s.producer.ticks_acked);
+    let acked1 = s.producer.ticks_acked.total();
     let hist1 = s.producer.ack_latency_us.snapshot();
     let wait1 = s.producer.backpressure_wait_us.load(Ordering::Relaxed);
     let elapsed = t0.elapsed().as_secs_f64();

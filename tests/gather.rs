@@ -13,7 +13,6 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tickflow::codec::{Encoder, Format, avro, confluent};
 use tickflow::config::load_app_config;
-use tickflow::kafka::ProducerStats;
 use tickflow::model::Exchange;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -51,10 +50,10 @@ async fn every_tick_arrives_once_in_order_and_exact() {
 
     // Count in = count out: every received frame was processed; every tick was acknowledged.
     let received: u64 = state.connections.iter().map(|c| get(&c.stats.frames)).sum();
-    let processed = ProducerStats::total(&state.pipeline.frames);
-    let ticks = ProducerStats::total(&state.pipeline.ticks);
-    let controls = ProducerStats::total(&state.pipeline.controls);
-    let dead = ProducerStats::total(&state.pipeline.dead_letters);
+    let processed = state.pipeline.frames.total();
+    let ticks = state.pipeline.ticks.total();
+    let controls = state.pipeline.controls.total();
+    let dead = state.pipeline.dead_letters.total();
     assert_eq!(
         received, processed,
         "frames lost between the connections and the pipeline"
@@ -105,10 +104,10 @@ async fn every_tick_arrives_once_in_order_and_exact() {
         );
         *per_exchange.entry(tick.exchange).or_default() += 1;
     }
-    for (i, x) in Exchange::ALL.iter().enumerate() {
+    for x in Exchange::ALL.iter() {
         assert_eq!(
             per_exchange.get(x).copied().unwrap_or(0),
-            get(&state.producer.ticks_acked[i]),
+            state.producer.ticks_acked.load(*x),
             "{x}"
         );
         assert!(
@@ -145,7 +144,7 @@ async fn rejected_frames_land_in_the_dlq_with_headers() {
     let (outcome, state) = run.finish().await;
     assert_eq!(outcome.lost, 0);
     assert!(outcome.ticks_acked > 0, "good frames still become ticks");
-    let dead = ProducerStats::total(&state.pipeline.dead_letters);
+    let dead = state.pipeline.dead_letters.total();
     assert_eq!(dead, outcome.dead_letters_acked);
 
     let messages = consume_all(
@@ -230,8 +229,8 @@ async fn dropped_and_stalled_connections_are_reconnected_and_resubscribed() {
         || {
             get(&upbit.connects) >= 3
                 && get(&binance.connects) >= 2
-                && get(&s.producer.ticks_acked[ProducerStats::slot(Exchange::Upbit)]) > 80
-                && get(&s.producer.ticks_acked[ProducerStats::slot(Exchange::Binance)]) > 40
+                && s.producer.ticks_acked.load(Exchange::Upbit) > 80
+                && s.producer.ticks_acked.load(Exchange::Binance) > 40
         },
     )
     .await;
@@ -271,9 +270,9 @@ async fn a_broker_outage_of_ten_seconds_loses_no_tick() {
     .await;
 
     proxy.stop().await;
-    let before = ProducerStats::total(&s.pipeline.ticks);
+    let before = s.pipeline.ticks.total();
     tokio::time::sleep(Duration::from_secs(10)).await;
-    let during = ProducerStats::total(&s.pipeline.ticks);
+    let during = s.pipeline.ticks.total();
     assert!(
         during > before + 500,
         "the feeds kept flowing into the producer during the outage"
@@ -290,7 +289,7 @@ async fn a_broker_outage_of_ten_seconds_loses_no_tick() {
     let (outcome, state) = run.finish().await;
     assert_eq!(outcome.lost, 0, "deliveries failed");
     assert_eq!(outcome.ticks_produced, outcome.ticks_acked);
-    let produced = ProducerStats::total(&state.pipeline.ticks);
+    let produced = state.pipeline.ticks.total();
     let messages = consume_all(
         &broker.bootstrap,
         "ticks.v1",
@@ -344,7 +343,7 @@ async fn a_full_producer_queue_makes_the_pipeline_wait_not_drop() {
     .await;
     tokio::time::sleep(Duration::from_secs(2)).await;
     proxy.start().await;
-    let stalled_at = ProducerStats::total(&s.pipeline.ticks);
+    let stalled_at = s.pipeline.ticks.total();
     wait_for("ticks flowing again", Duration::from_secs(60), || {
         acked(&s) > stalled_at + 200
     })
@@ -357,8 +356,8 @@ async fn a_full_producer_queue_makes_the_pipeline_wait_not_drop() {
         "the wait is measured"
     );
     let received: u64 = state.connections.iter().map(|c| get(&c.stats.frames)).sum();
-    assert_eq!(received, ProducerStats::total(&state.pipeline.frames));
-    let produced = ProducerStats::total(&state.pipeline.ticks);
+    assert_eq!(received, state.pipeline.frames.total());
+    let produced = state.pipeline.ticks.total();
     let messages = consume_all(
         &broker.bootstrap,
         "ticks.v1",

@@ -95,7 +95,7 @@ impl GatherState {
             .iter()
             .map(|c| g(&c.stats.frames) - g(&c.stats.frames_not_queued).min(g(&c.stats.frames)))
             .sum();
-        let taken = ProducerStats::total(&self.pipeline.frames) + g(&self.pipeline.frames_left);
+        let taken = self.pipeline.frames.total() + g(&self.pipeline.frames_left);
         usize::try_from(received.saturating_sub(taken)).unwrap_or(usize::MAX)
     }
 }
@@ -179,10 +179,10 @@ impl GatherOutcome {
     fn of(state: &GatherState, frames_left: u64) -> Self {
         let p = &state.producer;
         let g = |a: &std::sync::atomic::AtomicU64| a.load(Ordering::Relaxed);
-        let ticks_produced = ProducerStats::total(&state.pipeline.ticks);
-        let ticks_acked = ProducerStats::total(&p.ticks_acked);
+        let ticks_produced = state.pipeline.ticks.total();
+        let ticks_acked = p.ticks_acked.total();
         let ticks_not_delivered = NotDelivered::of(&p.ticks_lost, ticks_produced, ticks_acked);
-        let dead_letters_produced = ProducerStats::total(&state.pipeline.dead_letters);
+        let dead_letters_produced = state.pipeline.dead_letters.total();
         let dead_letters_acked = g(&p.dlq_acked);
         let dead_letters_not_delivered =
             NotDelivered::of(&p.dlq_lost, dead_letters_produced, dead_letters_acked);

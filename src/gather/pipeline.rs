@@ -4,24 +4,24 @@
 use crate::codec::Encoder;
 use crate::exchange::{Adapter, Decoded, Frame, FrameType};
 use crate::kafka::{DeadLetter, TickProducer};
-use crate::model::Exchange;
+use crate::model::{Exchange, PerExchange};
 use crate::ws::Received;
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use tokio::sync::mpsc;
 
-/// Counters of the pipeline, per exchange in [`Exchange::ALL`] order.
+/// Counters of the pipeline, per exchange.
 #[derive(Debug, Default)]
 pub struct PipelineStats {
     /// Frames taken from the queue.
-    pub frames: [AtomicU64; 3],
+    pub frames: PerExchange<AtomicU64>,
     /// Frames that became ticks.
-    pub ticks: [AtomicU64; 3],
+    pub ticks: PerExchange<AtomicU64>,
     /// Control messages (acks, status), not data, not dead letters.
-    pub controls: [AtomicU64; 3],
+    pub controls: PerExchange<AtomicU64>,
     /// Frames sent to the DLQ.
-    pub dead_letters: [AtomicU64; 3],
+    pub dead_letters: PerExchange<AtomicU64>,
     /// Messages the producer refused (queue full beyond the bound, oversized, ...).
     pub produce_errors: AtomicU64,
     /// Frames left in the queue, undecoded, at the shutdown deadline.
@@ -107,8 +107,7 @@ pub fn run(
             // Cannot happen: every connection is started from a route.
             continue;
         };
-        let slot = crate::kafka::ProducerStats::slot(route.exchange);
-        stats.frames[slot].fetch_add(1, Ordering::Relaxed);
+        stats.frames.add(route.exchange, 1);
         let input = match frame.frame_type {
             FrameType::Text => Frame::text(&frame.bytes),
             FrameType::Binary => Frame::binary(&frame.bytes),
@@ -133,7 +132,7 @@ pub fn run(
                     Ok(()) => {
                         key.clear();
                         tick.write_key(&mut key);
-                        stats.ticks[slot].fetch_add(1, Ordering::Relaxed);
+                        stats.ticks.add(route.exchange, 1);
                         let sent = producer.send_tick(
                             &sink.ticks_topic,
                             key.as_bytes(),
@@ -150,13 +149,13 @@ pub fn run(
                 }
             }
             Ok(Decoded::Control(_)) => {
-                stats.controls[slot].fetch_add(1, Ordering::Relaxed);
+                stats.controls.add(route.exchange, 1);
                 continue;
             }
             Ok(Decoded::Unsupported { message_type }) => DeadLetter::unsupported(&message_type),
             Err(rejection) => DeadLetter::rejected(&rejection),
         };
-        stats.dead_letters[slot].fetch_add(1, Ordering::Relaxed);
+        stats.dead_letters.add(route.exchange, 1);
         if let Ok(mut m) = stats.by_reason.lock() {
             *m.entry((route.exchange, letter.reason)).or_insert(0) += 1;
         }

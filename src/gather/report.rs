@@ -3,7 +3,6 @@
 
 use super::GatherState;
 use crate::http::{Handler, Response};
-use crate::kafka::ProducerStats;
 use crate::metrics::{Exposition, quantile_of};
 use crate::model::Exchange;
 use std::sync::Arc;
@@ -70,7 +69,7 @@ pub fn ready(state: &GatherState) -> Result<(), String> {
 pub async fn watchdog(state: Arc<GatherState>, mut over: watch::Receiver<bool>) {
     loop {
         let k = &state.producer;
-        let acked = ProducerStats::total(&k.ticks_acked) + get(&k.dlq_acked);
+        let acked = k.ticks_acked.total() + get(&k.dlq_acked);
         state
             .kafka_stall
             .observe(acked, k.pending() > 0, crate::stall::now());
@@ -196,7 +195,7 @@ pub fn metrics(state: &GatherState) -> String {
     }
     let p = &state.pipeline;
     let k = &state.producer;
-    type ExCounter<'a> = &'a [AtomicU64; 3];
+    type ExCounter<'a> = &'a crate::model::PerExchange<AtomicU64>;
     let per_exchange: [(&str, &str, ExCounter<'_>); 6] = [
         (
             "tickflow_frames_total",
@@ -227,8 +226,8 @@ pub fn metrics(state: &GatherState) -> String {
     ];
     for (name, help, values) in per_exchange {
         e.family(name, "counter", help);
-        for (i, x) in Exchange::ALL.iter().enumerate() {
-            e.sample(name, &[("exchange", x.as_str())], get(&values[i]));
+        for (x, v) in values.iter() {
+            e.sample(name, &[("exchange", x.as_str())], get(v));
         }
     }
     e.family(
@@ -403,7 +402,7 @@ pub async fn progress(
     } else {
         "gather"
     };
-    let mut last = [0u64; 3];
+    let mut last = [0u64; crate::model::per_exchange::EXCHANGES];
     let mut last_hist = state.producer.ack_latency_us.snapshot();
     let mut at = Instant::now();
     loop {
@@ -416,8 +415,8 @@ pub async fn progress(
         at = Instant::now();
         let mut rates = Vec::new();
         for (i, x) in Exchange::ALL.iter().enumerate() {
-            let now = get(&state.producer.ticks_acked[i]);
-            let sent_any = get(&state.pipeline.frames[i]) > 0;
+            let now = state.producer.ticks_acked.load(*x);
+            let sent_any = state.pipeline.frames.load(*x) > 0;
             if sent_any {
                 rates.push(format!(
                     "{} {:.0}/s",
@@ -443,7 +442,7 @@ pub async fn progress(
             .iter()
             .filter(|c| get(&c.stats.up) == 1)
             .count();
-        let dlq: u64 = ProducerStats::total(&state.pipeline.dead_letters);
+        let dlq: u64 = state.pipeline.dead_letters.total();
         let failed = state.producer.ticks_lost.total() + state.producer.dlq_lost.total();
         let kafka = kafka_stall(state.as_ref());
         let label = if state.draining.load(Ordering::Relaxed) {
@@ -458,7 +457,7 @@ pub async fn progress(
             } else {
                 rates.join(", ")
             },
-            ProducerStats::total(&state.producer.ticks_acked),
+            state.producer.ticks_acked.total(),
             state.queued(),
             state.queue_capacity,
             state.connections.len(),
@@ -512,11 +511,11 @@ mod tests {
     fn pending_sends_without_acknowledgement_are_not_ready_and_stopping_says_so() {
         let now = crate::stall::now();
         let s = state(now, Duration::from_secs(30));
-        s.producer.ticks_sent[0].store(5, Ordering::Relaxed);
+        s.producer.ticks_sent.add(Exchange::Upbit, 5);
         s.kafka_stall.observe(0, true, now - 9_000_000);
         assert_eq!(ready(&s), Ok(()), "not before unacked_timeout");
         let s2 = state(now, Duration::from_secs(30));
-        s2.producer.ticks_sent[0].store(5, Ordering::Relaxed);
+        s2.producer.ticks_sent.add(Exchange::Upbit, 5);
         s2.kafka_stall.observe(0, true, now - 11_000_000);
         let why = ready(&s2).unwrap_err();
         assert!(

@@ -3,8 +3,8 @@
 //! librdkafka's queue is full.
 
 use crate::metrics::Histogram;
-use crate::model::Exchange;
 use crate::model::time::now_us;
+use crate::model::{Exchange, PerExchange};
 use rdkafka::ClientConfig;
 use rdkafka::client::ClientContext;
 use rdkafka::config::RDKafkaLogLevel;
@@ -44,10 +44,10 @@ pub fn producer_properties(configured: &BTreeMap<String, String>) -> BTreeMap<St
 /// Delivery accounting, shared with metrics and progress.
 #[derive(Debug, Default)]
 pub struct ProducerStats {
-    /// Ticks handed to librdkafka, per exchange ([`Exchange::ALL`] order).
-    pub ticks_sent: [AtomicU64; 3],
+    /// Ticks handed to librdkafka, per exchange.
+    pub ticks_sent: PerExchange<AtomicU64>,
     /// Ticks the broker acknowledged, per exchange.
-    pub ticks_acked: [AtomicU64; 3],
+    pub ticks_acked: PerExchange<AtomicU64>,
     /// Dead letters handed to librdkafka.
     pub dlq_sent: AtomicU64,
     /// Dead letters acknowledged.
@@ -108,22 +108,12 @@ impl Lost {
 impl ProducerStats {
     /// Handed to librdkafka and neither acknowledged nor settled yet (its queue and in flight).
     pub fn pending(&self) -> u64 {
-        let sent = Self::total(&self.ticks_sent) + self.dlq_sent.load(Ordering::Relaxed);
-        let settled = Self::total(&self.ticks_acked)
+        let sent = self.ticks_sent.total() + self.dlq_sent.load(Ordering::Relaxed);
+        let settled = self.ticks_acked.total()
             + self.dlq_acked.load(Ordering::Relaxed)
             + self.ticks_lost.settled()
             + self.dlq_lost.settled();
         sent.saturating_sub(settled)
-    }
-
-    /// Index of `e` in the per-exchange arrays.
-    pub fn slot(e: Exchange) -> usize {
-        Exchange::ALL.iter().position(|x| *x == e).unwrap_or(0)
-    }
-
-    /// Sum of a per-exchange array.
-    pub fn total(a: &[AtomicU64; 3]) -> u64 {
-        a.iter().map(|x| x.load(Ordering::Relaxed)).sum()
     }
 }
 
@@ -216,7 +206,7 @@ impl ProducerContext for Context {
                     logged.clear();
                 }
                 if let (false, Some(exchange)) = (meta.dead_letter, meta.exchange) {
-                    s.ticks_acked[ProducerStats::slot(exchange)].fetch_add(1, Ordering::Relaxed);
+                    s.ticks_acked.add(exchange, 1);
                     let waited = now_us().saturating_sub(meta.received_ts_us);
                     s.ack_latency_us.record(u64::try_from(waited).unwrap_or(0));
                 } else {
@@ -371,7 +361,7 @@ impl TickProducer {
                 .fetch_add(1, Ordering::Relaxed);
             return Err(e);
         }
-        self.stats.ticks_sent[ProducerStats::slot(exchange)].fetch_add(1, Ordering::Relaxed);
+        self.stats.ticks_sent.add(exchange, 1);
         Ok(())
     }
 

@@ -3,6 +3,7 @@
 //! Everything downstream of the adapters speaks only these types.
 
 pub mod decimal;
+pub mod per_exchange;
 pub mod reject;
 pub mod time;
 pub mod validate;
@@ -12,6 +13,7 @@ use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 use std::fmt;
 
+pub use per_exchange::PerExchange;
 pub use reject::{Reason, Rejection};
 pub use validate::{ValidationConfig, validate};
 

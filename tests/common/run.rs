@@ -8,7 +8,6 @@ use std::time::{Duration, Instant};
 use tickflow::config::{AppConfig, ConnectorConfig, load_app_config, load_connectors};
 use tickflow::exchange::SymbolTable;
 use tickflow::gather::{GatherOutcome, GatherSetup, GatherState, start};
-use tickflow::kafka::ProducerStats;
 
 pub fn repo() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
@@ -114,7 +113,7 @@ impl Run {
 }
 
 pub fn acked(s: &GatherState) -> u64 {
-    ProducerStats::total(&s.producer.ticks_acked)
+    s.producer.ticks_acked.total()
 }
 
 /// One kind's accounting in gather's last line: made = acknowledged + not delivered, and the
