@@ -463,3 +463,20 @@ fn old_frames_fall_outside_the_time_window() {
         Ok(Decoded::Tick(_))
     ));
 }
+
+/// Each venue's symbol mapping, both ways, in one place (used by the adapters, the subscribe
+/// builders and the simulator alike).
+#[test]
+fn venue_symbols_map_both_ways() {
+    use tickflow::exchange::{bithumb, upbit};
+    use tickflow::model::Instrument;
+    let btc = Instrument::parse("BTC-KRW").unwrap();
+    assert_eq!(upbit::market_code(&btc), "KRW-BTC");
+    assert_eq!(upbit::parse_market_code("KRW-BTC"), Some(btc.clone()));
+    assert_eq!(bithumb::legacy_symbol(&btc), "BTC_KRW");
+    assert_eq!(bithumb::parse_legacy_symbol("BTC_KRW"), Some(btc));
+    for bad in ["KRWBTC", "", "-", "KRW-", "BTC_KRW_X"] {
+        assert_eq!(upbit::parse_market_code(bad), None, "{bad}");
+    }
+    assert_eq!(bithumb::parse_legacy_symbol("BTCKRW"), None);
+}

@@ -188,15 +188,12 @@ impl BithumbAdapter {
     ) -> Result<Decoded, Rejection> {
         no_duplicate(t.duplicate)?;
         let symbol = t.symbol.ok_or_else(|| Rejection::missing("symbol"))?;
-        let instrument = symbol
-            .split_once('_')
-            .and_then(|(base, quote)| Instrument::new(base, quote))
-            .ok_or_else(|| {
-                Rejection::new(
-                    Reason::UnknownInstrument,
-                    format!("symbol `{}` is not BASE_QUOTE", clip(symbol, 32)),
-                )
-            })?;
+        let instrument = parse_legacy_symbol(symbol).ok_or_else(|| {
+            Rejection::new(
+                Reason::UnknownInstrument,
+                format!("symbol `{}` is not BASE_QUOTE", clip(symbol, 32)),
+            )
+        })?;
         self.config.check_instrument(&instrument)?;
         let last = required_decimal("closePrice", t.close)?;
         let mut tick = Tick::new(
@@ -235,4 +232,16 @@ impl BithumbAdapter {
         validate(&tick, &self.config.validation)?;
         Ok(Decoded::Tick(tick))
     }
+}
+
+/// The legacy API's symbol of an instrument: `BTC_KRW` (BASE_QUOTE) for `BTC-KRW`.
+pub fn legacy_symbol(instrument: &Instrument) -> String {
+    format!("{}_{}", instrument.base(), instrument.quote())
+}
+
+/// The instrument of a legacy symbol (`BTC_KRW` → `BTC-KRW`); `None` when it is not
+/// BASE_QUOTE.
+pub fn parse_legacy_symbol(symbol: &str) -> Option<Instrument> {
+    let (base, quote) = symbol.split_once('_')?;
+    Instrument::new(base, quote)
 }

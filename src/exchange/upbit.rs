@@ -162,19 +162,29 @@ impl<'a> Fields<'a> for QuotationFields<'a> {
     }
 }
 
+/// Upbit's market code of an instrument: `KRW-BTC` (QUOTE-BASE) for `BTC-KRW`. Bithumb's v1
+/// API uses the same codes.
+pub fn market_code(instrument: &Instrument) -> String {
+    format!("{}-{}", instrument.quote(), instrument.base())
+}
+
+/// The instrument of a market code (`KRW-BTC` → `BTC-KRW`); `None` when it is not QUOTE-BASE.
+pub fn parse_market_code(code: &str) -> Option<Instrument> {
+    let (quote, base) = code.split_once('-')?;
+    Instrument::new(base, quote)
+}
+
 /// `KRW-BTC` (QUOTE-BASE) to `BTC-KRW`.
 fn instrument_from_market_code(code: &str) -> Result<Instrument, Rejection> {
-    code.split_once('-')
-        .and_then(|(quote, base)| Instrument::new(base, quote))
-        .ok_or_else(|| {
-            Rejection::new(
-                Reason::UnknownInstrument,
-                format!(
-                    "market code `{}` is not QUOTE-BASE",
-                    crate::model::reject::clip(code, 32)
-                ),
-            )
-        })
+    parse_market_code(code).ok_or_else(|| {
+        Rejection::new(
+            Reason::UnknownInstrument,
+            format!(
+                "market code `{}` is not QUOTE-BASE",
+                crate::model::reject::clip(code, 32)
+            ),
+        )
+    })
 }
 
 /// Applies the sign of `change` (`RISE|EVEN|FALL`) to an unsigned value, for frames that omit

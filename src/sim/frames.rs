@@ -20,7 +20,7 @@ fn change_word(change: Decimal) -> &'static str {
 
 /// Upbit-format (`type: ticker`) message, DEFAULT or SIMPLE keys; `code` is `QUOTE-BASE`.
 pub fn upbit_ticker(q: &Quote, now_ms: i64, simple: bool) -> String {
-    let code = format!("{}-{}", q.instrument.quote(), q.instrument.base());
+    let code = crate::exchange::upbit::market_code(&q.instrument);
     let (change, rate) = (q.change(), q.change_rate());
     let k = |default: &'static str, short: &'static str| if simple { short } else { default };
     let mut s = String::with_capacity(640);
@@ -67,7 +67,7 @@ pub fn upbit_ticker(q: &Quote, now_ms: i64, simple: bool) -> String {
 
 /// Upbit-format `trade` message (DEFAULT keys). `id_as_string` matches Bithumb v1.
 pub fn upbit_trade(q: &Quote, now_ms: i64, id_as_string: bool) -> String {
-    let code = format!("{}-{}", q.instrument.quote(), q.instrument.base());
+    let code = crate::exchange::upbit::market_code(&q.instrument);
     let change = q.change();
     let id = if id_as_string {
         format!("\"{}\"", q.trade_id)
@@ -136,14 +136,13 @@ pub fn bithumb_legacy_ticker(q: &Quote, now_ms: i64, tick_type: &str) -> String 
     } else {
         (change / q.open * Decimal::ONE_HUNDRED).round_dp(2)
     };
+    let symbol = crate::exchange::bithumb::legacy_symbol(&q.instrument);
     format!(
-        "{{\"type\":\"ticker\",\"content\":{{\"symbol\":\"{}_{}\",\"tickType\":\"{tick_type}\",\
+        "{{\"type\":\"ticker\",\"content\":{{\"symbol\":\"{symbol}\",\"tickType\":\"{tick_type}\",\
          \"date\":\"{date}\",\"time\":\"{time}\",\"openPrice\":\"{}\",\"closePrice\":\"{}\",\
          \"lowPrice\":\"{}\",\"highPrice\":\"{}\",\"value\":\"{}\",\"volume\":\"{}\",\
          \"sellVolume\":\"0\",\"buyVolume\":\"{}\",\"prevClosePrice\":\"{}\",\"chgRate\":\"{rate}\",\
          \"chgAmt\":\"{change}\",\"volumePower\":\"100.00\"}}}}",
-        q.instrument.base(),
-        q.instrument.quote(),
         q.open,
         q.last,
         q.low,

@@ -445,8 +445,7 @@ fn parse_upbit_request(text: &str) -> Result<(Vec<Instrument>, String, bool), St
         .iter()
         .map(|c| {
             c.as_str()
-                .and_then(|c| c.split_once('-'))
-                .and_then(|(quote, base)| Instrument::new(base, quote))
+                .and_then(crate::exchange::upbit::parse_market_code)
                 .ok_or_else(|| format!("invalid code {c}"))
         })
         .collect::<Result<Vec<_>, _>>()?;
@@ -467,10 +466,7 @@ fn parse_bithumb_legacy_request(text: &str) -> Option<(Vec<Instrument>, String)>
         .get("symbols")?
         .as_array()?
         .iter()
-        .map(|s| {
-            let (base, quote) = s.as_str()?.split_once('_')?;
-            Instrument::new(base, quote)
-        })
+        .map(|s| crate::exchange::bithumb::parse_legacy_symbol(s.as_str()?))
         .collect::<Option<Vec<_>>>()?;
     let tick_type = v
         .get("tickTypes")

@@ -62,7 +62,7 @@ pub fn plan(
                 };
                 let codes: Vec<String> = chunk
                     .iter()
-                    .map(|i| format!("{}-{}", i.quote(), i.base()))
+                    .map(crate::exchange::upbit::market_code)
                     .collect();
                 vec![format!(
                     "[{{\"ticket\":\"{ticket}-{index}\"}},{{\"type\":\"{kind}\",\"codes\":{}}},\
@@ -100,7 +100,7 @@ pub fn plan(
             Api::BithumbLegacy => {
                 let names: Vec<String> = chunk
                     .iter()
-                    .map(|i| format!("{}_{}", i.base(), i.quote()))
+                    .map(crate::exchange::bithumb::legacy_symbol)
                     .collect();
                 let tick_type = config.tick_type.as_deref().unwrap_or("24H");
                 vec![format!(
