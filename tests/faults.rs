@@ -231,16 +231,18 @@ async fn idle_connections_to_the_endpoint_cannot_exhaust_descriptors() {
             .map(|_| std::net::TcpStream::connect(g.http).unwrap())
             .collect();
         let cap = tickflow::http::MAX_CONNECTIONS;
-        let expected_rejected = (idle.len() - cap) as f64;
+        // Every idle connection ends as rejected at once (no slot free) or timed out (it held a
+        // slot, sent nothing); how many of each depends on how fast they are accepted.
+        let accounted = |g: &Tickflow| {
+            g.metric("tickflow_http_rejected_total").unwrap_or(0.0)
+                + g.metric("tickflow_http_timeouts_total").unwrap_or(0.0)
+        };
         let mut most = 0;
-        let deadline = Instant::now() + Duration::from_secs(10);
+        let deadline = Instant::now() + Duration::from_secs(30);
         let mut acked_during = acked(&g);
         while Instant::now() < deadline {
             most = most.max(g.open_files());
-            if let Some(rejected) = g.metric("tickflow_http_rejected_total")
-                && rejected >= expected_rejected
-                && g.metric("tickflow_http_timeouts_total").unwrap_or(0.0) >= cap as f64
-            {
+            if accounted(&g) >= idle.len() as f64 {
                 acked_during = acked(&g);
                 break;
             }
@@ -251,10 +253,12 @@ async fn idle_connections_to_the_endpoint_cannot_exhaust_descriptors() {
             "{most} open files, {before} before: the cap did not hold"
         );
         // /metrics answered, so the slots are free again: every idle connection was accounted
-        // for, and gathering went on (and goes on).
+        // for, most closed at once, and gathering went on (and goes on).
+        assert!(accounted(&g) >= idle.len() as f64, "{}", g.stderr());
+        let rejected = g.metric("tickflow_http_rejected_total").unwrap();
         assert!(
-            g.metric("tickflow_http_rejected_total").unwrap() >= expected_rejected,
-            "{}",
+            rejected >= (idle.len() / 2) as f64,
+            "only {rejected} closed at once: {}",
             g.stderr()
         );
         assert_eq!(g.metric("tickflow_http_accept_errors_total"), Some(0.0));
