@@ -6,9 +6,8 @@ mod common;
 
 use common::cache::{assert_redis_holds, cache, committed_offsets, config, newest_in_kafka};
 use common::run::{acked, connectors, gather, get, setup, wait_for};
-use common::stack::{Broker, RedisServer, consume_all, header};
+use common::stack::{Broker, GARBAGE, RedisServer, consume_all, header, produce_garbage};
 use rdkafka::message::Message;
-use rdkafka::producer::{BaseProducer, BaseRecord, Producer};
 use std::time::Duration;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -86,23 +85,8 @@ async fn a_poison_message_goes_to_the_dlq_and_does_not_stall_the_partition() {
     let run = gather(setup(app.clone(), connectors(&base, &[("upbit", "")]))).await;
     wait_for("ticks", Duration::from_secs(30), || acked(&run.state) > 50).await;
     // Garbage on every partition, keyed like real ticks.
-    let producer: BaseProducer = rdkafka::ClientConfig::new()
-        .set("bootstrap.servers", &broker.bootstrap)
-        .create()
-        .unwrap();
-    for p in 0..app.topics.partitions {
-        producer
-            .send(
-                BaseRecord::to("ticks.v1")
-                    .partition(p)
-                    .key("UPBIT:BTC-KRW")
-                    .payload(b"\x00\x00\x00\x00\x01garbage"),
-            )
-            .unwrap();
-    }
-    producer.flush(Duration::from_secs(10)).unwrap();
+    let poison = produce_garbage(&broker.bootstrap, app.topics.partitions);
     let c = cache(&app).await;
-    let poison = app.topics.partitions as u64;
     let before = acked(&run.state);
     wait_for(
         "poison counted and later ticks consumed",
@@ -128,7 +112,7 @@ async fn a_poison_message_goes_to_the_dlq_and_does_not_stall_the_partition() {
         assert_eq!(header(m, "reason").as_deref(), Some("undecodable"));
         assert_eq!(header(m, "source_topic").as_deref(), Some("ticks.v1"));
         assert!(header(m, "source_offset").is_some() && header(m, "error").is_some());
-        assert_eq!(m.payload().unwrap(), b"\x00\x00\x00\x00\x01garbage");
+        assert_eq!(m.payload().unwrap(), GARBAGE);
     }
     let newest = newest_in_kafka(&broker.bootstrap, outcome.ticks_acked as usize);
     assert_redis_holds(&redis, &newest).await;

@@ -8,9 +8,8 @@ mod common;
 
 use common::cache::{assert_redis_holds, cache, committed_offsets, config_with, newest_in_kafka};
 use common::run::{acked, connectors, gather, get, setup, wait_for};
-use common::stack::{Broker, RedisServer, consume_all, header};
+use common::stack::{Broker, RedisServer, consume_all, header, produce_garbage};
 use rdkafka::message::Message;
-use rdkafka::producer::{BaseProducer, BaseRecord, Producer};
 use redis::AsyncCommands;
 use std::collections::HashMap;
 use std::time::Duration;
@@ -166,23 +165,8 @@ async fn poison_offsets_move_on_only_after_the_dlq_acknowledged_them() {
         &[("TICKFLOW_TOPICS__DLQ", "gather.dlq")],
     );
     let total = ticks_in_kafka(&gathering, 200).await;
-    let producer: BaseProducer = rdkafka::ClientConfig::new()
-        .set("bootstrap.servers", &broker.bootstrap)
-        .create()
-        .unwrap();
     let partitions = gathering.topics.partitions;
-    for p in 0..partitions {
-        producer
-            .send(
-                BaseRecord::to("ticks.v1")
-                    .partition(p)
-                    .key("UPBIT:BTC-KRW")
-                    .payload(b"\x00\x00\x00\x00\x01garbage"),
-            )
-            .unwrap();
-    }
-    producer.flush(Duration::from_secs(10)).unwrap();
-    let poison = partitions as u64;
+    let poison = produce_garbage(&broker.bootstrap, partitions);
     let app = config_with(
         &broker,
         &redis,

@@ -17,7 +17,6 @@
 
 use super::batch::{Batch, Letter, SourceRef};
 pub use super::stats::CacheStats;
-use super::stats::count_failure;
 use super::writer::{DlqSink, RedisTarget, writer};
 use crate::config::AppConfig;
 use crate::kafka::{TickProducer, dlq::rfc3339_micros, producer_properties};
@@ -192,11 +191,15 @@ impl ClientContext for CacheContext {
     }
 
     fn error(&self, error: KafkaError, reason: &str) {
-        // librdkafka repeats an error at every retry.
-        if let Some(n) = count_failure(&self.shared.stats.kafka_errors) {
+        let stats = &self.shared.stats;
+        let kind = match error.rdkafka_error_code() {
+            Some(code) => format!("{code:?}"),
+            None => error.to_string(),
+        };
+        if let Some((so_far, more)) = stats.failure(&stats.kafka_errors, &kind) {
             tracing::warn!(
-                so_far = n,
-                "kafka {}: {error}: {reason} (librdkafka retries)",
+                so_far,
+                "kafka {}: {error}: {reason} (librdkafka retries){more}",
                 self.bootstrap
             );
         }
@@ -241,10 +244,11 @@ impl ConsumerContext for CacheContext {
             // Nothing stored since the last commit: not a failure.
             Err(e) if e.rdkafka_error_code() == Some(RDKafkaErrorCode::NoOffset) => {}
             Err(e) => {
-                if let Some(n) = count_failure(&self.shared.stats.commit_errors) {
+                let stats = &self.shared.stats;
+                if let Some((so_far, more)) = stats.failure(&stats.commit_errors, "commit") {
                     tracing::warn!(
-                        so_far = n,
-                        "offset commit failed (the next commit retries): {e}"
+                        so_far,
+                        "offset commit failed (the next commit retries): {e}{more}"
                     );
                 }
             }
@@ -328,8 +332,9 @@ impl Poller {
             match self.consumer.poll(timeout) {
                 Some(Ok(m)) => self.take(&m),
                 Some(Err(e)) => {
-                    if let Some(n) = count_failure(&self.shared.stats.kafka_errors) {
-                        tracing::warn!(so_far = n, "kafka consume (librdkafka retries): {e}");
+                    let stats = &self.shared.stats;
+                    if let Some((so_far, more)) = stats.failure(&stats.kafka_errors, "consume") {
+                        tracing::warn!(so_far, "kafka consume (librdkafka retries): {e}{more}");
                     }
                 }
                 None => {}
@@ -458,11 +463,10 @@ pub async fn spawn(
     app: &AppConfig,
     shutdown: watch::Receiver<bool>,
 ) -> anyhow::Result<RunningCache> {
-    let stats = Arc::new(CacheStats::default());
-    stats.stall_timeout_ms.store(
-        u64::try_from(app.cache.stall_timeout.as_millis()).unwrap_or(u64::MAX),
-        Ordering::Relaxed,
-    );
+    let stats = Arc::new(CacheStats {
+        stall_timeout: app.cache.stall_timeout,
+        ..CacheStats::default()
+    });
     let (jobs, inbox) = mpsc::channel(1);
     let shared = Arc::new(Shared {
         gathering: Mutex::new(Batch::default()),
@@ -491,21 +495,11 @@ pub async fn spawn(
         ttl: app.cache.ttl,
     };
     let properties = producer_properties(&app.kafka);
-    if app.topics.create {
-        // Like gather: a dead letter must have somewhere to go before any offset moves on, and
-        // the cache may start before gather made the ticks topic (librdkafka would look for
-        // a missing subscribed topic again only at its next metadata refresh, minutes later).
-        let created = crate::kafka::ensure_topics(
-            &properties,
-            &[&app.topics.ticks, &app.topics.dlq],
-            app.topics.partitions,
-            app.topics.replication_factor,
-        )
+    // Like gather: a dead letter must have somewhere to go before any offset moves on, and the
+    // cache may start before gather made the ticks topic (librdkafka would look for a missing
+    // subscribed topic again only at its next metadata refresh, minutes later).
+    crate::kafka::admin::ensure_configured(app, &properties, &[&app.topics.ticks, &app.topics.dlq])
         .await?;
-        if !created.is_empty() {
-            tracing::info!("created topics {}", created.join(", "));
-        }
-    }
     // Subscribed once the topic exists.
     consumer.subscribe(&[&app.topics.ticks])?;
     let dlq = DlqSink {

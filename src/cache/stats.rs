@@ -42,6 +42,9 @@ pub struct CacheStats {
     pub refused_by_reason: [AtomicU64; super::store::KEY_REFUSALS.len()],
     /// One line per decode failure reason per interval.
     pub poison_log: crate::logging::RateLimited,
+    /// One line per kind of Kafka or commit failure per interval (librdkafka repeats them at
+    /// every retry).
+    pub failures_log: crate::logging::RateLimited,
     /// One line per refusal reason per interval.
     pub refusals_log: crate::logging::RateLimited,
     /// Updates applied by pipelines that failed as a whole (retried; then found stale).
@@ -64,8 +67,8 @@ pub struct CacheStats {
     pub assigned: AtomicU64,
     /// Since when nothing was consumed with lag waiting.
     pub kafka_stall: crate::stall::Stall,
-    /// Not ready after this long of [`CacheStats::kafka_stall`] (ms; 0: the default 15 s).
-    pub stall_timeout_ms: AtomicU64,
+    /// Not ready after this long of [`CacheStats::kafka_stall`] (`[cache] stall_timeout_ms`).
+    pub stall_timeout: std::time::Duration,
     /// Set from the first stop signal on.
     pub stopping: std::sync::atomic::AtomicBool,
     /// Consumer lag per assigned partition (high watermark − position), from librdkafka's
@@ -82,6 +85,13 @@ pub const POISON_REASONS: [&str; 4] = [
 ];
 
 impl CacheStats {
+    /// Counts one failure in `counter`; when a line is due for `kind` (the first, then one per
+    /// interval), the running total and the suffix saying how many it stands for.
+    pub fn failure(&self, counter: &AtomicU64, kind: &str) -> Option<(u64, String)> {
+        let so_far = counter.fetch_add(1, Ordering::Relaxed) + 1;
+        self.failures_log.admit(kind).map(|more| (so_far, more))
+    }
+
     /// Counts an update Redis refused for its key under its reason.
     pub fn count_refusal(&self, reason: &str) {
         self.refused.fetch_add(1, Ordering::Relaxed);
@@ -112,10 +122,7 @@ impl CacheStats {
                 "dlq: {letters} dead letters not acknowledged (sent again; offsets held)"
             ));
         }
-        let timeout = match self.stall_timeout_ms.load(Ordering::Relaxed) {
-            0 => std::time::Duration::from_secs(15),
-            ms => std::time::Duration::from_millis(ms),
-        };
+        let timeout = self.stall_timeout;
         if let Some(stalled) = self.kafka_stall.stalled_for(crate::stall::now())
             && stalled >= timeout
         {
@@ -327,11 +334,4 @@ impl CacheStats {
         e.standard();
         e.finish()
     }
-}
-
-/// Counts one failure in `counter`; returns the running total when it deserves a log line (the
-/// 1st, 2nd, 4th, 8th, ...), so a failure repeated at every retry is logged, not flooded.
-pub fn count_failure(counter: &AtomicU64) -> Option<u64> {
-    let n = counter.fetch_add(1, Ordering::Relaxed) + 1;
-    n.is_power_of_two().then_some(n)
 }

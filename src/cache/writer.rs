@@ -54,16 +54,24 @@ async fn open_store(
                 }
             }
         }
-        if *shutdown.borrow() {
+        if !back_off(&mut delay, shutdown).await {
             return None;
         }
-        tokio::select! {
-            biased;
-            _ = shutdown.changed() => return None,
-            () = tokio::time::sleep(delay) => {}
-        }
-        delay = (delay * 2).min(Duration::from_secs(5));
     }
+}
+
+/// Waits `delay` (doubled for next time, at most 5 s) unless stopping; false when stopping.
+async fn back_off(delay: &mut Duration, shutdown: &mut watch::Receiver<bool>) -> bool {
+    if *shutdown.borrow() {
+        return false;
+    }
+    tokio::select! {
+        biased;
+        _ = shutdown.changed() => return false,
+        () = tokio::time::sleep(*delay) => {}
+    }
+    *delay = (*delay * 2).min(Duration::from_secs(5));
+    true
 }
 
 /// The DLQ as the writer sees it.
@@ -224,15 +232,9 @@ async fn deliver(
             );
         }
         letters = failed;
-        if *shutdown.borrow() {
+        if !back_off(&mut delay, shutdown).await {
             return false;
         }
-        tokio::select! {
-            biased;
-            _ = shutdown.changed() => return false,
-            () = tokio::time::sleep(delay) => {}
-        }
-        delay = (delay * 2).min(Duration::from_secs(5));
     }
 }
 
@@ -281,15 +283,9 @@ async fn write(
                         store.describe(&e)
                     );
                 }
-                if *shutdown.borrow() {
+                if !back_off(&mut delay, shutdown).await {
                     return None;
                 }
-                tokio::select! {
-                    biased;
-                    _ = shutdown.changed() => return None,
-                    () = tokio::time::sleep(delay) => {}
-                }
-                delay = (delay * 2).min(Duration::from_secs(5));
                 if e.is_io_error()
                     || e.is_connection_dropped()
                     || e.is_timeout()

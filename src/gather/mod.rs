@@ -10,7 +10,7 @@ pub mod report;
 use crate::codec::Encoder;
 use crate::config::{AppConfig, ConnectorConfig};
 use crate::exchange::{AdapterConfig, SymbolTable, adapter_for};
-use crate::kafka::{ProducerStats, TickProducer, ensure_topics, producer_properties};
+use crate::kafka::{ProducerStats, TickProducer, producer_properties};
 use crate::ws::{ConnectionStats, Received};
 use pipeline::{PipelineStats, Route, Sink};
 use std::collections::HashSet;
@@ -89,13 +89,12 @@ impl GatherState {
     /// Frames waiting in the queue: received, not taken by the pipeline (counted from both
     /// ends, so it stays right once the connections have closed their senders).
     pub fn queued(&self) -> usize {
-        let g = |a: &std::sync::atomic::AtomicU64| a.load(Ordering::Relaxed);
         let received: u64 = self
             .connections
             .iter()
-            .map(|c| g(&c.stats.frames) - g(&c.stats.frames_not_queued).min(g(&c.stats.frames)))
+            .map(|c| get(&c.stats.frames).saturating_sub(get(&c.stats.frames_not_queued)))
             .sum();
-        let taken = self.pipeline.frames.total() + g(&self.pipeline.frames_left);
+        let taken = self.pipeline.frames.total() + get(&self.pipeline.frames_left);
         usize::try_from(received.saturating_sub(taken)).unwrap_or(usize::MAX)
     }
 }
@@ -121,8 +120,8 @@ impl NotDelivered {
     }
 
     fn of(lost: &crate::kafka::Lost, made: u64, acked: u64) -> Self {
-        let g = |a: &std::sync::atomic::AtomicU64| a.load(Ordering::Relaxed);
-        let (refused, failed, abandoned) = (g(&lost.refused), g(&lost.failed), g(&lost.abandoned));
+        let (refused, failed, abandoned) =
+            (get(&lost.refused), get(&lost.failed), get(&lost.abandoned));
         Self {
             refused,
             failed,
@@ -176,21 +175,20 @@ pub struct GatherOutcome {
 }
 
 impl GatherOutcome {
-    fn of(state: &GatherState, frames_left: u64) -> Self {
+    fn of(state: &GatherState) -> Self {
         let p = &state.producer;
-        let g = |a: &std::sync::atomic::AtomicU64| a.load(Ordering::Relaxed);
         let ticks_produced = state.pipeline.ticks.total();
         let ticks_acked = p.ticks_acked.total();
         let ticks_not_delivered = NotDelivered::of(&p.ticks_lost, ticks_produced, ticks_acked);
         let dead_letters_produced = state.pipeline.dead_letters.total();
-        let dead_letters_acked = g(&p.dlq_acked);
+        let dead_letters_acked = get(&p.dlq_acked);
         let dead_letters_not_delivered =
             NotDelivered::of(&p.dlq_lost, dead_letters_produced, dead_letters_acked);
-        let frames_abandoned = frames_left
+        let frames_abandoned = get(&state.pipeline.frames_left)
             + state
                 .connections
                 .iter()
-                .map(|c| g(&c.stats.frames_not_queued))
+                .map(|c| get(&c.stats.frames_not_queued))
                 .sum::<u64>();
         Self {
             ticks_produced,
@@ -243,18 +241,8 @@ pub async fn start(setup: GatherSetup, shutdown: watch::Receiver<bool>) -> anyho
     // registered), or the fixed one when no registry is configured.
     let schema_id = crate::registry::producer_schema_id(app).await?;
     let properties = producer_properties(&app.kafka);
-    if app.topics.create {
-        let created = ensure_topics(
-            &properties,
-            &[&app.topics.ticks, &app.topics.dlq],
-            app.topics.partitions,
-            app.topics.replication_factor,
-        )
+    crate::kafka::admin::ensure_configured(app, &properties, &[&app.topics.ticks, &app.topics.dlq])
         .await?;
-        if !created.is_empty() {
-            tracing::info!("created topics {}", created.join(", "));
-        }
-    }
     let producer_stats = Arc::new(ProducerStats::default());
     let mut producer = TickProducer::new(
         &properties,
@@ -389,7 +377,7 @@ pub async fn start(setup: GatherSetup, shutdown: watch::Receiver<bool>) -> anyho
     let pipeline = std::thread::Builder::new()
         .name("tickflow-pipeline".into())
         .spawn(move || {
-            let left = pipeline::run(
+            pipeline::run(
                 rx,
                 &routes,
                 &sink,
@@ -397,19 +385,13 @@ pub async fn start(setup: GatherSetup, shutdown: watch::Receiver<bool>) -> anyho
                 &thread_state.pipeline,
                 &waker,
             );
-            thread_state
-                .pipeline
-                .frames_left
-                .store(left, Ordering::Relaxed);
             // The queue is drained (or the deadline came): wait for what is in flight, up to
             // the deadline, then purge the rest (counted as abandoned).
             producer.drain();
-            drop(producer);
-            left
         })?;
     let state_done = Arc::clone(&state);
     let done = tokio::spawn(async move {
-        let left = tokio::task::spawn_blocking(move || pipeline.join())
+        tokio::task::spawn_blocking(move || pipeline.join())
             .await?
             .map_err(|_| anyhow::anyhow!("the pipeline thread panicked"))?;
         // The connections have stopped, unless the deadline cut the drain short: then each
@@ -419,7 +401,7 @@ pub async fn start(setup: GatherSetup, shutdown: watch::Receiver<bool>) -> anyho
             let _ = tokio::time::timeout_at(until, t).await;
         }
         drop(http_stop);
-        Ok(GatherOutcome::of(&state_done, left))
+        Ok(GatherOutcome::of(&state_done))
     });
     Ok(Running {
         http_addr,
@@ -461,6 +443,11 @@ pub fn check_frame_limits(app: &AppConfig, connectors: &[ConnectorConfig]) -> an
     } else {
         anyhow::bail!("invalid configuration: {}", problems.join("; "))
     }
+}
+
+/// A counter's value.
+pub(crate) fn get(a: &std::sync::atomic::AtomicU64) -> u64 {
+    a.load(Ordering::Relaxed)
 }
 
 /// Probes whether any enabled connector's host accepts TCP connections within `timeout`.

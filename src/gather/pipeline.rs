@@ -26,8 +26,8 @@ pub struct PipelineStats {
     pub produce_errors: AtomicU64,
     /// Frames left in the queue, undecoded, at the shutdown deadline.
     pub frames_left: AtomicU64,
-    /// Rate limit of the lines about dead letters, per (exchange, reason).
-    pub dead_letters_log: crate::logging::RateLimited,
+    /// Rate limit of the lines about dead letters, per exchange and reason.
+    pub dead_letters_log: PerExchange<crate::logging::RateLimited>,
     /// Rate limit of the lines about refused messages.
     pub failures_log: crate::logging::RateLimited,
     /// Dead letters by (exchange, reason).
@@ -68,7 +68,7 @@ pub struct Waker {
 
 /// Runs until every sender of `rx` is gone (the connections stopped), or until the shutdown
 /// deadline ([`crate::kafka::ProducerStats::abandon`]); frames still queued then are not
-/// decoded and are returned as a count.
+/// decoded, only counted ([`PipelineStats::frames_left`]).
 pub fn run(
     mut rx: mpsc::Receiver<Received>,
     routes: &[Route],
@@ -76,7 +76,7 @@ pub fn run(
     producer: &TickProducer,
     stats: &PipelineStats,
     waker: &Waker,
-) -> u64 {
+) {
     let mut value = Vec::with_capacity(512);
     let mut key = String::with_capacity(32);
     let abandon = &producer.stats().abandon;
@@ -86,7 +86,7 @@ pub fn run(
         }
         let frame = match rx.try_recv() {
             Ok(frame) => frame,
-            Err(mpsc::error::TryRecvError::Disconnected) => return 0,
+            Err(mpsc::error::TryRecvError::Disconnected) => return,
             // Idle: wait for the next frame or the deadline, whichever comes first.
             Err(mpsc::error::TryRecvError::Empty) => {
                 let next = waker.runtime.block_on(async {
@@ -98,7 +98,7 @@ pub fn run(
                 });
                 match next {
                     Some(Some(frame)) => frame,
-                    Some(None) => return 0,
+                    Some(None) => return,
                     None => break,
                 }
             }
@@ -159,8 +159,7 @@ pub fn run(
         if let Ok(mut m) = stats.by_reason.lock() {
             *m.entry((route.exchange, letter.reason)).or_insert(0) += 1;
         }
-        let kind = format!("{}:{}", route.exchange.as_str(), letter.reason);
-        if let Some(more) = stats.dead_letters_log.admit(&kind) {
+        if let Some(more) = stats.dead_letters_log[route.exchange].admit(letter.reason) {
             // One line per (exchange, reason) per interval; every one is in /metrics.
             tracing::warn!(
                 connector = %route.connector,
@@ -200,11 +199,9 @@ pub fn run(
     // The deadline: what is still queued is not decoded (and closing makes the connections
     // count the frame each may hold).
     rx.close();
-    let mut left = 0;
     while rx.try_recv().is_ok() {
-        left += 1;
+        stats.frames_left.fetch_add(1, Ordering::Relaxed);
     }
-    left
 }
 
 fn produce_failed(

@@ -10,9 +10,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 use tokio::sync::watch;
 
-fn get(a: &AtomicU64) -> u64 {
-    a.load(Ordering::Relaxed)
-}
+use super::get;
 
 /// Ready when not stopping, every connection is up and has delivered data within its idle
 /// window, librdkafka does not report all brokers down, and the broker has acknowledged

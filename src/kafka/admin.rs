@@ -92,6 +92,29 @@ pub async fn ensure_topics(
     }
 }
 
+/// `[topics] create`: creates what is missing of `topics` at the configured partitions and
+/// replication, and says which it created; nothing when creation is off.
+pub async fn ensure_configured(
+    app: &crate::config::AppConfig,
+    properties: &BTreeMap<String, String>,
+    topics: &[&str],
+) -> anyhow::Result<()> {
+    if !app.topics.create {
+        return Ok(());
+    }
+    let created = ensure_topics(
+        properties,
+        topics,
+        app.topics.partitions,
+        app.topics.replication_factor,
+    )
+    .await?;
+    if !created.is_empty() {
+        tracing::info!("created topics {}", created.join(", "));
+    }
+    Ok(())
+}
+
 /// Properties only a producer understands (left out of admin and consumer clients).
 pub fn is_producer_only(key: &str) -> bool {
     matches!(

@@ -375,20 +375,15 @@ impl TickProducer {
         received_ts_us: i64,
     ) -> Result<(), ProduceError> {
         let key = exchange.as_str().as_bytes();
-        self.send_raw_dead_letter(topic, key, raw, headers, Some(exchange), received_ts_us)
-    }
-
-    /// Sends a dead letter with an explicit key (e.g. the key of an undecodable message).
-    pub fn send_raw_dead_letter(
-        &self,
-        topic: &str,
-        key: &[u8],
-        raw: &[u8],
-        headers: &[(&str, String)],
-        exchange: Option<Exchange>,
-        received_ts_us: i64,
-    ) -> Result<(), ProduceError> {
-        self.send_letter(topic, key, raw, headers, exchange, received_ts_us, None)
+        self.send_letter(
+            topic,
+            key,
+            raw,
+            headers,
+            Some(exchange),
+            received_ts_us,
+            None,
+        )
     }
 
     /// Sends a dead letter whose outcome `ticket` is told.

@@ -185,6 +185,31 @@ impl Proxy {
     }
 }
 
+/// Undecodable messages keyed like real ticks, one on each partition of `ticks.v1`; returns
+/// how many.
+pub fn produce_garbage(bootstrap: &str, partitions: i32) -> u64 {
+    use rdkafka::producer::{BaseProducer, BaseRecord, Producer};
+    let producer: BaseProducer = ClientConfig::new()
+        .set("bootstrap.servers", bootstrap)
+        .create()
+        .unwrap();
+    for p in 0..partitions {
+        producer
+            .send(
+                BaseRecord::to("ticks.v1")
+                    .partition(p)
+                    .key("UPBIT:BTC-KRW")
+                    .payload(GARBAGE),
+            )
+            .unwrap();
+    }
+    producer.flush(Duration::from_secs(10)).unwrap();
+    u64::try_from(partitions).unwrap()
+}
+
+/// What [`produce_garbage`] writes: a Confluent header and no valid Avro body.
+pub const GARBAGE: &[u8] = b"\x00\x00\x00\x00\x01garbage";
+
 /// Every message of `topic` from the beginning, waiting until `at_least` arrived and no new
 /// one came for `quiet`, or `timeout` passed.
 pub fn consume_all(
