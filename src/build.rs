@@ -1,4 +1,4 @@
-//! Generates the Protobuf types from the current schema, `schemas/proto/tick.v2.proto`, with
+//! Generates the Protobuf types from the current schema, `schemas/proto/tick.v3.proto`, with
 //! protox (pure Rust), so no system `protoc` is needed.
 //!
 //! The schema declares every optional field as an explicit one-field `oneof _<field>` (wire- and
@@ -7,7 +7,7 @@
 //! plain `Option<T>` instead of a one-variant enum.
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     commit();
-    const CURRENT: &str = "schemas/proto/tick.v2.proto";
+    const CURRENT: &str = "schemas/proto/tick.v3.proto";
     println!("cargo:rerun-if-changed={CURRENT}");
     let mut fds = protox::compile([CURRENT], ["schemas/proto"])?;
     for file in &mut fds.file {

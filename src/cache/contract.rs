@@ -91,14 +91,7 @@ pub fn fields(tick: &Tick, updated_ts_us: i64) -> Vec<(&'static str, String)> {
     f.push(("exchange", tick.exchange.as_str().to_owned()));
     f.push(("instrument", tick.instrument.to_string()));
     f.push(("native_symbol", tick.native_symbol.to_string()));
-    f.push((
-        "kind",
-        match tick.kind {
-            crate::model::EventKind::Ticker => "TICKER",
-            crate::model::EventKind::Trade => "TRADE",
-        }
-        .to_owned(),
-    ));
+    f.push(("kind", tick.kind.as_str().to_owned()));
     for (name, value) in Tick::DECIMAL_FIELDS.iter().zip(tick.decimals()) {
         if let Some(d) = value {
             f.push((name, d.to_string()));

@@ -1,4 +1,4 @@
-//! Avro binary encoding of [`Tick`] per the current schema, `schemas/avro/tick.v2.avsc`.
+//! Avro binary encoding of [`Tick`] per the current schema, `schemas/avro/tick.v3.avsc`.
 //!
 //! The hot path writes bytes directly (no generic `Value` tree, which costs ~10 µs per tick
 //! here); apache-avro parses the schema and serves as the oracle: [`to_value`] builds the
@@ -14,7 +14,7 @@
 use super::CodecError;
 use crate::model::decimal::POW10_U128;
 use crate::model::validate::fits_wire;
-use crate::model::{EventKind, Exchange, Instrument, MarketState, StreamType, Tick};
+use crate::model::{EventKind, Exchange, Instrument, MarketState, StreamType, Tick, TradeSide};
 use apache_avro::Schema;
 use apache_avro::types::Value;
 use compact_str::CompactString;
@@ -22,9 +22,9 @@ use rust_decimal::Decimal;
 use std::sync::OnceLock;
 
 /// The version of `schemas/avro/tick.vN.avsc` this build writes and reads natively.
-pub const SCHEMA_VERSION: u32 = 2;
+pub const SCHEMA_VERSION: u32 = 3;
 /// The schema text of [`SCHEMA_VERSION`], source of truth in `schemas/avro/`.
-pub const TICK_AVSC: &str = include_str!("../../schemas/avro/tick.v2.avsc");
+pub const TICK_AVSC: &str = include_str!("../../schemas/avro/tick.v3.avsc");
 /// Full name of the record (RecordNameStrategy subjects).
 pub const RECORD_NAME: &str = "io.tickflow.v1.Tick";
 /// Decimal scale on the wire.
@@ -42,19 +42,32 @@ pub fn schema() -> Result<&'static Schema, CodecError> {
         })
 }
 
-// Enum symbol order must match tick.avsc (index 0 is the default UNKNOWN).
+// Enum symbols follow `Exchange::ALL` and `EventKind::ALL` after the default `UNKNOWN` at
+// index 0 (a unit test checks them against the schema).
 fn exchange_index(e: Exchange) -> i32 {
-    match e {
-        Exchange::Upbit => 1,
-        Exchange::Binance => 2,
-        Exchange::Bithumb => 3,
-    }
+    e.index() as i32 + 1
+}
+
+fn exchange_of(n: i64) -> Option<Exchange> {
+    Exchange::ALL
+        .get(usize::try_from(n).ok()?.checked_sub(1)?)
+        .copied()
 }
 
 fn kind_index(k: EventKind) -> i32 {
-    match k {
-        EventKind::Ticker => 1,
-        EventKind::Trade => 2,
+    k as i32 + 1
+}
+
+fn kind_of(n: i64) -> Option<EventKind> {
+    EventKind::ALL
+        .get(usize::try_from(n).ok()?.checked_sub(1)?)
+        .copied()
+}
+
+fn side_index(s: TradeSide) -> i64 {
+    match s {
+        TradeSide::Buy => 1,
+        TradeSide::Sell => 2,
     }
 }
 
@@ -77,6 +90,12 @@ pub(crate) fn stream_type_of(symbol: &str) -> Option<StreamType> {
     [StreamType::Snapshot, StreamType::Realtime]
         .into_iter()
         .find(|t| t.as_str() == symbol)
+}
+
+pub(crate) fn trade_side_of(symbol: &str) -> Option<TradeSide> {
+    [TradeSide::Buy, TradeSide::Sell]
+        .into_iter()
+        .find(|s| s.as_str() == symbol)
 }
 
 pub(crate) fn market_state_of(symbol: &str) -> Option<MarketState> {
@@ -181,6 +200,7 @@ pub fn encode(tick: &Tick, out: &mut Vec<u8>) -> Result<(), CodecError> {
     put_opt_long(out, tick.stream_type.map(stream_type_index));
     put_opt_long(out, tick.market_state.map(market_state_index));
     put_opt_long(out, tick.delisting_date.map(i64::from));
+    put_opt_long(out, tick.trade_side.map(side_index));
     Ok(())
 }
 
@@ -310,7 +330,7 @@ pub(crate) fn decimal_from_bytes(field: &'static str, b: &[u8]) -> Result<Decima
 }
 
 /// Fields of the current schema.
-pub const FIELDS: usize = 25;
+pub const FIELDS: usize = 26;
 /// Fields every version has (through `received_ts_us`); the rest are optional, default null.
 pub const REQUIRED_PREFIX: usize = 22;
 
@@ -320,38 +340,27 @@ pub fn decode(body: &[u8]) -> Result<Tick, CodecError> {
 }
 
 /// Decodes an Avro body written with the first `fields` fields of the current schema (an
-/// earlier version that only lacks trailing optional fields, such as v1: 22); the fields it
+/// earlier version that only lacks trailing optional fields, such as v1: 22, v2: 25); the fields it
 /// lacks are null, their default. `fields` is clamped to
 /// [`REQUIRED_PREFIX`]..=[`FIELDS`].
 pub fn decode_fields(body: &[u8], fields: usize) -> Result<Tick, CodecError> {
     let mut r = Reader { bytes: body, at: 0 };
-    let exchange = match r.long("exchange")? {
-        1 => Exchange::Upbit,
-        2 => Exchange::Binance,
-        3 => Exchange::Bithumb,
-        n => {
-            return Err(CodecError::Invalid {
-                field: "exchange",
-                detail: format!("symbol {n}"),
-            });
-        }
-    };
+    let n = r.long("exchange")?;
+    let exchange = exchange_of(n).ok_or_else(|| CodecError::Invalid {
+        field: "exchange",
+        detail: format!("symbol {n}"),
+    })?;
     let text = r.string("instrument")?;
     let instrument = Instrument::parse(text).ok_or_else(|| CodecError::Invalid {
         field: "instrument",
         detail: format!("`{text}` is not BASE-QUOTE"),
     })?;
     let native_symbol = r.string("native_symbol")?;
-    let kind = match r.long("kind")? {
-        1 => EventKind::Ticker,
-        2 => EventKind::Trade,
-        n => {
-            return Err(CodecError::Invalid {
-                field: "kind",
-                detail: format!("symbol {n}"),
-            });
-        }
-    };
+    let n = r.long("kind")?;
+    let kind = kind_of(n).ok_or_else(|| CodecError::Invalid {
+        field: "kind",
+        detail: format!("symbol {n}"),
+    })?;
     let mut tick = Tick {
         exchange,
         instrument,
@@ -378,6 +387,7 @@ pub fn decode_fields(body: &[u8], fields: usize) -> Result<Tick, CodecError> {
         stream_type: None,
         market_state: None,
         delisting_date: None,
+        trade_side: None,
         simulated: false,
     };
     tick.received_ts_us = r.long("received_ts_us")?;
@@ -407,6 +417,13 @@ pub fn decode_fields(body: &[u8], fields: usize) -> Result<Tick, CodecError> {
             })
             .transpose()?;
     }
+    if fields > REQUIRED_PREFIX + 3 {
+        tick.trade_side = r.opt_symbol("trade_side", |n| match n {
+            1 => Some(TradeSide::Buy),
+            2 => Some(TradeSide::Sell),
+            _ => None,
+        })?;
+    }
     match body.len() - r.at {
         0 => Ok(tick),
         n => Err(CodecError::TrailingBytes(n)),
@@ -429,10 +446,7 @@ pub fn to_value(tick: &Tick) -> Result<Value, CodecError> {
         exchange_index(tick.exchange) as u32,
         tick.exchange.as_str().to_owned(),
     );
-    let kind_symbol = match tick.kind {
-        EventKind::Ticker => "TICKER",
-        EventKind::Trade => "TRADE",
-    };
+    let kind_symbol = tick.kind.as_str();
     let mut fields = vec![
         ("exchange".to_owned(), Value::Enum(exchange.0, exchange.1)),
         (
@@ -484,6 +498,12 @@ pub fn to_value(tick: &Tick) -> Result<Value, CodecError> {
         "delisting_date".to_owned(),
         opt(tick.delisting_date.map(Value::Date)),
     ));
+    fields.push((
+        "trade_side".to_owned(),
+        opt(tick
+            .trade_side
+            .map(|s| Value::Enum(side_index(s) as u32, s.as_str().to_owned()))),
+    ));
     Ok(Value::Record(fields))
 }
 
@@ -525,5 +545,28 @@ mod tests {
         };
         assert_eq!(r.fields.len(), FIELDS);
         assert_eq!(r.fields[REQUIRED_PREFIX - 1].name, "received_ts_us");
+        let symbols = |field: &str| -> Vec<String> {
+            let f = r.fields.iter().find(|f| f.name == field).unwrap();
+            let Schema::Enum(e) = &f.schema else {
+                panic!("{field} is not an enum")
+            };
+            e.symbols.clone()
+        };
+        let mut exchanges = vec!["UNKNOWN"];
+        exchanges.extend(Exchange::ALL.map(Exchange::as_str));
+        assert_eq!(symbols("exchange"), exchanges);
+        let mut kinds = vec!["UNKNOWN"];
+        kinds.extend(EventKind::ALL.map(EventKind::as_str));
+        assert_eq!(symbols("kind"), kinds);
+        for n in 0..6 {
+            assert_eq!(
+                exchange_of(n).map(exchange_index),
+                (1..=3).contains(&n).then_some(n as i32)
+            );
+            assert_eq!(
+                kind_of(n).map(kind_index),
+                (1..=3).contains(&n).then_some(n as i32)
+            );
+        }
     }
 }

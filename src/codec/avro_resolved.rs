@@ -13,7 +13,7 @@
 //! every price.
 
 use super::CodecError;
-use super::avro::{decimal_from_bytes, market_state_of, stream_type_of};
+use super::avro::{decimal_from_bytes, market_state_of, stream_type_of, trade_side_of};
 use crate::model::{EventKind, Exchange, Instrument, Tick};
 use apache_avro::Schema;
 use apache_avro::reader::datum::GenericDatumReader;
@@ -64,11 +64,11 @@ pub fn from_value(value: Value) -> Result<Tick, CodecError> {
     let instrument = Instrument::parse(&text)
         .ok_or_else(|| invalid("instrument", format!("`{text}` is not BASE-QUOTE")))?;
     let native_symbol = string("native_symbol", take("native_symbol")?)?;
-    let kind = match symbol("kind", take("kind")?)?.as_str() {
-        "TICKER" => EventKind::Ticker,
-        "TRADE" => EventKind::Trade,
-        other => return Err(invalid("kind", format!("symbol `{other}`"))),
-    };
+    let kind_symbol = symbol("kind", take("kind")?)?;
+    let kind = EventKind::ALL
+        .into_iter()
+        .find(|k| k.as_str() == kind_symbol)
+        .ok_or_else(|| invalid("kind", format!("symbol `{kind_symbol}`")))?;
     let last_price = decimal("last_price", take("last_price")?)?;
     let received = micros("received_ts_us", take("received_ts_us")?)?;
     let mut tick = Tick::new(
@@ -117,6 +117,10 @@ pub fn from_value(value: Value) -> Result<Tick, CodecError> {
         Some(Value::Date(d) | Value::Int(d)) => Some(d),
         Some(other) => return Err(invalid("delisting_date", format!("{other:?}"))),
     };
+    tick.trade_side = optional(take("trade_side")?)
+        .map(|v| symbol("trade_side", v))
+        .transpose()?
+        .and_then(|s| trade_side_of(&s));
     Ok(tick)
 }
 

@@ -1,5 +1,5 @@
 //! Wire codecs for the canonical tick: Avro (hot path, byte-identical to apache-avro),
-//! Protobuf (prost, generated from `schemas/proto/tick.v2.proto`), and the Confluent wire framing
+//! Protobuf (prost, generated from `schemas/proto/tick.v3.proto`), and the Confluent wire framing
 //! (magic byte, schema id, Protobuf message indexes) as a separate layer.
 
 pub mod avro;
@@ -12,9 +12,9 @@ use crate::model::Tick;
 /// Value format on the topic.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Format {
-    /// Avro binary body (schema `schemas/avro/tick.v2.avsc`).
+    /// Avro binary body (schema `schemas/avro/tick.v3.avsc`).
     Avro,
-    /// Protobuf body (schema `schemas/proto/tick.v2.proto`, message `tickflow.v1.Tick`).
+    /// Protobuf body (schema `schemas/proto/tick.v3.proto`, message `tickflow.v1.Tick`).
     Proto,
 }
 

@@ -1,19 +1,19 @@
-//! Protobuf encoding of [`Tick`] per the current schema, `schemas/proto/tick.v2.proto`
+//! Protobuf encoding of [`Tick`] per the current schema, `schemas/proto/tick.v3.proto`
 //! (decimals as exact strings). Field numbers never change meaning between versions, so a
 //! message written with an older or newer compatible version decodes here as is: fields this
 //! build does not know are skipped, fields the writer lacks are absent.
 
 use super::CodecError;
 use crate::model::decimal::parse_decimal_str;
-use crate::model::{EventKind, Exchange, Instrument, MarketState, StreamType, Tick};
+use crate::model::{EventKind, Exchange, Instrument, MarketState, StreamType, Tick, TradeSide};
 use compact_str::CompactString;
 use prost::Message;
 use rust_decimal::Decimal;
 
 /// The version of `schemas/proto/tick.vN.proto` this build compiles (see `src/build.rs`).
-pub const SCHEMA_VERSION: u32 = 2;
+pub const SCHEMA_VERSION: u32 = 3;
 /// Its text, as registered.
-pub const TICK_PROTO: &str = include_str!("../../schemas/proto/tick.v2.proto");
+pub const TICK_PROTO: &str = include_str!("../../schemas/proto/tick.v3.proto");
 /// Full name of the message (RecordNameStrategy subjects).
 pub const MESSAGE_NAME: &str = "tickflow.v1.Tick";
 
@@ -30,17 +30,11 @@ fn s(d: Option<Decimal>) -> Option<String> {
 /// The generated message for `tick`.
 pub fn to_message(tick: &Tick) -> pb::Tick {
     pb::Tick {
-        exchange: match tick.exchange {
-            Exchange::Upbit => pb::Exchange::Upbit,
-            Exchange::Binance => pb::Exchange::Binance,
-            Exchange::Bithumb => pb::Exchange::Bithumb,
-        } as i32,
+        // Enum values follow `Exchange::ALL` and `EventKind::ALL` after UNKNOWN = 0 (tested).
+        exchange: tick.exchange.index() as i32 + 1,
         instrument: tick.instrument.to_string(),
         native_symbol: tick.native_symbol.to_string(),
-        kind: match tick.kind {
-            EventKind::Ticker => pb::EventKind::Ticker,
-            EventKind::Trade => pb::EventKind::Trade,
-        } as i32,
+        kind: tick.kind as i32 + 1,
         last_price: tick.last_price.normalize().to_string(),
         last_qty: s(tick.last_qty),
         open_price: s(tick.open_price),
@@ -69,6 +63,10 @@ pub fn to_message(tick: &Tick) -> pb::Tick {
             MarketState::Delisted => pb::MarketState::Delisted as i32,
         }),
         delisting_date: tick.delisting_date,
+        trade_side: tick.trade_side.map(|s| match s {
+            TradeSide::Buy => pb::TradeSide::Buy as i32,
+            TradeSide::Sell => pb::TradeSide::Sell as i32,
+        }),
     }
 }
 
@@ -99,27 +97,19 @@ pub fn decode(body: &[u8]) -> Result<Tick, CodecError> {
         field: "record",
         detail: e.to_string(),
     })?;
-    let exchange = match pb::Exchange::try_from(m.exchange) {
-        Ok(pb::Exchange::Upbit) => Exchange::Upbit,
-        Ok(pb::Exchange::Binance) => Exchange::Binance,
-        Ok(pb::Exchange::Bithumb) => Exchange::Bithumb,
-        _ => {
-            return Err(CodecError::Invalid {
-                field: "exchange",
-                detail: format!("value {}", m.exchange),
-            });
-        }
-    };
-    let kind = match pb::EventKind::try_from(m.kind) {
-        Ok(pb::EventKind::Ticker) => EventKind::Ticker,
-        Ok(pb::EventKind::Trade) => EventKind::Trade,
-        _ => {
-            return Err(CodecError::Invalid {
-                field: "kind",
-                detail: format!("value {}", m.kind),
-            });
-        }
-    };
+    let nth = |n: i32| usize::try_from(n).ok()?.checked_sub(1);
+    let exchange = nth(m.exchange)
+        .and_then(|i| Exchange::ALL.get(i).copied())
+        .ok_or_else(|| CodecError::Invalid {
+            field: "exchange",
+            detail: format!("value {}", m.exchange),
+        })?;
+    let kind = nth(m.kind)
+        .and_then(|i| EventKind::ALL.get(i).copied())
+        .ok_or_else(|| CodecError::Invalid {
+            field: "kind",
+            detail: format!("value {}", m.kind),
+        })?;
     let instrument = Instrument::parse(&m.instrument).ok_or_else(|| CodecError::Invalid {
         field: "instrument",
         detail: format!("`{}` is not BASE-QUOTE", m.instrument),
@@ -160,6 +150,29 @@ pub fn decode(body: &[u8]) -> Result<Tick, CodecError> {
             _ => None,
         },
         delisting_date: m.delisting_date,
+        trade_side: match m.trade_side.map(pb::TradeSide::try_from) {
+            Some(Ok(pb::TradeSide::Buy)) => Some(TradeSide::Buy),
+            Some(Ok(pb::TradeSide::Sell)) => Some(TradeSide::Sell),
+            _ => None,
+        },
         simulated: false,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn enum_values_follow_the_model_order() {
+        for (i, e) in Exchange::ALL.into_iter().enumerate() {
+            let name = pb::Exchange::try_from(i as i32 + 1).unwrap().as_str_name();
+            assert_eq!(name, format!("EXCHANGE_{}", e.as_str()));
+        }
+        for (i, k) in EventKind::ALL.into_iter().enumerate() {
+            let name = pb::EventKind::try_from(i as i32 + 1).unwrap().as_str_name();
+            assert_eq!(name, format!("EVENT_KIND_{}", k.as_str()));
+            assert_eq!(k as i32 + 1, i as i32 + 1);
+        }
+    }
 }

@@ -58,12 +58,49 @@ impl fmt::Display for Exchange {
 
 /// What kind of exchange event produced a tick.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "UPPERCASE")]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 pub enum EventKind {
     /// A ticker summary (last price plus window statistics).
     Ticker,
-    /// A single trade.
+    /// A single trade (Binance `aggTrade` included).
     Trade,
+    /// The top of the book: best bid and ask with their sizes (since schema v3). It carries
+    /// no trade, so its `last_price` is the mid price (the field is required since v1).
+    BestBidOffer,
+}
+
+impl EventKind {
+    /// Every kind, in schema symbol order after `UNKNOWN`.
+    pub const ALL: [EventKind; 3] = [Self::Ticker, Self::Trade, Self::BestBidOffer];
+
+    /// The contract's name (`TICKER`, `TRADE`, `BEST_BID_OFFER`).
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::Ticker => "TICKER",
+            Self::Trade => "TRADE",
+            Self::BestBidOffer => "BEST_BID_OFFER",
+        }
+    }
+}
+
+/// The aggressor (taker) side of a trade (since schema v3).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "UPPERCASE")]
+pub enum TradeSide {
+    /// The taker bought (Binance `m: false`, Upbit `ask_bid: BID`, Bithumb `buySellGb: 2`).
+    Buy,
+    /// The taker sold.
+    Sell,
+}
+
+impl TradeSide {
+    /// The contract's name (`BUY`, `SELL`).
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::Buy => "BUY",
+            Self::Sell => "SELL",
+        }
+    }
 }
 
 /// Whether a tick is the exchange's snapshot of the current state (sent on subscribe) or a
@@ -180,7 +217,7 @@ impl<'de> Deserialize<'de> for Instrument {
     }
 }
 
-/// One canonical tick. Field names match `schemas/avro/tick.v2.avsc` and `schemas/proto/tick.v2.proto`.
+/// One canonical tick. Field names match `schemas/avro/tick.v3.avsc` and `schemas/proto/tick.v3.proto`.
 ///
 /// Decimals are exact and normalized (no trailing zeros); times are UTC epoch microseconds;
 /// anything the exchange did not send is `None`, never zero.
@@ -222,11 +259,13 @@ pub struct Tick {
     pub ask_price: Option<Decimal>,
     /// Best ask size.
     pub ask_qty: Option<Decimal>,
-    /// Exchange event time, µs.
+    /// Exchange event time, µs; `None` when the exchange sends none (Binance spot
+    /// `bookTicker`), never made up from the receive time.
     pub event_ts_us: Option<i64>,
     /// Last trade time, µs.
     pub trade_ts_us: Option<i64>,
-    /// Exchange sequence or last trade id (unique per instrument only).
+    /// Exchange sequence, unique per instrument only: the trade id of a trade, the last trade
+    /// id of a ticker, the book update id of a best bid/offer.
     pub sequence: Option<i64>,
     /// Our receive time, µs.
     pub received_ts_us: i64,
@@ -236,6 +275,9 @@ pub struct Tick {
     pub market_state: Option<MarketState>,
     /// Announced delisting date, days since 1970-01-01 UTC (since v2).
     pub delisting_date: Option<i32>,
+    /// Aggressor side of the (last) trade, where the exchange says (since v3).
+    #[serde(default)]
+    pub trade_side: Option<TradeSide>,
     /// Synthetic: made by `tickflow simulate`, not by an exchange. Not a schema field: it
     /// travels as the Kafka header `simulated: true` and the Redis field `simulated`.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
@@ -278,6 +320,7 @@ impl Tick {
             stream_type: None,
             market_state: None,
             delisting_date: None,
+            trade_side: None,
             simulated: false,
         }
     }

@@ -204,8 +204,20 @@ fn same_prefix(writer: &Schema, current: &Schema) -> Option<usize> {
     w.fields
         .iter()
         .zip(&c.fields)
-        .all(|(a, b)| a.name == b.name && a.schema == b.schema)
+        .all(|(a, b)| a.name == b.name && same_layout(&a.schema, &b.schema))
         .then_some(w.fields.len())
+}
+
+/// Whether data of `writer` decodes as `current`: the same type, or the same enum whose symbols
+/// `current` extends at the end (v3 added `BEST_BID_OFFER` to v2's `EventKind`: every index a
+/// v2 writer can write means the same symbol).
+fn same_layout(writer: &Schema, current: &Schema) -> bool {
+    match (writer, current) {
+        (Schema::Enum(w), Schema::Enum(c)) => {
+            w.name == c.name && w.default == c.default && c.symbols.starts_with(&w.symbols)
+        }
+        _ => writer == current,
+    }
 }
 
 /// How a writer schema relates to the compiled one.
@@ -258,6 +270,15 @@ mod tests {
             kind_of(v1),
             Ok(Writer::CurrentAvro(avro::REQUIRED_PREFIX))
         ));
+        let v2 = include_str!("../../schemas/avro/tick.v2.avsc");
+        assert!(matches!(kind_of(v2), Ok(Writer::CurrentAvro(25))));
+        // An enum whose symbols are not a prefix of the current ones: the generic path.
+        let reordered = v2.replace(
+            r#"["UNKNOWN", "TICKER", "TRADE"]"#,
+            r#"["UNKNOWN", "TRADE", "TICKER"]"#,
+        );
+        assert_ne!(reordered, v2);
+        assert!(matches!(kind_of(&reordered), Ok(Writer::Avro(_))));
         // Same names and layout, another time unit: not the hot decoder (it would read
         // milliseconds as microseconds), the generic path converts.
         let millis = v1.replace(
@@ -301,7 +322,7 @@ mod tests {
         }
         .encode(&written, &mut message)
         .unwrap();
-        message.truncate(message.len() - 3); // v1 has no v2 fields
+        message.truncate(message.len() - 4); // v1 has none of the four fields v2 and v3 added
         assert_eq!(resolver.decode(&message).unwrap().1, tick);
     }
 }

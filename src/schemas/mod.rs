@@ -122,7 +122,7 @@ pub struct Version {
 pub struct Family {
     /// Language.
     pub kind: Kind,
-    /// `tick` of `tick.v2.avsc`.
+    /// `tick` of `tick.v3.avsc`.
     pub name: String,
     /// Oldest first; numbers strictly increasing.
     pub versions: Vec<Version>,
@@ -331,8 +331,8 @@ mod tests {
     #[test]
     fn version_names() {
         assert_eq!(
-            versioned_name("tick.v2.avsc", "avsc"),
-            Some(("tick".into(), 2))
+            versioned_name("tick.v3.avsc", "avsc"),
+            Some(("tick".into(), 3))
         );
         assert_eq!(
             versioned_name("a.b.v10.proto", "proto"),
