@@ -21,8 +21,13 @@ fn check(exchange: Exchange, file: &str, received_us: i64, expect: Expect) {
     let got = decode(exchange, &fixture(file), received_us);
     match (got, expect) {
         (Ok(Decoded::Tick(tick)), Expect::Tick(mut want)) => {
-            // Fields added in schema v2 are null unless the expectation names them.
-            for field in ["stream_type", "market_state", "delisting_date"] {
+            // Fields added in schemas v2 and v3 are null unless the expectation names them.
+            for field in [
+                "stream_type",
+                "market_state",
+                "delisting_date",
+                "trade_side",
+            ] {
                 want.as_object_mut()
                     .unwrap()
                     .entry(field)
@@ -49,7 +54,7 @@ fn upbit_ticker_json(received: i64) -> Value {
         "bid_price": null, "bid_qty": null, "ask_price": null, "ask_qty": null,
         "event_ts_us": 1_763_615_720_176_000i64, "trade_ts_us": 1_763_615_720_124_000i64,
         "sequence": null, "received_ts_us": received,
-        "stream_type": "REALTIME", "market_state": "ACTIVE"
+        "stream_type": "REALTIME", "market_state": "ACTIVE", "trade_side": "BUY"
     })
 }
 
@@ -100,7 +105,7 @@ fn upbit_frames() {
             "event_ts_us": 1_763_615_720_210_000i64, "trade_ts_us": 1_763_615_720_150_000i64,
             // 17 digits, above 2^53: exact.
             "sequence": 17_636_157_201_500_000i64, "received_ts_us": 1_763_615_720_230_000i64,
-            "stream_type": "REALTIME"
+            "stream_type": "REALTIME", "trade_side": "SELL"
         })),
     );
     check(
@@ -116,7 +121,7 @@ fn upbit_frames() {
             "bid_qty": null, "ask_price": null, "ask_qty": null,
             "event_ts_us": 1_763_615_722_301_000i64, "trade_ts_us": 1_763_615_722_280_000i64,
             "sequence": 17_636_157_222_800_001i64, "received_ts_us": 1_763_615_722_400_000i64,
-            "stream_type": "REALTIME"
+            "stream_type": "REALTIME", "trade_side": "BUY"
         })),
     );
     let status = Control::Status {
@@ -134,11 +139,48 @@ fn upbit_frames() {
         r,
         Expect::Reject(Reason::ExchangeError),
     );
+    // Level 0 of the book, both formats; the mid price stands in the required last_price.
+    let book = |native: &str, bid: &str, bid_qty: &str, ask: &str, ask_qty: &str, mid: &str| {
+        json!({
+            "exchange": "UPBIT", "instrument": "BTC-KRW", "native_symbol": native,
+            "kind": "BEST_BID_OFFER", "last_price": mid, "last_qty": null,
+            "open_price": null, "high_price": null, "low_price": null,
+            "prev_close_price": null, "change": null, "change_rate": null,
+            "volume_24h_base": null, "volume_24h_quote": null,
+            "bid_price": bid, "bid_qty": bid_qty, "ask_price": ask, "ask_qty": ask_qty,
+            "event_ts_us": 1_763_615_720_300_000i64, "trade_ts_us": null,
+            "sequence": null, "received_ts_us": r,
+        })
+    };
+    let mut simple = book(
+        "KRW-BTC",
+        "143880000",
+        "0.01202163",
+        "143890000",
+        "0.04414411",
+        "143885000",
+    );
+    simple["stream_type"] = json!("REALTIME");
     check(
         Exchange::Upbit,
         "upbit/orderbook_simple.json",
         r,
-        Expect::Unsupported("orderbook"),
+        Expect::Tick(simple),
+    );
+    let mut default = book(
+        "KRW-BTC",
+        "143880000",
+        "0.03656812",
+        "143890000",
+        "0.10623869",
+        "143885000",
+    );
+    default["stream_type"] = json!("SNAPSHOT");
+    check(
+        Exchange::Upbit,
+        "upbit/orderbook_default.json",
+        r,
+        Expect::Tick(default),
     );
 }
 
@@ -251,11 +293,46 @@ fn binance_frames() {
         r,
         Expect::Reject(Reason::ExchangeError),
     );
+    // No event time on spot: null, not the receive time.
     check(
         Exchange::Binance,
         "binance/book_ticker_raw.json",
         r,
-        Expect::Unsupported("bookTicker"),
+        Expect::Tick(json!({
+            "exchange": "BINANCE", "instrument": "BNB-USDT", "native_symbol": "BNBUSDT",
+            "kind": "BEST_BID_OFFER", "last_price": "25.35855", "last_qty": null,
+            "open_price": null, "high_price": null, "low_price": null,
+            "prev_close_price": null, "change": null, "change_rate": null,
+            "volume_24h_base": null, "volume_24h_quote": null,
+            "bid_price": "25.3519", "bid_qty": "31.21", "ask_price": "25.3652", "ask_qty": "40.66",
+            "event_ts_us": null, "trade_ts_us": null, "sequence": 400_900_217i64,
+            "received_ts_us": r,
+        })),
+    );
+    let trade = |kind_side: &str| {
+        json!({
+            "exchange": "BINANCE", "instrument": "BNB-BTC", "native_symbol": "BNBBTC",
+            "kind": "TRADE", "last_price": "0.001", "last_qty": "100",
+            "open_price": null, "high_price": null, "low_price": null,
+            "prev_close_price": null, "change": null, "change_rate": null,
+            "volume_24h_base": null, "volume_24h_quote": null,
+            "bid_price": null, "bid_qty": null, "ask_price": null, "ask_qty": null,
+            "event_ts_us": 1_763_615_720_001_000i64, "trade_ts_us": 1_763_615_720_000_000i64,
+            "sequence": 12345, "received_ts_us": r, "trade_side": kind_side,
+        })
+    };
+    // `m: true`: the buyer was the maker, so the taker sold.
+    check(
+        Exchange::Binance,
+        "binance/trade_combined.json",
+        r,
+        Expect::Tick(trade("SELL")),
+    );
+    check(
+        Exchange::Binance,
+        "binance/agg_trade_raw.json",
+        r,
+        Expect::Tick(trade("BUY")),
     );
     check(
         Exchange::Binance,
@@ -338,11 +415,45 @@ fn bithumb_frames() {
         r,
         Expect::Reject(Reason::ExchangeError),
     );
+    // 2025-11-20 14:15:20.123456 KST = 05:15:20.123456 UTC.
+    let r = 1_763_615_720_200_000;
+    let got = decode(
+        Exchange::Bithumb,
+        &fixture("bithumb/legacy_transaction.json"),
+        r,
+    );
+    let Ok(Decoded::Ticks(ticks)) = got else {
+        panic!("{got:?}")
+    };
+    let mut want = json!({
+        "exchange": "BITHUMB", "instrument": "BTC-KRW", "native_symbol": "BTC_KRW",
+        "kind": "TRADE", "last_price": "143880000", "last_qty": "0.0012",
+        "open_price": null, "high_price": null, "low_price": null,
+        "prev_close_price": null, "change": null, "change_rate": null,
+        "volume_24h_base": null, "volume_24h_quote": null,
+        "bid_price": null, "bid_qty": null, "ask_price": null, "ask_qty": null,
+        "event_ts_us": 1_763_615_720_123_456i64, "trade_ts_us": 1_763_615_720_123_456i64,
+        "sequence": null, "received_ts_us": r, "trade_side": "SELL",
+        "stream_type": null, "market_state": null, "delisting_date": null,
+    });
+    assert_eq!(ticks.len(), 1);
+    assert_eq!(serde_json::to_value(&ticks[0]).unwrap(), want);
+    // v1 orderbook: the timestamp in microseconds, as a string.
+    want = json!({
+        "exchange": "BITHUMB", "instrument": "BTC-KRW", "native_symbol": "KRW-BTC",
+        "kind": "BEST_BID_OFFER", "last_price": "143901500", "last_qty": null,
+        "open_price": null, "high_price": null, "low_price": null,
+        "prev_close_price": null, "change": null, "change_rate": null,
+        "volume_24h_base": null, "volume_24h_quote": null,
+        "bid_price": "143901000", "bid_qty": "0.5", "ask_price": "143902000", "ask_qty": "0.0125",
+        "event_ts_us": 1_763_615_720_300_123i64, "trade_ts_us": null,
+        "sequence": null, "received_ts_us": r, "stream_type": "REALTIME",
+    });
     check(
         Exchange::Bithumb,
-        "bithumb/legacy_transaction.json",
+        "bithumb/v1_orderbook.json",
         r,
-        Expect::Unsupported("transaction"),
+        Expect::Tick(want),
     );
 
     let r1 = 1_763_615_720_200_000;
@@ -354,7 +465,7 @@ fn bithumb_frames() {
         "volume_24h_base": "1023.0091", "volume_24h_quote": "147312000000.25",
         "bid_price": null, "bid_qty": null, "ask_price": null, "ask_qty": null,
         "event_ts_us": 1_763_615_720_180_000i64, "trade_ts_us": 1_763_615_720_100_000i64,
-        "sequence": null, "received_ts_us": r1, "stream_type": "REALTIME"
+        "sequence": null, "received_ts_us": r1, "stream_type": "REALTIME", "trade_side": "BUY"
     });
     let mut with_state = v1.clone();
     with_state["market_state"] = json!("ACTIVE");
@@ -364,11 +475,14 @@ fn bithumb_frames() {
         r1,
         Expect::Tick(with_state),
     );
+    // This SIMPLE ticker sends no `ab`.
+    let mut no_side = v1.clone();
+    no_side["trade_side"] = Value::Null;
     check(
         Exchange::Bithumb,
         "bithumb/v1_ticker_simple.json",
         r1,
-        Expect::Tick(v1),
+        Expect::Tick(no_side),
     );
     // v1 trade ids arrive as strings and stay exact.
     let trade = decode(

@@ -435,3 +435,202 @@ proptest! {
         }
     }
 }
+
+/// Trades and best bid/offers (schema v3 kinds): each broken variant of a documented frame is
+/// refused with its own reason.
+#[test]
+fn trade_and_book_hostile_table() {
+    let r = 1_763_615_720_010_000;
+    let trade = text("binance/trade_combined.json");
+    let agg = text("binance/agg_trade_raw.json");
+    let book = text("binance/book_ticker_raw.json");
+    let upbit_book = text("upbit/orderbook_simple.json");
+    let bithumb_book = text("bithumb/v1_orderbook.json");
+    let legacy = text("bithumb/legacy_transaction.json");
+    let swap = |t: &str, from: &str, to: &str| {
+        assert!(t.contains(from), "{from} not in {t}");
+        t.replacen(from, to, 1)
+    };
+    let cases: Vec<(Exchange, String, Reason)> = vec![
+        (
+            Exchange::Binance,
+            swap(&trade, "\"p\":\"0.001\",", ""),
+            Reason::MissingField,
+        ),
+        (
+            Exchange::Binance,
+            swap(&trade, "\"q\":\"100\"", "\"q\":\"-1\""),
+            Reason::NegativeQuantity,
+        ),
+        (
+            Exchange::Binance,
+            swap(&trade, "\"p\":\"0.001\"", "\"p\":\"0\""),
+            Reason::NonPositivePrice,
+        ),
+        (
+            Exchange::Binance,
+            swap(&trade, "\"m\":true", "\"m\":\"true\""),
+            Reason::WrongType,
+        ),
+        (
+            Exchange::Binance,
+            swap(&trade, "\"m\":true,", ""),
+            Reason::MissingField,
+        ),
+        (
+            Exchange::Binance,
+            swap(&trade, "\"t\":12345", "\"t\":1.5"),
+            Reason::InvalidDecimal,
+        ),
+        (
+            Exchange::Binance,
+            swap(&trade, "\"t\":12345", "\"t\":99999999999999999999"),
+            Reason::UnrepresentableValue,
+        ),
+        (
+            Exchange::Binance,
+            swap(&trade, "\"T\":1763615720000", "\"T\":-1"),
+            Reason::InvalidTimestamp,
+        ),
+        (
+            Exchange::Binance,
+            swap(&trade, "\"E\":1763615720001", "\"E\":1663615720001"),
+            Reason::TimestampOutOfWindow,
+        ),
+        (
+            Exchange::Binance,
+            swap(&trade, "\"e\":\"trade\"", "\"e\":\"aggTrade\""),
+            Reason::EventMismatch,
+        ),
+        (
+            Exchange::Binance,
+            swap(&trade, "\"s\":\"BNBBTC\"", "\"s\":\"ETHBTC\""),
+            Reason::SymbolMismatch,
+        ),
+        (
+            Exchange::Binance,
+            swap(&agg, "\"f\":100", "\"f\":106"),
+            Reason::InvalidSequence,
+        ),
+        (
+            Exchange::Binance,
+            swap(&agg, "\"a\":12345,", ""),
+            Reason::MissingField,
+        ),
+        (
+            Exchange::Binance,
+            swap(&book, "\"b\":\"25.35190000\"", "\"b\":\"25.4\""),
+            Reason::CrossedBook,
+        ),
+        // An empty side is no best bid/offer: refused, not a price of zero or a guess.
+        (
+            Exchange::Binance,
+            swap(&book, "\"b\":\"25.35190000\"", "\"b\":\"0.00000000\""),
+            Reason::NonPositivePrice,
+        ),
+        (
+            Exchange::Binance,
+            swap(&book, "\"A\":\"40.66000000\"", "\"A\":\"x\""),
+            Reason::InvalidDecimal,
+        ),
+        // On a combined stream the route says bookTicker (raw, no `u` is no known event).
+        (
+            Exchange::Binance,
+            format!(
+                "{{\"stream\":\"bnbusdt@bookTicker\",\"data\":{}}}",
+                swap(&book, "\"u\":400900217,", "").trim()
+            ),
+            Reason::MissingField,
+        ),
+        (
+            Exchange::Binance,
+            swap(&book, "\"s\":\"BNBUSDT\"", "\"s\":\"NOPEUSDT\""),
+            Reason::UnknownInstrument,
+        ),
+        (
+            Exchange::Upbit,
+            swap(&upbit_book, "\"obu\":[{", "\"obu\":[],\"x\":[{"),
+            Reason::MissingField,
+        ),
+        (
+            Exchange::Upbit,
+            swap(&upbit_book, "\"obu\":[", "\"obu\":{\"a\":[").replacen("}],", "}]},", 1),
+            Reason::WrongType,
+        ),
+        (
+            Exchange::Upbit,
+            swap(&upbit_book, "\"bp\":143880000,", ""),
+            Reason::MissingField,
+        ),
+        (
+            Exchange::Upbit,
+            swap(&upbit_book, "\"bp\":143880000", "\"bp\":143990000"),
+            Reason::CrossedBook,
+        ),
+        (
+            Exchange::Upbit,
+            swap(
+                &upbit_book,
+                "\"ap\":143890000,",
+                "\"ap\":143890000,\"ap\":1,",
+            ),
+            Reason::MalformedJson,
+        ),
+        (
+            Exchange::Upbit,
+            swap(&upbit_book, "\"tms\":1763615720300,", ""),
+            Reason::MissingField,
+        ),
+        (
+            Exchange::Bithumb,
+            swap(
+                &bithumb_book,
+                "\"1763615720300123\"",
+                "\"999999999999999999\"",
+            ),
+            Reason::InvalidTimestamp,
+        ),
+        (
+            Exchange::Bithumb,
+            swap(&legacy, "\"buySellGb\":\"1\"", "\"buySellGb\":\"3\""),
+            Reason::WrongType,
+        ),
+        (
+            Exchange::Bithumb,
+            swap(&legacy, "2025-11-20 14:15:20.123456", "2025-11-20T14:15:20"),
+            Reason::InvalidTimestamp,
+        ),
+        (
+            Exchange::Bithumb,
+            swap(&legacy, "\"contQty\":\"0.0012\",", ""),
+            Reason::MissingField,
+        ),
+        (
+            Exchange::Bithumb,
+            swap(&legacy, "\"list\":[{", "\"list\":[],\"x\":[{"),
+            Reason::MissingField,
+        ),
+        (
+            Exchange::Bithumb,
+            swap(&legacy, "\"symbol\":\"BTC_KRW\"", "\"symbol\":\"BTCKRW\""),
+            Reason::UnknownInstrument,
+        ),
+    ];
+    for (i, (exchange, frame, want)) in cases.iter().enumerate() {
+        assert_eq!(
+            reason(*exchange, frame.as_bytes(), r + 190_000),
+            *want,
+            "case {i}: {frame}"
+        );
+    }
+    // One bad trade in a list rejects the whole frame: nothing is half-published.
+    let two = swap(
+        &legacy,
+        "]}}",
+        ",{\"symbol\":\"BTC_KRW\",\"buySellGb\":\"2\",\"contPrice\":\"-1\",\"contQty\":\"1\",\"contDtm\":\"2025-11-20 14:15:20.2\"}]}}",
+    );
+    assert_eq!(
+        reason(Exchange::Bithumb, two.as_bytes(), r + 190_000),
+        Reason::NonPositivePrice
+    );
+}

@@ -184,17 +184,24 @@ pub fn run(args: &NormalizeArgs) -> anyhow::Result<ExitCode> {
         let received_us = receive_ns.map_or_else(now_us, |ns| ns / 1000);
         out.clear();
         match adapter.decode(Frame::text(frame), received_us) {
-            Ok(Decoded::Tick(tick)) => {
-                counts.ticks += 1;
-                match &encoder {
-                    None => {
-                        serde_json::to_writer(&mut out, &tick)?;
-                        out.push(b'\n');
-                    }
-                    Some(encoder) => {
-                        body.clear();
-                        encoder.encode(&tick, &mut body)?;
-                        hex_line(&body, &mut out);
+            Ok(decoded @ (Decoded::Tick(_) | Decoded::Ticks(_))) => {
+                let ticks = match &decoded {
+                    Decoded::Tick(tick) => std::slice::from_ref(tick),
+                    Decoded::Ticks(ticks) => ticks.as_slice(),
+                    _ => &[],
+                };
+                for tick in ticks {
+                    counts.ticks += 1;
+                    match &encoder {
+                        None => {
+                            serde_json::to_writer(&mut out, tick)?;
+                            out.push(b'\n');
+                        }
+                        Some(encoder) => {
+                            body.clear();
+                            encoder.encode(tick, &mut body)?;
+                            hex_line(&body, &mut out);
+                        }
                     }
                 }
                 if let Err(e) = stdout.write_all(&out) {

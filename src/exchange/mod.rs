@@ -9,6 +9,7 @@
 
 pub mod binance;
 pub mod bithumb;
+mod book;
 mod json;
 pub mod symbols;
 pub mod upbit;
@@ -84,6 +85,9 @@ pub enum Control {
 pub enum Decoded {
     /// A validated canonical tick.
     Tick(Tick),
+    /// Several validated ticks from one frame, in frame order (Bithumb legacy `transaction`
+    /// lists several trades); never empty.
+    Ticks(Vec<Tick>),
     /// A control message; not market data, not an error.
     Control(Control),
     /// A well-formed message of a type tickflow does not normalize (e.g. an order book).

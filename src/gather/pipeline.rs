@@ -125,29 +125,37 @@ pub fn run(
             )),
             None => route.adapter.decode(input, frame.received_ts_us),
         };
-        let letter = match decoded {
-            Ok(Decoded::Tick(tick)) => {
-                value.clear();
-                match sink.encoder.encode(&tick, &mut value) {
-                    Ok(()) => {
-                        key.clear();
-                        tick.write_key(&mut key);
-                        stats.ticks.add(route.exchange, 1);
-                        let sent = producer.send_tick(
-                            &sink.ticks_topic,
-                            key.as_bytes(),
-                            &value,
-                            route.exchange,
-                            frame.received_ts_us,
-                        );
-                        if let Err(e) = sent {
-                            produce_failed(stats, route, "tick", &e);
-                        }
-                        continue;
-                    }
-                    Err(e) => DeadLetter::unencodable(&e),
-                }
+        let mut publish = |tick: &crate::model::Tick| -> Result<(), DeadLetter> {
+            value.clear();
+            if let Err(e) = sink.encoder.encode(tick, &mut value) {
+                return Err(DeadLetter::unencodable(&e));
             }
+            key.clear();
+            tick.write_key(&mut key);
+            stats.ticks.add(route.exchange, 1);
+            let sent = producer.send_tick(
+                &sink.ticks_topic,
+                key.as_bytes(),
+                &value,
+                route.exchange,
+                frame.received_ts_us,
+            );
+            if let Err(e) = sent {
+                produce_failed(stats, route, "tick", &e);
+            }
+            Ok(())
+        };
+        let letter = match decoded {
+            Ok(Decoded::Tick(tick)) => match publish(&tick) {
+                Ok(()) => continue,
+                Err(letter) => letter,
+            },
+            // Validated together; an encoding failure (values are checked to fit first) would
+            // dead-letter the frame after the ticks before it were sent.
+            Ok(Decoded::Ticks(ticks)) => match ticks.iter().try_for_each(&mut publish) {
+                Ok(()) => continue,
+                Err(letter) => letter,
+            },
             Ok(Decoded::Control(_)) => {
                 stats.controls.add(route.exchange, 1);
                 continue;

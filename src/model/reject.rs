@@ -40,6 +40,8 @@ pub enum Reason {
     UnrepresentableValue,
     /// The exchange sent an error message instead of data.
     ExchangeError,
+    /// Ids that contradict each other (an aggregate trade whose first id is above its last).
+    InvalidSequence,
 }
 
 impl Reason {
@@ -63,6 +65,7 @@ impl Reason {
             Self::TimestampOutOfWindow => "timestamp_out_of_window",
             Self::UnrepresentableValue => "unrepresentable_value",
             Self::ExchangeError => "exchange_error",
+            Self::InvalidSequence => "invalid_sequence",
         }
     }
 
@@ -83,12 +86,13 @@ impl Reason {
             | Self::HighBelowLow
             | Self::CrossedBook
             | Self::TimestampOutOfWindow
-            | Self::UnrepresentableValue => "validate",
+            | Self::UnrepresentableValue
+            | Self::InvalidSequence => "validate",
         }
     }
 
     /// Every reason, for documentation and exhaustive tests.
-    pub const ALL: [Reason; 17] = [
+    pub const ALL: [Reason; 18] = [
         Self::FrameTooLarge,
         Self::InvalidUtf8,
         Self::MalformedJson,
@@ -106,6 +110,7 @@ impl Reason {
         Self::TimestampOutOfWindow,
         Self::UnrepresentableValue,
         Self::ExchangeError,
+        Self::InvalidSequence,
     ];
 }
 

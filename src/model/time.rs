@@ -168,9 +168,62 @@ pub fn parse_compact_date_time(date: &str, time: &str) -> Result<CivilTime, Cale
     })
 }
 
+/// Parses `yyyy-MM-dd HH:mm:ss` with an optional fraction of 1 to 6 digits
+/// (`2021-06-02 08:43:34.555058`, Bithumb's `contDtm`).
+pub fn parse_date_time(text: &str) -> Result<CivilTime, CalendarError> {
+    let t = text.as_bytes();
+    if t.len() < 19
+        || t[4] != b'-'
+        || t[7] != b'-'
+        || t[10] != b' '
+        || t[13] != b':'
+        || t[16] != b':'
+    {
+        return Err(CalendarError);
+    }
+    let field = |at, len| digits(t, at, len).ok_or(CalendarError);
+    let micros = match &t[19..] {
+        [] => 0,
+        [b'.', frac @ ..] if (1..=6).contains(&frac.len()) => {
+            let n = digits(frac, 0, frac.len()).ok_or(CalendarError)?;
+            n * 10u32.pow(6 - frac.len() as u32)
+        }
+        _ => return Err(CalendarError),
+    };
+    Ok(CivilTime {
+        year: i64::from(field(0, 4)?),
+        month: field(5, 2)?,
+        day: field(8, 2)?,
+        hour: field(11, 2)?,
+        minute: field(14, 2)?,
+        second: field(17, 2)?,
+        micros,
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn date_times_with_fractions() {
+        let at = |text| parse_date_time(text).and_then(|c| c.to_unix_micros(9 * 3600));
+        // 2021-06-02 08:43:34.555058 KST = 2021-06-01 23:43:34.555058 UTC.
+        assert_eq!(at("2021-06-02 08:43:34.555058"), Ok(1_622_591_014_555_058));
+        assert_eq!(at("2021-06-02 08:43:34.5"), Ok(1_622_591_014_500_000));
+        assert_eq!(at("2021-06-02 08:43:34"), Ok(1_622_591_014_000_000));
+        for bad in [
+            "2021-06-02T08:43:34",
+            "2021-06-02 08:43:34.",
+            "2021-06-02 08:43:34.1234567",
+            "2021-06-31 08:43:34",
+            "2021-06-02 24:43:34",
+            "2021-06-02 08:43",
+            "",
+        ] {
+            assert!(at(bad).is_err(), "{bad}");
+        }
+    }
 
     #[test]
     fn dates_round_trip() {

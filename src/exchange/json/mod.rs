@@ -16,5 +16,5 @@ mod values;
 pub(crate) use fields::{frame_text, no_duplicate, store};
 pub(crate) use scanner::{Fields, Parser, Raw, parse_object, parse_object_into};
 pub(crate) use values::{
-    decimal, integer, millis_to_micros, percent_to_fraction, required_decimal,
+    boolean, decimal, integer, micros, millis_to_micros, percent_to_fraction, required_decimal,
 };

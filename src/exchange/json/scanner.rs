@@ -387,6 +387,45 @@ impl<'a> Parser<'a> {
         Ok(())
     }
 
+    /// Walks the next value, which must be an array, calling `each` with the parser at every
+    /// element and its index; `each` must consume exactly that element (parse or skip it).
+    pub(crate) fn array(
+        &mut self,
+        mut each: impl FnMut(&mut Parser<'a>, usize) -> Result<(), Rejection>,
+    ) -> Result<(), Rejection> {
+        self.ws();
+        match self.peek() {
+            Some(b'[') => self.at += 1,
+            None => return Err(malformed(self.at, "unexpected end of frame")),
+            Some(_) => {
+                let token = self.token()?;
+                return Err(Rejection::new(
+                    Reason::WrongType,
+                    format!("expected a JSON array, found {}", token.kind()),
+                ));
+            }
+        }
+        self.ws();
+        if self.peek() == Some(b']') {
+            self.at += 1;
+            return Ok(());
+        }
+        let mut index = 0;
+        loop {
+            each(self, index)?;
+            index += 1;
+            self.ws();
+            match self.peek() {
+                Some(b',') => self.at += 1,
+                Some(b']') => {
+                    self.at += 1;
+                    return Ok(());
+                }
+                _ => return Err(malformed(self.at, "expected `,` or `]`")),
+            }
+        }
+    }
+
     /// Parses the next value, which must be an object, into a new `F`.
     pub(crate) fn object<F: Fields<'a>>(&mut self) -> Result<F, Rejection> {
         let mut fields = F::default();

@@ -72,6 +72,32 @@ pub(crate) fn integer(field: &str, raw: Option<Raw<'_>>) -> Result<Option<i64>, 
     })
 }
 
+/// An optional JSON boolean (Binance `m`: the buyer is the maker).
+pub(crate) fn boolean(field: &str, raw: Option<Raw<'_>>) -> Result<Option<bool>, Rejection> {
+    match raw {
+        None | Some(Token::Null) => Ok(None),
+        Some(Token::True) => Ok(Some(true)),
+        Some(Token::False) => Ok(Some(false)),
+        Some(other) => Err(Rejection::new(
+            Reason::WrongType,
+            format!("`{field}` must be a boolean, found {}", other.kind()),
+        )),
+    }
+}
+
+/// Epoch microseconds, checked like [`millis_to_micros`] (Bithumb sends some times in µs).
+pub(crate) fn micros(field: &str, us: Option<i64>) -> Result<Option<i64>, Rejection> {
+    const MAX_US: i64 = 253_402_300_800_000_000; // 10000-01-01
+    match us {
+        None => Ok(None),
+        Some(us) if (0..MAX_US).contains(&us) => Ok(Some(us)),
+        Some(us) => Err(Rejection::new(
+            Reason::InvalidTimestamp,
+            format!("`{field}` = {us} is not an epoch time in microseconds"),
+        )),
+    }
+}
+
 /// Epoch milliseconds to microseconds; times before 1970 or past year 9999 are rejected.
 pub(crate) fn millis_to_micros(field: &str, ms: Option<i64>) -> Result<Option<i64>, Rejection> {
     const MAX_MS: i64 = 253_402_300_800_000; // 10000-01-01

@@ -1,6 +1,6 @@
-//! Upbit quotation WebSocket v1 (`wss://api.upbit.com/websocket/v1`): `ticker` and `trade`
-//! in the DEFAULT and SIMPLE key formats. Bithumb's v1 API speaks the same format and reuses
-//! [`QuotationFields`] and [`quotation_to_decoded`].
+//! Upbit quotation WebSocket v1 (`wss://api.upbit.com/websocket/v1`): `ticker`, `trade` and
+//! `orderbook` (top of book, [`orderbook`]) in the DEFAULT and SIMPLE key formats. Bithumb's v1
+//! API speaks the same format and reuses [`QuotationFields`] and [`quotation_to_decoded`].
 //!
 //! Docs: <https://global-docs.upbit.com/reference/websocket-ticker>. A DEFAULT ticker:
 //! ```json
@@ -13,8 +13,12 @@
 //! SIMPLE abbreviates keys (`ty`, `cd`, `tp`, `scr`, ...). Numbers are JSON numbers and may use
 //! exponent notation (`6E-8`); they are read from the token text, never through `f64`.
 //! Deprecated fields (`is_trading_suspended`, `market_warning`, ...) are never read.
-//! `stream_type`, `market_state` and `delisting_date` are carried since schema v2.
+//! `stream_type`, `market_state` and `delisting_date` are carried since schema v2, the trade
+//! side (`ask_bid`: `BID` = the taker bought) since v3.
 
+pub(crate) mod orderbook;
+
+use super::book::{self, Top};
 use super::json::{
     Fields, Parser, Raw, decimal, frame_text, integer, millis_to_micros, no_duplicate,
     parse_object_into, required_decimal, store,
@@ -22,7 +26,8 @@ use super::json::{
 use super::{Adapter, AdapterConfig, Control, Decoded, Frame};
 use crate::model::time::parse_date_days;
 use crate::model::{
-    EventKind, Exchange, Instrument, MarketState, Reason, Rejection, StreamType, Tick, validate,
+    EventKind, Exchange, Instrument, MarketState, Reason, Rejection, StreamType, Tick, TradeSide,
+    validate,
 };
 use rust_decimal::Decimal;
 use std::borrow::Cow;
@@ -98,6 +103,9 @@ pub(crate) struct QuotationFields<'a> {
     pub best_ask_size: Option<Raw<'a>>,
     pub best_bid_price: Option<Raw<'a>>,
     pub best_bid_size: Option<Raw<'a>>,
+    pub ask_bid: Option<&'a str>,
+    /// Level 0 of `orderbook_units`; `Some(None)` when the list is empty.
+    pub top: Option<Option<orderbook::Unit<'a>>>,
     pub stream_type: Option<&'a str>,
     pub market_state: Option<&'a str>,
     pub delisting_date: Option<&'a str>,
@@ -146,6 +154,14 @@ impl<'a> Fields<'a> for QuotationFields<'a> {
             "best_ask_size" | "bas" => store(&mut self.best_ask_size, dup, "best_ask_size", p),
             "best_bid_price" | "bbp" => store(&mut self.best_bid_price, dup, "best_bid_price", p),
             "best_bid_size" | "bbs" => store(&mut self.best_bid_size, dup, "best_bid_size", p),
+            "ask_bid" | "ab" => store(&mut self.ask_bid, dup, "ask_bid", p),
+            "orderbook_units" | "obu" => {
+                if self.top.is_some() {
+                    dup.get_or_insert("orderbook_units");
+                }
+                self.top = Some(orderbook::top_level(p)?);
+                Ok(())
+            }
             "stream_type" | "st" => store(&mut self.stream_type, dup, "stream_type", p),
             "market_state" | "ms" => store(&mut self.market_state, dup, "market_state", p),
             "delisting_date" | "dd" => store(&mut self.delisting_date, dup, "delisting_date", p),
@@ -208,6 +224,7 @@ pub(crate) fn quotation_to_decoded(
     let kind = match f.ty {
         Some("ticker") => EventKind::Ticker,
         Some("trade") => EventKind::Trade,
+        Some("orderbook") => EventKind::BestBidOffer,
         Some(other) => {
             return Ok(Decoded::Unsupported {
                 message_type: other.to_owned(),
@@ -218,6 +235,9 @@ pub(crate) fn quotation_to_decoded(
     let code = f.code.ok_or_else(|| Rejection::missing("code"))?;
     let instrument = instrument_from_market_code(code)?;
     config.check_instrument(&instrument)?;
+    if kind == EventKind::BestBidOffer {
+        return orderbook_to_decoded(exchange, instrument, code, f, received_ts_us, config);
+    }
     let last_price = required_decimal("trade_price", f.trade_price)?;
     let mut tick = Tick::new(exchange, instrument, code, kind, last_price, received_ts_us);
     tick.last_qty = decimal("trade_volume", f.trade_volume)?;
@@ -247,14 +267,15 @@ pub(crate) fn quotation_to_decoded(
         integer("trade_timestamp", f.trade_timestamp)?,
     )?;
     tick.sequence = integer("sequential_id", f.sequential_id)?;
-    tick.stream_type = f
-        .stream_type
-        .map(|t| match t {
-            "SNAPSHOT" => Ok(StreamType::Snapshot),
-            "REALTIME" => Ok(StreamType::Realtime),
-            other => Err(unexpected_value("stream_type", other)),
+    tick.trade_side = f
+        .ask_bid
+        .map(|side| match side {
+            "BID" => Ok(TradeSide::Buy),
+            "ASK" => Ok(TradeSide::Sell),
+            other => Err(unexpected_value("ask_bid", other)),
         })
         .transpose()?;
+    tick.stream_type = stream_type(f)?;
     tick.market_state = f
         .market_state
         .map(|m| match m {
@@ -277,6 +298,46 @@ pub(crate) fn quotation_to_decoded(
             )
         })?),
     };
+    validate(&tick, &config.validation)?;
+    Ok(Decoded::Tick(tick))
+}
+
+fn stream_type(f: &QuotationFields<'_>) -> Result<Option<StreamType>, Rejection> {
+    f.stream_type
+        .map(|t| match t {
+            "SNAPSHOT" => Ok(StreamType::Snapshot),
+            "REALTIME" => Ok(StreamType::Realtime),
+            other => Err(unexpected_value("stream_type", other)),
+        })
+        .transpose()
+}
+
+/// An `orderbook` message: its level 0 as a best bid/offer, timed by the book's timestamp.
+fn orderbook_to_decoded(
+    exchange: Exchange,
+    instrument: Instrument,
+    code: &str,
+    f: &QuotationFields<'_>,
+    received_ts_us: i64,
+    config: &AdapterConfig,
+) -> Result<Decoded, Rejection> {
+    let unit = f
+        .top
+        .as_ref()
+        .ok_or_else(|| Rejection::missing("orderbook_units"))?
+        .as_ref()
+        .ok_or_else(|| Rejection::missing("orderbook_units[0]"))?;
+    no_duplicate(unit.duplicate)?;
+    let top = Top {
+        bid: required_decimal("bid_price", unit.bid_price)?,
+        bid_qty: required_decimal("bid_size", unit.bid_size)?,
+        ask: required_decimal("ask_price", unit.ask_price)?,
+        ask_qty: required_decimal("ask_size", unit.ask_size)?,
+    };
+    let mut tick = book::tick(exchange, instrument, code, top, received_ts_us)?;
+    tick.event_ts_us =
+        Some(orderbook::book_time_us(f.timestamp)?.ok_or_else(|| Rejection::missing("timestamp"))?);
+    tick.stream_type = stream_type(f)?;
     validate(&tick, &config.validation)?;
     Ok(Decoded::Tick(tick))
 }

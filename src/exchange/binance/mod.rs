@@ -1,26 +1,27 @@
-//! Binance spot WebSocket (`wss://stream.binance.com:9443`): `<symbol>@ticker` (`24hrTicker`)
-//! and `<symbol>@miniTicker` (`24hrMiniTicker`), raw (`/ws/...`) or wrapped by the combined
-//! endpoint (`/stream?streams=...`).
+//! Binance spot WebSocket (`wss://stream.binance.com:9443`), raw (`/ws/...`) or wrapped by the
+//! combined endpoint (`/stream?streams=...`, `{"stream":"btcusdt@trade","data":{...}}`):
+//!
+//! - `<symbol>@ticker`, `<symbol>@miniTicker`: [`ticker`];
+//! - `<symbol>@trade`, `<symbol>@aggTrade`: [`trade`];
+//! - `<symbol>@bookTicker`: [`book_ticker`] (no event type, no event time on spot).
 //!
 //! Docs: <https://developers.binance.com/docs/binance-spot-api-docs/web-socket-streams>.
-//! ```json
-//! {"stream":"ethbtc@ticker","data":{"e":"24hrTicker","E":1516135684559,"s":"ETHBTC",
-//!  "p":"-0.00271700","P":"-2.875","x":"0.09448900","c":"0.09177200","Q":"0.06100000",
-//!  "b":"0.09155300","B":"1.75300000","a":"0.09177200","A":"1.83900000","o":"0.09448900",
-//!  "h":"0.09575800","l":"0.08100000","v":"287542.79200000","q":"26334.24227973","L":22120714}}
-//! ```
-//! Prices and quantities are strings; `P` is a percentage (converted to a fraction). Combined
-//! frames are routed on the stream name before `data` is read, so each frame is parsed once.
-//! Symbols map to instruments through the exchangeInfo [`SymbolTable`], never by guessing.
+//! Prices and quantities are strings, ids and times integers. Combined frames are routed on the
+//! stream name before `data` is read, so each frame is parsed once. Symbols map to instruments
+//! through the exchangeInfo [`SymbolTable`], never by guessing.
+
+mod book_ticker;
+mod event;
+mod ticker;
+mod trade;
 
 use super::json::{
-    Fields, Parser, Raw, decimal, frame_text, integer, millis_to_micros, no_duplicate,
-    parse_object, parse_object_into, percent_to_fraction, required_decimal, store,
+    Fields, Parser, Raw, frame_text, integer, no_duplicate, parse_object, parse_object_into, store,
 };
 use super::{Adapter, AdapterConfig, Control, Decoded, Frame, SymbolTable};
 use crate::model::reject::clip;
-use crate::model::{EventKind, Exchange, Reason, Rejection, Tick, validate};
-use rust_decimal::Decimal;
+use crate::model::{Exchange, Reason, Rejection, validate};
+use event::EventFields;
 use std::borrow::Cow;
 use std::sync::Arc;
 
@@ -43,83 +44,41 @@ impl BinanceAdapter {
 enum Channel {
     Ticker,
     MiniTicker,
+    Trade,
+    AggTrade,
+    BookTicker,
 }
 
 impl Channel {
+    /// (stream suffix, event type) of each channel; `bookTicker` events carry no type.
+    const NAMES: [(Channel, &'static str, Option<&'static str>); 5] = [
+        (Self::Ticker, "ticker", Some("24hrTicker")),
+        (Self::MiniTicker, "miniTicker", Some("24hrMiniTicker")),
+        (Self::Trade, "trade", Some("trade")),
+        (Self::AggTrade, "aggTrade", Some("aggTrade")),
+        (Self::BookTicker, "bookTicker", None),
+    ];
+
     fn from_stream(stream: &str) -> Option<Self> {
-        match stream.split_once('@').map(|(_, c)| c) {
-            Some("ticker") => Some(Self::Ticker),
-            Some("miniTicker") => Some(Self::MiniTicker),
-            _ => None,
-        }
+        let suffix = stream.split_once('@').map(|(_, c)| c)?;
+        Self::NAMES
+            .iter()
+            .find(|(_, s, _)| *s == suffix)
+            .map(|(c, ..)| *c)
     }
 
     fn from_event(event: &str) -> Option<Self> {
-        match event {
-            "24hrTicker" => Some(Self::Ticker),
-            "24hrMiniTicker" => Some(Self::MiniTicker),
-            _ => None,
-        }
+        Self::NAMES
+            .iter()
+            .find(|(.., e)| *e == Some(event))
+            .map(|(c, ..)| *c)
     }
 
-    fn event_name(self) -> &'static str {
-        match self {
-            Self::Ticker => "24hrTicker",
-            Self::MiniTicker => "24hrMiniTicker",
-        }
-    }
-}
-
-/// Event payload fields (single-letter keys are case-sensitive: `c` last price, `C` close time).
-#[derive(Debug, Default)]
-struct EventFields<'a> {
-    duplicate: Option<&'static str>,
-    e: Option<&'a str>,
-    event_time: Option<Raw<'a>>,
-    s: Option<&'a str>,
-    change: Option<Raw<'a>>,
-    change_pct: Option<Raw<'a>>,
-    prev_close: Option<Raw<'a>>,
-    last: Option<Raw<'a>>,
-    last_qty: Option<Raw<'a>>,
-    bid: Option<Raw<'a>>,
-    bid_qty: Option<Raw<'a>>,
-    ask: Option<Raw<'a>>,
-    ask_qty: Option<Raw<'a>>,
-    open: Option<Raw<'a>>,
-    high: Option<Raw<'a>>,
-    low: Option<Raw<'a>>,
-    volume: Option<Raw<'a>>,
-    quote_volume: Option<Raw<'a>>,
-    last_trade_id: Option<Raw<'a>>,
-    book_update_id: Option<Raw<'a>>,
-}
-
-impl<'a> Fields<'a> for EventFields<'a> {
-    fn field(&mut self, key: &'a str, p: &mut Parser<'a>) -> Result<(), Rejection> {
-        let dup = &mut self.duplicate;
-        match key {
-            "e" => store(&mut self.e, dup, "e", p),
-            "E" => store(&mut self.event_time, dup, "E", p),
-            "s" => store(&mut self.s, dup, "s", p),
-            "p" => store(&mut self.change, dup, "p", p),
-            "P" => store(&mut self.change_pct, dup, "P", p),
-            "x" => store(&mut self.prev_close, dup, "x", p),
-            "c" => store(&mut self.last, dup, "c", p),
-            "Q" => store(&mut self.last_qty, dup, "Q", p),
-            "b" => store(&mut self.bid, dup, "b", p),
-            "B" => store(&mut self.bid_qty, dup, "B", p),
-            "a" => store(&mut self.ask, dup, "a", p),
-            "A" => store(&mut self.ask_qty, dup, "A", p),
-            "o" => store(&mut self.open, dup, "o", p),
-            "h" => store(&mut self.high, dup, "h", p),
-            "l" => store(&mut self.low, dup, "l", p),
-            "v" => store(&mut self.volume, dup, "v", p),
-            "q" => store(&mut self.quote_volume, dup, "q", p),
-            "L" => store(&mut self.last_trade_id, dup, "L", p),
-            "u" => store(&mut self.book_update_id, dup, "u", p),
-            _ => p.skip(),
-        }
+    fn event_name(self) -> Option<&'static str> {
+        Self::NAMES
+            .iter()
+            .find(|(c, ..)| *c == self)
+            .and_then(|(.., e)| *e)
     }
 }
 
@@ -264,18 +223,15 @@ impl BinanceAdapter {
                     });
                 }
             },
-            (None, None) if ev.book_update_id.is_some() => {
-                return Ok(Decoded::Unsupported {
-                    message_type: "bookTicker".to_owned(),
-                });
-            }
+            // A raw `bookTicker` stream: the only event without a type, told by its update id.
+            (None, None) if ev.u.is_some() => Channel::BookTicker,
             (None, None) => {
                 return Ok(Decoded::Unsupported {
                     message_type: "unknown".to_owned(),
                 });
             }
             (e, Some((stream, channel))) => {
-                if e != Some(channel.event_name()) {
+                if e != channel.event_name() {
                     return Err(Rejection::new(
                         Reason::EventMismatch,
                         format!(
@@ -312,50 +268,17 @@ impl BinanceAdapter {
             )
         })?;
         self.config.check_instrument(&entry.instrument)?;
-        let last = required_decimal("c", ev.last)?;
-        let kind = EventKind::Ticker;
-        let mut tick = Tick::new(
-            Exchange::Binance,
-            entry.instrument.clone(),
-            symbol,
-            kind,
-            last,
-            received_ts_us,
-        );
-        tick.open_price = decimal("o", ev.open)?;
-        tick.high_price = decimal("h", ev.high)?;
-        tick.low_price = decimal("l", ev.low)?;
-        tick.volume_24h_base = decimal("v", ev.volume)?;
-        tick.volume_24h_quote = decimal("q", ev.quote_volume)?;
-        let event_ms = integer("E", ev.event_time)?.ok_or_else(|| Rejection::missing("E"))?;
-        tick.event_ts_us = millis_to_micros("E", Some(event_ms))?;
-        if channel == Channel::Ticker {
-            tick.last_qty = decimal("Q", ev.last_qty)?;
-            tick.prev_close_price = decimal("x", ev.prev_close)?;
-            tick.change = decimal("p", ev.change)?;
-            tick.change_rate = percent_to_fraction("P", decimal("P", ev.change_pct)?)?;
-            (tick.bid_price, tick.bid_qty) = book_side(("b", ev.bid), ("B", ev.bid_qty))?;
-            (tick.ask_price, tick.ask_qty) = book_side(("a", ev.ask), ("A", ev.ask_qty))?;
-            // `L` is -1 when the window holds no trade.
-            tick.sequence = integer("L", ev.last_trade_id)?.filter(|id| *id >= 0);
-        }
+        let instrument = entry.instrument.clone();
+        let tick = match channel {
+            Channel::Ticker => ticker::ticker(instrument, symbol, ev, false, received_ts_us)?,
+            Channel::MiniTicker => ticker::ticker(instrument, symbol, ev, true, received_ts_us)?,
+            Channel::Trade => trade::trade(instrument, symbol, ev, false, received_ts_us)?,
+            Channel::AggTrade => trade::trade(instrument, symbol, ev, true, received_ts_us)?,
+            Channel::BookTicker => {
+                book_ticker::book_ticker(instrument, symbol, ev, received_ts_us)?
+            }
+        };
         validate(&tick, &self.config.validation)?;
         Ok(Decoded::Tick(tick))
     }
-}
-
-type Side<'a> = (&'static str, Option<Raw<'a>>);
-
-/// One side of the best bid/offer. Binance sends `"0.00000000"` for an empty side: that is
-/// "no quote" (null), not a price of zero.
-fn book_side(
-    price: Side<'_>,
-    qty: Side<'_>,
-) -> Result<(Option<Decimal>, Option<Decimal>), Rejection> {
-    let p = decimal(price.0, price.1)?;
-    let q = decimal(qty.0, qty.1)?;
-    Ok(match p {
-        Some(p) if p.is_zero() => (None, None),
-        p => (p, q),
-    })
 }

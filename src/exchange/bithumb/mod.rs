@@ -14,8 +14,11 @@
 //!   ```
 //!   `chgAmt`/`chgRate` are measured against the window's `openPrice` (2317 - 2302 = 15, 0.65 %
 //!   above), not `prevClosePrice`; the tick carries them as the exchange computed them.
+//!   `transaction` (trades, several per frame) is decoded in [`transaction`].
 //!   Control frames: `{"status":"0000","resmsg":"Connected Successfully"}`,
 //!   `{"status":"0000","resmsg":"Filter Registered Successfully"}`; errors carry another status.
+
+mod transaction;
 
 use super::json::{
     Fields, Parser, Raw, decimal, frame_text, no_duplicate, parse_object, parse_object_into,
@@ -29,7 +32,7 @@ use crate::model::{EventKind, Exchange, Instrument, Reason, Rejection, Tick, val
 use std::borrow::Cow;
 
 /// KST is UTC+9 all year.
-const KST_OFFSET_SECS: i64 = 9 * 3600;
+pub(crate) const KST_OFFSET_SECS: i64 = 9 * 3600;
 
 /// Bithumb adapter (legacy and v1 APIs).
 #[derive(Debug, Clone, Default)]
@@ -90,6 +93,7 @@ impl<'a> Fields<'a> for LegacyTicker<'a> {
 #[derive(Debug)]
 enum Content<'a> {
     Ticker(LegacyTicker<'a>),
+    Transactions(transaction::LegacyTransactions<'a>),
     Raw(Raw<'a>),
     Skipped,
 }
@@ -111,6 +115,7 @@ impl<'a> Fields<'a> for BithumbFields<'a> {
                 }
                 let content = match self.quotation.ty {
                     Some("ticker") => Content::Ticker(p.object()?),
+                    Some("transaction") => Content::Transactions(p.object()?),
                     Some(_) => {
                         p.skip()?;
                         Content::Skipped
@@ -152,6 +157,15 @@ impl Adapter for BithumbAdapter {
                 let ticker = match content {
                     Content::Ticker(t) => t,
                     Content::Raw(raw) if ty == "ticker" => parse_object(raw.text())?,
+                    Content::Transactions(list) => {
+                        let ticks = transaction::transactions(&list, received_ts_us, &self.config)?;
+                        return Ok(Decoded::Ticks(ticks));
+                    }
+                    Content::Raw(raw) if ty == "transaction" => {
+                        let list = parse_object(raw.text())?;
+                        let ticks = transaction::transactions(&list, received_ts_us, &self.config)?;
+                        return Ok(Decoded::Ticks(ticks));
+                    }
                     Content::Raw(_) | Content::Skipped => {
                         return Ok(Decoded::Unsupported {
                             message_type: clip(ty, 40),
