@@ -60,17 +60,166 @@ async fn newer_ticks_apply_and_late_or_duplicate_ones_do_not() {
     assert_eq!(h["event_ts"], "2000000");
     assert_eq!(h["received_ts"], "2000500");
     assert_eq!(h["updated_ts"], "1");
-    assert_eq!(h["contract_version"], "1");
+    assert_eq!(h["contract_version"], "2");
+    assert_eq!(h["ticker_received_ts"], "2000500");
+    assert_eq!(h["trade_received_ts"], "2000500");
+    assert_eq!(h["book_received_ts"], "2000500");
     assert_eq!(h["exchange"], "UPBIT");
     assert_eq!(h["native_symbol"], "KRW-BTC");
     assert!(!h.contains_key("seq"), "absent data is an absent field");
+    assert!(
+        !h.contains_key("ver"),
+        "contract 1's single version is gone"
+    );
 
-    // A newer tick without a bid leaves no stale bid behind.
-    let newest = tick("BTC-KRW", "143300000", 3_000, None);
+    // A newer ticker with a quote leaves none of the older quote's fields behind.
+    let mut newest = tick("BTC-KRW", "143300000", 3_000, None);
+    newest.ask_price = Some("143301000".parse().unwrap());
     assert_eq!(s.apply(&[&newest], 3).await.unwrap().applied, 1);
     let h = hash(&server, "px:{BTC-KRW}:UPBIT").await;
     assert_eq!(h["last_price"], "143300000");
+    assert_eq!(h["ask_price"], "143301000");
     assert!(!h.contains_key("bid_price"));
+}
+
+fn trade(instrument: &str, price: &str, trade_ms: i64, id: i64) -> Tick {
+    let mut t = tick(instrument, price, trade_ms, Some(id));
+    t.kind = EventKind::Trade;
+    t.trade_ts_us = Some(trade_ms * 1000);
+    t.last_qty = Some("0.5".parse().unwrap());
+    t.trade_side = Some(tickflow::model::TradeSide::Sell);
+    t
+}
+
+fn book(instrument: &str, bid: &str, ask: &str, received_ms: i64, id: i64) -> Tick {
+    let mut t = tick(instrument, "1", received_ms, Some(id));
+    t.kind = EventKind::BestBidOffer;
+    t.event_ts_us = None; // like Binance's bookTicker
+    (t.bid_price, t.ask_price) = (Some(bid.parse().unwrap()), Some(ask.parse().unwrap()));
+    (t.bid_qty, t.ask_qty) = (Some(1.into()), Some(2.into()));
+    t.last_price = (t.bid_price.unwrap() + t.ask_price.unwrap()) / rust_decimal::Decimal::TWO;
+    t
+}
+
+#[tokio::test]
+async fn trades_books_and_tickers_keep_their_own_parts() {
+    let Some(server) = RedisServer::start("trades_books_and_tickers") else {
+        return;
+    };
+    let mut s = store(&server).await;
+    let key = "px:{BTC-KRW}:UPBIT";
+    // A trade, then a book: the book does not erase the trade's fields.
+    assert_eq!(
+        s.apply(&[&trade("BTC-KRW", "100.5", 5_000, 42)], 1)
+            .await
+            .unwrap()
+            .applied,
+        1
+    );
+    assert_eq!(
+        s.apply(&[&book("BTC-KRW", "100", "101", 5_100, 7)], 2)
+            .await
+            .unwrap()
+            .applied,
+        1
+    );
+    let h = hash(&server, key).await;
+    assert_eq!(
+        (
+            h["last_price"].as_str(),
+            h["last_qty"].as_str(),
+            h["trade_side"].as_str()
+        ),
+        ("100.5", "0.5", "SELL")
+    );
+    assert_eq!(
+        (h["trade_id"].as_str(), h["trade_ts"].as_str()),
+        ("42", "5000000")
+    );
+    assert_eq!(
+        (h["bid_price"].as_str(), h["ask_price"].as_str()),
+        ("100", "101")
+    );
+    assert_eq!(
+        (h["book_update_id"].as_str(), h["kind"].as_str()),
+        ("7", "BEST_BID_OFFER")
+    );
+    assert!(
+        !h.contains_key("book_ts"),
+        "no exchange time for this book: none invented"
+    );
+    assert_eq!(
+        (
+            h["trade_received_ts"].as_str(),
+            h["book_received_ts"].as_str()
+        ),
+        ("5000500", "5100500")
+    );
+    // A late ticker (its last trade before the trade's) updates its statistics but not the
+    // newer trade price, nor the book (its quotes count as of their arrival, 4.9 s < 5.1 s).
+    let mut late = tick("BTC-KRW", "99", 4_900, None);
+    late.trade_ts_us = Some(4_800_000);
+    late.high_price = Some(120.into());
+    late.bid_price = Some(98.into());
+    assert_eq!(
+        s.apply(&[&late], 3).await.unwrap().applied,
+        1,
+        "its ticker part applies"
+    );
+    let h = hash(&server, key).await;
+    assert_eq!(
+        (h["last_price"].as_str(), h["high_price"].as_str()),
+        ("100.5", "120")
+    );
+    assert_eq!(h["bid_price"], "100");
+    assert_eq!(h["kind"], "TICKER");
+    // Replaying all three changes nothing: every part is stale.
+    let r = s
+        .apply(
+            &[
+                &trade("BTC-KRW", "100.5", 5_000, 42),
+                &book("BTC-KRW", "100", "101", 5_100, 7),
+                &late,
+            ],
+            4,
+        )
+        .await
+        .unwrap();
+    assert_eq!((r.applied, r.stale), (0, 3));
+    // A newer trade moves only the trade part; an older book (lower id, same arrival) is stale.
+    assert_eq!(
+        s.apply(&[&trade("BTC-KRW", "102", 6_000, 43)], 5)
+            .await
+            .unwrap()
+            .applied,
+        1
+    );
+    assert_eq!(
+        s.apply(&[&book("BTC-KRW", "90", "91", 5_100, 6)], 6)
+            .await
+            .unwrap()
+            .stale,
+        1
+    );
+    let h = hash(&server, key).await;
+    assert_eq!(
+        (h["last_price"].as_str(), h["bid_price"].as_str()),
+        ("102", "100")
+    );
+    assert_eq!(
+        (h["high_price"].as_str(), h["updated_ts"].as_str()),
+        ("120", "5")
+    );
+    // tickflow price shows each part's age.
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_tickflow"))
+        .args(["price", "BTC-KRW", "--exchange", "upbit", "--json"])
+        .env("TICKFLOW_REDIS__URL", server.url())
+        .output()
+        .unwrap();
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    for part in ["trade_age_ms", "book_age_ms", "ticker_age_ms"] {
+        assert!(v[part].as_i64().unwrap() > 0, "{part}: {v}");
+    }
 }
 
 #[tokio::test]

@@ -5,25 +5,17 @@
 
 mod common;
 
-use common::cache::{Cache, assert_redis_holds, cache, committed_offsets, config_with};
+use common::cache::{
+    Cache, Newest, assert_redis_holds, cache, committed_offsets, config_with, newest_of,
+};
 use common::fill::{create_topics, fill, tick};
 use common::run::{get, wait_for};
 use common::stack::{Broker, RedisServer};
-use std::collections::HashMap;
 use std::time::Duration;
-use tickflow::model::Tick;
 
 /// The newest tick of each key of a fill (its last `instruments` ticks).
-fn newest_of_fill(messages: u64, instruments: u64) -> HashMap<String, Tick> {
-    (messages - instruments..messages)
-        .map(|i| {
-            let t = tick(i, instruments);
-            (
-                format!("px:{{{}}}:{}", t.instrument, t.exchange.as_str()),
-                t,
-            )
-        })
-        .collect()
+fn newest_of_fill(messages: u64, instruments: u64) -> Newest {
+    newest_of((0..messages).map(|i| tick(i, instruments)))
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

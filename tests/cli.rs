@@ -44,7 +44,7 @@ fn hex(line: &str) -> Vec<u8> {
 }
 
 const CAPTURES: [(&str, &str, usize, usize); 3] = [
-    ("upbit", "tests/fixtures/upbit/ticker.capture", 5, 1),
+    ("upbit", "tests/fixtures/upbit/ticker.capture", 6, 1),
     ("binance", "tests/fixtures/binance/ticker.capture", 3, 1),
     ("bithumb", "tests/fixtures/bithumb/ticker.capture", 3, 1),
 ];
@@ -202,7 +202,7 @@ fn fastavro_reads_the_avro_output() {
         let out = pipe(
             Command::new(&python).args([
                 "tests/independent_avro_decode.py",
-                "schemas/avro/tick.v2.avsc",
+                "schemas/avro/tick.v3.avsc",
             ]),
             &avro.stdout,
         );

@@ -4,7 +4,7 @@
 
 use std::path::Path;
 use std::time::Duration;
-use tickflow::config::{Api, Channel, load_connector, load_connectors};
+use tickflow::config::{load_connector, load_connectors};
 use tickflow::exchange::SymbolTable;
 use tickflow::model::Exchange;
 
@@ -27,9 +27,12 @@ fn bundled_connectors_load_with_production_urls() {
     let by = |n: &str| configs.iter().find(|c| c.name == n).unwrap();
 
     let upbit = by("upbit");
+    let names = |c: &tickflow::config::ConnectorConfig| -> Vec<&str> {
+        c.channels.iter().map(|ch| ch.name).collect()
+    };
     assert_eq!(
-        (upbit.exchange, upbit.api, upbit.channel),
-        (Exchange::Upbit, Api::UpbitV1, Channel::Ticker)
+        (upbit.exchange, upbit.profile.api, names(upbit)),
+        (Exchange::Upbit, "v1", vec!["ticker", "trade", "orderbook"])
     );
     assert_eq!(upbit.url, "wss://api.upbit.com/websocket/v1");
     assert_eq!(upbit.keepalive.ping_interval, Some(Duration::from_secs(30)));
@@ -43,16 +46,19 @@ fn bundled_connectors_load_with_production_urls() {
         Some(Duration::from_secs(23 * 3600))
     );
     assert_eq!(binance.limits.max_streams_per_connection, 1024);
+    assert_eq!(names(binance), ["ticker", "bookTicker", "trade"]);
 
     let bithumb = by("bithumb");
     assert_eq!(
-        (bithumb.api, bithumb.url.as_str()),
-        (Api::UpbitV1, "wss://ws-api.bithumb.com/websocket/v1")
+        (bithumb.profile.api, bithumb.url.as_str()),
+        ("v1", "wss://ws-api.bithumb.com/websocket/v1")
     );
+    assert_eq!(names(bithumb), ["ticker", "trade", "orderbook"]);
     let legacy = by("bithumb-legacy");
-    assert_eq!((legacy.api, legacy.enabled), (Api::BithumbLegacy, false));
+    assert_eq!((legacy.profile.api, legacy.enabled), ("legacy", false));
     assert_eq!(legacy.url, "wss://pubwss.bithumb.com/pub/ws");
-    assert_eq!(legacy.tick_type.as_deref(), Some("24H"));
+    assert_eq!(legacy.option.as_deref(), Some("24H"));
+    assert_eq!(names(legacy), ["ticker", "transaction"]);
 }
 
 #[test]
@@ -64,7 +70,8 @@ fn defaults_fill_what_a_minimal_file_omits() {
     )
     .unwrap();
     assert!(c.enabled);
-    assert_eq!(c.channel, Channel::Trade);
+    assert_eq!(c.channels.len(), 1);
+    assert_eq!((c.channels[0].name, c.profile.api), ("trade", "v1"));
     assert_eq!(c.keepalive.idle_timeout, Duration::from_secs(60));
     assert_eq!(c.backoff.initial, Duration::from_millis(500));
     assert_eq!(c.backoff.max, Duration::from_secs(30));
@@ -176,11 +183,71 @@ fn a_directory_reports_all_files_and_double_subscriptions() {
     assert!(got.iter().any(|p| p.contains("d.toml: url:")), "{got:#?}");
     // b repeats a's ETH-KRW ticker subscription; d's trade channel is a different stream.
     assert!(
-        got.iter()
-            .any(|p| p == "b: instrument ETH-KRW is also subscribed by a"),
+        got.iter().any(|p| p
+            == "b: instrument ETH-KRW on `ticker` is also subscribed by a on `ticker` (TICKER ticks twice)"),
         "{got:#?}"
     );
     assert_eq!(got.len(), 3, "{got:#?}");
+}
+
+#[test]
+fn channels_are_checked_against_the_venue_profile() {
+    let base = "exchange = \"binance\"\nurl = \"wss://x/stream\"\ninstruments = [\"BTC-USDT\"]\n";
+    let with = |channels: &str| format!("{base}channels = {channels}\n");
+    let c = load_connector(
+        "t.toml",
+        &with("[\"bookTicker\", \"aggTrade\"]"),
+        &symbols(),
+    )
+    .unwrap();
+    assert_eq!(c.channels.len(), 2);
+    let p = problems(&with("[\"trade\", \"aggTrade\"]"));
+    assert_eq!(
+        p,
+        ["t.toml: channels[1]: `aggTrade` and `trade` both give TRADE ticks: choose one"]
+    );
+    let p = problems(&with("[\"orderbook\"]"));
+    assert_eq!(
+        p,
+        [
+            "t.toml: channels[0]: `orderbook` is not one of ticker, miniTicker, bookTicker, trade, aggTrade (BINANCE spot)"
+        ]
+    );
+    let p = problems(&with("[\"trade\", \"trade\"]"));
+    assert_eq!(p, ["t.toml: channels[1]: `trade` is listed twice"]);
+    let p = problems(&with("[]"));
+    assert_eq!(p, ["t.toml: channels: must list at least one channel"]);
+    let p = problems(&format!(
+        "{base}channel = \"trade\"\nchannels = [\"trade\"]\n"
+    ));
+    assert_eq!(
+        p,
+        ["t.toml: channels: set `channel` or `channels`, not both"]
+    );
+    let p = problems(base);
+    assert_eq!(p, ["t.toml: channels: missing: name at least one channel"]);
+    // A stream cap below one instrument's channels cannot be planned.
+    let p = problems(&format!(
+        "{}[limits]\nmax_streams_per_connection = 1\n",
+        with("[\"ticker\", \"trade\"]")
+    ));
+    assert_eq!(
+        p,
+        ["t.toml: limits.max_streams_per_connection: 1 cannot hold one instrument's 2 channels"]
+    );
+    // The legacy API's own channel, and its option.
+    let legacy = "exchange = \"bithumb\"\napi = \"legacy\"\nurl = \"wss://x\"\ninstruments = [\"BTC-KRW\"]\nchannels = [\"transaction\"]\n";
+    assert!(load_connector("t.toml", legacy, &symbols()).is_ok());
+    let p = problems(&format!("{legacy}tick_type = \"2H\"\n"));
+    assert_eq!(
+        p,
+        ["t.toml: tick_type: `2H` is not one of 30M, 1H, 12H, 24H, MID"]
+    );
+    let p = problems(&legacy.replace("api = \"legacy\"", "api = \"v2\""));
+    assert_eq!(
+        p,
+        ["t.toml: api: `v2` is not one of BITHUMB's apis: v1, legacy"]
+    );
 }
 
 #[test]

@@ -1,4 +1,4 @@
-//! The cache reads the schema id in every header through the registry: v1 and v2 Avro
+//! The cache reads the schema id in every header through the registry: v1, v2 and v3 Avro
 //! writers, Protobuf writers by message index; unknown and incompatible ids are dead-lettered
 //! with their reasons and the partition moves on.
 //!
@@ -11,7 +11,7 @@ mod common;
 use common::cache::{cache, config_with};
 use common::registry::{Options, Registry};
 use common::run::{get, wait_for};
-use common::sr::{ROOT, client, produce, topic, v1_avsc, v1_message, v2_tick};
+use common::sr::{ROOT, avsc, client, older_message, produce, topic, v1_avsc, v1_message, v2_tick};
 use common::stack::{Broker, RedisServer, consume_all, header};
 use rdkafka::message::Message;
 use redis::AsyncCommands;
@@ -40,7 +40,8 @@ async fn the_cache_reads_v1_and_v2_writers_and_dead_letters_unknown_and_incompat
     );
     let sr = client(&app);
     let v1_id = sr.register(&subject, Kind::Avro, &v1_avsc()).await.unwrap();
-    let v2_id = sr
+    let v2_id = sr.register(&subject, Kind::Avro, &avsc(2)).await.unwrap();
+    let v3_id = sr
         .register(&subject, Kind::Avro, avro::TICK_AVSC)
         .await
         .unwrap();
@@ -64,22 +65,26 @@ async fn the_cache_reads_v1_and_v2_writers_and_dead_letters_unknown_and_incompat
     let mut messages = Vec::new();
     let mut expected = HashMap::new();
     for n in 0..40 {
-        // v1 writers for instruments 0..20, v2 for 20..40; each instrument twice, rising.
+        // v1 writers for instruments 0..20, v2 for 20..30, v3 (this build) for 30..40; each
+        // instrument twice, rising.
         for price in [100 + n, 200 + n] {
-            let t = v2_tick(n, price);
+            let mut t = v2_tick(n, price);
             let payload = if n < 20 {
                 v1_message(&t, v1_id)
+            } else if n < 30 {
+                older_message(&t, v2_id, 2)
             } else {
+                t.trade_side = Some(tickflow::model::TradeSide::Buy);
                 let mut out = Vec::new();
                 Encoder {
                     format: Format::Avro,
-                    schema_id: v2_id,
+                    schema_id: v3_id,
                 }
                 .encode(&t, &mut out)
                 .unwrap();
                 out
             };
-            expected.insert(format!("px:{{{}}}:UPBIT", t.instrument), (price, n >= 20));
+            expected.insert(format!("px:{{{}}}:UPBIT", t.instrument), (price, n));
             messages.push((t.key(), payload));
         }
     }
@@ -107,10 +112,16 @@ async fn the_cache_reads_v1_and_v2_writers_and_dead_letters_unknown_and_incompat
     );
 
     let mut r = tickflow::cache::connect(&redis.url(), false).await.unwrap();
-    for (key, (price, v2)) in &expected {
+    for (key, (price, n)) in &expected {
         let h: HashMap<String, String> = r.hgetall(key).await.unwrap();
         assert_eq!(h.get("last_price"), Some(&price.to_string()), "{key}");
-        if *v2 {
+        let side = h.get("trade_side").map(String::as_str);
+        assert_eq!(
+            side,
+            (*n >= 30).then_some("BUY"),
+            "{key}: v3 fields from v3 only"
+        );
+        if *n >= 20 {
             assert_eq!(
                 h.get("stream_type").map(String::as_str),
                 Some("REALTIME"),

@@ -438,10 +438,10 @@ async fn bundled_connector_plans_subscribe_correctly() {
     let connectors = tickflow::config::load_connectors(&dir, &symbols).unwrap();
     assert_eq!(connectors.len(), 4);
     for config in connectors {
-        let path = match (config.exchange, config.api) {
+        let path = match (config.exchange, config.profile.api) {
             (Exchange::Upbit, _) => "/upbit/websocket/v1",
             (Exchange::Binance, _) => "/binance/stream",
-            (Exchange::Bithumb, tickflow::config::Api::BithumbLegacy) => "/bithumb/pub/ws",
+            (Exchange::Bithumb, "legacy") => "/bithumb/pub/ws",
             (Exchange::Bithumb, _) => "/bithumb/websocket/v1",
         };
         let plans = tickflow::ws::plan(&config, &symbols, "test").unwrap();
@@ -454,24 +454,35 @@ async fn bundled_connector_plans_subscribe_correctly() {
             }
             ws.send(Message::text(message.clone())).await.unwrap();
         }
-        let want: BTreeSet<String> = plan.instruments.iter().map(|i| i.to_string()).collect();
+        // Every instrument on every channel: each (instrument, kind) pair arrives.
+        let want: BTreeSet<(String, &str)> = plan
+            .instruments
+            .iter()
+            .flat_map(|i| {
+                config
+                    .channels
+                    .iter()
+                    .map(move |c| (i.to_string(), c.kind.as_str()))
+            })
+            .collect();
         let mut seen = BTreeSet::new();
-        for _ in 0..500 {
+        for _ in 0..2000 {
             let msg = next(&mut ws).await;
             if matches!(msg, Message::Ping(_)) {
                 continue;
             }
-            if let Decoded::Tick(t) = decode(config.exchange, &msg) {
-                assert!(
-                    want.contains(t.instrument.as_str()),
-                    "{}: unexpected {}",
-                    config.name,
-                    t.instrument
-                );
-                seen.insert(t.instrument.to_string());
-                if seen == want {
-                    break;
-                }
+            let ticks = match decode(config.exchange, &msg) {
+                Decoded::Tick(t) => vec![t],
+                Decoded::Ticks(ts) => ts,
+                _ => vec![],
+            };
+            for t in ticks {
+                let pair = (t.instrument.to_string(), t.kind.as_str());
+                assert!(want.contains(&pair), "{}: unexpected {pair:?}", config.name);
+                seen.insert(pair);
+            }
+            if seen == want {
+                break;
             }
         }
         assert_eq!(seen, want, "{}", config.name);

@@ -1,11 +1,12 @@
-//! A batch being gathered: the newest tick of each key (exchange, instrument) with the Kafka
-//! message it came from, the dead letters of the messages it covers, and the highest offset of
+//! A batch being gathered: the newest tick of each key and kind (exchange, instrument, event
+//! kind: a trade, a best bid/offer and a ticker of one key write different parts of its hash,
+//! so none may hide another) with the Kafka message it came from, the dead letters of the messages it covers, and the highest offset of
 //! each partition it covers. Coalescing happens on insert, so a batch holds one tick per key
 //! however many messages it covers. Its offsets are stored only once Redis acknowledged its
 //! ticks and the DLQ its dead letters.
 
-use super::contract::order;
-use crate::model::{Exchange, Instrument, Tick};
+use super::contract::{Part, part_order};
+use crate::model::{EventKind, Exchange, Instrument, Tick};
 use std::collections::HashMap;
 use std::collections::hash_map::Entry;
 use std::time::Instant;
@@ -55,7 +56,7 @@ pub struct Letter {
 /// The newest tick per key, with the offsets it covers.
 #[derive(Debug, Default)]
 pub struct Batch {
-    newest: HashMap<(Exchange, Instrument), (Tick, Span)>,
+    newest: HashMap<(Exchange, Instrument, EventKind), (Tick, Span)>,
     /// The kept messages' keys and values, one slot per key: no allocation per message, and
     /// bounded by the keys held (a slot is reused by the key's newer messages).
     bytes: Vec<u8>,
@@ -89,11 +90,15 @@ impl Batch {
     /// Keeps `tick` (from the message `from` describes) if it is the newest of its key so
     /// far, with a copy of that message.
     pub fn add(&mut self, tick: Tick, from: SourceRef<'_>) {
-        match self.newest.entry((tick.exchange, tick.instrument.clone())) {
+        let part = primary(tick.kind);
+        match self
+            .newest
+            .entry((tick.exchange, tick.instrument.clone(), tick.kind))
+        {
             Entry::Occupied(mut kept) => {
                 self.coalesced += 1;
                 let (held, span) = kept.get_mut();
-                if order(&tick) > order(held) {
+                if part_order(&tick, part) > part_order(held, part) {
                     *held = tick;
                     *span = store(&mut self.bytes, Some(*span), from);
                 }
@@ -104,7 +109,7 @@ impl Batch {
         }
     }
 
-    /// Distinct keys held.
+    /// Distinct (key, kind) pairs held.
     pub fn keys(&self) -> usize {
         self.newest.len()
     }
@@ -139,6 +144,15 @@ impl Batch {
     /// (topic, partition, highest offset covered).
     pub fn offsets(&self) -> &[(String, i32, i64)] {
         &self.offsets
+    }
+}
+
+/// The part that orders ticks of one kind against each other.
+fn primary(kind: EventKind) -> Part {
+    match kind {
+        EventKind::Trade => Part::Trade,
+        EventKind::BestBidOffer => Part::Book,
+        EventKind::Ticker => Part::Ticker,
     }
 }
 
@@ -246,5 +260,18 @@ mod tests {
             b.offsets(),
             [("ticks.v1".to_owned(), 0, 3), ("ticks.v1".to_owned(), 1, 3)]
         );
+    }
+
+    #[test]
+    fn a_trade_and_a_book_of_one_key_are_both_kept() {
+        let mut b = Batch::default();
+        let mut trade = tick("BTC-KRW", 5, 5);
+        trade.kind = EventKind::Trade;
+        let mut book = tick("BTC-KRW", 6, 6);
+        book.kind = EventKind::BestBidOffer;
+        b.add(trade, source(0));
+        b.add(book, source(1));
+        b.add(tick("BTC-KRW", 7, 7), source(2));
+        assert_eq!((b.keys(), b.coalesced), (3, 0));
     }
 }

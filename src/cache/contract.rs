@@ -1,29 +1,45 @@
-//! The Redis contract (version 1): what API servers read.
+//! The Redis contract (version 2): what API servers read.
 //!
 //! - Hash `px:{BASE-QUOTE}:EXCHANGE` (e.g. `px:{BTC-KRW}:UPBIT`; the braces are the Redis
-//!   Cluster hash tag, so every exchange's price of one instrument shares a slot). Fields, all
-//!   strings: `contract_version`, `exchange`, `instrument`, `native_symbol`, `kind`, every
-//!   decimal of the canonical tick that is present (exact, e.g. `last_price`), `event_ts`,
-//!   `trade_ts`, `received_ts`, `updated_ts` (UTC epoch µs), `seq` when the exchange sends one,
-//!   and `ver`, the ordering version the compare-and-set uses: (event time, sequence, receive
-//!   time), with the event time counting at most 1 s ahead of the receive time, so that a tick
-//!   from a skewed exchange clock cannot hold a key against the live feed ([`order`]). Since schema v2 also
-//!   `stream_type` (`SNAPSHOT`/`REALTIME`), `market_state` and `delisting_date` (`yyyy-MM-dd`)
-//!   where the exchange sends them (an additive change: contract version stays 1). Absent data
-//!   is an absent field.
-//!   `simulated` = `true` marks synthetic data (from `tickflow simulate`, Kafka header
-//!   `simulated: true`); real ticks have no such field.
-//! - The same hash is PUBLISHed, as compact JSON, on a channel named like the key.
+//!   Cluster hash tag, so every exchange's price of one instrument shares a slot). All values
+//!   are strings; decimals exact, times UTC epoch µs. Absent data is an absent field.
+//! - The hash holds three **parts**, each written by its own compare-and-set on its own
+//!   ordering version (`<part>_ver`), so each is monotonic by itself: a late ticker cannot
+//!   overwrite a newer trade price, and a book update cannot erase trade fields.
+//!   - **trade** ([`TRADE_FIELDS`]): the last trade, from `TRADE` ticks and the last price of
+//!     `TICKER`s; ordered by (trade time, else event time, else receive time; trade id;
+//!     receive time).
+//!   - **book** ([`BOOK_FIELDS`]): the best bid/offer, from `BEST_BID_OFFER` ticks and the
+//!     quotes of `TICKER`s that carry them; ordered by (the book's exchange time, else its
+//!     receive time; book update id; receive time). A ticker's quotes count as of their
+//!     arrival: Binance's `bookTicker` has no exchange time, so its quotes and the ticker's are
+//!     compared on one clock.
+//!   - **ticker** ([`TICKER_FIELDS`]): the window statistics of `TICKER`s; ordered as in
+//!     contract 1 (event time, else trade time, else receive time; sequence; receive time).
+//!
+//!   Every ordering counts an exchange time at most [`FUTURE_ORDERING_US`] ahead of the
+//!   receive time, so a tick from a skewed clock cannot hold its part against the live feed.
+//!   Each part keeps its own receive time (`trade_received_ts`, `book_received_ts`,
+//!   `ticker_received_ts`): the age of each part is now minus that.
+//! - Common fields ([`COMMON_FIELDS`]), written with any part: `contract_version` (`2`),
+//!   `exchange`, `instrument`, `native_symbol`, `kind` and `received_ts` of the latest applied
+//!   update, `updated_ts` (when the cache wrote it), and `simulated` = `true` for synthetic
+//!   data (`tickflow simulate`, Kafka header `simulated: true`); real data has no such field.
+//! - Each applied update is PUBLISHed, as compact JSON, on a channel named like the key: the
+//!   common fields and the parts it changed.
 //! - Sorted set `px:index:EXCHANGE`: known instruments, scored by the last update (epoch ms).
 //! - Keys expire after the configured TTL without updates (dead markets retire themselves).
 //!
-//! The prefix (`px`) is configurable.
+//! Changes from contract 1: the one `ver` became three part versions; `seq` is now the
+//! ticker's (the trade's id is `trade_id`, the book's `book_update_id`); new fields
+//! `trade_side`, `trade_ts`, `book_ts`, `*_received_ts`. A version-1 hash is upgraded in place
+//! by its next update (its `ver` is removed). The prefix (`px`) is configurable.
 
-use crate::model::{Exchange, Tick};
+use crate::model::{EventKind, Exchange, Tick};
 use std::fmt::Write as _;
 
 /// Version of this contract, stored in every hash.
-pub const CONTRACT_VERSION: &str = "1";
+pub const CONTRACT_VERSION: &str = "2";
 
 /// `PREFIX:{INSTRUMENT}:EXCHANGE`.
 pub fn price_key(prefix: &str, instrument: &str, exchange: Exchange) -> String {
@@ -33,6 +49,237 @@ pub fn price_key(prefix: &str, instrument: &str, exchange: Exchange) -> String {
 /// `PREFIX:index:EXCHANGE`.
 pub fn index_key(prefix: &str, exchange: Exchange) -> String {
     format!("{prefix}:index:{}", exchange.as_str())
+}
+
+/// One part of the hash (see the module docs).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Part {
+    /// The last trade.
+    Trade,
+    /// The best bid/offer.
+    Book,
+    /// The ticker's window statistics.
+    Ticker,
+}
+
+impl Part {
+    /// Every part.
+    pub const ALL: [Part; 3] = [Self::Trade, Self::Book, Self::Ticker];
+
+    /// Its name, the prefix of its version field (`trade` → `trade_ver`).
+    pub const fn name(self) -> &'static str {
+        match self {
+            Self::Trade => "trade",
+            Self::Book => "book",
+            Self::Ticker => "ticker",
+        }
+    }
+
+    /// The fields it owns (besides `<name>_ver`).
+    pub const fn fields(self) -> &'static [&'static str] {
+        match self {
+            Self::Trade => &TRADE_FIELDS,
+            Self::Book => &BOOK_FIELDS,
+            Self::Ticker => &TICKER_FIELDS,
+        }
+    }
+}
+
+/// Fields of the trade part.
+pub const TRADE_FIELDS: [&str; 6] = [
+    "last_price",
+    "last_qty",
+    "trade_side",
+    "trade_ts",
+    "trade_id",
+    "trade_received_ts",
+];
+/// Fields of the book part.
+pub const BOOK_FIELDS: [&str; 7] = [
+    "bid_price",
+    "bid_qty",
+    "ask_price",
+    "ask_qty",
+    "book_ts",
+    "book_update_id",
+    "book_received_ts",
+];
+/// Fields of the ticker part.
+pub const TICKER_FIELDS: [&str; 14] = [
+    "open_price",
+    "high_price",
+    "low_price",
+    "prev_close_price",
+    "change",
+    "change_rate",
+    "volume_24h_base",
+    "volume_24h_quote",
+    "event_ts",
+    "seq",
+    "stream_type",
+    "market_state",
+    "delisting_date",
+    "ticker_received_ts",
+];
+/// Fields written with any part.
+pub const COMMON_FIELDS: [&str; 8] = [
+    "contract_version",
+    "exchange",
+    "instrument",
+    "native_symbol",
+    "kind",
+    "received_ts",
+    "updated_ts",
+    "simulated",
+];
+
+/// The parts a tick writes: a trade its trade, a best bid/offer its book, a ticker its last
+/// price (trade), its statistics (ticker) and its quotes where it has any (book).
+pub fn parts(tick: &Tick) -> &'static [Part] {
+    match tick.kind {
+        EventKind::Trade => &[Part::Trade],
+        EventKind::BestBidOffer => &[Part::Book],
+        EventKind::Ticker if tick.bid_price.is_some() || tick.ask_price.is_some() => {
+            &[Part::Trade, Part::Book, Part::Ticker]
+        }
+        EventKind::Ticker => &[Part::Trade, Part::Ticker],
+    }
+}
+
+fn capped(tick: &Tick, at: Option<i64>) -> i64 {
+    at.unwrap_or(tick.received_ts_us)
+        .min(tick.received_ts_us.saturating_add(FUTURE_ORDERING_US))
+}
+
+/// The ordering of `tick` within `part` (see the module docs); a missing id is the smallest.
+pub fn part_order(tick: &Tick, part: Part) -> (i64, i64, i64) {
+    let (time, id) = match (part, tick.kind) {
+        (Part::Trade, _) => (tick.trade_ts_us.or(tick.event_ts_us), tick.sequence),
+        (Part::Book, EventKind::BestBidOffer) => (tick.event_ts_us, tick.sequence),
+        // A ticker's quotes count as of their arrival, and its sequence is a trade id.
+        (Part::Book, _) => (None, None),
+        (Part::Ticker, _) => (tick.event_ts_us.or(tick.trade_ts_us), tick.sequence),
+    };
+    (
+        capped(tick, time),
+        id.unwrap_or(i64::MIN),
+        tick.received_ts_us,
+    )
+}
+
+/// The ordering version stored in Redis: [`part_order`] as one fixed-width string of digits
+/// that sorts like the tuple, so the Lua script compares exactly with a string comparison
+/// (Lua numbers are doubles; ids exceed 2^53).
+pub fn version(tick: &Tick, part: Part) -> String {
+    let (event, sequence, received) = part_order(tick, part);
+    let mut v = String::with_capacity(60);
+    push_sortable(&mut v, event);
+    push_sortable(&mut v, sequence);
+    push_sortable(&mut v, received);
+    v
+}
+
+fn opt<T: ToString>(v: Option<T>) -> String {
+    v.map_or_else(String::new, |v| v.to_string())
+}
+
+/// The values of `part`'s fields for `tick`, in [`Part::fields`] order; `""` is absent (the
+/// compare-and-set removes such a field when the part applies).
+pub fn part_values(tick: &Tick, part: Part) -> Vec<String> {
+    let received = tick.received_ts_us.to_string();
+    match part {
+        Part::Trade => vec![
+            tick.last_price.to_string(),
+            opt(tick.last_qty),
+            opt(tick.trade_side.map(|s| s.as_str())),
+            opt(tick.trade_ts_us),
+            opt(tick.sequence),
+            received,
+        ],
+        Part::Book => {
+            // Only a best bid/offer's sequence is a book update id, and only its event time
+            // is the book's.
+            let own = tick.kind == EventKind::BestBidOffer;
+            vec![
+                opt(tick.bid_price),
+                opt(tick.bid_qty),
+                opt(tick.ask_price),
+                opt(tick.ask_qty),
+                opt(tick.event_ts_us.filter(|_| own)),
+                opt(tick.sequence.filter(|_| own)),
+                received,
+            ]
+        }
+        Part::Ticker => vec![
+            opt(tick.open_price),
+            opt(tick.high_price),
+            opt(tick.low_price),
+            opt(tick.prev_close_price),
+            opt(tick.change),
+            opt(tick.change_rate),
+            opt(tick.volume_24h_base),
+            opt(tick.volume_24h_quote),
+            opt(tick.event_ts_us),
+            opt(tick.sequence),
+            opt(tick.stream_type.map(|t| t.as_str())),
+            opt(tick.market_state.map(|m| m.as_str())),
+            opt(tick
+                .delisting_date
+                .map(crate::model::time::format_date_days)),
+            received,
+        ],
+    }
+}
+
+/// The common fields' values, in [`COMMON_FIELDS`] order.
+pub fn common_values(tick: &Tick, updated_ts_us: i64) -> Vec<String> {
+    vec![
+        CONTRACT_VERSION.to_owned(),
+        tick.exchange.as_str().to_owned(),
+        tick.instrument.to_string(),
+        tick.native_symbol.to_string(),
+        tick.kind.as_str().to_owned(),
+        tick.received_ts_us.to_string(),
+        updated_ts_us.to_string(),
+        if tick.simulated { "true" } else { "" }.to_owned(),
+    ]
+}
+
+/// One compare-and-set: the common fields and each part with its version.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Update {
+    /// [`COMMON_FIELDS`] values.
+    pub common: Vec<String>,
+    /// (part, version, values in [`Part::fields`] order).
+    pub parts: Vec<(Part, String, Vec<String>)>,
+}
+
+impl Update {
+    /// The update `tick` makes, written at `updated_ts_us`.
+    pub fn of(tick: &Tick, updated_ts_us: i64) -> Self {
+        Self {
+            common: common_values(tick, updated_ts_us),
+            parts: parts(tick)
+                .iter()
+                .map(|&p| (p, version(tick, p), part_values(tick, p)))
+                .collect(),
+        }
+    }
+}
+
+/// A JSON fragment `"k":"v",...` of the present (non-empty) values: the pieces of the PUBLISH
+/// payload, which the script joins for the parts that applied.
+pub fn json_fragment(names: &[&str], values: &[String]) -> String {
+    let mut out = String::with_capacity(256);
+    for (k, v) in names.iter().zip(values).filter(|(_, v)| !v.is_empty()) {
+        if !out.is_empty() {
+            out.push(',');
+        }
+        // Keys are fixed identifiers; values are digits, symbols and upper-case names, but
+        // escape anyway so the payload is always valid JSON.
+        let _ = write!(out, "\"{k}\":{}", serde_json::Value::String(v.clone()));
+    }
+    out
 }
 
 /// A signed 64-bit value as 20 digits that sort like the numbers (offset by 2^63).
@@ -54,97 +301,10 @@ fn push_sortable(out: &mut String, v: i64) {
 /// received after that supersedes it.
 pub const FUTURE_ORDERING_US: i64 = 1_000_000;
 
-/// The ordering of ticks of one key: (event time, sequence, receive time). Event time falls
-/// back to trade time, then receive time, and counts at most [`FUTURE_ORDERING_US`] ahead of
-/// the receive time; a missing sequence counts as the smallest. Receive time breaks ties
-/// between two distinct ticks of the same millisecond without a sequence, while a replay of
-/// the same tick (same receive time) stays a duplicate.
-pub fn order(tick: &Tick) -> (i64, i64, i64) {
-    let event = tick
-        .event_ts_us
-        .or(tick.trade_ts_us)
-        .unwrap_or(tick.received_ts_us)
-        .min(tick.received_ts_us.saturating_add(FUTURE_ORDERING_US));
-    (
-        event,
-        tick.sequence.unwrap_or(i64::MIN),
-        tick.received_ts_us,
-    )
-}
-
-/// The ordering version stored in Redis: [`order`] as one fixed-width string of digits that
-/// sorts like the tuple, so the Lua script compares exactly with a string comparison (Lua
-/// numbers are doubles; sequence ids exceed 2^53).
-pub fn version(tick: &Tick) -> String {
-    let (event, sequence, received) = order(tick);
-    let mut v = String::with_capacity(60);
-    push_sortable(&mut v, event);
-    push_sortable(&mut v, sequence);
-    push_sortable(&mut v, received);
-    v
-}
-
-/// The hash fields of `tick`, in a fixed order, with `updated_ts` (µs) of the write.
-pub fn fields(tick: &Tick, updated_ts_us: i64) -> Vec<(&'static str, String)> {
-    let mut f = Vec::with_capacity(28);
-    f.push(("contract_version", CONTRACT_VERSION.to_owned()));
-    f.push(("exchange", tick.exchange.as_str().to_owned()));
-    f.push(("instrument", tick.instrument.to_string()));
-    f.push(("native_symbol", tick.native_symbol.to_string()));
-    f.push(("kind", tick.kind.as_str().to_owned()));
-    for (name, value) in Tick::DECIMAL_FIELDS.iter().zip(tick.decimals()) {
-        if let Some(d) = value {
-            f.push((name, d.to_string()));
-        }
-    }
-    if let Some(t) = tick.event_ts_us {
-        f.push(("event_ts", t.to_string()));
-    }
-    if let Some(t) = tick.trade_ts_us {
-        f.push(("trade_ts", t.to_string()));
-    }
-    if let Some(s) = tick.sequence {
-        f.push(("seq", s.to_string()));
-    }
-    // Since schema v2; absent when the exchange does not send them.
-    if let Some(t) = tick.stream_type {
-        f.push(("stream_type", t.as_str().to_owned()));
-    }
-    if let Some(m) = tick.market_state {
-        f.push(("market_state", m.as_str().to_owned()));
-    }
-    if let Some(d) = tick.delisting_date {
-        f.push(("delisting_date", crate::model::time::format_date_days(d)));
-    }
-    if tick.simulated {
-        f.push(("simulated", "true".to_owned()));
-    }
-    f.push(("received_ts", tick.received_ts_us.to_string()));
-    f.push(("updated_ts", updated_ts_us.to_string()));
-    f.push(("ver", version(tick)));
-    f
-}
-
-/// The PUBLISH payload: the hash as compact JSON (all values strings, like the hash).
-pub fn json(fields: &[(&str, String)]) -> String {
-    let mut out = String::with_capacity(512);
-    out.push('{');
-    for (i, (k, v)) in fields.iter().enumerate() {
-        if i > 0 {
-            out.push(',');
-        }
-        // Keys are fixed identifiers; values are digits, symbols and upper-case names, but
-        // escape anyway so the payload is always valid JSON.
-        let _ = write!(out, "\"{k}\":{}", serde_json::Value::String(v.clone()));
-    }
-    out.push('}');
-    out
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::{EventKind, Instrument};
+    use crate::model::{Instrument, TradeSide};
 
     #[test]
     fn keys_follow_the_contract() {
@@ -175,40 +335,108 @@ mod tests {
         }
     }
 
-    #[test]
-    fn version_orders_event_then_sequence_then_receive() {
-        let btc = Instrument::new("BTC", "KRW").unwrap();
-        let mut a = Tick::new(
+    fn tick(kind: EventKind) -> Tick {
+        Tick::new(
             Exchange::Upbit,
-            btc,
+            Instrument::new("BTC", "KRW").unwrap(),
             "KRW-BTC",
-            EventKind::Ticker,
+            kind,
             1.into(),
             10,
-        );
-        a.event_ts_us = Some(1_000);
+        )
+    }
+
+    #[test]
+    fn each_part_orders_on_its_own_clock_and_id() {
+        let mut a = tick(EventKind::Trade);
+        a.trade_ts_us = Some(1_000);
+        a.event_ts_us = Some(5);
         a.sequence = Some(17_000_000_000_000_001);
         let mut b = a.clone();
         b.sequence = Some(17_000_000_000_000_002); // above 2^53, one apart
-        assert!(version(&a) < version(&b));
+        assert!(version(&a, Part::Trade) < version(&b, Part::Trade));
         let mut c = b.clone();
-        c.event_ts_us = Some(999);
-        assert!(version(&c) < version(&a), "event time first");
+        c.trade_ts_us = Some(999);
+        assert!(
+            version(&c, Part::Trade) < version(&a, Part::Trade),
+            "trade time first"
+        );
         let mut d = a.clone();
         d.received_ts_us = 11;
-        assert!(version(&a) < version(&d));
-        assert_eq!(version(&a), version(&a.clone()));
+        assert!(version(&a, Part::Trade) < version(&d, Part::Trade));
+        // A best bid/offer without an exchange time orders by arrival, then update id.
+        let mut e = tick(EventKind::BestBidOffer);
+        e.sequence = Some(7);
+        let mut f = e.clone();
+        f.received_ts_us = 12;
+        f.sequence = Some(3);
+        assert!(version(&e, Part::Book) < version(&f, Part::Book));
+        // A ticker's quotes count as of their arrival, whatever its event time says.
+        let mut t = tick(EventKind::Ticker);
+        t.event_ts_us = Some(1 << 40);
+        t.bid_price = Some(1.into());
+        assert_eq!(part_order(&t, Part::Book), (10, i64::MIN, 10));
+        assert_eq!(
+            part_order(&t, Part::Ticker).0,
+            10 + FUTURE_ORDERING_US,
+            "capped"
+        );
         // The tuple Rust coalesces with orders exactly like the string Redis compares.
-        let mut e = a.clone();
-        e.sequence = None;
-        let mut f = a.clone();
-        f.event_ts_us = None;
-        f.trade_ts_us = Some(-3);
-        let all = [&a, &b, &c, &d, &e, &f];
-        for x in all {
-            for y in all {
-                assert_eq!(order(x).cmp(&order(y)), version(x).cmp(&version(y)));
+        let all = [&a, &b, &c, &d, &e, &f, &t];
+        for part in Part::ALL {
+            for x in all {
+                for y in all {
+                    assert_eq!(
+                        part_order(x, part).cmp(&part_order(y, part)),
+                        version(x, part).cmp(&version(y, part))
+                    );
+                }
             }
         }
+    }
+
+    #[test]
+    fn kinds_write_their_parts_with_every_field_named() {
+        assert_eq!(parts(&tick(EventKind::Trade)), [Part::Trade]);
+        assert_eq!(parts(&tick(EventKind::BestBidOffer)), [Part::Book]);
+        let mut t = tick(EventKind::Ticker);
+        assert_eq!(parts(&t), [Part::Trade, Part::Ticker]);
+        t.ask_price = Some(2.into());
+        t.sequence = Some(42);
+        t.trade_side = Some(TradeSide::Sell);
+        assert_eq!(parts(&t), [Part::Trade, Part::Book, Part::Ticker]);
+        let u = Update::of(&t, 99);
+        assert_eq!(u.common.len(), COMMON_FIELDS.len());
+        assert_eq!(u.common[0], "2");
+        assert_eq!(u.common[7], "", "not simulated: no field");
+        for (part, _, values) in &u.parts {
+            assert_eq!(values.len(), part.fields().len(), "{part:?}");
+        }
+        let trade = &u.parts[0].2;
+        assert_eq!((trade[2].as_str(), trade[4].as_str()), ("SELL", "42"));
+        // The ticker's sequence is a trade id, not a book update id.
+        let book = &u.parts[1].2;
+        assert_eq!((book[2].as_str(), book[5].as_str()), ("2", ""));
+        // No field belongs to two parts, or to a part and the common ones.
+        let mut all: Vec<&str> = COMMON_FIELDS.to_vec();
+        for part in Part::ALL {
+            all.extend(part.fields());
+            all.push(match part {
+                Part::Trade => "trade_ver",
+                Part::Book => "book_ver",
+                Part::Ticker => "ticker_ver",
+            });
+        }
+        let n = all.len();
+        all.sort_unstable();
+        all.dedup();
+        assert_eq!(all.len(), n);
+        assert_eq!(
+            json_fragment(
+                &["a", "b", "c"],
+                &["1".into(), String::new(), "x\"y".into()]
+            ),
+            "\"a\":\"1\",\"c\":\"x\\\"y\""
+        );
     }
 }

@@ -1,29 +1,50 @@
 //! Writing the contract: one Lua compare-and-set per tick, pipelined, by EVALSHA (the script
 //! is loaded once and loaded again after a `NOSCRIPT`), against Redis standalone or Cluster.
 
-use super::contract::{fields, index_key, json, price_key};
+use super::contract::{COMMON_FIELDS, Update, index_key, json_fragment, price_key};
 use crate::model::{Exchange, Tick};
 use redis::aio::ConnectionLike;
 use redis::{Cmd, ErrorKind, Pipeline, RedisFuture, Value};
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-/// The compare-and-set. KEYS[1]: the price hash. ARGV[1]: the new version; ARGV[2]: TTL in ms
-/// (0: none); ARGV[3]: the PUBLISH payload; ARGV[4..]: field, value, ... Applies the update
-/// only when its version is greater than the stored one (versions are fixed-width digit
-/// strings, so the string comparison is exact where Lua numbers would round). Returns 1 when
-/// applied, 0 when stale (a duplicate or a late arrival).
+/// The compare-and-set of contract 2, one call per update. KEYS[1]: the price hash.
+/// ARGV[1]: TTL in ms (0: none); ARGV[2]: the common fields' JSON fragment; ARGV[3]: n, the
+/// number of common fields, then n field/value pairs; then, per part: its name, its version,
+/// its JSON fragment, k, and k field/value pairs. A part applies only when its version is
+/// greater than the stored `<name>_ver` (fixed-width digit strings: the string comparison is
+/// exact where Lua numbers would round); its fields are then set, and those given as `""`
+/// removed. When any part applied, the common fields are written too, contract 1's `ver` is
+/// removed, the TTL renewed and the applied fragments PUBLISHed as one JSON object. Returns 1
+/// when any part applied, 0 when every part was stale (a duplicate or a late arrival).
 pub const CAS_SCRIPT: &str = r"
-local current = redis.call('HGET', KEYS[1], 'ver')
-if current and current >= ARGV[1] then
+local n = tonumber(ARGV[3])
+local i = 4 + 2 * n
+local sets, dels, json, applied = {}, {'ver'}, {ARGV[2]}, 0
+local function put(k, v)
+  if v == '' then dels[#dels + 1] = k else sets[#sets + 1] = k; sets[#sets + 1] = v end
+end
+while i <= #ARGV do
+  local name, ver, frag, k = ARGV[i], ARGV[i + 1], ARGV[i + 2], tonumber(ARGV[i + 3])
+  local current = redis.call('HGET', KEYS[1], name .. '_ver')
+  if not current or current < ver then
+    applied = applied + 1
+    put(name .. '_ver', ver)
+    for j = i + 4, i + 2 + 2 * k, 2 do put(ARGV[j], ARGV[j + 1]) end
+    if frag ~= '' then json[#json + 1] = frag end
+  end
+  i = i + 4 + 2 * k
+end
+if applied == 0 then
   return 0
 end
-redis.call('DEL', KEYS[1])
-redis.call('HSET', KEYS[1], unpack(ARGV, 4))
-if tonumber(ARGV[2]) > 0 then
-  redis.call('PEXPIRE', KEYS[1], ARGV[2])
+for j = 4, 2 + 2 * n, 2 do put(ARGV[j], ARGV[j + 1]) end
+redis.call('HDEL', KEYS[1], unpack(dels))
+redis.call('HSET', KEYS[1], unpack(sets))
+if tonumber(ARGV[1]) > 0 then
+  redis.call('PEXPIRE', KEYS[1], ARGV[1])
 end
-redis.call('PUBLISH', KEYS[1], ARGV[3])
+redis.call('PUBLISH', KEYS[1], '{' .. table.concat(json, ',') .. '}')
 return 1
 ";
 
@@ -263,12 +284,7 @@ impl Store {
         let mut slot_of: BTreeMap<&str, usize> = BTreeMap::new();
         let mut index: BTreeMap<Exchange, Vec<(i64, String)>> = BTreeMap::new();
         for (i, tick) in ticks.iter().enumerate() {
-            let f = fields(tick, now_us);
-            // The version is one of the fields; computed once.
-            let ver = f
-                .iter()
-                .find(|(k, _)| *k == "ver")
-                .map_or("", |(_, v)| v.as_str());
+            let update = Update::of(tick, now_us);
             let mut cmd = redis::cmd("EVALSHA");
             cmd.arg(&self.sha)
                 .arg(1)
@@ -277,11 +293,20 @@ impl Store {
                     tick.instrument.as_str(),
                     tick.exchange,
                 ))
-                .arg(ver)
                 .arg(self.ttl_ms)
-                .arg(json(&f));
-            for (k, v) in &f {
+                .arg(json_fragment(&COMMON_FIELDS, &update.common))
+                .arg(COMMON_FIELDS.len());
+            for (k, v) in COMMON_FIELDS.iter().zip(&update.common) {
                 cmd.arg(*k).arg(v);
+            }
+            for (part, ver, values) in &update.parts {
+                cmd.arg(part.name())
+                    .arg(ver)
+                    .arg(json_fragment(part.fields(), values))
+                    .arg(values.len());
+                for (k, v) in part.fields().iter().zip(values) {
+                    cmd.arg(*k).arg(v);
+                }
             }
             let group = if self.cluster {
                 let next = groups.len();

@@ -140,7 +140,8 @@ pub fn run(args: &NormalizeArgs) -> anyhow::Result<ExitCode> {
         max_frame_bytes: args.max_frame_bytes,
         instruments: None,
     };
-    let adapter = adapter_for(args.exchange, config, Arc::new(symbols));
+    let adapter = adapter_for(args.exchange, config, Arc::new(symbols))
+        .with_context(|| format!("no adapter for {}", args.exchange))?;
     let input: Box<dyn Read> = if args.input.as_os_str() == "-" {
         Box::new(std::io::stdin().lock())
     } else {

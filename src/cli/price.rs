@@ -1,6 +1,6 @@
 //! `tickflow price`: read the Redis contract exactly as an API server would.
 
-use crate::cache::contract::{CONTRACT_VERSION, price_key};
+use crate::cache::contract::{CONTRACT_VERSION, Part, price_key};
 use crate::model::time::now_us;
 use crate::model::{Exchange, Instrument};
 use anyhow::Context;
@@ -18,9 +18,10 @@ pub(super) const ABOUT: &str =
 
 /// Full description for `tickflow price --help`.
 pub(super) const LONG_ABOUT: &str = "Reads px:{INSTRUMENT}:EXCHANGE (one exchange, or every exchange) the way an API \
-server would and prints the last price, best bid/ask where known, and the age of the price \
-(now minus the exchange's event time). Entries older than --stale-after, or written under \
-another contract version, are flagged STALE. --watch subscribes to the keys' channels and \
+server would and prints the last price, best bid/ask where known, and the age of each part \
+of the contract (trade, book, ticker: now minus the exchange's time of that part, or its \
+receive time where the exchange sends none). Entries whose freshest part is older than \
+--stale-after, or written under another contract version, are flagged STALE. --watch subscribes to the keys' channels and \
 prints every update as it is applied. Exit code 1 when no exchange has a price.";
 
 /// Examples, environment and exit codes for `tickflow price --help`.
@@ -56,13 +57,32 @@ pub struct PriceArgs {
     config: Option<PathBuf>,
 }
 
+/// Age in ms of each part present (trade, book, ticker): now minus the exchange's time of that
+/// part, or its receive time where the exchange sends none.
+fn part_ages(h: &HashMap<String, String>, now: i64) -> Vec<(Part, i64)> {
+    Part::ALL
+        .into_iter()
+        .filter_map(|part| {
+            let exchange_time = match part {
+                Part::Trade => "trade_ts",
+                Part::Book => "book_ts",
+                Part::Ticker => "event_ts",
+            };
+            let received = format!("{}_received_ts", part.name());
+            let at = h
+                .get(exchange_time)
+                .or_else(|| h.get(&received))?
+                .parse::<i64>()
+                .ok()?;
+            Some((part, (now - at) / 1000))
+        })
+        .collect()
+}
+
 fn line(h: &HashMap<String, String>, stale_after: Duration, json: bool) -> String {
-    let at = h
-        .get("event_ts")
-        .or_else(|| h.get("received_ts"))
-        .and_then(|v| v.parse::<i64>().ok())
-        .unwrap_or(0);
-    let age_ms = (now_us() - at) / 1000;
+    let ages = part_ages(h, now_us());
+    // The freshest part says whether the key is alive.
+    let age_ms = ages.iter().map(|(_, a)| *a).min().unwrap_or(i64::MAX);
     let stale = h.get("contract_version").map(String::as_str) != Some(CONTRACT_VERSION)
         || age_ms > i64::try_from(stale_after.as_millis()).unwrap_or(i64::MAX);
     let get = |k: &str| h.get(k).map_or("-", String::as_str);
@@ -72,17 +92,24 @@ fn line(h: &HashMap<String, String>, stale_after: Duration, json: bool) -> Strin
             .map(|(k, v)| (k.clone(), serde_json::Value::String(v.clone())))
             .collect();
         obj.insert("age_ms".into(), age_ms.into());
+        for (part, age) in &ages {
+            obj.insert(format!("{}_age_ms", part.name()), (*age).into());
+        }
         obj.insert("stale".into(), stale.into());
         serde_json::Value::Object(obj).to_string()
     } else {
+        let ages: Vec<String> = ages
+            .iter()
+            .map(|(part, age)| format!("{} {:.1}s", part.name(), *age as f64 / 1000.0))
+            .collect();
         format!(
-            "{:<8} {:<10} {:>20}  bid {} ask {}  age {:.1}s{}{}",
+            "{:<8} {:<10} {:>20}  bid {} ask {}  age {}{}{}",
             get("exchange"),
             get("instrument"),
             get("last_price"),
             get("bid_price"),
             get("ask_price"),
-            age_ms as f64 / 1000.0,
+            ages.join(", "),
             if stale { "  STALE" } else { "" },
             if get("simulated") == "true" {
                 "  SIMULATED"

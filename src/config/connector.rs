@@ -6,6 +6,7 @@
 
 use super::ConfigError;
 use crate::exchange::SymbolTable;
+use crate::exchange::profile::{ChannelSpec, Profile};
 use crate::model::{Exchange, Instrument};
 use serde::Deserialize;
 use std::path::Path;
@@ -20,16 +21,21 @@ struct ConnectorFile {
     /// Set `false` to keep the file but not connect. Disabled files are still validated.
     #[serde(default = "default_enabled")]
     enabled: bool,
-    /// Bithumb only: `v1` (Upbit-compatible, default) or `legacy` (pubwss).
+    /// The venue's API: Upbit `v1`; Binance `spot`; Bithumb `v1` (Upbit-compatible, default)
+    /// or `legacy` (pubwss). Default: the venue's first.
     api: Option<String>,
     /// WebSocket URL (`wss://...`; `ws://` for local tests and the simulator).
     url: String,
-    /// Upbit/Bithumb v1: `ticker` or `trade`; Binance: `ticker` or `miniTicker`;
-    /// Bithumb legacy: `ticker`.
-    channel: String,
+    /// One channel (same as `channels = [..]` with one entry).
+    channel: Option<String>,
+    /// Channels, as the venue names them: Upbit and Bithumb v1 `ticker`, `trade`,
+    /// `orderbook`; Binance `ticker`, `miniTicker`, `bookTicker`, `trade`, `aggTrade`; Bithumb
+    /// legacy `ticker`, `transaction`. Every instrument is subscribed on every channel.
+    channels: Option<Vec<String>>,
     /// Canonical instruments (`BTC-KRW`); mapped to each exchange's own symbols at subscribe.
     instruments: Vec<String>,
-    /// Bithumb legacy only: the ticker window (`30M`, `1H`, `12H`, `24H`, `MID`; default `24H`).
+    /// An API with a `tick_type` option only (Bithumb legacy): the ticker window (`30M`, `1H`,
+    /// `12H`, `24H`, `MID`; default `24H`).
     tick_type: Option<String>,
     /// Frames larger than this many bytes are rejected (default 65536).
     max_frame_bytes: Option<usize>,
@@ -50,7 +56,8 @@ const fn default_enabled() -> bool {
 #[serde(deny_unknown_fields)]
 struct KeepaliveFile {
     /// Send a ping this often. Upbit and Bithumb close connections idle ~120 s (default 30);
-    /// Binance pings the client, which answers, so by default tickflow sends none there.
+    /// Binance pings the client, which answers, so by default tickflow sends none there (the
+    /// venue profile says which).
     ping_interval_secs: Option<u64>,
     /// Reconnect a feed that sent nothing for this long (default 60).
     idle_timeout_secs: Option<u64>,
@@ -83,28 +90,6 @@ struct LimitsFile {
     subscribe_requests_per_sec: Option<u32>,
     /// Streams per connection; longer instrument lists are split (Binance allows 1024).
     max_streams_per_connection: Option<usize>,
-}
-
-/// Which protocol generation a connector speaks.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Api {
-    /// Upbit's quotation API (also Bithumb's Upbit-compatible v1 API).
-    UpbitV1,
-    /// Binance spot streams.
-    BinanceSpot,
-    /// Bithumb's legacy pubwss API.
-    BithumbLegacy,
-}
-
-/// What to subscribe to.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Channel {
-    /// Ticker summaries (Binance `@ticker`, Upbit/Bithumb `ticker`).
-    Ticker,
-    /// Binance `@miniTicker`.
-    MiniTicker,
-    /// Individual trades (Upbit/Bithumb v1 `trade`).
-    Trade,
 }
 
 /// Keepalive settings.
@@ -149,18 +134,19 @@ pub struct ConnectorConfig {
     pub name: String,
     /// Venue.
     pub exchange: Exchange,
-    /// Protocol generation.
-    pub api: Api,
+    /// The venue API's profile.
+    pub profile: &'static Profile,
     /// Whether to connect.
     pub enabled: bool,
     /// WebSocket URL.
     pub url: String,
-    /// What to subscribe to.
-    pub channel: Channel,
+    /// What to subscribe to, in file order, without duplicates.
+    pub channels: Vec<&'static ChannelSpec>,
     /// Canonical instruments, in file order, without duplicates.
     pub instruments: Vec<Instrument>,
-    /// Bithumb legacy ticker window (`24H` by default); `None` elsewhere.
-    pub tick_type: Option<String>,
+    /// The profile's option (Bithumb legacy `tick_type`, `24H` by default); `None` when the
+    /// profile has none.
+    pub option: Option<String>,
     /// Frame size limit.
     pub max_frame_bytes: usize,
     /// Keepalive.
@@ -183,52 +169,88 @@ impl Problems<'_> {
     }
 }
 
-/// The server-side idle limit of Upbit and Bithumb (they close quiet connections ~120 s).
-const SERVER_IDLE_LIMIT_SECS: u64 = 120;
-/// Binance cuts every connection at 24 h.
-const BINANCE_MAX_AGE_SECS: u64 = 24 * 3600;
-
-fn api_for(exchange: Exchange, api: Option<&str>, p: &mut Problems<'_>) -> Option<Api> {
-    match (exchange, api) {
-        (Exchange::Upbit, None) => Some(Api::UpbitV1),
-        (Exchange::Binance, None) => Some(Api::BinanceSpot),
-        (Exchange::Bithumb, None | Some("v1")) => Some(Api::UpbitV1),
-        (Exchange::Bithumb, Some("legacy")) => Some(Api::BithumbLegacy),
-        (Exchange::Bithumb, Some(other)) => {
-            p.add("api", format!("`{other}` is not `v1` or `legacy`"));
-            None
-        }
-        (_, Some(_)) => {
-            p.add(
-                "api",
-                format!("only bithumb has more than one api (got it for {exchange})"),
-            );
-            None
-        }
-    }
-}
-
-fn channel_for(api: Api, channel: &str, p: &mut Problems<'_>) -> Option<Channel> {
-    let allowed: &[(&str, Channel)] = match api {
-        Api::UpbitV1 => &[("ticker", Channel::Ticker), ("trade", Channel::Trade)],
-        Api::BinanceSpot => &[
-            ("ticker", Channel::Ticker),
-            ("miniTicker", Channel::MiniTicker),
-        ],
-        Api::BithumbLegacy => &[("ticker", Channel::Ticker)],
-    };
-    let found = allowed
-        .iter()
-        .find(|(name, _)| *name == channel)
-        .map(|(_, c)| *c);
+fn profile_of(
+    exchange: Exchange,
+    api: Option<&str>,
+    p: &mut Problems<'_>,
+) -> Option<&'static Profile> {
+    let found = crate::exchange::profile_for(exchange, api);
     if found.is_none() {
-        let names: Vec<&str> = allowed.iter().map(|(n, _)| *n).collect();
+        let apis: Vec<&str> = crate::exchange::PROFILES
+            .iter()
+            .filter(|p| p.exchange == exchange)
+            .map(|p| p.api)
+            .collect();
         p.add(
-            "channel",
-            format!("`{channel}` is not one of {}", names.join(", ")),
+            "api",
+            format!(
+                "`{}` is not one of {exchange}'s apis: {}",
+                api.unwrap_or(""),
+                apis.join(", ")
+            ),
         );
     }
     found
+}
+
+fn channels_of(
+    profile: &'static Profile,
+    one: Option<String>,
+    many: Option<Vec<String>>,
+    p: &mut Problems<'_>,
+) -> Vec<&'static ChannelSpec> {
+    let single = one.is_some();
+    let names = match (one, many) {
+        (Some(c), None) => vec![c],
+        (None, Some(list)) => list,
+        (Some(_), Some(_)) => {
+            p.add("channels", "set `channel` or `channels`, not both");
+            return Vec::new();
+        }
+        (None, None) => {
+            p.add("channels", "missing: name at least one channel");
+            return Vec::new();
+        }
+    };
+    if names.is_empty() {
+        p.add("channels", "must list at least one channel");
+    }
+    let mut out: Vec<&'static ChannelSpec> = Vec::new();
+    for (i, name) in names.iter().enumerate() {
+        let field = if single {
+            "channel".to_owned()
+        } else {
+            format!("channels[{i}]")
+        };
+        match profile.channel(name) {
+            None => p.add(
+                &field,
+                format!(
+                    "`{name}` is not one of {} ({} {})",
+                    profile.channel_names().join(", "),
+                    profile.exchange,
+                    profile.api
+                ),
+            ),
+            Some(c) if out.contains(&c) => p.add(&field, format!("`{name}` is listed twice")),
+            Some(c) => {
+                // Two channels of one kind would interleave two id spaces in one part of the
+                // Redis contract (a trade's and an aggregate's ids), and publish each event twice.
+                if let Some(other) = out.iter().find(|o| o.kind == c.kind) {
+                    p.add(
+                        &field,
+                        format!(
+                            "`{name}` and `{}` both give {} ticks: choose one",
+                            other.name,
+                            c.kind.as_str()
+                        ),
+                    );
+                }
+                out.push(c);
+            }
+        }
+    }
+    out
 }
 
 fn check_url(url: &str, p: &mut Problems<'_>) {
@@ -250,7 +272,7 @@ fn check_url(url: &str, p: &mut Problems<'_>) {
 }
 
 fn instruments(
-    exchange: Exchange,
+    profile: &Profile,
     raw: &[String],
     symbols: &SymbolTable,
     p: &mut Problems<'_>,
@@ -272,10 +294,10 @@ fn instruments(
             p.add(&field, format!("`{text}` is listed twice"));
             continue;
         }
-        if exchange == Exchange::Binance && symbols.symbol_of(&instrument).is_none() {
+        if profile.needs_symbol_table && symbols.symbol_of(&instrument).is_none() {
             p.add(
                 &field,
-                format!("`{text}` is not in the Binance symbol table"),
+                format!("`{text}` is not in the {} symbol table", profile.exchange),
             );
         }
         out.push(instrument);
@@ -300,58 +322,70 @@ fn validate(
         );
         return None;
     };
-    let api = api_for(exchange, file.api.as_deref(), p);
-    let channel = api.and_then(|api| channel_for(api, &file.channel, p));
+    // With an unknown api the rest is still checked, against the venue's default profile;
+    // only the channels wait (they cannot be checked while the api is wrong).
+    let found = profile_of(exchange, file.api.as_deref(), p);
+    let profile = found.or_else(|| crate::exchange::profile_for(exchange, None))?;
+    let channels = match found {
+        Some(profile) => channels_of(profile, file.channel, file.channels, p),
+        None => Vec::new(),
+    };
     check_url(&file.url, p);
-    let instruments = instruments(exchange, &file.instruments, symbols, p);
+    let instruments = instruments(profile, &file.instruments, symbols, p);
 
-    let tick_type = match (api, file.tick_type) {
-        (Some(Api::BithumbLegacy), None) => Some("24H".to_owned()),
-        (Some(Api::BithumbLegacy), Some(t)) => {
-            if !["30M", "1H", "12H", "24H", "MID"].contains(&t.as_str()) {
+    let option = match (&profile.option, file.tick_type) {
+        (Some(spec), None) => Some(spec.default.to_owned()),
+        (Some(spec), Some(t)) => {
+            if !spec.values.contains(&t.as_str()) {
                 p.add(
-                    "tick_type",
-                    format!("`{t}` is not one of 30M, 1H, 12H, 24H, MID"),
+                    spec.key,
+                    format!("`{t}` is not one of {}", spec.values.join(", ")),
                 );
             }
             Some(t)
         }
-        (_, Some(_)) => {
-            p.add("tick_type", "only the bithumb legacy api has tick types");
+        (None, Some(_)) => {
+            p.add(
+                "tick_type",
+                format!("{} {} has no tick types", profile.exchange, profile.api),
+            );
             None
         }
-        (_, None) => None,
+        (None, None) => None,
     };
 
-    let server_pings = exchange == Exchange::Binance;
+    let rules = profile.keepalive;
     let k = &file.keepalive;
     let ping = k
         .ping_interval_secs
-        .or(if server_pings { None } else { Some(30) });
+        .or((!rules.server_pings).then_some(rules.default_ping_secs));
     let idle = k.idle_timeout_secs.unwrap_or(60);
     let age = k
         .max_connection_age_secs
-        .or(server_pings.then_some(23 * 3600));
+        .or(rules.default_connection_age_secs);
     if idle == 0 {
         p.add("keepalive.idle_timeout_secs", "must be > 0");
     }
-    match ping {
-        Some(0) => p.add("keepalive.ping_interval_secs", "must be > 0"),
-        Some(ping) if ping >= idle => p.add(
+    match (ping, rules.server_idle_limit_secs) {
+        (Some(0), _) => p.add("keepalive.ping_interval_secs", "must be > 0"),
+        (Some(ping), _) if ping >= idle => p.add(
             "keepalive.ping_interval_secs",
             format!("{ping} must be below idle_timeout_secs ({idle})"),
         ),
-        Some(ping) if !server_pings && ping >= SERVER_IDLE_LIMIT_SECS => p.add(
+        (Some(ping), Some(limit)) if ping >= limit => p.add(
             "keepalive.ping_interval_secs",
-            format!("{ping} is not inside the exchange's {SERVER_IDLE_LIMIT_SECS} s idle limit"),
+            format!("{ping} is not inside the exchange's {limit} s idle limit"),
         ),
         _ => {}
     }
-    match age {
-        Some(0) => p.add("keepalive.max_connection_age_secs", "must be > 0"),
-        Some(a) if server_pings && a >= BINANCE_MAX_AGE_SECS => p.add(
+    match (age, rules.max_connection_age_secs) {
+        (Some(0), _) => p.add("keepalive.max_connection_age_secs", "must be > 0"),
+        (Some(a), Some(cut)) if a >= cut => p.add(
             "keepalive.max_connection_age_secs",
-            format!("{a} must be below Binance's {BINANCE_MAX_AGE_SECS} s connection limit"),
+            format!(
+                "{a} must be below {}'s {cut} s connection limit",
+                profile.exchange
+            ),
         ),
         _ => {}
     }
@@ -386,37 +420,30 @@ fn validate(
         p.add("backoff.reset_after_secs", "must be > 0");
     }
 
-    let stream_cap = if exchange == Exchange::Binance {
-        1024
-    } else {
-        usize::MAX
-    };
+    let cap = profile.limits.stream_cap();
+    let max_rate = profile.limits.max_requests_per_sec;
     let limits = Limits {
-        subscribe_requests_per_sec: file.limits.subscribe_requests_per_sec.unwrap_or(5),
-        max_streams_per_connection: file.limits.max_streams_per_connection.unwrap_or(
-            if stream_cap == usize::MAX {
-                1000
-            } else {
-                stream_cap
-            },
-        ),
+        subscribe_requests_per_sec: file.limits.subscribe_requests_per_sec.unwrap_or(max_rate),
+        max_streams_per_connection: file.limits.max_streams_per_connection.unwrap_or(cap),
     };
-    if !(1..=5).contains(&limits.subscribe_requests_per_sec) {
+    if !(1..=max_rate).contains(&limits.subscribe_requests_per_sec) {
         p.add(
             "limits.subscribe_requests_per_sec",
-            "must be within 1..=5 (the exchanges' limit)",
+            format!("must be within 1..={max_rate} (the exchange's limit)"),
         );
     }
-    if limits.max_streams_per_connection == 0 || limits.max_streams_per_connection > stream_cap {
+    if limits.max_streams_per_connection == 0 || limits.max_streams_per_connection > cap {
+        p.add(
+            "limits.max_streams_per_connection",
+            format!("must be within 1..={cap}"),
+        );
+    } else if limits.max_streams_per_connection < channels.len().max(1) {
         p.add(
             "limits.max_streams_per_connection",
             format!(
-                "must be within 1..={}",
-                if stream_cap == usize::MAX {
-                    1000
-                } else {
-                    stream_cap
-                }
+                "{} cannot hold one instrument's {} channels",
+                limits.max_streams_per_connection,
+                channels.len()
             ),
         );
     }
@@ -428,12 +455,12 @@ fn validate(
     Some(ConnectorConfig {
         name: name.to_owned(),
         exchange,
-        api: api?,
+        profile: found?,
         enabled: file.enabled,
         url: file.url,
-        channel: channel?,
+        channels,
         instruments,
-        tick_type,
+        option,
         max_frame_bytes,
         keepalive: Keepalive {
             ping_interval: ping.map(secs),
@@ -483,7 +510,9 @@ fn parse_one(
 }
 
 /// Loads every `*.toml` in `dir` (sorted by name), reporting every problem of every file.
-/// Enabled connectors must not repeat a subscription (exchange, api, channel, instrument).
+/// Enabled connectors must not give one instrument of one venue the same kind of tick twice
+/// (two connectors, two APIs of a venue, or `trade` and `aggTrade`): it would be published
+/// twice, or interleave two id spaces in one part of the Redis contract.
 pub fn load_connectors(
     dir: &Path,
     symbols: &SymbolTable,
@@ -512,22 +541,22 @@ pub fn load_connectors(
             Err(e) => list.push(format!("{file}: {e}")),
         }
     }
-    // The same subscription twice would publish every tick twice.
-    let mut seen: Vec<(Exchange, Api, Channel, &Instrument, &str)> = Vec::new();
+    let mut seen: Vec<(Exchange, crate::model::EventKind, &Instrument, &str, &str)> = Vec::new();
     for c in configs.iter().filter(|c| c.enabled) {
-        for i in &c.instruments {
-            let key = (c.exchange, c.api, c.channel, i);
-            match seen
-                .iter()
-                .find(|(e, a, ch, x, _)| (*e, *a, *ch, *x) == key)
-            {
-                Some((.., other)) => {
-                    list.push(format!(
-                        "{}: instrument {i} is also subscribed by {other}",
-                        c.name
-                    ));
+        for channel in &c.channels {
+            for i in &c.instruments {
+                let key = (c.exchange, channel.kind, i);
+                match seen.iter().find(|(e, k, x, ..)| (*e, *k, *x) == key) {
+                    Some((.., other, other_channel)) => {
+                        list.push(format!(
+                            "{}: instrument {i} on `{}` is also subscribed by {other} on `{other_channel}` ({} ticks twice)",
+                            c.name,
+                            channel.name,
+                            channel.kind.as_str()
+                        ));
+                    }
+                    None => seen.push((c.exchange, channel.kind, i, &c.name, channel.name)),
                 }
-                None => seen.push((c.exchange, c.api, c.channel, i, &c.name)),
             }
         }
     }

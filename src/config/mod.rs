@@ -13,9 +13,7 @@ pub use app::{AppConfig, GatherSettings, Topics, load_app_config};
 pub use registry::{RegistrySettings, SubjectStrategy};
 pub use secret::{Secret, SecretUrl, redact_url};
 
-pub use connector::{
-    Api, Backoff, Channel, ConnectorConfig, Keepalive, Limits, load_connector, load_connectors,
-};
+pub use connector::{Backoff, ConnectorConfig, Keepalive, Limits, load_connector, load_connectors};
 
 /// Everything wrong with a configuration, each problem prefixed with where it is.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

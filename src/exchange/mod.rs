@@ -4,23 +4,42 @@
 //! [`Tick`], a [`Control`] message, an [`Decoded::Unsupported`] classification, or a typed
 //! [`Rejection`]. No I/O, no clock, no globals: the caller passes the receive time.
 //!
-//! Adding an exchange = one file here implementing [`Adapter`], one `connectors/<name>.toml`,
-//! and fixtures under `tests/fixtures/<name>/`.
+//! A venue is one folder, `<venue>/`: its decoders per channel (the [`Adapter`]), its
+//! subscribe-request builders, its symbol mapping both ways, and its declarative
+//! [`profile::Profile`]s, listed once in [`PROFILES`]. Generic code reads profiles and never
+//! matches on a venue.
 
 pub mod binance;
 pub mod bithumb;
 mod book;
 mod json;
-pub mod symbols;
+pub mod profile;
 pub mod upbit;
+
+/// Every venue API tickflow speaks; a venue's first entry is its default API.
+pub static PROFILES: [&profile::Profile; 4] = [
+    &upbit::profile::PROFILE,
+    &binance::profile::PROFILE,
+    &bithumb::profile::V1,
+    &bithumb::profile::LEGACY,
+];
+
+/// The profile of `exchange`'s API `api` (its default when `None`).
+pub fn profile_for(exchange: Exchange, api: Option<&str>) -> Option<&'static profile::Profile> {
+    PROFILES
+        .iter()
+        .copied()
+        .filter(|p| p.exchange == exchange)
+        .find(|p| api.is_none_or(|a| a == p.api))
+}
 
 use crate::model::{Exchange, Instrument, Rejection, Tick, ValidationConfig};
 use std::collections::HashSet;
 use std::sync::Arc;
 
 pub use binance::BinanceAdapter;
+pub use binance::symbols::SymbolTable;
 pub use bithumb::BithumbAdapter;
-pub use symbols::SymbolTable;
 pub use upbit::UpbitAdapter;
 
 /// How a WebSocket frame arrived. Adapters accept both; Upbit sends JSON in binary frames.
@@ -144,15 +163,12 @@ pub trait Adapter: Send + Sync {
     fn decode(&self, frame: Frame<'_>, received_ts_us: i64) -> Result<Decoded, Rejection>;
 }
 
-/// Builds the adapter for `exchange`. Binance needs its symbol table.
+/// Builds the adapter for `exchange` (one adapter reads every API of a venue). Binance needs
+/// its symbol table.
 pub fn adapter_for(
     exchange: Exchange,
     config: AdapterConfig,
     binance_symbols: Arc<SymbolTable>,
-) -> Box<dyn Adapter> {
-    match exchange {
-        Exchange::Upbit => Box::new(UpbitAdapter::new(config)),
-        Exchange::Binance => Box::new(BinanceAdapter::new(config, binance_symbols)),
-        Exchange::Bithumb => Box::new(BithumbAdapter::new(config)),
-    }
+) -> Option<Box<dyn Adapter>> {
+    profile_for(exchange, None).map(|p| (p.adapter)(config, binance_symbols))
 }

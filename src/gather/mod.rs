@@ -9,7 +9,7 @@ pub mod report;
 
 use crate::codec::Encoder;
 use crate::config::{AppConfig, ConnectorConfig};
-use crate::exchange::{AdapterConfig, SymbolTable, adapter_for};
+use crate::exchange::{AdapterConfig, SymbolTable};
 use crate::kafka::{ProducerStats, TickProducer, producer_properties};
 use crate::ws::{ConnectionStats, Received};
 use pipeline::{PipelineStats, Route, Sink};
@@ -269,11 +269,7 @@ pub async fn start(setup: GatherSetup, shutdown: watch::Receiver<bool>) -> anyho
         routes.push(Route {
             connector: connector.name.clone(),
             exchange: connector.exchange,
-            adapter: adapter_for(
-                connector.exchange,
-                adapter_config,
-                Arc::clone(&setup.symbols),
-            ),
+            adapter: (connector.profile.adapter)(adapter_config, Arc::clone(&setup.symbols)),
         });
         let shared = Arc::new(connector.clone());
         for (index, plan) in crate::ws::plan(connector, &setup.symbols, &ticket)?

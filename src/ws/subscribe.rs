@@ -1,20 +1,13 @@
-//! What to send after connecting, per protocol: the subscribe messages for a connector's
-//! instruments, split across connections where an exchange caps streams per connection, and
-//! paced to stay under its request rate.
-//!
-//! - Upbit / Bithumb v1: one `[{ticket},{type,codes},{format}]` array per connection; a new
-//!   request replaces the subscription, so everything goes in one message.
-//! - Binance: `{"method":"SUBSCRIBE","params":[...],"id":N}` messages of at most
-//!   [`BINANCE_PARAMS_PER_MESSAGE`] streams, at most 1024 streams per connection.
-//! - Bithumb legacy: `{"type":"ticker","symbols":[...],"tickTypes":[...]}`.
+//! What to send after connecting: the connector's instruments split across connections where
+//! the venue caps streams (instrument × channel) per connection, each connection's subscribe
+//! messages from the venue's builder ([`crate::exchange::profile::Profile::subscribe`]), and the
+//! pacing that keeps them under its request rate. Nothing here knows a venue.
 
-use crate::config::{Api, Channel, ConnectorConfig};
+use crate::config::ConnectorConfig;
 use crate::exchange::SymbolTable;
+use crate::exchange::profile::{SubscribeError, SubscribeRequest};
 use crate::model::Instrument;
 use std::time::Duration;
-
-/// Streams per Binance SUBSCRIBE message (keeps each request small).
-pub const BINANCE_PARAMS_PER_MESSAGE: usize = 200;
 
 /// One connection to open.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -30,88 +23,31 @@ pub struct ConnectionPlan {
 }
 
 /// Why a plan cannot be made.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum PlanError {
-    /// A Binance instrument has no symbol in the table (the config loader checks this too).
-    #[error("instrument {0} has no binance symbol")]
-    NoSymbol(Instrument),
-}
+pub type PlanError = SubscribeError;
 
-fn json_list<'a>(items: impl Iterator<Item = &'a str>) -> String {
-    let quoted: Vec<String> = items.map(|s| format!("\"{s}\"")).collect();
-    format!("[{}]", quoted.join(","))
-}
-
-/// The connections and messages for `config`. `ticket` names the client to Upbit and Bithumb
+/// The connections and messages for `config`. `ticket` names the client to venues that ask
 /// (one per process is enough; each connection appends its index).
 pub fn plan(
     config: &ConnectorConfig,
     symbols: &SymbolTable,
     ticket: &str,
 ) -> Result<Vec<ConnectionPlan>, PlanError> {
-    let per_connection = config.limits.max_streams_per_connection.max(1);
+    let channels: Vec<&'static str> = config.channels.iter().map(|c| c.name).collect();
+    let per_connection = (config.limits.max_streams_per_connection / channels.len().max(1)).max(1);
     let min_gap = Duration::from_secs(1) / config.limits.subscribe_requests_per_sec.max(1);
     let mut plans = Vec::new();
     for (index, chunk) in config.instruments.chunks(per_connection).enumerate() {
-        let messages = match config.api {
-            Api::UpbitV1 => {
-                let kind = if config.channel == Channel::Trade {
-                    "trade"
-                } else {
-                    "ticker"
-                };
-                let codes: Vec<String> = chunk
-                    .iter()
-                    .map(crate::exchange::upbit::market_code)
-                    .collect();
-                vec![format!(
-                    "[{{\"ticket\":\"{ticket}-{index}\"}},{{\"type\":\"{kind}\",\"codes\":{}}},\
-                     {{\"format\":\"DEFAULT\"}}]",
-                    json_list(codes.iter().map(String::as_str))
-                )]
-            }
-            Api::BinanceSpot => {
-                let suffix = if config.channel == Channel::MiniTicker {
-                    "miniTicker"
-                } else {
-                    "ticker"
-                };
-                let streams = chunk
-                    .iter()
-                    .map(|i| {
-                        let symbol = symbols
-                            .symbol_of(i)
-                            .ok_or_else(|| PlanError::NoSymbol(i.clone()))?;
-                        Ok(format!("{}@{suffix}", symbol.to_ascii_lowercase()))
-                    })
-                    .collect::<Result<Vec<_>, PlanError>>()?;
-                streams
-                    .chunks(BINANCE_PARAMS_PER_MESSAGE)
-                    .enumerate()
-                    .map(|(n, params)| {
-                        format!(
-                            "{{\"method\":\"SUBSCRIBE\",\"params\":{},\"id\":{}}}",
-                            json_list(params.iter().map(String::as_str)),
-                            n + 1
-                        )
-                    })
-                    .collect()
-            }
-            Api::BithumbLegacy => {
-                let names: Vec<String> = chunk
-                    .iter()
-                    .map(crate::exchange::bithumb::legacy_symbol)
-                    .collect();
-                let tick_type = config.tick_type.as_deref().unwrap_or("24H");
-                vec![format!(
-                    "{{\"type\":\"ticker\",\"symbols\":{},\"tickTypes\":[\"{tick_type}\"]}}",
-                    json_list(names.iter().map(String::as_str))
-                )]
-            }
+        let ticket = format!("{ticket}-{index}");
+        let request = SubscribeRequest {
+            instruments: chunk,
+            channels: &channels,
+            ticket: &ticket,
+            option: config.option.as_deref(),
+            symbols,
         };
         plans.push(ConnectionPlan {
             url: config.url.clone(),
-            messages,
+            messages: (config.profile.subscribe)(&request)?,
             min_gap,
             instruments: chunk.to_vec(),
         });
@@ -165,6 +101,49 @@ mod tests {
         );
         assert_eq!(p[2].instruments, [Instrument::parse("BNB-USDT").unwrap()]);
         assert_eq!(p[0].min_gap, Duration::from_millis(250));
+    }
+
+    #[test]
+    fn several_channels_share_the_connections() {
+        let c = config(
+            "exchange=\"upbit\"\nurl=\"wss://x\"\nchannels=[\"trade\",\"orderbook\"]\ninstruments=[\"BTC-KRW\"]\n",
+        );
+        let p = plan(&c, &SymbolTable::default(), "tf").unwrap();
+        assert_eq!(
+            p[0].messages,
+            [
+                r#"[{"ticket":"tf-0"},{"type":"trade","codes":["KRW-BTC"]},{"type":"orderbook","codes":["KRW-BTC"]},{"format":"DEFAULT"}]"#
+            ]
+        );
+        // Binance: a stream per instrument and channel, the cap counting streams.
+        let c = config(
+            "exchange=\"binance\"\nurl=\"wss://x/stream\"\nchannels=[\"bookTicker\",\"trade\"]\n\
+             instruments=[\"BTC-USDT\",\"ETH-USDT\",\"SOL-USDT\"]\n[limits]\nmax_streams_per_connection=4\n",
+        );
+        let p = plan(&c, &SymbolTable::bundled_binance().unwrap(), "tf").unwrap();
+        assert_eq!(
+            p.len(),
+            2,
+            "3 instruments x 2 channels at 4 streams per connection"
+        );
+        assert_eq!(
+            p[0].messages,
+            [
+                r#"{"method":"SUBSCRIBE","params":["btcusdt@bookTicker","btcusdt@trade","ethusdt@bookTicker","ethusdt@trade"],"id":1}"#
+            ]
+        );
+        // Bithumb legacy: one message per channel.
+        let c = config(
+            "exchange=\"bithumb\"\napi=\"legacy\"\nurl=\"wss://x\"\nchannels=[\"ticker\",\"transaction\"]\ninstruments=[\"BTC-KRW\"]\n",
+        );
+        let p = plan(&c, &SymbolTable::default(), "tf").unwrap();
+        assert_eq!(
+            p[0].messages,
+            [
+                r#"{"type":"ticker","symbols":["BTC_KRW"],"tickTypes":["24H"]}"#,
+                r#"{"type":"transaction","symbols":["BTC_KRW"]}"#
+            ]
+        );
     }
 
     #[test]

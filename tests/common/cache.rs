@@ -5,11 +5,11 @@ use super::run::app_with;
 use super::stack::{Broker, RedisServer, consume_all};
 use rdkafka::message::Message;
 use redis::AsyncCommands;
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 use std::time::Duration;
 use tickflow::cache::consume::{CacheStats, spawn};
-use tickflow::cache::contract::version;
+use tickflow::cache::contract::{Part, part_values, parts, version};
 use tickflow::codec::{Encoder, Format};
 use tickflow::config::AppConfig;
 use tickflow::model::Tick;
@@ -64,34 +64,53 @@ pub fn config_with(
     app_with(&broker.bootstrap, &env)
 }
 
-/// The newest tick of every key on the topic.
-pub fn newest_in_kafka(bootstrap: &str, at_least: usize) -> HashMap<String, Tick> {
-    let mut newest: HashMap<String, Tick> = HashMap::new();
-    for m in consume_all(bootstrap, "ticks.v1", at_least, Duration::from_secs(60)) {
-        let Ok((_, tick)) = Encoder::decode(Format::Avro, m.payload().unwrap()) else {
-            continue;
-        };
+/// The newest tick of every part of every key: what the contract must hold.
+pub type Newest = HashMap<String, BTreeMap<Part, Tick>>;
+
+/// The oracle: for each key and part, the tick with the greatest version (independent of the
+/// cache's coalescing and of the Lua script).
+pub fn newest_of(ticks: impl IntoIterator<Item = Tick>) -> Newest {
+    let mut newest = Newest::new();
+    for tick in ticks {
         let key = format!("px:{{{}}}:{}", tick.instrument, tick.exchange.as_str());
-        match newest.get(&key) {
-            Some(t) if version(t) >= version(&tick) => {}
-            _ => {
-                newest.insert(key, tick);
+        let by_part = newest.entry(key).or_default();
+        for &part in parts(&tick) {
+            match by_part.get(&part) {
+                Some(t) if version(t, part) >= version(&tick, part) => {}
+                _ => {
+                    by_part.insert(part, tick.clone());
+                }
             }
         }
     }
     newest
 }
 
-pub async fn assert_redis_holds(redis: &RedisServer, newest: &HashMap<String, Tick>) {
+/// [`newest_of`] every tick on the topic.
+pub fn newest_in_kafka(bootstrap: &str, at_least: usize) -> Newest {
+    let ticks = consume_all(bootstrap, "ticks.v1", at_least, Duration::from_secs(60))
+        .into_iter()
+        .filter_map(|m| Encoder::decode(Format::Avro, m.payload()?).ok())
+        .map(|(_, tick)| tick);
+    newest_of(ticks)
+}
+
+pub async fn assert_redis_holds(redis: &RedisServer, newest: &Newest) {
     let mut c = tickflow::cache::connect(&redis.url(), false).await.unwrap();
-    for (key, tick) in newest {
+    for (key, by_part) in newest {
         let h: HashMap<String, String> = c.hgetall(key).await.unwrap();
-        assert_eq!(
-            h.get("ver"),
-            Some(&version(tick)),
-            "{key} is not the newest tick"
-        );
-        assert_eq!(h["last_price"], tick.last_price.to_string(), "{key}");
+        for (part, tick) in by_part {
+            let ver = format!("{}_ver", part.name());
+            assert_eq!(
+                h.get(&ver),
+                Some(&version(tick, *part)),
+                "{key}: {ver} is not the newest tick's"
+            );
+            for (field, want) in part.fields().iter().zip(part_values(tick, *part)) {
+                let got = h.get(*field).map_or("", String::as_str);
+                assert_eq!(got, want, "{key}: {field}");
+            }
+        }
     }
 }
 

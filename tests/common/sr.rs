@@ -68,16 +68,30 @@ pub fn v2_tick(n: u64, price: u64) -> Tick {
     t
 }
 
+/// A released schema's text, `schemas/avro/tick.v{version}.avsc`.
+pub fn avsc(version: u32) -> String {
+    std::fs::read_to_string(format!("{ROOT}/schemas/avro/tick.v{version}.avsc")).unwrap()
+}
+
 /// What tickflow v1 wrote: the v1 schema's record, through apache-avro, framed with `id`.
 pub fn v1_message(tick: &Tick, id: u32) -> Vec<u8> {
-    let v1 = apache_avro::Schema::parse_str(&v1_avsc()).unwrap();
+    older_message(tick, id, 1)
+}
+
+/// What a tickflow writing schema `version` (1 or 2) wrote, through apache-avro.
+pub fn older_message(tick: &Tick, id: u32, version: u32) -> Vec<u8> {
+    let schema = apache_avro::Schema::parse_str(&avsc(version)).unwrap();
     let apache_avro::types::Value::Record(mut fields) = avro::to_value(tick).unwrap() else {
         panic!()
     };
-    fields
-        .retain(|(n, _)| !["stream_type", "market_state", "delisting_date"].contains(&n.as_str()));
+    let mut later = vec!["trade_side"];
+    if version < 2 {
+        later.extend(["stream_type", "market_state", "delisting_date"]);
+    }
+    fields.retain(|(n, _)| !later.contains(&n.as_str()));
     #[allow(deprecated)]
-    let body = apache_avro::to_avro_datum(&v1, apache_avro::types::Value::Record(fields)).unwrap();
+    let body =
+        apache_avro::to_avro_datum(&schema, apache_avro::types::Value::Record(fields)).unwrap();
     let mut out = Vec::new();
     confluent::write_header(&mut out, id);
     out.extend_from_slice(&body);

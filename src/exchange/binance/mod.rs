@@ -12,6 +12,9 @@
 
 mod book_ticker;
 mod event;
+pub mod profile;
+pub mod subscribe;
+pub mod symbols;
 mod ticker;
 mod trade;
 

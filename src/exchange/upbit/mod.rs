@@ -17,6 +17,8 @@
 //! side (`ask_bid`: `BID` = the taker bought) since v3.
 
 pub(crate) mod orderbook;
+pub mod profile;
+pub mod subscribe;
 
 use super::book::{self, Top};
 use super::json::{

@@ -13,7 +13,7 @@ use std::fmt::Write as _;
 use std::hash::{BuildHasherDefault, Hasher};
 
 /// The table compiled into the binary.
-const BUNDLED_BINANCE: &str = include_str!("../../connectors/binance-symbols.csv");
+const BUNDLED_BINANCE: &str = include_str!("../../../connectors/binance-symbols.csv");
 
 /// A problem with a symbol table source; every bad line is reported at once.
 #[derive(Debug, thiserror::Error)]

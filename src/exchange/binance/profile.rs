@@ -1,0 +1,49 @@
+//! Binance spot's profile: channels, keepalive and limits (see `../shared/EXCHANGES.md`).
+
+use crate::exchange::profile::{ChannelSpec, KeepaliveRules, LimitRules, Profile};
+use crate::model::{EventKind, Exchange};
+
+/// Binance spot streams.
+pub static PROFILE: Profile = Profile {
+    exchange: Exchange::Binance,
+    api: "spot",
+    channels: &[
+        ChannelSpec {
+            name: "ticker",
+            kind: EventKind::Ticker,
+        },
+        ChannelSpec {
+            name: "miniTicker",
+            kind: EventKind::Ticker,
+        },
+        ChannelSpec {
+            name: "bookTicker",
+            kind: EventKind::BestBidOffer,
+        },
+        ChannelSpec {
+            name: "trade",
+            kind: EventKind::Trade,
+        },
+        ChannelSpec {
+            name: "aggTrade",
+            kind: EventKind::Trade,
+        },
+    ],
+    // The server pings every 20 s and the client answers; connections are cut at 24 h.
+    keepalive: KeepaliveRules {
+        server_pings: true,
+        default_ping_secs: 30,
+        server_idle_limit_secs: None,
+        max_connection_age_secs: Some(24 * 3600),
+        default_connection_age_secs: Some(23 * 3600),
+    },
+    // 5 incoming messages/s per connection (pongs included), 1024 streams per connection.
+    limits: LimitRules {
+        max_requests_per_sec: 5,
+        max_streams_per_connection: Some(1024),
+    },
+    needs_symbol_table: true,
+    option: None,
+    subscribe: super::subscribe::subscribe,
+    adapter: |config, symbols| Box::new(super::BinanceAdapter::new(config, symbols)),
+};

@@ -1,0 +1,60 @@
+//! Bithumb's two profiles: the Upbit-compatible v1 API (the default) and the legacy pubwss API
+//! (see `../shared/EXCHANGES.md`).
+
+use crate::exchange::profile::{ChannelSpec, LimitRules, OptionSpec, Profile};
+use crate::exchange::upbit::profile::{QUOTATION_CHANNELS, QUOTATION_KEEPALIVE};
+use crate::model::{EventKind, Exchange};
+
+fn adapter(
+    config: crate::exchange::AdapterConfig,
+    _: std::sync::Arc<crate::exchange::SymbolTable>,
+) -> Box<dyn crate::exchange::Adapter> {
+    Box::new(super::BithumbAdapter::new(config))
+}
+
+/// `wss://ws-api.bithumb.com/websocket/v1`: Upbit's request format and channels.
+pub static V1: Profile = Profile {
+    exchange: Exchange::Bithumb,
+    api: "v1",
+    channels: &QUOTATION_CHANNELS,
+    keepalive: QUOTATION_KEEPALIVE,
+    // 10 connects/s per IP; requests as Upbit.
+    limits: LimitRules {
+        max_requests_per_sec: 5,
+        max_streams_per_connection: None,
+    },
+    needs_symbol_table: false,
+    option: None,
+    subscribe: crate::exchange::upbit::subscribe::quotation_request,
+    adapter,
+};
+
+/// `wss://pubwss.bithumb.com/pub/ws`.
+pub static LEGACY: Profile = Profile {
+    exchange: Exchange::Bithumb,
+    api: "legacy",
+    channels: &[
+        ChannelSpec {
+            name: "ticker",
+            kind: EventKind::Ticker,
+        },
+        ChannelSpec {
+            name: "transaction",
+            kind: EventKind::Trade,
+        },
+    ],
+    keepalive: QUOTATION_KEEPALIVE,
+    limits: LimitRules {
+        max_requests_per_sec: 5,
+        max_streams_per_connection: None,
+    },
+    needs_symbol_table: false,
+    // The ticker's window; only 24H fills the canonical 24 h volumes.
+    option: Some(OptionSpec {
+        key: "tick_type",
+        values: &["30M", "1H", "12H", "24H", "MID"],
+        default: "24H",
+    }),
+    subscribe: super::subscribe::legacy_request,
+    adapter,
+};

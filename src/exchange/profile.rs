@@ -1,0 +1,145 @@
+//! A venue's declarative profile: what generic code (connector validation, subscribe planning,
+//! the connection loop, the pipeline) needs to know about a venue, so that none of it matches
+//! on one. Each venue folder declares its profiles (`src/exchange/<venue>/profile.rs`) and
+//! [`super::PROFILES`] lists them all.
+
+use super::{Adapter, AdapterConfig, SymbolTable};
+use crate::model::{EventKind, Exchange, Instrument};
+use std::sync::Arc;
+
+/// One channel a venue offers, and the kind of tick it produces.
+#[derive(Debug, PartialEq, Eq)]
+pub struct ChannelSpec {
+    /// The name connector files use, as the venue spells it (`bookTicker`, `orderbook`).
+    pub name: &'static str,
+    /// What its ticks are.
+    pub kind: EventKind,
+}
+
+/// Keepalive facts of a venue.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct KeepaliveRules {
+    /// The server pings and the client answers (Binance): tickflow sends no pings by default.
+    pub server_pings: bool,
+    /// Client ping period when the connector sets none (ignored when the server pings).
+    pub default_ping_secs: u64,
+    /// The server closes a connection silent this long (Upbit and Bithumb ~120 s): client
+    /// pings must come more often.
+    pub server_idle_limit_secs: Option<u64>,
+    /// The server cuts every connection at this age (Binance 24 h): a configured proactive
+    /// reconnect must come earlier.
+    pub max_connection_age_secs: Option<u64>,
+    /// Proactive reconnect when the connector sets none.
+    pub default_connection_age_secs: Option<u64>,
+}
+
+/// Request limits of a venue.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LimitRules {
+    /// Subscribe requests per second per connection the venue allows.
+    pub max_requests_per_sec: u32,
+    /// Streams (instrument × channel) per connection the venue allows; `None`: no published
+    /// cap (tickflow then allows up to [`LimitRules::DEFAULT_STREAMS`]).
+    pub max_streams_per_connection: Option<usize>,
+}
+
+impl LimitRules {
+    /// Streams per connection where a venue publishes no cap.
+    pub const DEFAULT_STREAMS: usize = 1000;
+
+    /// The most streams a connector may put on one connection.
+    pub const fn stream_cap(&self) -> usize {
+        match self.max_streams_per_connection {
+            Some(n) => n,
+            None => Self::DEFAULT_STREAMS,
+        }
+    }
+}
+
+/// A venue option a connector file may set (Bithumb legacy `tick_type`).
+#[derive(Debug, PartialEq, Eq)]
+pub struct OptionSpec {
+    /// Key in the connector file.
+    pub key: &'static str,
+    /// Accepted values.
+    pub values: &'static [&'static str],
+    /// Value when the file sets none.
+    pub default: &'static str,
+}
+
+/// What one connection subscribes to.
+#[derive(Debug, Clone, Copy)]
+pub struct SubscribeRequest<'a> {
+    /// Instruments on this connection.
+    pub instruments: &'a [Instrument],
+    /// Channels, by their [`ChannelSpec::name`].
+    pub channels: &'a [&'static str],
+    /// Names this client to the venue where it asks (Upbit `ticket`).
+    pub ticket: &'a str,
+    /// The connector's [`Profile::option`] value, if the profile has one.
+    pub option: Option<&'a str>,
+    /// Binance symbols.
+    pub symbols: &'a SymbolTable,
+}
+
+/// Why a subscribe request cannot be built.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SubscribeError {
+    /// An instrument has no symbol on the venue (the config loader checks this too).
+    #[error("instrument {0} has no {1} symbol")]
+    NoSymbol(Instrument, Exchange),
+}
+
+/// Builds the messages that subscribe one connection, in sending order. Pure.
+pub type SubscribeFn = fn(&SubscribeRequest<'_>) -> Result<Vec<String>, SubscribeError>;
+
+/// Builds the venue's adapter.
+pub type AdapterFn = fn(AdapterConfig, Arc<SymbolTable>) -> Box<dyn Adapter>;
+
+/// Everything generic code knows about one API of one venue.
+#[derive(Debug)]
+pub struct Profile {
+    /// The venue.
+    pub exchange: Exchange,
+    /// The API's name in connector files (`api = "legacy"`); the first profile of a venue in
+    /// [`super::PROFILES`] is its default.
+    pub api: &'static str,
+    /// Channels, in the order documentation lists them.
+    pub channels: &'static [ChannelSpec],
+    /// Keepalive facts.
+    pub keepalive: KeepaliveRules,
+    /// Request limits.
+    pub limits: LimitRules,
+    /// Symbols come from the exchangeInfo table (Binance), not from the instrument's text.
+    pub needs_symbol_table: bool,
+    /// A venue option, if any.
+    pub option: Option<OptionSpec>,
+    /// The subscribe-request builder.
+    pub subscribe: SubscribeFn,
+    /// The adapter.
+    pub adapter: AdapterFn,
+}
+
+impl Profile {
+    /// The channel called `name`.
+    pub fn channel(&self, name: &str) -> Option<&'static ChannelSpec> {
+        self.channels.iter().find(|c| c.name == name)
+    }
+
+    /// The channels' names, for messages.
+    pub fn channel_names(&self) -> Vec<&'static str> {
+        self.channels.iter().map(|c| c.name).collect()
+    }
+}
+
+impl PartialEq for Profile {
+    fn eq(&self, other: &Self) -> bool {
+        (self.exchange, self.api) == (other.exchange, other.api)
+    }
+}
+
+/// `["a","b"]` as JSON, for the builders (names are upper-case symbols, never escaped).
+pub(crate) fn json_list<'a>(items: impl Iterator<Item = &'a str>) -> String {
+    let quoted: Vec<String> = items.map(|s| format!("\"{s}\"")).collect();
+    format!("[{}]", quoted.join(","))
+}

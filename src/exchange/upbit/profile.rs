@@ -1,0 +1,46 @@
+//! Upbit's profile: channels, keepalive and limits (see `../shared/EXCHANGES.md`).
+
+use crate::exchange::profile::{ChannelSpec, KeepaliveRules, LimitRules, Profile};
+use crate::model::{EventKind, Exchange};
+
+/// The Upbit-format channels (Bithumb's v1 API offers the same).
+pub(crate) const QUOTATION_CHANNELS: [ChannelSpec; 3] = [
+    ChannelSpec {
+        name: "ticker",
+        kind: EventKind::Ticker,
+    },
+    ChannelSpec {
+        name: "trade",
+        kind: EventKind::Trade,
+    },
+    ChannelSpec {
+        name: "orderbook",
+        kind: EventKind::BestBidOffer,
+    },
+];
+
+/// The server closes a connection idle ~120 s; a `PING` (or a WS ping) keeps it open.
+pub(crate) const QUOTATION_KEEPALIVE: KeepaliveRules = KeepaliveRules {
+    server_pings: false,
+    default_ping_secs: 30,
+    server_idle_limit_secs: Some(120),
+    max_connection_age_secs: None,
+    default_connection_age_secs: None,
+};
+
+/// Upbit quotation WebSocket v1.
+pub static PROFILE: Profile = Profile {
+    exchange: Exchange::Upbit,
+    api: "v1",
+    channels: &QUOTATION_CHANNELS,
+    keepalive: QUOTATION_KEEPALIVE,
+    // 5 requests/s and 100/min per connection; no published cap on codes.
+    limits: LimitRules {
+        max_requests_per_sec: 5,
+        max_streams_per_connection: None,
+    },
+    needs_symbol_table: false,
+    option: None,
+    subscribe: super::subscribe::quotation_request,
+    adapter: |config, _| Box::new(super::UpbitAdapter::new(config)),
+};

@@ -1,0 +1,173 @@
+//! Bithumb: the v1 API at `/bithumb/websocket/v1` (the Upbit format, [`super::upbit`], in
+//! Bithumb's dialect) and the legacy API at `/bithumb/pub/ws`: a connect notice, one
+//! `{"type":"ticker"|"transaction","symbols":[..]}` subscribe per channel with its ack, every
+//! value a string, times as KST wall clock.
+
+use super::market::Quote;
+use super::upbit::Quotation;
+use super::{Feed, Protocol, SimConfig};
+use crate::exchange::bithumb::{legacy_symbol, parse_legacy_symbol};
+use crate::model::Instrument;
+use crate::model::time::CivilTime;
+use rust_decimal::Decimal;
+use tokio_tungstenite::tungstenite::Message;
+
+pub(super) fn route(path: &str, _query: &str) -> Option<Box<dyn Protocol>> {
+    match path {
+        "/bithumb/websocket/v1" => Some(Box::new(Quotation { bithumb: true })),
+        "/bithumb/pub/ws" => Some(Box::new(Legacy::default())),
+        _ => None,
+    }
+}
+
+/// The legacy API: filters add up, one channel per subscribe message.
+#[derive(Default)]
+struct Legacy {
+    instruments: Vec<Instrument>,
+    /// (channel, ticker tick type) in subscription order.
+    channels: Vec<(&'static str, String)>,
+}
+
+impl Protocol for Legacy {
+    fn greeting(&self) -> Option<Message> {
+        Some(Message::text(
+            "{\"status\":\"0000\",\"resmsg\":\"Connected Successfully\"}",
+        ))
+    }
+
+    fn error_frame(&self) -> &'static str {
+        "{\"status\":\"5300\",\"resmsg\":\"simulated fault\"}"
+    }
+
+    fn on_text(&mut self, text: &str, _config: &SimConfig) -> (Vec<Message>, Option<Feed>) {
+        let Some((instruments, channel, tick_type)) = parse_request(text) else {
+            let refused = "{\"status\":\"5100\",\"resmsg\":\"Invalid Filter Syntax\"}";
+            return (vec![Message::text(refused)], None);
+        };
+        self.instruments = instruments;
+        self.channels.retain(|(c, _)| *c != channel);
+        self.channels.push((channel, tick_type));
+        let channels = self.channels.clone();
+        let build = Box::new(move |c: usize, q: &Quote, now: i64| {
+            let (channel, tick_type) = &channels[c];
+            Message::text(match *channel {
+                "transaction" => transaction(q, now),
+                _ => ticker(q, now, tick_type),
+            })
+        });
+        let ack = "{\"status\":\"0000\",\"resmsg\":\"Filter Registered Successfully\"}";
+        (
+            vec![Message::text(ack)],
+            Some(Feed::every(&self.instruments, self.channels.len(), build)),
+        )
+    }
+}
+
+/// `{"type":"ticker","symbols":["BTC_KRW"],"tickTypes":["24H"]}` or
+/// `{"type":"transaction","symbols":["BTC_KRW"]}`.
+fn parse_request(text: &str) -> Option<(Vec<Instrument>, &'static str, String)> {
+    let v: serde_json::Value = serde_json::from_str(text).ok()?;
+    let channel = match v.get("type")?.as_str()? {
+        "ticker" => "ticker",
+        "transaction" => "transaction",
+        _ => return None,
+    };
+    let instruments = v
+        .get("symbols")?
+        .as_array()?
+        .iter()
+        .map(|s| parse_legacy_symbol(s.as_str()?))
+        .collect::<Option<Vec<_>>>()?;
+    let tick_type = v
+        .get("tickTypes")
+        .and_then(|t| t.as_array())
+        .and_then(|t| t.first())
+        .and_then(|t| t.as_str())
+        .unwrap_or("24H")
+        .to_owned();
+    Some((instruments, channel, tick_type))
+}
+
+/// Legacy `ticker`: every value a string, date and time as KST wall clock.
+fn ticker(q: &Quote, now_ms: i64, tick_type: &str) -> String {
+    let t = CivilTime::from_unix_micros(now_ms * 1000, 9 * 3600);
+    let date = format!("{:04}{:02}{:02}", t.year, t.month, t.day);
+    let time = format!("{:02}{:02}{:02}", t.hour, t.minute, t.second);
+    let change = q.last - q.open;
+    let rate = if q.open.is_zero() {
+        Decimal::ZERO
+    } else {
+        (change / q.open * Decimal::ONE_HUNDRED).round_dp(2)
+    };
+    let symbol = legacy_symbol(&q.instrument);
+    format!(
+        "{{\"type\":\"ticker\",\"content\":{{\"symbol\":\"{symbol}\",\"tickType\":\"{tick_type}\",\
+         \"date\":\"{date}\",\"time\":\"{time}\",\"openPrice\":\"{}\",\"closePrice\":\"{}\",\
+         \"lowPrice\":\"{}\",\"highPrice\":\"{}\",\"value\":\"{}\",\"volume\":\"{}\",\
+         \"sellVolume\":\"0\",\"buyVolume\":\"{}\",\"prevClosePrice\":\"{}\",\"chgRate\":\"{rate}\",\
+         \"chgAmt\":\"{change}\",\"volumePower\":\"100.00\"}}}}",
+        q.open,
+        q.last,
+        q.low,
+        q.high,
+        q.quote_volume.round_dp(8),
+        q.volume,
+        q.volume,
+        q.prev_close,
+    )
+}
+
+/// Legacy `transaction`: a list of one trade, `contDtm` in KST with microseconds.
+fn transaction(q: &Quote, now_ms: i64) -> String {
+    let t = CivilTime::from_unix_micros(now_ms * 1000, 9 * 3600);
+    let side = if q.trade_id % 2 == 0 { "2" } else { "1" };
+    format!(
+        "{{\"type\":\"transaction\",\"content\":{{\"list\":[{{\"buySellGb\":\"{side}\",\
+         \"contPrice\":\"{}\",\"contQty\":\"{}\",\"contAmt\":\"{}\",\
+         \"contDtm\":\"{:04}-{:02}-{:02} {:02}:{:02}:{:02}.{:06}\",\"updn\":\"up\",\
+         \"symbol\":\"{}\"}}]}}}}",
+        q.last,
+        q.last_qty,
+        (q.last * q.last_qty).round_dp(8),
+        t.year,
+        t.month,
+        t.day,
+        t.hour,
+        t.minute,
+        t.second,
+        t.micros,
+        legacy_symbol(&q.instrument),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::time::{MICROS_PER_SEC, parse_compact_date_time};
+
+    #[test]
+    fn kst_round_trips_through_the_adapter_calendar() {
+        let q = super::super::market::Market::new(&[Instrument::parse("BTC-KRW").unwrap()], 1)
+            .step(&Instrument::parse("BTC-KRW").unwrap())
+            .cloned()
+            .unwrap();
+        for ms in [
+            0i64,
+            1_580_267_924_000,
+            1_709_218_800_000,
+            1_763_615_720_176,
+        ] {
+            let frame = ticker(&q, ms, "24H");
+            let v: serde_json::Value = serde_json::from_str(&frame).unwrap();
+            let (d, t) = (
+                v["content"]["date"].as_str().unwrap(),
+                v["content"]["time"].as_str().unwrap(),
+            );
+            let back = parse_compact_date_time(d, t)
+                .unwrap()
+                .to_unix_micros(9 * 3600)
+                .unwrap();
+            assert_eq!(back, ms / 1000 * MICROS_PER_SEC, "{ms}: {d} {t}");
+        }
+    }
+}

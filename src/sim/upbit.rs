@@ -1,0 +1,244 @@
+//! The Upbit-format protocol (Upbit at `/upbit/websocket/v1`; Bithumb's v1 API reuses it from
+//! [`super::bithumb`]): `[{ticket},{type,codes}...,{format}]` subscribes, `PING` answered with
+//! `{"status":"UP"}`, frames per the documented formats (`../shared/EXCHANGES.md`).
+
+use super::market::Quote;
+use super::{Feed, Protocol, SimConfig};
+use crate::exchange::upbit::{market_code, parse_market_code};
+use crate::model::Instrument;
+use rust_decimal::Decimal;
+use std::fmt::Write as _;
+use tokio_tungstenite::tungstenite::Message;
+
+pub(super) fn route(path: &str, _query: &str) -> Option<Box<dyn Protocol>> {
+    (path == "/upbit/websocket/v1").then(|| Box::new(Quotation { bithumb: false }) as _)
+}
+
+/// The Upbit format; `bithumb`: Bithumb v1's dialect (text frames, string trade ids, orderbook
+/// times in µs strings).
+pub(super) struct Quotation {
+    pub bithumb: bool,
+}
+
+/// Channels the simulator streams.
+const CHANNELS: [&str; 3] = ["ticker", "trade", "orderbook"];
+
+impl Protocol for Quotation {
+    fn error_frame(&self) -> &'static str {
+        "{\"error\":{\"name\":\"INVALID_PARAM\",\"message\":\"simulated fault\"}}"
+    }
+
+    fn on_text(&mut self, text: &str, _config: &SimConfig) -> (Vec<Message>, Option<Feed>) {
+        if text == "PING" {
+            return (vec![Message::text("{\"status\":\"UP\"}")], None);
+        }
+        match parse_request(text) {
+            Ok((instruments, channels, simple)) => {
+                let bithumb = self.bithumb;
+                let n = channels.len();
+                let build = Box::new(move |c: usize, q: &Quote, now: i64| {
+                    let json = match channels[c] {
+                        "trade" => trade(q, now, bithumb),
+                        "orderbook" => orderbook(q, now, simple, bithumb),
+                        _ => ticker(q, now, simple),
+                    };
+                    if bithumb {
+                        Message::text(json)
+                    } else {
+                        Message::binary(json.into_bytes())
+                    }
+                });
+                (vec![], Some(Feed::every(&instruments, n, build)))
+            }
+            Err(why) => {
+                let err = serde_json::json!({"error": {"name": "WRONG_FORMAT", "message": why}});
+                (vec![Message::text(err.to_string())], None)
+            }
+        }
+    }
+}
+
+/// `[{"ticket":..},{"type":"ticker","codes":["KRW-BTC"]},{"format":"SIMPLE"}]`: the
+/// instruments (of the first type's codes), the channels in request order, SIMPLE or not.
+pub(super) fn parse_request(
+    text: &str,
+) -> Result<(Vec<Instrument>, Vec<&'static str>, bool), String> {
+    let parts: Vec<serde_json::Value> =
+        serde_json::from_str(text).map_err(|_| "request must be a JSON array".to_owned())?;
+    if !parts.iter().any(|p| p.get("ticket").is_some()) {
+        return Err("missing ticket".into());
+    }
+    let mut channels = Vec::new();
+    let mut codes = None;
+    for part in &parts {
+        let Some(ty) = part.get("type").and_then(|t| t.as_str()) else {
+            continue;
+        };
+        let channel = CHANNELS
+            .into_iter()
+            .find(|c| *c == ty)
+            .ok_or_else(|| format!("type {ty} is not simulated"))?;
+        channels.push(channel);
+        codes = codes.or_else(|| part.get("codes").and_then(|c| c.as_array()));
+    }
+    if channels.is_empty() {
+        return Err("missing type".into());
+    }
+    let codes = codes.ok_or_else(|| "missing codes".to_owned())?;
+    let instruments = codes
+        .iter()
+        .map(|c| {
+            c.as_str()
+                .and_then(parse_market_code)
+                .ok_or_else(|| format!("invalid code {c}"))
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    let simple = parts
+        .iter()
+        .find_map(|p| p.get("format").and_then(|f| f.as_str()))
+        .is_some_and(|f| f == "SIMPLE");
+    Ok((instruments, channels, simple))
+}
+
+/// Upbit's `change` word for a signed change.
+fn change_word(change: Decimal) -> &'static str {
+    if change.is_sign_positive() && !change.is_zero() {
+        "RISE"
+    } else if change.is_zero() {
+        "EVEN"
+    } else {
+        "FALL"
+    }
+}
+
+/// `type: ticker`, DEFAULT or SIMPLE keys; `code` is `QUOTE-BASE`.
+pub(super) fn ticker(q: &Quote, now_ms: i64, simple: bool) -> String {
+    let code = market_code(&q.instrument);
+    let (change, rate) = (q.change(), q.change_rate());
+    let k = |default: &'static str, short: &'static str| if simple { short } else { default };
+    let mut s = String::with_capacity(640);
+    let _ = write!(
+        s,
+        "{{\"{}\":\"ticker\",\"{}\":\"{code}\",\"{}\":{},\"{}\":{},\"{}\":{},\"{}\":{},\"{}\":{},\
+         \"{}\":\"{}\",\"{}\":{},\"{}\":{},\"{}\":{},\"{}\":{},\"{}\":{},\"{}\":{},\"{}\":{},\
+         \"{}\":{},\"{}\":{now_ms},\"{}\":\"REALTIME\"}}",
+        k("type", "ty"),
+        k("code", "cd"),
+        k("opening_price", "op"),
+        q.open,
+        k("high_price", "hp"),
+        q.high,
+        k("low_price", "lp"),
+        q.low,
+        k("trade_price", "tp"),
+        q.last,
+        k("prev_closing_price", "pcp"),
+        q.prev_close,
+        k("change", "c"),
+        change_word(change),
+        k("change_price", "cp"),
+        change.abs(),
+        k("signed_change_price", "scp"),
+        change,
+        k("change_rate", "cr"),
+        rate.abs(),
+        k("signed_change_rate", "scr"),
+        rate,
+        k("trade_volume", "tv"),
+        q.last_qty,
+        k("acc_trade_volume_24h", "atv24h"),
+        q.volume,
+        k("acc_trade_price_24h", "atp24h"),
+        q.quote_volume,
+        k("trade_timestamp", "ttms"),
+        now_ms,
+        k("timestamp", "tms"),
+        k("stream_type", "st"),
+    );
+    s
+}
+
+/// `type: trade` (DEFAULT keys); `id_as_string` is Bithumb v1's dialect.
+pub(super) fn trade(q: &Quote, now_ms: i64, id_as_string: bool) -> String {
+    let code = market_code(&q.instrument);
+    let change = q.change();
+    let id = if id_as_string {
+        format!("\"{}\"", q.trade_id)
+    } else {
+        q.trade_id.to_string()
+    };
+    let side = if q.trade_id % 2 == 0 { "BID" } else { "ASK" };
+    format!(
+        "{{\"type\":\"trade\",\"code\":\"{code}\",\"timestamp\":{now_ms},\"trade_timestamp\":{now_ms},\
+         \"trade_price\":{},\"trade_volume\":{},\"ask_bid\":\"{side}\",\"prev_closing_price\":{},\
+         \"change\":\"{}\",\"change_price\":{},\"sequential_id\":{id},\"stream_type\":\"REALTIME\"}}",
+        q.last,
+        q.last_qty,
+        q.prev_close,
+        change_word(change),
+        change.abs(),
+    )
+}
+
+/// `type: orderbook` with its top level (and one level below it), DEFAULT or SIMPLE keys;
+/// `micros` writes the timestamp as Bithumb v1 does, µs in a string.
+pub(super) fn orderbook(q: &Quote, now_ms: i64, simple: bool, micros: bool) -> String {
+    let code = market_code(&q.instrument);
+    let k = |default: &'static str, short: &'static str| if simple { short } else { default };
+    let time = if micros {
+        format!("\"{}\"", now_ms * 1000)
+    } else {
+        now_ms.to_string()
+    };
+    let deeper = (
+        q.ask + (q.ask - q.bid),
+        q.bid - (q.ask - q.bid).min(q.bid / Decimal::TWO),
+    );
+    format!(
+        "{{\"{}\":\"orderbook\",\"{}\":\"{code}\",\"{}\":{time},\"{}\":{},\"{}\":{},\"{}\":[\
+         {{\"{ap}\":{},\"{bp}\":{},\"{as_}\":{},\"{bs}\":{}}},\
+         {{\"{ap}\":{},\"{bp}\":{},\"{as_}\":1,\"{bs}\":1}}],\"{}\":\"REALTIME\",\"{}\":0}}",
+        k("type", "ty"),
+        k("code", "cd"),
+        k("timestamp", "tms"),
+        k("total_ask_size", "tas"),
+        q.ask_qty + Decimal::ONE,
+        k("total_bid_size", "tbs"),
+        q.bid_qty + Decimal::ONE,
+        k("orderbook_units", "obu"),
+        q.ask,
+        q.bid,
+        q.ask_qty,
+        q.bid_qty,
+        deeper.0,
+        deeper.1,
+        k("stream_type", "st"),
+        k("level", "lv"),
+        ap = k("ask_price", "ap"),
+        bp = k("bid_price", "bp"),
+        as_ = k("ask_size", "as"),
+        bs = k("bid_size", "bs"),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn requests() {
+        let ok = r#"[{"ticket":"t"},{"type":"ticker","codes":["KRW-BTC","KRW-ETH"]},{"type":"orderbook","codes":["KRW-BTC","KRW-ETH"]},{"format":"SIMPLE"}]"#;
+        let (instruments, channels, simple) = parse_request(ok).unwrap();
+        assert_eq!(
+            (instruments[1].as_str(), channels, simple),
+            ("ETH-KRW", vec!["ticker", "orderbook"], true)
+        );
+        assert!(parse_request(r#"[{"type":"ticker","codes":["KRW-BTC"]}]"#).is_err());
+        assert!(
+            parse_request(r#"[{"ticket":"t"},{"type":"ticker","codes":["krw btc"]}]"#).is_err()
+        );
+        assert!(
+            parse_request(r#"[{"ticket":"t"},{"type":"candle","codes":["KRW-BTC"]}]"#).is_err()
+        );
+    }
+}
