@@ -75,7 +75,7 @@ async fn every_tick_arrives_once_in_order_and_exact() {
         "consumed count differs from produced count"
     );
     let mut per_exchange: BTreeMap<Exchange, u64> = BTreeMap::new();
-    let mut last_per_key: HashMap<String, (i64, i64)> = HashMap::new();
+    let mut last_per_key: HashMap<(String, &str), (i64, i64)> = HashMap::new();
     let mut values = HashSet::new();
     for m in &messages {
         let payload = m.payload().unwrap();
@@ -90,9 +90,13 @@ async fn every_tick_arrives_once_in_order_and_exact() {
         // An independent encoder (apache-avro) writes the very same body: exact values.
         let (_, body) = confluent::split(payload).unwrap();
         assert_eq!(avro::encode_with_apache_avro(&tick).unwrap(), body);
-        // Per key, in partition order: exchange time never goes back, receive time moves on.
-        let now = (tick.event_ts_us.unwrap_or(0), tick.received_ts_us);
-        if let Some(before) = last_per_key.insert(key.to_owned(), now) {
+        // Per key and kind, in partition order: exchange time (the receive time where the
+        // venue sends none, as Binance's bookTicker) never goes back, receive time moves on.
+        let now = (
+            tick.event_ts_us.unwrap_or(tick.received_ts_us),
+            tick.received_ts_us,
+        );
+        if let Some(before) = last_per_key.insert((key.to_owned(), tick.kind.as_str()), now) {
             assert!(
                 now.0 >= before.0 && now.1 > before.1,
                 "{key} out of order: {before:?} then {now:?}"
@@ -115,7 +119,10 @@ async fn every_tick_arrives_once_in_order_and_exact() {
             "no {x} ticks"
         );
     }
-    let keys: HashSet<_> = last_per_key.keys().collect();
+    let keys: HashSet<_> = last_per_key.keys().map(|(k, _)| k).collect();
+    // Every configured channel of every connector delivered: trades and books too.
+    let kinds: HashSet<_> = last_per_key.keys().map(|(_, kind)| *kind).collect();
+    assert_eq!(kinds.len(), 3, "{kinds:?}");
     assert_eq!(
         keys.len(),
         configured.values().map(HashSet::len).sum::<usize>(),

@@ -22,7 +22,7 @@ from confluent_kafka.serialization import StringDeserializer
 # The canonical JSON form of one value (shared with the independent Avro reader beside this).
 from independent_avro_decode import plain
 
-PREFIXES = ("EXCHANGE_", "EVENT_KIND_", "STREAM_TYPE_", "MARKET_STATE_")
+PREFIXES = ("EXCHANGE_", "EVENT_KIND_", "STREAM_TYPE_", "MARKET_STATE_", "TRADE_SIDE_")
 INTEGERS = ("event_ts_us", "trade_ts_us", "sequence", "received_ts_us", "delisting_date")
 
 

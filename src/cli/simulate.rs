@@ -17,12 +17,14 @@ pub(super) const ABOUT: &str =
     "Run a local WebSocket server that speaks the Upbit, Binance and Bithumb protocols";
 
 /// Full description for `tickflow simulate --help`.
-pub(super) const LONG_ABOUT: &str = "Runs a local WebSocket server that speaks each exchange's public ticker \
+pub(super) const LONG_ABOUT: &str = "Runs a local WebSocket server that speaks each exchange's public market-data \
 protocol closely enough that tickflow's adapters connect to it unchanged: Upbit \
-(/upbit/websocket/v1, binary frames), Bithumb v1 (/bithumb/websocket/v1), Bithumb legacy \
-(/bithumb/pub/ws) and Binance (/binance/stream?streams=..., or /binance/ws with SUBSCRIBE; \
-server pings). After a client subscribes, it streams synthetic tickers (random walks with \
-exact decimals) at --rate frames per second per connection.\n\n\
+(/upbit/websocket/v1, binary frames; ticker, trade, orderbook), Bithumb v1 \
+(/bithumb/websocket/v1; the same channels), Bithumb legacy (/bithumb/pub/ws; ticker, \
+transaction) and Binance (/binance/stream?streams=..., or /binance/ws with SUBSCRIBE; server \
+pings; ticker, miniTicker, bookTicker, trade, aggTrade). After a client subscribes, it streams \
+synthetic data (random walks with exact decimals) for every subscribed instrument and \
+channel, round-robin, at --rate frames per second per connection.\n\n\
 Faults for testing reconnects and the DLQ: add \
 `fault=drop|stall|malformed|error|oversize|giant&after=N` to a connection's URL query, or use \
 --fault for all connections. drop closes the socket after N data frames; stall goes silent \
