@@ -1,6 +1,9 @@
 //! Per-frame cost of the gatherer's hot path on one core: decode + validate + normalize +
-//! encode (Avro with Confluent framing), per adapter; and the hot Avro encoder next to
-//! apache-avro's generic `Value` path. Run: `cargo bench --bench pipeline`.
+//! encode (Avro with Confluent framing), per adapter and channel; the same over every real
+//! frame of a capture (`peer_frames`, the frames `scripts/peer_bench.sh` also gives
+//! cryptofeed); and the hot Avro encoder next to apache-avro's generic `Value` path.
+//! Run: `cargo bench --bench pipeline`. Real frames come from `../shared/samples` when it is
+//! beside the repository (a line on stderr says which source each case uses).
 #![allow(missing_docs, clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
@@ -18,6 +21,69 @@ struct Case {
     adapter: Box<dyn Adapter>,
     frame: &'static [u8],
     received_us: i64,
+}
+
+/// A captured frame with its receive time (µs).
+type Line = (i64, &'static [u8]);
+
+/// `../shared/samples/<sub>`, if present.
+fn sample(sub: &str) -> Option<String> {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../shared/samples")
+        .join(sub);
+    std::fs::read_to_string(path).ok()
+}
+
+/// hftbacktest's real spot capture as `(receive µs, frame)` lines.
+fn hftbacktest() -> Option<Vec<(i64, &'static [u8])>> {
+    let text = sample("binance/hftbacktest__spot_btcusdt_20240808_head3000.txt")?;
+    let text: &'static str = Box::leak(text.into_boxed_str());
+    Some(
+        text.lines()
+            .filter_map(|l| {
+                let (ns, frame) = l.split_once(' ')?;
+                Some((ns.parse::<i64>().ok()? / 1000, frame.as_bytes()))
+            })
+            .collect(),
+    )
+}
+
+/// cryptofeed's combined-stream capture as `(receive µs, frame)` lines.
+fn cryptofeed_binance() -> Option<Vec<(i64, &'static [u8])>> {
+    let text = sample("binance/cryptofeed__BINANCE.ws.1.0")?;
+    let text: &'static str = Box::leak(text.into_boxed_str());
+    Some(
+        text.lines()
+            .filter_map(|l| {
+                let (ts, frame) = l.split_once(": ")?;
+                let (secs, frac) = ts.split_once('.')?;
+                let micros: i64 = format!("{frac:0<6}")[..6].parse().ok()?;
+                Some((
+                    secs.parse::<i64>().ok()? * 1_000_000 + micros,
+                    frame.as_bytes(),
+                ))
+            })
+            .collect(),
+    )
+}
+
+/// The first real frame of `stream` (`@bookTicker`, `@trade`), else the fixture.
+fn real_or(stream: &str, fixture: &'static [u8], fixture_us: i64) -> (&'static [u8], i64) {
+    let found = hftbacktest().and_then(|lines| {
+        lines
+            .into_iter()
+            .find(|(_, f)| std::str::from_utf8(f).is_ok_and(|f| f.contains(stream)))
+    });
+    match found {
+        Some((at, frame)) => {
+            eprintln!("{stream}: a real frame (hftbacktest)");
+            (frame, at)
+        }
+        None => {
+            eprintln!("{stream}: SKIP real frame (no ../shared/samples), using the fixture");
+            (fixture, fixture_us)
+        }
+    }
 }
 
 fn cases() -> Vec<Case> {
@@ -43,6 +109,38 @@ fn cases() -> Vec<Case> {
             frame: include_bytes!("../tests/fixtures/binance/mini_ticker_combined.json"),
             received_us: 1_763_615_720_010_000,
         },
+        {
+            let (frame, received_us) = real_or(
+                "@bookTicker",
+                include_bytes!("../tests/fixtures/binance/book_ticker_raw.json"),
+                1_763_615_720_010_000,
+            );
+            Case {
+                name: "binance_bookTicker_combined",
+                adapter: binance(),
+                frame,
+                received_us,
+            }
+        },
+        {
+            let (frame, received_us) = real_or(
+                "@trade",
+                include_bytes!("../tests/fixtures/binance/trade_combined.json"),
+                1_763_615_720_010_000,
+            );
+            Case {
+                name: "binance_trade_combined",
+                adapter: binance(),
+                frame,
+                received_us,
+            }
+        },
+        Case {
+            name: "binance_aggTrade_raw",
+            adapter: binance(),
+            frame: include_bytes!("../tests/fixtures/binance/agg_trade_raw.json"),
+            received_us: 1_763_615_720_010_000,
+        },
         Case {
             name: "upbit_ticker_default",
             adapter: Box::new(UpbitAdapter::new(config.clone())),
@@ -54,6 +152,24 @@ fn cases() -> Vec<Case> {
             adapter: Box::new(UpbitAdapter::new(config.clone())),
             frame: include_bytes!("../tests/fixtures/upbit/ticker_simple.json"),
             received_us: 1_763_615_720_180_000,
+        },
+        Case {
+            name: "upbit_trade_simple",
+            adapter: Box::new(UpbitAdapter::new(config.clone())),
+            frame: include_bytes!("../tests/fixtures/upbit/trade_simple.json"),
+            received_us: 1_763_615_722_400_000,
+        },
+        Case {
+            name: "upbit_orderbook_simple",
+            adapter: Box::new(UpbitAdapter::new(config.clone())),
+            frame: include_bytes!("../tests/fixtures/upbit/orderbook_simple.json"),
+            received_us: 1_763_615_720_180_000,
+        },
+        Case {
+            name: "bithumb_legacy_transaction",
+            adapter: Box::new(BithumbAdapter::new(config.clone())),
+            frame: include_bytes!("../tests/fixtures/bithumb/legacy_transaction.json"),
+            received_us: 1_763_615_720_200_000,
         },
         Case {
             name: "bithumb_legacy_ticker",
@@ -82,16 +198,116 @@ fn pipeline(c: &mut Criterion) {
         let frame = Frame::binary(case.frame);
         assert!(matches!(
             case.adapter.decode(frame, case.received_us),
-            Ok(Decoded::Tick(_))
+            Ok(Decoded::Tick(_) | Decoded::Ticks(_))
         ));
         let mut out = Vec::with_capacity(256);
         group.bench_function(case.name, |b| {
             b.iter(|| {
                 out.clear();
-                match case.adapter.decode(black_box(frame), case.received_us) {
-                    Ok(Decoded::Tick(tick)) => encoder.encode(&tick, &mut out).unwrap(),
-                    other => panic!("{other:?}"),
-                }
+                encode_frame(
+                    case.adapter.as_ref(),
+                    black_box(frame),
+                    case.received_us,
+                    &encoder,
+                    &mut out,
+                );
+                black_box(out.len())
+            })
+        });
+    }
+    group.finish();
+}
+
+/// Frame → validated tick(s) → Confluent-framed Avro, appended to `out`.
+fn encode_frame(
+    adapter: &dyn Adapter,
+    frame: Frame<'_>,
+    received_us: i64,
+    encoder: &Encoder,
+    out: &mut Vec<u8>,
+) {
+    match adapter.decode(frame, received_us) {
+        Ok(Decoded::Tick(tick)) => encoder.encode(&tick, out).unwrap(),
+        Ok(Decoded::Ticks(ticks)) => {
+            for tick in &ticks {
+                encoder.encode(tick, out).unwrap();
+            }
+        }
+        other => panic!("{other:?}"),
+    }
+}
+
+/// Per-frame cost over every real frame of one kind in a capture, cycling through them: the
+/// same frames `scripts/peer_bench.sh` gives cryptofeed (`peer/cryptofeed_binance.py`).
+fn peer_frames(c: &mut Criterion) {
+    let encoder = Encoder {
+        format: Format::Avro,
+        schema_id: 1,
+    };
+    let bundled = Arc::new(SymbolTable::bundled_binance().unwrap());
+    let mut sets: Vec<(&str, Arc<SymbolTable>, Vec<Line>)> = Vec::new();
+    let of = |lines: &[(i64, &'static [u8])], stream: &str| -> Vec<(i64, &'static [u8])> {
+        lines
+            .iter()
+            .filter(|(_, f)| std::str::from_utf8(f).is_ok_and(|f| f.contains(stream)))
+            .copied()
+            .collect()
+    };
+    match hftbacktest() {
+        Some(lines) => {
+            sets.push((
+                "binance_bookTicker_hftbacktest",
+                bundled.clone(),
+                of(&lines, "@bookTicker\""),
+            ));
+            sets.push((
+                "binance_trade_hftbacktest",
+                bundled.clone(),
+                of(&lines, "@trade\""),
+            ));
+        }
+        None => eprintln!("peer_frames: SKIP hftbacktest (no ../shared/samples)"),
+    }
+    // cryptofeed's own capture: the aggTrade frames its Binance feed normalizes as trades,
+    // symbols from the exchangeInfo it captured beside them.
+    let info = sample("binance/cryptofeed__BINANCE.0");
+    match (cryptofeed_binance(), info) {
+        (Some(lines), Some(info)) => {
+            let first = info.lines().next().unwrap_or_default();
+            let json = &first[first.find('{').unwrap_or(0)..];
+            let table = Arc::new(SymbolTable::from_exchange_info(json).unwrap());
+            sets.push((
+                "binance_aggTrade_cryptofeed",
+                table.clone(),
+                of(&lines, "@aggTrade\""),
+            ));
+            sets.push((
+                "binance_bookTicker_cryptofeed",
+                table,
+                of(&lines, "@bookTicker\""),
+            ));
+        }
+        _ => eprintln!("peer_frames: SKIP cryptofeed capture (no ../shared/samples)"),
+    }
+    let mut group = c.benchmark_group("peer_frames");
+    group.throughput(Throughput::Elements(1));
+    for (name, table, frames) in sets {
+        assert!(!frames.is_empty(), "{name}");
+        let adapter = BinanceAdapter::new(AdapterConfig::default(), table);
+        let mut out = Vec::with_capacity(256);
+        let mut at = 0;
+        group.bench_function(name, |b| {
+            b.iter(|| {
+                let (received, frame) = frames[at % frames.len()];
+                at += 1;
+                out.clear();
+                encode_frame(
+                    &adapter,
+                    Frame::text(black_box(frame)),
+                    received,
+                    &encoder,
+                    &mut out,
+                );
                 black_box(out.len())
             })
         });
@@ -141,7 +357,7 @@ fn avro_paths(c: &mut Criterion) {
 }
 
 /// The cache's decode of one message by its header id: the compiled schema and a v1 writer
-/// (both the hot decoder: v1 is v2's first 22 fields), and a writer that is not a prefix of
+/// (both the hot decoder: v1 is v3's first 22 fields), and a writer that is not a prefix of
 /// the compiled schema (the generic path, resolving by field name).
 fn cache_decode(c: &mut Criterion) {
     use tickflow::registry::resolver::Resolver;
@@ -169,9 +385,10 @@ fn cache_decode(c: &mut Criterion) {
         out
     };
     let (fixed, current) = (framed(1), framed(2));
-    // What tickflow v1 wrote: the same body without the three fields v2 added (all null here).
+    // What tickflow v1 wrote: the same body without the four fields v2 and v3 added (all null
+    // here).
     let mut v1 = current.clone();
-    v1.truncate(v1.len() - 3);
+    v1.truncate(v1.len() - 4);
     v1[1..5].copy_from_slice(&3u32.to_be_bytes());
     assert_eq!(resolver.decode(&v1).unwrap().1, tick);
     let mut generic = v1.clone();
@@ -202,6 +419,6 @@ criterion_group! {
     config = Criterion::default()
         .warm_up_time(Duration::from_secs(1))
         .measurement_time(Duration::from_secs(3));
-    targets = pipeline, avro_paths, cache_decode
+    targets = pipeline, peer_frames, avro_paths, cache_decode
 }
 criterion_main!(benches);

@@ -6,7 +6,7 @@ mod common;
 use common::{adapter_with, decode, fixture};
 use proptest::prelude::*;
 use tickflow::exchange::{AdapterConfig, Decoded, Frame};
-use tickflow::model::{Exchange, Reason};
+use tickflow::model::{EventKind, Exchange, Reason, TradeSide};
 
 const UPBIT_R: i64 = 1_763_615_720_180_000;
 const BINANCE_R: i64 = 1_763_615_720_010_000;
@@ -371,8 +371,16 @@ fn deep_nesting() {
     }
 }
 
-const FIXTURES: [(Exchange, &str); 9] = [
+const FIXTURES: [(Exchange, &str); 17] = [
     (Exchange::Upbit, "upbit/ticker_default.json"),
+    (Exchange::Upbit, "upbit/orderbook_simple.json"),
+    (Exchange::Upbit, "upbit/orderbook_default.json"),
+    (Exchange::Upbit, "upbit/trade_simple.json"),
+    (Exchange::Binance, "binance/book_ticker_raw.json"),
+    (Exchange::Binance, "binance/trade_combined.json"),
+    (Exchange::Binance, "binance/agg_trade_raw.json"),
+    (Exchange::Bithumb, "bithumb/legacy_transaction.json"),
+    (Exchange::Bithumb, "bithumb/v1_orderbook.json"),
     (Exchange::Upbit, "upbit/ticker_simple.json"),
     (Exchange::Upbit, "upbit/trade_default.json"),
     (Exchange::Binance, "binance/ticker_raw.json"),
@@ -414,9 +422,72 @@ proptest! {
         }
         let mut config = AdapterConfig::default();
         config.validation.check_time_window = false;
-        if let Ok(Decoded::Tick(t)) = adapter_with(exchange, config).decode(Frame::text(&frame), 0) {
+        let ticks = match adapter_with(exchange, config).decode(Frame::text(&frame), 0) {
+            Ok(Decoded::Tick(t)) => vec![t],
+            Ok(Decoded::Ticks(ts)) => ts,
+            _ => vec![],
+        };
+        for t in ticks {
             prop_assert!(t.last_price > rust_decimal::Decimal::ZERO);
             if let (Some(h), Some(l)) = (t.high_price, t.low_price) { prop_assert!(h >= l); }
+            if let (Some(b), Some(a)) = (t.bid_price, t.ask_price) { prop_assert!(b <= a); }
+            if t.kind == EventKind::BestBidOffer {
+                let (b, a) = (t.bid_price.unwrap(), t.ask_price.unwrap());
+                prop_assert_eq!(t.last_price, (b + a) / rust_decimal::Decimal::TWO);
+            }
+        }
+    }
+
+    /// Any trade id, price, size and side give exactly those values in a Binance trade; ids
+    /// above 2^53 stay exact.
+    #[test]
+    fn binance_trade_values_are_exact(
+        id in 0i64..i64::MAX,
+        (pm, ps) in (1u64..u64::MAX, 0u32..12),
+        (qm, qs) in (0u64..u64::MAX, 0u32..12),
+        maker in any::<bool>(),
+    ) {
+        let price = rust_decimal::Decimal::from_i128_with_scale(i128::from(pm), ps);
+        let qty = rust_decimal::Decimal::from_i128_with_scale(i128::from(qm), qs);
+        let frame = text("binance/trade_combined.json")
+            .replace("\"t\":12345", &format!("\"t\":{id}"))
+            .replace("\"p\":\"0.001\"", &format!("\"p\":\"{price}\""))
+            .replace("\"q\":\"100\"", &format!("\"q\":\"{qty}\""))
+            .replace("\"m\":true", &format!("\"m\":{maker}"));
+        match decode(Exchange::Binance, frame.as_bytes(), 1_763_615_720_010_000) {
+            Ok(Decoded::Tick(t)) => {
+                prop_assert_eq!((t.sequence, t.last_price, t.last_qty), (Some(id), price, Some(qty)));
+                let side = if maker { TradeSide::Sell } else { TradeSide::Buy };
+                prop_assert_eq!(t.trade_side, Some(side));
+            }
+            Err(r) => prop_assert!(matches!(r.reason, Reason::UnrepresentableValue), "{r}"),
+            Ok(other) => prop_assert!(false, "{other:?}"),
+        }
+    }
+
+    /// Any book: exact sides and an exact mid, or a crossed book refused.
+    #[test]
+    fn binance_book_ticker_values_are_exact(
+        (bm, am, scale) in (1u64..1u64 << 50, 1u64..1u64 << 50, 0u32..10),
+        update_id in 0i64..i64::MAX,
+    ) {
+        let d = |m: u64| rust_decimal::Decimal::from_i128_with_scale(i128::from(m), scale);
+        let frame = text("binance/book_ticker_raw.json")
+            .replace("\"b\":\"25.35190000\"", &format!("\"b\":\"{}\"", d(bm)))
+            .replace("\"a\":\"25.36520000\"", &format!("\"a\":\"{}\"", d(am)))
+            .replace("\"u\":400900217", &format!("\"u\":{update_id}"));
+        match decode(Exchange::Binance, frame.as_bytes(), 1_763_615_720_010_000) {
+            Ok(Decoded::Tick(t)) => {
+                prop_assert!(bm <= am);
+                prop_assert_eq!((t.bid_price, t.ask_price), (Some(d(bm)), Some(d(am))));
+                prop_assert_eq!(t.last_price, ((d(bm) + d(am)) / rust_decimal::Decimal::TWO).normalize());
+                prop_assert_eq!((t.sequence, t.event_ts_us), (Some(update_id), None));
+            }
+            Err(r) => {
+                prop_assert!(bm > am);
+                prop_assert_eq!(r.reason, Reason::CrossedBook);
+            }
+            Ok(other) => prop_assert!(false, "{other:?}"),
         }
     }
 

@@ -117,22 +117,22 @@ fn wire_units(d: Decimal) -> i128 {
     d.mantissa() * POW10_U128[(WIRE_SCALE - d.scale()) as usize] as i128
 }
 
-/// Checks every rule, failing on the first broken one. The wire check runs first, so the
-/// comparisons after it can use exact integer arithmetic.
+/// Checks every rule, failing on the first broken one. Every value passes the wire check
+/// before the comparisons after the loop, so those can use exact integer arithmetic.
 pub fn validate(tick: &Tick, config: &ValidationConfig) -> Result<(), Rejection> {
-    let values = tick.decimals();
-    for (name, value) in Tick::DECIMAL_FIELDS.iter().zip(values) {
-        if let Some(v) = value
-            && !fits_wire(v)
-        {
+    // One pass: each present value must fit the wire, then obey its sign rule.
+    for ((name, value), rule) in Tick::DECIMAL_FIELDS
+        .iter()
+        .zip(tick.decimals())
+        .zip(SIGN_RULES)
+    {
+        let Some(v) = value else { continue };
+        if !fits_wire(v) {
             return Err(Rejection::new(
                 Reason::UnrepresentableValue,
                 format!("`{name}` = {v} does not fit decimal(38,18)"),
             ));
         }
-    }
-    for ((name, value), rule) in Tick::DECIMAL_FIELDS.iter().zip(values).zip(SIGN_RULES) {
-        let Some(v) = value else { continue };
         match rule {
             Sign::Positive => require_positive(name, Some(v))?,
             Sign::NonNegative => require_non_negative(name, Some(v))?,

@@ -15,6 +15,8 @@ use crate::exchange::json::{boolean, integer, millis_to_micros, required_decimal
 use crate::model::{EventKind, Exchange, Instrument, Reason, Rejection, Tick, TradeSide};
 
 /// A trade; `aggregate` for `aggTrade`.
+// Inlined into the caller so the tick is built in place, not copied out (~450 bytes).
+#[inline]
 pub(super) fn trade(
     instrument: Instrument,
     symbol: &str,

@@ -203,14 +203,7 @@ impl BithumbAdapter {
         received_ts_us: i64,
     ) -> Result<Decoded, Rejection> {
         no_duplicate(t.duplicate)?;
-        let symbol = t.symbol.ok_or_else(|| Rejection::missing("symbol"))?;
-        let instrument = parse_legacy_symbol(symbol).ok_or_else(|| {
-            Rejection::new(
-                Reason::UnknownInstrument,
-                format!("symbol `{}` is not BASE_QUOTE", clip(symbol, 32)),
-            )
-        })?;
-        self.config.check_instrument(&instrument)?;
+        let (symbol, instrument) = legacy_instrument(t.symbol, &self.config)?;
         let last = required_decimal("closePrice", t.close)?;
         let mut tick = Tick::new(
             Exchange::Bithumb,
@@ -253,6 +246,22 @@ impl BithumbAdapter {
 /// The legacy API's symbol of an instrument: `BTC_KRW` (BASE_QUOTE) for `BTC-KRW`.
 pub fn legacy_symbol(instrument: &Instrument) -> String {
     format!("{}_{}", instrument.base(), instrument.quote())
+}
+
+/// A legacy message's `symbol` and its configured instrument, or why not.
+pub(crate) fn legacy_instrument<'a>(
+    symbol: Option<&'a str>,
+    config: &AdapterConfig,
+) -> Result<(&'a str, Instrument), Rejection> {
+    let symbol = symbol.ok_or_else(|| Rejection::missing("symbol"))?;
+    let instrument = parse_legacy_symbol(symbol).ok_or_else(|| {
+        Rejection::new(
+            Reason::UnknownInstrument,
+            format!("symbol `{}` is not BASE_QUOTE", clip(symbol, 32)),
+        )
+    })?;
+    config.check_instrument(&instrument)?;
+    Ok((symbol, instrument))
 }
 
 /// The instrument of a legacy symbol (`BTC_KRW` → `BTC-KRW`); `None` when it is not

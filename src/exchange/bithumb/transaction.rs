@@ -10,7 +10,7 @@
 //! these ticks have no sequence; a trade that fails any rule rejects the whole frame (it goes to
 //! the DLQ as received, nothing is half-published).
 
-use super::{KST_OFFSET_SECS, parse_legacy_symbol};
+use super::{KST_OFFSET_SECS, legacy_instrument};
 use crate::exchange::AdapterConfig;
 use crate::exchange::json::{Fields, Parser, Raw, no_duplicate, required_decimal, store};
 use crate::model::reject::clip;
@@ -94,14 +94,7 @@ fn trade(
     config: &AdapterConfig,
 ) -> Result<Tick, Rejection> {
     no_duplicate(t.duplicate)?;
-    let symbol = t.symbol.ok_or_else(|| Rejection::missing("symbol"))?;
-    let instrument = parse_legacy_symbol(symbol).ok_or_else(|| {
-        Rejection::new(
-            Reason::UnknownInstrument,
-            format!("symbol `{}` is not BASE_QUOTE", clip(symbol, 32)),
-        )
-    })?;
-    config.check_instrument(&instrument)?;
+    let (symbol, instrument) = legacy_instrument(t.symbol, config)?;
     let price = required_decimal("contPrice", t.price)?;
     let mut tick = Tick::new(
         Exchange::Bithumb,
