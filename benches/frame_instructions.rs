@@ -1,7 +1,8 @@
 //! Deterministic companion to `pipeline`: runs the same per-frame work a fixed number of
 //! times so callgrind can count instructions per frame, which do not depend on how busy the
 //! (shared, noisy) machine is. Use `scripts/instructions.sh`; run directly it does nothing.
-//! Arguments: `<case> <frames>`, case one of binance, upbit, bithumb.
+//! Arguments: `<case> <frames>`, case one of binance, upbit, bithumb (tickers), binance_book,
+//! binance_trade.
 #![allow(missing_docs, clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::hint::black_box;
@@ -28,6 +29,18 @@ fn main() {
             include_bytes!("../tests/fixtures/binance/ticker_raw.json"),
             1_763_615_720_010_000,
         ),
+        "binance_book" | "binance_trade" => (
+            Box::new(BinanceAdapter::new(
+                config,
+                Arc::new(SymbolTable::bundled_binance().unwrap()),
+            )),
+            if case == "binance_book" {
+                &include_bytes!("../tests/fixtures/binance/book_ticker_raw.json")[..]
+            } else {
+                &include_bytes!("../tests/fixtures/binance/trade_combined.json")[..]
+            },
+            1_763_615_720_010_000,
+        ),
         "upbit" => (
             Box::new(UpbitAdapter::new(config)),
             include_bytes!("../tests/fixtures/upbit/ticker_default.json"),
@@ -47,8 +60,8 @@ fn main() {
     let mut out = Vec::with_capacity(256);
     for _ in 0..frames {
         out.clear();
-        match adapter.decode(black_box(Frame::binary(frame)), received) {
-            Ok(Decoded::Tick(tick)) => encoder.encode(&tick, &mut out).unwrap(),
+        match &adapter.decode(black_box(Frame::binary(frame)), received) {
+            Ok(Decoded::Tick(tick)) => encoder.encode(tick, &mut out).unwrap(),
             other => panic!("{other:?}"),
         }
         black_box(out.len());

@@ -226,10 +226,11 @@ fn encode_frame(
     encoder: &Encoder,
     out: &mut Vec<u8>,
 ) {
-    match adapter.decode(frame, received_us) {
-        Ok(Decoded::Tick(tick)) => encoder.encode(&tick, out).unwrap(),
+    // By reference, as the pipeline matches it (no copy of the tick).
+    match &adapter.decode(frame, received_us) {
+        Ok(Decoded::Tick(tick)) => encoder.encode(tick, out).unwrap(),
         Ok(Decoded::Ticks(ticks)) => {
-            for tick in &ticks {
+            for tick in ticks {
                 encoder.encode(tick, out).unwrap();
             }
         }

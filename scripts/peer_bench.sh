@@ -16,19 +16,20 @@ if [ ! -d "$samples/binance" ]; then
   echo "peer_bench: $samples/binance not found: the real frames are needed" >&2
   exit 2
 fi
-venv=target/peer-venv
+venv=${CARGO_TARGET_DIR:-target}/peer-venv
 if ! "$venv/bin/python" -c "from importlib.metadata import version as v; import sys; sys.exit(v('cryptofeed') != '$CRYPTOFEED_VERSION' or v('aiokafka') != '$AIOKAFKA_VERSION')" 2>/dev/null; then
   python3 -m venv "$venv"
   "$venv/bin/pip" install --quiet --disable-pip-version-check \
     "cryptofeed==$CRYPTOFEED_VERSION" "aiokafka==$AIOKAFKA_VERSION"
 fi
-out=target/peer-bench
+target=${CARGO_TARGET_DIR:-target}
+out=$target/peer-bench
 rm -rf "$out"
 mkdir -p "$out"
 for round in $(seq "$rounds"); do
   echo "== round $round/$rounds: tickflow"
   cargo bench --quiet --bench pipeline -- peer_frames >/dev/null
-  for case in target/criterion/peer_frames/*/; do
+  for case in "$target"/criterion/peer_frames/*/; do
     name=$(basename "$case")
     median=$("$venv/bin/python" -c "import json,sys; print(json.load(open(sys.argv[1]))['median']['point_estimate'])" "$case/new/estimates.json")
     printf '{"case": "%s", "variant": "tickflow", "median_ns_per_frame": %s}\n' "$name" "$median" >>"$out/rounds.jsonl"

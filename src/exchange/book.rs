@@ -1,6 +1,6 @@
 //! The canonical best bid/offer, shared by every venue's book decoder.
 
-use crate::model::{EventKind, Exchange, Instrument, Rejection, Tick};
+use crate::model::{EventKind, Rejection, Tick};
 use rust_decimal::Decimal;
 
 /// Both sides of the top of a book, as the venue sent them.
@@ -12,19 +12,14 @@ pub(crate) struct Top {
     pub ask_qty: Decimal,
 }
 
-/// A `BEST_BID_OFFER` tick. Its `last_price` is the mid price, exactly `(bid + ask) / 2`: the
-/// field is required since schema v1 and this event carries no trade. Prices of zero (an empty
-/// side) or a crossed book are refused by validation, never turned into null or a guess.
-// Inlined into the caller so the tick is built in place, not copied out (~450 bytes).
+/// Fills a `BEST_BID_OFFER` tick (its kind already set): both sides, and as `last_price` the
+/// mid price, exactly `(bid + ask) / 2`: the field is required since schema v1 and this event
+/// carries no trade. Prices of zero (an empty side) or a crossed book are refused by
+/// validation, never turned into null or a guess.
 #[inline]
-pub(crate) fn tick(
-    exchange: Exchange,
-    instrument: Instrument,
-    native_symbol: &str,
-    top: Top,
-    received_ts_us: i64,
-) -> Result<Tick, Rejection> {
-    let mid = mid(top.bid, top.ask).ok_or_else(|| {
+pub(crate) fn fill(tick: &mut Tick, top: Top) -> Result<(), Rejection> {
+    debug_assert_eq!(tick.kind, EventKind::BestBidOffer);
+    tick.last_price = mid(top.bid, top.ask).ok_or_else(|| {
         Rejection::new(
             crate::model::Reason::UnrepresentableValue,
             format!(
@@ -33,19 +28,11 @@ pub(crate) fn tick(
             ),
         )
     })?;
-    let mut tick = Tick::new(
-        exchange,
-        instrument,
-        native_symbol,
-        EventKind::BestBidOffer,
-        mid,
-        received_ts_us,
-    );
     tick.bid_price = Some(top.bid);
     tick.bid_qty = Some(top.bid_qty);
     tick.ask_price = Some(top.ask);
     tick.ask_qty = Some(top.ask_qty);
-    Ok(tick)
+    Ok(())
 }
 
 /// `(a + b) / 2` exactly and normalized, on the mantissas: `(a + b) * 5` one decimal place
@@ -71,22 +58,28 @@ fn mid(a: Decimal, b: Decimal) -> Option<Decimal> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::model::{Exchange, Instrument};
     use std::str::FromStr;
 
     #[test]
     fn mid_is_exact() {
         let d = |s: &str| Decimal::from_str(s).unwrap();
-        let t = tick(
+        let mut t = Tick::new(
             Exchange::Binance,
             Instrument::parse("BTC-USDT").unwrap(),
             "BTCUSDT",
+            EventKind::BestBidOffer,
+            Decimal::ZERO,
+            1,
+        );
+        fill(
+            &mut t,
             Top {
                 bid: d("61837.63"),
                 bid_qty: d("3.78826"),
                 ask: d("61837.64"),
                 ask_qty: d("1.54698"),
             },
-            1,
         )
         .unwrap();
         assert_eq!(t.last_price, d("61837.635"));

@@ -145,8 +145,9 @@ pub fn run(
             }
             Ok(())
         };
-        let letter = match decoded {
-            Ok(Decoded::Tick(tick)) => match publish(&tick) {
+        // Matched by reference: moving a 400-byte tick out of the result would copy it.
+        let letter = match &decoded {
+            Ok(Decoded::Tick(tick)) => match publish(tick) {
                 Ok(()) => continue,
                 Err(letter) => letter,
             },
@@ -160,8 +161,8 @@ pub fn run(
                 stats.controls.add(route.exchange, 1);
                 continue;
             }
-            Ok(Decoded::Unsupported { message_type }) => DeadLetter::unsupported(&message_type),
-            Err(rejection) => DeadLetter::rejected(&rejection),
+            Ok(Decoded::Unsupported { message_type }) => DeadLetter::unsupported(message_type),
+            Err(rejection) => DeadLetter::rejected(rejection),
         };
         stats.dead_letters.add(route.exchange, 1);
         if let Ok(mut m) = stats.by_reason.lock() {

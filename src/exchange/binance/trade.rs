@@ -12,27 +12,16 @@
 
 use super::event::EventFields;
 use crate::exchange::json::{boolean, integer, millis_to_micros, required_decimal};
-use crate::model::{EventKind, Exchange, Instrument, Reason, Rejection, Tick, TradeSide};
+use crate::model::{Reason, Rejection, Tick, TradeSide};
 
-/// A trade; `aggregate` for `aggTrade`.
-// Inlined into the caller so the tick is built in place, not copied out (~450 bytes).
+/// Fills a trade; `aggregate` for `aggTrade`.
 #[inline]
-pub(super) fn trade(
-    instrument: Instrument,
-    symbol: &str,
+pub(super) fn fill(
+    tick: &mut Tick,
     ev: &EventFields<'_>,
     aggregate: bool,
-    received_ts_us: i64,
-) -> Result<Tick, Rejection> {
-    let price = required_decimal("p", ev.p)?;
-    let mut tick = Tick::new(
-        Exchange::Binance,
-        instrument,
-        symbol,
-        EventKind::Trade,
-        price,
-        received_ts_us,
-    );
+) -> Result<(), Rejection> {
+    tick.last_price = required_decimal("p", ev.p)?;
     tick.last_qty = Some(required_decimal("q", ev.q)?);
     let (id_key, id) = if aggregate { ("a", ev.a) } else { ("t", ev.t) };
     tick.sequence = Some(integer(id_key, id)?.ok_or_else(|| Rejection::missing(id_key))?);
@@ -56,5 +45,5 @@ pub(super) fn trade(
     } else {
         TradeSide::Buy
     });
-    Ok(tick)
+    Ok(())
 }

@@ -336,7 +336,15 @@ fn orderbook_to_decoded(
         ask: required_decimal("ask_price", unit.ask_price)?,
         ask_qty: required_decimal("ask_size", unit.ask_size)?,
     };
-    let mut tick = book::tick(exchange, instrument, code, top, received_ts_us)?;
+    let mut tick = Tick::new(
+        exchange,
+        instrument,
+        code,
+        EventKind::BestBidOffer,
+        Decimal::ZERO,
+        received_ts_us,
+    );
+    book::fill(&mut tick, top)?;
     tick.event_ts_us =
         Some(orderbook::book_time_us(f.timestamp)?.ok_or_else(|| Rejection::missing("timestamp"))?);
     tick.stream_type = stream_type(f)?;
