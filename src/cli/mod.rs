@@ -13,7 +13,8 @@ mod symbols;
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;
 
-/// tickflow: exchange ticker feeds → one canonical, exact, schema-governed stream.
+/// tickflow: exchange market-data feeds (tickers, trades, best bid/offer) → one canonical,
+/// exact, schema-governed stream.
 #[derive(Debug, Parser)]
 #[command(name = "tickflow", version, about, long_about = None)]
 pub struct Cli {
