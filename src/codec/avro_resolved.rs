@@ -54,12 +54,11 @@ pub fn from_value(value: Value) -> Result<Tick, CodecError> {
     let mut take = |name: &'static str| -> Result<Value, CodecError> {
         Ok(f.remove(name).unwrap_or(Value::Null))
     };
-    let exchange = match symbol("exchange", take("exchange")?)?.as_str() {
-        "UPBIT" => Exchange::Upbit,
-        "BINANCE" => Exchange::Binance,
-        "BITHUMB" => Exchange::Bithumb,
-        other => return Err(invalid("exchange", format!("symbol `{other}`"))),
-    };
+    let exchange_symbol = symbol("exchange", take("exchange")?)?;
+    let exchange = Exchange::ALL
+        .into_iter()
+        .find(|e| e.as_str() == exchange_symbol)
+        .ok_or_else(|| invalid("exchange", format!("symbol `{exchange_symbol}`")))?;
     let text = string("instrument", take("instrument")?)?;
     let instrument = Instrument::parse(&text)
         .ok_or_else(|| invalid("instrument", format!("`{text}` is not BASE-QUOTE")))?;

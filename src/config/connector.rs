@@ -316,9 +316,16 @@ fn validate(
     p: &mut Problems<'_>,
 ) -> Option<ConnectorConfig> {
     let Some(exchange) = Exchange::parse(&file.exchange) else {
+        let names: Vec<String> = Exchange::ALL
+            .iter()
+            .map(|e| e.as_str().to_ascii_lowercase())
+            .collect();
+        let (last, rest) = names
+            .split_last()
+            .map_or(("", &[][..]), |(l, r)| (l.as_str(), r));
         p.add(
             "exchange",
-            format!("`{}` is not upbit, binance or bithumb", file.exchange),
+            format!("`{}` is not {} or {last}", file.exchange, rest.join(", ")),
         );
         return None;
     };
