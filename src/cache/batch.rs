@@ -90,7 +90,7 @@ impl Batch {
     /// Keeps `tick` (from the message `from` describes) if it is the newest of its key so
     /// far, with a copy of that message.
     pub fn add(&mut self, tick: Tick, from: SourceRef<'_>) {
-        let part = primary(tick.kind);
+        let part = Part::ordering(tick.kind);
         match self
             .newest
             .entry((tick.exchange, tick.instrument.clone(), tick.kind))
@@ -144,15 +144,6 @@ impl Batch {
     /// (topic, partition, highest offset covered).
     pub fn offsets(&self) -> &[(String, i32, i64)] {
         &self.offsets
-    }
-}
-
-/// The part that orders ticks of one kind against each other.
-fn primary(kind: EventKind) -> Part {
-    match kind {
-        EventKind::Trade => Part::Trade,
-        EventKind::BestBidOffer => Part::Book,
-        EventKind::Ticker => Part::Ticker,
     }
 }
 

@@ -75,6 +75,15 @@ impl Part {
         }
     }
 
+    /// The part that orders ticks of `kind` against each other (the one each kind is about).
+    pub const fn ordering(kind: EventKind) -> Part {
+        match kind {
+            EventKind::Trade => Self::Trade,
+            EventKind::BestBidOffer => Self::Book,
+            EventKind::Ticker => Self::Ticker,
+        }
+    }
+
     /// The fields it owns (besides `<name>_ver`).
     pub const fn fields(self) -> &'static [&'static str] {
         match self {

@@ -186,12 +186,7 @@ pub fn run(args: &NormalizeArgs) -> anyhow::Result<ExitCode> {
         out.clear();
         match adapter.decode(Frame::text(frame), received_us) {
             Ok(decoded @ (Decoded::Tick(_) | Decoded::Ticks(_))) => {
-                let ticks = match &decoded {
-                    Decoded::Tick(tick) => std::slice::from_ref(tick),
-                    Decoded::Ticks(ticks) => ticks.as_slice(),
-                    _ => &[],
-                };
-                for tick in ticks {
+                for tick in decoded.ticks() {
                     counts.ticks += 1;
                     match &encoder {
                         None => {

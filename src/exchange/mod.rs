@@ -116,6 +116,18 @@ pub enum Decoded {
     },
 }
 
+impl Decoded {
+    /// The ticks it holds, in frame order: one, several, or none (a control message or an
+    /// unsupported type).
+    pub fn ticks(&self) -> &[Tick] {
+        match self {
+            Self::Tick(tick) => std::slice::from_ref(tick),
+            Self::Ticks(ticks) => ticks,
+            Self::Control(_) | Self::Unsupported { .. } => &[],
+        }
+    }
+}
+
 /// Settings shared by all adapters.
 #[derive(Debug, Clone)]
 pub struct AdapterConfig {

@@ -6,7 +6,7 @@
 use super::market::Quote;
 use super::upbit::Quotation;
 use super::{Feed, Protocol, SimConfig};
-use crate::exchange::bithumb::{legacy_symbol, parse_legacy_symbol};
+use crate::exchange::bithumb::{KST_OFFSET_SECS, legacy_symbol, parse_legacy_symbol};
 use crate::model::Instrument;
 use crate::model::time::CivilTime;
 use rust_decimal::Decimal;
@@ -88,9 +88,14 @@ fn parse_request(text: &str) -> Option<(Vec<Instrument>, &'static str, String)> 
     Some((instruments, channel, tick_type))
 }
 
+/// The KST wall clock at epoch ms.
+fn kst(now_ms: i64) -> CivilTime {
+    CivilTime::from_unix_micros(now_ms * 1000, KST_OFFSET_SECS)
+}
+
 /// Legacy `ticker`: every value a string, date and time as KST wall clock.
 fn ticker(q: &Quote, now_ms: i64, tick_type: &str) -> String {
-    let t = CivilTime::from_unix_micros(now_ms * 1000, 9 * 3600);
+    let t = kst(now_ms);
     let date = format!("{:04}{:02}{:02}", t.year, t.month, t.day);
     let time = format!("{:02}{:02}{:02}", t.hour, t.minute, t.second);
     let change = q.last - q.open;
@@ -119,7 +124,7 @@ fn ticker(q: &Quote, now_ms: i64, tick_type: &str) -> String {
 
 /// Legacy `transaction`: a list of one trade, `contDtm` in KST with microseconds.
 fn transaction(q: &Quote, now_ms: i64) -> String {
-    let t = CivilTime::from_unix_micros(now_ms * 1000, 9 * 3600);
+    let t = kst(now_ms);
     let side = if q.trade_id % 2 == 0 { "2" } else { "1" };
     format!(
         "{{\"type\":\"transaction\",\"content\":{{\"list\":[{{\"buySellGb\":\"{side}\",\
@@ -165,7 +170,7 @@ mod tests {
             );
             let back = parse_compact_date_time(d, t)
                 .unwrap()
-                .to_unix_micros(9 * 3600)
+                .to_unix_micros(KST_OFFSET_SECS)
                 .unwrap();
             assert_eq!(back, ms / 1000 * MICROS_PER_SEC, "{ms}: {d} {t}");
         }

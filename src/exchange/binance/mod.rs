@@ -61,19 +61,10 @@ enum Channel {
 }
 
 impl Channel {
-    /// (stream suffix, event type) of each channel; `bookTicker` events carry no type. (A
-    /// unit test checks [`Channel::from_stream`] against it.)
-    const NAMES: [(Channel, &'static str, Option<&'static str>); 5] = [
-        (Self::Ticker, "ticker", Some("24hrTicker")),
-        (Self::MiniTicker, "miniTicker", Some("24hrMiniTicker")),
-        (Self::Trade, "trade", Some("trade")),
-        (Self::AggTrade, "aggTrade", Some("aggTrade")),
-        (Self::BookTicker, "bookTicker", None),
-    ];
-
+    /// The channel of a stream name (`btcusdt@bookTicker`). A match compiles to a switch on
+    /// the length, then one comparison (every frame of a combined stream is routed here). The
+    /// names are the profile's (a unit test checks they agree).
     fn from_stream(stream: &str) -> Option<Self> {
-        // A match compiles to a switch on the length, then one comparison (every frame of a
-        // combined stream is routed here).
         match split_stream(stream)?.1 {
             "ticker" => Some(Self::Ticker),
             "miniTicker" => Some(Self::MiniTicker),
@@ -84,26 +75,26 @@ impl Channel {
         }
     }
 
+    /// The channel of an event type (`e`); `bookTicker` events carry none.
     fn from_event(event: &str) -> Option<Self> {
-        Self::NAMES
-            .iter()
-            .find(|(.., e)| *e == Some(event))
-            .map(|(c, ..)| *c)
+        match event {
+            "24hrTicker" => Some(Self::Ticker),
+            "24hrMiniTicker" => Some(Self::MiniTicker),
+            "trade" => Some(Self::Trade),
+            "aggTrade" => Some(Self::AggTrade),
+            _ => None,
+        }
     }
 
-    #[cfg(test)]
-    fn stream_name(self) -> &'static str {
-        Self::NAMES
-            .iter()
-            .find(|(c, ..)| *c == self)
-            .map_or("", |(_, s, _)| s)
-    }
-
+    /// The event type its events carry.
     fn event_name(self) -> Option<&'static str> {
-        Self::NAMES
-            .iter()
-            .find(|(c, ..)| *c == self)
-            .and_then(|(.., e)| *e)
+        match self {
+            Self::Ticker => Some("24hrTicker"),
+            Self::MiniTicker => Some("24hrMiniTicker"),
+            Self::Trade => Some("trade"),
+            Self::AggTrade => Some("aggTrade"),
+            Self::BookTicker => None,
+        }
     }
 }
 
@@ -325,13 +316,13 @@ mod tests {
     use super::*;
 
     #[test]
-    fn stream_routes_agree_with_the_channel_table() {
-        for (channel, stream, _) in Channel::NAMES {
-            assert_eq!(channel.stream_name(), stream);
-            assert_eq!(
-                Channel::from_stream(&format!("btcusdt@{stream}")),
-                Some(channel)
-            );
+    fn every_profile_channel_routes_and_its_events_match() {
+        for spec in profile::PROFILE.channels {
+            let channel = Channel::from_stream(&format!("btcusdt@{}", spec.name));
+            let channel = channel.unwrap_or_else(|| panic!("{} does not route", spec.name));
+            if let Some(event) = channel.event_name() {
+                assert_eq!(Channel::from_event(event), Some(channel));
+            }
         }
         assert_eq!(Channel::from_stream("btcusdt@depth@100ms"), None);
         assert_eq!(Channel::from_stream("btcusdt"), None);
