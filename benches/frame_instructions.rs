@@ -1,8 +1,8 @@
 //! Deterministic companion to `pipeline`: runs the same per-frame work a fixed number of
 //! times so callgrind can count instructions per frame, which do not depend on how busy the
 //! (shared, noisy) machine is. Use `scripts/instructions.sh`; run directly it does nothing.
-//! Arguments: `<case> <frames>`, case one of binance, upbit, bithumb (tickers), binance_book,
-//! binance_trade.
+//! Arguments: `<case> <frames>`, case one of binance, upbit, bithumb, bithumb_v1 (tickers),
+//! binance_book, binance_trade.
 #![allow(missing_docs, clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use std::hint::black_box;
@@ -50,6 +50,11 @@ fn main() {
             Box::new(BithumbAdapter::new(config)),
             include_bytes!("../tests/fixtures/bithumb/legacy_ticker.json"),
             1_580_267_924_350_000,
+        ),
+        "bithumb_v1" => (
+            Box::new(BithumbAdapter::new(config)),
+            include_bytes!("../tests/fixtures/bithumb/v1_ticker.json"),
+            1_763_615_720_200_000,
         ),
         other => panic!("unknown case {other}"),
     };

@@ -16,7 +16,7 @@ count() {
   valgrind --tool=callgrind --callgrind-out-file=/dev/null "$bin" "$1" "$2" 2>&1 \
     | sed -n 's/.*refs: *//p' | tr -d ','
 }
-for case in binance upbit bithumb binance_book binance_trade; do
+for case in binance upbit bithumb bithumb_v1 binance_book binance_trade; do
   base=$(count "$case" 0)
   total=$(count "$case" "$frames")
   echo "$case: $(( (total - base) / frames )) instructions/frame"

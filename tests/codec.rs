@@ -60,6 +60,27 @@ proptest! {
         prop_assert_eq!(hot, avro::encode_with_apache_avro(&tick).unwrap());
     }
 
+    /// Decimals with trailing zeros past scale 18 (adapters normalize, the encoder must not
+    /// rely on it): still the bytes apache-avro writes.
+    #[test]
+    fn hot_avro_encoder_normalizes_like_apache_avro(tick in any_tick(), extra in 1u32..=10) {
+        let mut tick = tick;
+        let widen = |d: &mut Decimal| {
+            let mut wide = *d;
+            wide.rescale((d.scale() + extra).min(28));
+            if wide == *d {
+                *d = wide;
+            }
+        };
+        widen(&mut tick.last_price);
+        for d in [&mut tick.bid_price, &mut tick.ask_qty, &mut tick.change].into_iter().flatten() {
+            widen(d);
+        }
+        let mut hot = Vec::new();
+        avro::encode(&tick, &mut hot).unwrap();
+        prop_assert_eq!(hot, avro::encode_with_apache_avro(&tick).unwrap());
+    }
+
     #[test]
     fn avro_round_trip(tick in any_tick()) {
         let mut body = Vec::new();

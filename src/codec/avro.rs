@@ -13,7 +13,7 @@
 
 use super::CodecError;
 use crate::model::decimal::POW10_U128;
-use crate::model::validate::fits_wire;
+use crate::model::validate::{WIRE_INTEGER_DIGITS, fits_wire};
 use crate::model::{EventKind, Exchange, Instrument, MarketState, StreamType, Tick, TradeSide};
 use apache_avro::Schema;
 use apache_avro::types::Value;
@@ -108,17 +108,29 @@ pub(crate) fn market_state_of(symbol: &str) -> Option<MarketState> {
     .find(|m| m.as_str() == symbol)
 }
 
-/// The unscaled value at scale 18.
+/// The unscaled value at scale 18. The wire check of [`fits_wire`] on the same normalized
+/// mantissa and scale, done once here.
+#[inline(always)]
 fn unscaled(field: &'static str, d: Decimal) -> Result<i128, CodecError> {
-    if !fits_wire(d) {
-        return Err(CodecError::Unrepresentable {
-            field,
-            detail: format!("{d} needs more than 18 decimal places or 20 integer digits"),
-        });
-    }
     let d = if d.scale() > SCALE { d.normalize() } else { d };
-    // fits_wire bounds |mantissa| by 10^(20 + scale), so the product stays below 10^38.
-    Ok(d.mantissa() * POW10_U128[(SCALE - d.scale()) as usize] as i128)
+    let (mantissa, scale) = (d.mantissa(), d.scale());
+    if scale > SCALE
+        || mantissa.unsigned_abs() >= POW10_U128[(WIRE_INTEGER_DIGITS + scale) as usize]
+    {
+        return Err(unrepresentable(field, d));
+    }
+    // |mantissa| < 10^(20 + scale), so the product stays below 10^38.
+    Ok(mantissa * POW10_U128[(SCALE - scale) as usize] as i128)
+}
+
+#[cold]
+#[inline(never)]
+fn unrepresentable(field: &'static str, d: Decimal) -> CodecError {
+    debug_assert!(!fits_wire(d));
+    CodecError::Unrepresentable {
+        field,
+        detail: format!("{d} needs more than 18 decimal places or 20 integer digits"),
+    }
 }
 
 /// Minimal two's-complement big-endian bytes of `v` (at least one byte), as Java's
@@ -150,57 +162,123 @@ fn put_bytes(out: &mut Vec<u8>, b: &[u8]) {
     out.extend_from_slice(b);
 }
 
-fn put_decimal(out: &mut Vec<u8>, field: &'static str, d: Decimal) -> Result<(), CodecError> {
-    let mut buf = [0u8; 16];
-    put_bytes(out, twos_complement(unscaled(field, d)?, &mut buf));
-    Ok(())
+/// Longest encoding of the fields after `native_symbol`: the kind (1 byte), 14 decimals
+/// (union branch, length, and a 16-byte write each: see [`Fixed::decimal`]), 7 optional longs
+/// and 1 long (a branch byte and up to 10 bytes each).
+const FIXED_MAX: usize = 1 + 14 * 18 + 8 * 11;
+
+/// The fields after the strings, written into a buffer on the stack and appended to the
+/// output in one copy. `Vec::push` reloads and checks the length and capacity per byte; this
+/// keeps the cursor in a register (measured in BENCHMARKS.md, "Trades and best bid/offers").
+struct Fixed {
+    bytes: [u8; FIXED_MAX],
+    at: usize,
 }
 
-fn put_opt_decimal(
-    out: &mut Vec<u8>,
-    field: &'static str,
-    d: Option<Decimal>,
-) -> Result<(), CodecError> {
-    match d {
-        None => out.push(0),
-        Some(d) => {
-            out.push(2); // union branch 1, zigzag
-            put_decimal(out, field, d)?;
+impl Fixed {
+    #[inline(always)]
+    fn byte(&mut self, b: u8) {
+        self.bytes[self.at] = b;
+        self.at += 1;
+    }
+
+    #[inline(always)]
+    fn long(&mut self, n: i64) {
+        let mut z = ((n << 1) ^ (n >> 63)) as u64;
+        while z >= 0x80 {
+            self.byte((z as u8) | 0x80);
+            z >>= 7;
+        }
+        self.byte(z as u8);
+    }
+
+    /// A zero byte: the buffer starts zeroed and every write leaves the bytes past the cursor
+    /// zero (see [`Fixed::decimal`]), so this only moves the cursor. An absent field is one.
+    #[inline(always)]
+    fn zero(&mut self) {
+        debug_assert_eq!(self.bytes[self.at], 0);
+        self.at += 1;
+    }
+
+    #[inline(always)]
+    fn opt_long(&mut self, n: Option<i64>) {
+        match n {
+            None => self.zero(),
+            Some(n) => {
+                self.byte(2); // union branch 1, zigzag
+                self.long(n);
+            }
         }
     }
-    Ok(())
-}
 
-fn put_opt_long(out: &mut Vec<u8>, n: Option<i64>) {
-    match n {
-        None => out.push(0),
-        Some(n) => {
-            out.push(2);
-            put_long(out, n);
+    /// A decimal's length and minimal two's-complement bytes. All 16 bytes of the value,
+    /// shifted so its significant bytes come first, are stored at once and the cursor moves by
+    /// the significant length only: no variable-length copy. The bytes left past the cursor
+    /// are the shift's zeros.
+    #[inline(always)]
+    fn decimal(&mut self, field: &'static str, d: Decimal) -> Result<(), CodecError> {
+        let v = unscaled(field, d)?;
+        let redundant = if v < 0 {
+            v.leading_ones()
+        } else {
+            v.leading_zeros()
+        };
+        // Magnitude bits plus a sign bit, in whole bytes: at least 1, at most 16 (|v| < 10^38).
+        let len = ((128 - redundant) / 8 + 1).min(16) as usize;
+        self.byte((len * 2) as u8); // zigzag of len, one byte since len <= 16
+        let shifted = v << (8 * (16 - len));
+        self.bytes[self.at..self.at + 16].copy_from_slice(&shifted.to_be_bytes());
+        self.at += len;
+        Ok(())
+    }
+
+    #[inline(always)]
+    fn opt_decimal(&mut self, field: &'static str, d: Option<Decimal>) -> Result<(), CodecError> {
+        match d {
+            None => self.zero(),
+            Some(d) => {
+                self.byte(2);
+                self.decimal(field, d)?;
+            }
         }
+        Ok(())
     }
 }
 
 /// Appends the Avro body of `tick` to `out` (no framing).
 pub fn encode(tick: &Tick, out: &mut Vec<u8>) -> Result<(), CodecError> {
-    out.reserve(160);
     put_long(out, i64::from(exchange_index(tick.exchange)));
     put_bytes(out, tick.instrument.as_str().as_bytes());
     put_bytes(out, tick.native_symbol.as_bytes());
-    put_long(out, i64::from(kind_index(tick.kind)));
-    put_decimal(out, "last_price", tick.last_price)?;
-    let values = tick.decimals();
-    for (field, value) in Tick::DECIMAL_FIELDS.iter().zip(values).skip(1) {
-        put_opt_decimal(out, field, value)?;
-    }
-    put_opt_long(out, tick.event_ts_us);
-    put_opt_long(out, tick.trade_ts_us);
-    put_opt_long(out, tick.sequence);
-    put_long(out, tick.received_ts_us);
-    put_opt_long(out, tick.stream_type.map(stream_type_index));
-    put_opt_long(out, tick.market_state.map(market_state_index));
-    put_opt_long(out, tick.delisting_date.map(i64::from));
-    put_opt_long(out, tick.trade_side.map(side_index));
+    let mut f = Fixed {
+        bytes: [0; FIXED_MAX],
+        at: 0,
+    };
+    f.long(i64::from(kind_index(tick.kind)));
+    f.decimal("last_price", tick.last_price)?;
+    // Field by field rather than over `Tick::decimals()`, which copies all 14 first.
+    f.opt_decimal("last_qty", tick.last_qty)?;
+    f.opt_decimal("open_price", tick.open_price)?;
+    f.opt_decimal("high_price", tick.high_price)?;
+    f.opt_decimal("low_price", tick.low_price)?;
+    f.opt_decimal("prev_close_price", tick.prev_close_price)?;
+    f.opt_decimal("change", tick.change)?;
+    f.opt_decimal("change_rate", tick.change_rate)?;
+    f.opt_decimal("volume_24h_base", tick.volume_24h_base)?;
+    f.opt_decimal("volume_24h_quote", tick.volume_24h_quote)?;
+    f.opt_decimal("bid_price", tick.bid_price)?;
+    f.opt_decimal("bid_qty", tick.bid_qty)?;
+    f.opt_decimal("ask_price", tick.ask_price)?;
+    f.opt_decimal("ask_qty", tick.ask_qty)?;
+    f.opt_long(tick.event_ts_us);
+    f.opt_long(tick.trade_ts_us);
+    f.opt_long(tick.sequence);
+    f.long(tick.received_ts_us);
+    f.opt_long(tick.stream_type.map(stream_type_index));
+    f.opt_long(tick.market_state.map(market_state_index));
+    f.opt_long(tick.delisting_date.map(i64::from));
+    f.opt_long(tick.trade_side.map(side_index));
+    out.extend_from_slice(&f.bytes[..f.at]);
     Ok(())
 }
 

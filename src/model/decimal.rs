@@ -45,7 +45,6 @@ fn parse_short(token: &[u8]) -> Option<Decimal> {
         _ => (false, token),
     };
     let mut mantissa: u64 = 0;
-    let mut digits = 0usize;
     let mut i = 0;
     digit_run(body, &mut i, &mut mantissa);
     let int_len = i;
@@ -53,8 +52,8 @@ fn parse_short(token: &[u8]) -> Option<Decimal> {
     if int_len == 0 || (int_len > 1 && body[0] == b'0') {
         return None;
     }
-    digits += int_len;
-    let mut scale = 0u32;
+    let mut scale = 0;
+    let mut zeros = 0;
     if body.get(i) == Some(&b'.') {
         i += 1;
         let start = i;
@@ -62,32 +61,73 @@ fn parse_short(token: &[u8]) -> Option<Decimal> {
         if i == start {
             return None;
         }
-        digits += i - start;
-        // Trailing zeros are not significant: counted from the text and removed with one
-        // division instead of one `% 10` per zero (Binance pads every value to 8 places).
-        let zeros = body[start..i]
-            .iter()
-            .rev()
-            .take_while(|&&b| b == b'0')
-            .count();
-        scale = (i - start - zeros) as u32;
-        if digits <= 19 {
-            mantissa /= POW10_U64[zeros];
-        }
+        // Trailing zeros are not significant: counted from the text (Binance pads every
+        // value to 8 places) and removed from the mantissa below.
+        zeros = trailing_zero_digits(&body[start..i]);
+        scale = i - start - zeros;
     }
     // Exponents, trailing bytes and long digit runs (which could wrap) take the general path.
+    // `i` counts the digits plus the point, so at most 19 digits means `i` <= 20 with a point.
+    let digits = if scale + zeros > 0 { i - 1 } else { i };
     if i != body.len() || digits > 19 {
         return None;
     }
+    let mantissa = without_trailing_zeros(mantissa, zeros);
     if mantissa == 0 {
         return Some(Decimal::ZERO);
     }
-    let signed = if negative {
-        -i128::from(mantissa)
-    } else {
-        i128::from(mantissa)
-    };
-    Decimal::try_from_i128_with_scale(signed, scale).ok()
+    // At most 19 digits: the mantissa fits 64 bits and the scale is at most 18.
+    if scale > 18 {
+        return None;
+    }
+    Some(Decimal::from_parts(
+        mantissa as u32,
+        (mantissa >> 32) as u32,
+        0,
+        negative,
+        scale as u32,
+    ))
+}
+
+/// How many `0` digits end `digits` (ASCII digits), eight at a time from the end.
+#[inline(always)]
+fn trailing_zero_digits(digits: &[u8]) -> usize {
+    let mut end = digits.len();
+    let mut zeros = 0;
+    while end >= 8 {
+        let mut word = [0u8; 8];
+        word.copy_from_slice(&digits[end - 8..end]);
+        // Little-endian: the last digit is the highest byte, so trailing `0` digits are the
+        // leading zero bytes once `0` is cleared from each byte.
+        let x = u64::from_le_bytes(word) ^ 0x3030_3030_3030_3030;
+        if x != 0 {
+            return zeros + (x.leading_zeros() / 8) as usize;
+        }
+        zeros += 8;
+        end -= 8;
+    }
+    while end > 0 && digits[end - 1] == b'0' {
+        zeros += 1;
+        end -= 1;
+    }
+    zeros
+}
+
+/// `mantissa / 10^zeros` for the zeros [`trailing_zero_digits`] counted (at most 18 here):
+/// one arm per count so each divisor is a constant, which compiles to a multiply and a shift
+/// instead of a 64-bit division (tens of cycles).
+#[inline(always)]
+fn without_trailing_zeros(mantissa: u64, zeros: usize) -> u64 {
+    macro_rules! by_count {
+        ($($n:literal)*) => {
+            match zeros {
+                0 => mantissa,
+                $($n => mantissa / POW10_U64[$n],)*
+                _ => mantissa / POW10_U64[zeros.min(19)],
+            }
+        };
+    }
+    by_count!(1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18)
 }
 
 /// Accumulates the run of ASCII digits at `*i` into `mantissa` (wrapping: callers reject runs

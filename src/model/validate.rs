@@ -56,26 +56,6 @@ pub fn fits_wire(value: Decimal) -> bool {
         && value.mantissa().unsigned_abs() < POW10_U128[(WIRE_INTEGER_DIGITS + scale) as usize]
 }
 
-fn require_positive(name: &str, value: Option<Decimal>) -> Result<(), Rejection> {
-    match value {
-        Some(v) if v.is_sign_negative() || v.is_zero() => Err(Rejection::new(
-            Reason::NonPositivePrice,
-            format!("`{name}` must be > 0, got {v}"),
-        )),
-        _ => Ok(()),
-    }
-}
-
-fn require_non_negative(name: &str, value: Option<Decimal>) -> Result<(), Rejection> {
-    match value {
-        Some(v) if v.is_sign_negative() && !v.is_zero() => Err(Rejection::new(
-            Reason::NegativeQuantity,
-            format!("`{name}` must be >= 0, got {v}"),
-        )),
-        _ => Ok(()),
-    }
-}
-
 /// What a decimal field may hold.
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Sign {
@@ -117,28 +97,64 @@ fn wire_units(d: Decimal) -> i128 {
     d.mantissa() * POW10_U128[(WIRE_SCALE - d.scale()) as usize] as i128
 }
 
-/// Checks every rule, failing on the first broken one. Every value passes the wire check
-/// before the comparisons after the loop, so those can use exact integer arithmetic.
-pub fn validate(tick: &Tick, config: &ValidationConfig) -> Result<(), Rejection> {
-    // One pass: each present value must fit the wire, then obey its sign rule.
-    for ((name, value), rule) in Tick::DECIMAL_FIELDS
-        .iter()
-        .zip(tick.decimals())
-        .zip(SIGN_RULES)
-    {
-        let Some(v) = value else { continue };
-        if !fits_wire(v) {
-            return Err(Rejection::new(
-                Reason::UnrepresentableValue,
-                format!("`{name}` = {v} does not fit decimal(38,18)"),
-            ));
-        }
-        match rule {
-            Sign::Positive => require_positive(name, Some(v))?,
-            Sign::NonNegative => require_non_negative(name, Some(v))?,
-            Sign::Any => {}
-        }
+/// The wire and sign rules of decimal field `i` of [`Tick::DECIMAL_FIELDS`]. Inlined with a
+/// constant `i`, the name and rule fold away and a present value costs a few comparisons.
+#[inline(always)]
+fn check_decimal(i: usize, value: Option<Decimal>) -> Result<(), Rejection> {
+    let Some(v) = value else { return Ok(()) };
+    let broken = !fits_wire(v)
+        || match SIGN_RULES[i] {
+            Sign::Positive => v.is_sign_negative() || v.is_zero(),
+            Sign::NonNegative => v.is_sign_negative() && !v.is_zero(),
+            Sign::Any => false,
+        };
+    if broken {
+        return Err(decimal_rejection(Tick::DECIMAL_FIELDS[i], v, SIGN_RULES[i]));
     }
+    Ok(())
+}
+
+/// Why a value broke its field's rules (the wire rule first, as the checks run).
+#[cold]
+#[inline(never)]
+fn decimal_rejection(name: &str, v: Decimal, rule: Sign) -> Rejection {
+    if !fits_wire(v) {
+        return Rejection::new(
+            Reason::UnrepresentableValue,
+            format!("`{name}` = {v} does not fit decimal(38,18)"),
+        );
+    }
+    match rule {
+        Sign::Positive => Rejection::new(
+            Reason::NonPositivePrice,
+            format!("`{name}` must be > 0, got {v}"),
+        ),
+        _ => Rejection::new(
+            Reason::NegativeQuantity,
+            format!("`{name}` must be >= 0, got {v}"),
+        ),
+    }
+}
+
+/// Checks every rule, failing on the first broken one. Every value passes the wire check
+/// before the comparisons after the decimals, so those can use exact integer arithmetic.
+pub fn validate(tick: &Tick, config: &ValidationConfig) -> Result<(), Rejection> {
+    // Each present value must fit the wire, then obey its sign rule, in schema order. Field
+    // by field: iterating over `Tick::decimals()` copied all 14 first (a third of the cost).
+    check_decimal(0, Some(tick.last_price))?;
+    check_decimal(1, tick.last_qty)?;
+    check_decimal(2, tick.open_price)?;
+    check_decimal(3, tick.high_price)?;
+    check_decimal(4, tick.low_price)?;
+    check_decimal(5, tick.prev_close_price)?;
+    check_decimal(6, tick.change)?;
+    check_decimal(7, tick.change_rate)?;
+    check_decimal(8, tick.volume_24h_base)?;
+    check_decimal(9, tick.volume_24h_quote)?;
+    check_decimal(10, tick.bid_price)?;
+    check_decimal(11, tick.bid_qty)?;
+    check_decimal(12, tick.ask_price)?;
+    check_decimal(13, tick.ask_qty)?;
     if let (Some(high), Some(low)) = (tick.high_price, tick.low_price)
         && wire_units(high) < wire_units(low)
     {

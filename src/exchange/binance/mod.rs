@@ -12,6 +12,7 @@
 
 mod book_ticker;
 mod event;
+mod layout;
 pub mod profile;
 pub mod subscribe;
 pub mod symbols;
@@ -169,6 +170,49 @@ impl Adapter for BinanceAdapter {
     fn decode(&self, frame: Frame<'_>, received_ts_us: i64) -> Result<Decoded, Rejection> {
         let text = frame_text(frame.bytes, self.config.max_frame_bytes)?;
         let mut f = FrameFields::default();
+        // The layouts Binance sends for bookTicker and trades first; any other frame, or any
+        // deviation from them, takes the general path below.
+        match layout::read(text, &mut f.event) {
+            Some(Some(stream)) => {
+                return self.combined(stream, Some(Data::Parsed), &f.event, received_ts_us);
+            }
+            Some(None) => return self.event(None, &f.event, received_ts_us),
+            None => f.event = EventFields::default(),
+        }
+        self.decode_general(text, f, received_ts_us)
+    }
+}
+
+impl BinanceAdapter {
+    /// Decodes a frame on the general path only, without the layouts of [`layout`]: for the
+    /// tests and the fuzz target that check both paths agree.
+    #[doc(hidden)]
+    pub fn decode_without_layouts(
+        &self,
+        frame: Frame<'_>,
+        received_ts_us: i64,
+    ) -> Result<Decoded, Rejection> {
+        let text = frame_text(frame.bytes, self.config.max_frame_bytes)?;
+        self.decode_general(text, FrameFields::default(), received_ts_us)
+    }
+
+    /// Whether a frame is in one of the layouts [`decode`](Adapter::decode) reads without the
+    /// general scanner (for the tests that check both paths agree, and that real frames hit it).
+    #[doc(hidden)]
+    pub fn uses_layout(frame: &[u8]) -> bool {
+        let Ok(text) = std::str::from_utf8(frame) else {
+            return false;
+        };
+        layout::read(text, &mut EventFields::default()).is_some()
+    }
+
+    /// The general path: any key order, whitespace, control messages and errors.
+    fn decode_general<'a>(
+        &self,
+        text: &'a str,
+        mut f: FrameFields<'a>,
+        received_ts_us: i64,
+    ) -> Result<Decoded, Rejection> {
         parse_object_into(text, &mut f)?;
         no_duplicate(f.duplicate)?;
         if let Some(stream) = f.stream {
@@ -194,9 +238,7 @@ impl Adapter for BinanceAdapter {
         }
         self.event(None, &f.event, received_ts_us)
     }
-}
 
-impl BinanceAdapter {
     fn combined(
         &self,
         stream: &str,

@@ -120,8 +120,8 @@ fn skip_plain_string_bytes(bytes: &[u8], mut i: usize) -> usize {
 /// Cursor over one frame (at most `u32::MAX` bytes; [`parse_object`] checks).
 pub(crate) struct Parser<'a> {
     text: &'a str,
-    bytes: &'a [u8],
-    at: usize,
+    pub(super) bytes: &'a [u8],
+    pub(super) at: usize,
 }
 
 #[cold]
@@ -174,7 +174,7 @@ impl<'a> Parser<'a> {
 
     /// A string starting at the opening quote.
     #[inline(always)]
-    fn string(&mut self) -> Scan<Span> {
+    pub(super) fn string(&mut self) -> Scan<Span> {
         let start = self.at + 1;
         let mut i = start;
         let mut kind = Kind::Str;
@@ -205,8 +205,9 @@ impl<'a> Parser<'a> {
         Ok(self.span(kind, start, i))
     }
 
+    /// A number starting at its first character.
     #[inline(always)]
-    fn number(&mut self) -> Scan<Span> {
+    pub(super) fn number(&mut self) -> Scan<Span> {
         let start = self.at;
         let b = self.bytes;
         let mut i = start;
