@@ -58,24 +58,18 @@ fn book_ticker<'a>(l: &mut Layout<'a>, ev: &mut EventFields<'a>) -> Option<()> {
 /// `"E":`.
 #[inline(always)]
 fn trade<'a>(l: &mut Layout<'a>, ev: &mut EventFields<'a>) -> Option<()> {
-    ev.event_time = Some(l.number()?);
-    l.lit(b",\"s\":")?;
-    ev.s = Some(l.string()?);
+    time_and_symbol(l, ev)?;
     l.lit(b",\"t\":")?;
     ev.t = Some(l.number()?);
     price_qty(l, ev)?;
-    l.lit(b",\"T\":")?;
-    ev.big_t = Some(l.number()?);
-    maker_flags(l, ev)
+    trade_time_and_flags(l, ev)
 }
 
 /// `{"e":"aggTrade","E":1,"s":"X","a":1,"p":"1","q":"1","f":1,"l":1,"T":1,"m":true,"M":true}`,
 /// after `"E":`.
 #[inline(always)]
 fn agg_trade<'a>(l: &mut Layout<'a>, ev: &mut EventFields<'a>) -> Option<()> {
-    ev.event_time = Some(l.number()?);
-    l.lit(b",\"s\":")?;
-    ev.s = Some(l.string()?);
+    time_and_symbol(l, ev)?;
     l.lit(b",\"a\":")?;
     ev.a = Some(l.number()?);
     price_qty(l, ev)?;
@@ -83,9 +77,16 @@ fn agg_trade<'a>(l: &mut Layout<'a>, ev: &mut EventFields<'a>) -> Option<()> {
     ev.f = Some(l.number()?);
     l.lit(b",\"l\":")?;
     ev.l = Some(l.number()?);
-    l.lit(b",\"T\":")?;
-    ev.big_t = Some(l.number()?);
-    maker_flags(l, ev)
+    trade_time_and_flags(l, ev)
+}
+
+/// `1,"s":"BTCUSDT"`: the event time and the symbol.
+#[inline(always)]
+fn time_and_symbol<'a>(l: &mut Layout<'a>, ev: &mut EventFields<'a>) -> Option<()> {
+    ev.event_time = Some(l.number()?);
+    l.lit(b",\"s\":")?;
+    ev.s = Some(l.string()?);
+    Some(())
 }
 
 #[inline(always)]
@@ -97,9 +98,11 @@ fn price_qty<'a>(l: &mut Layout<'a>, ev: &mut EventFields<'a>) -> Option<()> {
     Some(())
 }
 
-/// `,"m":true,"M":true}`: `M` (ignored, as on the general path) must still be a boolean.
+/// `,"T":1,"m":true,"M":true}`: `M` (ignored, as on the general path) must still be a boolean.
 #[inline(always)]
-fn maker_flags<'a>(l: &mut Layout<'a>, ev: &mut EventFields<'a>) -> Option<()> {
+fn trade_time_and_flags<'a>(l: &mut Layout<'a>, ev: &mut EventFields<'a>) -> Option<()> {
+    l.lit(b",\"T\":")?;
+    ev.big_t = Some(l.number()?);
     l.lit(b",\"m\":")?;
     ev.m = Some(l.boolean()?);
     l.lit(b",\"M\":")?;
