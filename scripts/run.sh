@@ -43,6 +43,8 @@ fi
 echo "run: Kafka at ${TICKFLOW_KAFKA__BOOTSTRAP_SERVERS:-(from tickflow.toml)}" >&2
 
 
+# A fresh clone has no target/ when TICKFLOW_BIN skips the build.
+mkdir -p target
 # setsid: a Ctrl-C reaches the cache only through stop_cache, after gather has flushed.
 setsid "$bin" cache >target/cache.log 2>&1 &
 cache_pid=$!
@@ -76,9 +78,12 @@ echo "run: tickflow cache running (pid $cache_pid, log target/cache.log); prices
 echo "  TICKFLOW_REDIS__URL=$redis_url $bin price BTC-KRW --watch" >&2
 
 # Not exec: the cache and the stack must be stopped after gather exits. Gather runs in the
-# background so that a Ctrl-C or SIGTERM to this script reaches it as SIGTERM (it then drains and
-# flushes); the cache is stopped after it, the stack last (EXIT trap).
-"$bin" gather "${simulate[@]}" "$@" &
+# background, in a session of its own (setsid), so that each Ctrl-C or SIGTERM to this script
+# reaches it exactly once, as the SIGTERM forwarded below: a terminal sends SIGINT to its whole
+# foreground process group, and gather took that one plus the forwarded one for two signals
+# (abandoning at once what was not acknowledged). It then drains and flushes; a second Ctrl-C
+# still abandons at once. The cache is stopped after it, the stack last (EXIT trap).
+setsid "$bin" gather "${simulate[@]}" "$@" &
 gather_pid=$!
 trap 'kill -TERM "$gather_pid" 2>/dev/null || true' INT TERM
 status=0

@@ -342,6 +342,49 @@ fn binance_frames() {
     );
 }
 
+/// Both of Binance's error forms are `exchange_error` with the code and message (the nested
+/// one was dead-lettered as `unsupported_message` "unknown"), and the combined envelope's
+/// `!serverShutdown` is the control message the raw event is.
+#[test]
+fn binance_error_forms_and_server_shutdown_in_both_envelopes() {
+    let r = 1_700_000_000_000_000;
+    for (frame, text) in [
+        (
+            r#"{"code":2,"msg":"Invalid request: unknown variant","id":1}"#,
+            "2: Invalid request: unknown variant",
+        ),
+        (
+            r#"{"error":{"code":2,"msg":"Invalid symbol: BTCUSDX"},"id":1}"#,
+            "2: Invalid symbol: BTCUSDX",
+        ),
+        (
+            r#"{"id":7,"error":{"msg":"Too many requests","code":-1003}}"#,
+            "-1003: Too many requests",
+        ),
+    ] {
+        let got = decode(Exchange::Binance, frame.as_bytes(), r);
+        match got {
+            Err(e) => {
+                assert_eq!(e.reason, Reason::ExchangeError, "{frame}");
+                assert_eq!(e.detail, text, "{frame}");
+            }
+            other => panic!("{frame}: {other:?}"),
+        }
+    }
+    let duplicated = r#"{"error":{"code":2,"code":3,"msg":"x"},"id":1}"#;
+    assert!(decode(Exchange::Binance, duplicated.as_bytes(), r).is_err());
+    for frame in [
+        r#"{"e":"serverShutdown","E":1700000000000}"#,
+        r#"{"stream":"!serverShutdown","data":{"e":"serverShutdown","E":1700000000000}}"#,
+        r#"{"data":{"e":"serverShutdown","E":1700000000000},"stream":"!serverShutdown"}"#,
+    ] {
+        match decode(Exchange::Binance, frame.as_bytes(), r) {
+            Ok(Decoded::Control(Control::ServerShutdown)) => {}
+            other => panic!("{frame}: {other:?}"),
+        }
+    }
+}
+
 #[test]
 fn binance_stream_and_payload_must_agree() {
     let r = 1_763_615_720_010_000;

@@ -307,6 +307,45 @@ async fn updates_are_published_indexed_and_expire() {
     assert_eq!(members, ["BTC-KRW"]);
 }
 
+/// The index holds the instruments whose hashes are live: scored in µs like the hashes'
+/// times, and a member whose hash expired leaves with it (it only ever grew before).
+#[tokio::test]
+async fn index_members_are_scored_in_microseconds_and_retire_with_their_hash() {
+    let Some(server) = RedisServer::start("index_members_retire") else {
+        return;
+    };
+    let mut s = Store::open(&server.url(), false, "px", Duration::from_millis(800))
+        .await
+        .unwrap();
+    let now = || tickflow::model::time::now_us();
+    let first = now();
+    s.apply(&[&tick("BTC-KRW", "100", 1_000, None)], first)
+        .await
+        .unwrap();
+    let mut c = connect(&server.url(), false).await.unwrap();
+    let scored: Vec<(String, f64)> = c.zrange_withscores("px:index:UPBIT", 0, -1).await.unwrap();
+    assert_eq!(scored, [("BTC-KRW".to_owned(), first as f64)]);
+    let h = hash(&server, "px:{BTC-KRW}:UPBIT").await;
+    assert_eq!(
+        h["updated_ts"],
+        first.to_string(),
+        "the score is the hash's updated_ts"
+    );
+    // ETH is written again within the TTL; BTC is not, and its hash expires.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    s.apply(&[&tick("ETH-KRW", "200", 1_000, None)], now())
+        .await
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let exists: bool = c.exists("px:{BTC-KRW}:UPBIT").await.unwrap();
+    assert!(!exists, "BTC's hash expired");
+    s.apply(&[&tick("XRP-KRW", "300", 1_000, None)], now())
+        .await
+        .unwrap();
+    let members: Vec<String> = c.zrange("px:index:UPBIT", 0, -1).await.unwrap();
+    assert_eq!(members, ["ETH-KRW", "XRP-KRW"]);
+}
+
 #[tokio::test]
 async fn a_key_redis_refuses_is_returned_alone_and_the_others_are_written() {
     let Some(server) = RedisServer::start("a_key_redis_refuses") else {

@@ -233,3 +233,50 @@ async fn protobuf_ticks_are_cached_like_avro_ones() {
     assert!(get(&stats.applied) >= instruments);
     assert_redis_holds(&redis, &newest_of_fill(messages, instruments)).await;
 }
+
+/// More cache members than partitions: the member the group gives no partition is an idle
+/// standby, ready (it was "not ready" forever, paging `TickflowCacheNotReady` and stalling any
+/// rollout gated on the probe); the other consumes everything.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_member_without_a_partition_is_a_ready_standby() {
+    let test = "a_member_without_a_partition";
+    let (Some(broker), Some(redis)) = (Broker::start(test), RedisServer::start(test)) else {
+        return;
+    };
+    let app = config_with(
+        &broker,
+        &redis,
+        "cache-standby",
+        &[("TICKFLOW_TOPICS__PARTITIONS", "1")],
+    );
+    create_topics(&app).await;
+    let (messages, instruments) = (500, 10);
+    fill(&app, 0..messages, instruments, 10_000);
+    let a = cache(&app).await;
+    wait_for("A consumed everything", Duration::from_secs(60), || {
+        get(&a.stats.acknowledged) >= messages
+    })
+    .await;
+    let b = cache(&app).await;
+    wait_for(
+        "one member holds the partition, the other is a standby, both ready",
+        Duration::from_secs(60),
+        || {
+            let standby = [&a, &b].iter().filter(|c| c.stats.standby()).count();
+            let holding = get(&a.stats.assigned) + get(&b.stats.assigned);
+            standby == 1 && holding == 1 && a.stats.ready().is_ok() && b.stats.ready().is_ok()
+        },
+    )
+    .await;
+    let standby = if a.stats.standby() { &a } else { &b };
+    let text = standby.stats.metrics();
+    assert!(text.contains("\ntickflow_cache_ready 1\n"), "{text}");
+    assert!(text.contains("\ntickflow_cache_standby 1\n"), "{text}");
+    let (a, b) = (a.finish().await, b.finish().await);
+    assert_eq!(
+        get(&a.consumed) + get(&b.consumed),
+        messages,
+        "nothing read twice"
+    );
+    assert_redis_holds(&redis, &newest_of_fill(messages, instruments)).await;
+}

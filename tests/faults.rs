@@ -655,3 +655,80 @@ async fn a_broker_gone_at_shutdown_costs_a_few_lines_and_the_accounting_adds_up(
     );
     assert!(stderr.lines().count() < 200, "{stderr}");
 }
+
+/// The broker answers a produce request with `OutOfOrderSequenceNumber`, as one that lost the
+/// idempotent producer's state does: librdkafka raises a fatal error and that producer can
+/// deliver nothing more. gather stops at once (it sat refusing every tick, not ready, before)
+/// and exits 3 with the accounting; what it counted acknowledged is on the topic, nothing twice.
+/// On librdkafka's mock cluster: tansu cannot be told to answer this way.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_fatal_producer_error_stops_gather_at_once_with_the_accounting() {
+    use rdkafka::mocking::MockCluster;
+    use rdkafka::types::{RDKafkaApiKey, RDKafkaRespErr};
+    let mock = MockCluster::new(1).unwrap();
+    let bootstrap = mock.bootstrap_servers();
+    mock.create_topic("ticks.v1", 1, 1).unwrap();
+    mock.create_topic("ticks.dlq.v1", 1, 1).unwrap();
+    let (base, _sim) = common::start_simulator(2000, Duration::from_secs(1), None).await;
+    let g = Tickflow::spawn(
+        &["gather", "--simulator", &base, "--connector", "binance"],
+        &[
+            ("TICKFLOW_KAFKA__BOOTSTRAP_SERVERS", bootstrap.as_str()),
+            ("TICKFLOW_TOPICS__CREATE", "false"),
+            ("TICKFLOW_GATHER__SHUTDOWN_TIMEOUT_MS", "60000"),
+        ],
+    );
+    let g = tokio::task::spawn_blocking(move || {
+        g.wait_until("500 acknowledged ticks", Duration::from_secs(30), |g| {
+            acked(g) >= 500.0
+        });
+        g
+    })
+    .await
+    .unwrap();
+    let acked_before = acked(&g);
+    mock.request_errors(
+        RDKafkaApiKey::Produce,
+        &[RDKafkaRespErr::RD_KAFKA_RESP_ERR_OUT_OF_ORDER_SEQUENCE_NUMBER; 5],
+    );
+    let raised = Instant::now();
+    let (status, stderr) = tokio::task::spawn_blocking(move || {
+        let mut g = g;
+        let (status, stderr, _) = g.wait_exit(Duration::from_secs(30));
+        (status, stderr)
+    })
+    .await
+    .unwrap();
+    assert!(
+        raised.elapsed() < Duration::from_secs(15),
+        "{:?} after the fatal error, deadline 60 s:\n{stderr}",
+        raised.elapsed()
+    );
+    assert_eq!(status.code(), Some(3), "{stderr}");
+    assert!(stderr.contains("fatal error"), "{stderr}");
+    assert!(stderr.contains("exiting with code 3"), "{stderr}");
+    let s = Summary::find(&stderr);
+    assert_eq!(s.ticks.unresolved, 0, "every tick accounted:\n{stderr}");
+    assert_eq!(
+        s.ticks.produced,
+        s.ticks.acked + s.ticks.refused + s.ticks.failed + s.ticks.abandoned,
+        "{stderr}"
+    );
+    assert!(s.ticks.acked as f64 >= acked_before, "{stderr}");
+    let messages = consume_all(
+        &bootstrap,
+        "ticks.v1",
+        s.ticks.acked as usize,
+        Duration::from_secs(20),
+    );
+    let n = messages.len() as u64;
+    assert!(
+        n >= s.ticks.acked && n <= s.ticks.produced,
+        "{n} on the topic; {s:?}"
+    );
+    let distinct: HashSet<Vec<u8>> = messages
+        .iter()
+        .map(|m| rdkafka::Message::payload(m).unwrap_or_default().to_vec())
+        .collect();
+    assert_eq!(distinct.len() as u64, n, "no tick written twice");
+}

@@ -130,6 +130,98 @@ async fn a_stalled_feed_trips_the_idle_watchdog() {
     stop(r).await;
 }
 
+/// Binance pings every 200 ms and answers nothing else: the pings keep the socket alive but
+/// carry no data, so the watchdog still renews the connection after 1 s of silence (before,
+/// every ping re-armed it and the connection was never renewed).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_feed_that_only_pings_is_renewed_within_its_idle_window() {
+    let (base, _sim) = common::start_simulator(1000, Duration::from_millis(200), None).await;
+    let extra = "[keepalive]\nidle_timeout_secs = 1\n";
+    let mut r = spawn(
+        binance(
+            &format!("{base}/binance/stream?fault=silent&after=10"),
+            extra,
+        ),
+        1024,
+    );
+    // 25 frames need three connections: two silent spells, each renewed after 1 s.
+    ticks(&mut r, 25, Duration::from_secs(8)).await;
+    assert!(r.stats.idle_timeouts.load(Ordering::Relaxed) >= 2);
+    assert!(r.stats.connects.load(Ordering::Relaxed) >= 3);
+    assert_eq!(
+        r.stats.failures.load(Ordering::Relaxed),
+        0,
+        "nothing failed"
+    );
+    stop(r).await;
+}
+
+/// Upbit silent but answering the client's pings (every second, idle window 2 s): the pongs do
+/// not count as data; renewed within the window.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_feed_that_only_answers_our_pings_is_renewed_within_its_idle_window() {
+    let (base, _sim) = common::start_simulator(1000, Duration::from_secs(20), None).await;
+    let text = format!(
+        "exchange = \"upbit\"\nurl = \"{base}/upbit/websocket/v1?fault=silent&after=5\"\n\
+         channels = [\"ticker\"]\ninstruments = [\"BTC-KRW\"]\n\
+         [keepalive]\nping_interval_secs = 1\nidle_timeout_secs = 2\n\
+         [backoff]\ninitial_ms = 50\nmax_ms = 200\njitter = 0.1\n"
+    );
+    let config = load_connector(
+        "upbit.toml",
+        &text,
+        &SymbolTable::bundled_binance().unwrap(),
+    )
+    .unwrap();
+    let r = spawn(config, 1024);
+    let started = tokio::time::Instant::now();
+    while r.stats.idle_timeouts.load(Ordering::Relaxed) < 2 {
+        assert!(
+            started.elapsed() < Duration::from_secs(12),
+            "not renewed: {} idle timeouts, {} connects",
+            r.stats.idle_timeouts.load(Ordering::Relaxed),
+            r.stats.connects.load(Ordering::Relaxed)
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(r.stats.connects.load(Ordering::Relaxed) >= 2);
+    assert!(
+        r.stats.frames.load(Ordering::Relaxed) >= 10,
+        "5 data frames per session"
+    );
+    assert_eq!(
+        r.stats.failures.load(Ordering::Relaxed),
+        0,
+        "nothing failed"
+    );
+    stop(r).await;
+}
+
+/// A venue that cuts every connection after 20 frames (data flowing all along): each session
+/// delivered data, so the waits stay below `initial` instead of doubling up to `max`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sessions_that_delivered_data_reconnect_without_a_growing_backoff() {
+    let (base, _sim) = common::start_simulator(100, Duration::from_secs(20), None).await;
+    // Backoff from 400 ms up to 3.2 s: six cuts would have pushed the waits to the maximum.
+    let text = format!(
+        "exchange = \"binance\"\nurl = \"{base}/binance/stream?fault=drop&after=150\"\n\
+         channel = \"ticker\"\ninstruments = [\"BTC-USDT\"]\n\
+         [backoff]\ninitial_ms = 400\nmax_ms = 3200\njitter = 0.0\nreset_after_secs = 60\n"
+    );
+    let config =
+        load_connector("test.toml", &text, &SymbolTable::bundled_binance().unwrap()).unwrap();
+    let mut r = spawn(config, 4096);
+    // 150 frames at 100/s: 1.5 s per session, above the 1 s a healthy session needs.
+    let started = tokio::time::Instant::now();
+    ticks(&mut r, 150 * 6, Duration::from_secs(30)).await;
+    let took = started.elapsed();
+    assert!(r.stats.connects.load(Ordering::Relaxed) >= 6);
+    // Six sessions of 1.5 s and five waits below 400 ms: under 12 s. Waits doubling from
+    // 400 ms (0.4 + 0.8 + 1.6 + 3.2 + 3.2) would add 9.2 s to the 9 s of data.
+    assert!(took < Duration::from_secs(15), "{took:?}");
+    stop(r).await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn connections_are_renewed_before_their_age_limit() {
     let (base, _sim) = common::start_simulator(200, Duration::from_secs(20), None).await;

@@ -227,10 +227,12 @@ impl ConsumerContext for CacheContext {
             Rebalance::Assign(partitions) => partitions.count(),
             _ => 0,
         };
-        self.shared
-            .stats
-            .assigned
-            .store(assigned as u64, Ordering::Relaxed);
+        let stats = &self.shared.stats;
+        stats.assigned.store(assigned as u64, Ordering::Relaxed);
+        // An assignment, even an empty one, means the member is in the group.
+        stats
+            .joined
+            .store(matches!(rebalance, Rebalance::Assign(_)), Ordering::Relaxed);
         if let Rebalance::Assign(partitions) = rebalance
             && self.shared.paused.load(Ordering::Relaxed)
             && let Err(e) = consumer.pause(partitions)

@@ -27,8 +27,12 @@
 //!   data (`tickflow simulate`, Kafka header `simulated: true`); real data has no such field.
 //! - Each applied update is PUBLISHed, as compact JSON, on a channel named like the key: the
 //!   common fields and the parts it changed.
-//! - Sorted set `px:index:EXCHANGE`: known instruments, scored by the last update (epoch ms).
-//! - Keys expire after the configured TTL without updates (dead markets retire themselves).
+//! - Sorted set `px:index:EXCHANGE`: the instruments with a live hash, scored by the cache's
+//!   last write for them (UTC epoch µs, like every time in the hashes; they were epoch ms
+//!   before issue 18: a reader comparing scores with a clock must use µs now).
+//! - Keys expire after the configured TTL without updates (dead markets retire themselves);
+//!   each batch removes from the index the members not written for the TTL, so a member leaves
+//!   with its hash (at the cache's next write to that exchange's index).
 //!
 //! Changes from contract 1: the one `ver` became three part versions; `seq` is now the
 //! ticker's (the trade's id is `trade_id`, the book's `book_update_id`); new fields

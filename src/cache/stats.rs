@@ -65,6 +65,10 @@ pub struct CacheStats {
     pub http: std::sync::Arc<crate::http::HttpStats>,
     /// Partitions assigned to this member.
     pub assigned: AtomicU64,
+    /// Set by the group's assignment (even an empty one), cleared by a revocation: a member that
+    /// joined with no partition is an idle standby (more members than partitions), not a
+    /// member still joining.
+    pub joined: std::sync::atomic::AtomicBool,
     /// Since when nothing was consumed with lag waiting.
     pub kafka_stall: crate::stall::Stall,
     /// Not ready after this long of [`CacheStats::kafka_stall`] (`[cache] stall_timeout_ms`).
@@ -100,8 +104,9 @@ impl CacheStats {
         }
     }
 
-    /// Ready when not stopping, Redis answers, partitions are assigned, and consumption
-    /// moves whenever there is lag. `Err` says why not.
+    /// Ready when not stopping, Redis answers, the group has given this member its assignment
+    /// (an empty one too: an idle standby is a normal state of a consumer group, ready to take
+    /// over), and consumption moves whenever there is lag. `Err` says why not.
     pub fn ready(&self) -> Result<(), String> {
         if self.stopping.load(Ordering::Relaxed) {
             return Err("stopping: writing what was gathered and committing".into());
@@ -110,11 +115,8 @@ impl CacheStats {
         if self.redis_up.load(Ordering::Relaxed) == 0 {
             why.push("redis is not answering (writes retried, offsets held)".to_owned());
         }
-        if self.assigned.load(Ordering::Relaxed) == 0 {
-            why.push(
-                "kafka: no partition assigned (joining the group, or more members than partitions)"
-                    .to_owned(),
-            );
+        if !self.joined.load(Ordering::Relaxed) {
+            why.push("kafka: joining the consumer group (no assignment yet)".to_owned());
         }
         let letters = self.dlq_pending.load(Ordering::Relaxed);
         if letters > 0 && self.dlq_failing.load(Ordering::Relaxed) {
@@ -137,6 +139,11 @@ impl CacheStats {
         } else {
             Err(why.join("; "))
         }
+    }
+
+    /// In the group with no partition: an idle standby.
+    pub fn standby(&self) -> bool {
+        self.joined.load(Ordering::Relaxed) && self.assigned.load(Ordering::Relaxed) == 0
     }
 
     /// Sum of the consumer lag over the assigned partitions.
@@ -253,6 +260,13 @@ impl CacheStats {
         let name = "tickflow_cache_assigned_partitions";
         e.family(name, "gauge", "partitions assigned to this member")
             .sample(name, &[], g(&self.assigned));
+        let name = "tickflow_cache_standby";
+        e.family(
+            name,
+            "gauge",
+            "1 while this member is in the group with no partition (more members than partitions): ready, idle",
+        )
+        .sample(name, &[], u64::from(self.standby()));
         let name = "tickflow_cache_consumer_lag";
         e.family(
             name,
@@ -333,5 +347,37 @@ impl CacheStats {
         );
         e.standard();
         e.finish()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn answering() -> CacheStats {
+        let s = CacheStats::default();
+        s.redis_up.store(1, Ordering::Relaxed);
+        s
+    }
+
+    /// A member still joining is not ready; one the group gave no partition (more replicas
+    /// than partitions) is an idle standby: ready, and says so in its metrics.
+    #[test]
+    fn an_idle_standby_is_ready_and_a_joining_member_is_not() {
+        let s = answering();
+        let why = s.ready().unwrap_err();
+        assert!(why.contains("joining the consumer group"), "{why}");
+        s.joined.store(true, Ordering::Relaxed);
+        assert_eq!(s.ready(), Ok(()));
+        assert!(s.standby());
+        let text = s.metrics();
+        assert!(text.contains("\ntickflow_cache_ready 1\n"), "{text}");
+        assert!(text.contains("\ntickflow_cache_standby 1\n"), "{text}");
+        assert!(text.contains("\ntickflow_cache_assigned_partitions 0\n"));
+        s.assigned.store(2, Ordering::Relaxed);
+        assert!(!s.standby());
+        assert!(s.metrics().contains("\ntickflow_cache_standby 0\n"));
+        s.redis_up.store(0, Ordering::Relaxed);
+        assert!(s.ready().unwrap_err().contains("redis is not answering"));
     }
 }

@@ -325,8 +325,15 @@ impl Store {
             index
                 .entry(tick.exchange)
                 .or_default()
-                .push((now_us / 1000, tick.instrument.to_string()));
+                .push((now_us, tick.instrument.to_string()));
         }
+        // Members not written for the TTL: their hashes have expired (a hash's TTL is renewed
+        // only when it is written, never later than its member's score), so they leave the
+        // index with them. Scores are µs like every time in the hashes; exclusive bound.
+        let retire_before = (self.ttl_ms > 0).then(|| {
+            let ttl_us = i64::try_from(self.ttl_ms.saturating_mul(1000)).unwrap_or(i64::MAX);
+            format!("({}", now_us.saturating_sub(ttl_us))
+        });
         for (exchange, members) in &index {
             if self.cluster {
                 let mut pipe = redis::pipe();
@@ -335,8 +342,13 @@ impl Store {
                 order.push(Vec::new());
             }
             let last = groups.len() - 1;
-            groups[last].zadd_multiple(index_key(&self.prefix, *exchange), members);
+            let key = index_key(&self.prefix, *exchange);
+            groups[last].zadd_multiple(&key, members);
             order[last].push(None);
+            if let Some(before) = &retire_before {
+                groups[last].zrembyscore(&key, "-inf", before);
+                order[last].push(None);
+            }
         }
         let timeout =
             REDIS_TIMEOUT + TIMEOUT_PER_UPDATE * u32::try_from(ticks.len()).unwrap_or(u32::MAX);

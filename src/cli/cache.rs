@@ -28,7 +28,8 @@ batch's offsets are stored only after the DLQ acknowledged its dead letters.\n\n
 Settings: tickflow.toml [redis] url/cluster and [cache] (environment overrides \
 TICKFLOW_REDIS__URL, TICKFLOW_CACHE__GROUP_ID, ...). Serves /metrics, /healthz, /readyz on \
 [cache] http_bind (default 127.0.0.1:9465); /readyz is 503 with the reason while Redis does \
-not answer, no partition is assigned, consumption stalls with lag or the DLQ refuses. \
+not answer, the consumer group has not given it its assignment yet, consumption stalls with lag or the DLQ refuses. A member \
+the group gives no partition (more members than partitions) is an idle standby: ready. \
 SIGINT/SIGTERM: write what was gathered and commit within [cache] shutdown_timeout_ms (default \
 30 s); a second signal exits at once. The last line accounts for every message consumed.";
 

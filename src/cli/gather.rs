@@ -24,6 +24,9 @@ received_at, frame_type. Missing topics are created at start.\n\n\
 Settings come from tickflow.toml (Kafka properties passed to librdkafka, topics, output \
 format, HTTP address) with environment overrides TICKFLOW_<SECTION>__<KEY>, e.g. \
 TICKFLOW_KAFKA__BOOTSTRAP_SERVERS=host:9092. The producer is idempotent with acks=all.\n\n\
+Each connection is renewed when no data frame arrives within its connector's \
+idle_timeout_secs (pings and pongs do not count), and reconnects with exponential backoff; a \
+session that delivered data for at least 1 s resets the backoff.\n\n\
 Serves /metrics, /healthz and /readyz on [http] bind (default 127.0.0.1:9464) and prints a \
 progress line every few seconds. SIGINT/SIGTERM: stop reading, drain the queue, wait for the \
 broker's acknowledgements, all within one deadline ([gather] shutdown_timeout_ms, default 30 s); \
@@ -44,7 +47,10 @@ TICKFLOW_LOG_FORMAT         text (default) | json (one JSON object per line)\n\n
 Exit codes:\n  \
 0  stopped, everything acknowledged\n  \
 1  stopped, some ticks, dead letters or received frames were lost (the last line says which)\n  \
-2  configuration, schema registry (schema not registered, registry unreachable) or start-up error";
+2  configuration, schema registry (schema not registered, registry unreachable) or start-up error\n  \
+3  the Kafka producer hit a fatal error (e.g. the broker lost the idempotent producer's state:\n     \
+UnknownProducerId, OutOfOrderSequenceNumber); stopped at once, the last line accounts for every\n     \
+tick; restart gather (a new producer) - orchestrators do this by themselves";
 
 /// Arguments of `tickflow gather`.
 #[derive(Debug, Args)]
@@ -175,14 +181,29 @@ pub fn run(args: &GatherArgs) -> anyhow::Result<ExitCode> {
             "tickflow: gathering; metrics on http://{}/metrics",
             running.http_addr
         );
-        signals.first(args.duration).await;
-        let deadline = setup_deadline;
-        eprintln!(
-            "tickflow: stopping: closing connections, draining, waiting for acknowledgements \
-             (deadline {deadline:?}; a second SIGINT/SIGTERM abandons at once)"
-        );
-        let _ = stop.send(true);
         let state = Arc::clone(&running.state);
+        // A signal (or --duration) starts the drain; a fatal producer error ends the run at
+        // once: that producer can deliver nothing more, so there is nothing to wait for.
+        let fatal = tokio::select! {
+            () = signals.first(args.duration) => None,
+            reason = state.producer.fatal_raised() => Some(reason),
+        };
+        let deadline = setup_deadline;
+        if let Some(reason) = &fatal {
+            eprintln!(
+                "tickflow: the Kafka producer hit a fatal error ({reason}); it can deliver \
+                 nothing more: stopping at once and exiting with code 3, so that the \
+                 orchestrator restarts gather with a new producer"
+            );
+            let _ = stop.send(true);
+            state.abandon();
+        } else {
+            eprintln!(
+                "tickflow: stopping: closing connections, draining, waiting for acknowledgements \
+                 (deadline {deadline:?}; a second SIGINT/SIGTERM abandons at once)"
+            );
+            let _ = stop.send(true);
+        }
         let mut done = running.done;
         let outcome = tokio::select! {
             outcome = &mut done => outcome??,
@@ -194,6 +215,9 @@ pub fn run(args: &GatherArgs) -> anyhow::Result<ExitCode> {
         };
         let _ = sim_stop.send(true);
         eprintln!("tickflow: stopped; {outcome}");
+        if fatal.is_some() {
+            return anyhow::Ok(ExitCode::from(3));
+        }
         if outcome.deadline_reached {
             eprintln!("tickflow: the shutdown was cut short (deadline or second signal)");
         }

@@ -26,9 +26,10 @@ pings; ticker, miniTicker, bookTicker, trade, aggTrade). After a client subscrib
 synthetic data (random walks with exact decimals) for every subscribed instrument and \
 channel, round-robin, at --rate frames per second per connection.\n\n\
 Faults for testing reconnects and the DLQ: add \
-`fault=drop|stall|malformed|error|oversize|giant&after=N` to a connection's URL query, or use \
---fault for all connections. drop closes the socket after N data frames; stall goes silent \
-after N; malformed truncates every Nth frame; error sends the exchange's error message before \
+`fault=drop|stall|silent|malformed|error|oversize|giant&after=N` to a connection's URL query, or \
+use --fault for all connections. drop closes the socket after N data frames; stall goes silent \
+after N (no frames, no reads, so no pongs); silent stops the data after N but keeps pinging and \
+answering pings; malformed truncates every Nth frame; error sends the exchange's error message before \
 every Nth frame; oversize pads every Nth frame to 10 MiB, giant to 20 MiB (above tickflow's \
 16 MiB socket cap).\n\n\
 The first line on stdout is `listening on ADDRESS` (useful with --bind 127.0.0.1:0). Stops on \
@@ -61,7 +62,7 @@ pub struct SimulateArgs {
     #[arg(long, default_value_t = 20)]
     binance_ping_secs: u64,
     /// Inject a fault into every connection whose URL names none (`?fault=KIND&after=N`
-    /// picks one per connection): drop, stall, malformed or error.
+    /// picks one per connection): drop, stall, silent, malformed, error, oversize or giant.
     #[arg(long, value_parser = parse_fault_kind)]
     fault: Option<FaultKind>,
     /// Data frames before the fault (and its period for malformed and error).
@@ -126,6 +127,7 @@ pub fn run(args: &SimulateArgs) -> anyhow::Result<ExitCode> {
 }
 
 fn parse_fault_kind(name: &str) -> Result<FaultKind, String> {
-    FaultKind::parse(name)
-        .ok_or_else(|| format!("`{name}` is not drop, stall, malformed, error, oversize or giant"))
+    FaultKind::parse(name).ok_or_else(|| {
+        format!("`{name}` is not drop, stall, silent, malformed, error, oversize or giant")
+    })
 }

@@ -12,8 +12,7 @@
 //! unscaled value at scale 18, minimal length (as apache-avro and Java's `BigInteger` write it).
 
 use super::CodecError;
-use crate::model::decimal::POW10_U128;
-use crate::model::validate::{WIRE_INTEGER_DIGITS, fits_wire};
+use crate::model::validate::{fits_wire, wire_unscaled};
 use crate::model::{EventKind, Exchange, Instrument, MarketState, StreamType, Tick, TradeSide};
 use apache_avro::Schema;
 use apache_avro::types::Value;
@@ -108,19 +107,10 @@ pub(crate) fn market_state_of(symbol: &str) -> Option<MarketState> {
     .find(|m| m.as_str() == symbol)
 }
 
-/// The unscaled value at scale 18. The wire check of [`fits_wire`] on the same normalized
-/// mantissa and scale, done once here.
+/// The unscaled value at scale 18, or the error naming the field.
 #[inline(always)]
 fn unscaled(field: &'static str, d: Decimal) -> Result<i128, CodecError> {
-    let d = if d.scale() > SCALE { d.normalize() } else { d };
-    let (mantissa, scale) = (d.mantissa(), d.scale());
-    if scale > SCALE
-        || mantissa.unsigned_abs() >= POW10_U128[(WIRE_INTEGER_DIGITS + scale) as usize]
-    {
-        return Err(unrepresentable(field, d));
-    }
-    // |mantissa| < 10^(20 + scale), so the product stays below 10^38.
-    Ok(mantissa * POW10_U128[(SCALE - scale) as usize] as i128)
+    wire_unscaled(d).ok_or_else(|| unrepresentable(field, d))
 }
 
 #[cold]

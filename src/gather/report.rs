@@ -44,6 +44,9 @@ pub fn ready(state: &GatherState) -> Result<(), String> {
         }
     }
     let k = &state.producer;
+    if let Some(fatal) = k.fatal() {
+        why.push(format!("kafka: fatal producer error: {fatal}"));
+    }
     if k.brokers_down.load(Ordering::Relaxed) {
         why.push("all Kafka brokers are down".into());
     }
@@ -174,7 +177,7 @@ pub fn metrics(state: &GatherState) -> String {
         (
             "tickflow_ws_last_frame_timestamp_seconds",
             "gauge",
-            "when the last data frame arrived, Unix seconds (0: none yet)",
+            "when the last data frame arrived, Unix seconds (no sample before the first one)",
             |s| &s.last_frame_us,
             1e6,
         ),
@@ -184,6 +187,11 @@ pub fn metrics(state: &GatherState) -> String {
         for (c, (index, s)) in state.connections.iter().zip(&conns) {
             let labels = [("connector", c.connector.as_str()), ("connection", index)];
             let value = get(field(s));
+            // A connection that never had data has no last-frame time: no sample, rather than
+            // 0, which read as an age of ~1.7e9 s and fired TickflowFeedStalled.
+            if name == "tickflow_ws_last_frame_timestamp_seconds" && value == 0 {
+                continue;
+            }
             if divisor == 1.0 {
                 e.sample(name, &labels, value);
             } else {
@@ -257,7 +265,7 @@ pub fn metrics(state: &GatherState) -> String {
             e.sample(name, &[("kind", kind), ("why", why)], get(n));
         }
     }
-    let scalars: [(&str, &str, &str, u64); 14] = [
+    let scalars: [(&str, &str, &str, u64); 15] = [
         (
             "tickflow_ready",
             "gauge",
@@ -269,6 +277,12 @@ pub fn metrics(state: &GatherState) -> String {
             "gauge",
             "messages handed to the producer and not yet acknowledged or failed (its queue and in flight)",
             k.pending(),
+        ),
+        (
+            "tickflow_kafka_producer_fatal",
+            "gauge",
+            "1 once librdkafka raised a fatal producer error (gather then exits with code 3)",
+            u64::from(k.fatal().is_some()),
         ),
         (
             "tickflow_stopping",
@@ -491,6 +505,26 @@ mod tests {
             unacked_timeout: Duration::from_secs(10),
             deadline: Arc::default(),
         }
+    }
+
+    /// No data yet: no last-frame sample (a 0 read as a feed stalled since 1970); then the
+    /// frame's time.
+    #[test]
+    fn the_last_frame_time_is_absent_until_the_first_frame() {
+        let s = state(0, Duration::from_secs(30));
+        let text = metrics(&s);
+        assert!(
+            !text.contains("tickflow_ws_last_frame_timestamp_seconds{"),
+            "{text}"
+        );
+        assert!(text.contains("tickflow_ws_up{connector=\"binance\",connection=\"0\"} 1"));
+        s.connections[0]
+            .stats
+            .last_frame_us
+            .store(1_700_000_000_500_000, Ordering::Relaxed);
+        assert!(metrics(&s).contains(
+            "tickflow_ws_last_frame_timestamp_seconds{connector=\"binance\",connection=\"0\"} 1700000000.5\n"
+        ));
     }
 
     #[test]

@@ -77,6 +77,42 @@ pub struct ProducerStats {
     pub failures_log: crate::logging::RateLimited,
     /// Kinds of client error logged since the last successful delivery.
     logged_errors: Mutex<std::collections::BTreeSet<String>>,
+    /// librdkafka's fatal error, once raised: the producer can deliver nothing more (e.g. the
+    /// idempotent producer's `UnknownProducerId` or `OutOfOrderSequenceNumber` after the broker
+    /// lost its state).
+    fatal: Mutex<Option<String>>,
+    /// Woken when [`ProducerStats::fatal`] is set.
+    fatal_raised: tokio::sync::Notify,
+}
+
+impl ProducerStats {
+    /// The fatal error, if librdkafka raised one.
+    pub fn fatal(&self) -> Option<String> {
+        self.fatal.lock().ok().and_then(|f| f.clone())
+    }
+
+    /// Completes when librdkafka raises a fatal error, with its text.
+    pub async fn fatal_raised(&self) -> String {
+        loop {
+            if let Some(reason) = self.fatal() {
+                return reason;
+            }
+            self.fatal_raised.notified().await;
+        }
+    }
+
+    /// Records the first fatal error; later ones are the same failure seen again.
+    fn set_fatal(&self, reason: String) -> bool {
+        let Ok(mut fatal) = self.fatal.lock() else {
+            return false;
+        };
+        if fatal.is_some() {
+            return false;
+        }
+        *fatal = Some(reason);
+        self.fatal_raised.notify_one();
+        true
+    }
 }
 
 /// Messages of one kind that were produced and not acknowledged, by why. Every one is in
@@ -168,6 +204,15 @@ impl ClientContext for Context {
 
     fn error(&self, error: KafkaError, reason: &str) {
         self.stats.client_errors.fetch_add(1, Ordering::Relaxed);
+        if error.rdkafka_error_code() == Some(RDKafkaErrorCode::Fatal) {
+            if self.stats.set_fatal(reason.to_owned()) {
+                tracing::error!(
+                    "kafka {}: fatal producer error: {reason} (this producer can deliver nothing more)",
+                    self.bootstrap
+                );
+            }
+            return;
+        }
         if error.rdkafka_error_code() == Some(RDKafkaErrorCode::AllBrokersDown) {
             self.stats.brokers_down.store(true, Ordering::Relaxed);
         }
@@ -461,7 +506,23 @@ impl TickProducer {
                     // The polling thread serves delivery reports, which frees room.
                     std::thread::sleep(Duration::from_micros(500));
                 }
-                Err((e, _)) => break Err(ProduceError::Kafka(e)),
+                Err((e, _)) => {
+                    if e.rdkafka_error_code() == Some(RDKafkaErrorCode::Fatal) {
+                        // librdkafka reports the fatal error itself as an ordinary client
+                        // error (its own code, no fatal flag in rust-rdkafka's callback): the
+                        // refusal is where it shows. Recorded once, with librdkafka's words.
+                        let reason = self.producer.client().fatal_error().map_or_else(
+                            || "fatal error".to_owned(),
+                            |(code, text)| format!("{code:?}: {text}"),
+                        );
+                        if self.stats.set_fatal(reason.clone()) {
+                            tracing::error!(
+                                "kafka: fatal producer error: {reason} (this producer can deliver nothing more)"
+                            );
+                        }
+                    }
+                    break Err(ProduceError::Kafka(e));
+                }
             }
         };
         if let Some(since) = waiting {

@@ -41,19 +41,29 @@ impl Default for ValidationConfig {
     }
 }
 
-/// Whether `value` fits Avro `decimal(38,18)` exactly: at most 18 significant fractional
-/// digits and at most 20 integer digits. Works on mantissa and scale (no `Decimal`
-/// comparisons, which dominated validation cost).
-pub fn fits_wire(value: Decimal) -> bool {
+/// The value as an integer count of 10^-18 (the Avro wire's unscaled value) when it fits
+/// `decimal(38,18)` exactly: at most 18 significant fractional digits and at most 20 integer
+/// digits; `None` otherwise. Works on mantissa and scale (no `Decimal` comparisons, which
+/// dominated validation cost); comparing these values is exact.
+#[inline(always)]
+pub fn wire_unscaled(value: Decimal) -> Option<i128> {
     let value = if value.scale() > WIRE_SCALE {
         value.normalize()
     } else {
         value
     };
-    let scale = value.scale();
-    // |mantissa| / 10^scale < 10^20  <=>  |mantissa| < 10^(20 + scale), with scale <= 18.
-    scale <= WIRE_SCALE
-        && value.mantissa().unsigned_abs() < POW10_U128[(WIRE_INTEGER_DIGITS + scale) as usize]
+    let (mantissa, scale) = (value.mantissa(), value.scale());
+    // |mantissa| / 10^scale < 10^20  <=>  |mantissa| < 10^(20 + scale), with scale <= 18,
+    // so the product stays below 10^38.
+    (scale <= WIRE_SCALE
+        && mantissa.unsigned_abs() < POW10_U128[(WIRE_INTEGER_DIGITS + scale) as usize])
+        .then(|| mantissa * POW10_U128[(WIRE_SCALE - scale) as usize] as i128)
+}
+
+/// Whether `value` fits Avro `decimal(38,18)` exactly (see [`wire_unscaled`]).
+#[inline(always)]
+pub fn fits_wire(value: Decimal) -> bool {
+    wire_unscaled(value).is_some()
 }
 
 /// What a decimal field may hold.
@@ -84,18 +94,6 @@ const SIGN_RULES: [Sign; 14] = [
     Sign::Positive,    // ask_price
     Sign::NonNegative, // ask_qty
 ];
-
-/// The value as an integer count of 10^-18, exact for anything [`fits_wire`] accepts
-/// (below 10^38, so it fits `i128`). Comparing these is exact and avoids `Decimal`'s
-/// general rescaling comparison.
-fn wire_units(d: Decimal) -> i128 {
-    let d = if d.scale() > WIRE_SCALE {
-        d.normalize()
-    } else {
-        d
-    };
-    d.mantissa() * POW10_U128[(WIRE_SCALE - d.scale()) as usize] as i128
-}
 
 /// The wire and sign rules of decimal field `i` of [`Tick::DECIMAL_FIELDS`]. Inlined with a
 /// constant `i`, the name and rule fold away and a present value costs a few comparisons.
@@ -156,7 +154,7 @@ pub fn validate(tick: &Tick, config: &ValidationConfig) -> Result<(), Rejection>
     check_decimal(12, tick.ask_price)?;
     check_decimal(13, tick.ask_qty)?;
     if let (Some(high), Some(low)) = (tick.high_price, tick.low_price)
-        && wire_units(high) < wire_units(low)
+        && wire_unscaled(high) < wire_unscaled(low)
     {
         return Err(Rejection::new(
             Reason::HighBelowLow,
@@ -164,7 +162,7 @@ pub fn validate(tick: &Tick, config: &ValidationConfig) -> Result<(), Rejection>
         ));
     }
     if let (Some(bid), Some(ask)) = (tick.bid_price, tick.ask_price)
-        && wire_units(bid) > wire_units(ask)
+        && wire_unscaled(bid) > wire_unscaled(ask)
     {
         return Err(Rejection::new(
             Reason::CrossedBook,

@@ -11,6 +11,9 @@ pub enum FaultKind {
     Drop,
     /// Go silent after `after` data frames: send nothing, read nothing, keep the socket open.
     Stall,
+    /// Stop sending data after `after` data frames but keep the connection alive: server
+    /// pings go on, client pings are answered (a feed that only looks alive).
+    Silent,
     /// Replace every `after`-th data frame with a truncated copy (invalid JSON).
     Malformed,
     /// Send the exchange's error message before every `after`-th data frame.
@@ -37,11 +40,12 @@ pub struct Fault {
 }
 
 impl FaultKind {
-    /// Parses `drop`, `stall`, `malformed`, `error`, `oversize` or `giant`.
+    /// Parses `drop`, `stall`, `silent`, `malformed`, `error`, `oversize` or `giant`.
     pub fn parse(name: &str) -> Option<Self> {
         match name {
             "drop" => Some(Self::Drop),
             "stall" => Some(Self::Stall),
+            "silent" => Some(Self::Silent),
             "malformed" => Some(Self::Malformed),
             "error" => Some(Self::Error),
             "oversize" => Some(Self::Oversize),
@@ -77,6 +81,7 @@ impl Fault {
         match self.kind {
             FaultKind::Drop if n > self.after => Action::Drop,
             FaultKind::Stall if n > self.after => Action::Stall,
+            FaultKind::Silent if n > self.after => Action::Skip,
             FaultKind::Malformed if n.is_multiple_of(self.after) => Action::Truncate,
             FaultKind::Error if n.is_multiple_of(self.after) => Action::ErrorFirst,
             FaultKind::Oversize if n.is_multiple_of(self.after) => Action::Pad(OVERSIZE_BYTES),
@@ -95,6 +100,8 @@ pub enum Action {
     Drop,
     /// Go silent instead.
     Stall,
+    /// Send nothing for it; keep the connection (pings, pongs) going.
+    Skip,
     /// Send a truncated copy instead.
     Truncate,
     /// Send the exchange's error message, then the frame.

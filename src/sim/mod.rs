@@ -298,6 +298,7 @@ impl Session {
             .map_or(Action::Send, |f| f.action(self.data_frames));
         match action {
             Action::Send => self.ws.feed(frame).await?,
+            Action::Skip => {}
             Action::Truncate => self.ws.feed(fault::truncated(&frame)).await?,
             Action::Pad(size) => self.ws.feed(fault::padded(&frame, size)).await?,
             Action::ErrorFirst => {

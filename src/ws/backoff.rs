@@ -1,4 +1,11 @@
-//! Reconnect delays: exponential growth with jitter, capped, reset after a healthy period.
+//! Reconnect delays: exponential growth with jitter, capped, reset by a healthy session.
+//!
+//! A session is healthy when it was subscribed and delivered data for at least
+//! [`MIN_HEALTHY_SESSION`], or stayed up for `reset_after` whatever it delivered. After a healthy
+//! session the next attempt waits a random fraction of `initial` (spreading the reconnects of
+//! many connections cut at once) and later failures grow from `initial` again. Counting only
+//! long sessions as healthy made a venue that cuts connections every 30 s (data flowing all
+//! along) push every wait to the maximum: feeds were down 34–48 % of a soak (issue 18).
 
 use crate::config::Backoff as BackoffConfig;
 use std::time::Duration;
@@ -9,7 +16,13 @@ pub struct Backoff {
     config: BackoffConfig,
     attempt: u32,
     rng: u64,
+    /// The last session was healthy: the next delay is a fraction of `initial`.
+    after_healthy: bool,
 }
+
+/// A session that delivered data must also have lasted this long to count as healthy, so that
+/// a venue accepting, answering and closing at once still meets a growing backoff.
+pub const MIN_HEALTHY_SESSION: Duration = Duration::from_secs(1);
 
 impl Backoff {
     /// A fresh state; `seed` makes the jitter reproducible (use e.g. the connection id).
@@ -18,6 +31,7 @@ impl Backoff {
             config,
             attempt: 0,
             rng: seed | 1,
+            after_healthy: false,
         }
     }
 
@@ -31,8 +45,12 @@ impl Backoff {
 
     /// The delay before the next attempt: `initial * multiplier^attempt`, capped at `max`,
     /// then spread by ±`jitter` (never above `max`, never below zero).
+    /// After a healthy session: uniform in [0, `initial`) instead.
     pub fn next_delay(&mut self) -> Duration {
         let c = self.config;
+        if std::mem::take(&mut self.after_healthy) {
+            return Duration::from_secs_f64(c.initial.as_secs_f64() * self.unit()).min(c.max);
+        }
         let base = c.initial.as_secs_f64() * c.multiplier.powi(self.attempt.min(64) as i32);
         let capped = base.min(c.max.as_secs_f64());
         let spread = 1.0 + c.jitter * (2.0 * self.unit() - 1.0);
@@ -40,12 +58,17 @@ impl Backoff {
         Duration::from_secs_f64((capped * spread).clamp(0.0, c.max.as_secs_f64()))
     }
 
-    /// Call when a connection closes: a connection that stayed up for `reset_after` was
-    /// healthy, so the next delay starts from `initial` again.
-    pub fn connection_ended(&mut self, uptime: Duration) {
-        if uptime >= self.config.reset_after {
+    /// Call when a session ends: `uptime` since it was subscribed (zero when it never was),
+    /// `delivered` whether it received data frames. A healthy session (see the module) resets
+    /// the growth; returns whether it was healthy.
+    pub fn connection_ended(&mut self, uptime: Duration, delivered: bool) -> bool {
+        let healthy = uptime >= self.config.reset_after
+            || (delivered && uptime >= MIN_HEALTHY_SESSION.min(self.config.reset_after));
+        if healthy {
             self.attempt = 0;
         }
+        self.after_healthy = healthy;
+        healthy
     }
 
     /// Failed attempts since the last reset.
@@ -101,21 +124,55 @@ mod tests {
     }
 
     #[test]
-    fn a_healthy_connection_resets_the_delay() {
+    fn a_long_session_resets_the_delay_even_without_data() {
         let mut b = Backoff::new(config(0.0), 1);
         for _ in 0..5 {
             b.next_delay();
         }
-        b.connection_ended(Duration::from_secs(10));
+        assert!(!b.connection_ended(Duration::from_secs(10), false));
         assert_eq!(
             b.next_delay(),
             Duration::from_secs(16),
-            "short-lived: keeps growing"
+            "short-lived without data: keeps growing"
         );
-        b.connection_ended(Duration::from_secs(61));
-        assert_eq!(
-            (b.attempts(), b.next_delay()),
-            (0, Duration::from_millis(500))
-        );
+        assert!(b.connection_ended(Duration::from_secs(61), false));
+        assert_eq!(b.attempts(), 0);
+        assert!(b.next_delay() < Duration::from_millis(500));
+        assert_eq!(b.next_delay(), Duration::from_millis(500));
+    }
+
+    /// A venue cutting connections every 30 s while data flows: every wait stays below
+    /// `initial` (it grew to the 30 s maximum before).
+    #[test]
+    fn a_session_that_delivered_data_resets_the_delay() {
+        let mut b = Backoff::new(config(0.2), 3);
+        for _ in 0..6 {
+            b.next_delay();
+        }
+        let mut waited = Duration::ZERO;
+        for _ in 0..20 {
+            assert!(b.connection_ended(Duration::from_secs(30), true));
+            let d = b.next_delay();
+            assert!(d < Duration::from_millis(500), "{d:?}");
+            waited += d;
+        }
+        assert!(waited > Duration::ZERO, "spread, not all zero");
+        // Then a failed attempt (never subscribed) grows from `initial` again.
+        assert!(!b.connection_ended(Duration::ZERO, false));
+        let d = b.next_delay();
+        assert!((400..=600).contains(&d.as_millis()), "{d:?}");
+    }
+
+    /// Accepted, answered, closed at once: data, but not healthy; the delay keeps growing.
+    #[test]
+    fn a_session_closed_at_once_is_not_healthy_even_with_data() {
+        let mut b = Backoff::new(config(0.0), 1);
+        let delays: Vec<u128> = (0..4)
+            .map(|_| {
+                assert!(!b.connection_ended(Duration::from_millis(200), true));
+                b.next_delay().as_millis()
+            })
+            .collect();
+        assert_eq!(delays, [500, 1000, 2000, 4000]);
     }
 }

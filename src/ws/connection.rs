@@ -127,14 +127,13 @@ pub async fn run(
     seed: u64,
     tls: Arc<rustls::ClientConfig>,
 ) {
-    let name: Arc<str> = Arc::from(config.name.as_str());
     let mut backoff = Backoff::new(config.backoff, seed);
     loop {
         if *shutdown.borrow() {
             return;
         }
-        let started = Instant::now();
-        let ended = session(&config, &plan, &name, &out, &stats, &mut shutdown, &tls).await;
+        let mut this = Session::default();
+        let ended = session(&config, &plan, &out, &stats, &mut shutdown, &tls, &mut this).await;
         stats.up.store(0, Ordering::Relaxed);
         match &ended {
             Ended::Shutdown => return,
@@ -146,7 +145,7 @@ pub async fn run(
                 stats.idle_timeouts.fetch_add(1, Ordering::Relaxed);
                 tracing::warn!(
                     idle_timeout = ?config.keepalive.idle_timeout,
-                    "no frame within the idle timeout; reconnecting"
+                    "no data frame within the idle timeout (pings and pongs do not count); reconnecting"
                 );
             }
             Ended::Aged => {
@@ -154,7 +153,10 @@ pub async fn run(
                 tracing::info!("renewing the connection before the exchange's forced cut");
             }
         }
-        backoff.connection_ended(started.elapsed());
+        let up_for = this.subscribed.map_or(Duration::ZERO, |at| at.elapsed());
+        // An idle session delivered nothing lately: it never counts as healthy.
+        let delivered = this.data_frames > 0 && !matches!(ended, Ended::Idle);
+        backoff.connection_ended(up_for, delivered);
         // A proactive reconnect is planned, not a failure: no delay.
         let delay = if matches!(ended, Ended::Aged) {
             Duration::ZERO
@@ -170,15 +172,25 @@ pub async fn run(
     }
 }
 
+/// What one session did, for the backoff.
+#[derive(Debug, Default)]
+struct Session {
+    /// When the subscription requests were all sent.
+    subscribed: Option<Instant>,
+    /// Data (text or binary) frames received.
+    data_frames: u64,
+}
+
 async fn session(
     config: &ConnectorConfig,
     plan: &ConnectionPlan,
-    name: &Arc<str>,
     out: &mpsc::Sender<Received>,
     stats: &ConnectionStats,
     shutdown: &mut watch::Receiver<bool>,
     tls: &Arc<rustls::ClientConfig>,
+    this: &mut Session,
 ) -> Ended {
+    let name: Arc<str> = Arc::from(config.name.as_str());
     // The socket takes frames up to its cap; above max_frame_bytes they are cut and
     // dead-lettered (the pipeline sees at most max_frame_bytes per frame).
     let cap = socket_cap(config.max_frame_bytes);
@@ -214,6 +226,7 @@ async fn session(
     stats.up.store(1, Ordering::Relaxed);
     tracing::info!(url = %plan.url, requests = plan.messages.len(), "connected and subscribed");
     let connected = Instant::now();
+    this.subscribed = Some(connected);
     let ping_every = config
         .keepalive
         .ping_interval
@@ -221,6 +234,10 @@ async fn session(
     let mut ping = tokio::time::interval_at(tokio::time::Instant::now() + ping_every, ping_every);
     let age_limit = config.keepalive.max_connection_age;
     let idle = config.keepalive.idle_timeout;
+    // The watchdog: renewed by data frames only. Pings, pongs (answers to our keepalive or the
+    // server's) never move it, so a feed that keeps the socket alive but sends nothing is
+    // renewed within `idle`.
+    let mut silent_after = tokio::time::Instant::now() + idle;
     loop {
         let until_aged = age_limit.map_or(Duration::from_secs(86_400 * 365), |a| {
             a.saturating_sub(connected.elapsed())
@@ -232,16 +249,15 @@ async fn session(
                 let _ = tokio::time::timeout(SEND_TIMEOUT, ws.close(None)).await;
                 return Ended::Shutdown;
             }
-            next = tokio::time::timeout(idle, ws.next()) => {
+            next = ws.next() => {
                 let msg = match next {
-                    Err(_) => return Ended::Idle,
-                    Ok(None) => return Ended::Failed("closed by the server".into()),
-                    Ok(Some(Err(tokio_tungstenite::tungstenite::Error::Capacity(e)))) => {
+                    None => return Ended::Failed("closed by the server".into()),
+                    Some(Err(tokio_tungstenite::tungstenite::Error::Capacity(e))) => {
                         stats.socket_cap_closes.fetch_add(1, Ordering::Relaxed);
                         return Ended::Failed(format!("{e} (the socket's cap is {cap} bytes; frames above max_frame_bytes = {} up to it become frame_too_large dead letters)", config.max_frame_bytes));
                     }
-                    Ok(Some(Err(e))) => return Ended::Failed(e.to_string()),
-                    Ok(Some(Ok(msg))) => msg,
+                    Some(Err(e)) => return Ended::Failed(e.to_string()),
+                    Some(Ok(msg)) => msg,
                 };
                 let received_ts_us = now_us();
                 let (frame_type, bytes) = match msg {
@@ -254,6 +270,7 @@ async fn session(
                     // read or write; nothing else to do for control frames.
                     _ => continue,
                 };
+                this.data_frames += 1;
                 stats.frames.fetch_add(1, Ordering::Relaxed);
                 stats.last_frame_us.store(u64::try_from(received_ts_us).unwrap_or(0), Ordering::Relaxed);
                 let mut bytes = bytes;
@@ -261,7 +278,7 @@ async fn session(
                 if oversize.is_some() {
                     stats.frames_cut.fetch_add(1, Ordering::Relaxed);
                 }
-                let received = Received { connector: Arc::clone(name), frame_type, bytes, received_ts_us, oversize };
+                let received = Received { connector: Arc::clone(&name), frame_type, bytes, received_ts_us, oversize };
                 let waited = Instant::now();
                 let mut sending = std::pin::pin!(out.send(received));
                 tokio::select! {
@@ -280,6 +297,9 @@ async fn session(
                         return Ended::Shutdown;
                     },
                 }
+                // Re-armed once the frame is handed over: time spent waiting for room in the
+                // queue (backpressure) is not the feed's silence.
+                silent_after = tokio::time::Instant::now() + idle;
                 let waited_us = u64::try_from(waited.elapsed().as_micros()).unwrap_or(u64::MAX);
                 stats.backpressure_wait_us.fetch_add(waited_us, Ordering::Relaxed);
             }
@@ -289,6 +309,7 @@ async fn session(
                     return Ended::Failed("keepalive ping could not be sent".into());
                 }
             }
+            _ = tokio::time::sleep_until(silent_after) => return Ended::Idle,
             _ = tokio::time::sleep(until_aged), if age_limit.is_some() => {
                 let _ = tokio::time::timeout(SEND_TIMEOUT, ws.close(None)).await;
                 return Ended::Aged;

@@ -119,6 +119,8 @@ struct FrameFields<'a> {
     id: Option<Raw<'a>>,
     code: Option<Raw<'a>>,
     msg: Option<Cow<'a, str>>,
+    /// The nested error form `{"error":{"code":2,"msg":"..."},"id":1}`.
+    error: Option<ErrorFields<'a>>,
     /// The event: the top-level keys of a raw frame, or the parsed `data` of a combined one.
     event: EventFields<'a>,
     /// Whether any event key appeared at the top level (illegal beside `stream`).
@@ -154,6 +156,15 @@ impl<'a> Fields<'a> for FrameFields<'a> {
             "id" => store(&mut self.id, dup, "id", p),
             "code" => store(&mut self.code, dup, "code", p),
             "msg" => store(&mut self.msg, dup, "msg", p),
+            "error" => {
+                if self.error.is_some() {
+                    *dup = dup.or(Some("error"));
+                }
+                let mut error = ErrorFields::default();
+                p.object_into(&mut error)?;
+                self.error = Some(error);
+                Ok(())
+            }
             _ => {
                 self.top_level_event = true;
                 self.event.field(key, p)
@@ -161,6 +172,28 @@ impl<'a> Fields<'a> for FrameFields<'a> {
         }
     }
 }
+
+/// The inside of Binance's nested error form: `{"error":{"code":2,"msg":"Invalid symbol: …"},"id":1}`.
+#[derive(Debug, Default)]
+struct ErrorFields<'a> {
+    duplicate: Option<&'static str>,
+    code: Option<Raw<'a>>,
+    msg: Option<Cow<'a, str>>,
+}
+
+impl<'a> Fields<'a> for ErrorFields<'a> {
+    fn field(&mut self, key: &'a str, p: &mut Parser<'a>) -> Result<(), Rejection> {
+        let dup = &mut self.duplicate;
+        match key {
+            "code" => store(&mut self.code, dup, "error.code", p),
+            "msg" => store(&mut self.msg, dup, "error.msg", p),
+            _ => p.skip(),
+        }
+    }
+}
+
+/// The stream name Binance announces maintenance on in the combined envelope.
+const SERVER_SHUTDOWN_STREAM: &str = "!serverShutdown";
 
 impl Adapter for BinanceAdapter {
     fn exchange(&self) -> Exchange {
@@ -228,9 +261,16 @@ impl BinanceAdapter {
             let id = integer("id", f.id).ok().flatten();
             return Ok(Decoded::Control(Control::SubscribeAck { id }));
         }
-        if f.code.is_some() || f.msg.is_some() {
-            let code = f.code.map_or("?", |c| c.text());
-            let msg = f.msg.as_deref().unwrap_or("");
+        if let Some(error) = &f.error {
+            no_duplicate(error.duplicate)?;
+        }
+        let (code, msg) = match &f.error {
+            Some(e) => (e.code, e.msg.as_deref()),
+            None => (f.code, f.msg.as_deref()),
+        };
+        if f.error.is_some() || code.is_some() || msg.is_some() {
+            let code = code.map_or("?", |c| c.text());
+            let msg = msg.unwrap_or("");
             return Err(Rejection::new(
                 Reason::ExchangeError,
                 clip(&format!("{code}: {msg}"), 200),
@@ -246,6 +286,9 @@ impl BinanceAdapter {
         parsed: &EventFields<'_>,
         received_ts_us: i64,
     ) -> Result<Decoded, Rejection> {
+        if stream == SERVER_SHUTDOWN_STREAM {
+            return Ok(Decoded::Control(Control::ServerShutdown));
+        }
         let Some(channel) = Channel::from_stream(stream) else {
             let name = split_stream(stream).map_or(stream, |(_, c)| c);
             return Ok(Decoded::Unsupported {
