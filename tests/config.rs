@@ -362,3 +362,62 @@ fn credentials_never_appear_in_errors_or_debug_output() {
         "redis://default:S3CRET-redis@127.0.0.1:6379"
     );
 }
+
+/// A misspelt setting stops the process before it connects anywhere: exit 2, every problem on
+/// stderr at once, each naming its variable and the one meant, no value shown.
+#[test]
+fn a_misspelt_variable_stops_the_process_with_every_problem() {
+    // `--connector none` and `--duration 1` only bound a run that would not stop here.
+    for (command, bound) in [
+        ("gather", ["--connector", "none"]),
+        ("cache", ["--duration", "1"]),
+    ] {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_tickflow"))
+            .args([command, bound[0], bound[1], "--config"])
+            .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("tickflow.toml"))
+            .env("TICKFLOW_KAFKA_BOOTSTRAP_SERVERS", "127.0.0.1:1")
+            .env("TICKFLOW_CACHE__BATCH_MAXX", "10")
+            .env("TICKFLOW_KAFKA__SASL_PASSWORD", "S3CRET-sasl")
+            .env(
+                "TICKFLOW_SCHEMA_REGISTRY_BASIC_AUTH_USER_INFO",
+                "key:S3CRET-sr",
+            )
+            .env("TICKFLOW_LOG", "warn")
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{command}: {stderr}");
+        for line in [
+            "invalid configuration (3 problems):",
+            "environment: TICKFLOW_CACHE__BATCH_MAXX: [cache] has no key `batch_maxx`; did you mean TICKFLOW_CACHE__BATCH_MAX?",
+            "environment: TICKFLOW_KAFKA_BOOTSTRAP_SERVERS: one `_` after the section; did you mean TICKFLOW_KAFKA__BOOTSTRAP_SERVERS?",
+            "environment: TICKFLOW_SCHEMA_REGISTRY_BASIC_AUTH_USER_INFO: one `_` after the section; did you mean TICKFLOW_SCHEMA_REGISTRY__BASIC_AUTH_USER_INFO?",
+        ] {
+            assert!(
+                stderr.contains(line),
+                "{command}: {line} missing in:\n{stderr}"
+            );
+        }
+        assert!(!stderr.contains("S3CRET"), "{stderr}");
+    }
+}
+
+/// The connector directory comes from the environment like every other key.
+#[test]
+fn connectors_dir_is_overridden_from_the_environment() {
+    let dir = std::env::temp_dir().join(format!("tickflow-no-connectors-{}", std::process::id()));
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_tickflow"))
+        .args(["gather", "--connector", "none", "--config"])
+        .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("tickflow.toml"))
+        .env("TICKFLOW_CONNECTORS_DIR", &dir)
+        .env("TICKFLOW_LOG", "warn")
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains(&format!("{}: ", dir.display())),
+        "the directory is not {}:\n{stderr}",
+        dir.display()
+    );
+}

@@ -290,14 +290,21 @@ fn consumer(app: &AppConfig, shared: Arc<Shared>) -> KafkaResult<CacheConsumer> 
             config.set(k, v);
         }
     }
+    // `[kafka] client.id` names gather's clients and the cache's dead-letter producer; this
+    // consumer is always tickflow-cache, said once. group.id and the fixed properties are
+    // refused in `[kafka]` at load (config::kafka), so nothing below replaces a setting unsaid.
+    if let Some(id) = app.kafka.get("client.id") {
+        tracing::info!(
+            "[kafka] client.id={id} names the cache's dead-letter producer and admin client; its consumer is tickflow-cache"
+        );
+    }
     config
         .set("client.id", "tickflow-cache")
-        .set("group.id", &app.cache.group_id)
-        .set("enable.auto.commit", "true")
-        .set("auto.commit.interval.ms", "1000")
-        // Offsets are stored by tickflow after Redis acknowledged the batch, never before.
-        .set("enable.auto.offset.store", "false")
-        .set("auto.offset.reset", "earliest");
+        .set("group.id", &app.cache.group_id);
+    // Offsets are stored by tickflow after Redis acknowledged the batch, never before.
+    for (key, value, _) in crate::config::kafka::CACHE_CONSUMER_FIXED {
+        config.set(key, value);
+    }
     // `debug` (e.g. TICKFLOW_KAFKA__DEBUG=consumer,fetch) turns on librdkafka's own log.
     let verbose = app.kafka.contains_key("debug");
     if verbose {

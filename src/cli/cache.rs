@@ -25,11 +25,14 @@ consumption pauses until Redis catches up. Redis unavailable (also at start): re
 backoff, offsets held. Undecodable messages, and ticks whose key Redis refuses alone \
 (WRONGTYPE, NOPERM), go to ticks.dlq.v1 (stage decode or cache) and the rest moves on; a \
 batch's offsets are stored only after the DLQ acknowledged its dead letters.\n\n\
-Settings: tickflow.toml [redis] url/cluster and [cache] (environment overrides \
-TICKFLOW_REDIS__URL, TICKFLOW_CACHE__GROUP_ID, ...). Serves /metrics, /healthz, /readyz on \
-[cache] http_bind (default 127.0.0.1:9465); /readyz is 503 with the reason while Redis does \
-not answer, the consumer group has not given it its assignment yet, consumption stalls with lag or the DLQ refuses. A member \
-the group gives no partition (more members than partitions) is an idle standby: ready. \
+Settings: tickflow.toml [redis] url/cluster, [cache] and [kafka] (environment overrides \
+TICKFLOW_REDIS__URL, TICKFLOW_CACHE__GROUP_ID, ...). The consumer is client.id tickflow-cache \
+in group [cache] group_id; [kafka] group.id, auto.offset.reset, enable.auto.commit, \
+auto.commit.interval.ms and enable.auto.offset.store are refused (the cache sets them). Serves \
+/metrics, /healthz, /readyz on [cache] http_bind (default 127.0.0.1:9465); /readyz is 503 with \
+the reason while Redis does not answer, the consumer group has not given it its assignment yet, \
+consumption stalls with lag or the DLQ refuses. A member the group gives no partition (more \
+members than partitions) is an idle standby: ready. \
 SIGINT/SIGTERM: write what was gathered and commit within [cache] shutdown_timeout_ms (default \
 30 s); a second signal exits at once. The last line accounts for every message consumed.";
 
@@ -37,7 +40,8 @@ SIGINT/SIGTERM: write what was gathered and commit within [cache] shutdown_timeo
 pub(super) const AFTER_HELP: &str = "Example:\n  TICKFLOW_KAFKA__BOOTSTRAP_SERVERS=127.0.0.1:9092 TICKFLOW_REDIS__URL=redis://127.0.0.1:6379 tickflow cache\n\n\
 Environment:\n  \
 TICKFLOW_<SECTION>__<KEY>   overrides tickflow.toml (e.g. TICKFLOW_REDIS__URL,\n  \
-                            TICKFLOW_CACHE__GROUP_ID, TICKFLOW_SCHEMA_REGISTRY__URL)\n  \
+                            TICKFLOW_CACHE__GROUP_ID, TICKFLOW_SCHEMA_REGISTRY__URL); a misspelt\n  \
+                            one (TICKFLOW_REDIS_URL) is an error naming the one meant\n  \
 TICKFLOW_LOG                log filter: a level and target=level directives, e.g.\n  \
                             info (default), warn,tickflow::ws=debug, info,librdkafka=debug\n  \
 TICKFLOW_LOG_FORMAT         text (default) | json (one JSON object per line)\n\n\

@@ -21,9 +21,11 @@ with its exchange's adapter, and produces canonical ticks to Kafka (topic ticks.
 EXCHANGE:BASE-QUOTE, Confluent-framed Avro or Protobuf). A frame that cannot become a tick goes \
 to ticks.dlq.v1 with the raw bytes and headers exchange, connector, stage, reason, error, \
 received_at, frame_type. Missing topics are created at start.\n\n\
-Settings come from tickflow.toml (Kafka properties passed to librdkafka, topics, output \
+Settings come from tickflow.toml (Kafka client properties passed to librdkafka, topics, output \
 format, HTTP address) with environment overrides TICKFLOW_<SECTION>__<KEY>, e.g. \
-TICKFLOW_KAFKA__BOOTSTRAP_SERVERS=host:9092. The producer is idempotent with acks=all.\n\n\
+TICKFLOW_KAFKA__BOOTSTRAP_SERVERS=host:9092, and TICKFLOW_CONNECTORS_DIR for the top-level \
+connectors_dir; a misspelt TICKFLOW_ setting is an error naming the closest real one. The \
+producer is idempotent with acks=all.\n\n\
 Each connection is renewed when no data frame arrives within its connector's \
 idle_timeout_secs (pings and pongs do not count), and reconnects with exponential backoff; a \
 session that delivered data for at least 1 s resets the backoff.\n\n\
@@ -40,7 +42,9 @@ TICKFLOW_KAFKA__BOOTSTRAP_SERVERS=127.0.0.1:9092 tickflow gather --simulate-if-o
 tickflow gather --simulator ws://127.0.0.1:9001 --connector binance\n\n\
 Environment:\n  \
 TICKFLOW_<SECTION>__<KEY>   overrides tickflow.toml (e.g. TICKFLOW_KAFKA__BOOTSTRAP_SERVERS,\n  \
-                            TICKFLOW_SCHEMA_REGISTRY__URL, TICKFLOW_OUTPUT__FORMAT)\n  \
+                            TICKFLOW_SCHEMA_REGISTRY__URL, TICKFLOW_OUTPUT__FORMAT); a misspelt\n  \
+                            one (TICKFLOW_KAFKA_BOOTSTRAP_SERVERS) is an error naming the one meant\n  \
+TICKFLOW_CONNECTORS_DIR     overrides connectors_dir (--connectors wins)\n  \
 TICKFLOW_LOG                log filter: a level and target=level directives, e.g.\n  \
                             info (default), warn,tickflow::ws=debug, info,librdkafka=debug\n  \
 TICKFLOW_LOG_FORMAT         text (default) | json (one JSON object per line)\n\n\
@@ -58,7 +62,8 @@ pub struct GatherArgs {
     /// tickflow.toml (the default path may be absent: built-in defaults then apply).
     #[arg(long, value_name = "FILE")]
     config: Option<PathBuf>,
-    /// Connector directory (overrides `connectors_dir` in the config).
+    /// Connector directory (overrides `connectors_dir` in the config and
+    /// `TICKFLOW_CONNECTORS_DIR`).
     #[arg(long, value_name = "DIR")]
     connectors: Option<PathBuf>,
     /// Run only these connectors (by file name without .toml; a disabled one runs when named).

@@ -1,30 +1,33 @@
 //! `tickflow.toml`: infrastructure settings (Kafka, topics, output format, HTTP, Redis), with
-//! environment overrides `TICKFLOW_<SECTION>__<KEY>` (e.g. `TICKFLOW_KAFKA__BOOTSTRAP_SERVERS`).
+//! environment overrides `TICKFLOW_<SECTION>__<KEY>` (e.g. `TICKFLOW_KAFKA__BOOTSTRAP_SERVERS`)
+//! and `TICKFLOW_<KEY>` for a top-level key (`TICKFLOW_CONNECTORS_DIR`); see [`super::env`].
 //!
 //! In `[kafka]` every key is a librdkafka property passed through as is; an override's key is
 //! lower-cased with `_` → `.` (`TICKFLOW_KAFKA__LINGER_MS` sets `linger.ms`). In the other
 //! sections the key is lower-cased (`TICKFLOW_TOPICS__TICKS`). Values stay text exactly as
 //! written (a password `0042` stays `0042`); numeric and boolean settings parse the text.
-//! Everything is validated at once.
+//! A variable that looks like a setting but names none is a problem naming the closest real
+//! one. Everything is validated at once.
 
 use super::ConfigError;
+use super::env::{Schema, Setting, Variable};
 use crate::codec::Format;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-/// Prefix of environment overrides.
-pub const ENV_PREFIX: &str = "TICKFLOW_";
+pub use super::env::ENV_PREFIX;
 
-/// The file as written.
-#[derive(Debug, Default, Deserialize)]
+/// The file as written. `Serialize` (on every section too) only lists the keys: a default file
+/// as JSON has every key, as `null` ([`schema`]).
+#[derive(Debug, Default, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 struct AppFile {
     /// Directory of connector files, relative to the config file (default `connectors`).
     connectors_dir: Option<PathBuf>,
-    /// librdkafka producer properties, passed through.
+    /// librdkafka properties for every Kafka client tickflow makes (see `super::kafka`).
     #[serde(default)]
     kafka: BTreeMap<String, toml::Value>,
     #[serde(default)]
@@ -44,7 +47,7 @@ struct AppFile {
 }
 
 /// `[cache]` (`tickflow cache`).
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 struct CacheFile {
     /// Kafka consumer group (default `tickflow-cache`).
@@ -99,7 +102,7 @@ pub struct CacheSettings {
 }
 
 /// `[topics]`.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 struct TopicsFile {
     /// Canonical ticks (default `ticks.v1`).
@@ -118,7 +121,7 @@ struct TopicsFile {
 }
 
 /// `[output]`.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 struct OutputFile {
     /// `avro` (default) or `proto`.
@@ -130,7 +133,7 @@ struct OutputFile {
 }
 
 /// `[http]`.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 struct HttpFile {
     /// Address of `/metrics`, `/healthz`, `/readyz` (default `127.0.0.1:9464`; port 0 picks one).
@@ -138,7 +141,7 @@ struct HttpFile {
 }
 
 /// `[gather]`.
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 struct GatherFile {
     /// Frames buffered between the connections and the producer (default 16384).
@@ -165,7 +168,7 @@ struct GatherFile {
 }
 
 /// `[redis]` (used by `tickflow cache` and `tickflow price`).
-#[derive(Debug, Default, Deserialize)]
+#[derive(Debug, Default, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 struct RedisFile {
     /// `redis://[user:password@]host:port[/db]` (default `redis://127.0.0.1:6379`).
@@ -212,7 +215,8 @@ pub struct GatherSettings {
 pub struct AppConfig {
     /// Connector files directory.
     pub connectors_dir: PathBuf,
-    /// librdkafka properties as configured (tickflow's producer defaults are added later).
+    /// librdkafka properties as configured, for every Kafka client (tickflow's producer
+    /// defaults are added later; see `super::kafka` for which client takes which).
     pub kafka: BTreeMap<String, String>,
     /// Topics.
     pub topics: Topics,
@@ -251,9 +255,6 @@ impl std::fmt::Debug for AppConfig {
             .finish()
     }
 }
-
-/// Properties the contract fixes: the producer is idempotent with `acks=all`.
-const FIXED: [(&str, &[&str]); 2] = [("enable.idempotence", &["true"]), ("acks", &["all", "-1"])];
 
 /// Reads `path` (a missing file is an error unless `optional`), applies `env` overrides and
 /// validates everything, reporting every problem at once.
@@ -331,6 +332,19 @@ fn parse(
     problems: &mut Vec<String>,
     secrets: &mut Vec<String>,
 ) -> Option<AppConfig> {
+    let mut env: Vec<_> = env.into_iter().collect();
+    env.sort();
+    // (variable, setting, value) of every override; a variable that looks like a setting but
+    // names none is a problem even when the file does not parse (its value is never shown).
+    let schema = schema();
+    let mut overrides = Vec::new();
+    for (name, value) in env {
+        match schema.classify(&name) {
+            Variable::Other => {}
+            Variable::Unknown(what) => problems.push(format!("environment: {name}: {what}")),
+            Variable::Setting(setting) => overrides.push((name, setting, value)),
+        }
+    }
     let mut table: toml::Table = match text.parse() {
         Ok(t) => t,
         Err(e) => {
@@ -338,14 +352,12 @@ fn parse(
             return None;
         }
     };
-    let mut env: Vec<_> = env.into_iter().collect();
-    env.sort();
     let file_only = table.clone();
-    // (variable, setting path, value) of every override applied.
     let mut applied = Vec::new();
-    for (name, value) in env {
-        if let Some(path) = apply_override(&mut table, &name, &value, problems) {
-            applied.push((name, path, value));
+    for (name, setting, value) in overrides {
+        match setting.set(&mut table, &value) {
+            Ok(()) => applied.push((name, setting, value)),
+            Err(what) => problems.push(format!("environment: {name}: {what}")),
         }
     }
     *secrets = secrets_of(&table);
@@ -358,9 +370,29 @@ fn parse(
     };
     let from_env: BTreeMap<String, String> = applied
         .into_iter()
-        .map(|(name, path, _)| (path, name))
+        .map(|(name, setting, _)| (setting.path(), name))
         .collect();
     Some(validate(file, base, parsed, &from_env, problems))
+}
+
+/// The keys `tickflow.toml` accepts, from its structs: a default file as JSON holds every key
+/// (`null`) in every section, and `[kafka]` as an empty table (it takes any property).
+pub(crate) fn schema() -> Schema {
+    let mut schema = Schema::default();
+    let Ok(serde_json::Value::Object(top)) = serde_json::to_value(AppFile::default()) else {
+        return schema;
+    };
+    for (key, value) in top {
+        match value {
+            serde_json::Value::Object(section) => {
+                schema
+                    .sections
+                    .insert(key, section.into_iter().map(|(k, _)| k).collect());
+            }
+            _ => schema.top.push(key),
+        }
+    }
+    schema
 }
 
 /// Names where a value that does not deserialize came from: the environment variable when one
@@ -368,19 +400,20 @@ fn parse(
 fn blame(
     file: &str,
     file_only: &toml::Table,
-    applied: &[(String, String, String)],
+    applied: &[(String, Setting, String)],
     e: &toml::de::Error,
 ) -> String {
     let error = e.to_string().trim().to_owned();
-    for (i, (name, path, value)) in applied.iter().enumerate() {
+    for (i, (name, setting, value)) in applied.iter().enumerate() {
+        let path = setting.path();
         let mut without = file_only.clone();
-        for (j, (other, _, v)) in applied.iter().enumerate() {
+        for (j, (_, other, v)) in applied.iter().enumerate() {
             if j != i {
-                let _ = apply_override(&mut without, other, v, &mut Vec::new());
+                let _ = other.set(&mut without, v);
             }
         }
         if AppFile::deserialize(without).is_ok() {
-            let shown = if is_secret_setting(path) {
+            let shown = if is_secret_setting(&path) {
                 "***".to_owned()
             } else {
                 format!("`{value}`")
@@ -408,46 +441,11 @@ fn is_secret_setting(path: &str) -> bool {
     }
 }
 
-/// `TICKFLOW_SECTION__KEY=value` → `table[section][key] = value`. Variables without `__` are
-/// not overrides (the prefix is shared with other settings).
-/// True when `name` was an override (applied, or reported as a problem).
-/// Applies one `TICKFLOW_<SECTION>__<KEY>` override; the setting's path (`section.key`) when
-/// the variable is one.
-fn apply_override(
-    table: &mut toml::Table,
-    name: &str,
-    value: &str,
-    problems: &mut Vec<String>,
-) -> Option<String> {
-    let rest = name.strip_prefix(ENV_PREFIX)?;
-    let (section, key) = rest.split_once("__")?;
-    let section = section.to_ascii_lowercase();
-    let key = if section == "kafka" {
-        key.to_ascii_lowercase().replace('_', ".")
-    } else {
-        key.to_ascii_lowercase()
-    };
-    if key.is_empty() || key.contains("__") {
-        problems.push(format!(
-            "environment: {name}: expected TICKFLOW_<SECTION>__<KEY>"
-        ));
-        return None;
-    }
-    let path = format!("{section}.{key}");
-    // Text as written: numeric settings parse it (`lenient`), string ones keep it exactly
-    // (a password `0042`, a group id `2024`).
-    let value = toml::Value::String(value.to_owned());
-    let entry = table
-        .entry(section.clone())
-        .or_insert_with(|| toml::Value::Table(toml::Table::new()));
-    match entry {
-        toml::Value::Table(t) => {
-            t.insert(key, value);
-        }
-        _ => problems.push(format!("environment: {name}: `{section}` is not a section")),
-    }
-    Some(path)
-}
+/// Keys read only to be refused with what replaced them (so tickflow.toml does not show them).
+const RETIRED: [(&str, &str); 1] = [(
+    "gather.flush_timeout_ms",
+    "renamed to shutdown_timeout_ms (one deadline for draining and flushing)",
+)];
 
 fn validate(
     file: &str,
@@ -478,16 +476,8 @@ fn validate(
                 continue;
             }
         };
-        if let Some((_, allowed)) = FIXED.iter().find(|(k, _)| *k == key)
-            && !allowed.contains(&text.as_str())
-        {
-            add(
-                &format!("kafka.{key}"),
-                format!(
-                    "the contract requires {} (found `{text}`)",
-                    allowed.join(" or ")
-                ),
-            );
+        if let Some(what) = super::kafka::check(&key, &text) {
+            add(&format!("kafka.{key}"), what);
         }
         kafka.insert(key, text);
     }
@@ -540,10 +530,8 @@ fn validate(
         add("gather.queue_frames", "must be at least 1".into());
     }
     if g.flush_timeout_ms.is_some() {
-        add(
-            "gather.flush_timeout_ms",
-            "renamed to shutdown_timeout_ms (one deadline for draining and flushing)".into(),
-        );
+        let (field, what) = RETIRED[0];
+        add(field, what.into());
     }
     let gather = GatherSettings {
         queue_frames: queue_frames.max(1),
@@ -759,5 +747,125 @@ mod tests {
     fn unknown_keys_and_sections_are_errors() {
         assert!(load("[topic]\nticks = \"x\"\n", &[]).is_err());
         assert!(load("", &[("TICKFLOW_TOPICS__TICK", "x")]).is_err());
+    }
+
+    #[test]
+    fn top_level_keys_are_overridden_from_the_environment() {
+        let c = load(
+            "connectors_dir = \"here\"\n",
+            &[("TICKFLOW_CONNECTORS_DIR", "/srv/connectors")],
+        )
+        .unwrap();
+        assert_eq!(c.connectors_dir, Path::new("/srv/connectors"));
+        // Relative to the config file, like the key.
+        let c = load("", &[("TICKFLOW_CONNECTORS_DIR", "conn")]).unwrap();
+        assert_eq!(c.connectors_dir, Path::new("/etc/tf/conn"));
+    }
+
+    /// A variable that looks like a setting but names none is a problem naming the closest real
+    /// variable, reported with every other problem, its value (maybe a credential) never shown.
+    #[test]
+    fn misspelt_variables_name_the_closest_setting() {
+        let e = load(
+            "[topics]\npartitions = 0\n",
+            &[
+                ("TICKFLOW_KAFKA_SASL_PASSWORD", "S3CRET-sasl"),
+                ("TICKFLOW_CACHE__BATCH_MAXX", "10"),
+                ("TICKFLOW_KAFAK__BOOTSTRAP_SERVERS", "b:9092"),
+                ("TICKFLOW_CONNECTOR_DIR", "x"),
+                ("TICKFLOW_LOG", "debug"),
+                ("TICKFLOW_STACK_DIR", "target/stack"),
+            ],
+        )
+        .unwrap_err();
+        assert_eq!(
+            e.problems,
+            [
+                "environment: TICKFLOW_CACHE__BATCH_MAXX: [cache] has no key `batch_maxx`; did you mean TICKFLOW_CACHE__BATCH_MAX?",
+                "environment: TICKFLOW_CONNECTOR_DIR: no top-level key `connector_dir`; did you mean TICKFLOW_CONNECTORS_DIR?",
+                "environment: TICKFLOW_KAFAK__BOOTSTRAP_SERVERS: no section [kafak]; did you mean TICKFLOW_KAFKA__BOOTSTRAP_SERVERS?",
+                "environment: TICKFLOW_KAFKA_SASL_PASSWORD: one `_` after the section; did you mean TICKFLOW_KAFKA__SASL_PASSWORD?",
+                "t.toml: topics.partitions: must be at least 1",
+            ]
+        );
+        // Even when the file does not parse.
+        let e = load("[topics", &[("TICKFLOW_REDIS_URL", "redis://a:b@h")]).unwrap_err();
+        assert_eq!(e.problems.len(), 2, "{:?}", e.problems);
+        assert!(e.problems[0].ends_with("did you mean TICKFLOW_REDIS__URL?"));
+    }
+
+    #[test]
+    fn kafka_properties_the_cache_replaces_are_refused() {
+        let e = load(
+            "[kafka]\n\"group.id\" = \"g\"\n\"auto.offset.reset\" = \"latest\"\n",
+            &[("TICKFLOW_KAFKA__ENABLE_AUTO_COMMIT", "false")],
+        )
+        .unwrap_err();
+        assert_eq!(e.problems.len(), 3, "{:?}", e.problems);
+        assert!(e.problems[0].starts_with(
+            "t.toml: kafka.auto.offset.reset: set by the cache's consumer to earliest"
+        ));
+        assert!(e.problems[1].starts_with(
+            "environment: TICKFLOW_KAFKA__ENABLE_AUTO_COMMIT: kafka.enable.auto.commit: set by"
+        ));
+        assert!(
+            e.problems[2]
+                .contains("kafka.group.id: the cache's consumer group is [cache] group_id")
+        );
+        // gather's clients take client.id.
+        let c = load("[kafka]\n\"client.id\" = \"mine\"\n", &[]).unwrap();
+        assert_eq!(c.kafka["client.id"], "mine");
+    }
+
+    fn shipped() -> (PathBuf, String) {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("tickflow.toml");
+        let text = std::fs::read_to_string(&path).unwrap();
+        (path, text)
+    }
+
+    /// tickflow.toml shows every key the structs accept (commented out or set), each in its
+    /// section; the list comes from the structs ([`schema`]), not from a copy kept here.
+    #[test]
+    fn the_shipped_file_shows_every_key() {
+        let (_, text) = shipped();
+        let mut shown = std::collections::BTreeSet::new();
+        let mut section = None;
+        for line in text.lines() {
+            let line = line.trim_start_matches(['#', ' ']);
+            if let Some(name) = line.strip_prefix('[').and_then(|l| l.split_once(']')) {
+                section = Some(name.0.to_owned());
+                shown.insert(name.0.to_owned());
+            } else if let Some((key, _)) = line.split_once('=') {
+                let key = key.trim().trim_matches('"');
+                shown.insert(match &section {
+                    Some(s) => format!("{s}.{key}"),
+                    None => key.to_owned(),
+                });
+            }
+        }
+        let schema = schema();
+        let mut missing: Vec<String> = schema.top.clone();
+        for (name, keys) in &schema.sections {
+            missing.push(name.clone());
+            missing.extend(keys.iter().map(|k| format!("{name}.{k}")));
+        }
+        missing.retain(|k| !shown.contains(k) && !RETIRED.iter().any(|(r, _)| r == k));
+        assert!(missing.is_empty(), "tickflow.toml lacks {missing:?}");
+        assert!(schema.sections["cache"].contains(&"stall_timeout_ms".to_owned()));
+    }
+
+    /// What tickflow.toml sets is the built-in default.
+    #[test]
+    fn the_shipped_file_states_the_defaults() {
+        let (path, text) = shipped();
+        let base = path.parent().unwrap();
+        let parse_it = |text: &str| {
+            let mut problems = Vec::new();
+            let env = Vec::<(String, String)>::new();
+            let c = parse("t.toml", text, base, env, &mut problems, &mut Vec::new());
+            assert!(problems.is_empty(), "{problems:?}");
+            c.unwrap()
+        };
+        assert_eq!(parse_it(&text), parse_it(""));
     }
 }

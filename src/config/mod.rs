@@ -5,11 +5,14 @@
 
 pub mod app;
 pub mod connector;
+pub mod env;
+pub mod kafka;
 mod lenient;
 pub mod registry;
 pub mod secret;
 
 pub use app::{AppConfig, GatherSettings, Topics, load_app_config};
+pub use env::NOT_SETTINGS;
 pub use registry::{RegistrySettings, SubjectStrategy};
 pub use secret::{Secret, SecretUrl, redact_url};
 

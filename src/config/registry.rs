@@ -1,7 +1,7 @@
 //! `[schema_registry]`: where the Confluent-compatible Schema Registry is, how to authenticate,
 //! and how subjects are named (Confluent's subject name strategies).
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -43,15 +43,15 @@ impl SubjectStrategy {
 
 /// One URL or several (tried in order); a string may also list them comma-separated, which is
 /// how an environment override gives several.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, Serialize)]
 #[serde(untagged)]
 pub(crate) enum Urls {
     One(String),
     Many(Vec<String>),
 }
 
-/// `[schema_registry]` as written.
-#[derive(Debug, Default, Deserialize)]
+/// `[schema_registry]` as written (`Serialize` only lists its keys, see `app::schema`).
+#[derive(Debug, Default, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct RegistryFile {
     /// `http(s)://host:port`, one or more (none: no registry).
