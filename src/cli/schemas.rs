@@ -14,7 +14,8 @@ version before it, or against every earlier one with a _TRANSITIVE level: BACKWA
 reads the older's data), FORWARD (the older reads the newer's), FULL (both), NONE. Avro uses
 apache-avro's schema resolution check; Protobuf uses Confluent's rules (a field number keeps its
 type and label, a removed number is reserved, a message or enum is never removed, ...). Every
-breaking pair is printed with the field and the reason.
+breaking field of every pair is printed on its own BREAK line with the reason; an Avro field is
+its path in the reader (`kind`, `inner.e`, `[]` after an array, `{}` after a map).
 
 With --registry URL the registry is asked too
 (POST /compatibility/subjects/{subject}/versions/latest?verbose=true) for the newest version of

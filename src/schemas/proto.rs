@@ -249,16 +249,37 @@ pub fn differences(older: &Model, newer: &Model) -> Vec<(String, String)> {
             out.push((short.to_owned(), "enum removed".into()));
             continue;
         };
+        let used_by = fields_of_type(older, name);
         for (number, value) in &old.values {
             if !new.values.contains_key(number) && !reserved(&new.reserved_numbers, *number) {
                 out.push((
                     format!("{short}.{value}"),
-                    format!("enum value {number} removed without `reserved {number};`"),
+                    format!("enum value {number} removed without `reserved {number};`{used_by}"),
                 ));
             }
         }
     }
     out
+}
+
+/// ` (used by field `p.M.a`, `p.N.b`)`: the fields of `model` whose type is `type_name`, so
+/// that a finding on an enum value names the fields that carry it; empty when none does.
+fn fields_of_type(model: &Model, type_name: &str) -> String {
+    let fields: Vec<String> = model
+        .messages
+        .iter()
+        .flat_map(|(message, m)| {
+            m.fields
+                .values()
+                .filter(|f| f.ty == type_name)
+                .map(move |f| format!("`{}.{}`", message.trim_start_matches('.'), f.name))
+        })
+        .collect();
+    match fields.as_slice() {
+        [] => String::new(),
+        [one] => format!(" (used by field {one})"),
+        many => format!(" (used by fields {})", many.join(", ")),
+    }
 }
 
 /// Field numbers the two versions declare with different types or labels: what would make one
@@ -399,7 +420,36 @@ mod tests {
         assert_eq!(diff(v1, "message N {}")[0].1, "message removed");
         let d = diff("enum E { A = 0; B = 1; }", "enum E { A = 0; }");
         assert_eq!(d[0].0, "p.E.B");
+        assert_eq!(d[0].1, "enum value 1 removed without `reserved 1;`");
         assert!(diff("enum E { A = 0; B = 1; }", "enum E { A = 0; reserved 1; }").is_empty());
+    }
+
+    #[test]
+    fn enum_and_oneof_findings_name_the_fields() {
+        let v3 = "enum K { K_UNKNOWN = 0; K_TRADE = 1; K_BBO = 2; }
+            message M { K kind = 1; oneof _seq { int64 seq = 2; } oneof body { string a = 3; int64 b = 4; } }
+            message N { repeated K kinds = 1; }";
+        let v4 = "enum K { K_UNKNOWN = 0; K_TRADE = 1; }
+            message M { K kind = 1; oneof _seq { string seq = 2; } oneof body { string a = 3; string b = 4; } }
+            message N { repeated K kinds = 1; }";
+        let d = diff(v3, v4);
+        let found = |at: &str| d.iter().find(|(f, _)| f == at).map(|(_, r)| r.as_str());
+        assert_eq!(
+            found("p.K.K_BBO"),
+            Some(
+                "enum value 2 removed without `reserved 2;` (used by fields `p.M.kind`, `p.N.kinds`)"
+            ),
+            "{d:?}"
+        );
+        assert_eq!(
+            found("p.M.seq"),
+            Some("field 2 changed type from int64 to string")
+        );
+        assert_eq!(
+            found("p.M.b"),
+            Some("field 4 changed type from int64 to string")
+        );
+        assert_eq!(d.len(), 3, "{d:?}");
     }
 
     #[test]

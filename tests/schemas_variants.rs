@@ -1,0 +1,162 @@
+//! Breaking variants of the shipped Avro v3, built here from `schemas/avro/tick.v3.avsc` as a
+//! v4 beside the shipped versions: a union branch change, enum symbols gone from an enum
+//! without a default, a decimal scale change inside a null union, and all of them at once.
+//! `tickflow schemas check` (the library and the CLI) names every breaking field of every pair
+//! with the true reason; apache-avro alone calls most of these "partial" and names nothing.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+use serde_json::Value;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use tickflow::schemas::{Level, check, discover};
+
+const ROOT: &str = env!("CARGO_MANIFEST_DIR");
+
+fn field<'a>(schema: &'a mut Value, name: &str) -> &'a mut Value {
+    schema["fields"]
+        .as_array_mut()
+        .unwrap()
+        .iter_mut()
+        .find(|f| f["name"] == name)
+        .unwrap()
+}
+
+fn sequence_as_string(s: &mut Value) {
+    field(s, "sequence")["type"] = serde_json::json!(["null", "string"]);
+}
+
+fn kind_without_best_bid_offer_nor_default(s: &mut Value) {
+    let t = &mut field(s, "kind")["type"];
+    t["symbols"] = serde_json::json!(["UNKNOWN", "TICKER", "TRADE"]);
+    t.as_object_mut().unwrap().remove("default");
+}
+
+fn exchange_bithumb_renamed_without_default(s: &mut Value) {
+    let t = &mut field(s, "exchange")["type"];
+    t["symbols"] = serde_json::json!(["UNKNOWN", "UPBIT", "BINANCE", "BITHUMB_KR"]);
+    t.as_object_mut().unwrap().remove("default");
+}
+
+fn bid_price_scale_8(s: &mut Value) {
+    field(s, "bid_price")["type"][1]["scale"] = 8.into();
+}
+
+/// A scratch directory with the shipped Avro versions and `tick.v4.avsc`: v3 changed by
+/// `mutate`.
+fn with_v4(name: &str, mutate: &[fn(&mut Value)]) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("tickflow-variant-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(dir.join("avro")).unwrap();
+    let shipped = Path::new(ROOT).join("schemas/avro");
+    for entry in std::fs::read_dir(&shipped).unwrap() {
+        let entry = entry.unwrap();
+        std::fs::copy(entry.path(), dir.join("avro").join(entry.file_name())).unwrap();
+    }
+    let text = std::fs::read_to_string(shipped.join("tick.v3.avsc")).unwrap();
+    let mut v4: Value = serde_json::from_str(&text).unwrap();
+    for m in mutate {
+        m(&mut v4);
+    }
+    std::fs::write(dir.join("avro/tick.v4.avsc"), v4.to_string()).unwrap();
+    dir
+}
+
+/// The BREAK lines of the library's check and of the CLI, which must agree.
+fn break_lines(dir: &Path) -> Vec<String> {
+    let families = discover(dir).unwrap();
+    let [family] = families.as_slice() else {
+        panic!("one family expected: {families:?}")
+    };
+    let from_library: Vec<String> = check(family, Level::FULL_TRANSITIVE)
+        .unwrap()
+        .iter()
+        .map(|b| format!("BREAK avro/tick: {b}"))
+        .collect();
+    let out = Command::new(env!("CARGO_BIN_EXE_tickflow"))
+        .args(["schemas", "check", "--dir", dir.to_str().unwrap()])
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{stdout}");
+    let from_cli: Vec<String> = stdout
+        .lines()
+        .filter_map(|l| l.strip_prefix("  "))
+        .map(str::to_owned)
+        .collect();
+    assert_eq!(from_cli, from_library);
+    assert!(
+        from_cli.iter().all(|l| !l.contains("(record)")),
+        "{from_cli:#?}"
+    );
+    let _ = std::fs::remove_dir_all(dir);
+    from_cli
+}
+
+const LONG_TO_STRING: &str = "`sequence`: the writer's union branch `long` has no match among the reader's branches [null, string]";
+const STRING_TO_LONG: &str = "`sequence`: the writer's union branch `string` has no match among the reader's branches [null, long]";
+const BBO: &str = "`kind`: the writer's enum symbol `BEST_BID_OFFER` is not in the reader's enum `EventKind`, which has no default";
+const BITHUMB: &str = "`exchange`: the writer's enum symbol `BITHUMB` is not in the reader's enum `Exchange`, which has no default";
+const SCALE_18_TO_8: &str = "`bid_price`: decimal scale 18 written, the reader expects scale 8: the bytes hold only the unscaled integer, so a reader applying its scale reads every value 10^10 times too large";
+const SCALE_8_TO_18: &str = "`bid_price`: decimal scale 8 written, the reader expects scale 18: the bytes hold only the unscaled integer, so a reader applying its scale reads every value 10^10 times too small";
+
+/// `BREAK avro/tick: v{reader} cannot read v{writer}: {what}`.
+fn line(reader: u32, writer: u32, what: &str) -> String {
+    format!("BREAK avro/tick: v{reader} cannot read v{writer}: {what}")
+}
+
+#[test]
+fn a_union_branch_change_names_the_field_and_the_branch() {
+    let lines = break_lines(&with_v4("union", &[sequence_as_string]));
+    let expected: Vec<String> = (1..=3)
+        .flat_map(|old| [line(4, old, LONG_TO_STRING), line(old, 4, STRING_TO_LONG)])
+        .collect();
+    assert_eq!(lines, expected);
+}
+
+#[test]
+fn enum_symbols_without_a_default_name_the_field_and_the_symbol() {
+    // Only v3 writes BEST_BID_OFFER; v1-v3 read v4 through their UNKNOWN default.
+    let lines = break_lines(&with_v4("kind", &[kind_without_best_bid_offer_nor_default]));
+    assert_eq!(lines, [line(4, 3, BBO)]);
+    let lines = break_lines(&with_v4(
+        "exchange",
+        &[exchange_bithumb_renamed_without_default],
+    ));
+    let expected: Vec<String> = (1..=3).map(|old| line(4, old, BITHUMB)).collect();
+    assert_eq!(lines, expected);
+}
+
+#[test]
+fn a_decimal_scale_change_in_a_null_union_names_the_field_and_the_scales() {
+    let lines = break_lines(&with_v4("decimal", &[bid_price_scale_8]));
+    let expected: Vec<String> = (1..=3)
+        .flat_map(|old| [line(4, old, SCALE_18_TO_8), line(old, 4, SCALE_8_TO_18)])
+        .collect();
+    assert_eq!(lines, expected);
+}
+
+#[test]
+fn every_breaking_field_of_a_pair_gets_its_line() {
+    let lines = break_lines(&with_v4(
+        "all",
+        &[
+            sequence_as_string,
+            kind_without_best_bid_offer_nor_default,
+            exchange_bithumb_renamed_without_default,
+            bid_price_scale_8,
+        ],
+    ));
+    // In the reader's field order, each pair: the old versions read v4, v4 reads them.
+    let mut expected = Vec::new();
+    for old in 1..=3 {
+        expected.push(line(4, old, BITHUMB));
+        if old == 3 {
+            expected.push(line(4, old, BBO));
+        }
+        expected.push(line(4, old, SCALE_18_TO_8));
+        expected.push(line(4, old, LONG_TO_STRING));
+        expected.push(line(old, 4, SCALE_8_TO_18));
+        expected.push(line(old, 4, STRING_TO_LONG));
+    }
+    assert_eq!(lines, expected);
+}
