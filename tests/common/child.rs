@@ -83,15 +83,7 @@ impl Tickflow {
         if status != 200 {
             return None;
         }
-        Some(
-            body.lines()
-                .filter(|l| {
-                    l.strip_prefix(name)
-                        .is_some_and(|rest| rest.starts_with(' ') || rest.starts_with('{'))
-                })
-                .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
-                .sum(),
-        )
+        Some(sum_of(&body, name))
     }
 
     /// Polls `ok` every 100 ms until it holds, or panics after `within` with the log.
@@ -133,4 +125,15 @@ impl Drop for Tickflow {
             let _ = child.wait();
         }
     }
+}
+
+/// Sum of every sample of metric `name` (any labels) in a Prometheus text exposition.
+pub fn sum_of(body: &str, name: &str) -> f64 {
+    body.lines()
+        .filter(|l| {
+            l.strip_prefix(name)
+                .is_some_and(|rest| rest.starts_with(' ') || rest.starts_with('{'))
+        })
+        .filter_map(|l| l.rsplit(' ').next()?.parse::<f64>().ok())
+        .sum()
 }
