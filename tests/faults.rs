@@ -6,9 +6,8 @@
 mod common;
 
 use common::child::Tickflow;
-use common::run::Summary;
+use common::run::{Summary, assert_topic_holds};
 use common::stack::{Broker, consume_all};
-use std::collections::HashSet;
 use std::time::{Duration, Instant};
 
 /// gather from the simulator into `broker`, with a small librdkafka queue so that a frozen
@@ -109,22 +108,7 @@ async fn a_frozen_broker_is_not_ready_and_the_shutdown_ends_at_its_deadline_with
         // Thawed, the broker has everything acknowledged, and at most what was produced:
         // abandoned messages in flight may have been written (at least once), none twice.
         broker.signal("CONT");
-        let messages = consume_all(
-            &broker.bootstrap,
-            "ticks.v1",
-            s.ticks.acked as usize,
-            Duration::from_secs(30),
-        );
-        let n = messages.len() as u64;
-        assert!(
-            n >= s.ticks.acked && n <= s.ticks.produced,
-            "{n} on the topic; {s:?}"
-        );
-        let distinct: HashSet<Vec<u8>> = messages
-            .iter()
-            .map(|m| rdkafka::Message::payload(m).unwrap_or_default().to_vec())
-            .collect();
-        assert_eq!(distinct.len() as u64, n, "no tick written twice");
+        assert_topic_holds(&broker.bootstrap, &s.ticks);
         let lines = stderr.lines().count();
         assert!(lines < 200, "{lines} lines of stderr: a flood\n{stderr}");
     });
@@ -715,20 +699,5 @@ async fn a_fatal_producer_error_stops_gather_at_once_with_the_accounting() {
         "{stderr}"
     );
     assert!(s.ticks.acked as f64 >= acked_before, "{stderr}");
-    let messages = consume_all(
-        &bootstrap,
-        "ticks.v1",
-        s.ticks.acked as usize,
-        Duration::from_secs(20),
-    );
-    let n = messages.len() as u64;
-    assert!(
-        n >= s.ticks.acked && n <= s.ticks.produced,
-        "{n} on the topic; {s:?}"
-    );
-    let distinct: HashSet<Vec<u8>> = messages
-        .iter()
-        .map(|m| rdkafka::Message::payload(m).unwrap_or_default().to_vec())
-        .collect();
-    assert_eq!(distinct.len() as u64, n, "no tick written twice");
+    assert_topic_holds(&bootstrap, &s.ticks);
 }

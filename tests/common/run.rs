@@ -187,3 +187,26 @@ impl Summary {
         summary
     }
 }
+
+/// Reads `ticks.v1` after a run whose last line said `ticks`: it holds everything acknowledged
+/// and at most what was produced (messages in flight when a run was cut short may have been
+/// written, at least once), none twice. Returns how many it holds.
+pub fn assert_topic_holds(bootstrap: &str, ticks: &Kind) -> u64 {
+    let messages = super::stack::consume_all(
+        bootstrap,
+        "ticks.v1",
+        usize::try_from(ticks.acked).unwrap(),
+        Duration::from_secs(30),
+    );
+    let n = messages.len() as u64;
+    assert!(
+        n >= ticks.acked && n <= ticks.produced,
+        "{n} on the topic; {ticks:?}"
+    );
+    let distinct: std::collections::HashSet<&[u8]> = messages
+        .iter()
+        .map(|m| rdkafka::Message::payload(m).unwrap_or_default())
+        .collect();
+    assert_eq!(distinct.len() as u64, n, "no tick written twice");
+    n
+}
