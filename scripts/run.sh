@@ -85,7 +85,9 @@ echo "  TICKFLOW_REDIS__URL=$redis_url $bin price BTC-KRW --watch" >&2
 # still abandons at once. The cache is stopped after it, the stack last (EXIT trap).
 setsid "$bin" gather "${simulate[@]}" "$@" &
 gather_pid=$!
-trap 'kill -TERM "$gather_pid" 2>/dev/null || true' INT TERM
+echo "run: tickflow gather running (pid $gather_pid)" >&2
+# HUP too: in its own session gather no longer dies with a closed terminal; it drains instead.
+trap 'kill -TERM "$gather_pid" 2>/dev/null || true' INT TERM HUP
 status=0
 wait "$gather_pid" || status=$?
 # A trapped signal interrupts `wait`; wait again for gather's own exit status.

@@ -317,8 +317,9 @@ async fn index_members_are_scored_in_microseconds_and_retire_with_their_hash() {
     let mut s = Store::open(&server.url(), false, "px", Duration::from_millis(800))
         .await
         .unwrap();
-    let now = || tickflow::model::time::now_us();
-    let first = now();
+    // The index is pruned by the batch's write time (given here); the hashes expire in
+    // Redis' own time.
+    let first = tickflow::model::time::now_us();
     s.apply(&[&tick("BTC-KRW", "100", 1_000, None)], first)
         .await
         .unwrap();
@@ -331,15 +332,14 @@ async fn index_members_are_scored_in_microseconds_and_retire_with_their_hash() {
         first.to_string(),
         "the score is the hash's updated_ts"
     );
-    // ETH is written again within the TTL; BTC is not, and its hash expires.
-    tokio::time::sleep(Duration::from_millis(500)).await;
-    s.apply(&[&tick("ETH-KRW", "200", 1_000, None)], now())
+    // ETH is written 0.5 s later; at 1 s BTC was not written for the 0.8 s TTL, ETH was.
+    s.apply(&[&tick("ETH-KRW", "200", 1_000, None)], first + 500_000)
         .await
         .unwrap();
-    tokio::time::sleep(Duration::from_millis(500)).await;
+    tokio::time::sleep(Duration::from_millis(1_000)).await;
     let exists: bool = c.exists("px:{BTC-KRW}:UPBIT").await.unwrap();
     assert!(!exists, "BTC's hash expired");
-    s.apply(&[&tick("XRP-KRW", "300", 1_000, None)], now())
+    s.apply(&[&tick("XRP-KRW", "300", 1_000, None)], first + 1_000_000)
         .await
         .unwrap();
     let members: Vec<String> = c.zrange("px:index:UPBIT", 0, -1).await.unwrap();

@@ -131,10 +131,27 @@ impl MainCommand {
 
 impl Drop for MainCommand {
     fn drop(&mut self) {
-        // The whole group: run.sh, and gather and the cache in their own sessions by PID.
+        // The group (run.sh), then gather and the cache, in sessions of their own, by the PIDs
+        // run.sh printed: nothing is left running when a test fails half way.
         let _ = Command::new("kill")
             .args(["-KILL", "--", &format!("-{}", self.child.id())])
             .status();
+        // Only after a failure: once they exited, their PIDs may belong to anything.
+        let lines = if std::thread::panicking() {
+            self.stderr()
+        } else {
+            String::new()
+        };
+        for line in lines.lines() {
+            let pid = line
+                .strip_prefix("run: tickflow ")
+                .and_then(|l| l.split_once("(pid "))
+                .and_then(|(_, rest)| rest.split([')', ',']).next())
+                .filter(|p| p.bytes().all(|b| b.is_ascii_digit()));
+            if let Some(pid) = pid {
+                let _ = Command::new("kill").args(["-KILL", pid]).status();
+            }
+        }
         let _ = self.child.wait();
         let _ = std::fs::remove_dir_all(&self.dir);
     }

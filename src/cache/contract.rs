@@ -31,8 +31,10 @@
 //!   last write for them (UTC epoch µs, like every time in the hashes; they were epoch ms
 //!   before issue 18: a reader comparing scores with a clock must use µs now).
 //! - Keys expire after the configured TTL without updates (dead markets retire themselves);
-//!   each batch removes from the index the members not written for the TTL, so a member leaves
-//!   with its hash (at the cache's next write to that exchange's index).
+//!   each batch removes from the index the members no tick has come for during the TTL (at the
+//!   cache's next write to that exchange's index). Their hashes expired by then: a hash expires
+//!   a TTL after its last *applied* update, so a stale duplicate (not applied, TTL not renewed)
+//!   keeps a member up to that much longer than its hash.
 //!
 //! Changes from contract 1: the one `ver` became three part versions; `seq` is now the
 //! ticker's (the trade's id is `trade_id`, the book's `book_update_id`); new fields

@@ -338,9 +338,9 @@ impl Store {
                 .or_default()
                 .push((now_us, tick.instrument.to_string()));
         }
-        // Members not written for the TTL: their hashes have expired (a hash's TTL is renewed
-        // only when it is written, never later than its member's score), so they leave the
-        // index with them. Scores are µs like every time in the hashes; exclusive bound.
+        // Members no tick came for during the TTL: their hashes have expired (a hash's TTL is
+        // renewed when an update applies, never later than its member's score), so they leave
+        // the index. Scores are µs like every time in the hashes; exclusive bound.
         let retire_before = (self.ttl_ms > 0).then(|| {
             let ttl_us = i64::try_from(self.ttl_ms.saturating_mul(1000)).unwrap_or(i64::MAX);
             format!("({}", now_us.saturating_sub(ttl_us))

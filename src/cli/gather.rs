@@ -28,7 +28,8 @@ connectors_dir; a misspelt TICKFLOW_ setting is an error naming the closest real
 producer is idempotent with acks=all.\n\n\
 Each connection is renewed when no data frame arrives within its connector's \
 idle_timeout_secs (pings and pongs do not count), and reconnects with exponential backoff; a \
-session that delivered data for at least 1 s resets the backoff.\n\n\
+session that stayed up at least 1 s and delivered data (more frames than replies to its \
+subscription requests) resets the backoff.\n\n\
 Serves /metrics, /healthz and /readyz on [http] bind (default 127.0.0.1:9464) and prints a \
 progress line every few seconds. SIGINT/SIGTERM: stop reading, drain the queue, wait for the \
 broker's acknowledgements, all within one deadline ([gather] shutdown_timeout_ms, default 30 s); \
@@ -210,10 +211,21 @@ pub fn run(args: &GatherArgs) -> anyhow::Result<ExitCode> {
             let _ = stop.send(true);
         }
         let mut done = running.done;
+        let mut fatal = fatal;
         let outcome = tokio::select! {
             outcome = &mut done => outcome??,
             signal = signals.next() => {
                 eprintln!("tickflow: {signal} again: abandoning what is not acknowledged");
+                state.abandon();
+                done.await??
+            }
+            // Raised during the drain: nothing more can be acknowledged, so nothing to wait for.
+            reason = state.producer.fatal_raised(), if fatal.is_none() => {
+                eprintln!(
+                    "tickflow: the Kafka producer hit a fatal error while stopping ({reason}); \
+                     abandoning what is not acknowledged, exit code 3"
+                );
+                fatal = Some(reason);
                 state.abandon();
                 done.await??
             }

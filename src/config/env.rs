@@ -126,6 +126,32 @@ fn variable(section: Option<&str>, key: &str) -> String {
     }
 }
 
+/// Whether `rest` (after `TICKFLOW_`) is one of the variables Kubernetes gives every pod for a
+/// Service in its namespace: a Service `tickflow-cache` brings `TICKFLOW_CACHE_SERVICE_HOST`,
+/// `TICKFLOW_CACHE_SERVICE_PORT[_<NAME>]`, `TICKFLOW_CACHE_PORT` and
+/// `TICKFLOW_CACHE_PORT_<N>_<PROTO>[_ADDR|_PORT|_PROTO]`. Never settings, never refused.
+fn is_service_link(rest: &str) -> bool {
+    if rest.ends_with("_SERVICE_HOST") || rest.contains("_SERVICE_PORT") || rest.ends_with("_PORT")
+    {
+        return true;
+    }
+    let Some((_, tail)) = rest.rsplit_once("_PORT_") else {
+        return false;
+    };
+    let mut parts = tail.split('_');
+    let number = parts
+        .next()
+        .is_some_and(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()));
+    let proto = parts
+        .next()
+        .is_some_and(|p| matches!(p, "TCP" | "UDP" | "SCTP"));
+    let field = match parts.next() {
+        None => true,
+        Some(f) => matches!(f, "ADDR" | "PORT" | "PROTO") && parts.next().is_none(),
+    };
+    number && proto && field
+}
+
 /// The candidate nearest `word`, if near enough to be what was meant: at most a third of the
 /// longer word's letters edited (at least 1, at most 3), a swap of two letters counting one.
 fn closest<'a>(word: &str, candidates: impl IntoIterator<Item = &'a String>) -> Option<&'a str> {
@@ -149,6 +175,7 @@ impl Schema {
         let lower = rest.to_ascii_lowercase();
         match lower.split_once("__") {
             Some((section, key)) => self.sectioned(section, key),
+            None if is_service_link(rest) => Variable::Other,
             None => self.unsectioned(&lower),
         }
     }
@@ -219,7 +246,13 @@ impl Schema {
                 variable(Some(name), "<KEY>")
             ));
         }
-        if let Some(meant) = self.section_prefixed(name) {
+        // A section, one `_` and one of its keys (or near one; any key in `[kafka]`):
+        // `TICKFLOW_KAFKA_BOOTSTRAP_SERVERS`. A key that is nothing like one of the section's
+        // (`TICKFLOW_CACHE_DIR`) is not taken for a setting.
+        if let Some(meant) = self
+            .section_prefixed(name)
+            .filter(|meant| matches!(self.classify(meant), Variable::Setting(_)))
+        {
             return Variable::Unknown(format!("one `_` after the section; did you mean {meant}?"));
         }
         // A misspelt section, one `_` and a real key of it (`TICKFLOW_CAHCE_BATCH_MAX`; in
@@ -292,6 +325,35 @@ mod tests {
             Variable::Setting(s) => s.path(),
             other => panic!("{name}: {other:?}"),
         }
+    }
+
+    /// Kubernetes' service links for Services named `tickflow-cache`, `tickflow-kafka`, ...
+    /// are never refused, nor a one-`_` name whose rest is nothing like the section's keys.
+    #[test]
+    fn kubernetes_service_links_and_unrelated_names_are_left_alone() {
+        for name in [
+            "TICKFLOW_CACHE_SERVICE_HOST",
+            "TICKFLOW_CACHE_SERVICE_PORT",
+            "TICKFLOW_CACHE_SERVICE_PORT_HTTP",
+            "TICKFLOW_CACHE_PORT",
+            "TICKFLOW_CACHE_PORT_9465_TCP",
+            "TICKFLOW_CACHE_PORT_9465_TCP_ADDR",
+            "TICKFLOW_CACHE_PORT_9465_TCP_PORT",
+            "TICKFLOW_CACHE_PORT_9465_TCP_PROTO",
+            "TICKFLOW_KAFKA_SERVICE_HOST",
+            "TICKFLOW_KAFKA_PORT_9092_TCP_ADDR",
+            "TICKFLOW_REDIS_PORT_6379_TCP",
+            "TICKFLOW_GATHER_SERVICE_PORT_METRICS",
+            "TICKFLOW_CACHE_DIR",
+        ] {
+            assert_eq!(schema().classify(name), Variable::Other, "{name}");
+        }
+        assert!(unknown("TICKFLOW_CACHE_BATCH_MAX").contains("TICKFLOW_CACHE__BATCH_MAX"));
+        assert!(unknown("TICKFLOW_CACHE_BATCH_MAXX").contains("TICKFLOW_CACHE__BATCH_MAX"));
+        assert!(
+            unknown("TICKFLOW_KAFKA_BOOTSTRAP_SERVERS")
+                .contains("TICKFLOW_KAFKA__BOOTSTRAP_SERVERS")
+        );
     }
 
     #[test]

@@ -1,6 +1,7 @@
 //! Reconnect delays: exponential growth with jitter, capped, reset by a healthy session.
 //!
-//! A session is healthy when it was subscribed and delivered data for at least
+//! A session is healthy when it was subscribed, delivered data (the connection counts more frames
+//! than replies to its subscription requests) and stayed up for at least
 //! [`MIN_HEALTHY_SESSION`], or stayed up for `reset_after` whatever it delivered. After a healthy
 //! session the next attempt waits a random fraction of `initial` (spreading the reconnects of
 //! many connections cut at once) and later failures grow from `initial` again. Counting only

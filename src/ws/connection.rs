@@ -154,8 +154,13 @@ pub async fn run(
             }
         }
         let up_for = this.subscribed.map_or(Duration::ZERO, |at| at.elapsed());
-        // An idle session delivered nothing lately: it never counts as healthy.
-        let delivered = this.data_frames > 0 && !matches!(ended, Ended::Idle);
+        // Data: more frames than a reply to each subscription request and a greeting could be
+        // (a venue that acks or refuses, then cuts, has not delivered data). An idle session
+        // delivered nothing lately: it never counts as healthy.
+        let replies = u64::try_from(plan.messages.len())
+            .unwrap_or(u64::MAX)
+            .saturating_add(1);
+        let delivered = this.data_frames > replies && !matches!(ended, Ended::Idle);
         backoff.connection_ended(up_for, delivered);
         // A proactive reconnect is planned, not a failure: no delay.
         let delay = if matches!(ended, Ended::Aged) {
@@ -267,7 +272,10 @@ async fn session(
                         return Ended::Failed(format!("server closed: {frame:?}"));
                     }
                     // Pongs to server pings are queued by tungstenite and sent with the next
-                    // read or write; nothing else to do for control frames.
+                    // read or write; nothing else to do for control frames. Checked here too:
+                    // control frames back to back would keep this branch ready (it wins) and
+                    // the watchdog's branch unpolled.
+                    _ if tokio::time::Instant::now() >= silent_after => return Ended::Idle,
                     _ => continue,
                 };
                 this.data_frames += 1;
