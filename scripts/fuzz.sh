@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Runs one cargo-fuzz target for a while (not part of CI).
-#   scripts/fuzz.sh upbit|binance|bithumb|avro_decode|avro_resolved [SECONDS]
+#   scripts/fuzz.sh upbit|binance|bithumb|listings|avro_decode|avro_resolved [SECONDS]
 # Seeds come from tests/fixtures/<exchange>; new corpus entries go to tests/fuzz/corpus/<target>
 # (git-ignored), never into the fixtures. cargo-fuzz needs nightly features: on the stable
 # toolchain RUSTC_BOOTSTRAP=1 enables them.
@@ -17,6 +17,8 @@ mkdir -p "$corpus"
 seeds=()
 case "$target" in
   upbit|binance|bithumb) seeds=("tests/fixtures/$target") ;;
+  # The listings' real samples, where ../shared is beside the repository.
+  listings) [ -d ../shared/samples ] && seeds=(../shared/samples/upbit ../shared/samples/binance) ;;
 esac
 RUSTC_BOOTSTRAP=1 cargo fuzz run --fuzz-dir tests/fuzz "$target" "$corpus" "${seeds[@]}" -- \
-  -max_total_time="$seconds" -max_len=4096
+  -max_total_time="$seconds" -max_len="${MAX_LEN:-4096}"

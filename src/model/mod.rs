@@ -3,6 +3,7 @@
 //! Everything downstream of the adapters speaks only these types.
 
 pub mod decimal;
+pub mod listing;
 pub mod per_exchange;
 pub mod reject;
 pub mod time;

@@ -13,6 +13,7 @@
 mod book_ticker;
 mod event;
 mod layout;
+pub mod listing;
 pub mod profile;
 pub mod subscribe;
 pub mod symbols;

@@ -18,6 +18,7 @@
 //!   Control frames: `{"status":"0000","resmsg":"Connected Successfully"}`,
 //!   `{"status":"0000","resmsg":"Filter Registered Successfully"}`; errors carry another status.
 
+pub mod listing;
 pub mod profile;
 pub mod subscribe;
 mod transaction;

@@ -16,6 +16,7 @@
 //! `stream_type`, `market_state` and `delisting_date` are carried since schema v2, the trade
 //! side (`ask_bid`: `BID` = the taker bought) since v3.
 
+pub mod listing;
 pub(crate) mod orderbook;
 pub mod profile;
 pub mod subscribe;

@@ -1,0 +1,175 @@
+//! Binance's spot listing, `GET /api/v3/exchangeInfo`, to canonical records.
+//!
+//! ```json
+//! {"timezone":"UTC","serverTime":1754603741167,"rateLimits":[...],"exchangeFilters":[],
+//!  "symbols":[{"symbol":"ETHBTC","status":"TRADING","baseAsset":"ETH","quoteAsset":"BTC",
+//!    "filters":[{"filterType":"PRICE_FILTER","minPrice":"0.00001000","maxPrice":"922327.00000000",
+//!                "tickSize":"0.00001000"},
+//!               {"filterType":"LOT_SIZE","minQty":"0.00010000","maxQty":"100000.00000000",
+//!                "stepSize":"0.00010000"}, ...], ...}]}
+//! ```
+//! Statuses: `TRADING`, `BREAK` (delisted pairs linger as BREAK), `HALT`, `CANCEL_ONLY` (since
+//! 2026-07), `PRE_TRADING`, `POST_TRADING`, `AUCTION_MATCH`, `END_OF_DAY`. Symbols may be
+//! non-ASCII since 2025-12 (`币安人生USDT`): such a row is rejected as `unknown_instrument`,
+//! never a panic. Errors: `{"code":-1121,"msg":"Invalid symbol."}`. Parsed with serde_json: a
+//! listing is read once per refresh, not per frame.
+
+use crate::model::listing::{
+    Listed, Listing, ListingError, ListingStatus, RejectedRow, RowProblem, non_empty, size,
+};
+use crate::model::reject::clip;
+use crate::model::{Exchange, Instrument};
+use serde::Deserialize;
+use serde_json::Value;
+
+/// The top level: only `symbols` is kept (and the error form's `code`/`msg`).
+#[derive(Deserialize)]
+struct ExchangeInfo {
+    symbols: Option<Vec<Value>>,
+    code: Option<Value>,
+    msg: Option<String>,
+}
+
+/// One symbol, the fields a record needs; each checked for its type separately so a bad row
+/// is rejected alone.
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct BinanceSymbol {
+    symbol: Option<Value>,
+    status: Option<Value>,
+    base_asset: Option<Value>,
+    quote_asset: Option<Value>,
+    filters: Option<Value>,
+}
+
+/// Decodes an `exchangeInfo` body fetched at `fetched_us`.
+pub fn decode(body: &[u8], fetched_us: i64) -> Result<Listing, ListingError> {
+    let info: ExchangeInfo = serde_json::from_slice(body)
+        .map_err(|e| ListingError::Malformed(format!("not an exchangeInfo object: {e}")))?;
+    let Some(symbols) = info.symbols else {
+        return Err(match (info.code, info.msg) {
+            (code, Some(msg)) => ListingError::Exchange(format!(
+                "{}: {}",
+                code.map_or_else(|| "?".to_owned(), |c| clip(&c.to_string(), 20)),
+                clip(&msg, 200)
+            )),
+            _ => ListingError::Malformed("no `symbols` array".into()),
+        });
+    };
+    let mut listing = Listing::default();
+    for row in symbols {
+        match record(row, fetched_us) {
+            Ok(r) => listing.push(r),
+            Err(rejected) => listing.rejected.push(rejected),
+        }
+    }
+    non_empty(listing)
+}
+
+fn text<'a>(
+    native: Option<&str>,
+    field: &str,
+    v: Option<&'a Value>,
+) -> Result<&'a str, RejectedRow> {
+    match v {
+        Some(Value::String(s)) => Ok(s),
+        None | Some(Value::Null) => Err(RejectedRow::new(native, RowProblem::MissingField, field)),
+        Some(_) => Err(RejectedRow::new(
+            native,
+            RowProblem::WrongType,
+            format!("{field} is not a string"),
+        )),
+    }
+}
+
+fn record(row: Value, fetched_us: i64) -> Result<Listed, RejectedRow> {
+    let s: BinanceSymbol = serde_json::from_value(row)
+        .map_err(|e| RejectedRow::new(None, RowProblem::WrongType, format!("a symbol row: {e}")))?;
+    let symbol = text(None, "symbol", s.symbol.as_ref())?;
+    let native = Some(symbol);
+    let status = status(symbol, text(native, "status", s.status.as_ref())?)?;
+    let base = text(native, "baseAsset", s.base_asset.as_ref())?;
+    let quote = text(native, "quoteAsset", s.quote_asset.as_ref())?;
+    let instrument = Instrument::new(base, quote)
+        .filter(|i| symbol == format!("{}{}", i.base(), i.quote()))
+        .ok_or_else(|| {
+            RejectedRow::new(
+                native,
+                RowProblem::UnknownInstrument,
+                format!(
+                    "symbol `{}` with base `{}` and quote `{}` is not BASE+QUOTE in upper-case ASCII",
+                    clip(symbol, 40),
+                    clip(base, 40),
+                    clip(quote, 40)
+                ),
+            )
+        })?;
+    let (tick_size, lot_size) = filters(symbol, s.filters.as_ref())?;
+    Ok(Listed {
+        exchange: Exchange::Binance,
+        instrument,
+        native_symbol: symbol.to_owned(),
+        status,
+        tick_size,
+        lot_size,
+        notices: Vec::new(),
+        first_seen_us: fetched_us,
+        last_seen_us: fetched_us,
+    })
+}
+
+fn status(symbol: &str, status: &str) -> Result<ListingStatus, RejectedRow> {
+    Ok(match status {
+        "TRADING" => ListingStatus::Trading,
+        "PRE_TRADING" => ListingStatus::PreTrading,
+        "POST_TRADING" => ListingStatus::PostTrading,
+        "CANCEL_ONLY" => ListingStatus::CancelOnly,
+        "HALT" => ListingStatus::Halted,
+        "AUCTION_MATCH" => ListingStatus::AuctionMatch,
+        "END_OF_DAY" => ListingStatus::EndOfDay,
+        "BREAK" => ListingStatus::Break,
+        other => {
+            return Err(RejectedRow::new(
+                Some(symbol),
+                RowProblem::UnknownStatus,
+                format!("status `{}`", clip(other, 40)),
+            ));
+        }
+    })
+}
+
+/// `PRICE_FILTER.tickSize` and `LOT_SIZE.stepSize`, where present (a zero means "no rule" in
+/// Binance's filters: absent here).
+fn filters(
+    symbol: &str,
+    filters: Option<&Value>,
+) -> Result<(Option<rust_decimal::Decimal>, Option<rust_decimal::Decimal>), RejectedRow> {
+    let list = match filters {
+        None | Some(Value::Null) => return Ok((None, None)),
+        Some(Value::Array(list)) => list,
+        Some(_) => {
+            return Err(RejectedRow::new(
+                Some(symbol),
+                RowProblem::WrongType,
+                "filters is not an array",
+            ));
+        }
+    };
+    let mut tick = None;
+    let mut lot = None;
+    for f in list {
+        let (slot, field) = match f.get("filterType").and_then(Value::as_str) {
+            Some("PRICE_FILTER") => (&mut tick, "tickSize"),
+            Some("LOT_SIZE") => (&mut lot, "stepSize"),
+            _ => continue,
+        };
+        let value = text(Some(symbol), field, f.get(field))?;
+        let is_zero = value
+            .parse::<rust_decimal::Decimal>()
+            .is_ok_and(|d| d.is_zero());
+        if !is_zero {
+            *slot = Some(size(symbol, field, value)?);
+        }
+    }
+    Ok((tick, lot))
+}

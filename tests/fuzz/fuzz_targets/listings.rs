@@ -1,0 +1,32 @@
+//! Fuzzes the venues' listing decoders (Upbit and Bithumb `market/all`, Binance
+//! `exchangeInfo`): never a panic, and every record they return holds its invariants: a
+//! canonical instrument made of its base and quote, positive sizes, sorted notices, each
+//! instrument once, never an empty listing.
+#![no_main]
+
+use libfuzzer_sys::fuzz_target;
+use tickflow::exchange::{binance, bithumb, upbit};
+use tickflow::model::listing::Listing;
+
+fn check(listing: &Listing) {
+    assert!(!listing.records.is_empty(), "an Ok listing is never empty");
+    for (i, r) in listing.records.iter().enumerate() {
+        let (base, quote) = (r.instrument.base(), r.instrument.quote());
+        assert_eq!(r.instrument.as_str(), format!("{base}-{quote}"));
+        assert!(r.tick_size.is_none_or(|d| d.is_sign_positive() && !d.is_zero()));
+        assert!(r.lot_size.is_none_or(|d| d.is_sign_positive() && !d.is_zero()));
+        assert!(r.notices.windows(2).all(|w| w[0] < w[1]), "sorted, each once");
+        assert!(
+            listing.records[..i].iter().all(|o| o.instrument != r.instrument),
+            "each instrument once"
+        );
+    }
+}
+
+fuzz_target!(|data: &[u8]| {
+    for decode in [upbit::listing::decode, bithumb::listing::decode, binance::listing::decode] {
+        if let Ok(listing) = decode(data, 1_763_615_720_180_000) {
+            check(&listing);
+        }
+    }
+});
