@@ -276,7 +276,7 @@ fn peer_frames(c: &mut Criterion) {
         (Some(lines), Some(info)) => {
             let first = info.lines().next().unwrap_or_default();
             let json = &first[first.find('{').unwrap_or(0)..];
-            let table = Arc::new(SymbolTable::from_exchange_info(json).unwrap());
+            let table = Arc::new(SymbolTable::from_exchange_info(json).unwrap().0);
             sets.push((
                 "binance_aggTrade_cryptofeed",
                 table.clone(),

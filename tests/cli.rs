@@ -167,7 +167,22 @@ fn symbols_builds_the_table_from_exchange_info() {
         &["symbols", "--from", "-"],
         Some(b"{\"symbols\":[{\"symbol\":\"X\"}]}"),
     );
-    assert_eq!(out.status.code(), Some(2));
+    assert_eq!(out.status.code(), Some(2), "no symbol at all");
+    // A non-ASCII symbol (Binance lists some since 2025-12) is skipped with its reason; the
+    // rest of the table is written (the whole table was refused before).
+    let info = r#"{"symbols":[{"symbol":"ETHBTC","status":"TRADING","baseAsset":"ETH","quoteAsset":"BTC"},
+        {"symbol":"币安人生USDT","status":"TRADING","baseAsset":"币安人生","quoteAsset":"USDT"}]}"#;
+    let out = run(&["symbols", "--from", "-"], Some(info.as_bytes()));
+    assert!(out.status.success());
+    let csv = String::from_utf8(out.stdout).unwrap();
+    assert!(csv.lines().any(|l| l == "ETHBTC,ETH,BTC,TRADING"), "{csv}");
+    assert!(!csv.contains("USDT"), "{csv}");
+    let stderr = String::from_utf8(out.stderr).unwrap();
+    assert!(
+        stderr.contains("skipped 币安人生USDT: unknown_instrument")
+            && stderr.contains("1 rows skipped"),
+        "{stderr}"
+    );
 }
 
 #[test]

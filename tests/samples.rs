@@ -40,7 +40,7 @@ fn live_binance_table() -> Option<SymbolTable> {
     let text = std::fs::read_to_string(path).unwrap();
     let first = text.lines().next().unwrap();
     let json = &first[first.find('{').unwrap()..];
-    Some(SymbolTable::from_exchange_info(json).unwrap())
+    Some(SymbolTable::from_exchange_info(json).unwrap().0)
 }
 
 fn no_time_window() -> AdapterConfig {
@@ -260,7 +260,9 @@ fn binance_live_exchange_info_builds_the_symbol_table() {
     let Some(path) = shared_sample("binance/nautilus__rest_exchange_info_response.json") else {
         return;
     };
-    let small = SymbolTable::from_exchange_info(&std::fs::read_to_string(path).unwrap()).unwrap();
+    let small = SymbolTable::from_exchange_info(&std::fs::read_to_string(path).unwrap())
+        .unwrap()
+        .0;
     assert_eq!(small.get("ETHBTC").unwrap().instrument.as_str(), "ETH-BTC");
 }
 

@@ -12,8 +12,11 @@ pub(super) const ABOUT: &str = "Build the Binance symbol table from an exchangeI
 
 /// Full description for `tickflow symbols --help`.
 pub(super) const LONG_ABOUT: &str = "Reads the body of Binance's GET /api/v3/exchangeInfo and \
-prints the symbol table tickflow maps Binance symbols with (CSV: symbol,base,quote), since \
-Binance symbols have no separator and are never split by guessing. The bundled table is \
+prints the symbol table tickflow maps Binance symbols with (CSV: symbol,base,quote,status), \
+since Binance symbols have no separator and are never split by guessing. It reads through the \
+same listing decoder as the rest of tickflow: a symbol it cannot take (non-ASCII, as Binance \
+lists some since 2025-12, or an unknown status) is skipped and named on stderr with its reason, \
+the rest is written. The bundled table is \
 connectors/binance-symbols.csv; `tickflow gather --binance-symbols FILE` and `tickflow \
 normalize --binance-symbols FILE` use another one.";
 
@@ -22,7 +25,7 @@ pub(super) const AFTER_HELP: &str = concat!(
     "Example (on a machine with internet access):\n  \
     curl -s https://api.binance.com/api/v3/exchangeInfo > exchangeInfo.json\n  \
     tickflow symbols --from exchangeInfo.json > connectors/binance-symbols.csv",
-    "\n\nExit codes: 0 written, 2 unreadable input."
+    "\n\nExit codes: 0 written (skipped rows named on stderr), 2 unreadable input or no symbol taken."
 );
 
 /// Arguments of `tickflow symbols`.
@@ -44,8 +47,20 @@ pub fn run(args: &SymbolsArgs) -> anyhow::Result<ExitCode> {
         json = std::fs::read_to_string(&args.from)
             .with_context(|| format!("reading {}", args.from.display()))?;
     }
-    let table = SymbolTable::from_exchange_info(&json)?;
+    let (table, skipped) = SymbolTable::from_exchange_info(&json)?;
     std::io::stdout().write_all(table.to_csv().as_bytes())?;
-    eprintln!("tickflow symbols: {} symbols", table.len());
+    for row in &skipped {
+        eprintln!(
+            "tickflow symbols: skipped {}: {}: {}",
+            row.native_symbol,
+            row.problem.as_str(),
+            row.detail
+        );
+    }
+    eprintln!(
+        "tickflow symbols: {} symbols, {} rows skipped",
+        table.len(),
+        skipped.len()
+    );
     Ok(ExitCode::SUCCESS)
 }

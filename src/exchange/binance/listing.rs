@@ -118,6 +118,20 @@ fn record(row: Value, fetched_us: i64) -> Result<Listed, RejectedRow> {
     })
 }
 
+/// Binance's name of a status (the inverse of the mapping below).
+pub fn status_name(status: ListingStatus) -> &'static str {
+    match status {
+        ListingStatus::Trading => "TRADING",
+        ListingStatus::PreTrading => "PRE_TRADING",
+        ListingStatus::PostTrading => "POST_TRADING",
+        ListingStatus::CancelOnly => "CANCEL_ONLY",
+        ListingStatus::Halted => "HALT",
+        ListingStatus::AuctionMatch => "AUCTION_MATCH",
+        ListingStatus::EndOfDay => "END_OF_DAY",
+        ListingStatus::Break => "BREAK",
+    }
+}
+
 fn status(symbol: &str, status: &str) -> Result<ListingStatus, RejectedRow> {
     Ok(match status {
         "TRADING" => ListingStatus::Trading,

@@ -6,8 +6,8 @@
 //! refreshed with `tickflow symbols --from exchangeInfo.json > connectors/binance-symbols.csv`.
 
 use crate::model::Instrument;
+use crate::model::listing::RejectedRow;
 use compact_str::CompactString;
-use serde::Deserialize;
 use std::collections::HashMap;
 use std::fmt::Write as _;
 use std::hash::{BuildHasherDefault, Hasher};
@@ -65,20 +65,6 @@ pub struct SymbolTable {
     by_symbol: HashMap<CompactString, SymbolEntry, BuildHasherDefault<Fnv>>,
 }
 
-#[derive(Deserialize)]
-struct ExchangeInfo {
-    symbols: Vec<ExchangeInfoSymbol>,
-}
-
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct ExchangeInfoSymbol {
-    symbol: String,
-    status: String,
-    base_asset: String,
-    quote_asset: String,
-}
-
 impl SymbolTable {
     /// The Binance table compiled into the binary.
     pub fn bundled_binance() -> Result<Self, SymbolTableError> {
@@ -111,19 +97,24 @@ impl SymbolTable {
         }
     }
 
-    /// Builds the table from a Binance `exchangeInfo` response body.
-    pub fn from_exchange_info(json: &str) -> Result<Self, SymbolTableError> {
-        let info: ExchangeInfo = serde_json::from_str(json)
+    /// Builds the table from a Binance `exchangeInfo` response body through the listing
+    /// decoder ([`super::listing::decode`]), the one reader of that document. The rows it
+    /// rejects (a non-ASCII symbol, an unknown status, ...) come back beside the table, each
+    /// with its reason: skipped, not fatal, never silent.
+    pub fn from_exchange_info(json: &str) -> Result<(Self, Vec<RejectedRow>), SymbolTableError> {
+        let listing = super::listing::decode(json.as_bytes(), 0)
             .map_err(|e| SymbolTableError::ExchangeInfo(e.to_string()))?;
         let mut table = Self::default();
         let mut problems = Vec::new();
-        for s in &info.symbols {
-            if let Err(e) = table.insert(&s.symbol, &s.base_asset, &s.quote_asset, &s.status) {
+        for r in &listing.records {
+            let status = super::listing::status_name(r.status);
+            let (base, quote) = (r.instrument.base(), r.instrument.quote());
+            if let Err(e) = table.insert(&r.native_symbol, base, quote, status) {
                 problems.push(e);
             }
         }
         if problems.is_empty() {
-            Ok(table)
+            Ok((table, listing.rejected))
         } else {
             Err(SymbolTableError::InvalidLines(problems))
         }
@@ -230,7 +221,8 @@ mod tests {
         let json = r#"{"timezone":"UTC","symbols":[
             {"symbol":"ETHBTC","status":"TRADING","baseAsset":"ETH","quoteAsset":"BTC","filters":[]},
             {"symbol":"1INCHUSDT","status":"BREAK","baseAsset":"1INCH","quoteAsset":"USDT"}]}"#;
-        let t = SymbolTable::from_exchange_info(json).unwrap();
+        let (t, rejected) = SymbolTable::from_exchange_info(json).unwrap();
+        assert!(rejected.is_empty());
         let again = SymbolTable::from_csv(&t.to_csv()).unwrap();
         assert_eq!(
             again.get("1INCHUSDT").unwrap().instrument.as_str(),
