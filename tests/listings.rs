@@ -218,6 +218,7 @@ fn bad_rows_are_rejected_alone() {
                    {"market":"KRW-币安人生"},
                    {"market":"KRW-XRP","market_event":{"warning":"yes"}},
                    {"market":"KRW-SOL","market_warning":"DANGER"},
+                   {"market":"KRW-DOT","market_event":{"warning":null,"caution":{"PRICE_FLUCTUATIONS":null}}},
                    {"market":"KRW-ADA","market_event":{"warning":true,"caution":{"NEW_FLAG":true,"PRICE_FLUCTUATIONS":true}}}]"#;
     let listing = upbit::listing::decode(body.as_bytes(), FETCHED).unwrap();
     let kept: Vec<&str> = listing
@@ -225,9 +226,12 @@ fn bad_rows_are_rejected_alone() {
         .iter()
         .map(|r| r.instrument.as_str())
         .collect();
-    assert_eq!(kept, ["BTC-KRW", "ADA-KRW"]);
+    // Notices are extra information: an unknown level is a caution, null is absent.
+    assert_eq!(kept, ["BTC-KRW", "SOL-KRW", "DOT-KRW", "ADA-KRW"]);
+    assert_eq!(listing.records[1].notices, [Notice::Caution]);
+    assert!(listing.records[2].notices.is_empty());
     assert_eq!(
-        listing.records[1].notices,
+        listing.records[3].notices,
         [Notice::Warning, Notice::Caution, Notice::PriceFluctuations]
     );
     let problems: Vec<(String, RowProblem)> = listing
@@ -246,7 +250,6 @@ fn bad_rows_are_rejected_alone() {
             ("KRWETH".to_owned(), RowProblem::UnknownInstrument),
             ("KRW-币安人生".to_owned(), RowProblem::UnknownInstrument),
             ("KRW-XRP".to_owned(), RowProblem::WrongType),
-            ("KRW-SOL".to_owned(), RowProblem::UnknownStatus),
         ]
     );
 
@@ -262,7 +265,12 @@ fn bad_rows_are_rejected_alone() {
         {"status":"TRADING","baseAsset":"DOT","quoteAsset":"USDT"},
         {"symbol":"DOGEUSDT","status":"HALT","baseAsset":"DOGE","quoteAsset":"USDT","filters":"none"},
         {"symbol":"TRXUSDT","status":"HALT","baseAsset":"TRX","quoteAsset":"USDT","filters":[{"filterType":"LOT_SIZE","stepSize":"1e400"}]},
-        7]}"#;
+        7,
+        {"symbol":"LTCUSDT","status":"HALT","baseAsset":"LTC","quoteAsset":"USDT","filters":[{"filterType":"PRICE_FILTER","tickSize":"0.000000000000000000000000000015"}]},
+        {"symbol":"LINKUSDT","status":"HALT","baseAsset":"LINK","quoteAsset":"USDT","filters":[{"filterType":"PRICE_FILTER","tickSize":"+0.01"}]},
+        {"symbol":"UNIUSDT","status":"HALT","baseAsset":"UNI","quoteAsset":"USDT","filters":[{"filterType":"LOT_SIZE","stepSize":"0.000_01"}]},
+        {"symbol":"AVAXUSDT","status":"HALT","baseAsset":"AVAX","quoteAsset":"USDT","filters":[{"filterType":"PRICE_FILTER","minPrice":"0.01"}]},
+        ["ATOMUSDT","TRADING","ATOM","USDT",null]]}"#;
     let listing = binance::listing::decode(body.as_bytes(), FETCHED).unwrap();
     let kept: Vec<(&str, ListingStatus, Option<Decimal>)> = listing
         .records
@@ -293,7 +301,44 @@ fn bad_rows_are_rejected_alone() {
             ("DOGEUSDT".to_owned(), RowProblem::WrongType),
             ("TRXUSDT".to_owned(), RowProblem::InvalidDecimal),
             ("?".to_owned(), RowProblem::WrongType),
+            // 30 fractional digits: not rounded to a size it is not.
+            ("LTCUSDT".to_owned(), RowProblem::InvalidDecimal),
+            ("LINKUSDT".to_owned(), RowProblem::InvalidDecimal),
+            ("UNIUSDT".to_owned(), RowProblem::InvalidDecimal),
+            ("AVAXUSDT".to_owned(), RowProblem::MissingField),
+            // An array is not a symbol row, whatever it holds.
+            ("?".to_owned(), RowProblem::WrongType),
         ]
     );
     assert!(listing.rejected.iter().all(|r| !r.detail.is_empty()));
+}
+
+/// A hostile payload is never quoted back whole: messages name its JSON kind or clip it.
+#[test]
+fn messages_never_carry_a_whole_payload() {
+    let big = "x".repeat(100_000);
+    let bodies = [
+        format!("\"{big}\""),
+        format!("{{\"symbols\":\"{big}\"}}"),
+        format!("[[{{\"symbol\":\"{big}\"}}],null,null]"),
+        format!("{{\"code\":-1,\"msg\":\"{big}\"}}"),
+    ];
+    for body in &bodies {
+        let e = binance::listing::decode(body.as_bytes(), FETCHED).unwrap_err();
+        assert!(e.to_string().len() < 400, "{}", &e.to_string()[..400]);
+        let e = upbit::listing::decode(body.as_bytes(), FETCHED).unwrap_err();
+        assert!(e.to_string().len() < 400, "{}", &e.to_string()[..400]);
+    }
+    let rows = format!(
+        "{{\"symbols\":[\"{big}\",{{\"symbol\":\"{big}\",\"status\":\"TRADING\",\"baseAsset\":\"B\",\"quoteAsset\":\"Q\"}},\
+         {{\"symbol\":\"BQ\",\"status\":\"TRADING\",\"baseAsset\":\"B\",\"quoteAsset\":\"Q\"}}]}}"
+    );
+    let listing = binance::listing::decode(rows.as_bytes(), FETCHED).unwrap();
+    assert_eq!(listing.records.len(), 1);
+    for r in &listing.rejected {
+        assert!(
+            r.native_symbol.len() <= 200 && r.detail.len() < 400,
+            "{r:?}"
+        );
+    }
 }

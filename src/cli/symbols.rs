@@ -50,11 +50,12 @@ pub fn run(args: &SymbolsArgs) -> anyhow::Result<ExitCode> {
     let (table, skipped) = SymbolTable::from_exchange_info(&json)?;
     std::io::stdout().write_all(table.to_csv().as_bytes())?;
     for row in &skipped {
+        // Venue text, escaped: no control characters reach the terminal or a log.
         eprintln!(
             "tickflow symbols: skipped {}: {}: {}",
-            row.native_symbol,
+            row.native_symbol.escape_debug(),
             row.problem.as_str(),
-            row.detail
+            row.detail.escape_debug()
         );
     }
     eprintln!(

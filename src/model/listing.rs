@@ -167,16 +167,15 @@ pub struct Listing {
     pub records: Vec<Listed>,
     /// The rows not taken.
     pub rejected: Vec<RejectedRow>,
+    /// The instruments of `records`, for the duplicate check (linear, not quadratic, in a
+    /// hostile body's size).
+    seen: std::collections::HashSet<Instrument>,
 }
 
 impl Listing {
     /// Adds `record` unless its instrument is already listed (then a `Duplicate` row).
     pub fn push(&mut self, record: Listed) {
-        if self
-            .records
-            .iter()
-            .any(|r| r.instrument == record.instrument)
-        {
+        if !self.seen.insert(record.instrument.clone()) {
             let detail = format!("{} listed twice", record.instrument.as_str());
             self.rejected.push(RejectedRow::new(
                 Some(&record.native_symbol),
@@ -212,9 +211,10 @@ pub fn non_empty(listing: Listing) -> Result<Listing, ListingError> {
     }
 }
 
-/// An exact positive decimal from its text (`"0.01000000"`), or the row's rejection.
+/// An exact positive decimal from its text (`"0.01000000"`, the strict grammar of
+/// [`super::decimal::parse_decimal_str`]: no rounding, no `+`, no `_`), or the row's rejection.
 pub fn size(native: &str, field: &str, text: &str) -> Result<Decimal, RejectedRow> {
-    match text.parse::<Decimal>() {
+    match super::decimal::parse_decimal_str(text) {
         Ok(d) if d > Decimal::ZERO => Ok(d.normalize()),
         _ => Err(RejectedRow::new(
             Some(native),
@@ -224,5 +224,17 @@ pub fn size(native: &str, field: &str, text: &str) -> Result<Decimal, RejectedRo
                 super::reject::clip(text, 40)
             ),
         )),
+    }
+}
+
+/// What JSON value `v` is, for messages that must not quote a hostile payload.
+pub fn json_kind(v: &serde_json::Value) -> &'static str {
+    match v {
+        serde_json::Value::Null => "null",
+        serde_json::Value::Bool(_) => "a boolean",
+        serde_json::Value::Number(_) => "a number",
+        serde_json::Value::String(_) => "a string",
+        serde_json::Value::Array(_) => "an array",
+        serde_json::Value::Object(_) => "an object",
     }
 }

@@ -15,46 +15,51 @@
 //! listing is read once per refresh, not per frame.
 
 use crate::model::listing::{
-    Listed, Listing, ListingError, ListingStatus, RejectedRow, RowProblem, non_empty, size,
+    Listed, Listing, ListingError, ListingStatus, RejectedRow, RowProblem, json_kind, non_empty,
+    size,
 };
 use crate::model::reject::clip;
 use crate::model::{Exchange, Instrument};
-use serde::Deserialize;
-use serde_json::Value;
+use serde_json::{Map, Value};
 
-/// The top level: only `symbols` is kept (and the error form's `code`/`msg`).
-#[derive(Deserialize)]
-struct ExchangeInfo {
-    symbols: Option<Vec<Value>>,
-    code: Option<Value>,
-    msg: Option<String>,
-}
-
-/// One symbol, the fields a record needs; each checked for its type separately so a bad row
-/// is rejected alone.
-#[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct BinanceSymbol {
-    symbol: Option<Value>,
-    status: Option<Value>,
-    base_asset: Option<Value>,
-    quote_asset: Option<Value>,
-    filters: Option<Value>,
-}
-
-/// Decodes an `exchangeInfo` body fetched at `fetched_us`.
+/// Decodes an `exchangeInfo` body fetched at `fetched_us`. Read as a JSON value and checked
+/// type by type, so nothing of a hostile payload is quoted back (only its JSON kind, or a
+/// clipped string).
 pub fn decode(body: &[u8], fetched_us: i64) -> Result<Listing, ListingError> {
-    let info: ExchangeInfo = serde_json::from_slice(body)
-        .map_err(|e| ListingError::Malformed(format!("not an exchangeInfo object: {e}")))?;
-    let Some(symbols) = info.symbols else {
-        return Err(match (info.code, info.msg) {
-            (code, Some(msg)) => ListingError::Exchange(format!(
-                "{}: {}",
-                code.map_or_else(|| "?".to_owned(), |c| clip(&c.to_string(), 20)),
-                clip(&msg, 200)
-            )),
-            _ => ListingError::Malformed("no `symbols` array".into()),
-        });
+    let value: Value = serde_json::from_slice(body).map_err(|e| {
+        ListingError::Malformed(format!(
+            "not JSON (line {}, column {})",
+            e.line(),
+            e.column()
+        ))
+    })?;
+    let Value::Object(info) = value else {
+        return Err(ListingError::Malformed(format!(
+            "expected the exchangeInfo object, got {}",
+            json_kind(&value)
+        )));
+    };
+    let symbols = match info.get("symbols") {
+        Some(Value::Array(symbols)) => symbols,
+        Some(other) => {
+            return Err(ListingError::Malformed(format!(
+                "`symbols` is {}, not an array",
+                json_kind(other)
+            )));
+        }
+        None => {
+            return Err(match (info.get("code"), info.get("msg")) {
+                (code, Some(Value::String(msg))) => ListingError::Exchange(format!(
+                    "{}: {}",
+                    match code {
+                        Some(Value::Number(n)) => clip(&n.to_string(), 20),
+                        _ => "?".to_owned(),
+                    },
+                    clip(msg, 200)
+                )),
+                _ => ListingError::Malformed("no `symbols` array".into()),
+            });
+        }
     };
     let mut listing = Listing::default();
     for row in symbols {
@@ -69,27 +74,32 @@ pub fn decode(body: &[u8], fetched_us: i64) -> Result<Listing, ListingError> {
 fn text<'a>(
     native: Option<&str>,
     field: &str,
-    v: Option<&'a Value>,
+    row: &'a Map<String, Value>,
 ) -> Result<&'a str, RejectedRow> {
-    match v {
+    match row.get(field) {
         Some(Value::String(s)) => Ok(s),
         None | Some(Value::Null) => Err(RejectedRow::new(native, RowProblem::MissingField, field)),
-        Some(_) => Err(RejectedRow::new(
+        Some(v) => Err(RejectedRow::new(
             native,
             RowProblem::WrongType,
-            format!("{field} is not a string"),
+            format!("{field} is {}, not a string", json_kind(v)),
         )),
     }
 }
 
-fn record(row: Value, fetched_us: i64) -> Result<Listed, RejectedRow> {
-    let s: BinanceSymbol = serde_json::from_value(row)
-        .map_err(|e| RejectedRow::new(None, RowProblem::WrongType, format!("a symbol row: {e}")))?;
-    let symbol = text(None, "symbol", s.symbol.as_ref())?;
+fn record(row: &Value, fetched_us: i64) -> Result<Listed, RejectedRow> {
+    let Value::Object(row) = row else {
+        return Err(RejectedRow::new(
+            None,
+            RowProblem::WrongType,
+            format!("a symbol row is {}, not an object", json_kind(row)),
+        ));
+    };
+    let symbol = text(None, "symbol", row)?;
     let native = Some(symbol);
-    let status = status(symbol, text(native, "status", s.status.as_ref())?)?;
-    let base = text(native, "baseAsset", s.base_asset.as_ref())?;
-    let quote = text(native, "quoteAsset", s.quote_asset.as_ref())?;
+    let status = status(symbol, text(native, "status", row)?)?;
+    let base = text(native, "baseAsset", row)?;
+    let quote = text(native, "quoteAsset", row)?;
     let instrument = Instrument::new(base, quote)
         .filter(|i| symbol == format!("{}{}", i.base(), i.quote()))
         .ok_or_else(|| {
@@ -104,7 +114,7 @@ fn record(row: Value, fetched_us: i64) -> Result<Listed, RejectedRow> {
                 ),
             )
         })?;
-    let (tick_size, lot_size) = filters(symbol, s.filters.as_ref())?;
+    let (tick_size, lot_size) = filters(symbol, row.get("filters"))?;
     Ok(Listed {
         exchange: Exchange::Binance,
         instrument,
@@ -161,26 +171,25 @@ fn filters(
     let list = match filters {
         None | Some(Value::Null) => return Ok((None, None)),
         Some(Value::Array(list)) => list,
-        Some(_) => {
+        Some(v) => {
             return Err(RejectedRow::new(
                 Some(symbol),
                 RowProblem::WrongType,
-                "filters is not an array",
+                format!("filters is {}, not an array", json_kind(v)),
             ));
         }
     };
     let mut tick = None;
     let mut lot = None;
     for f in list {
+        let Value::Object(f) = f else { continue };
         let (slot, field) = match f.get("filterType").and_then(Value::as_str) {
             Some("PRICE_FILTER") => (&mut tick, "tickSize"),
             Some("LOT_SIZE") => (&mut lot, "stepSize"),
             _ => continue,
         };
-        let value = text(Some(symbol), field, f.get(field))?;
-        let is_zero = value
-            .parse::<rust_decimal::Decimal>()
-            .is_ok_and(|d| d.is_zero());
+        let value = text(Some(symbol), field, f)?;
+        let is_zero = crate::model::decimal::parse_decimal_str(value).is_ok_and(|d| d.is_zero());
         if !is_zero {
             *slot = Some(size(symbol, field, value)?);
         }

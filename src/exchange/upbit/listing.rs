@@ -14,7 +14,8 @@
 
 use crate::model::Exchange;
 use crate::model::listing::{
-    Listed, Listing, ListingError, ListingStatus, Notice, RejectedRow, RowProblem, non_empty,
+    Listed, Listing, ListingError, ListingStatus, Notice, RejectedRow, RowProblem,
+    json_kind as kind, non_empty,
 };
 use crate::model::reject::clip;
 use serde_json::Value;
@@ -74,17 +75,6 @@ fn error_body(o: &serde_json::Map<String, Value>) -> ListingError {
     }
 }
 
-fn kind(v: &Value) -> &'static str {
-    match v {
-        Value::Null => "null",
-        Value::Bool(_) => "a boolean",
-        Value::Number(_) => "a number",
-        Value::String(_) => "a string",
-        Value::Array(_) => "an array",
-        Value::Object(_) => "an object",
-    }
-}
-
 fn record(exchange: Exchange, row: &Value, fetched_us: i64) -> Result<Listed, RejectedRow> {
     let Value::Object(row) = row else {
         return Err(RejectedRow::new(
@@ -127,7 +117,9 @@ fn record(exchange: Exchange, row: &Value, fetched_us: i64) -> Result<Listed, Re
     })
 }
 
-/// `market_event` (warning, caution flags) or the older `market_warning`.
+/// `market_event` (warning, caution flags) or the older `market_warning`. Notices are extra
+/// information: a value this decoder does not know is read as a caution and `null` as absent,
+/// never a reason to drop the market; only a value of the wrong JSON type rejects the row.
 fn notices(market: &str, row: &serde_json::Map<String, Value>) -> Result<Vec<Notice>, RejectedRow> {
     let wrong = |what: &str, v: &Value| {
         RejectedRow::new(
@@ -141,7 +133,7 @@ fn notices(market: &str, row: &serde_json::Map<String, Value>) -> Result<Vec<Not
         None | Some(Value::Null) => {}
         Some(Value::Object(event)) => {
             match event.get("warning") {
-                None | Some(Value::Bool(false)) => {}
+                None | Some(Value::Null | Value::Bool(false)) => {}
                 Some(Value::Bool(true)) => notices.push(Notice::Warning),
                 Some(v) => return Err(wrong("market_event.warning", v)),
             }
@@ -150,7 +142,7 @@ fn notices(market: &str, row: &serde_json::Map<String, Value>) -> Result<Vec<Not
                 Some(Value::Object(flags)) => {
                     for (flag, on) in flags {
                         match on {
-                            Value::Bool(false) => {}
+                            Value::Null | Value::Bool(false) => {}
                             // A cause this decoder does not know is still a caution.
                             Value::Bool(true) => notices.push(caution(flag)),
                             v => {
@@ -170,14 +162,8 @@ fn notices(market: &str, row: &serde_json::Map<String, Value>) -> Result<Vec<Not
     match row.get("market_warning") {
         None | Some(Value::Null) => {}
         Some(Value::String(w)) if w == "NONE" => {}
-        Some(Value::String(w)) if w == "CAUTION" => notices.push(Notice::Caution),
-        Some(Value::String(w)) => {
-            return Err(RejectedRow::new(
-                Some(market),
-                RowProblem::UnknownStatus,
-                format!("market_warning `{}`", clip(w, 40)),
-            ));
-        }
+        // CAUTION, or a level this decoder does not know: a caution either way.
+        Some(Value::String(_)) => notices.push(Notice::Caution),
         Some(v) => return Err(wrong("market_warning", v)),
     }
     notices.sort_unstable();

@@ -1,7 +1,7 @@
 //! Fuzzes the venues' listing decoders (Upbit and Bithumb `market/all`, Binance
 //! `exchangeInfo`): never a panic, and every record they return holds its invariants: a
 //! canonical instrument made of its base and quote, positive sizes, sorted notices, each
-//! instrument once, never an empty listing.
+//! instrument once, never an empty listing, and no message carrying a whole payload.
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
@@ -10,6 +10,9 @@ use tickflow::model::listing::Listing;
 
 fn check(listing: &Listing) {
     assert!(!listing.records.is_empty(), "an Ok listing is never empty");
+    for r in &listing.rejected {
+        assert!(r.native_symbol.len() <= 200 && r.detail.len() <= 1_000, "{r:?}");
+    }
     for (i, r) in listing.records.iter().enumerate() {
         let (base, quote) = (r.instrument.base(), r.instrument.quote());
         assert_eq!(r.instrument.as_str(), format!("{base}-{quote}"));
@@ -25,8 +28,9 @@ fn check(listing: &Listing) {
 
 fuzz_target!(|data: &[u8]| {
     for decode in [upbit::listing::decode, bithumb::listing::decode, binance::listing::decode] {
-        if let Ok(listing) = decode(data, 1_763_615_720_180_000) {
-            check(&listing);
+        match decode(data, 1_763_615_720_180_000) {
+            Ok(listing) => check(&listing),
+            Err(e) => assert!(e.to_string().len() <= 1_000, "a long message"),
         }
     }
 });
