@@ -10,9 +10,18 @@ use rust_decimal::Decimal;
 use std::str::FromStr;
 use tickflow::exchange::{binance, bithumb, upbit};
 use tickflow::model::Exchange;
-use tickflow::model::listing::{ListingError, ListingStatus, Notice, RowProblem};
+use tickflow::model::listing::{Listing, ListingError, ListingStatus, Notice, RowProblem};
 
 const FETCHED: i64 = 1_754_603_741_167_000;
+
+/// Each rejected row's symbol and problem, in order.
+fn problems(listing: &Listing) -> Vec<(String, RowProblem)> {
+    listing
+        .rejected
+        .iter()
+        .map(|r| (r.native_symbol.clone(), r.problem))
+        .collect()
+}
 
 fn dec(s: &str) -> Decimal {
     Decimal::from_str(s).unwrap()
@@ -234,13 +243,8 @@ fn bad_rows_are_rejected_alone() {
         listing.records[3].notices,
         [Notice::Warning, Notice::Caution, Notice::PriceFluctuations]
     );
-    let problems: Vec<(String, RowProblem)> = listing
-        .rejected
-        .iter()
-        .map(|r| (r.native_symbol.clone(), r.problem))
-        .collect();
     assert_eq!(
-        problems,
+        problems(&listing),
         [
             ("KRW-BTC".to_owned(), RowProblem::Duplicate),
             ("?".to_owned(), RowProblem::MissingField),
@@ -284,13 +288,8 @@ fn bad_rows_are_rejected_alone() {
             ("XRP-USDT", ListingStatus::CancelOnly, None),
         ]
     );
-    let problems: Vec<(String, RowProblem)> = listing
-        .rejected
-        .iter()
-        .map(|r| (r.native_symbol.clone(), r.problem))
-        .collect();
     assert_eq!(
-        problems,
+        problems(&listing),
         [
             ("币安人生USDT".to_owned(), RowProblem::UnknownInstrument),
             ("ETHUSDT".to_owned(), RowProblem::UnknownStatus),
