@@ -190,7 +190,7 @@ pub fn run(args: &GatherArgs) -> anyhow::Result<ExitCode> {
         let state = Arc::clone(&running.state);
         // A signal (or --duration) starts the drain; a fatal producer error ends the run at
         // once: that producer can deliver nothing more, so there is nothing to wait for.
-        let fatal = tokio::select! {
+        let mut fatal = tokio::select! {
             () = signals.first(args.duration) => None,
             reason = state.producer.fatal_raised() => Some(reason),
         };
@@ -201,17 +201,15 @@ pub fn run(args: &GatherArgs) -> anyhow::Result<ExitCode> {
                  nothing more: stopping at once and exiting with code 3, so that the \
                  orchestrator restarts gather with a new producer"
             );
-            let _ = stop.send(true);
             state.abandon();
         } else {
             eprintln!(
                 "tickflow: stopping: closing connections, draining, waiting for acknowledgements \
                  (deadline {deadline:?}; a second SIGINT/SIGTERM abandons at once)"
             );
-            let _ = stop.send(true);
         }
+        let _ = stop.send(true);
         let mut done = running.done;
-        let mut fatal = fatal;
         let outcome = tokio::select! {
             outcome = &mut done => outcome??,
             signal = signals.next() => {

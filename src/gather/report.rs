@@ -110,7 +110,7 @@ pub fn metrics(state: &GatherState) -> String {
         .collect();
     type ConnCounter = fn(&crate::ws::ConnectionStats) -> &AtomicU64;
     // (name, type, help, counter, divisor: µs counters are exported in seconds).
-    let per_connection: [(&str, &str, &str, ConnCounter, f64); 10] = [
+    let per_connection: [(&str, &str, &str, ConnCounter, f64); 9] = [
         (
             "tickflow_ws_up",
             "gauge",
@@ -174,29 +174,32 @@ pub fn metrics(state: &GatherState) -> String {
             |s| &s.socket_cap_closes,
             1.0,
         ),
-        (
-            "tickflow_ws_last_frame_timestamp_seconds",
-            "gauge",
-            "when the last data frame arrived, Unix seconds (no sample before the first one)",
-            |s| &s.last_frame_us,
-            1e6,
-        ),
     ];
     for (name, kind, help, field, divisor) in per_connection {
         e.family(name, kind, help);
         for (c, (index, s)) in state.connections.iter().zip(&conns) {
             let labels = [("connector", c.connector.as_str()), ("connection", index)];
             let value = get(field(s));
-            // A connection that never had data has no last-frame time: no sample, rather than
-            // 0, which read as an age of ~1.7e9 s and fired TickflowFeedStalled.
-            if name == "tickflow_ws_last_frame_timestamp_seconds" && value == 0 {
-                continue;
-            }
             if divisor == 1.0 {
                 e.sample(name, &labels, value);
             } else {
                 e.sample(name, &labels, value as f64 / divisor);
             }
+        }
+    }
+    // A connection that never had data has no last-frame time: no sample, rather than a 0
+    // that read as an age of ~1.7e9 s and fired TickflowFeedStalled.
+    let name = "tickflow_ws_last_frame_timestamp_seconds";
+    e.family(
+        name,
+        "gauge",
+        "when the last data frame arrived, Unix seconds (no sample before the first one)",
+    );
+    for (c, (index, s)) in state.connections.iter().zip(&conns) {
+        let us = get(&s.last_frame_us);
+        if us > 0 {
+            let labels = [("connector", c.connector.as_str()), ("connection", index)];
+            e.sample(name, &labels, us as f64 / 1e6);
         }
     }
     let p = &state.pipeline;

@@ -204,15 +204,6 @@ impl ClientContext for Context {
 
     fn error(&self, error: KafkaError, reason: &str) {
         self.stats.client_errors.fetch_add(1, Ordering::Relaxed);
-        if error.rdkafka_error_code() == Some(RDKafkaErrorCode::Fatal) {
-            if self.stats.set_fatal(reason.to_owned()) {
-                tracing::error!(
-                    "kafka {}: fatal producer error: {reason} (this producer can deliver nothing more)",
-                    self.bootstrap
-                );
-            }
-            return;
-        }
         if error.rdkafka_error_code() == Some(RDKafkaErrorCode::AllBrokersDown) {
             self.stats.brokers_down.store(true, Ordering::Relaxed);
         }
@@ -508,8 +499,9 @@ impl TickProducer {
                 }
                 Err((e, _)) => {
                     if e.rdkafka_error_code() == Some(RDKafkaErrorCode::Fatal) {
-                        // librdkafka reports the fatal error itself as an ordinary client
-                        // error (its own code, no fatal flag in rust-rdkafka's callback): the
+                        // librdkafka reports the fatal error itself to the error callback as
+                        // an ordinary client error (its underlying code, e.g.
+                        // OutOfOrderSequenceNumber; rust-rdkafka passes no fatal flag): the
                         // refusal is where it shows. Recorded once, with librdkafka's words.
                         let reason = self.producer.client().fatal_error().map_or_else(
                             || "fatal error".to_owned(),

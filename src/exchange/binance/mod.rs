@@ -262,11 +262,11 @@ impl BinanceAdapter {
             let id = integer("id", f.id).ok().flatten();
             return Ok(Decoded::Control(Control::SubscribeAck { id }));
         }
-        if let Some(error) = &f.error {
-            no_duplicate(error.duplicate)?;
-        }
         let (code, msg) = match &f.error {
-            Some(e) => (e.code, e.msg.as_deref()),
+            Some(e) => {
+                no_duplicate(e.duplicate)?;
+                (e.code, e.msg.as_deref())
+            }
             None => (f.code, f.msg.as_deref()),
         };
         if f.error.is_some() || code.is_some() || msg.is_some() {
