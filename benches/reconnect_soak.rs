@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 use tickflow::config::load_connector;
 use tickflow::exchange::SymbolTable;
 use tickflow::sim::{SimConfig, serve};
-use tickflow::ws::{ConnectionStats, plan, run};
+use tickflow::ws::{ConnectionStats, Link, run};
 
 fn arg(name: &str, default: u64) -> u64 {
     let args: Vec<String> = std::env::args().collect();
@@ -52,19 +52,19 @@ async fn main() {
     let mut config = load_connector("soak.toml", &text, &symbols).unwrap();
     config.backoff = shipped.backoff;
     config.keepalive = shipped.keepalive;
-    let planned = plan(&config, &symbols, "soak").unwrap().remove(0);
     let (tx, mut rx) = tokio::sync::mpsc::channel(65_536);
     let stats = Arc::new(ConnectionStats::default());
     let tls = tickflow::ws::tls::client_config().unwrap();
-    let task = tokio::spawn(run(
+    let instruments = config.instruments.clone();
+    let (link, _wanted) = Link::new(
         Arc::new(config),
-        planned,
+        instruments,
+        Arc::clone(&symbols),
         tx,
         Arc::clone(&stats),
-        stopped,
-        7,
         tls,
-    ));
+    );
+    let task = tokio::spawn(run(link, stopped, 7));
     let drain = tokio::spawn(async move {
         let mut n = 0u64;
         while rx.recv().await.is_some() {

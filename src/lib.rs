@@ -27,6 +27,7 @@ pub mod gather;
 pub mod http;
 pub mod kafka;
 pub mod logging;
+pub mod markets;
 pub mod metrics;
 pub mod model;
 pub mod registry;

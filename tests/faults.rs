@@ -285,8 +285,8 @@ async fn oversized_frames_are_dead_letters_and_only_giant_ones_close_the_connect
     );
     let max = picked[0].max_frame_bytes;
     let run = gather(setup(app, picked)).await;
-    let upbit = &run.state.connections[0];
-    let binance = &run.state.connections[1];
+    let conns = run.state.connections.all();
+    let (upbit, binance) = (&conns[0], &conns[1]);
     assert_eq!(upbit.connector, "upbit");
     wait_for(
         "3 frames cut, 2 giant closes",
@@ -296,7 +296,8 @@ async fn oversized_frames_are_dead_letters_and_only_giant_ones_close_the_connect
     .await;
     let (outcome, state) = run.finish().await;
     assert_eq!(outcome.lost, 0, "{outcome}");
-    let (upbit, binance) = (&state.connections[0], &state.connections[1]);
+    let conns = state.connections.all();
+    let (upbit, binance) = (&conns[0], &conns[1]);
     assert_eq!(
         get(&upbit.stats.failures),
         0,

@@ -49,7 +49,12 @@ async fn every_tick_arrives_once_in_order_and_exact() {
     let (outcome, state) = run.finish().await;
 
     // Count in = count out: every received frame was processed; every tick was acknowledged.
-    let received: u64 = state.connections.iter().map(|c| get(&c.stats.frames)).sum();
+    let received: u64 = state
+        .connections
+        .all()
+        .iter()
+        .map(|c| get(&c.stats.frames))
+        .sum();
     let processed = state.pipeline.frames.total();
     let ticks = state.pipeline.ticks.total();
     let controls = state.pipeline.controls.total();
@@ -227,8 +232,8 @@ async fn dropped_and_stalled_connections_are_reconnected_and_resubscribed() {
     picked[1].keepalive.idle_timeout = Duration::from_secs(1);
     let run = gather(setup(app(&broker.bootstrap), picked)).await;
     let s = Arc::clone(&run.state);
-    let upbit = &s.connections[0].stats;
-    let binance = &s.connections[1].stats;
+    let conns = s.connections.all();
+    let (upbit, binance) = (&conns[0].stats, &conns[1].stats);
     // Each session carries at most 40 frames, so more ticks than that prove the resubscription.
     wait_for(
         "3 Upbit sessions and 2 Binance sessions with data",
@@ -344,7 +349,7 @@ async fn a_full_producer_queue_makes_the_pipeline_wait_not_drop() {
         Duration::from_secs(20),
         || {
             get(&s.producer.backpressure_waits) > 0
-                && get(&s.connections[0].stats.backpressure_wait_us) > 0
+                && get(&s.connections.all()[0].stats.backpressure_wait_us) > 0
         },
     )
     .await;
@@ -362,7 +367,12 @@ async fn a_full_producer_queue_makes_the_pipeline_wait_not_drop() {
         get(&state.producer.backpressure_wait_us) > 1_000_000,
         "the wait is measured"
     );
-    let received: u64 = state.connections.iter().map(|c| get(&c.stats.frames)).sum();
+    let received: u64 = state
+        .connections
+        .all()
+        .iter()
+        .map(|c| get(&c.stats.frames))
+        .sum();
     assert_eq!(received, state.pipeline.frames.total());
     let produced = state.pipeline.ticks.total();
     let messages = consume_all(

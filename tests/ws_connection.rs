@@ -11,7 +11,7 @@ use std::time::Duration;
 use tickflow::config::{ConnectorConfig, load_connector};
 use tickflow::exchange::{Decoded, Frame, SymbolTable};
 use tickflow::model::Exchange;
-use tickflow::ws::{ConnectionStats, Received, plan, run};
+use tickflow::ws::{ConnectionStats, Link, Received, Wanted, run};
 use tokio::sync::{mpsc, watch};
 use tokio::task::JoinHandle;
 
@@ -24,6 +24,8 @@ fn binance(url: &str, extra: &str) -> ConnectorConfig {
 }
 
 struct Running {
+    /// Changes the connection's instruments (dropping it retires the connection).
+    wanted: watch::Sender<Arc<Wanted>>,
     frames: mpsc::Receiver<Received>,
     stats: Arc<ConnectionStats>,
     stop: watch::Sender<bool>,
@@ -39,21 +41,22 @@ fn spawn(config: ConnectorConfig, capacity: usize) -> Running {
 }
 
 fn spawn_with(config: ConnectorConfig, capacity: usize, tls: Arc<rustls::ClientConfig>) -> Running {
-    let symbols = SymbolTable::bundled_binance().unwrap();
-    let plan = plan(&config, &symbols, "test").unwrap().remove(0);
+    let symbols = Arc::new(SymbolTable::bundled_binance().unwrap());
     let (tx, frames) = mpsc::channel(capacity);
     let stats = Arc::new(ConnectionStats::default());
     let (stop, stopped) = watch::channel(false);
-    let task = tokio::spawn(run(
+    let instruments = config.instruments.clone();
+    let (link, wanted) = Link::new(
         Arc::new(config),
-        plan,
+        instruments,
+        symbols,
         tx,
         Arc::clone(&stats),
-        stopped,
-        9,
         tls,
-    ));
+    );
+    let task = tokio::spawn(run(link, stopped, 9));
     Running {
+        wanted,
         frames,
         stats,
         stop,
@@ -371,4 +374,79 @@ async fn an_untrusted_certificate_is_refused() {
     assert_eq!(r.stats.connects.load(Ordering::Relaxed), 0);
     assert!(r.stats.failures.load(Ordering::Relaxed) >= 2);
     stop(r).await;
+}
+
+fn upbit(url: &str, instruments: &str) -> ConnectorConfig {
+    let text = format!(
+        "exchange = \"upbit\"\nurl = \"{url}\"\nchannel = \"ticker\"\ninstruments = [{instruments}]\n"
+    );
+    load_connector("test.toml", &text, &SymbolTable::default()).unwrap()
+}
+
+/// The instruments of the ticks among the next `n` frames.
+async fn instruments_of(r: &mut Running, exchange: Exchange, n: usize) -> Vec<String> {
+    let adapter = common::adapter(exchange);
+    let mut seen = Vec::new();
+    for _ in 0..n {
+        let f = tokio::time::timeout(Duration::from_secs(5), r.frames.recv())
+            .await
+            .expect("no frame within 5 s")
+            .expect("channel closed");
+        let frame = match f.frame_type {
+            tickflow::exchange::FrameType::Text => Frame::text(&f.bytes),
+            tickflow::exchange::FrameType::Binary => Frame::binary(&f.bytes),
+        };
+        if let Ok(d) = adapter.decode(frame, f.received_ts_us) {
+            seen.extend(d.ticks().iter().map(|t| t.instrument.to_string()));
+        }
+    }
+    seen
+}
+
+/// A new set of instruments is applied on the running connection (Upbit: a new request
+/// replaces the set): the removed one stops, the added ones flow, no reconnect; an empty
+/// sender retires the connection.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_set_changes_in_place_and_a_dropped_sender_retires_the_connection() {
+    let (base, _sim) = common::start_simulator(1000, Duration::from_secs(20), None).await;
+    let config = upbit(&format!("{base}/upbit/websocket/v1"), "\"BTC-KRW\"");
+    let mut r = spawn(config, 4096);
+    let first = instruments_of(&mut r, Exchange::Upbit, 50).await;
+    assert!(first.iter().all(|i| i == "BTC-KRW"), "{first:?}");
+    let symbols = Arc::new(SymbolTable::default());
+    r.wanted.send_replace(Arc::new(Wanted {
+        instruments: ["ETH-KRW", "XRP-KRW"]
+            .iter()
+            .map(|s| tickflow::model::Instrument::parse(s).unwrap())
+            .collect(),
+        symbols,
+    }));
+    // Frames already queued may still be BTC's; after them only the new set.
+    let mut later = Vec::new();
+    for _ in 0..20 {
+        later = instruments_of(&mut r, Exchange::Upbit, 200).await;
+        if !later.iter().any(|i| i == "BTC-KRW") {
+            break;
+        }
+    }
+    assert!(later.iter().any(|i| i == "ETH-KRW"), "{later:?}");
+    assert!(later.iter().any(|i| i == "XRP-KRW"), "{later:?}");
+    assert!(!later.iter().any(|i| i == "BTC-KRW"), "{later:?}");
+    assert_eq!(r.stats.connects.load(Ordering::Relaxed), 1, "no reconnect");
+    assert_eq!(r.stats.change_requests.load(Ordering::Relaxed), 1);
+    assert_eq!(r.stats.instruments.load(Ordering::Relaxed), 2);
+    // Dropping the sender retires it: the task ends without a stop signal.
+    let Running {
+        wanted,
+        task,
+        stats,
+        ..
+    } = r;
+    drop(wanted);
+    tokio::time::timeout(Duration::from_secs(3), task)
+        .await
+        .expect("the connection was not retired")
+        .unwrap();
+    assert_eq!(stats.retired.load(Ordering::Relaxed), 1);
+    assert_eq!(stats.failures.load(Ordering::Relaxed), 0);
 }

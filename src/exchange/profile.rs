@@ -4,6 +4,7 @@
 //! [`super::PROFILES`] lists them all.
 
 use super::{Adapter, AdapterConfig, SymbolTable};
+use crate::model::listing::{Listing, ListingError};
 use crate::model::{EventKind, Exchange, Instrument};
 use std::sync::Arc;
 
@@ -33,11 +34,26 @@ pub struct KeepaliveRules {
     pub default_connection_age_secs: Option<u64>,
 }
 
+/// At most `max` events in any window of `per_secs` seconds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Rate {
+    /// Events allowed in one window.
+    pub max: u32,
+    /// The window, seconds.
+    pub per_secs: u64,
+}
+
 /// Request limits of a venue.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct LimitRules {
     /// Subscribe requests per second per connection the venue allows.
     pub max_requests_per_sec: u32,
+    /// A longer-window cap on requests per connection (Upbit 100 a minute), if any.
+    pub max_requests_per_window: Option<Rate>,
+    /// Connection attempts per IP the venue allows (Binance 300 in 5 min, Upbit 5 a second,
+    /// Bithumb 10 a second): every attempt of every connection of the venue in one process
+    /// waits its turn.
+    pub connects: Rate,
     /// Streams (instrument × channel) per connection the venue allows; `None`: no published
     /// cap (tickflow then allows up to [`LimitRules::DEFAULT_STREAMS`]).
     pub max_streams_per_connection: Option<usize>,
@@ -54,6 +70,24 @@ impl LimitRules {
             None => Self::DEFAULT_STREAMS,
         }
     }
+}
+
+/// How a venue changes what a running connection is subscribed to.
+#[derive(Debug, Clone, Copy)]
+pub enum Resubscribe {
+    /// A new request replaces the connection's whole set (Upbit, Bithumb v1): the
+    /// [`Profile::subscribe`] request of the new set is sent. The venue may resend a snapshot
+    /// of instruments kept (harmless downstream: the cache keeps the newest by event time and
+    /// id, and the ticks topic is at-least-once).
+    Replace,
+    /// Requests add and remove streams (Binance `SUBSCRIBE` / `UNSUBSCRIBE`): the
+    /// [`Profile::subscribe`] request of the added instruments, then this builder's of the
+    /// removed ones.
+    Incremental(SubscribeFn),
+    /// The venue's semantics of a second request are not documented (Bithumb legacy): the
+    /// connection is renewed with the new set (only that connection's instruments wait one
+    /// reconnect).
+    Reconnect,
 }
 
 /// A venue option a connector file may set (Bithumb legacy `tick_type`).
@@ -80,6 +114,9 @@ pub struct SubscribeRequest<'a> {
     pub option: Option<&'a str>,
     /// Binance symbols.
     pub symbols: &'a SymbolTable,
+    /// The first request id to use where the venue echoes one (Binance `id`): ids stay unique
+    /// on a connection across later changes.
+    pub first_id: u64,
 }
 
 /// Why a subscribe request cannot be built.
@@ -92,6 +129,18 @@ pub enum SubscribeError {
 
 /// Builds the messages that subscribe one connection, in sending order. Pure.
 pub type SubscribeFn = fn(&SubscribeRequest<'_>) -> Result<Vec<String>, SubscribeError>;
+
+/// Decodes a venue's REST listing fetched at a time (UTC epoch µs).
+pub type ListingFn = fn(&[u8], i64) -> Result<Listing, ListingError>;
+
+/// Where a venue lists its instruments (public REST, no key), and the decoder.
+#[derive(Debug, Clone, Copy)]
+pub struct ListingSpec {
+    /// The listing's URL.
+    pub url: &'static str,
+    /// Its decoder (`exchange::<venue>::listing`).
+    pub decode: ListingFn,
+}
 
 /// Builds the venue's adapter.
 pub type AdapterFn = fn(AdapterConfig, Arc<SymbolTable>) -> Box<dyn Adapter>;
@@ -116,6 +165,10 @@ pub struct Profile {
     pub option: Option<OptionSpec>,
     /// The subscribe-request builder.
     pub subscribe: SubscribeFn,
+    /// How a running connection's set changes.
+    pub resubscribe: Resubscribe,
+    /// The venue's listing, for whole-market selectors.
+    pub listing: Option<ListingSpec>,
     /// The adapter.
     pub adapter: AdapterFn,
 }

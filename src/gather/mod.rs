@@ -4,22 +4,21 @@
 //! the broker's acknowledgements; one deadline (`[gather] shutdown_timeout_ms`, or a second
 //! signal) bounds it all, and what is left then is abandoned and counted ([`GatherOutcome`]).
 
+pub mod feeds;
 pub mod pipeline;
 pub mod report;
 
 use crate::codec::Encoder;
 use crate::config::{AppConfig, ConnectorConfig};
-use crate::exchange::{AdapterConfig, SymbolTable};
+use crate::exchange::SymbolTable;
 use crate::kafka::{ProducerStats, TickProducer, producer_properties};
 use crate::ws::{ConnectionStats, Received};
 use pipeline::{PipelineStats, Route, Sink};
-use std::collections::HashSet;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 use tokio::sync::{mpsc, watch};
-use tracing::Instrument;
 
 /// Everything `gather` runs with.
 #[derive(Debug, Clone)]
@@ -54,8 +53,8 @@ pub struct ConnectionInfo {
 /// Shared view of a running gatherer (metrics, health, tests).
 #[derive(Debug)]
 pub struct GatherState {
-    /// Connections.
-    pub connections: Vec<ConnectionInfo>,
+    /// Connections, retired ones included.
+    pub connections: Arc<feeds::Connections>,
     /// Pipeline counters.
     pub pipeline: PipelineStats,
     /// Producer counters.
@@ -91,6 +90,7 @@ impl GatherState {
     pub fn queued(&self) -> usize {
         let received: u64 = self
             .connections
+            .all()
             .iter()
             .map(|c| get(&c.stats.frames).saturating_sub(get(&c.stats.frames_not_queued)))
             .sum();
@@ -187,6 +187,7 @@ impl GatherOutcome {
         let frames_abandoned = get(&state.pipeline.frames_left)
             + state
                 .connections
+                .all()
                 .iter()
                 .map(|c| get(&c.stats.frames_not_queued))
                 .sum::<u64>();
@@ -255,56 +256,55 @@ pub async fn start(setup: GatherSetup, shutdown: watch::Receiver<bool>) -> anyho
     }
 
     let (tx, rx) = mpsc::channel::<Received>(app.gather.queue_frames);
-    let ticket = format!("tickflow-{}", std::process::id());
+    let connections = Arc::new(feeds::Connections::default());
+    let tasks = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let spawner = feeds::Spawner {
+        out: tx,
+        shutdown: shutdown.clone(),
+        tls: Arc::clone(&setup.tls),
+        ticket: format!("tickflow-{}", std::process::id()),
+        connections: Arc::clone(&connections),
+        tasks: Arc::clone(&tasks),
+    };
     let mut routes = Vec::new();
-    let mut connections = Vec::new();
-    let mut tasks = Vec::new();
+    let mut running = Vec::new();
+    // One connection-attempt gate per venue (its limit is per IP).
+    let mut gates: Vec<(crate::model::Exchange, Arc<crate::ws::pace::SharedGate>)> = Vec::new();
     for (n, connector) in setup.connectors.iter().filter(|c| c.enabled).enumerate() {
-        let instruments: HashSet<_> = connector.instruments.iter().cloned().collect();
-        let adapter_config = AdapterConfig {
-            max_frame_bytes: connector.max_frame_bytes,
-            instruments: Some(Arc::new(instruments)),
-            ..AdapterConfig::default()
+        let gate = match gates.iter().find(|(e, _)| *e == connector.exchange) {
+            Some((_, g)) => Arc::clone(g),
+            None => {
+                let g = Arc::new(crate::ws::pace::SharedGate::new(
+                    connector.profile.limits.connects,
+                ));
+                gates.push((connector.exchange, Arc::clone(&g)));
+                g
+            }
         };
-        routes.push(Route {
-            connector: connector.name.clone(),
-            exchange: connector.exchange,
-            adapter: (connector.profile.adapter)(adapter_config, Arc::clone(&setup.symbols)),
-        });
-        let shared = Arc::new(connector.clone());
-        for (index, plan) in crate::ws::plan(connector, &setup.symbols, &ticket)?
-            .into_iter()
-            .enumerate()
-        {
-            let stats = Arc::new(ConnectionStats::default());
-            connections.push(ConnectionInfo {
-                connector: connector.name.clone(),
-                index,
-                url: plan.url.clone(),
-                stats: Arc::clone(&stats),
-                idle: connector.keepalive.idle_timeout,
-            });
-            let seed = (n as u64) << 32 | index as u64 | u64::from(std::process::id()) << 48;
-            // One span per connection: every event of the connection carries its identity.
-            let span = tracing::info_span!("connection", connector = %connector.name, index);
-            tasks.push(tokio::spawn(
-                crate::ws::run(
-                    Arc::clone(&shared),
-                    plan,
-                    tx.clone(),
-                    stats,
-                    shutdown.clone(),
-                    seed,
-                    Arc::clone(&setup.tls),
-                )
-                .instrument(span),
-            ));
-        }
+        let mut feed = feeds::Feed::new(Arc::new(connector.clone()), n as u64, gate);
+        // Checked before anything starts: every instrument has its venue symbol.
+        crate::ws::plan(connector, &setup.symbols, &spawner.ticket)?;
+        feed.apply(&connector.instruments, &setup.symbols, &spawner);
+        routes.extend(Route::new(
+            connector.name.clone(),
+            connector.exchange,
+            Arc::clone(&feed.adapter),
+        ));
+        running.push(feed);
     }
-    if connections.is_empty() {
+    if connections.all().is_empty() {
         anyhow::bail!("no enabled connector");
     }
-    drop(tx);
+    // The feeds live until the stop signal; then the last frame sender held here goes (the
+    // pipeline ends once every connection has stopped too).
+    {
+        let mut stopping = shutdown.clone();
+        tokio::spawn(async move {
+            let _ = stopping.wait_for(|stop| *stop).await;
+            drop(running);
+            drop(spawner);
+        });
+    }
     let queue_capacity = app.gather.queue_frames;
     let state = Arc::new(GatherState {
         connections,
@@ -375,7 +375,7 @@ pub async fn start(setup: GatherSetup, shutdown: watch::Receiver<bool>) -> anyho
         .spawn(move || {
             pipeline::run(
                 rx,
-                &routes,
+                &mut routes,
                 &sink,
                 &producer,
                 &thread_state.pipeline,
@@ -393,6 +393,11 @@ pub async fn start(setup: GatherSetup, shutdown: watch::Receiver<bool>) -> anyho
         // The connections have stopped, unless the deadline cut the drain short: then each
         // counts the frame it held as it stops (bounded).
         let until = tokio::time::Instant::now() + Duration::from_secs(3);
+        let tasks = std::mem::take(
+            &mut *tasks
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner),
+        );
         for t in tasks {
             let _ = tokio::time::timeout_at(until, t).await;
         }

@@ -1,6 +1,7 @@
 //! The hot loop on its own thread: frame → adapter → tick → encoder → producer, or frame →
 //! dead letter. Frames of one connection stay in order; the producer keeps order per key.
 
+use super::feeds::AdapterSlot;
 use crate::codec::Encoder;
 use crate::exchange::{Adapter, Decoded, Frame, FrameType};
 use crate::kafka::{DeadLetter, TickProducer};
@@ -42,6 +43,37 @@ pub struct Route {
     pub exchange: Exchange,
     /// Its adapter.
     pub adapter: Box<dyn Adapter>,
+    /// Where a newer adapter (for a changed set of instruments) waits.
+    slot: Arc<AdapterSlot>,
+    /// The generation of `adapter`.
+    generation: u64,
+}
+
+impl Route {
+    /// A route whose adapter comes from `slot`; `None` while the slot holds none.
+    pub fn new(connector: String, exchange: Exchange, slot: Arc<AdapterSlot>) -> Option<Self> {
+        let generation = slot.generation();
+        let adapter = slot.take()?;
+        Some(Self {
+            connector,
+            exchange,
+            adapter,
+            slot,
+            generation,
+        })
+    }
+
+    /// Takes the newer adapter if the connector's instruments changed (one atomic load when
+    /// they did not).
+    fn refresh(&mut self) {
+        let now = self.slot.generation();
+        if now != self.generation {
+            if let Some(adapter) = self.slot.take() {
+                self.adapter = adapter;
+            }
+            self.generation = now;
+        }
+    }
 }
 
 /// Where the pipeline writes.
@@ -71,7 +103,7 @@ pub struct Waker {
 /// decoded, only counted ([`PipelineStats::frames_left`]).
 pub fn run(
     mut rx: mpsc::Receiver<Received>,
-    routes: &[Route],
+    routes: &mut [Route],
     sink: &Sink,
     producer: &TickProducer,
     stats: &PipelineStats,
@@ -103,10 +135,11 @@ pub fn run(
                 }
             }
         };
-        let Some(route) = routes.iter().find(|r| *r.connector == *frame.connector) else {
+        let Some(route) = routes.iter_mut().find(|r| *r.connector == *frame.connector) else {
             // Cannot happen: every connection is started from a route.
             continue;
         };
+        route.refresh();
         stats.frames.add(route.exchange, 1);
         let input = match frame.frame_type {
             FrameType::Text => Frame::text(&frame.bytes),

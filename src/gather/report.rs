@@ -23,6 +23,7 @@ pub fn ready(state: &GatherState) -> Result<(), String> {
     let mut why = Vec::new();
     let down: Vec<_> = state
         .connections
+        .active()
         .iter()
         .filter(|c| get(&c.stats.up) == 0)
         .map(|c| format!("{}#{}", c.connector, c.index))
@@ -30,7 +31,7 @@ pub fn ready(state: &GatherState) -> Result<(), String> {
     if !down.is_empty() {
         why.push(format!("not connected: {}", down.join(", ")));
     }
-    for c in &state.connections {
+    for c in state.connections.active().iter() {
         let last = get(&c.stats.last_frame_us).max(state.started_us);
         let silent = Duration::from_micros(now.saturating_sub(last));
         if get(&c.stats.up) == 1 && silent > c.idle {
@@ -103,8 +104,8 @@ pub fn handler(state: Arc<GatherState>) -> Handler {
 /// The Prometheus exposition of every counter.
 pub fn metrics(state: &GatherState) -> String {
     let mut e = Exposition::default();
-    let conns: Vec<(String, &crate::ws::ConnectionStats)> = state
-        .connections
+    let all = state.connections.all();
+    let conns: Vec<(String, &crate::ws::ConnectionStats)> = all
         .iter()
         .map(|c| (c.index.to_string(), c.stats.as_ref()))
         .collect();
@@ -177,7 +178,7 @@ pub fn metrics(state: &GatherState) -> String {
     ];
     for (name, kind, help, field, divisor) in per_connection {
         e.family(name, kind, help);
-        for (c, (index, s)) in state.connections.iter().zip(&conns) {
+        for (c, (index, s)) in all.iter().zip(&conns) {
             let labels = [("connector", c.connector.as_str()), ("connection", index)];
             let value = get(field(s));
             if divisor == 1.0 {
@@ -195,7 +196,7 @@ pub fn metrics(state: &GatherState) -> String {
         "gauge",
         "when the last data frame arrived, Unix seconds (no sample before the first one)",
     );
-    for (c, (index, s)) in state.connections.iter().zip(&conns) {
+    for (c, (index, s)) in all.iter().zip(&conns) {
         let us = get(&s.last_frame_us);
         if us > 0 {
             let labels = [("connector", c.connector.as_str()), ("connection", index)];
@@ -299,6 +300,7 @@ pub fn metrics(state: &GatherState) -> String {
             "frames received at shutdown that the pipeline no longer took",
             state
                 .connections
+                .all()
                 .iter()
                 .map(|c| get(&c.stats.frames_not_queued))
                 .sum(),
@@ -452,11 +454,8 @@ pub async fn progress(
             ),
             _ => "no acks in this interval".into(),
         };
-        let up = state
-            .connections
-            .iter()
-            .filter(|c| get(&c.stats.up) == 1)
-            .count();
+        let active = state.connections.active();
+        let up = active.iter().filter(|c| get(&c.stats.up) == 1).count();
         let dlq: u64 = state.pipeline.dead_letters.total();
         let failed = state.producer.ticks_lost.total() + state.producer.dlq_lost.total();
         let kafka = kafka_stall(state.as_ref());
@@ -475,7 +474,7 @@ pub async fn progress(
             state.producer.ticks_acked.total(),
             state.queued(),
             state.queue_capacity,
-            state.connections.len(),
+            active.len(),
         );
     }
 }
@@ -490,13 +489,16 @@ mod tests {
         stats.up.store(1, Ordering::Relaxed);
         stats.last_frame_us.store(last_frame_us, Ordering::Relaxed);
         GatherState {
-            connections: vec![ConnectionInfo {
-                connector: "binance".into(),
-                index: 0,
-                url: "ws://x".into(),
-                stats,
-                idle,
-            }],
+            connections: Arc::new(
+                vec![ConnectionInfo {
+                    connector: "binance".into(),
+                    index: 0,
+                    url: "ws://x".into(),
+                    stats,
+                    idle,
+                }]
+                .into(),
+            ),
             pipeline: Default::default(),
             producer: Arc::default(),
             queue_capacity: 1,
@@ -521,7 +523,7 @@ mod tests {
             "{text}"
         );
         assert!(text.contains("tickflow_ws_up{connector=\"binance\",connection=\"0\"} 1"));
-        s.connections[0]
+        s.connections.all()[0]
             .stats
             .last_frame_us
             .store(1_700_000_000_500_000, Ordering::Relaxed);

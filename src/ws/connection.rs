@@ -8,11 +8,14 @@
 //! production); `ws://` (the simulator, local tests) is plain.
 
 use super::backoff::Backoff;
-use super::subscribe::ConnectionPlan;
+use super::pace::{Gate, SharedGate, Window};
+use super::subscribe::{Change, Wanted};
 use crate::config::ConnectorConfig;
 use crate::exchange::FrameType;
+use crate::exchange::profile::Resubscribe;
 use crate::model::time::now_us;
 use futures_util::{SinkExt, StreamExt};
+use std::collections::VecDeque;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
@@ -106,6 +109,14 @@ pub struct ConnectionStats {
     pub frames_cut: AtomicU64,
     /// Connections closed because a frame exceeded [`SOCKET_FRAME_CAP`].
     pub socket_cap_closes: AtomicU64,
+    /// Instruments the connection is asked to carry now.
+    pub instruments: AtomicU64,
+    /// Requests sent to change a running subscription (listings and delistings).
+    pub change_requests: AtomicU64,
+    /// Renewals to apply a change where the venue cannot change a running subscription.
+    pub change_renewals: AtomicU64,
+    /// 1 once the connection was retired (its instruments went elsewhere or were delisted).
+    pub retired: AtomicU64,
 }
 
 /// How a session ended.
@@ -114,56 +125,113 @@ enum Ended {
     Failed(String),
     Idle,
     Aged,
+    /// Its set changed in a way only a new connection can apply.
+    Renew,
+    /// Nothing left to carry: the connection is done.
+    Retired,
 }
 
-/// Runs one planned connection until `shutdown` turns true. Never returns early on errors:
-/// they are counted, logged once each, and followed by a reconnect after the backoff delay.
-pub async fn run(
-    config: Arc<ConnectorConfig>,
-    plan: ConnectionPlan,
-    out: mpsc::Sender<Received>,
-    stats: Arc<ConnectionStats>,
-    mut shutdown: watch::Receiver<bool>,
-    seed: u64,
-    tls: Arc<rustls::ClientConfig>,
-) {
+/// One connection's fixed parts.
+#[derive(Debug)]
+pub struct Link {
+    /// Its connector.
+    pub config: Arc<ConnectorConfig>,
+    /// Names the client to venues that ask (Upbit `ticket`).
+    pub ticket: String,
+    /// What to carry; a new value changes the subscription in place, a dropped sender retires
+    /// the connection.
+    pub wanted: watch::Receiver<Arc<Wanted>>,
+    /// Where frames go.
+    pub out: mpsc::Sender<Received>,
+    /// Its counters.
+    pub stats: Arc<ConnectionStats>,
+    /// TLS for `wss://`.
+    pub tls: Arc<rustls::ClientConfig>,
+    /// The venue's connection-attempt gate, shared by its connections in this process.
+    pub connects: Arc<SharedGate>,
+}
+
+impl Link {
+    /// A link carrying `instruments` (with their own connection gate), and the sender that
+    /// changes them (dropping it retires the connection).
+    pub fn new(
+        config: Arc<ConnectorConfig>,
+        instruments: Vec<crate::model::Instrument>,
+        symbols: Arc<crate::exchange::SymbolTable>,
+        out: mpsc::Sender<Received>,
+        stats: Arc<ConnectionStats>,
+        tls: Arc<rustls::ClientConfig>,
+    ) -> (Self, watch::Sender<Arc<Wanted>>) {
+        let (tx, wanted) = watch::channel(Arc::new(Wanted {
+            instruments,
+            symbols,
+        }));
+        let connects = Arc::new(SharedGate::new(config.profile.limits.connects));
+        let link = Self {
+            config,
+            ticket: "tickflow".into(),
+            wanted,
+            out,
+            stats,
+            tls,
+            connects,
+        };
+        (link, tx)
+    }
+}
+
+/// Runs one connection until `shutdown` turns true or it is retired. Never returns early on
+/// errors: they are counted, logged once each, and followed by a reconnect after the backoff
+/// delay.
+pub async fn run(mut link: Link, mut shutdown: watch::Receiver<bool>, seed: u64) {
+    let config = Arc::clone(&link.config);
     let mut backoff = Backoff::new(config.backoff, seed);
     loop {
         if *shutdown.borrow() {
             return;
         }
         let mut this = Session::default();
-        let ended = session(&config, &plan, &out, &stats, &mut shutdown, &tls, &mut this).await;
-        stats.up.store(0, Ordering::Relaxed);
+        let ended = session(&mut link, &mut shutdown, &mut this).await;
+        link.stats.up.store(0, Ordering::Relaxed);
         match &ended {
             Ended::Shutdown => return,
+            Ended::Retired => {
+                link.stats.retired.store(1, Ordering::Relaxed);
+                link.stats.instruments.store(0, Ordering::Relaxed);
+                tracing::info!("connection retired: nothing left to carry");
+                return;
+            }
             Ended::Failed(why) => {
-                stats.failures.fetch_add(1, Ordering::Relaxed);
+                link.stats.failures.fetch_add(1, Ordering::Relaxed);
                 tracing::warn!(%why, "connection failed; reconnecting after backoff");
             }
             Ended::Idle => {
-                stats.idle_timeouts.fetch_add(1, Ordering::Relaxed);
+                link.stats.idle_timeouts.fetch_add(1, Ordering::Relaxed);
                 tracing::warn!(
                     idle_timeout = ?config.keepalive.idle_timeout,
                     "no data frame within the idle timeout (pings and pongs do not count); reconnecting"
                 );
             }
             Ended::Aged => {
-                stats.proactive_reconnects.fetch_add(1, Ordering::Relaxed);
+                link.stats
+                    .proactive_reconnects
+                    .fetch_add(1, Ordering::Relaxed);
                 tracing::info!("renewing the connection before the exchange's forced cut");
+            }
+            Ended::Renew => {
+                link.stats.change_renewals.fetch_add(1, Ordering::Relaxed);
+                tracing::info!("renewing the connection to apply a subscription change");
             }
         }
         let up_for = this.subscribed.map_or(Duration::ZERO, |at| at.elapsed());
         // Data: more frames than a reply to each subscription request and a greeting could be
         // (a venue that acks or refuses, then cuts, has not delivered data). An idle session
         // delivered nothing lately: it never counts as healthy.
-        let replies = u64::try_from(plan.messages.len())
-            .unwrap_or(u64::MAX)
-            .saturating_add(1);
+        let replies = this.requests.saturating_add(1);
         let delivered = this.data_frames > replies && !matches!(ended, Ended::Idle);
         backoff.connection_ended(up_for, delivered);
-        // A proactive reconnect is planned, not a failure: no delay.
-        let delay = if matches!(ended, Ended::Aged) {
+        // A planned renewal is not a failure: no delay.
+        let delay = if matches!(ended, Ended::Aged | Ended::Renew) {
             Duration::ZERO
         } else {
             backoff.next_delay()
@@ -184,17 +252,80 @@ struct Session {
     subscribed: Option<Instant>,
     /// Data (text or binary) frames received.
     data_frames: u64,
+    /// Subscription requests sent.
+    requests: u64,
+}
+
+/// Subscription requests waiting for their slot under the venue's request rate.
+struct Outbox {
+    gate: Gate,
+    queue: VecDeque<String>,
+    /// The booked slot of the queue's head.
+    due: Option<tokio::time::Instant>,
+    /// Request ids where the venue echoes them: unique on the connection.
+    next_id: u64,
+}
+
+impl Outbox {
+    fn new(config: &ConnectorConfig) -> Self {
+        let mut windows = vec![Window::gap(super::subscribe::min_gap(config))];
+        windows.extend(
+            config
+                .profile
+                .limits
+                .max_requests_per_window
+                .map(Window::from),
+        );
+        Self {
+            gate: Gate::new(windows),
+            queue: VecDeque::new(),
+            due: None,
+            next_id: 1,
+        }
+    }
+
+    fn push(&mut self, messages: Vec<String>, replace: bool) {
+        self.next_id += messages.len() as u64;
+        if replace {
+            // A newer whole-set request makes the waiting ones moot.
+            self.queue.clear();
+        }
+        self.queue.extend(messages);
+        if self.due.is_none() && !self.queue.is_empty() {
+            self.due = Some(self.gate.book(tokio::time::Instant::now()));
+        }
+    }
+
+    fn sent(&mut self) {
+        self.queue.pop_front();
+        self.due = (!self.queue.is_empty()).then(|| self.gate.book(tokio::time::Instant::now()));
+    }
 }
 
 async fn session(
-    config: &ConnectorConfig,
-    plan: &ConnectionPlan,
-    out: &mpsc::Sender<Received>,
-    stats: &ConnectionStats,
+    link: &mut Link,
     shutdown: &mut watch::Receiver<bool>,
-    tls: &Arc<rustls::ClientConfig>,
     this: &mut Session,
 ) -> Ended {
+    let Link {
+        config,
+        ticket,
+        wanted: wanted_rx,
+        out,
+        stats,
+        tls,
+        connects,
+    } = link;
+    let config = config.as_ref();
+    let mut wanted = Arc::clone(&wanted_rx.borrow_and_update());
+    if wanted.instruments.is_empty() {
+        return Ended::Retired;
+    }
+    tokio::select! {
+        biased;
+        _ = shutdown.changed() => return Ended::Shutdown,
+        () = connects.wait() => {}
+    }
     let name: Arc<str> = Arc::from(config.name.as_str());
     // The socket takes frames up to its cap; above max_frame_bytes they are cut and
     // dead-lettered (the pipeline sees at most max_frame_bytes per frame).
@@ -202,8 +333,9 @@ async fn session(
     let ws_config = WebSocketConfig::default()
         .max_message_size(Some(cap))
         .max_frame_size(Some(cap));
+    let url = config.url.as_str();
     let connect = tokio_tungstenite::connect_async_tls_with_config(
-        plan.url.as_str(),
+        url,
         Some(ws_config),
         true,
         Some(tokio_tungstenite::Connector::Rustls(Arc::clone(tls))),
@@ -213,23 +345,36 @@ async fn session(
         _ = shutdown.changed() => return Ended::Shutdown,
         r = tokio::time::timeout(CONNECT_TIMEOUT, connect) => match r {
             Ok(Ok((ws, _))) => ws,
-            Ok(Err(e)) => return Ended::Failed(format!("connect to {}: {e}", plan.url)),
-            Err(_) => return Ended::Failed(format!("connect to {} timed out", plan.url)),
+            Ok(Err(e)) => return Ended::Failed(format!("connect to {url}: {e}")),
+            Err(_) => return Ended::Failed(format!("connect to {url} timed out")),
         },
     };
     stats.connects.fetch_add(1, Ordering::Relaxed);
-    for (i, message) in plan.messages.iter().enumerate() {
-        if i > 0 {
-            tokio::time::sleep(plan.min_gap).await;
-        }
+    let mut outbox = Outbox::new(config);
+    let mut carried = wanted.instruments.clone();
+    match super::subscribe::requests(config, &carried, &wanted.symbols, ticket, 1) {
+        Ok(messages) => outbox.push(messages, false),
+        Err(e) => return Ended::Failed(format!("subscribe: {e}")),
+    }
+    stats
+        .instruments
+        .store(carried.len() as u64, Ordering::Relaxed);
+    // The first subscription goes before anything is read (no data can come earlier).
+    while let Some(due) = outbox.due {
+        tokio::time::sleep_until(due).await;
+        let Some(message) = outbox.queue.front() else {
+            break;
+        };
         match tokio::time::timeout(SEND_TIMEOUT, ws.send(Message::text(message.clone()))).await {
             Ok(Ok(())) => {}
             Ok(Err(e)) => return Ended::Failed(format!("subscribe: {e}")),
             Err(_) => return Ended::Failed("subscribe timed out".into()),
         }
+        this.requests += 1;
+        outbox.sent();
     }
     stats.up.store(1, Ordering::Relaxed);
-    tracing::info!(url = %plan.url, requests = plan.messages.len(), "connected and subscribed");
+    tracing::info!(%url, requests = this.requests, instruments = carried.len(), "connected and subscribed");
     let connected = Instant::now();
     this.subscribed = Some(connected);
     let ping_every = config
@@ -310,6 +455,44 @@ async fn session(
                 silent_after = tokio::time::Instant::now() + idle;
                 let waited_us = u64::try_from(waited.elapsed().as_micros()).unwrap_or(u64::MAX);
                 stats.backpressure_wait_us.fetch_add(waited_us, Ordering::Relaxed);
+            }
+            changed = wanted_rx.changed() => {
+                if changed.is_err() {
+                    let _ = tokio::time::timeout(SEND_TIMEOUT, ws.close(None)).await;
+                    return Ended::Retired;
+                }
+                wanted = Arc::clone(&wanted_rx.borrow_and_update());
+                if wanted.instruments.is_empty() {
+                    let _ = tokio::time::timeout(SEND_TIMEOUT, ws.close(None)).await;
+                    return Ended::Retired;
+                }
+                let change = super::subscribe::change_requests(
+                    config, &carried, &wanted.instruments, &wanted.symbols, ticket, outbox.next_id,
+                );
+                match change {
+                    Ok(Change::None) => {}
+                    Ok(Change::Renew) => {
+                        let _ = tokio::time::timeout(SEND_TIMEOUT, ws.close(None)).await;
+                        return Ended::Renew;
+                    }
+                    Ok(Change::Send(messages)) => {
+                        let replace = matches!(config.profile.resubscribe, Resubscribe::Replace);
+                        outbox.push(messages, replace);
+                    }
+                    Err(e) => return Ended::Failed(format!("changing the subscription: {e}")),
+                }
+                carried.clone_from(&wanted.instruments);
+                stats.instruments.store(carried.len() as u64, Ordering::Relaxed);
+            }
+            _ = tokio::time::sleep_until(outbox.due.unwrap_or_else(tokio::time::Instant::now)), if outbox.due.is_some() => {
+                if let Some(message) = outbox.queue.front() {
+                    let sent = tokio::time::timeout(SEND_TIMEOUT, ws.send(Message::text(message.clone()))).await;
+                    if !matches!(sent, Ok(Ok(()))) {
+                        return Ended::Failed("a subscription change could not be sent".into());
+                    }
+                    stats.change_requests.fetch_add(1, Ordering::Relaxed);
+                }
+                outbox.sent();
             }
             _ = ping.tick(), if config.keepalive.ping_interval.is_some() => {
                 let sent = tokio::time::timeout(SEND_TIMEOUT, ws.send(Message::Ping(Vec::new().into()))).await;

@@ -4,9 +4,10 @@
 
 pub mod backoff;
 pub mod connection;
+pub mod pace;
 pub mod subscribe;
 pub mod tls;
 
 pub use backoff::Backoff;
-pub use connection::{ConnectionStats, Received, run};
-pub use subscribe::{ConnectionPlan, plan};
+pub use connection::{ConnectionStats, Link, Received, run};
+pub use subscribe::{ConnectionPlan, Wanted, plan};

@@ -5,11 +5,13 @@
 
 use crate::config::ConnectorConfig;
 use crate::exchange::SymbolTable;
-use crate::exchange::profile::{SubscribeError, SubscribeRequest};
+use crate::exchange::profile::{Resubscribe, SubscribeError, SubscribeFn, SubscribeRequest};
 use crate::model::Instrument;
+use std::collections::HashSet;
+use std::sync::Arc;
 use std::time::Duration;
 
-/// One connection to open.
+/// One connection to open, as first planned (the initial messages of [`plan`]).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ConnectionPlan {
     /// Where to connect.
@@ -25,30 +27,138 @@ pub struct ConnectionPlan {
 /// Why a plan cannot be made.
 pub type PlanError = SubscribeError;
 
-/// The connections and messages for `config`. `ticket` names the client to venues that ask
-/// (one per process is enough; each connection appends its index).
+/// What one running connection should carry; a new value on its watch channel changes the
+/// subscription in place ([`change_requests`]).
+#[derive(Debug, Clone)]
+pub struct Wanted {
+    /// Instruments, each on every channel of the connector.
+    pub instruments: Vec<Instrument>,
+    /// The symbol table their venue symbols come from (Binance; live when listings are).
+    pub symbols: Arc<SymbolTable>,
+}
+
+/// How many instruments one connection of `config` carries: the venue's (or the file's)
+/// stream cap over the number of channels.
+pub fn instruments_per_connection(config: &ConnectorConfig) -> usize {
+    (config.limits.max_streams_per_connection / config.channels.len().max(1)).max(1)
+}
+
+/// The minimum time between two subscribe requests on one connection.
+pub fn min_gap(config: &ConnectorConfig) -> Duration {
+    Duration::from_secs(1) / config.limits.subscribe_requests_per_sec.max(1)
+}
+
+fn request(
+    config: &ConnectorConfig,
+    instruments: &[Instrument],
+    symbols: &SymbolTable,
+    ticket: &str,
+    first_id: u64,
+    build: SubscribeFn,
+) -> Result<Vec<String>, PlanError> {
+    let channels: Vec<&'static str> = config.channels.iter().map(|c| c.name).collect();
+    build(&SubscribeRequest {
+        instruments,
+        channels: &channels,
+        ticket,
+        option: config.option.as_deref(),
+        symbols,
+        first_id,
+    })
+}
+
+/// The messages that subscribe a fresh connection to `instruments`; request ids (where the
+/// venue echoes them) start at `first_id`.
+pub fn requests(
+    config: &ConnectorConfig,
+    instruments: &[Instrument],
+    symbols: &SymbolTable,
+    ticket: &str,
+    first_id: u64,
+) -> Result<Vec<String>, PlanError> {
+    request(
+        config,
+        instruments,
+        symbols,
+        ticket,
+        first_id,
+        config.profile.subscribe,
+    )
+}
+
+/// How a running connection moves from one set of instruments to another.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Change {
+    /// Nothing to send: the sets are equal.
+    None,
+    /// Send these, paced, in order.
+    Send(Vec<String>),
+    /// The venue cannot change a running subscription: renew the connection.
+    Renew,
+}
+
+/// The requests that take a running connection from `old` to `new` under its venue's
+/// [`Resubscribe`] rule; `new` is never empty (a connection left with nothing is retired).
+pub fn change_requests(
+    config: &ConnectorConfig,
+    old: &[Instrument],
+    new: &[Instrument],
+    symbols: &SymbolTable,
+    ticket: &str,
+    first_id: u64,
+) -> Result<Change, PlanError> {
+    let kept: HashSet<&Instrument> = old.iter().collect();
+    let wanted: HashSet<&Instrument> = new.iter().collect();
+    let added: Vec<Instrument> = new.iter().filter(|i| !kept.contains(i)).cloned().collect();
+    let removed: Vec<Instrument> = old
+        .iter()
+        .filter(|i| !wanted.contains(i))
+        .cloned()
+        .collect();
+    if added.is_empty() && removed.is_empty() {
+        return Ok(Change::None);
+    }
+    match config.profile.resubscribe {
+        Resubscribe::Replace => requests(config, new, symbols, ticket, first_id).map(Change::Send),
+        Resubscribe::Reconnect => Ok(Change::Renew),
+        Resubscribe::Incremental(unsubscribe) => {
+            let mut out = Vec::new();
+            if !added.is_empty() {
+                out = requests(config, &added, symbols, ticket, first_id)?;
+            }
+            if !removed.is_empty() {
+                let next = first_id + out.len() as u64;
+                out.extend(request(
+                    config,
+                    &removed,
+                    symbols,
+                    ticket,
+                    next,
+                    unsubscribe,
+                )?);
+            }
+            Ok(Change::Send(out))
+        }
+    }
+}
+
+/// The connections and messages for `config`'s listed instruments. `ticket` names the client
+/// to venues that ask (one per process is enough; each connection appends its index).
 pub fn plan(
     config: &ConnectorConfig,
     symbols: &SymbolTable,
     ticket: &str,
 ) -> Result<Vec<ConnectionPlan>, PlanError> {
-    let channels: Vec<&'static str> = config.channels.iter().map(|c| c.name).collect();
-    let per_connection = (config.limits.max_streams_per_connection / channels.len().max(1)).max(1);
-    let min_gap = Duration::from_secs(1) / config.limits.subscribe_requests_per_sec.max(1);
     let mut plans = Vec::new();
-    for (index, chunk) in config.instruments.chunks(per_connection).enumerate() {
-        let ticket = format!("{ticket}-{index}");
-        let request = SubscribeRequest {
-            instruments: chunk,
-            channels: &channels,
-            ticket: &ticket,
-            option: config.option.as_deref(),
-            symbols,
-        };
+    for (index, chunk) in config
+        .instruments
+        .chunks(instruments_per_connection(config))
+        .enumerate()
+    {
         plans.push(ConnectionPlan {
             url: config.url.clone(),
-            messages: (config.profile.subscribe)(&request)?,
-            min_gap,
+            messages: requests(config, chunk, symbols, &format!("{ticket}-{index}"), 1)?,
+            min_gap: min_gap(config),
             instruments: chunk.to_vec(),
         });
     }

@@ -1,6 +1,8 @@
 //! Binance spot's profile: channels, keepalive and limits (see `../shared/EXCHANGES.md`).
 
-use crate::exchange::profile::{ChannelSpec, KeepaliveRules, LimitRules, Profile};
+use crate::exchange::profile::{
+    ChannelSpec, KeepaliveRules, LimitRules, ListingSpec, Profile, Rate, Resubscribe,
+};
 use crate::model::{EventKind, Exchange};
 
 /// Binance spot streams.
@@ -37,13 +39,24 @@ pub static PROFILE: Profile = Profile {
         max_connection_age_secs: Some(24 * 3600),
         default_connection_age_secs: Some(23 * 3600),
     },
-    // 5 incoming messages/s per connection (pongs included), 1024 streams per connection.
+    // 5 incoming messages/s per connection (pongs included), 1024 streams per connection,
+    // 300 connection attempts per 5 minutes per IP.
     limits: LimitRules {
         max_requests_per_sec: 5,
+        max_requests_per_window: None,
         max_streams_per_connection: Some(1024),
+        connects: Rate {
+            max: 300,
+            per_secs: 300,
+        },
     },
     needs_symbol_table: true,
     option: None,
     subscribe: super::subscribe::subscribe,
+    resubscribe: Resubscribe::Incremental(super::subscribe::unsubscribe),
+    listing: Some(ListingSpec {
+        url: "https://api.binance.com/api/v3/exchangeInfo",
+        decode: super::listing::decode,
+    }),
     adapter: |config, symbols| Box::new(super::BinanceAdapter::new(config, symbols)),
 };

@@ -8,8 +8,17 @@ use crate::model::Exchange;
 /// Streams per SUBSCRIBE message (keeps each request small).
 pub const PARAMS_PER_MESSAGE: usize = 200;
 
-/// The SUBSCRIBE messages of one connection.
+/// The SUBSCRIBE messages of one connection (or of instruments added to it).
 pub fn subscribe(r: &SubscribeRequest<'_>) -> Result<Vec<String>, SubscribeError> {
+    requests("SUBSCRIBE", r)
+}
+
+/// The UNSUBSCRIBE messages of instruments removed from a connection.
+pub fn unsubscribe(r: &SubscribeRequest<'_>) -> Result<Vec<String>, SubscribeError> {
+    requests("UNSUBSCRIBE", r)
+}
+
+fn requests(method: &str, r: &SubscribeRequest<'_>) -> Result<Vec<String>, SubscribeError> {
     let mut streams = Vec::with_capacity(r.instruments.len() * r.channels.len());
     for instrument in r.instruments {
         let symbol = r
@@ -26,9 +35,9 @@ pub fn subscribe(r: &SubscribeRequest<'_>) -> Result<Vec<String>, SubscribeError
         .enumerate()
         .map(|(n, params)| {
             format!(
-                "{{\"method\":\"SUBSCRIBE\",\"params\":{},\"id\":{}}}",
+                "{{\"method\":\"{method}\",\"params\":{},\"id\":{}}}",
                 json_list(params.iter().map(String::as_str)),
-                n + 1
+                r.first_id + n as u64
             )
         })
         .collect())

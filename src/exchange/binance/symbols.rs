@@ -6,7 +6,7 @@
 //! refreshed with `tickflow symbols --from exchangeInfo.json > connectors/binance-symbols.csv`.
 
 use crate::model::Instrument;
-use crate::model::listing::RejectedRow;
+use crate::model::listing::{Listing, RejectedRow};
 use compact_str::CompactString;
 use std::collections::HashMap;
 use std::fmt::Write as _;
@@ -104,6 +104,17 @@ impl SymbolTable {
     pub fn from_exchange_info(json: &str) -> Result<(Self, Vec<RejectedRow>), SymbolTableError> {
         let listing = super::listing::decode(json.as_bytes(), 0)
             .map_err(|e| SymbolTableError::ExchangeInfo(e.to_string()))?;
+        let (table, problems) = Self::from_listing(&listing);
+        if problems.is_empty() {
+            Ok((table, listing.rejected))
+        } else {
+            Err(SymbolTableError::InvalidLines(problems))
+        }
+    }
+
+    /// The table of a decoded listing's records (every status: delisted symbols still map,
+    /// for frames in flight), and the records it could not take.
+    pub fn from_listing(listing: &Listing) -> (Self, Vec<String>) {
         let mut table = Self::default();
         let mut problems = Vec::new();
         for r in &listing.records {
@@ -113,11 +124,7 @@ impl SymbolTable {
                 problems.push(e);
             }
         }
-        if problems.is_empty() {
-            Ok((table, listing.rejected))
-        } else {
-            Err(SymbolTableError::InvalidLines(problems))
-        }
+        (table, problems)
     }
 
     fn insert(

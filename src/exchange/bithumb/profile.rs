@@ -1,7 +1,9 @@
 //! Bithumb's two profiles: the Upbit-compatible v1 API (the default) and the legacy pubwss API
 //! (see `../shared/EXCHANGES.md`).
 
-use crate::exchange::profile::{ChannelSpec, LimitRules, OptionSpec, Profile};
+use crate::exchange::profile::{
+    ChannelSpec, LimitRules, ListingSpec, OptionSpec, Profile, Rate, Resubscribe,
+};
 use crate::exchange::upbit::profile::{QUOTATION_CHANNELS, QUOTATION_KEEPALIVE};
 use crate::model::{EventKind, Exchange};
 
@@ -12,6 +14,18 @@ fn adapter(
     Box::new(super::BithumbAdapter::new(config))
 }
 
+/// 10 connection attempts per second per IP (both APIs).
+const CONNECTS: Rate = Rate {
+    max: 10,
+    per_secs: 1,
+};
+
+/// Bithumb's v1 REST listing (Upbit-shaped `market/all`; `isDetails` adds the warnings).
+const LISTING: ListingSpec = ListingSpec {
+    url: "https://api.bithumb.com/v1/market/all?isDetails=true",
+    decode: super::listing::decode,
+};
+
 /// `wss://ws-api.bithumb.com/websocket/v1`: Upbit's request format and channels.
 pub static V1: Profile = Profile {
     exchange: Exchange::Bithumb,
@@ -21,11 +35,18 @@ pub static V1: Profile = Profile {
     // 10 connects/s per IP; requests as Upbit.
     limits: LimitRules {
         max_requests_per_sec: 5,
+        max_requests_per_window: Some(Rate {
+            max: 100,
+            per_secs: 60,
+        }),
         max_streams_per_connection: None,
+        connects: CONNECTS,
     },
     needs_symbol_table: false,
     option: None,
     subscribe: crate::exchange::upbit::subscribe::quotation_request,
+    resubscribe: Resubscribe::Replace,
+    listing: Some(LISTING),
     adapter,
 };
 
@@ -46,7 +67,9 @@ pub static LEGACY: Profile = Profile {
     keepalive: QUOTATION_KEEPALIVE,
     limits: LimitRules {
         max_requests_per_sec: 5,
+        max_requests_per_window: None,
         max_streams_per_connection: None,
+        connects: CONNECTS,
     },
     needs_symbol_table: false,
     // The ticker's window; only 24H fills the canonical 24 h volumes.
@@ -56,5 +79,8 @@ pub static LEGACY: Profile = Profile {
         default: "24H",
     }),
     subscribe: super::subscribe::legacy_request,
+    resubscribe: Resubscribe::Reconnect,
+    // The legacy socket names the same instruments (`BTC_KRW`): the v1 listing serves both.
+    listing: Some(LISTING),
     adapter,
 };

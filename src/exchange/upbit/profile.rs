@@ -1,6 +1,8 @@
 //! Upbit's profile: channels, keepalive and limits (see `../shared/EXCHANGES.md`).
 
-use crate::exchange::profile::{ChannelSpec, KeepaliveRules, LimitRules, Profile};
+use crate::exchange::profile::{
+    ChannelSpec, KeepaliveRules, LimitRules, ListingSpec, Profile, Rate, Resubscribe,
+};
 use crate::model::{EventKind, Exchange};
 
 /// The Upbit-format channels (Bithumb's v1 API offers the same).
@@ -34,13 +36,26 @@ pub static PROFILE: Profile = Profile {
     api: "v1",
     channels: &QUOTATION_CHANNELS,
     keepalive: QUOTATION_KEEPALIVE,
-    // 5 requests/s and 100/min per connection; no published cap on codes.
+    // 5 requests/s and 100/min per connection; no published cap on codes; 5 connects/s per IP.
     limits: LimitRules {
         max_requests_per_sec: 5,
+        max_requests_per_window: Some(Rate {
+            max: 100,
+            per_secs: 60,
+        }),
         max_streams_per_connection: None,
+        connects: Rate {
+            max: 5,
+            per_secs: 1,
+        },
     },
     needs_symbol_table: false,
     option: None,
     subscribe: super::subscribe::quotation_request,
+    resubscribe: Resubscribe::Replace,
+    listing: Some(ListingSpec {
+        url: "https://api.upbit.com/v1/market/all?is_details=true",
+        decode: super::listing::decode,
+    }),
     adapter: |config, _| Box::new(super::UpbitAdapter::new(config)),
 };

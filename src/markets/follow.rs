@@ -1,0 +1,405 @@
+//! Following a venue's listing while gather runs: read at start (bounded, retried, or from
+//! the disk copy), then re-read every `refresh`; each accepted listing becomes the feed's new
+//! set of instruments ([`crate::gather::feeds::Feed::apply`]): listings subscribed, delistings
+//! unsubscribed, on the running connections. A listing that cannot be fetched, or that looks
+//! wrong, is refused and the last good one kept: counted, logged once per episode, and shown
+//! by `/readyz` once the one in use is older than `stale_after`.
+
+use super::select::{Selector, Shard, choose};
+use super::source::{Fetched, Source};
+use crate::exchange::SymbolTable;
+use crate::gather::feeds::{Feed, Spawner};
+use crate::model::Instrument;
+use crate::model::listing::Listing;
+use std::collections::HashSet;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
+use tokio::sync::watch;
+
+/// How one connector follows its venue's markets.
+#[derive(Debug, Clone)]
+pub struct Follow {
+    /// Which instruments.
+    pub selector: Selector,
+    /// This process's part of them.
+    pub shard: Shard,
+    /// Where the listing comes from.
+    pub source: Source,
+    /// How often it is read again.
+    pub refresh: Duration,
+    /// The most of the followed instruments one refresh may remove, as a fraction (a listing
+    /// that would drop more is refused as suspect, the last good one kept).
+    pub max_drop: f64,
+}
+
+impl Follow {
+    /// After this long without an accepted listing, `/readyz` says so.
+    pub fn stale_after(&self) -> Duration {
+        self.refresh * 3
+    }
+}
+
+/// One connector's listing health (metrics, `/readyz`).
+#[derive(Debug, Default)]
+pub struct ListingStats {
+    /// Connector name.
+    pub connector: String,
+    /// Listings accepted (the first included).
+    pub accepted: AtomicU64,
+    /// Fetches that failed (after their retries).
+    pub failures: AtomicU64,
+    /// Listings fetched but refused (suspect, or decoded to nothing usable).
+    pub refusals: AtomicU64,
+    /// When the listing in use was fetched, UTC epoch µs.
+    pub in_use_since_us: AtomicU64,
+    /// The listing in use came from the disk copy.
+    pub from_disk: AtomicBool,
+    /// Instruments followed now.
+    pub instruments: AtomicU64,
+    /// Instruments added by refreshes (listings).
+    pub added: AtomicU64,
+    /// Instruments removed by refreshes (delistings, halts, selector misses).
+    pub removed: AtomicU64,
+    /// Rows of the last listing its decoder rejected.
+    pub rows_rejected: AtomicU64,
+    /// Why the last fetch or listing was not used, while it is not.
+    pub problem: Mutex<Option<String>>,
+    /// See [`Follow::stale_after`].
+    pub stale_after: Duration,
+}
+
+impl ListingStats {
+    /// `Err` with why, when the listing in use is older than [`Follow::stale_after`].
+    pub fn ready(&self, now_us: u64) -> Result<(), String> {
+        let since = self.in_use_since_us.load(Ordering::Relaxed);
+        let age = Duration::from_micros(now_us.saturating_sub(since));
+        if age <= self.stale_after {
+            return Ok(());
+        }
+        let why = self
+            .problem
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+            .unwrap_or_default();
+        Err(format!(
+            "listing of {}: the one in use is {} s old{} ({why})",
+            self.connector,
+            age.as_secs(),
+            if self.from_disk.load(Ordering::Relaxed) {
+                ", from the disk copy"
+            } else {
+                ""
+            }
+        ))
+    }
+
+    fn set_problem(&self, why: Option<String>) -> bool {
+        let mut p = self.problem.lock().unwrap_or_else(PoisonError::into_inner);
+        let first = p.is_none() && why.is_some();
+        *p = why;
+        first
+    }
+}
+
+/// What to do with a listing.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Verdict {
+    /// Follow these instruments.
+    Follow(Vec<Instrument>),
+    /// Keep the last good listing, for this reason.
+    Refuse(String),
+}
+
+/// Judges a decoded listing against what is followed now (`current`; empty at start).
+pub fn judge(listing: &Listing, current: &[Instrument], follow: &Follow) -> Verdict {
+    let (taken, rejected) = (listing.records.len(), listing.rejected.len());
+    if rejected > taken {
+        return Verdict::Refuse(format!(
+            "{rejected} of {} rows rejected by the decoder: not trusted",
+            taken + rejected
+        ));
+    }
+    let chosen = choose(listing, &follow.selector, follow.shard);
+    if chosen.is_empty() {
+        return Verdict::Refuse(format!(
+            "the selector takes nothing from {taken} listed instruments"
+        ));
+    }
+    let keep: HashSet<&Instrument> = chosen.iter().collect();
+    let dropped = current.iter().filter(|i| !keep.contains(i)).count();
+    if !current.is_empty() && dropped as f64 > follow.max_drop * current.len() as f64 {
+        return Verdict::Refuse(format!(
+            "it would drop {dropped} of the {} instruments followed at once (max_drop = {})",
+            current.len(),
+            follow.max_drop
+        ));
+    }
+    Verdict::Follow(chosen)
+}
+
+/// The symbol table a listing gives (Binance maps `BTCUSDT` through it); `fallback` for
+/// venues whose symbols spell the instrument.
+pub fn symbols_of(
+    listing: &Listing,
+    needs_table: bool,
+    fallback: &Arc<SymbolTable>,
+) -> Arc<SymbolTable> {
+    if needs_table {
+        Arc::new(SymbolTable::from_listing(listing).0)
+    } else {
+        Arc::clone(fallback)
+    }
+}
+
+/// The first listing, before any connection: fetched (bounded by the source's timeout and
+/// retries), else the disk copy; `Err` with every reason when neither is usable (gather does
+/// not start with an empty market).
+pub async fn first(
+    follow: &Follow,
+    client: &reqwest::Client,
+) -> Result<(Fetched, Vec<Instrument>, bool), String> {
+    let fetched = match follow.source.fetch(client).await {
+        Ok(f) => match judge(&f.listing, &[], follow) {
+            Verdict::Follow(chosen) => {
+                if let Err(e) = follow.source.write_cache(&f.body) {
+                    tracing::warn!("{e}; a restart without the venue's REST API will not find it");
+                }
+                return Ok((f, chosen, false));
+            }
+            Verdict::Refuse(why) => format!("{}: refused: {why}", follow.source.url),
+        },
+        Err(e) => e.to_string(),
+    };
+    match follow.source.read_cache() {
+        Ok(Some(f)) => match judge(&f.listing, &[], follow) {
+            Verdict::Follow(chosen) => {
+                tracing::warn!(
+                    problem = %fetched,
+                    "listing not fetched: starting from the disk copy (refreshed every {:?})",
+                    follow.refresh
+                );
+                Ok((f, chosen, true))
+            }
+            Verdict::Refuse(why) => Err(format!("{fetched}; the disk copy is refused too: {why}")),
+        },
+        Ok(None) => Err(format!("{fetched}; and no disk copy to start from")),
+        Err(e) => Err(format!("{fetched}; {e}")),
+    }
+}
+
+/// Re-reads the listing every `follow.refresh` until `shutdown`, applying each accepted one to
+/// `feed`. Owns the feed: its connections are retired when this ends.
+pub async fn run(
+    follow: Follow,
+    client: reqwest::Client,
+    mut feed: Feed,
+    spawner: Spawner,
+    stats: Arc<ListingStats>,
+    fallback_symbols: Arc<SymbolTable>,
+    mut shutdown: watch::Receiver<bool>,
+) {
+    let needs_table = feed.config().profile.needs_symbol_table;
+    let mut current = feed.wanted();
+    loop {
+        tokio::select! {
+            biased;
+            _ = shutdown.wait_for(|stop| *stop) => return,
+            () = tokio::time::sleep(follow.refresh) => {}
+        }
+        let fetched = tokio::select! {
+            biased;
+            _ = shutdown.wait_for(|stop| *stop) => return,
+            f = follow.source.fetch(&client) => f,
+        };
+        let f = match fetched {
+            Ok(f) => f,
+            Err(e) => {
+                stats.failures.fetch_add(1, Ordering::Relaxed);
+                note_problem(&stats, &e.to_string());
+                continue;
+            }
+        };
+        stats
+            .rows_rejected
+            .store(f.listing.rejected.len() as u64, Ordering::Relaxed);
+        let chosen = match judge(&f.listing, &current, &follow) {
+            Verdict::Follow(c) => c,
+            Verdict::Refuse(why) => {
+                stats.refusals.fetch_add(1, Ordering::Relaxed);
+                note_problem(&stats, &format!("{}: refused: {why}", follow.source.url));
+                continue;
+            }
+        };
+        stats.set_problem(None);
+        let (added, removed) = diff(&current, &chosen);
+        if !added.is_empty() || !removed.is_empty() {
+            tracing::info!(
+                connector = %stats.connector,
+                listed = %names(&added),
+                delisted = %names(&removed),
+                following = chosen.len(),
+                "listing changed"
+            );
+            let symbols = symbols_of(&f.listing, needs_table, &fallback_symbols);
+            feed.apply(&chosen, &symbols, &spawner);
+        }
+        stats.added.fetch_add(added.len() as u64, Ordering::Relaxed);
+        stats
+            .removed
+            .fetch_add(removed.len() as u64, Ordering::Relaxed);
+        accepted(&stats, &f, chosen.len(), false);
+        if let Err(e) = follow.source.write_cache(&f.body) {
+            tracing::warn!("{e}");
+        }
+        current = chosen;
+    }
+}
+
+/// Records an accepted listing.
+pub fn accepted(stats: &ListingStats, f: &Fetched, following: usize, from_disk: bool) {
+    stats.accepted.fetch_add(1, Ordering::Relaxed);
+    stats
+        .in_use_since_us
+        .store(u64::try_from(f.at_us).unwrap_or(0), Ordering::Relaxed);
+    stats.from_disk.store(from_disk, Ordering::Relaxed);
+    stats.instruments.store(following as u64, Ordering::Relaxed);
+}
+
+/// Logs a problem once per episode (until a listing is accepted again).
+fn note_problem(stats: &ListingStats, why: &str) {
+    if stats.set_problem(Some(why.to_owned())) {
+        tracing::warn!(
+            connector = %stats.connector,
+            problem = %why,
+            "listing refresh failed: keeping the last good listing (logged once until one is accepted)"
+        );
+    }
+}
+
+fn diff(before: &[Instrument], after: &[Instrument]) -> (Vec<Instrument>, Vec<Instrument>) {
+    let b: HashSet<&Instrument> = before.iter().collect();
+    let a: HashSet<&Instrument> = after.iter().collect();
+    (
+        after.iter().filter(|i| !b.contains(i)).cloned().collect(),
+        before.iter().filter(|i| !a.contains(i)).cloned().collect(),
+    )
+}
+
+/// At most 20 names, then how many more.
+fn names(list: &[Instrument]) -> String {
+    let mut s: Vec<String> = list.iter().take(20).map(ToString::to_string).collect();
+    if list.len() > 20 {
+        s.push(format!("… {} more", list.len() - 20));
+    }
+    s.join(",")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::Exchange;
+    use crate::model::listing::{Listed, ListingStatus, RejectedRow, RowProblem};
+
+    fn listing(rows: &[(&str, ListingStatus)]) -> Listing {
+        let mut l = Listing::default();
+        for (i, status) in rows {
+            l.push(Listed {
+                exchange: Exchange::Upbit,
+                instrument: Instrument::parse(i).unwrap(),
+                native_symbol: (*i).into(),
+                status: *status,
+                tick_size: None,
+                lot_size: None,
+                notices: vec![],
+                first_seen_us: 1,
+                last_seen_us: 1,
+            });
+        }
+        l
+    }
+
+    fn follow() -> Follow {
+        Follow {
+            selector: Selector {
+                quotes: vec!["KRW".into()],
+                ..Selector::default()
+            },
+            shard: Shard::default(),
+            source: Source {
+                url: "http://x".into(),
+                decode: crate::exchange::upbit::listing::decode,
+                timeout: Duration::from_secs(1),
+                retries: 0,
+                cache_file: None,
+            },
+            refresh: Duration::from_secs(60),
+            max_drop: 0.5,
+        }
+    }
+
+    fn ins(list: &[&str]) -> Vec<Instrument> {
+        list.iter().map(|s| Instrument::parse(s).unwrap()).collect()
+    }
+
+    #[test]
+    fn a_listing_is_followed_or_refused_with_a_reason() {
+        use ListingStatus::*;
+        let l = listing(&[
+            ("BTC-KRW", Trading),
+            ("ETH-KRW", Trading),
+            ("XRP-KRW", Break),
+            ("BTC-USDT", Trading),
+        ]);
+        assert_eq!(
+            judge(&l, &[], &follow()),
+            Verdict::Follow(ins(&["BTC-KRW", "ETH-KRW"]))
+        );
+        // Nothing selected: refused, never an empty market.
+        let none = listing(&[("BTC-USDT", Trading)]);
+        assert!(
+            matches!(judge(&none, &[], &follow()), Verdict::Refuse(w) if w.contains("takes nothing"))
+        );
+        // Dropping 3 of 4 followed at once: suspect.
+        let current = ins(&["BTC-KRW", "ETH-KRW", "SOL-KRW", "DOGE-KRW"]);
+        let small = listing(&[("BTC-KRW", Trading)]);
+        assert!(
+            matches!(judge(&small, &current, &follow()), Verdict::Refuse(w) if w.contains("drop 3 of the 4"))
+        );
+        // Two of four (the limit) is a real delisting wave: followed.
+        assert_eq!(
+            judge(&l, &current, &follow()),
+            Verdict::Follow(ins(&["BTC-KRW", "ETH-KRW"]))
+        );
+        // Mostly rejected rows: not trusted.
+        let mut bad = listing(&[("BTC-KRW", Trading)]);
+        for _ in 0..2 {
+            bad.rejected.push(RejectedRow::new(
+                Some("?"),
+                RowProblem::UnknownInstrument,
+                "x",
+            ));
+        }
+        assert!(
+            matches!(judge(&bad, &[], &follow()), Verdict::Refuse(w) if w.contains("2 of 3 rows"))
+        );
+    }
+
+    #[test]
+    fn readiness_says_when_the_listing_in_use_is_stale() {
+        let s = ListingStats {
+            connector: "upbit".into(),
+            stale_after: Duration::from_secs(180),
+            ..ListingStats::default()
+        };
+        s.in_use_since_us.store(1_000_000_000, Ordering::Relaxed);
+        assert!(s.ready(1_000_000_000 + 180_000_000).is_ok());
+        s.set_problem(Some("GET x: timed out".into()));
+        let why = s.ready(1_000_000_000 + 181_000_000).unwrap_err();
+        assert!(
+            why.contains("181 s old") && why.contains("timed out"),
+            "{why}"
+        );
+    }
+}

@@ -1,0 +1,149 @@
+//! Staying under a venue's published rates: a sliding-window gate that hands out the earliest
+//! moment the next request (or connection attempt) may go, and books it. One gate per
+//! connection for subscribe requests; one per venue and process for connection attempts
+//! ([`crate::exchange::profile::LimitRules::connects`]).
+//!
+//! Hand-written (40 lines) rather than `governor`: the gate must *book* future slots for
+//! callers that then sleep, across several windows at once, and must be testable with given
+//! instants; a token bucket of one window does not say when a burst of five within a minute is
+//! allowed.
+
+use crate::exchange::profile::Rate;
+use std::collections::VecDeque;
+use std::time::Duration;
+use tokio::time::Instant;
+
+/// At most `max` events within any `window`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Window {
+    /// Events allowed per window.
+    pub max: usize,
+    /// The window.
+    pub window: Duration,
+}
+
+impl Window {
+    /// One event per `gap`.
+    pub fn gap(gap: Duration) -> Self {
+        Self {
+            max: 1,
+            window: gap,
+        }
+    }
+}
+
+impl From<Rate> for Window {
+    fn from(r: Rate) -> Self {
+        Self {
+            max: usize::try_from(r.max.max(1)).unwrap_or(usize::MAX),
+            window: Duration::from_secs(r.per_secs),
+        }
+    }
+}
+
+/// Books slots under every window at once.
+#[derive(Debug, Clone)]
+pub struct Gate {
+    windows: Vec<Window>,
+    /// Booked slots, oldest first; at most the largest `max` are kept.
+    booked: VecDeque<Instant>,
+}
+
+impl Gate {
+    /// A gate for all of `windows`.
+    pub fn new(windows: Vec<Window>) -> Self {
+        Self {
+            windows,
+            booked: VecDeque::new(),
+        }
+    }
+
+    /// Books the earliest slot at or after `now` that keeps every window's count within its
+    /// `max`, and returns it.
+    pub fn book(&mut self, now: Instant) -> Instant {
+        let mut at = now;
+        if let Some(last) = self.booked.back() {
+            at = at.max(*last);
+        }
+        for w in &self.windows {
+            let n = self.booked.len();
+            if n >= w.max {
+                at = at.max(self.booked[n - w.max] + w.window);
+            }
+        }
+        self.booked.push_back(at);
+        let keep = self.windows.iter().map(|w| w.max).max().unwrap_or(1);
+        while self.booked.len() > keep {
+            self.booked.pop_front();
+        }
+        at
+    }
+}
+
+/// A gate shared by several tasks (a venue's connection attempts).
+#[derive(Debug)]
+pub struct SharedGate(std::sync::Mutex<Gate>);
+
+impl SharedGate {
+    /// A shared gate for `rate`.
+    pub fn new(rate: Rate) -> Self {
+        Self(std::sync::Mutex::new(Gate::new(vec![rate.into()])))
+    }
+
+    /// Waits for this caller's booked slot.
+    pub async fn wait(&self) {
+        let at = {
+            let mut gate = self
+                .0
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            gate.book(Instant::now())
+        };
+        tokio::time::sleep_until(at).await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn books_under_every_window() {
+        let t0 = Instant::now();
+        let ms = Duration::from_millis;
+        // Upbit: 5 a second (200 ms apart) and 100 a minute.
+        let mut g = Gate::new(vec![
+            Window::gap(ms(200)),
+            Window {
+                max: 100,
+                window: Duration::from_secs(60),
+            },
+        ]);
+        let slots: Vec<Duration> = (0..101).map(|_| g.book(t0) - t0).collect();
+        assert_eq!(slots[0], ms(0));
+        assert_eq!(slots[1], ms(200));
+        assert_eq!(slots[99], ms(19_800));
+        // The 101st waits for the first to leave the minute.
+        assert_eq!(slots[100], Duration::from_secs(60));
+        // Later requests after a quiet spell go at once.
+        let later = t0 + Duration::from_secs(200);
+        assert_eq!(g.book(later), later);
+    }
+
+    #[test]
+    fn a_burst_window() {
+        let t0 = Instant::now();
+        // Binance connection attempts: 300 in 5 minutes, in bursts.
+        let mut g = Gate::new(vec![
+            Rate {
+                max: 300,
+                per_secs: 300,
+            }
+            .into(),
+        ]);
+        for _ in 0..300 {
+            assert_eq!(g.book(t0), t0);
+        }
+        assert_eq!(g.book(t0), t0 + Duration::from_secs(300));
+    }
+}
