@@ -1,0 +1,42 @@
+//! `instruments` of a connector file: canonical instruments (`BTC-KRW`), each known to the
+//! venue's symbol table where the profile needs one.
+
+use super::Problems;
+use crate::exchange::SymbolTable;
+use crate::exchange::profile::Profile;
+use crate::model::Instrument;
+
+/// The instruments of `raw`, in file order, without duplicates.
+pub(super) fn instruments(
+    profile: &Profile,
+    raw: &[String],
+    symbols: &SymbolTable,
+    p: &mut Problems<'_>,
+) -> Vec<Instrument> {
+    if raw.is_empty() {
+        p.add("instruments", "must list at least one instrument");
+    }
+    let mut out: Vec<Instrument> = Vec::with_capacity(raw.len());
+    for (i, text) in raw.iter().enumerate() {
+        let field = format!("instruments[{i}]");
+        let Some(instrument) = Instrument::parse(text) else {
+            p.add(
+                &field,
+                format!("`{text}` is not BASE-QUOTE in upper case (e.g. BTC-KRW)"),
+            );
+            continue;
+        };
+        if out.contains(&instrument) {
+            p.add(&field, format!("`{text}` is listed twice"));
+            continue;
+        }
+        if profile.needs_symbol_table && symbols.symbol_of(&instrument).is_none() {
+            p.add(
+                &field,
+                format!("`{text}` is not in the {} symbol table", profile.exchange),
+            );
+        }
+        out.push(instrument);
+    }
+    out
+}
