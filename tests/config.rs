@@ -421,3 +421,118 @@ fn connectors_dir_is_overridden_from_the_environment() {
         dir.display()
     );
 }
+
+/// `[markets]` instead of `instruments`: defaults from the venue's profile; every problem of
+/// the section reported at once; exactly one of the two; the listing redirected with the
+/// socket to the simulator.
+#[test]
+fn markets_selectors_are_validated_with_every_problem_at_once() {
+    let ok = load_connector(
+        "upbit-krw.toml",
+        "exchange = \"upbit\"\nurl = \"wss://api.upbit.com/websocket/v1\"\nchannel = \"ticker\"\n\
+         [markets]\nquotes = [\"KRW\"]\nexclude = [\"USDT-*\"]\n",
+        &symbols(),
+    )
+    .unwrap();
+    assert!(ok.instruments.is_empty());
+    let m = ok.markets.clone().unwrap();
+    assert_eq!(m.selector.quotes, ["KRW"]);
+    assert!(m.selector.exclude[0].matches("USDT-KRW"));
+    assert!(m.selector.statuses.is_empty(), "default: the live statuses");
+    assert_eq!(
+        m.listing_url,
+        "https://api.upbit.com/v1/market/all?is_details=true"
+    );
+    assert_eq!(
+        m.refresh,
+        Duration::from_secs(tickflow::config::connector::DEFAULT_REFRESH_SECS)
+    );
+    assert_eq!(
+        m.cache_file.as_deref(),
+        Some(Path::new("listings/upbit-krw.json"))
+    );
+    let sim = ok.redirected_to("ws://127.0.0.1:9001");
+    assert_eq!(sim.url, "ws://127.0.0.1:9001/upbit/websocket/v1");
+    assert_eq!(
+        sim.markets.unwrap().listing_url,
+        "http://127.0.0.1:9001/upbit/v1/market/all?is_details=true"
+    );
+
+    let p = problems(
+        "exchange = \"binance\"\nurl = \"wss://x/stream\"\nchannel = \"trade\"\n\
+         [markets]\nquotes = [\"usdt\"]\nstatuses = [\"trading\", \"open\"]\ninclude = [\"btc*\"]\n\
+         exclude = [\"\"]\nrefresh_secs = 1\ntimeout_secs = 0\nretries = 11\nmax_drop = 1.5\n\
+         listing_url = \"ftp://x\"\n",
+    );
+    let expect = [
+        "markets.quotes[0]",
+        "markets.statuses[1]",
+        "markets.include[0]",
+        "markets.exclude[0]",
+        "markets.refresh_secs",
+        "markets.timeout_secs",
+        "markets.retries",
+        "markets.max_drop",
+        "markets.listing_url",
+    ];
+    assert_eq!(p.len(), expect.len(), "{p:#?}");
+    for (got, field) in p.iter().zip(expect) {
+        assert!(got.starts_with(&format!("t.toml: {field}: ")), "{got}");
+    }
+    assert!(
+        p[1].contains("`open` is not one of trading, pre_trading"),
+        "{}",
+        p[1]
+    );
+
+    let both = problems(
+        "exchange = \"upbit\"\nurl = \"wss://x\"\nchannel = \"ticker\"\ninstruments = [\"BTC-KRW\"]\n[markets]\n",
+    );
+    assert_eq!(
+        both,
+        ["t.toml: instruments: set `instruments` or `[markets]`, not both"]
+    );
+    let neither = problems("exchange = \"upbit\"\nurl = \"wss://x\"\nchannel = \"ticker\"\n");
+    assert_eq!(neither.len(), 1);
+    assert!(neither[0].contains("list `instruments` or follow whole markets with `[markets]`"));
+}
+
+/// A connector following whole markets cannot share a venue and kind of tick with another.
+#[test]
+fn a_market_connector_cannot_share_its_venue_and_tick_kind() {
+    let dir = tempdir();
+    let write = |name: &str, text: &str| std::fs::write(dir.join(name), text).unwrap();
+    write(
+        "all.toml",
+        "exchange = \"upbit\"\nurl = \"wss://x\"\nchannels = [\"ticker\", \"trade\"]\n[markets]\n",
+    );
+    write(
+        "some.toml",
+        "exchange = \"upbit\"\nurl = \"wss://x\"\nchannel = \"trade\"\ninstruments = [\"BTC-KRW\"]\n",
+    );
+    let p = load_connectors(&dir, &symbols()).unwrap_err().problems;
+    assert_eq!(p.len(), 1, "{p:#?}");
+    assert!(
+        p[0].starts_with("all: `trade` and some on `trade` both give UPBIT TRADE ticks, and all follows whole markets"),
+        "{}",
+        p[0]
+    );
+    // Another kind of tick on the same venue is fine.
+    write(
+        "some.toml",
+        "exchange = \"upbit\"\nurl = \"wss://x\"\nchannel = \"orderbook\"\ninstruments = [\"BTC-KRW\"]\n",
+    );
+    assert_eq!(load_connectors(&dir, &symbols()).unwrap().len(), 2);
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+fn tempdir() -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!(
+        "tickflow-config-{}-{:?}",
+        std::process::id(),
+        std::thread::current().id()
+    ));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}

@@ -52,6 +52,7 @@ pub async fn simulated_gather(
         symbols,
         tls: tickflow::ws::tls::client_config().unwrap(),
         simulated: true,
+        shard: tickflow::markets::Shard::default(),
     };
     (start(setup, shutdown).await.unwrap(), sim_stop)
 }

@@ -30,6 +30,14 @@ Each connection is renewed when no data frame arrives within its connector's \
 idle_timeout_secs (pings and pongs do not count), and reconnects with exponential backoff; a \
 session that stayed up at least 1 s and delivered data (more frames than replies to its \
 subscription requests) resets the backoff.\n\n\
+A connector with [markets] instead of instruments follows every instrument of its venue's REST \
+listing that its selector takes (quotes, statuses, include/exclude patterns), read at start \
+(bounded, retried; else the disk copy listings/<connector>.json) and again every refresh_secs: \
+new listings are subscribed and delistings unsubscribed on the running connections (new \
+connections when one is full), within each venue's request and connection limits. A listing \
+that cannot be fetched, or looks wrong (mostly rejected rows, nothing selected, more than \
+max_drop of the market gone at once), is refused and the last good one kept; /readyz says so \
+once it is 3 refresh periods old. --shard i/n splits each followed market across processes.\n\n\
 Serves /metrics, /healthz and /readyz on [http] bind (default 127.0.0.1:9464) and prints a \
 progress line every few seconds. SIGINT/SIGTERM: stop reading, drain the queue, wait for the \
 broker's acknowledgements, all within one deadline ([gather] shutdown_timeout_ms, default 30 s); \
@@ -84,9 +92,17 @@ pub struct GatherArgs {
     /// Stop after this many seconds (default: run until SIGINT/SIGTERM).
     #[arg(long, value_name = "SECS")]
     duration: Option<u64>,
-    /// Binance symbol table (defaults to connectors/binance-symbols.csv, bundled).
+    /// Binance symbol table for connectors that list `instruments` (defaults to
+    /// connectors/binance-symbols.csv, bundled); connectors with `[markets]` map symbols
+    /// through the live listing instead.
     #[arg(long, value_name = "FILE")]
     binance_symbols: Option<PathBuf>,
+    /// Carry shard i of n of every followed market (`[markets]` connectors): instruments are
+    /// split by a stable hash of EXCHANGE:BASE-QUOTE, so n processes given 0/n .. (n-1)/n
+    /// split each market with no coordination, and two given the same shard duplicate it
+    /// (harmless: the cache keeps the newest). Default 0/1: everything.
+    #[arg(long, value_name = "I/N", value_parser = crate::markets::Shard::parse, default_value = "0/1")]
+    shard: crate::markets::Shard,
 }
 
 /// Runs the gatherer.
@@ -167,12 +183,21 @@ pub fn run(args: &GatherArgs) -> anyhow::Result<ExitCode> {
             simulated = true;
         }
         for c in &connectors {
-            eprintln!(
-                "tickflow: {}: {} ({} instruments)",
-                c.name,
-                c.url,
-                c.instruments.len()
-            );
+            match &c.markets {
+                Some(m) => eprintln!(
+                    "tickflow: {}: {} (whole markets from {}, refreshed every {} s)",
+                    c.name,
+                    c.url,
+                    m.listing_url,
+                    m.refresh.as_secs()
+                ),
+                None => eprintln!(
+                    "tickflow: {}: {} ({} instruments)",
+                    c.name,
+                    c.url,
+                    c.instruments.len()
+                ),
+            }
         }
         let setup_deadline = app.gather.shutdown_timeout;
         let setup = GatherSetup {
@@ -181,6 +206,7 @@ pub fn run(args: &GatherArgs) -> anyhow::Result<ExitCode> {
             symbols,
             tls: crate::ws::tls::client_config()?,
             simulated,
+            shard: args.shard,
         };
         let running = start(setup, stopped).await?;
         eprintln!(

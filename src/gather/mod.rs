@@ -5,6 +5,7 @@
 //! signal) bounds it all, and what is left then is abandoned and counted ([`GatherOutcome`]).
 
 pub mod feeds;
+mod markets;
 pub mod pipeline;
 pub mod report;
 
@@ -33,6 +34,8 @@ pub struct GatherSetup {
     pub tls: Arc<rustls::ClientConfig>,
     /// Label shown in progress and metrics when the feeds are simulated.
     pub simulated: bool,
+    /// This process's part of each followed market (`0/1`: all).
+    pub shard: crate::markets::Shard,
 }
 
 /// One running connection's identity and counters.
@@ -75,6 +78,8 @@ pub struct GatherState {
     pub unacked_timeout: Duration,
     /// Wakes the pipeline at the shutdown deadline.
     deadline: Arc<tokio::sync::Notify>,
+    /// The listing health of each connector following whole markets.
+    pub listings: Vec<Arc<crate::markets::ListingStats>>,
 }
 
 impl GatherState {
@@ -267,7 +272,9 @@ pub async fn start(setup: GatherSetup, shutdown: watch::Receiver<bool>) -> anyho
         tasks: Arc::clone(&tasks),
     };
     let mut routes = Vec::new();
-    let mut running = Vec::new();
+    let mut fixed = Vec::new();
+    let mut followed = Vec::new();
+    let http_client = markets::client(&setup.tls)?;
     // One connection-attempt gate per venue (its limit is per IP).
     let mut gates: Vec<(crate::model::Exchange, Arc<crate::ws::pace::SharedGate>)> = Vec::new();
     for (n, connector) in setup.connectors.iter().filter(|c| c.enabled).enumerate() {
@@ -282,26 +289,54 @@ pub async fn start(setup: GatherSetup, shutdown: watch::Receiver<bool>) -> anyho
             }
         };
         let mut feed = feeds::Feed::new(Arc::new(connector.clone()), n as u64, gate);
-        // Checked before anything starts: every instrument has its venue symbol.
-        crate::ws::plan(connector, &setup.symbols, &spawner.ticket)?;
-        feed.apply(&connector.instruments, &setup.symbols, &spawner);
-        routes.extend(Route::new(
-            connector.name.clone(),
-            connector.exchange,
-            Arc::clone(&feed.adapter),
-        ));
-        running.push(feed);
+        match markets::first(connector, &setup, &http_client).await? {
+            Some(first) => {
+                // The first listing, before any connection (bounded; else the disk copy).
+                feed.apply(&first.instruments, &first.symbols, &spawner);
+                routes.extend(Route::new(
+                    connector.name.clone(),
+                    connector.exchange,
+                    Arc::clone(&feed.adapter),
+                ));
+                followed.push((first, feed));
+            }
+            None => {
+                // Checked before anything starts: every instrument has its venue symbol.
+                crate::ws::plan(connector, &setup.symbols, &spawner.ticket)?;
+                feed.apply(&connector.instruments, &setup.symbols, &spawner);
+                routes.extend(Route::new(
+                    connector.name.clone(),
+                    connector.exchange,
+                    Arc::clone(&feed.adapter),
+                ));
+                fixed.push(feed);
+            }
+        }
     }
     if connections.all().is_empty() {
         anyhow::bail!("no enabled connector");
     }
-    // The feeds live until the stop signal; then the last frame sender held here goes (the
-    // pipeline ends once every connection has stopped too).
+    let listings: Vec<Arc<crate::markets::ListingStats>> =
+        followed.iter().map(|(f, _)| Arc::clone(&f.stats)).collect();
+    // Each followed market re-reads its listing until the stop signal, owning its feed.
+    for (first, feed) in followed {
+        tokio::spawn(crate::markets::follow::run(
+            first.follow,
+            http_client.clone(),
+            feed,
+            spawner.clone(),
+            first.stats,
+            Arc::clone(&setup.symbols),
+            shutdown.clone(),
+        ));
+    }
+    // The fixed feeds live until the stop signal; then the last frame sender held here goes
+    // (the pipeline ends once every connection has stopped too).
     {
         let mut stopping = shutdown.clone();
         tokio::spawn(async move {
             let _ = stopping.wait_for(|stop| *stop).await;
-            drop(running);
+            drop(fixed);
             drop(spawner);
         });
     }
@@ -318,6 +353,7 @@ pub async fn start(setup: GatherSetup, shutdown: watch::Receiver<bool>) -> anyho
         kafka_stall: crate::stall::Stall::default(),
         unacked_timeout: app.gather.unacked_timeout,
         deadline: Arc::new(tokio::sync::Notify::new()),
+        listings,
     });
     // /metrics, /healthz and the progress line keep going while the shutdown drains; they
     // stop when the run is over (this sender dropped).

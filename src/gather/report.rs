@@ -44,6 +44,11 @@ pub fn ready(state: &GatherState) -> Result<(), String> {
             ));
         }
     }
+    for l in &state.listings {
+        if let Err(stale) = l.ready(now) {
+            why.push(stale);
+        }
+    }
     let k = &state.producer;
     if let Some(fatal) = k.fatal() {
         why.push(format!("kafka: fatal producer error: {fatal}"));
@@ -64,6 +69,81 @@ pub fn ready(state: &GatherState) -> Result<(), String> {
         Ok(())
     } else {
         Err(why.join("; "))
+    }
+}
+
+/// The listing health of connectors that follow whole markets.
+fn listing_metrics(e: &mut Exposition, listings: &[Arc<crate::markets::ListingStats>]) {
+    type Field = fn(&crate::markets::ListingStats) -> u64;
+    let families: [(&str, &str, &str, Field); 8] = [
+        (
+            "tickflow_listing_instruments",
+            "gauge",
+            "instruments followed now",
+            |l| get(&l.instruments),
+        ),
+        (
+            "tickflow_listing_accepted_total",
+            "counter",
+            "listings accepted (the first included)",
+            |l| get(&l.accepted),
+        ),
+        (
+            "tickflow_listing_failures_total",
+            "counter",
+            "listing fetches that failed after their retries (the last good listing kept)",
+            |l| get(&l.failures),
+        ),
+        (
+            "tickflow_listing_refusals_total",
+            "counter",
+            "listings fetched but refused as suspect (the last good listing kept)",
+            |l| get(&l.refusals),
+        ),
+        (
+            "tickflow_listing_added_total",
+            "counter",
+            "instruments added by listing refreshes",
+            |l| get(&l.added),
+        ),
+        (
+            "tickflow_listing_removed_total",
+            "counter",
+            "instruments removed by listing refreshes (delisted, halted, no longer selected)",
+            |l| get(&l.removed),
+        ),
+        (
+            "tickflow_listing_rows_rejected",
+            "gauge",
+            "rows of the last fetched listing its decoder rejected",
+            |l| get(&l.rows_rejected),
+        ),
+        (
+            "tickflow_listing_from_disk",
+            "gauge",
+            "1 while the listing in use is the disk copy (the venue's was not fetched)",
+            |l| u64::from(l.from_disk.load(Ordering::Relaxed)),
+        ),
+    ];
+    for (name, kind, help, field) in families {
+        e.family(name, kind, help);
+        for l in listings {
+            e.sample(name, &[("connector", l.connector.as_str())], field(l));
+        }
+    }
+    let name = "tickflow_listing_in_use_timestamp_seconds";
+    e.family(
+        name,
+        "gauge",
+        "when the listing in use was fetched, Unix seconds",
+    );
+    for l in listings {
+        let us = get(&l.in_use_since_us);
+        e.sample(
+            name,
+            &[("connector", l.connector.as_str())],
+            us as f64 / 1e6,
+        );
     }
 }
 
@@ -203,6 +283,7 @@ pub fn metrics(state: &GatherState) -> String {
             e.sample(name, &labels, us as f64 / 1e6);
         }
     }
+    listing_metrics(&mut e, &state.listings);
     let p = &state.pipeline;
     let k = &state.producer;
     type ExCounter<'a> = &'a crate::model::PerExchange<AtomicU64>;
@@ -509,6 +590,7 @@ mod tests {
             kafka_stall: Default::default(),
             unacked_timeout: Duration::from_secs(10),
             deadline: Arc::default(),
+            listings: Vec::new(),
         }
     }
 

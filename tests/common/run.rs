@@ -64,6 +64,7 @@ pub fn setup(app: AppConfig, connectors: Vec<ConnectorConfig>) -> GatherSetup {
         symbols: symbols(),
         tls: tickflow::ws::tls::client_config().unwrap(),
         simulated: true,
+        shard: tickflow::markets::Shard::default(),
     }
 }
 

@@ -69,6 +69,31 @@ pub(super) fn channels_of(
 /// One problem in `list` per instrument that two enabled connectors (or two channels of one
 /// kind) would give the same kind of tick of one venue twice.
 pub(super) fn double_subscriptions(configs: &[ConnectorConfig], list: &mut Vec<String>) {
+    // A connector following whole markets may carry any instrument of its venue: it cannot
+    // share a venue and kind of tick with another.
+    for (n, c) in configs.iter().enumerate().filter(|(_, c)| c.enabled) {
+        for other in configs[n + 1..]
+            .iter()
+            .filter(|o| o.enabled && o.exchange == c.exchange)
+            .filter(|o| c.markets.is_some() || o.markets.is_some())
+        {
+            for channel in &c.channels {
+                if let Some(o) = other.channels.iter().find(|o| o.kind == channel.kind) {
+                    let market = if c.markets.is_some() { c } else { other };
+                    list.push(format!(
+                        "{}: `{}` and {} on `{}` both give {} {} ticks, and {} follows whole markets: one instrument could be published twice (use one connector per venue and kind of tick, with [markets] include/exclude)",
+                        c.name,
+                        channel.name,
+                        other.name,
+                        o.name,
+                        c.exchange,
+                        channel.kind.as_str(),
+                        market.name
+                    ));
+                }
+            }
+        }
+    }
     let mut seen: Vec<(Exchange, EventKind, &Instrument, &str, &str)> = Vec::new();
     for c in configs.iter().filter(|c| c.enabled) {
         for channel in &c.channels {

@@ -17,6 +17,7 @@ mod channels;
 mod instruments;
 mod keepalive;
 mod limits;
+mod markets;
 mod url;
 mod venue;
 
@@ -26,6 +27,10 @@ pub use backoff::{
 };
 pub use keepalive::{DEFAULT_IDLE_TIMEOUT_SECS, Keepalive};
 pub use limits::Limits;
+pub use markets::{
+    DEFAULT_CACHE_DIR, DEFAULT_MAX_DROP, DEFAULT_REFRESH_SECS, DEFAULT_RETRIES,
+    DEFAULT_TIMEOUT_SECS, Markets,
+};
 
 use super::ConfigError;
 use crate::exchange::profile::{ChannelSpec, Profile};
@@ -55,7 +60,11 @@ struct ConnectorFile {
     /// legacy `ticker`, `transaction`. Every instrument is subscribed on every channel.
     channels: Option<Vec<String>>,
     /// Canonical instruments (`BTC-KRW`); mapped to each exchange's own symbols at subscribe.
-    instruments: Vec<String>,
+    /// Set this or `[markets]`.
+    instruments: Option<Vec<String>>,
+    /// Whole markets from the venue's listing instead of `instruments` (see
+    /// [`markets::MarketsFile`]).
+    markets: Option<markets::MarketsFile>,
     /// An API with a `tick_type` option only (Bithumb legacy): the ticker window (`30M`, `1H`,
     /// `12H`, `24H`, `MID`; default `24H`).
     tick_type: Option<String>,
@@ -93,8 +102,10 @@ pub struct ConnectorConfig {
     pub url: String,
     /// What to subscribe to, in file order, without duplicates.
     pub channels: Vec<&'static ChannelSpec>,
-    /// Canonical instruments, in file order, without duplicates.
+    /// Canonical instruments, in file order, without duplicates (empty with `markets`).
     pub instruments: Vec<Instrument>,
+    /// Whole markets from the venue's listing, when the file asks for them.
+    pub markets: Option<Markets>,
     /// The profile's option (Bithumb legacy `tick_type`, `24H` by default); `None` when the
     /// profile has none.
     pub option: Option<String>,
@@ -137,7 +148,21 @@ fn validate(
         None => Vec::new(),
     };
     url::check_url(&file.url, p);
-    let instruments = instruments::instruments(profile, &file.instruments, symbols, p);
+    let (instruments, markets) = match (file.instruments, file.markets) {
+        (Some(raw), None) => (instruments::instruments(profile, &raw, symbols, p), None),
+        (None, Some(m)) => (Vec::new(), Some(m.validate(name, profile, p))),
+        (Some(_), Some(_)) => {
+            p.add("instruments", "set `instruments` or `[markets]`, not both");
+            (Vec::new(), None)
+        }
+        (None, None) => {
+            p.add(
+                "instruments",
+                "missing: list `instruments` or follow whole markets with `[markets]`",
+            );
+            (Vec::new(), None)
+        }
+    };
     let option = venue::option_of(profile, file.tick_type, p);
     let keepalive = file.keepalive.validate(profile, p);
     let backoff = file.backoff.validate(p);
@@ -160,6 +185,7 @@ fn validate(
         url: file.url,
         channels,
         instruments,
+        markets,
         option,
         max_frame_bytes,
         keepalive,

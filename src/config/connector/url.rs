@@ -34,8 +34,23 @@ impl ConnectorConfig {
             .map_or(self.url.as_str(), |(_, r)| r);
         let path = after_scheme.find('/').map_or("/", |i| &after_scheme[i..]);
         let exchange = self.exchange.as_str().to_ascii_lowercase();
+        let base = base.trim_end_matches('/');
+        // The listing too, over plain HTTP on the same port, at the venue's own path.
+        let markets = self.markets.clone().map(|mut m| {
+            let rest = m
+                .listing_url
+                .split_once("://")
+                .map_or(m.listing_url.as_str(), |(_, r)| r);
+            let path = rest.find('/').map_or("/", |i| &rest[i..]);
+            let http = base
+                .strip_prefix("ws://")
+                .map_or_else(|| base.to_owned(), |h| format!("http://{h}"));
+            m.listing_url = format!("{http}/{exchange}{path}");
+            m
+        });
         Self {
-            url: format!("{}/{exchange}{path}", base.trim_end_matches('/')),
+            url: format!("{base}/{exchange}{path}"),
+            markets,
             ..self.clone()
         }
     }

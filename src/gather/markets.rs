@@ -1,0 +1,78 @@
+//! Starting a connector that follows whole markets: its first listing, before any
+//! connection (see [`crate::markets::follow`]).
+
+use super::GatherSetup;
+use crate::config::ConnectorConfig;
+use crate::exchange::SymbolTable;
+use crate::markets::follow::{Follow, ListingStats, accepted, first as first_listing, symbols_of};
+use crate::model::Instrument;
+use std::sync::Arc;
+
+/// A followed market, ready to connect.
+pub(super) struct First {
+    /// How it is followed from now on.
+    pub follow: Follow,
+    /// The instruments of the first listing.
+    pub instruments: Vec<Instrument>,
+    /// Their symbol table.
+    pub symbols: Arc<SymbolTable>,
+    /// Its listing health.
+    pub stats: Arc<ListingStats>,
+}
+
+/// The HTTP client listings are fetched with (the WebSocket TLS settings: ring, Mozilla roots).
+pub(super) fn client(tls: &Arc<rustls::ClientConfig>) -> anyhow::Result<reqwest::Client> {
+    reqwest::Client::builder()
+        .tls_backend_preconfigured((**tls).clone())
+        .user_agent(concat!("tickflow/", env!("CARGO_PKG_VERSION")))
+        .build()
+        .map_err(|e| anyhow::anyhow!("building the listings' HTTP client: {e}"))
+}
+
+/// The first listing of `connector` when it follows whole markets (`None` when it lists its
+/// instruments); an error when neither the venue nor the disk copy gives a usable one.
+pub(super) async fn first(
+    connector: &ConnectorConfig,
+    setup: &GatherSetup,
+    client: &reqwest::Client,
+) -> anyhow::Result<Option<First>> {
+    let (Some(markets), Some(spec)) = (&connector.markets, connector.profile.listing) else {
+        return Ok(None);
+    };
+    let follow = Follow {
+        selector: markets.selector.clone(),
+        shard: setup.shard,
+        source: markets.source(spec.decode),
+        refresh: markets.refresh,
+        max_drop: markets.max_drop,
+    };
+    let (fetched, instruments, from_disk) = first_listing(&follow, client)
+        .await
+        .map_err(|why| anyhow::anyhow!("connector `{}`: no listing: {why}", connector.name))?;
+    let stats = Arc::new(ListingStats {
+        connector: connector.name.clone(),
+        stale_after: follow.stale_after(),
+        ..ListingStats::default()
+    });
+    accepted(&stats, &fetched, instruments.len(), from_disk);
+    let symbols = symbols_of(
+        &fetched.listing,
+        connector.profile.needs_symbol_table,
+        &setup.symbols,
+    );
+    tracing::info!(
+        connector = %connector.name,
+        following = instruments.len(),
+        listed = fetched.listing.records.len(),
+        rows_rejected = fetched.listing.rejected.len(),
+        shard = %format!("{}/{}", setup.shard.index, setup.shard.count),
+        from_disk,
+        "following whole markets"
+    );
+    Ok(Some(First {
+        follow,
+        instruments,
+        symbols,
+        stats,
+    }))
+}
