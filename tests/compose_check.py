@@ -8,7 +8,7 @@
   Docker's SIGKILL never cuts a drain short. The deadline is the service's environment override
   (TICKFLOW_GATHER__SHUTDOWN_TIMEOUT_MS, TICKFLOW_CACHE__SHUTDOWN_TIMEOUT_MS) if set, else
   tickflow.toml's (the image bakes it in as /etc/tickflow/tickflow.toml), else the built-in
-  default of 30000 ms (src/config/app.rs, `shutdown_timeout_ms.unwrap_or(30_000)`).
+  default of 30000 ms (`DEFAULT_SHUTDOWN_TIMEOUT_MS` in src/config/app/gather.rs and cache.rs).
 
 Usage (from the repository root; scripts/test.sh runs it after validating the file):
     python3 tests/compose_check.py [COMPOSE_FILE] [--toml SHIPPED_TOML]
@@ -24,7 +24,7 @@ import tomllib
 
 import yaml
 
-DEFAULT_SHUTDOWN_TIMEOUT_MS = 30_000  # src/config/app.rs, [gather] and [cache]
+DEFAULT_SHUTDOWN_TIMEOUT_MS = 30_000  # src/config/app/{gather,cache}.rs, DEFAULT_SHUTDOWN_TIMEOUT_MS
 MARGIN_S = 5.0  # time after the deadline to print the summary and exit
 DOCKER_DEFAULT_GRACE_S = 10.0  # what Docker waits for when stop_grace_period is unset
 
@@ -132,7 +132,7 @@ def main():
         elif "shutdown_timeout_ms" in toml.get(section, {}):
             deadline_s, source = toml[section]["shutdown_timeout_ms"] / 1000, f"{args.toml} [{section}] shutdown_timeout_ms"
         else:
-            deadline_s, source = DEFAULT_SHUTDOWN_TIMEOUT_MS / 1000, "default of src/config/app.rs"
+            deadline_s, source = DEFAULT_SHUTDOWN_TIMEOUT_MS / 1000, "default of src/config/app"
         grace = service.get("stop_grace_period")
         grace_s = duration_s(grace) if grace is not None else DOCKER_DEFAULT_GRACE_S
         shown = grace if grace is not None else f"unset, Docker's default {DOCKER_DEFAULT_GRACE_S:g}s"

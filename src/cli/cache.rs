@@ -1,6 +1,7 @@
 //! `tickflow cache`: keep the Redis last-price cache from Kafka.
 
 use crate::cache::consume::spawn;
+use crate::config::app::cache as defaults;
 use clap::Args;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -11,10 +12,12 @@ use std::sync::atomic::Ordering;
 pub(super) const ABOUT: &str =
     "Keep the Redis last-price cache from Kafka (consumer group, monotonic compare-and-set)";
 
-/// Full description for `tickflow cache --help`.
-pub(super) const LONG_ABOUT: &str = "Consumes canonical ticks from ticks.v1 in a consumer group (default \
-tickflow-cache) and writes the newest price of each exchange and instrument to Redis: hash \
-px:{BASE-QUOTE}:EXCHANGE, applied only through a Lua compare-and-set on (event time, sequence), \
+/// Full description for `tickflow cache --help`, with the defaults of [`crate::config::app`].
+pub(super) fn long_about() -> String {
+    format!(
+        "Consumes canonical ticks from ticks.v1 in a consumer group (default \
+{group_id}) and writes the newest price of each exchange and instrument to Redis: hash \
+px:{{BASE-QUOTE}}:EXCHANGE, applied only through a Lua compare-and-set on (event time, sequence), \
 so a duplicate or late tick never moves a price backwards; each applied update is PUBLISHed on \
 a channel named like the key; keys expire after [cache] ttl_secs without updates; sorted set \
 px:index:EXCHANGE lists known instruments.\n\n\
@@ -29,12 +32,17 @@ Settings: tickflow.toml [redis] url/cluster, [cache] and [kafka] (environment ov
 TICKFLOW_REDIS__URL, TICKFLOW_CACHE__GROUP_ID, ...). The consumer is client.id tickflow-cache \
 in group [cache] group_id; [kafka] group.id, auto.offset.reset, enable.auto.commit, \
 auto.commit.interval.ms and enable.auto.offset.store are refused (the cache sets them). Serves \
-/metrics, /healthz, /readyz on [cache] http_bind (default 127.0.0.1:9465); /readyz is 503 with \
+/metrics, /healthz, /readyz on [cache] http_bind (default {bind}); /readyz is 503 with \
 the reason while Redis does not answer, the consumer group has not given it its assignment yet, \
 consumption stalls with lag or the DLQ refuses. A member the group gives no partition (more \
 members than partitions) is an idle standby: ready. \
 SIGINT/SIGTERM: write what was gathered and commit within [cache] shutdown_timeout_ms (default \
-30 s); a second signal exits at once. The last line accounts for every message consumed.";
+{shutdown_secs} s); a second signal exits at once. The last line accounts for every message consumed.",
+        group_id = defaults::DEFAULT_GROUP_ID,
+        bind = defaults::DEFAULT_HTTP_BIND,
+        shutdown_secs = defaults::DEFAULT_SHUTDOWN_TIMEOUT_MS / 1000
+    )
+}
 
 /// Examples, environment and exit codes for `tickflow cache --help`.
 pub(super) const AFTER_HELP: &str = "Example:\n  TICKFLOW_KAFKA__BOOTSTRAP_SERVERS=127.0.0.1:9092 TICKFLOW_REDIS__URL=redis://127.0.0.1:6379 tickflow cache\n\n\

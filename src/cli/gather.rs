@@ -1,5 +1,6 @@
 //! `tickflow gather`: connect to the exchanges and produce canonical ticks to Kafka.
 
+use crate::config::app::{gather, http};
 use crate::config::load_connectors;
 use crate::exchange::SymbolTable;
 use crate::gather::{GatherSetup, any_reachable, start};
@@ -15,8 +16,10 @@ use std::time::Duration;
 pub(super) const ABOUT: &str =
     "Connect to the exchanges and produce canonical ticks to Kafka (rejects to the DLQ)";
 
-/// Full description for `tickflow gather --help`.
-pub(super) const LONG_ABOUT: &str = "Connects to every enabled connector in connectors/*.toml, normalizes each frame \
+/// Full description for `tickflow gather --help`, with the defaults of [`crate::config::app`].
+pub(super) fn long_about() -> String {
+    format!(
+        "Connects to every enabled connector in connectors/*.toml, normalizes each frame \
 with its exchange's adapter, and produces canonical ticks to Kafka (topic ticks.v1, key \
 EXCHANGE:BASE-QUOTE, Confluent-framed Avro or Protobuf). A frame that cannot become a tick goes \
 to ticks.dlq.v1 with the raw bytes and headers exchange, connector, stage, reason, error, \
@@ -38,12 +41,16 @@ connections when one is full), within each venue's request and connection limits
 that cannot be fetched, or looks wrong (mostly rejected rows, nothing selected, more than \
 max_drop of the market gone at once), is refused and the last good one kept; /readyz says so \
 once it is 3 refresh periods old. --shard i/n splits each followed market across processes.\n\n\
-Serves /metrics, /healthz and /readyz on [http] bind (default 127.0.0.1:9464) and prints a \
+Serves /metrics, /healthz and /readyz on [http] bind (default {bind}) and prints a \
 progress line every few seconds. SIGINT/SIGTERM: stop reading, drain the queue, wait for the \
-broker's acknowledgements, all within one deadline ([gather] shutdown_timeout_ms, default 30 s); \
+broker's acknowledgements, all within one deadline ([gather] shutdown_timeout_ms, default {shutdown_secs} s); \
 what is unacknowledged then is abandoned and counted. A second SIGINT/SIGTERM abandons at once. \
 The last line accounts for every tick and dead letter (produced = acknowledged + not \
-delivered); /metrics and /healthz answer until then, /readyz says 503 while stopping.";
+delivered); /metrics and /healthz answer until then, /readyz says 503 while stopping.",
+        bind = http::DEFAULT_BIND,
+        shutdown_secs = gather::DEFAULT_SHUTDOWN_TIMEOUT_MS / 1000
+    )
+}
 
 /// Examples, environment and exit codes for `tickflow gather --help`.
 pub(super) const AFTER_HELP: &str = "Examples:\n  tickflow gather\n  \

@@ -27,10 +27,10 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Connect to the exchanges and produce canonical ticks to Kafka.
-    #[command(about = gather::ABOUT, long_about = gather::LONG_ABOUT, after_help = gather::AFTER_HELP)]
+    #[command(about = gather::ABOUT, long_about = gather::long_about(), after_help = gather::AFTER_HELP)]
     Gather(gather::GatherArgs),
     /// Keep the Redis last-price cache from Kafka.
-    #[command(about = cache::ABOUT, long_about = cache::LONG_ABOUT, after_help = cache::AFTER_HELP)]
+    #[command(about = cache::ABOUT, long_about = cache::long_about(), after_help = cache::AFTER_HELP)]
     Cache(cache::CacheArgs),
     /// Print the latest price of an instrument from the Redis cache.
     #[command(about = price::ABOUT, long_about = price::LONG_ABOUT, after_help = price::AFTER_HELP)]
@@ -44,7 +44,7 @@ pub enum Command {
     #[command(about = simulate::ABOUT, long_about = simulate::LONG_ABOUT, after_help = simulate::AFTER_HELP)]
     Simulate(simulate::SimulateArgs),
     /// Probe a tickflow health endpoint (the container healthcheck).
-    #[command(about = probe::ABOUT, long_about = probe::LONG_ABOUT, after_help = probe::AFTER_HELP)]
+    #[command(about = probe::ABOUT, long_about = probe::long_about(), after_help = probe::AFTER_HELP)]
     Probe(probe::ProbeArgs),
     /// Build the Binance symbol table from an exchangeInfo JSON document.
     #[command(about = symbols::ABOUT, long_about = symbols::LONG_ABOUT, after_help = symbols::AFTER_HELP)]

@@ -1,6 +1,7 @@
 //! `tickflow probe`: the container healthcheck. The image has no curl, so this asks a
 //! tickflow HTTP endpoint itself: a plain HTTP/1.1 GET, bounded by a timeout, healthy on 200.
 
+use crate::config::app::{cache, http};
 use clap::Args;
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream, ToSocketAddrs};
@@ -10,13 +11,20 @@ use std::time::Duration;
 /// One-line summary for `tickflow --help`.
 pub(super) const ABOUT: &str = "Probe a tickflow health endpoint (the container healthcheck)";
 
-/// Full description for `tickflow probe --help`.
-pub(super) const LONG_ABOUT: &str = "Sends GET PATH to each address and exits 0 when one \
+/// Full description for `tickflow probe --help`, with the default addresses of
+/// [`crate::config::app`].
+pub(super) fn long_about() -> String {
+    format!(
+        "Sends GET PATH to each address and exits 0 when one \
 answers 200, 1 otherwise, printing what each answered. Without addresses it probes the \
-configured endpoints of gather ([http] bind, default 127.0.0.1:9464) and of the cache ([cache] \
-http_bind, default 127.0.0.1:9465), so one HEALTHCHECK serves an image that runs either; an \
+configured endpoints of gather ([http] bind, default {gather}) and of the cache ([cache] \
+http_bind, default {cache}), so one HEALTHCHECK serves an image that runs either; an \
 address that listens on every interface (0.0.0.0) is probed on loopback. Each probe is bounded \
-by --timeout-ms (connect, write and read).";
+by --timeout-ms (connect, write and read).",
+        gather = http::DEFAULT_BIND,
+        cache = cache::DEFAULT_HTTP_BIND
+    )
+}
 
 /// Examples and exit codes for `tickflow probe --help`.
 pub(super) const AFTER_HELP: &str = "Examples:\n  \

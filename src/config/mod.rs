@@ -6,10 +6,10 @@
 pub mod app;
 pub mod connector;
 pub mod env;
-pub mod kafka;
 mod lenient;
-pub mod registry;
 pub mod secret;
+
+pub use app::{kafka, registry};
 
 pub use app::{AppConfig, GatherSettings, Topics, load_app_config};
 pub use env::NOT_SETTINGS;

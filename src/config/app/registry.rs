@@ -1,17 +1,27 @@
 //! `[schema_registry]`: where the Confluent-compatible Schema Registry is, how to authenticate,
 //! and how subjects are named (Confluent's subject name strategies).
 
+use super::Problems;
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-pub use super::secret::Secret;
+pub use crate::config::secret::Secret;
+
+/// Bound on each request, ms: 10000.
+pub const DEFAULT_TIMEOUT_MS: u64 = 10_000;
+/// Subject naming: [`SubjectStrategy::TopicNameStrategy`], as Confluent's serializers.
+pub const DEFAULT_SUBJECT_NAME_STRATEGY: SubjectStrategy = SubjectStrategy::TopicNameStrategy;
+/// Register a missing schema at start: no (for development only).
+pub const DEFAULT_AUTO_REGISTER: bool = false;
+/// Attempts while the registry is unreachable at start: 5.
+pub const DEFAULT_ATTEMPTS: u32 = 5;
 
 /// How the subject of the value schema is named, as in Confluent's serializers
 /// (`value.subject.name.strategy`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SubjectStrategy {
-    /// `<topic>-value` (the default).
+    /// `<topic>-value` (the default: [`DEFAULT_SUBJECT_NAME_STRATEGY`]).
     TopicNameStrategy,
     /// `<record full name>`.
     RecordNameStrategy,
@@ -45,32 +55,34 @@ impl SubjectStrategy {
 /// how an environment override gives several.
 #[derive(Debug, Deserialize, Serialize)]
 #[serde(untagged)]
-pub(crate) enum Urls {
+pub(super) enum Urls {
     One(String),
     Many(Vec<String>),
 }
 
-/// `[schema_registry]` as written (`Serialize` only lists its keys, see `app::schema`).
+/// `[schema_registry]` as written (`Serialize` only lists its keys, see `app::overrides::schema`).
 #[derive(Debug, Default, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
-pub(crate) struct RegistryFile {
+pub(super) struct RegistryFile {
     /// `http(s)://host:port`, one or more (none: no registry).
     url: Option<Urls>,
     /// Basic auth as Confluent's `basic.auth.user.info`: `user:password`.
     basic_auth_user_info: Option<String>,
     /// Extra CA certificate(s), PEM, trusted besides the bundled roots.
     ca_file: Option<PathBuf>,
-    /// Bound on each request, ms (default 10000).
-    #[serde(default, deserialize_with = "super::lenient::opt")]
+    /// Bound on each request, ms (default [`DEFAULT_TIMEOUT_MS`]).
+    #[serde(default, deserialize_with = "crate::config::lenient::opt")]
     timeout_ms: Option<u64>,
-    /// `TopicNameStrategy` (default), `RecordNameStrategy`, `TopicRecordNameStrategy`.
+    /// `TopicNameStrategy`, `RecordNameStrategy` or `TopicRecordNameStrategy` (default
+    /// [`DEFAULT_SUBJECT_NAME_STRATEGY`]).
     subject_name_strategy: Option<String>,
     /// Register the schema when it is missing (Confluent's `auto.register.schemas`; for
-    /// development, default false).
-    #[serde(default, deserialize_with = "super::lenient::opt")]
+    /// development, default [`DEFAULT_AUTO_REGISTER`]).
+    #[serde(default, deserialize_with = "crate::config::lenient::opt")]
     auto_register: Option<bool>,
-    /// Attempts while the registry is unreachable at start (default 5, with backoff).
-    #[serde(default, deserialize_with = "super::lenient::opt")]
+    /// Attempts while the registry is unreachable at start (default [`DEFAULT_ATTEMPTS`],
+    /// with backoff).
+    #[serde(default, deserialize_with = "crate::config::lenient::opt")]
     attempts: Option<u32>,
 }
 
@@ -95,19 +107,67 @@ pub struct RegistrySettings {
 
 impl RegistrySettings {
     /// The URLs for messages: credentials a URL carries would be replaced by `***`, but
-    /// [`validate`] refuses them anyway.
+    /// validation refuses them anyway.
     pub fn display_urls(&self) -> String {
         self.urls.join(",")
     }
 }
 
-/// Validates the section: `None` when no URL is configured (no registry).
-pub(crate) fn validate(
-    f: RegistryFile,
-    base: &Path,
-    add: &mut impl FnMut(&str, String),
-) -> Option<RegistrySettings> {
-    let urls: Vec<String> = match f.url {
+impl RegistryFile {
+    /// Validates the section: `None` when no URL is configured (no registry). Every problem goes
+    /// to `p`; a relative `ca_file` is relative to `base`.
+    pub(super) fn validate(self, base: &Path, p: &mut Problems<'_>) -> Option<RegistrySettings> {
+        let urls = urls_of(self.url, p);
+        let user_info = self.basic_auth_user_info.map(Secret::new);
+        if let Some(info) = &user_info
+            && !info.expose().contains(':')
+        {
+            p.add(
+                "schema_registry.basic_auth_user_info",
+                "expected `user:password`",
+            );
+        }
+        let strategy = strategy_of(self.subject_name_strategy.as_deref(), p);
+        let timeout_ms = self.timeout_ms.unwrap_or(DEFAULT_TIMEOUT_MS);
+        if timeout_ms == 0 {
+            p.add("schema_registry.timeout_ms", "must be at least 1");
+        }
+        let attempts = self.attempts.unwrap_or(DEFAULT_ATTEMPTS);
+        if attempts == 0 {
+            p.add("schema_registry.attempts", "must be at least 1");
+        }
+        let ca_file = self.ca_file.map(|path| {
+            if path.is_absolute() {
+                path
+            } else {
+                base.join(path)
+            }
+        });
+        if urls.is_empty() {
+            if user_info.is_some() || ca_file.is_some() || self.auto_register == Some(true) {
+                p.add(
+                    "schema_registry",
+                    "settings without a url (set url, or remove the section)",
+                );
+            }
+            return None;
+        }
+        Some(RegistrySettings {
+            urls,
+            user_info,
+            ca_file,
+            timeout: Duration::from_millis(timeout_ms.max(1)),
+            strategy,
+            auto_register: self.auto_register.unwrap_or(DEFAULT_AUTO_REGISTER),
+            attempts: attempts.max(1),
+        })
+    }
+}
+
+/// The base URLs, in order (a string may list several, comma-separated), without trailing
+/// `/`; one that is not http(s) or carries credentials is a problem in `p`.
+fn urls_of(url: Option<Urls>, p: &mut Problems<'_>) -> Vec<String> {
+    let urls: Vec<String> = match url {
         None => Vec::new(),
         Some(Urls::One(s)) => s.split(',').map(|u| u.trim().to_owned()).collect(),
         Some(Urls::Many(v)) => v.into_iter().map(|u| u.trim().to_owned()).collect(),
@@ -122,11 +182,11 @@ pub(crate) fn validate(
             .strip_prefix("http://")
             .or_else(|| u.strip_prefix("https://"));
         match rest {
-            None => add(
+            None => p.add(
                 "schema_registry.url",
                 format!("`{}` is not an http:// or https:// URL", redact_url(u)),
             ),
-            Some(rest) if rest.split('/').next().unwrap_or("").contains('@') => add(
+            Some(rest) if rest.split('/').next().unwrap_or("").contains('@') => p.add(
                 "schema_registry.url",
                 format!(
                     "`{}` carries credentials; put them in basic_auth_user_info (or TICKFLOW_SCHEMA_REGISTRY__BASIC_AUTH_USER_INFO)",
@@ -136,59 +196,27 @@ pub(crate) fn validate(
             Some(_) => {}
         }
     }
-    let user_info = f.basic_auth_user_info.map(Secret::new);
-    if let Some(info) = &user_info
-        && !info.expose().contains(':')
-    {
-        add(
-            "schema_registry.basic_auth_user_info",
-            "expected `user:password`".into(),
-        );
-    }
-    let strategy = match f.subject_name_strategy.as_deref() {
-        None => SubjectStrategy::TopicNameStrategy,
-        Some(name) => SubjectStrategy::parse(name).unwrap_or_else(|| {
-            add(
-                "schema_registry.subject_name_strategy",
-                format!(
-                    "`{name}` is not TopicNameStrategy, RecordNameStrategy or TopicRecordNameStrategy"
-                ),
-            );
-            SubjectStrategy::TopicNameStrategy
-        }),
+    urls
+}
+
+/// The strategy named by `subject_name_strategy` ([`DEFAULT_SUBJECT_NAME_STRATEGY`] when
+/// unset or unknown; unknown is a problem in `p`).
+fn strategy_of(name: Option<&str>, p: &mut Problems<'_>) -> SubjectStrategy {
+    let Some(name) = name else {
+        return DEFAULT_SUBJECT_NAME_STRATEGY;
     };
-    let timeout_ms = f.timeout_ms.unwrap_or(10_000);
-    if timeout_ms == 0 {
-        add("schema_registry.timeout_ms", "must be at least 1".into());
-    }
-    let attempts = f.attempts.unwrap_or(5);
-    if attempts == 0 {
-        add("schema_registry.attempts", "must be at least 1".into());
-    }
-    let ca_file = f
-        .ca_file
-        .map(|p| if p.is_absolute() { p } else { base.join(p) });
-    if urls.is_empty() {
-        if user_info.is_some() || ca_file.is_some() || f.auto_register == Some(true) {
-            add(
-                "schema_registry",
-                "settings without a url (set url, or remove the section)".into(),
-            );
-        }
-        return None;
-    }
-    Some(RegistrySettings {
-        urls,
-        user_info,
-        ca_file,
-        timeout: Duration::from_millis(timeout_ms.max(1)),
-        strategy,
-        auto_register: f.auto_register.unwrap_or(false),
-        attempts: attempts.max(1),
+    SubjectStrategy::parse(name).unwrap_or_else(|| {
+        p.add(
+            "schema_registry.subject_name_strategy",
+            format!(
+                "`{name}` is not TopicNameStrategy, RecordNameStrategy or TopicRecordNameStrategy"
+            ),
+        );
+        DEFAULT_SUBJECT_NAME_STRATEGY
     })
 }
 
-pub use super::secret::redact_url;
+pub use crate::config::secret::redact_url;
 
 #[cfg(test)]
 mod tests {

@@ -9,6 +9,9 @@
 //! `[kafka]` has one: `client.id` is legitimate for gather's clients, so it is not refused),
 //! `group.id` from `[cache] group_id` and [`CACHE_CONSUMER_FIXED`].
 
+use super::Problems;
+use std::collections::BTreeMap;
+
 /// Properties the contract fixes: the producer is idempotent with `acks=all`.
 pub const PRODUCER_FIXED: [(&str, &[&str]); 2] =
     [("enable.idempotence", &["true"]), ("acks", &["all", "-1"])];
@@ -37,6 +40,35 @@ pub const CACHE_CONSUMER_FIXED: [(&str, &str, &str); 4] = [
         "a group without committed offsets reads the topic from its start, so every instrument gets a price",
     ),
 ];
+
+/// `[kafka]` as text properties (a number or boolean as written in TOML); a table or array,
+/// or a property the contract fixes or the cache replaces, is a problem in `p`.
+pub(super) fn validate(
+    table: BTreeMap<String, toml::Value>,
+    p: &mut Problems<'_>,
+) -> BTreeMap<String, String> {
+    let mut kafka = BTreeMap::new();
+    for (key, value) in table {
+        let text = match value {
+            toml::Value::String(s) => s,
+            toml::Value::Integer(i) => i.to_string(),
+            toml::Value::Boolean(b) => b.to_string(),
+            toml::Value::Float(x) => x.to_string(),
+            other => {
+                p.add(
+                    &format!("kafka.{key}"),
+                    format!("expected a scalar, found {}", other.type_str()),
+                );
+                continue;
+            }
+        };
+        if let Some(what) = check(&key, &text) {
+            p.add(&format!("kafka.{key}"), what);
+        }
+        kafka.insert(key, text);
+    }
+    kafka
+}
 
 /// What is wrong with `key = value` in `[kafka]`, if anything.
 pub(crate) fn check(key: &str, value: &str) -> Option<String> {

@@ -1,0 +1,88 @@
+//! `[topics]`: the Kafka topics tickflow writes and reads, and how missing ones are created.
+
+use super::Problems;
+use serde::{Deserialize, Serialize};
+
+/// Topic of canonical ticks: `ticks.v1`.
+pub const DEFAULT_TICKS: &str = "ticks.v1";
+/// Topic of dead letters: `ticks.dlq.v1`.
+pub const DEFAULT_DLQ: &str = "ticks.dlq.v1";
+/// Create missing topics at start: yes.
+pub const DEFAULT_CREATE: bool = true;
+/// Partitions of created topics: 6.
+pub const DEFAULT_PARTITIONS: i32 = 6;
+/// Replication factor of created topics: 1 (use 3 in production).
+pub const DEFAULT_REPLICATION_FACTOR: i32 = 1;
+
+/// `[topics]` as written.
+#[derive(Debug, Default, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub(super) struct TopicsFile {
+    /// Canonical ticks (default [`DEFAULT_TICKS`]).
+    ticks: Option<String>,
+    /// Dead letters (default [`DEFAULT_DLQ`]).
+    dlq: Option<String>,
+    /// Create missing topics at start (default [`DEFAULT_CREATE`]).
+    #[serde(default, deserialize_with = "crate::config::lenient::opt")]
+    create: Option<bool>,
+    /// Partitions of created topics (default [`DEFAULT_PARTITIONS`]).
+    #[serde(default, deserialize_with = "crate::config::lenient::opt")]
+    partitions: Option<i32>,
+    /// Replication factor of created topics (default [`DEFAULT_REPLICATION_FACTOR`]; use 3 in
+    /// production).
+    #[serde(default, deserialize_with = "crate::config::lenient::opt")]
+    replication_factor: Option<i32>,
+}
+
+/// Topic settings.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Topics {
+    /// Canonical ticks.
+    pub ticks: String,
+    /// Dead letters.
+    pub dlq: String,
+    /// Create missing topics at start.
+    pub create: bool,
+    /// Partitions of created topics.
+    pub partitions: i32,
+    /// Replication factor of created topics.
+    pub replication_factor: i32,
+}
+
+/// Kafka's longest topic name.
+const MAX_TOPIC_NAME: usize = 249;
+
+impl TopicsFile {
+    /// The settings, defaults filled in; every problem goes to `p`.
+    pub(super) fn validate(self, p: &mut Problems<'_>) -> Topics {
+        let topics = Topics {
+            ticks: self.ticks.unwrap_or_else(|| DEFAULT_TICKS.into()),
+            dlq: self.dlq.unwrap_or_else(|| DEFAULT_DLQ.into()),
+            create: self.create.unwrap_or(DEFAULT_CREATE),
+            partitions: self.partitions.unwrap_or(DEFAULT_PARTITIONS),
+            replication_factor: self
+                .replication_factor
+                .unwrap_or(DEFAULT_REPLICATION_FACTOR),
+        };
+        for (field, name) in [("topics.ticks", &topics.ticks), ("topics.dlq", &topics.dlq)] {
+            let ok = !name.is_empty()
+                && name.len() <= MAX_TOPIC_NAME
+                && name
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b"._-".contains(&b));
+            if !ok {
+                p.add(field, format!("`{name}` is not a valid Kafka topic name"));
+            }
+        }
+        if topics.ticks == topics.dlq {
+            p.add("topics.dlq", "must differ from topics.ticks");
+        }
+        if topics.partitions < 1 {
+            p.add("topics.partitions", "must be at least 1");
+        }
+        if topics.replication_factor < 1 {
+            p.add("topics.replication_factor", "must be at least 1");
+        }
+        topics
+    }
+}
