@@ -107,9 +107,10 @@ pub struct GatherArgs {
     /// Carry shard i of n of every followed market (`[markets]` connectors): instruments are
     /// split by a stable hash of EXCHANGE:BASE-QUOTE, so n processes given 0/n .. (n-1)/n
     /// split each market with no coordination, and two given the same shard duplicate it
-    /// (harmless: the cache keeps the newest). Default 0/1: everything.
-    #[arg(long, value_name = "I/N", value_parser = crate::markets::Shard::parse, default_value = "0/1")]
-    shard: crate::markets::Shard,
+    /// (harmless: the cache keeps the newest). Overrides [gather] shard (default 0/1:
+    /// everything).
+    #[arg(long, value_name = "I/N", value_parser = crate::markets::Shard::parse)]
+    shard: Option<crate::markets::Shard>,
 }
 
 /// Runs the gatherer.
@@ -207,13 +208,14 @@ pub fn run(args: &GatherArgs) -> anyhow::Result<ExitCode> {
             }
         }
         let setup_deadline = app.gather.shutdown_timeout;
+        let shard = args.shard.unwrap_or(app.gather.shard);
         let setup = GatherSetup {
             app,
             connectors,
             symbols,
             tls: crate::ws::tls::client_config()?,
             simulated,
-            shard: args.shard,
+            shard,
         };
         let running = start(setup, stopped).await?;
         eprintln!(

@@ -50,6 +50,11 @@ pub(super) struct GatherFile {
     /// long (default [`DEFAULT_UNACKED_TIMEOUT_MS`]).
     #[serde(default, deserialize_with = "crate::config::lenient::opt")]
     unacked_timeout_ms: Option<u64>,
+    /// This process's shard `i/n` of every market a connector follows with `[markets]`
+    /// (default `0/1`, everything; `--shard` overrides): instruments split by a stable hash of
+    /// `EXCHANGE:BASE-QUOTE`, so a StatefulSet's ordinal is enough.
+    #[serde(default, deserialize_with = "crate::config::lenient::opt")]
+    shard: Option<String>,
 }
 
 /// Gatherer tuning.
@@ -66,6 +71,8 @@ pub struct GatherSettings {
     pub progress: Option<Duration>,
     /// Sends pending and nothing acknowledged for this long: not ready.
     pub unacked_timeout: Duration,
+    /// This process's part of each followed market.
+    pub shard: crate::markets::Shard,
 }
 
 impl GatherFile {
@@ -79,12 +86,21 @@ impl GatherFile {
             let (field, what) = RETIRED[0];
             p.add(field, what);
         }
+        let shard = match self.shard.as_deref().map(crate::markets::Shard::parse) {
+            None => crate::markets::Shard::default(),
+            Some(Ok(s)) => s,
+            Some(Err(e)) => {
+                p.add("gather.shard", e);
+                crate::markets::Shard::default()
+            }
+        };
         let ms = |v: Option<u64>, default| Duration::from_millis(v.unwrap_or(default));
         GatherSettings {
             queue_frames: queue_frames.max(1),
             max_block: ms(self.max_block_ms, DEFAULT_MAX_BLOCK_MS),
             shutdown_timeout: ms(self.shutdown_timeout_ms, DEFAULT_SHUTDOWN_TIMEOUT_MS),
             unacked_timeout: ms(self.unacked_timeout_ms, DEFAULT_UNACKED_TIMEOUT_MS),
+            shard,
             progress: match self.progress_secs.unwrap_or(DEFAULT_PROGRESS_SECS) {
                 0 => None,
                 s => Some(Duration::from_secs(s)),
