@@ -187,6 +187,11 @@ impl Feed {
         &self.config
     }
 
+    /// The connector, shared.
+    pub fn shared_config(&self) -> &Arc<ConnectorConfig> {
+        &self.config
+    }
+
     /// The instruments carried now, sorted.
     pub fn wanted(&self) -> Vec<Instrument> {
         let mut all: Vec<Instrument> = self.slots.iter().flat_map(|(s, _)| s.clone()).collect();

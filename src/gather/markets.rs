@@ -4,7 +4,10 @@
 use super::GatherSetup;
 use crate::config::ConnectorConfig;
 use crate::exchange::SymbolTable;
-use crate::markets::follow::{Follow, ListingStats, accepted, first as first_listing, symbols_of};
+use crate::markets::follow::{
+    Follow, ListingStats, Publish, accepted, first as first_listing, symbols_of,
+};
+use crate::markets::reference::{ReferenceUpdate, Seen};
 use crate::model::Instrument;
 use std::sync::Arc;
 
@@ -18,6 +21,8 @@ pub(super) struct First {
     pub symbols: Arc<SymbolTable>,
     /// Its listing health.
     pub stats: Arc<ListingStats>,
+    /// Where its listings go besides the feed.
+    pub publish: Publish,
 }
 
 /// The HTTP client listings are fetched with (the WebSocket TLS settings: ring, Mozilla roots).
@@ -35,6 +40,7 @@ pub(super) async fn first(
     connector: &ConnectorConfig,
     setup: &GatherSetup,
     client: &reqwest::Client,
+    reference: Option<&tokio::sync::mpsc::Sender<ReferenceUpdate>>,
 ) -> anyhow::Result<Option<First>> {
     let (Some(markets), Some(spec)) = (&connector.markets, connector.profile.listing) else {
         return Ok(None);
@@ -69,10 +75,18 @@ pub(super) async fn first(
         from_disk,
         "following whole markets"
     );
+    let mut publish = Publish {
+        seen: Seen::default(),
+        to: reference.cloned(),
+    };
+    publish
+        .send(connector, &fetched.listing, &instruments, true)
+        .await;
     Ok(Some(First {
         follow,
         instruments,
         symbols,
         stats,
+        publish,
     }))
 }

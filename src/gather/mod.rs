@@ -275,6 +275,8 @@ pub async fn start(setup: GatherSetup, shutdown: watch::Receiver<bool>) -> anyho
     let mut fixed = Vec::new();
     let mut followed = Vec::new();
     let http_client = markets::client(&setup.tls)?;
+    // The instrument reference's publisher (listings of [markets] connectors); none yet.
+    let reference: Option<mpsc::Sender<crate::markets::reference::ReferenceUpdate>> = None;
     // One connection-attempt gate per venue (its limit is per IP).
     let mut gates: Vec<(crate::model::Exchange, Arc<crate::ws::pace::SharedGate>)> = Vec::new();
     for (n, connector) in setup.connectors.iter().filter(|c| c.enabled).enumerate() {
@@ -289,7 +291,7 @@ pub async fn start(setup: GatherSetup, shutdown: watch::Receiver<bool>) -> anyho
             }
         };
         let mut feed = feeds::Feed::new(Arc::new(connector.clone()), n as u64, gate);
-        match markets::first(connector, &setup, &http_client).await? {
+        match markets::first(connector, &setup, &http_client, reference.as_ref()).await? {
             Some(first) => {
                 // The first listing, before any connection (bounded; else the disk copy).
                 feed.apply(&first.instruments, &first.symbols, &spawner);
@@ -327,6 +329,7 @@ pub async fn start(setup: GatherSetup, shutdown: watch::Receiver<bool>) -> anyho
             spawner.clone(),
             first.stats,
             Arc::clone(&setup.symbols),
+            first.publish,
             shutdown.clone(),
         ));
     }

@@ -5,8 +5,10 @@
 //! wrong, is refused and the last good one kept: counted, logged once per episode, and shown
 //! by `/readyz` once the one in use is older than `stale_after`.
 
+use super::reference::{ReferenceUpdate, Seen};
 use super::select::{Selector, Shard, choose};
 use super::source::{Fetched, Source};
+use crate::config::ConnectorConfig;
 use crate::exchange::SymbolTable;
 use crate::gather::feeds::{Feed, Spawner};
 use crate::model::Instrument;
@@ -15,7 +17,7 @@ use std::collections::HashSet;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
-use tokio::sync::watch;
+use tokio::sync::{mpsc, watch};
 
 /// How one connector follows its venue's markets.
 #[derive(Debug, Clone)]
@@ -189,8 +191,39 @@ pub async fn first(
     }
 }
 
+/// Where a followed market's listings go besides the feed: the instrument reference.
+#[derive(Debug)]
+pub struct Publish {
+    /// First-seen times and last records.
+    pub seen: Seen,
+    /// The reference publisher, if the run has one (bounded; waited for).
+    pub to: Option<mpsc::Sender<ReferenceUpdate>>,
+}
+
+impl Publish {
+    /// Hands over the reference of `listing` of which `chosen` are followed.
+    pub async fn send(
+        &mut self,
+        connector: &ConnectorConfig,
+        listing: &Listing,
+        chosen: &[Instrument],
+        first: bool,
+    ) {
+        let update = self
+            .seen
+            .update(&connector.name, connector.exchange, listing, chosen, first);
+        if let Some(to) = &self.to
+            && to.send(update).await.is_err()
+        {
+            tracing::debug!("the instrument reference publisher has stopped");
+        }
+    }
+}
+
 /// Re-reads the listing every `follow.refresh` until `shutdown`, applying each accepted one to
-/// `feed`. Owns the feed: its connections are retired when this ends.
+/// `feed` and handing it to `publish`. Owns the feed: its connections are retired when this
+/// ends.
+#[allow(clippy::too_many_arguments)]
 pub async fn run(
     follow: Follow,
     client: reqwest::Client,
@@ -198,6 +231,7 @@ pub async fn run(
     spawner: Spawner,
     stats: Arc<ListingStats>,
     fallback_symbols: Arc<SymbolTable>,
+    mut publish: Publish,
     mut shutdown: watch::Receiver<bool>,
 ) {
     let needs_table = feed.config().profile.needs_symbol_table;
@@ -250,6 +284,12 @@ pub async fn run(
             .removed
             .fetch_add(removed.len() as u64, Ordering::Relaxed);
         accepted(&stats, &f, chosen.len(), false);
+        let connector = Arc::clone(feed.shared_config());
+        tokio::select! {
+            biased;
+            _ = shutdown.wait_for(|stop| *stop) => return,
+            () = publish.send(&connector, &f.listing, &chosen, false) => {}
+        }
         if let Err(e) = follow.source.write_cache(&f.body) {
             tracing::warn!("{e}");
         }

@@ -5,6 +5,7 @@
 //! The venue decoders are in each venue's folder (`exchange::<venue>::listing`).
 
 pub mod follow;
+pub mod reference;
 pub mod select;
 pub mod source;
 
