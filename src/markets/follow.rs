@@ -69,9 +69,28 @@ pub struct ListingStats {
     pub problem: Mutex<Option<String>>,
     /// See [`Follow::stale_after`].
     pub stale_after: Duration,
+    /// The instruments followed now, sorted.
+    following: Mutex<Vec<Instrument>>,
 }
 
 impl ListingStats {
+    /// Fresh stats of `connector`'s listing, stale after `stale_after`.
+    pub fn new(connector: &str, stale_after: Duration) -> Self {
+        Self {
+            connector: connector.to_owned(),
+            stale_after,
+            ..Self::default()
+        }
+    }
+
+    /// The instruments followed now, sorted.
+    pub fn following(&self) -> Vec<Instrument> {
+        self.following
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
+
     /// `Err` with why, when the listing in use is older than [`Follow::stale_after`].
     pub fn ready(&self, now_us: u64) -> Result<(), String> {
         let since = self.in_use_since_us.load(Ordering::Relaxed);
@@ -283,7 +302,7 @@ pub async fn run(
         stats
             .removed
             .fetch_add(removed.len() as u64, Ordering::Relaxed);
-        accepted(&stats, &f, chosen.len(), false);
+        accepted(&stats, &f, &chosen, false);
         let connector = Arc::clone(feed.shared_config());
         tokio::select! {
             biased;
@@ -297,14 +316,22 @@ pub async fn run(
     }
 }
 
-/// Records an accepted listing.
-pub fn accepted(stats: &ListingStats, f: &Fetched, following: usize, from_disk: bool) {
+/// Records an accepted listing of which `following` are followed.
+pub fn accepted(stats: &ListingStats, f: &Fetched, following: &[Instrument], from_disk: bool) {
     stats.accepted.fetch_add(1, Ordering::Relaxed);
     stats
         .in_use_since_us
         .store(u64::try_from(f.at_us).unwrap_or(0), Ordering::Relaxed);
     stats.from_disk.store(from_disk, Ordering::Relaxed);
-    stats.instruments.store(following as u64, Ordering::Relaxed);
+    stats
+        .instruments
+        .store(following.len() as u64, Ordering::Relaxed);
+    following.clone_into(
+        &mut stats
+            .following
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner),
+    );
 }
 
 /// Logs a problem once per episode (until a listing is accepted again).
@@ -428,11 +455,7 @@ mod tests {
 
     #[test]
     fn readiness_says_when_the_listing_in_use_is_stale() {
-        let s = ListingStats {
-            connector: "upbit".into(),
-            stale_after: Duration::from_secs(180),
-            ..ListingStats::default()
-        };
+        let s = ListingStats::new("upbit", Duration::from_secs(180));
         s.in_use_since_us.store(1_000_000_000, Ordering::Relaxed);
         assert!(s.ready(1_000_000_000 + 180_000_000).is_ok());
         s.set_problem(Some("GET x: timed out".into()));
