@@ -41,6 +41,11 @@ struct Sim {
 
 /// A simulator on a free loopback port with `sizes`, the bundled Binance table listed too.
 async fn start(rate: u32, sizes: &ListingSizes) -> Sim {
+    start_hot(rate, sizes, 0, 0).await
+}
+
+/// [`start`] with the first `hot` markets of each venue taking `share_pct` % of the frames.
+async fn start_hot(rate: u32, sizes: &ListingSizes, hot: usize, share_pct: u32) -> Sim {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let config = SimConfig {
@@ -50,7 +55,7 @@ async fn start(rate: u32, sizes: &ListingSizes) -> Sim {
         binance_symbols: Arc::new(SymbolTable::bundled_binance().unwrap()),
         default_fault: None,
     };
-    let listings = Arc::new(Listings::for_config(&config, sizes));
+    let listings = Arc::new(Listings::for_config(&config, sizes).with_hot(hot, share_pct));
     let (stop, stopped) = watch::channel(false);
     tokio::spawn(serve_with(listener, config, Arc::clone(&listings), stopped));
     Sim {
@@ -584,6 +589,28 @@ async fn binance_subscriptions_and_listing_changes_on_one_connection() {
     assert_consecutive(&ids);
     assert_eq!(ids["ZZZ-USDT"][0], 1_000_001);
     assert!(ids["BTC-USDT"].len() >= 40 && ids["ETH-USDT"].len() >= 20);
+}
+
+/// Skewed rates: the hot markets (the first two of Upbit's listing, BTC-KRW and ETH-KRW) take
+/// 80 % of the frames, spread evenly; the default stays plain round-robin.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hot_markets_take_their_share_of_frames() {
+    let codes = r#"[{"ticket":"t"},{"type":"trade","codes":["KRW-BTC","KRW-XRP","KRW-ETH","KRW-SOL","KRW-DOGE"]}]"#;
+    let mut counts = Vec::new();
+    for hot in [2, 0] {
+        let sim = start_hot(2000, &ListingSizes::all(0), hot, 80).await;
+        let adapter = common::adapter(Exchange::Upbit);
+        let mut ws = connect(&format!("ws://{}/upbit/websocket/v1", sim.addr)).await;
+        ws.send(Message::text(codes)).await.unwrap();
+        let mut ids = Ids::new();
+        read_ticks(&mut ws, adapter.as_ref(), &mut ids, 500).await;
+        assert_consecutive(&ids);
+        counts.push(
+            ["BTC-KRW", "ETH-KRW", "XRP-KRW", "SOL-KRW", "DOGE-KRW"]
+                .map(|i| ids.get(i).map_or(0, Vec::len)),
+        );
+    }
+    assert_eq!(counts, [[200, 200, 34, 33, 33], [100, 100, 100, 100, 100]]);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

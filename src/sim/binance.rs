@@ -92,6 +92,7 @@ pub(super) fn table_markets(table: &SymbolTable) -> Vec<SimMarket> {
                 instrument,
                 status,
                 notices: Vec::new(),
+                hot: false,
             })
         })
         .collect()
@@ -109,6 +110,7 @@ fn exchange_info(markets: &[SimMarket], now_ms: i64) -> String {
     let symbols: Vec<serde_json::Value> = markets
         .iter()
         .map(|m| {
+            let tick = format!("{:.8}", price_step(&m.instrument));
             serde_json::json!({
                 "symbol": m.native,
                 "status": status_name(m.status),
@@ -123,10 +125,10 @@ fn exchange_info(markets: &[SimMarket], now_ms: i64) -> String {
                 "isSpotTradingAllowed": true,
                 "isMarginTradingAllowed": false,
                 "filters": [
-                    {"filterType": "PRICE_FILTER", "minPrice": format!("{:.8}", price_step(&m.instrument)),
-                     "maxPrice": "1000000.00000000", "tickSize": format!("{:.8}", price_step(&m.instrument))},
-                    {"filterType": "LOT_SIZE", "minQty": "0.00000001", "maxQty": "9000000.00000000",
-                     "stepSize": "0.00000001"},
+                    {"filterType": "PRICE_FILTER", "minPrice": tick,
+                     "maxPrice": "1000000.00000000", "tickSize": tick},
+                    {"filterType": "LOT_SIZE", "minQty": "0.00000001",
+                     "maxQty": "9000000.00000000", "stepSize": "0.00000001"},
                 ],
                 "permissions": [],
                 "permissionSets": [["SPOT"]],
@@ -137,8 +139,10 @@ fn exchange_info(markets: &[SimMarket], now_ms: i64) -> String {
         "timezone": "UTC",
         "serverTime": now_ms,
         "rateLimits": [
-            {"rateLimitType": "REQUEST_WEIGHT", "interval": "MINUTE", "intervalNum": 1, "limit": 6000},
-            {"rateLimitType": "RAW_REQUESTS", "interval": "MINUTE", "intervalNum": 5, "limit": 61000},
+            {"rateLimitType": "REQUEST_WEIGHT", "interval": "MINUTE", "intervalNum": 1,
+             "limit": 6000},
+            {"rateLimitType": "RAW_REQUESTS", "interval": "MINUTE", "intervalNum": 5,
+             "limit": 61000},
         ],
         "exchangeFilters": [],
         "symbols": symbols,

@@ -53,6 +53,8 @@ pub struct SimMarket {
     pub status: ListingStatus,
     /// Notices (Upbit's warning and caution flags, Bithumb's caution), sorted.
     pub notices: Vec<Notice>,
+    /// One of the few busy markets that take most frames ([`Listings::with_hot`]).
+    pub hot: bool,
 }
 
 impl SimMarket {
@@ -165,6 +167,7 @@ impl Venue {
             native,
             status,
             notices,
+            hot: false,
         });
         true
     }
@@ -254,6 +257,8 @@ pub struct Listings {
     venues: Mutex<Vec<Venue>>,
     /// Bumped on every change, so connections re-read liveness only when it moved.
     generation: AtomicU64,
+    /// Percent of a connection's frames its hot streams take (0: plain round-robin).
+    hot_share_pct: u32,
 }
 
 impl Listings {
@@ -271,7 +276,59 @@ impl Listings {
         Self {
             venues: Mutex::new(venues),
             generation: AtomicU64::new(0),
+            hot_share_pct: 0,
         }
+    }
+
+    /// Makes the first `hot` markets of each venue (the named ones first: `BTC-KRW`,
+    /// `BTC-USDT`, ...) busy: on a connection that streams both hot and other markets, the hot
+    /// streams take `share_pct` percent of the frames (clamped to 1..=99) and the others the
+    /// rest, each group round-robin, like a real venue where a few markets trade most. Without
+    /// it (or with `hot` 0) every stream gets the same share.
+    pub fn with_hot(self, hot: usize, share_pct: u32) -> Self {
+        {
+            let mut venues = self.lock();
+            for v in venues.iter_mut() {
+                for m in v.markets.iter_mut().take(hot) {
+                    m.hot = true;
+                }
+            }
+        }
+        Self {
+            hot_share_pct: if hot == 0 { 0 } else { share_pct.clamp(1, 99) },
+            ..self
+        }
+    }
+
+    /// Percent of frames hot streams take; 0 without hot markets.
+    pub fn hot_share_pct(&self) -> u32 {
+        self.hot_share_pct
+    }
+
+    /// Which of `instruments` are hot on `exchange`, under one lock.
+    pub(crate) fn hot<'a>(
+        &self,
+        exchange: Exchange,
+        instruments: impl Iterator<Item = &'a Instrument>,
+    ) -> Vec<bool> {
+        self.flags(exchange, instruments, |m| m.hot)
+    }
+
+    fn flags<'a>(
+        &self,
+        exchange: Exchange,
+        instruments: impl Iterator<Item = &'a Instrument>,
+        flag: impl Fn(&SimMarket) -> bool,
+    ) -> Vec<bool> {
+        let venues = self.lock();
+        let venue = venues.iter().find(|v| v.spec.exchange == exchange);
+        instruments
+            .map(|i| {
+                venue
+                    .and_then(|v| v.by_instrument.get(i).and_then(|&n| v.markets.get(n)))
+                    .is_some_and(&flag)
+            })
+            .collect()
     }
 
     fn lock(&self) -> MutexGuard<'_, Vec<Venue>> {
@@ -417,15 +474,7 @@ impl Listings {
         exchange: Exchange,
         instruments: impl Iterator<Item = &'a Instrument>,
     ) -> Vec<bool> {
-        let venues = self.lock();
-        let venue = venues.iter().find(|v| v.spec.exchange == exchange);
-        instruments
-            .map(|i| {
-                venue
-                    .and_then(|v| v.by_instrument.get(i).and_then(|&n| v.markets.get(n)))
-                    .is_some_and(|m| m.status.is_live())
-            })
-            .collect()
+        self.flags(exchange, instruments, |m| m.status.is_live())
     }
 
     /// A counter that moves on every change (connections re-check liveness when it does).

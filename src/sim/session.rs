@@ -58,8 +58,11 @@ impl Session {
         let instruments = feed.as_ref().map(Feed::instruments).unwrap_or_default();
         let mut market = Market::new(&instruments, self.seed);
         let mut live = Liveness::default();
+        let mut schedule = Schedule::default();
+        if let Some(f) = &feed {
+            schedule.rebuild(&self.cx.listings, exchange, f);
+        }
         let mut started = Instant::now();
-        let mut next_stream = 0usize;
         let mut tick = tokio::time::interval(Duration::from_millis(5));
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
         let ping_every = server_ping.unwrap_or(Duration::from_secs(3600));
@@ -84,6 +87,7 @@ impl Session {
                         self.ws.flush().await?;
                         if let Some(f) = new_feed {
                             market.follow(&f.instruments());
+                            schedule.rebuild(&self.cx.listings, exchange, &f);
                             feed = Some(f);
                             live.invalidate();
                             started = Instant::now();
@@ -101,8 +105,7 @@ impl Session {
                     let batch = due.saturating_sub(self.sent).min(10_000);
                     let now = now_ms();
                     for _ in 0..batch {
-                        let n = next_stream % f.streams.len();
-                        next_stream = next_stream.wrapping_add(1);
+                        let n = schedule.next(f.streams.len());
                         // A stream that is not live keeps its slot: the others' rates stay.
                         if !live.get(n) {
                             continue;
@@ -154,6 +157,58 @@ impl Session {
     }
 }
 
+/// Which stream sends next: round-robin over all of them, or, with hot markets
+/// ([`super::Listings::with_hot`]), the hot streams taking `share_pct` percent of the frames
+/// and the others the rest, each group round-robin, spread evenly (over any `n` frames from
+/// a rebuild, exactly `n * share_pct / 100` rounded down are hot).
+#[derive(Debug, Default)]
+struct Schedule {
+    hot: Vec<usize>,
+    cold: Vec<usize>,
+    share_pct: u32,
+    /// Percent owed to the hot group (Bresenham).
+    owed: u32,
+    /// Next turn in the hot and in the other group.
+    turns: [usize; 2],
+    /// Next turn without hot streams; kept across rebuilds like the plain round-robin was.
+    next: usize,
+}
+
+impl Schedule {
+    fn rebuild(&mut self, listings: &super::Listings, exchange: crate::model::Exchange, f: &Feed) {
+        self.share_pct = listings.hot_share_pct();
+        self.hot.clear();
+        self.cold.clear();
+        if self.share_pct > 0 {
+            let hot = listings.hot(exchange, f.streams.iter().map(|(i, _)| i));
+            for (n, h) in hot.into_iter().enumerate() {
+                if h { &mut self.hot } else { &mut self.cold }.push(n);
+            }
+        }
+        self.owed = 0;
+        self.turns = [0, 0];
+    }
+
+    /// The stream (index) that sends next, of `len`.
+    fn next(&mut self, len: usize) -> usize {
+        if self.hot.is_empty() || self.cold.is_empty() {
+            let n = self.next % len;
+            self.next = self.next.wrapping_add(1);
+            return n;
+        }
+        self.owed += self.share_pct;
+        let (group, turn) = if self.owed >= 100 {
+            self.owed -= 100;
+            (&self.hot, &mut self.turns[0])
+        } else {
+            (&self.cold, &mut self.turns[1])
+        };
+        let n = group[*turn % group.len()];
+        *turn = turn.wrapping_add(1);
+        n
+    }
+}
+
 /// The next text-ish message from the client; binary is treated as UTF-8 text like Upbit does.
 async fn next_text(ws: &mut WebSocketStream<TcpStream>) -> WsResult<Incoming> {
     loop {
@@ -168,5 +223,35 @@ async fn next_text(ws: &mut WebSocketStream<TcpStream>) -> WsResult<Incoming> {
             // Pings are answered by tungstenite itself; pongs need nothing.
             Some(Ok(_)) => {}
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hot_streams_take_their_share_evenly() {
+        let mut s = Schedule {
+            hot: vec![0],
+            cold: vec![1, 2, 3, 4],
+            share_pct: 80,
+            ..Schedule::default()
+        };
+        let picks: Vec<usize> = (0..1000).map(|_| s.next(5)).collect();
+        let count = |n: usize| picks.iter().filter(|p| **p == n).count();
+        assert_eq!(
+            (count(0), count(1), count(2), count(3), count(4)),
+            (800, 50, 50, 50, 50)
+        );
+        // Spread, not bunched: every 5 frames hold exactly 4 hot ones.
+        assert!(
+            picks
+                .chunks(5)
+                .all(|c| c.iter().filter(|p| **p == 0).count() == 4)
+        );
+        let mut plain = Schedule::default();
+        let picks: Vec<usize> = (0..6).map(|_| plain.next(3)).collect();
+        assert_eq!(picks, [0, 1, 2, 0, 1, 2]);
     }
 }
