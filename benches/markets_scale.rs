@@ -139,7 +139,10 @@ fn one(rate: u32, hot: usize, hot_share: u32, secs: u64) -> Option<String> {
     // The simulator listens once its port answers.
     let up = Instant::now();
     while std::net::TcpStream::connect(("127.0.0.1", sim_port)).is_err() {
-        assert!(up.elapsed() < Duration::from_secs(10), "simulator did not start");
+        assert!(
+            up.elapsed() < Duration::from_secs(10),
+            "simulator did not start"
+        );
         std::thread::sleep(Duration::from_millis(20));
     }
     let http = format!("127.0.0.1:{}", stack::free_port());
@@ -189,7 +192,8 @@ fn one(rate: u32, hot: usize, hot_share: u32, secs: u64) -> Option<String> {
     std::thread::sleep(Duration::from_secs(secs));
     let m1 = scrape(&http).unwrap();
     let elapsed = t0.elapsed().as_secs_f64();
-    let acked = sum(&m1, "tickflow_kafka_ticks_acked_total") - sum(&m0, "tickflow_kafka_ticks_acked_total");
+    let acked =
+        sum(&m1, "tickflow_kafka_ticks_acked_total") - sum(&m0, "tickflow_kafka_ticks_acked_total");
     let (b0, b1) = (buckets(&m0), buckets(&m1));
     let rss = rss_kib(pid, "VmRSS:");
     let hwm = rss_kib(pid, "VmHWM:");

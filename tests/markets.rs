@@ -333,7 +333,7 @@ async fn a_bad_listing_keeps_the_last_good_one_and_a_restart_uses_the_disk_copy(
     let dir = scratch(test);
     let s = sim(200, &ListingSizes::default()).await;
     let (url, mode) = listing_server(
-        upbit_listing(&["KRW-BTC", "KRW-ETH", "KRW-XRP", "KRW-SOL"]),
+        upbit_listing(&["KRW-BTC", "KRW-ETH", "KRW-XRP", "KRW-SOL", "KRW-DOGE"]),
         upbit_listing(&["KRW-BTC"]),
     )
     .await;
@@ -347,7 +347,7 @@ async fn a_bad_listing_keeps_the_last_good_one_and_a_restart_uses_the_disk_copy(
     c.markets.as_mut().unwrap().listing_url = url.clone();
     let run = gather(setup(app(&broker.bootstrap), vec![c.clone()])).await;
     let listing = Arc::clone(&run.state.listings[0]);
-    assert_eq!(get(&listing.instruments), 4);
+    assert_eq!(get(&listing.instruments), 5);
     wait_for("ready", Duration::from_secs(20), || {
         http_get(run.http, "/readyz").is_some_and(|(s, _)| s == 200)
     })
@@ -363,7 +363,7 @@ async fn a_bad_listing_keeps_the_last_good_one_and_a_restart_uses_the_disk_copy(
         get(&listing.refusals) >= 1
     })
     .await;
-    assert_eq!(get(&listing.instruments), 4, "the last good listing kept");
+    assert_eq!(get(&listing.instruments), 5, "the last good listing kept");
     assert_eq!(get(&listing.removed), 0);
     // Stale after 3 refreshes (0.9 s here): /readyz names the listing and why.
     wait_for("not ready: listing stale", Duration::from_secs(10), || {
@@ -372,9 +372,9 @@ async fn a_bad_listing_keeps_the_last_good_one_and_a_restart_uses_the_disk_copy(
     })
     .await;
     let (_, body) = http_get(run.http, "/readyz").unwrap();
-    assert!(body.contains("refused: it would drop 3 of the 4"), "{body}");
+    assert!(body.contains("refused: it would drop 4 of the 5"), "{body}");
     let (_, metrics) = http_get(run.http, "/metrics").unwrap();
-    assert!(metrics.contains("tickflow_listing_instruments{connector=\"upbit\"} 4"));
+    assert!(metrics.contains("tickflow_listing_instruments{connector=\"upbit\"} 5"));
     mode.store(0, Ordering::SeqCst);
     wait_for("ready again", Duration::from_secs(10), || {
         http_get(run.http, "/readyz").is_some_and(|(s, _)| s == 200)
@@ -387,7 +387,7 @@ async fn a_bad_listing_keeps_the_last_good_one_and_a_restart_uses_the_disk_copy(
     mode.store(1, Ordering::SeqCst);
     let run = gather(setup(app(&broker.bootstrap), vec![c.clone()])).await;
     let listing = Arc::clone(&run.state.listings[0]);
-    assert_eq!(get(&listing.instruments), 4);
+    assert_eq!(get(&listing.instruments), 5);
     assert!(listing.from_disk.load(Ordering::Relaxed));
     wait_for(
         "ticks from the disk copy's market",

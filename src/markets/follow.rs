@@ -124,6 +124,9 @@ impl ListingStats {
     }
 }
 
+/// Delistings one refresh may always make, whatever `max_drop` says.
+pub const ALWAYS_DROPPABLE: usize = 3;
+
 /// What to do with a listing.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Verdict {
@@ -150,7 +153,9 @@ pub fn judge(listing: &Listing, current: &[Instrument], follow: &Follow) -> Verd
     }
     let keep: HashSet<&Instrument> = chosen.iter().collect();
     let dropped = current.iter().filter(|i| !keep.contains(i)).count();
-    if !current.is_empty() && dropped as f64 > follow.max_drop * current.len() as f64 {
+    // A few delistings are always believed (a selection of one must be able to lose it).
+    let allowed = (follow.max_drop * current.len() as f64).max(ALWAYS_DROPPABLE as f64);
+    if dropped as f64 > allowed {
         return Verdict::Refuse(format!(
             "it would drop {dropped} of the {} instruments followed at once (max_drop = {})",
             current.len(),
@@ -428,17 +433,29 @@ mod tests {
         assert!(
             matches!(judge(&none, &[], &follow()), Verdict::Refuse(w) if w.contains("takes nothing"))
         );
-        // Dropping 3 of 4 followed at once: suspect.
-        let current = ins(&["BTC-KRW", "ETH-KRW", "SOL-KRW", "DOGE-KRW"]);
+        // Dropping 4 of 5 followed at once: suspect.
+        let current = ins(&["BTC-KRW", "ETH-KRW", "SOL-KRW", "DOGE-KRW", "XRP-KRW"]);
         let small = listing(&[("BTC-KRW", Trading)]);
         assert!(
-            matches!(judge(&small, &current, &follow()), Verdict::Refuse(w) if w.contains("drop 3 of the 4"))
+            matches!(judge(&small, &current, &follow()), Verdict::Refuse(w) if w.contains("drop 4 of the 5"))
         );
-        // Two of four (the limit) is a real delisting wave: followed.
+        // Three of five (up to 3 always) is a real delisting wave: followed.
         assert_eq!(
             judge(&l, &current, &follow()),
             Verdict::Follow(ins(&["BTC-KRW", "ETH-KRW"]))
         );
+        // Up to 3 at once are always believed, whatever the fraction: a small selection can
+        // lose what it follows.
+        let two = ins(&["BTC-KRW", "SOL-KRW"]);
+        assert_eq!(
+            judge(&small, &two, &follow()),
+            Verdict::Follow(ins(&["BTC-KRW"]))
+        );
+        let mut strict = follow();
+        strict.max_drop = 0.0;
+        assert!(matches!(judge(&small, &two, &strict), Verdict::Follow(_)));
+        let many = ins(&["A-KRW", "B-KRW", "C-KRW", "D-KRW", "BTC-KRW"]);
+        assert!(matches!(judge(&small, &many, &strict), Verdict::Refuse(_)));
         // Mostly rejected rows: not trusted.
         let mut bad = listing(&[("BTC-KRW", Trading)]);
         for _ in 0..2 {
