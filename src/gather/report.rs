@@ -131,7 +131,7 @@ fn listing_metrics(e: &mut Exposition, listings: &[Arc<crate::markets::ListingSt
             e.sample(name, &[("connector", l.connector.as_str())], field(l));
         }
     }
-    let name = "tickflow_listing_in_use_timestamp_seconds";
+    let name = "tickflow_listing_fetched_timestamp_seconds";
     e.family(
         name,
         "gauge",
