@@ -254,13 +254,7 @@ fn gate(args: &GateArgs, register: bool) -> anyhow::Result<ExitCode> {
 }
 
 /// Prints the registry's verdict on the newest version beside the local one.
-async fn ask(
-    registry: &Registry,
-    subject: &str,
-    family: &Family,
-    text: &str,
-    broken: bool,
-) -> u8 {
+async fn ask(registry: &Registry, subject: &str, family: &Family, text: &str, broken: bool) -> u8 {
     let verdict = registry
         .retrying("schema registry compatibility check", || {
             registry.compatibility(subject, family.kind, text)

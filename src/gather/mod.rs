@@ -204,9 +204,10 @@ impl GatherOutcome {
         let dead_letters_acked = get(&p.dlq_acked);
         let dead_letters_not_delivered =
             NotDelivered::of(&p.dlq_lost, dead_letters_produced, dead_letters_acked);
-        let references_produced = state.reference.as_ref().map_or(0, |r| {
-            get(&r.live) + get(&r.delisted)
-        });
+        let references_produced = state
+            .reference
+            .as_ref()
+            .map_or(0, |r| get(&r.live) + get(&r.delisted));
         let references_acked = get(&p.reference_acked);
         let references_not_delivered =
             NotDelivered::of(&p.reference_lost, references_produced, references_acked);
@@ -257,7 +258,11 @@ impl std::fmt::Display for GatherOutcome {
                 self.references_produced, self.references_acked, self.references_not_delivered,
             )?;
         }
-        write!(f, "{} received frames abandoned undecoded", self.frames_abandoned)
+        write!(
+            f,
+            "{} received frames abandoned undecoded",
+            self.frames_abandoned
+        )
     }
 }
 
@@ -326,7 +331,8 @@ pub async fn start(setup: GatherSetup, shutdown: watch::Receiver<bool>) -> anyho
     // The instrument reference's publisher (listings of [markets] connectors): its own
     // producer, counting into the shared producer statistics, on a thread of its own; it ends
     // when the last follower stops, then drains.
-    let reference_stats = instrument_schema_id.map(|_| Arc::new(reference::ReferenceStats::default()));
+    let reference_stats =
+        instrument_schema_id.map(|_| Arc::new(reference::ReferenceStats::default()));
     let (reference, publishing) = match (instrument_schema_id, &reference_stats) {
         (Some(id), Some(stats)) => {
             let mut p = TickProducer::new(

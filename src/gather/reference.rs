@@ -170,8 +170,10 @@ impl Publisher {
                     .remove(&(record.exchange, record.instrument.clone()));
                 continue;
             }
-            self.last
-                .insert((record.exchange, record.instrument.clone()), Sent { record, ticket });
+            self.last.insert(
+                (record.exchange, record.instrument.clone()),
+                Sent { record, ticket },
+            );
         }
     }
 
@@ -263,7 +265,11 @@ mod tests {
             true,
         ));
         assert_eq!(first.len(), 2);
-        assert!(first.iter().all(|r| r.state == State::Live && r.as_of_ts_us == 200));
+        assert!(
+            first
+                .iter()
+                .all(|r| r.state == State::Live && r.as_of_ts_us == 200)
+        );
         remember(&mut p, &first, Some(true));
         // Only the times moved: nothing.
         let same = update(

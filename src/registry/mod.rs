@@ -4,11 +4,13 @@
 //! ([`resolver`]).
 
 pub mod client;
+pub mod instrument;
 pub mod resolver;
 
 pub use client::{Registry, RegistryError, Verdict, code};
 
-use crate::codec::{Format, avro, instrument, proto};
+use crate::codec::instrument as reference;
+use crate::codec::{Format, avro, proto};
 use crate::config::{AppConfig, RegistrySettings};
 use crate::schemas::Kind;
 
@@ -54,16 +56,16 @@ impl Compiled {
             Format::Avro => Self {
                 name: "instrument",
                 kind: Kind::Avro,
-                version: instrument::SCHEMA_VERSION,
-                text: instrument::avro::INSTRUMENT_AVSC,
-                record: instrument::avro::RECORD_NAME,
+                version: reference::SCHEMA_VERSION,
+                text: reference::avro::INSTRUMENT_AVSC,
+                record: reference::avro::RECORD_NAME,
             },
             Format::Proto => Self {
                 name: "instrument",
                 kind: Kind::Protobuf,
-                version: instrument::SCHEMA_VERSION,
-                text: instrument::proto::INSTRUMENT_PROTO,
-                record: instrument::proto::MESSAGE_NAME,
+                version: reference::SCHEMA_VERSION,
+                text: reference::proto::INSTRUMENT_PROTO,
+                record: reference::proto::MESSAGE_NAME,
             },
         }
     }
@@ -73,7 +75,10 @@ impl Compiled {
     pub fn all(app: &AppConfig) -> [(Self, &str); 2] {
         [
             (Self::of(app.format), app.topics.ticks.as_str()),
-            (Self::instrument(app.format), app.topics.instruments.as_str()),
+            (
+                Self::instrument(app.format),
+                app.topics.instruments.as_str(),
+            ),
         ]
     }
 }
@@ -132,7 +137,12 @@ pub async fn producer_schema_id(app: &AppConfig) -> Result<u32, StartError> {
 /// `auto_register`. Without a registry, `[output] schema_id` too (the cache then reads the
 /// compiled schema).
 pub async fn instrument_schema_id(app: &AppConfig) -> Result<u32, StartError> {
-    schema_id(app, &app.topics.instruments, Compiled::instrument(app.format)).await
+    schema_id(
+        app,
+        &app.topics.instruments,
+        Compiled::instrument(app.format),
+    )
+    .await
 }
 
 async fn schema_id(app: &AppConfig, topic: &str, compiled: Compiled) -> Result<u32, StartError> {

@@ -129,8 +129,8 @@ pub fn to_value(r: &InstrumentRecord) -> Result<Value, CodecError> {
 /// Appends the Avro body of `r` (no framing).
 pub fn encode(r: &InstrumentRecord, out: &mut Vec<u8>) -> Result<(), CodecError> {
     #[allow(deprecated)]
-    let body =
-        apache_avro::to_avro_datum(schema()?, to_value(r)?).map_err(|e| invalid("record", e.to_string()))?;
+    let body = apache_avro::to_avro_datum(schema()?, to_value(r)?)
+        .map_err(|e| invalid("record", e.to_string()))?;
     out.extend_from_slice(&body);
     Ok(())
 }
@@ -175,7 +175,10 @@ fn unwrap_union(v: Value) -> Value {
 fn string(fields: &mut HashMap<String, Value>, field: &'static str) -> Result<String, CodecError> {
     match fields.remove(field).map(unwrap_union) {
         Some(Value::String(s)) => Ok(s),
-        Some(other) => Err(invalid(field, format!("expected a string, found {other:?}"))),
+        Some(other) => Err(invalid(
+            field,
+            format!("expected a string, found {other:?}"),
+        )),
         None => Err(invalid(field, "missing")),
     }
 }
@@ -186,7 +189,10 @@ fn micros(fields: &mut HashMap<String, Value>, field: &'static str) -> Result<i6
         Some(Value::TimestampMillis(n)) => n
             .checked_mul(1000)
             .ok_or_else(|| invalid(field, format!("{n} ms is out of range"))),
-        Some(other) => Err(invalid(field, format!("expected a timestamp, found {other:?}"))),
+        Some(other) => Err(invalid(
+            field,
+            format!("expected a timestamp, found {other:?}"),
+        )),
         None => Err(invalid(field, "missing")),
     }
 }
@@ -202,7 +208,10 @@ fn opt_decimal(
             decimal_from_bytes(field, &bytes).map(Some)
         }
         Some(Value::Bytes(b)) => decimal_from_bytes(field, &b).map(Some),
-        Some(other) => Err(invalid(field, format!("expected a decimal, found {other:?}"))),
+        Some(other) => Err(invalid(
+            field,
+            format!("expected a decimal, found {other:?}"),
+        )),
     }
 }
 
@@ -236,7 +245,12 @@ pub fn from_value(value: Value) -> Result<InstrumentRecord, CodecError> {
             .filter_map(|s| NOTICES.into_iter().find(|n| notice_symbol(*n) == s))
             .collect(),
         None => Vec::new(),
-        Some(other) => return Err(invalid("notices", format!("expected an array, found {other:?}"))),
+        Some(other) => {
+            return Err(invalid(
+                "notices",
+                format!("expected an array, found {other:?}"),
+            ));
+        }
     };
     notices.sort_unstable();
     notices.dedup();

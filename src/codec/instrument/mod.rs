@@ -140,7 +140,12 @@ impl InstrumentRecord {
     }
 
     /// Appends the Confluent-framed encoding in `format` with `schema_id` to `out`.
-    pub fn encode(&self, format: Format, schema_id: u32, out: &mut Vec<u8>) -> Result<(), CodecError> {
+    pub fn encode(
+        &self,
+        format: Format,
+        schema_id: u32,
+        out: &mut Vec<u8>,
+    ) -> Result<(), CodecError> {
         match format {
             Format::Avro => {
                 confluent::write_header(out, schema_id);

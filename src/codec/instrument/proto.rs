@@ -79,8 +79,12 @@ pub fn decode(body: &[u8]) -> Result<InstrumentRecord, CodecError> {
         .ok_or_else(|| invalid("exchange", format!("value {}", m.exchange)))?;
     let state =
         of(&State::ALL, m.state).ok_or_else(|| invalid("state", format!("value {}", m.state)))?;
-    let instrument = Instrument::parse(&m.instrument)
-        .ok_or_else(|| invalid("instrument", format!("`{}` is not BASE-QUOTE", m.instrument)))?;
+    let instrument = Instrument::parse(&m.instrument).ok_or_else(|| {
+        invalid(
+            "instrument",
+            format!("`{}` is not BASE-QUOTE", m.instrument),
+        )
+    })?;
     let mut notices: Vec<_> = m.notices.iter().filter_map(|n| of(&NOTICES, *n)).collect();
     notices.sort_unstable();
     notices.dedup();

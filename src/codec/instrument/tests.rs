@@ -30,7 +30,10 @@ fn both_formats_round_trip_exactly() {
         for format in [Format::Avro, Format::Proto] {
             let mut out = Vec::new();
             r.encode(format, 42, &mut out).unwrap();
-            assert_eq!(InstrumentRecord::decode(format, &out).unwrap(), (42, r.clone()));
+            assert_eq!(
+                InstrumentRecord::decode(format, &out).unwrap(),
+                (42, r.clone())
+            );
         }
     }
 }
@@ -40,7 +43,16 @@ fn a_size_that_cannot_be_carried_is_refused_not_rounded() {
     let mut r = record();
     r.tick_size = Some("0.0000000000000000001".parse().unwrap());
     let err = r.encode(Format::Avro, 1, &mut Vec::new()).unwrap_err();
-    assert!(matches!(err, CodecError::Unrepresentable { field: "tick_size", .. }), "{err}");
+    assert!(
+        matches!(
+            err,
+            CodecError::Unrepresentable {
+                field: "tick_size",
+                ..
+            }
+        ),
+        "{err}"
+    );
 }
 
 fn avro_symbols(name: &str) -> Vec<String> {
@@ -48,9 +60,15 @@ fn avro_symbols(name: &str) -> Vec<String> {
     fn find(v: &serde_json::Value, name: &str) -> Option<Vec<String>> {
         match v {
             serde_json::Value::Object(o) => {
-                if o.get("name").and_then(|n| n.as_str()) == Some(name) && o.get("symbols").is_some() {
+                if o.get("name").and_then(|n| n.as_str()) == Some(name)
+                    && o.get("symbols").is_some()
+                {
                     return Some(
-                        o["symbols"].as_array()?.iter().map(|s| s.as_str().unwrap().to_owned()).collect(),
+                        o["symbols"]
+                            .as_array()?
+                            .iter()
+                            .map(|s| s.as_str().unwrap().to_owned())
+                            .collect(),
                     );
                 }
                 o.values().find_map(|x| find(x, name))
@@ -71,7 +89,12 @@ fn enum_orders_follow_both_schemas() {
     };
     assert_eq!(
         avro_symbols("Exchange"),
-        with_unknown(Exchange::ALL.iter().map(|e| e.as_str().to_owned()).collect())
+        with_unknown(
+            Exchange::ALL
+                .iter()
+                .map(|e| e.as_str().to_owned())
+                .collect()
+        )
     );
     assert_eq!(
         avro_symbols("InstrumentState"),
@@ -86,7 +109,9 @@ fn enum_orders_follow_both_schemas() {
         with_unknown(NOTICES.iter().map(|n| notice_symbol(*n)).collect())
     );
     for (i, s) in STATUSES.iter().enumerate() {
-        let name = pb::ListingStatus::try_from(i as i32 + 1).unwrap().as_str_name();
+        let name = pb::ListingStatus::try_from(i as i32 + 1)
+            .unwrap()
+            .as_str_name();
         assert_eq!(name, format!("LISTING_STATUS_{}", status_symbol(*s)));
     }
     for (i, n) in NOTICES.iter().enumerate() {
@@ -94,7 +119,9 @@ fn enum_orders_follow_both_schemas() {
         assert_eq!(name, format!("NOTICE_{}", notice_symbol(*n)));
     }
     for (i, s) in State::ALL.iter().enumerate() {
-        let name = pb::InstrumentState::try_from(i as i32 + 1).unwrap().as_str_name();
+        let name = pb::InstrumentState::try_from(i as i32 + 1)
+            .unwrap()
+            .as_str_name();
         assert_eq!(name, format!("INSTRUMENT_STATE_{}", s.as_str()));
     }
     for (i, e) in Exchange::ALL.iter().enumerate() {
@@ -130,7 +157,10 @@ fn a_newer_writer_is_read_by_field_name() {
         let last = fields.pop().unwrap();
         fields.push((
             "venue_name".into(),
-            apache_avro::types::Value::Union(1, Box::new(apache_avro::types::Value::String("x".into()))),
+            apache_avro::types::Value::Union(
+                1,
+                Box::new(apache_avro::types::Value::String("x".into())),
+            ),
         ));
         fields.push(last);
     }
