@@ -54,6 +54,9 @@ pub struct ReferenceStats {
     pub applied: AtomicU64,
     /// Records Redis already held, or held a newer one of.
     pub stale: AtomicU64,
+    /// Records superseded by a later one of the same instrument before their batch was
+    /// written (consumed = applied + stale + coalesced + undecodable, once written).
+    pub coalesced: AtomicU64,
     /// Records that could not be decoded (skipped, left on the topic).
     pub undecodable: AtomicU64,
     /// Failed Redis writes (each retried).
@@ -76,7 +79,7 @@ impl ReferenceStats {
     /// Adds the reader's families to `e`.
     pub fn expose(&self, e: &mut Exposition) {
         let g = |a: &AtomicU64| a.load(Ordering::Relaxed);
-        let counters: [(&str, &str, u64); 7] = [
+        let counters: [(&str, &str, u64); 8] = [
             (
                 "tickflow_cache_reference_consumed_total",
                 "instrument records consumed",
@@ -91,6 +94,11 @@ impl ReferenceStats {
                 "tickflow_cache_reference_stale_total",
                 "instrument records Redis already held (replays) or held a newer one of",
                 g(&self.stale),
+            ),
+            (
+                "tickflow_cache_reference_coalesced_total",
+                "instrument records superseded by a later one of the same instrument in a batch",
+                g(&self.coalesced),
             ),
             (
                 "tickflow_cache_reference_undecodable_total",
@@ -278,10 +286,13 @@ impl Reader {
                                 let simulated = super::consume::is_simulated(&m);
                                 first_pending.get_or_insert_with(Instant::now);
                                 // Offsets order one key's records: the later is the newer.
-                                pending.insert(
+                                let earlier = pending.insert(
                                     (record.exchange, record.instrument.clone()),
                                     (record, simulated),
                                 );
+                                if earlier.is_some() {
+                                    r.coalesced.fetch_add(1, Ordering::Relaxed);
+                                }
                             }
                             Err(e) => {
                                 r.undecodable.fetch_add(1, Ordering::Relaxed);
