@@ -538,3 +538,195 @@ fn stock_python(test: &str) -> Option<String> {
     eprintln!("SKIP {test}: python confluent-kafka[avro,schemaregistry] not installed");
     None
 }
+
+/// A venue's REST listing on loopback: answers every request with the current body.
+async fn listing_server(body: Arc<std::sync::Mutex<String>>) -> String {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        loop {
+            let Ok((mut socket, _)) = listener.accept().await else {
+                return;
+            };
+            let body = body.lock().unwrap().clone();
+            tokio::spawn(async move {
+                let mut request = Vec::new();
+                let mut buf = [0u8; 1024];
+                while !request.windows(4).any(|w| w == b"\r\n\r\n") {
+                    match tokio::time::timeout(Duration::from_secs(5), socket.read(&mut buf)).await
+                    {
+                        Ok(Ok(n)) if n > 0 => request.extend_from_slice(&buf[..n]),
+                        _ => return,
+                    }
+                }
+                let response = format!(
+                    "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                    body.len()
+                );
+                let _ = socket.write_all(response.as_bytes()).await;
+                let _ = socket.shutdown().await;
+            });
+        }
+    });
+    format!("http://{addr}/v1/market/all?is_details=true")
+}
+
+fn upbit_listing(bases: &[&str]) -> String {
+    let rows: Vec<String> = bases
+        .iter()
+        .map(|b| {
+            format!(
+                r#"{{"market":"KRW-{b}","korean_name":"{b}","english_name":"{b}","market_event":{{"warning":false,"caution":{{"PRICE_FLUCTUATIONS":false,"TRADING_VOLUME_SOARING":false,"DEPOSIT_AMOUNT_SOARING":false,"GLOBAL_PRICE_DIFFERENCES":false,"CONCENTRATION_OF_SMALL_ACCOUNTS":false}}}}}}"#
+            )
+        })
+        .collect();
+    format!("[{}]", rows.join(","))
+}
+
+/// Gather with a `[markets]` connector (its listing from a loopback server, its feed from the
+/// simulator): the first listing publishes every followed instrument, unchanged refreshes
+/// nothing, a delisting one DELISTED record; the cache applies them; the last line accounts
+/// for every record.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn gather_publishes_the_followed_markets_and_the_cache_applies_them() {
+    let test = "gather_publishes_the_followed_markets_and_the_cache_applies_them";
+    let Some(broker) = Broker::start(test) else {
+        return;
+    };
+    let Some(redis_server) = RedisServer::start(test) else {
+        return;
+    };
+    let reg = Registry::stub(Options::default());
+    let url = redis_server.url();
+    let app = app(
+        &broker.bootstrap,
+        &reg.url,
+        "ticks.v1",
+        &[
+            ("TICKFLOW_SCHEMA_REGISTRY__AUTO_REGISTER", "true"),
+            ("TICKFLOW_REDIS__URL", url.as_str()),
+            ("TICKFLOW_CACHE__GROUP_ID", "instruments-gather"),
+            ("TICKFLOW_CACHE__HTTP_BIND", "127.0.0.1:0"),
+        ],
+    );
+    let body = Arc::new(std::sync::Mutex::new(upbit_listing(&["BTC", "ETH", "XRP"])));
+    let listing_url = listing_server(Arc::clone(&body)).await;
+    let (base, _sim) = common::start_simulator(50, Duration::from_secs(1), None).await;
+    let mut connector = tickflow::config::load_connector(
+        "upbit-krw.toml",
+        "exchange = \"upbit\"\nurl = \"wss://api.upbit.com/websocket/v1\"\nchannel = \"trade\"\n\
+         [markets]\nquotes = [\"KRW\"]\n",
+        &common::run::symbols(),
+    )
+    .unwrap()
+    .redirected_to(&base);
+    connector.enabled = true;
+    connector.backoff.initial = Duration::from_millis(100);
+    {
+        let m = connector.markets.as_mut().unwrap();
+        m.listing_url = listing_url;
+        m.refresh = Duration::from_millis(500);
+        m.cache_file = None;
+    }
+    let run = common::run::gather(common::run::setup(app.clone(), vec![connector])).await;
+    assert_eq!(reg.versions("instruments.v1-value").len(), 1);
+    let cache = cache(&app).await;
+    let reference = Arc::clone(run.state.reference.as_ref().unwrap());
+    let producer = Arc::clone(&run.state.producer);
+    wait_for(
+        "3 live records acknowledged",
+        Duration::from_secs(30),
+        || get(&producer.reference_acked) == 3,
+    )
+    .await;
+    // Refreshes that change nothing but the times publish nothing.
+    wait_for("two more listings", Duration::from_secs(30), || {
+        get(&reference.updates) >= 3
+    })
+    .await;
+    assert_eq!((get(&reference.live), get(&reference.delisted)), (3, 0));
+    let mut c = tickflow::cache::connect(&url, false).await.unwrap();
+    wait_for("the first records applied", Duration::from_secs(30), || {
+        get(&cache.stats.reference.applied) == 3
+    })
+    .await;
+    // XRP is delisted.
+    *body.lock().unwrap() = upbit_listing(&["BTC", "ETH"]);
+    wait_for(
+        "the delisting acknowledged",
+        Duration::from_secs(30),
+        || get(&producer.reference_acked) == 4,
+    )
+    .await;
+    assert_eq!((get(&reference.live), get(&reference.delisted)), (3, 1));
+    wait_for("the delisting applied", Duration::from_secs(30), || {
+        get(&cache.stats.reference.applied) == 4
+    })
+    .await;
+    assert_eq!(
+        members(&mut c, "px:live:UPBIT").await,
+        set(&["BTC-KRW", "ETH-KRW"])
+    );
+    // Ticks of XRP in flight at its delisting may still be written, never indexed.
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let index = members(&mut c, "px:index:UPBIT").await;
+        if index == set(&["BTC-KRW", "ETH-KRW"]) {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "px:index:UPBIT is {index:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let xrp: HashMap<String, String> = c.hgetall("px:{XRP-KRW}:UPBIT").await.unwrap();
+    assert_eq!(
+        xrp.get("listing").map(String::as_str),
+        Some("delisted"),
+        "{xrp:?}"
+    );
+    assert!(xrp.contains_key("last_price"), "{xrp:?}");
+    let (outcome, _) = run.finish().await;
+    assert!(outcome.references);
+    assert_eq!(
+        (outcome.references_produced, outcome.references_acked),
+        (4, 4)
+    );
+    assert_eq!(outcome.references_not_delivered.total(), 0);
+    assert!(
+        outcome
+            .to_string()
+            .contains("; instrument records: 4 produced, 4 acknowledged, 0 not delivered; "),
+        "{outcome}"
+    );
+    let stats = cache.finish().await;
+    assert_eq!(get(&stats.reference.consumed), 4);
+    // On the topic: three LIVE, then XRP's DELISTED.
+    let messages = common::stack::consume_all(
+        &broker.bootstrap,
+        &app.topics.instruments,
+        4,
+        Duration::from_secs(30),
+    );
+    let mut records: Vec<(String, &str)> = messages
+        .iter()
+        .map(|m| {
+            use rdkafka::message::Message;
+            let (_, r) = InstrumentRecord::decode(app.format, m.payload().unwrap()).unwrap();
+            assert_eq!(String::from_utf8_lossy(m.key().unwrap()), r.key());
+            (r.key(), r.state.as_str())
+        })
+        .collect();
+    records.sort();
+    assert_eq!(
+        records,
+        [
+            ("UPBIT:BTC-KRW".to_owned(), "LIVE"),
+            ("UPBIT:ETH-KRW".to_owned(), "LIVE"),
+            ("UPBIT:XRP-KRW".to_owned(), "DELISTED"),
+            ("UPBIT:XRP-KRW".to_owned(), "LIVE"),
+        ]
+    );
+}
