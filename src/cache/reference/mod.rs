@@ -12,7 +12,8 @@
 //!
 //! A record that cannot be decoded is counted and logged (once per reason per 10 s) and
 //! skipped: it stays on the topic, where the next version of the cache may read it. Redis
-//! failing: the batch is retried with backoff and consumption waits.
+//! failing: the batch is retried with backoff and consumption waits. The partitions read are
+//! those the topic has at start (a partition added later is read from the next start on).
 
 pub mod store;
 
