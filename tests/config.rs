@@ -536,3 +536,54 @@ fn tempdir() -> std::path::PathBuf {
     std::fs::create_dir_all(&dir).unwrap();
     dir
 }
+
+/// Each shipped connector's commented full-market example is valid: uncommented in place of
+/// `instruments`, the file loads and follows whole markets.
+#[test]
+fn the_shipped_full_market_examples_load() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("connectors");
+    for name in ["upbit", "binance", "bithumb", "bithumb-legacy"] {
+        let text = std::fs::read_to_string(dir.join(format!("{name}.toml"))).unwrap();
+        let mut out = String::new();
+        let mut in_example = false;
+        for line in text.lines() {
+            if line.starts_with("instruments = ") {
+                continue;
+            }
+            if line == "# [markets]" {
+                in_example = true;
+            } else if in_example && !line.starts_with("# ") {
+                in_example = false;
+            }
+            if in_example {
+                out.push_str(&line[2..]);
+            } else {
+                out.push_str(line);
+            }
+            out.push('\n');
+        }
+        // The example's section must come after the root keys: move it to the end.
+        let (head, example) = out.split_once("[markets]\n").expect(name);
+        let mut example_lines = Vec::new();
+        let mut rest = Vec::new();
+        let mut taking = true;
+        for line in example.lines() {
+            if taking && (line.is_empty() || line.starts_with('[')) {
+                taking = false;
+            }
+            if taking {
+                example_lines.push(line)
+            } else {
+                rest.push(line)
+            }
+        }
+        let file = format!(
+            "{head}{}\n[markets]\n{}\n",
+            rest.join("\n"),
+            example_lines.join("\n")
+        );
+        let c = load_connector(&format!("{name}.toml"), &file, &symbols())
+            .unwrap_or_else(|e| panic!("{name}: {e}\n{file}"));
+        assert!(c.instruments.is_empty() && c.markets.is_some(), "{name}");
+    }
+}

@@ -55,12 +55,8 @@ pub(super) async fn first(
     let (fetched, instruments, from_disk) = first_listing(&follow, client)
         .await
         .map_err(|why| anyhow::anyhow!("connector `{}`: no listing: {why}", connector.name))?;
-    let stats = Arc::new(ListingStats {
-        connector: connector.name.clone(),
-        stale_after: follow.stale_after(),
-        ..ListingStats::default()
-    });
-    accepted(&stats, &fetched, instruments.len(), from_disk);
+    let stats = Arc::new(ListingStats::new(&connector.name, follow.stale_after()));
+    accepted(&stats, &fetched, &instruments, from_disk);
     let symbols = symbols_of(
         &fetched.listing,
         connector.profile.needs_symbol_table,

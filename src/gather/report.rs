@@ -232,7 +232,7 @@ pub fn metrics(state: &GatherState) -> String {
         .collect();
     type ConnCounter = fn(&crate::ws::ConnectionStats) -> &AtomicU64;
     // (name, type, help, counter, divisor: µs counters are exported in seconds).
-    let per_connection: [(&str, &str, &str, ConnCounter, f64); 9] = [
+    let per_connection: [(&str, &str, &str, ConnCounter, f64); 12] = [
         (
             "tickflow_ws_up",
             "gauge",
@@ -294,6 +294,27 @@ pub fn metrics(state: &GatherState) -> String {
             "counter",
             "connections closed by a frame above the 16 MiB socket cap",
             |s| &s.socket_cap_closes,
+            1.0,
+        ),
+        (
+            "tickflow_ws_instruments",
+            "gauge",
+            "instruments the connection is asked to carry (0 once retired)",
+            |s| &s.instruments,
+            1.0,
+        ),
+        (
+            "tickflow_ws_change_requests_total",
+            "counter",
+            "requests sent to change a running subscription (listings, delistings)",
+            |s| &s.change_requests,
+            1.0,
+        ),
+        (
+            "tickflow_ws_change_renewals_total",
+            "counter",
+            "renewals to apply a change where the venue cannot change a running subscription",
+            |s| &s.change_renewals,
             1.0,
         ),
     ];

@@ -69,9 +69,28 @@ pub struct ListingStats {
     pub problem: Mutex<Option<String>>,
     /// See [`Follow::stale_after`].
     pub stale_after: Duration,
+    /// The instruments followed now, sorted.
+    following: Mutex<Vec<Instrument>>,
 }
 
 impl ListingStats {
+    /// Fresh stats of `connector`'s listing, stale after `stale_after`.
+    pub fn new(connector: &str, stale_after: Duration) -> Self {
+        Self {
+            connector: connector.to_owned(),
+            stale_after,
+            ..Self::default()
+        }
+    }
+
+    /// The instruments followed now, sorted.
+    pub fn following(&self) -> Vec<Instrument> {
+        self.following
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
+
     /// `Err` with why, when the listing in use is older than [`Follow::stale_after`].
     pub fn ready(&self, now_us: u64) -> Result<(), String> {
         let since = self.in_use_since_us.load(Ordering::Relaxed);
@@ -105,6 +124,9 @@ impl ListingStats {
     }
 }
 
+/// Delistings one refresh may always make, whatever `max_drop` says.
+pub const ALWAYS_DROPPABLE: usize = 3;
+
 /// What to do with a listing.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Verdict {
@@ -131,7 +153,9 @@ pub fn judge(listing: &Listing, current: &[Instrument], follow: &Follow) -> Verd
     }
     let keep: HashSet<&Instrument> = chosen.iter().collect();
     let dropped = current.iter().filter(|i| !keep.contains(i)).count();
-    if !current.is_empty() && dropped as f64 > follow.max_drop * current.len() as f64 {
+    // A few delistings are always believed (a selection of one must be able to lose it).
+    let allowed = (follow.max_drop * current.len() as f64).max(ALWAYS_DROPPABLE as f64);
+    if dropped as f64 > allowed {
         return Verdict::Refuse(format!(
             "it would drop {dropped} of the {} instruments followed at once (max_drop = {})",
             current.len(),
@@ -283,7 +307,7 @@ pub async fn run(
         stats
             .removed
             .fetch_add(removed.len() as u64, Ordering::Relaxed);
-        accepted(&stats, &f, chosen.len(), false);
+        accepted(&stats, &f, &chosen, false);
         let connector = Arc::clone(feed.shared_config());
         tokio::select! {
             biased;
@@ -297,14 +321,22 @@ pub async fn run(
     }
 }
 
-/// Records an accepted listing.
-pub fn accepted(stats: &ListingStats, f: &Fetched, following: usize, from_disk: bool) {
+/// Records an accepted listing of which `following` are followed.
+pub fn accepted(stats: &ListingStats, f: &Fetched, following: &[Instrument], from_disk: bool) {
     stats.accepted.fetch_add(1, Ordering::Relaxed);
     stats
         .in_use_since_us
         .store(u64::try_from(f.at_us).unwrap_or(0), Ordering::Relaxed);
     stats.from_disk.store(from_disk, Ordering::Relaxed);
-    stats.instruments.store(following as u64, Ordering::Relaxed);
+    stats
+        .instruments
+        .store(following.len() as u64, Ordering::Relaxed);
+    following.clone_into(
+        &mut stats
+            .following
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner),
+    );
 }
 
 /// Logs a problem once per episode (until a listing is accepted again).
@@ -401,17 +433,29 @@ mod tests {
         assert!(
             matches!(judge(&none, &[], &follow()), Verdict::Refuse(w) if w.contains("takes nothing"))
         );
-        // Dropping 3 of 4 followed at once: suspect.
-        let current = ins(&["BTC-KRW", "ETH-KRW", "SOL-KRW", "DOGE-KRW"]);
+        // Dropping 4 of 5 followed at once: suspect.
+        let current = ins(&["BTC-KRW", "ETH-KRW", "SOL-KRW", "DOGE-KRW", "XRP-KRW"]);
         let small = listing(&[("BTC-KRW", Trading)]);
         assert!(
-            matches!(judge(&small, &current, &follow()), Verdict::Refuse(w) if w.contains("drop 3 of the 4"))
+            matches!(judge(&small, &current, &follow()), Verdict::Refuse(w) if w.contains("drop 4 of the 5"))
         );
-        // Two of four (the limit) is a real delisting wave: followed.
+        // Three of five (up to 3 always) is a real delisting wave: followed.
         assert_eq!(
             judge(&l, &current, &follow()),
             Verdict::Follow(ins(&["BTC-KRW", "ETH-KRW"]))
         );
+        // Up to 3 at once are always believed, whatever the fraction: a small selection can
+        // lose what it follows.
+        let two = ins(&["BTC-KRW", "SOL-KRW"]);
+        assert_eq!(
+            judge(&small, &two, &follow()),
+            Verdict::Follow(ins(&["BTC-KRW"]))
+        );
+        let mut strict = follow();
+        strict.max_drop = 0.0;
+        assert!(matches!(judge(&small, &two, &strict), Verdict::Follow(_)));
+        let many = ins(&["A-KRW", "B-KRW", "C-KRW", "D-KRW", "BTC-KRW"]);
+        assert!(matches!(judge(&small, &many, &strict), Verdict::Refuse(_)));
         // Mostly rejected rows: not trusted.
         let mut bad = listing(&[("BTC-KRW", Trading)]);
         for _ in 0..2 {
@@ -428,11 +472,7 @@ mod tests {
 
     #[test]
     fn readiness_says_when_the_listing_in_use_is_stale() {
-        let s = ListingStats {
-            connector: "upbit".into(),
-            stale_after: Duration::from_secs(180),
-            ..ListingStats::default()
-        };
+        let s = ListingStats::new("upbit", Duration::from_secs(180));
         s.in_use_since_us.store(1_000_000_000, Ordering::Relaxed);
         assert!(s.ready(1_000_000_000 + 180_000_000).is_ok());
         s.set_problem(Some("GET x: timed out".into()));

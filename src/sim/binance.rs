@@ -1,12 +1,18 @@
 //! Binance spot at `/binance/ws` and `/binance/stream`: streams named in the URL
-//! (`?streams=btcusdt@ticker/ethbtc@trade`) or subscribed with `{"method":"SUBSCRIBE"}`
-//! (acked), combined-stream envelopes, server pings, strings with 8 decimals as Binance writes
-//! them. Channels: ticker, miniTicker, bookTicker (no event time), trade, aggTrade.
+//! (`?streams=btcusdt@ticker/ethbtc@trade`) or changed on the open socket with
+//! `{"method":"SUBSCRIBE"|"UNSUBSCRIBE","params":[..],"id":N}` (acked `{"result":null,"id":N}`;
+//! a symbol not in the listing is refused with `{"error":{"code":2,"msg":"Invalid symbol: .."}}`)
+//! and `LIST_SUBSCRIPTIONS`; combined-stream envelopes, server pings, strings with 8 decimals
+//! as Binance writes them. Channels: ticker, miniTicker, bookTicker (no event time), trade,
+//! aggTrade. Its listing is `GET /binance/api/v3/exchangeInfo`.
 
-use super::market::Quote;
-use super::{Feed, Protocol, SimConfig};
+use super::listings::{Listings, SimMarket, VenueListing};
+use super::market::{Quote, price_step};
+use super::{Context, Feed, Protocol, SimConfig, now_ms};
 use crate::exchange::SymbolTable;
-use crate::model::Instrument;
+use crate::exchange::binance::listing::status_name;
+use crate::model::listing::ListingStatus;
+use crate::model::{Exchange, Instrument};
 use rust_decimal::Decimal;
 use std::time::Duration;
 use tokio_tungstenite::tungstenite::Message;
@@ -22,14 +28,139 @@ pub(super) fn route(path: &str, query: &str) -> Option<Box<dyn Protocol>> {
         .map(str::to_owned);
     Some(Box::new(Binance {
         url_streams: streams,
+        streams: Vec::new(),
     }))
+}
+
+/// Binance's listing: 1,300 trading symbols by default (like the venue in 2025) over USDT,
+/// BTC, FDUSD, USDC, TRY and EUR, and 65 more lingering as `BREAK`.
+pub(super) const LISTING: VenueListing = VenueListing {
+    exchange: Exchange::Binance,
+    default_markets: 1300,
+    named: &[
+        "BTC-USDT", "ETH-USDT", "SOL-USDT", "XRP-USDT", "BNB-USDT", "ETH-BTC", "BNB-BTC",
+    ],
+    quotes: &[
+        ("USDT", 50),
+        ("BTC", 20),
+        ("FDUSD", 10),
+        ("USDC", 10),
+        ("TRY", 5),
+        ("EUR", 5),
+    ],
+    statuses: true,
+    broken_per_100: 5,
+    notices: |_| Vec::new(),
+    native: symbol,
+};
+
+/// Binance's symbol: `BTCUSDT`.
+fn symbol(i: &Instrument) -> String {
+    format!("{}{}", i.base(), i.quote())
+}
+
+/// The markets of a symbol table (`--binance-symbols`, the bundled one), with their statuses
+/// (an unknown status is read as trading).
+pub(super) fn table_markets(table: &SymbolTable) -> Vec<SimMarket> {
+    const STATUSES: [ListingStatus; 8] = [
+        ListingStatus::Trading,
+        ListingStatus::PreTrading,
+        ListingStatus::PostTrading,
+        ListingStatus::CancelOnly,
+        ListingStatus::Halted,
+        ListingStatus::AuctionMatch,
+        ListingStatus::EndOfDay,
+        ListingStatus::Break,
+    ];
+    // The table has no iterator; its CSV form is its stable public shape.
+    table
+        .to_csv()
+        .lines()
+        .filter(|l| !l.starts_with('#'))
+        .filter_map(|line| {
+            let mut cols = line.split(',');
+            let (native, base, quote, status) =
+                (cols.next()?, cols.next()?, cols.next()?, cols.next()?);
+            let instrument = Instrument::new(base, quote)?;
+            let status = STATUSES
+                .into_iter()
+                .find(|s| status_name(*s) == status)
+                .unwrap_or(ListingStatus::Trading);
+            Some(SimMarket {
+                exchange: Exchange::Binance,
+                native: native.to_owned(),
+                instrument,
+                status,
+                notices: Vec::new(),
+                hot: false,
+            })
+        })
+        .collect()
+}
+
+pub(super) fn rest(path: &str, _query: &str, listings: &Listings) -> Option<String> {
+    (path == "/binance/api/v3/exchangeInfo")
+        .then(|| exchange_info(&listings.markets(Exchange::Binance), now_ms()))
+}
+
+/// `{"timezone":"UTC","serverTime":..,"rateLimits":[..],"exchangeFilters":[],"symbols":[..]}`
+/// with each symbol's status, assets, `PRICE_FILTER.tickSize` (the walk's price step) and
+/// `LOT_SIZE.stepSize` (the simulated sizes' 8 decimals).
+fn exchange_info(markets: &[SimMarket], now_ms: i64) -> String {
+    let symbols: Vec<serde_json::Value> = markets
+        .iter()
+        .map(|m| {
+            let tick = format!("{:.8}", price_step(&m.instrument));
+            serde_json::json!({
+                "symbol": m.native,
+                "status": status_name(m.status),
+                "baseAsset": m.instrument.base(),
+                "baseAssetPrecision": 8,
+                "quoteAsset": m.instrument.quote(),
+                "quotePrecision": 8,
+                "quoteAssetPrecision": 8,
+                "orderTypes": ["LIMIT", "LIMIT_MAKER", "MARKET"],
+                "icebergAllowed": true,
+                "ocoAllowed": true,
+                "isSpotTradingAllowed": true,
+                "isMarginTradingAllowed": false,
+                "filters": [
+                    {"filterType": "PRICE_FILTER", "minPrice": tick,
+                     "maxPrice": "1000000.00000000", "tickSize": tick},
+                    {"filterType": "LOT_SIZE", "minQty": "0.00000001",
+                     "maxQty": "9000000.00000000", "stepSize": "0.00000001"},
+                ],
+                "permissions": [],
+                "permissionSets": [["SPOT"]],
+            })
+        })
+        .collect();
+    serde_json::json!({
+        "timezone": "UTC",
+        "serverTime": now_ms,
+        "rateLimits": [
+            {"rateLimitType": "REQUEST_WEIGHT", "interval": "MINUTE", "intervalNum": 1,
+             "limit": 6000},
+            {"rateLimitType": "RAW_REQUESTS", "interval": "MINUTE", "intervalNum": 5,
+             "limit": 61000},
+        ],
+        "exchangeFilters": [],
+        "symbols": symbols,
+    })
+    .to_string()
 }
 
 struct Binance {
     url_streams: Option<String>,
+    /// The connection's streams, in subscription order, as the client named them.
+    streams: Vec<String>,
 }
 
 impl Protocol for Binance {
+    fn exchange(&self) -> Exchange {
+        Exchange::Binance
+    }
+
     fn error_frame(&self) -> &'static str {
         "{\"code\":-1,\"msg\":\"simulated fault\"}"
     }
@@ -38,15 +169,14 @@ impl Protocol for Binance {
         Some(config.binance_ping)
     }
 
-    fn url_feed(&mut self, config: &SimConfig) -> Option<Feed> {
+    fn url_feed(&mut self, cx: &Context) -> Option<Feed> {
         let streams = self.url_streams.take()?;
-        Some(feed(
-            &config.binance_symbols,
-            streams.split('/').map(str::to_owned).collect(),
-        ))
+        self.streams = streams.split('/').map(str::to_owned).collect();
+        Some(feed(&cx.listings, &self.streams))
     }
 
-    fn on_text(&mut self, text: &str, config: &SimConfig) -> (Vec<Message>, Option<Feed>) {
+    fn on_text(&mut self, text: &str, cx: &Context) -> (Vec<Message>, Option<Feed>) {
+        let reply = |v: serde_json::Value| vec![Message::text(v.to_string())];
         let request: serde_json::Value = match serde_json::from_str(text) {
             Ok(v) => v,
             Err(_) => {
@@ -60,23 +190,39 @@ impl Protocol for Binance {
             .get("id")
             .cloned()
             .unwrap_or(serde_json::Value::Null);
-        let streams: Option<Vec<String>> =
+        let params: Option<Vec<String>> =
             request.get("params").and_then(|p| p.as_array()).map(|a| {
                 a.iter()
                     .filter_map(|s| s.as_str().map(str::to_owned))
                     .collect()
             });
-        match (request.get("method").and_then(|m| m.as_str()), streams) {
-            (Some("SUBSCRIBE"), Some(streams)) => {
-                let ack = serde_json::json!({"result": null, "id": id});
-                (
-                    vec![Message::text(ack.to_string())],
-                    Some(feed(&config.binance_symbols, streams)),
-                )
+        let ack = serde_json::json!({"result": null, "id": id});
+        match (request.get("method").and_then(|m| m.as_str()), params) {
+            (Some("SUBSCRIBE"), Some(params)) => {
+                // The whole request is refused for one symbol the venue does not list.
+                if let Some(bad) = params.iter().find(|s| !listed(&cx.listings, s)) {
+                    let msg = format!("Invalid symbol: {bad}");
+                    let err = serde_json::json!({"error": {"code": 2, "msg": msg}, "id": id});
+                    return (reply(err), None);
+                }
+                for s in params {
+                    if !self.streams.contains(&s) {
+                        self.streams.push(s);
+                    }
+                }
+                (reply(ack), Some(feed(&cx.listings, &self.streams)))
             }
+            (Some("UNSUBSCRIBE"), Some(params)) => {
+                self.streams.retain(|s| !params.contains(s));
+                (reply(ack), Some(feed(&cx.listings, &self.streams)))
+            }
+            (Some("LIST_SUBSCRIPTIONS"), _) => (
+                reply(serde_json::json!({"result": self.streams, "id": id})),
+                None,
+            ),
             _ => {
                 let err = serde_json::json!({"code": 2, "msg": "Invalid request", "id": id});
-                (vec![Message::text(err.to_string())], None)
+                (reply(err), None)
             }
         }
     }
@@ -85,9 +231,19 @@ impl Protocol for Binance {
 /// The channels the simulator streams.
 const CHANNELS: [&str; 5] = ["ticker", "miniTicker", "bookTicker", "trade", "aggTrade"];
 
-/// Streams like `btcusdt@ticker`; unknown symbols and channels are ignored, as Binance sends
-/// nothing for them.
-fn feed(symbols: &SymbolTable, streams: Vec<String>) -> Feed {
+/// Whether a stream's symbol is in the listing (any status); a name without `@` names no
+/// symbol and is taken as it is.
+fn listed(listings: &Listings, stream: &str) -> bool {
+    stream.split_once('@').is_none_or(|(symbol, _)| {
+        listings
+            .by_native(Exchange::Binance, &symbol.to_ascii_uppercase())
+            .is_some()
+    })
+}
+
+/// Streams like `btcusdt@ticker`; symbols not listed and channels not simulated are left out,
+/// as Binance sends nothing for them.
+fn feed(listings: &Listings, streams: &[String]) -> Feed {
     // (instrument, symbol, stream name, channel) per stream, in request order.
     let mut routes: Vec<(Instrument, String, String, &'static str)> = Vec::new();
     for stream in streams {
@@ -98,8 +254,8 @@ fn feed(symbols: &SymbolTable, streams: Vec<String>) -> Feed {
             continue;
         };
         let upper = symbol.to_ascii_uppercase();
-        if let Some(entry) = symbols.get(&upper) {
-            routes.push((entry.instrument.clone(), upper, stream.clone(), channel));
+        if let Some(m) = listings.by_native(Exchange::Binance, &upper) {
+            routes.push((m.instrument, upper, stream.clone(), channel));
         }
     }
     let streams = routes

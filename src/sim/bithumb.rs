@@ -1,14 +1,18 @@
 //! Bithumb: the v1 API at `/bithumb/websocket/v1` (the Upbit format, [`super::upbit`], in
 //! Bithumb's dialect) and the legacy API at `/bithumb/pub/ws`: a connect notice, one
 //! `{"type":"ticker"|"transaction","symbols":[..]}` subscribe per channel with its ack, every
-//! value a string, times as KST wall clock.
+//! value a string, times as KST wall clock. Its listing is the v1 API's Upbit-shaped
+//! `GET /bithumb/v1/market/all` (`?isDetails=true` adds `market_warning`), one for both APIs.
 
+use super::listings::{Listings, VenueListing};
 use super::market::Quote;
-use super::upbit::Quotation;
-use super::{Feed, Protocol, SimConfig};
+use super::upbit::{Details, Quotation, details, market_all};
+use super::{Context, Feed, Protocol};
 use crate::exchange::bithumb::{KST_OFFSET_SECS, legacy_symbol, parse_legacy_symbol};
-use crate::model::Instrument;
+use crate::exchange::upbit::market_code;
+use crate::model::listing::Notice;
 use crate::model::time::CivilTime;
+use crate::model::{Exchange, Instrument};
 use rust_decimal::Decimal;
 use tokio_tungstenite::tungstenite::Message;
 
@@ -20,6 +24,38 @@ pub(super) fn route(path: &str, _query: &str) -> Option<Box<dyn Protocol>> {
     }
 }
 
+/// Bithumb's listing: 450 KRW markets by default (like the venue in 2025), one generated
+/// market in 20 under `CAUTION`.
+pub(super) const LISTING: VenueListing = VenueListing {
+    exchange: Exchange::Bithumb,
+    default_markets: 450,
+    named: &[
+        "BTC-KRW", "ETH-KRW", "XRP-KRW", "SOL-KRW", "DOGE-KRW", "ADA-KRW", "DOT-KRW", "LINK-KRW",
+        "TRX-KRW", "AVAX-KRW",
+    ],
+    quotes: &[("KRW", 1)],
+    statuses: false,
+    broken_per_100: 0,
+    notices: |n| {
+        if n % 20 == 7 {
+            vec![Notice::Caution]
+        } else {
+            Vec::new()
+        }
+    },
+    native: market_code,
+};
+
+pub(super) fn rest(path: &str, query: &str, listings: &Listings) -> Option<String> {
+    (path == "/bithumb/v1/market/all").then(|| {
+        market_all(
+            &listings.markets(Exchange::Bithumb),
+            details(query),
+            Details::MarketWarning,
+        )
+    })
+}
+
 /// The legacy API: filters add up, one channel per subscribe message.
 #[derive(Default)]
 struct Legacy {
@@ -29,6 +65,10 @@ struct Legacy {
 }
 
 impl Protocol for Legacy {
+    fn exchange(&self) -> Exchange {
+        Exchange::Bithumb
+    }
+
     fn greeting(&self) -> Option<Message> {
         Some(Message::text(
             "{\"status\":\"0000\",\"resmsg\":\"Connected Successfully\"}",
@@ -39,7 +79,7 @@ impl Protocol for Legacy {
         "{\"status\":\"5300\",\"resmsg\":\"simulated fault\"}"
     }
 
-    fn on_text(&mut self, text: &str, _config: &SimConfig) -> (Vec<Message>, Option<Feed>) {
+    fn on_text(&mut self, text: &str, _cx: &Context) -> (Vec<Message>, Option<Feed>) {
         let Some((instruments, channel, tick_type)) = parse_request(text) else {
             let refused = "{\"status\":\"5100\",\"resmsg\":\"Invalid Filter Syntax\"}";
             return (vec![Message::text(refused)], None);

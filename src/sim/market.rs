@@ -52,6 +52,11 @@ impl Quote {
     }
 }
 
+/// The price step of `instrument`'s walk (what Binance's listing publishes as `tickSize`).
+pub fn price_step(instrument: &Instrument) -> Decimal {
+    start(instrument).1
+}
+
 /// Starting price and price step for a few well-known instruments; others get 100.00.
 fn start(instrument: &Instrument) -> (Decimal, Decimal) {
     let d = |m: i64, s: u32| Decimal::new(m, s);
@@ -82,33 +87,46 @@ pub struct Market {
 impl Market {
     /// A market for `instruments`, reproducible for a given `seed`.
     pub fn new(instruments: &[Instrument], seed: u64) -> Self {
-        let quotes = instruments
-            .iter()
-            .map(|i| {
-                let (price, tick) = start(i);
-                let q = Quote {
-                    instrument: i.clone(),
-                    last: price,
-                    last_qty: Decimal::new(1, 2),
-                    open: price,
-                    high: price,
-                    low: price,
-                    prev_close: price,
-                    volume: Decimal::ZERO,
-                    quote_volume: Decimal::ZERO,
-                    bid: price - tick,
-                    bid_qty: Decimal::ONE,
-                    ask: price,
-                    ask_qty: Decimal::ONE,
-                    trade_id: 1_000_000,
-                    tick,
-                };
-                (i.clone(), q)
-            })
-            .collect();
-        Self {
+        let mut market = Self {
             rng: seed | 1,
-            quotes,
+            quotes: HashMap::new(),
+        };
+        market.follow(instruments);
+        market
+    }
+
+    /// Follows exactly `instruments` from now on: the ones it already walks keep their state
+    /// (price, statistics, trade ids), new ones start fresh, the others are forgotten. A
+    /// subscription that changes on a running connection does not restart the instruments
+    /// it keeps.
+    pub fn follow(&mut self, instruments: &[Instrument]) {
+        let keep: std::collections::HashSet<&Instrument> = instruments.iter().collect();
+        self.quotes.retain(|i, _| keep.contains(i));
+        for i in instruments {
+            self.quotes
+                .entry(i.clone())
+                .or_insert_with(|| Self::fresh(i));
+        }
+    }
+
+    fn fresh(i: &Instrument) -> Quote {
+        let (price, tick) = start(i);
+        Quote {
+            instrument: i.clone(),
+            last: price,
+            last_qty: Decimal::new(1, 2),
+            open: price,
+            high: price,
+            low: price,
+            prev_close: price,
+            volume: Decimal::ZERO,
+            quote_volume: Decimal::ZERO,
+            bid: price - tick,
+            bid_qty: Decimal::ONE,
+            ask: price,
+            ask_qty: Decimal::ONE,
+            trade_id: 1_000_000,
+            tick,
         }
     }
 
@@ -160,5 +178,28 @@ mod tests {
             assert!(qa.bid <= qa.ask);
             assert!(crate::model::validate::fits_wire(qa.change_rate()));
         }
+    }
+
+    #[test]
+    fn followed_instruments_keep_their_state_new_ones_start_fresh() {
+        let (btc, eth, xrp) = (
+            Instrument::parse("BTC-KRW").unwrap(),
+            Instrument::parse("ETH-KRW").unwrap(),
+            Instrument::parse("XRP-KRW").unwrap(),
+        );
+        let mut m = Market::new(&[btc.clone(), eth.clone()], 3);
+        for _ in 0..5 {
+            m.step(&btc);
+            m.step(&eth);
+        }
+        let btc_before = m.step(&btc).unwrap().clone();
+        m.follow(&[btc.clone(), xrp.clone()]);
+        let btc_after = m.step(&btc).unwrap().clone();
+        assert_eq!(btc_after.trade_id, btc_before.trade_id + 1);
+        assert_eq!(btc_after.volume, btc_before.volume + btc_after.last_qty);
+        assert_eq!(m.step(&xrp).unwrap().trade_id, 1_000_001);
+        assert!(m.step(&eth).is_none(), "dropped instruments are forgotten");
+        m.follow(std::slice::from_ref(&eth));
+        assert_eq!(m.step(&eth).unwrap().trade_id, 1_000_001);
     }
 }

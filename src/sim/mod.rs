@@ -1,39 +1,51 @@
-//! `tickflow simulate`: a local WebSocket server speaking each exchange's protocol closely
-//! enough that the real adapters and runtime connect to it unchanged. One file per venue
-//! (`<venue>.rs`, mirroring `src/exchange/<venue>/`) implements [`Protocol`] for its paths;
-//! [`ROUTES`] lists them. This file is the generic server: routing, pacing, faults.
+//! `tickflow simulate`: a local server speaking each exchange's protocol closely enough that
+//! the real adapters, runtime and listing decoders connect to it unchanged. One file per venue
+//! (`<venue>.rs`, mirroring `src/exchange/<venue>/`) implements [`Protocol`] for its WebSocket
+//! paths, renders its REST listing and states how its listing is made ([`VENUES`]); [`ROUTES`]
+//! and [`REST`] list them. This file is the generic server: telling WebSocket upgrades from
+//! plain HTTP, routing, the shared state.
 //!
-//! Paths (one port for all):
+//! WebSocket paths (one port for all):
 //! - `/upbit/websocket/v1` — Upbit: `[{ticket},{type,codes}...,{format}]` subscribe (ticker,
-//!   trade, orderbook), JSON in binary frames, `PING` → `{"status":"UP"}`.
+//!   trade, orderbook), JSON in binary frames, `PING` → `{"status":"UP"}`; a new request
+//!   replaces the connection's set, codes not listed send nothing.
 //! - `/bithumb/websocket/v1` — Bithumb v1: the same protocol in text frames, string trade ids,
 //!   orderbook times in µs strings.
 //! - `/bithumb/pub/ws` — Bithumb legacy: connect notice, `{"type":"ticker"|"transaction",
 //!   "symbols":[..]}` subscribes and their acks, all-string values with KST times.
 //! - `/binance/stream?streams=a@ticker/b@trade` (subscribed by URL) or `/binance/ws`,
-//!   `/binance/stream` plus `{"method":"SUBSCRIBE"}` (acked): ticker, miniTicker, bookTicker,
-//!   trade, aggTrade; server pings on a period.
+//!   `/binance/stream` plus `{"method":"SUBSCRIBE"|"UNSUBSCRIBE"|"LIST_SUBSCRIPTIONS"}`
+//!   (acked; a symbol not listed is refused): ticker, miniTicker, bookTicker, trade, aggTrade;
+//!   server pings on a period.
+//!
+//! Plain HTTP on the same port (`rest.rs`): each venue's REST listing at its own path under
+//! `/<exchange>` (`/upbit/v1/market/all`, `/bithumb/v1/market/all`,
+//! `/binance/api/v3/exchangeInfo`) and the control endpoints `POST /sim/<exchange>/list`,
+//! `/delist` and `/status` that change the shared [`Listings`] while connections run.
 //!
 //! Each connection streams its subscribed (instrument, channel) pairs round-robin at `rate`
-//! frames/s.
+//! frames/s, skipping those whose market is not live.
 
 mod binance;
 mod bithumb;
 pub mod fault;
+pub mod listings;
 pub mod market;
+mod rest;
+mod session;
 mod upbit;
 
+pub use listings::{ListingSizes, Listings, SimListingError, SimMarket};
+
 use crate::exchange::SymbolTable;
-use crate::model::Instrument;
-use fault::{Action, Fault};
-use futures_util::{SinkExt, StreamExt};
-use market::Market;
+use crate::model::{Exchange, Instrument};
+use fault::Fault;
+use listings::VenueListing;
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::watch;
-use tokio_tungstenite::WebSocketStream;
 use tokio_tungstenite::tungstenite::handshake::server::{ErrorResponse, Request, Response};
 use tokio_tungstenite::tungstenite::{Message, http};
 
@@ -46,14 +58,30 @@ pub struct SimConfig {
     pub seed: u64,
     /// Binance server ping period.
     pub binance_ping: Duration,
-    /// Maps Binance symbols to instruments (for prices and stream names).
+    /// Binance symbols listed (with their statuses) besides the simulator's own and generated
+    /// ones: [`Listings::for_config`] puts them in the Binance listing.
     pub binance_symbols: Arc<SymbolTable>,
     /// Fault for connections whose URL names none.
     pub default_fault: Option<Fault>,
 }
 
+impl Listings {
+    /// The listings of `sizes` with `config`'s Binance symbols listed too.
+    pub fn for_config(config: &SimConfig, sizes: &ListingSizes) -> Self {
+        Self::new(sizes, &binance::table_markets(&config.binance_symbols))
+    }
+}
+
+/// What every connection shares: the settings and the listings.
+pub(crate) struct Context {
+    pub config: SimConfig,
+    pub listings: Arc<Listings>,
+}
+
 /// A venue's protocol, as the simulator speaks it.
 pub(crate) trait Protocol: Send {
+    /// The venue whose listing decides which streams are live.
+    fn exchange(&self) -> Exchange;
     /// Sent right after the handshake (Bithumb legacy's connect notice).
     fn greeting(&self) -> Option<Message> {
         None
@@ -65,18 +93,28 @@ pub(crate) trait Protocol: Send {
         None
     }
     /// A feed the URL itself names (Binance `?streams=`).
-    fn url_feed(&mut self, _config: &SimConfig) -> Option<Feed> {
+    fn url_feed(&mut self, _cx: &Context) -> Option<Feed> {
         None
     }
     /// Answers one client message; may replace the feed.
-    fn on_text(&mut self, text: &str, config: &SimConfig) -> (Vec<Message>, Option<Feed>);
+    fn on_text(&mut self, text: &str, cx: &Context) -> (Vec<Message>, Option<Feed>);
 }
 
 /// Finds the protocol of a path (and query); `None` when it is not this venue's.
 pub(crate) type Route = fn(path: &str, query: &str) -> Option<Box<dyn Protocol>>;
 
-/// Every venue's routes.
+/// Every venue's WebSocket routes.
 const ROUTES: [Route; 3] = [upbit::route, binance::route, bithumb::route];
+
+/// Answers a plain `GET` of a venue's REST path with its JSON body; `None` when the path is not
+/// this venue's.
+pub(crate) type RestRoute = fn(path: &str, query: &str, listings: &Listings) -> Option<String>;
+
+/// Every venue's REST routes.
+const REST: [RestRoute; 3] = [upbit::rest, binance::rest, bithumb::rest];
+
+/// How each venue's listing is made, one per [`Exchange`].
+const VENUES: [&VenueListing; 3] = [&upbit::LISTING, &binance::LISTING, &bithumb::LISTING];
 
 fn route(path_and_query: &str) -> Option<Box<dyn Protocol>> {
     let (path, query) = path_and_query
@@ -91,9 +129,22 @@ pub(crate) fn now_ms() -> i64 {
         .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
 }
 
-/// Serves connections from `listener` until `shutdown` turns true.
-pub async fn serve(listener: TcpListener, config: SimConfig, mut shutdown: watch::Receiver<bool>) {
-    let config = Arc::new(config);
+/// Serves connections from `listener` until `shutdown` turns true, with the default
+/// [`ListingSizes`] (and `config`'s Binance symbols) listed.
+pub async fn serve(listener: TcpListener, config: SimConfig, shutdown: watch::Receiver<bool>) {
+    let listings = Arc::new(Listings::for_config(&config, &ListingSizes::default()));
+    serve_with(listener, config, listings, shutdown).await;
+}
+
+/// Serves connections from `listener` until `shutdown` turns true, with `listings` (keep a
+/// clone of the `Arc` to list and delist while it runs).
+pub async fn serve_with(
+    listener: TcpListener,
+    config: SimConfig,
+    listings: Arc<Listings>,
+    mut shutdown: watch::Receiver<bool>,
+) {
+    let cx = Arc::new(Context { config, listings });
     let mut connection_id: u64 = 0;
     loop {
         tokio::select! {
@@ -103,8 +154,8 @@ pub async fn serve(listener: TcpListener, config: SimConfig, mut shutdown: watch
             accepted = listener.accept() => match accepted {
                 Ok((stream, peer)) => {
                     connection_id += 1;
-                    let seed = config.seed ^ connection_id.wrapping_mul(0x9e37_79b9_7f4a_7c15);
-                    tokio::spawn(connection(stream, peer, Arc::clone(&config), seed, shutdown.clone()));
+                    let seed = cx.config.seed ^ connection_id.wrapping_mul(0x9e37_79b9_7f4a_7c15);
+                    tokio::spawn(connection(stream, peer, Arc::clone(&cx), seed, shutdown.clone()));
                 }
                 Err(e) => tracing::warn!("simulate: accept failed: {e}"),
             },
@@ -115,11 +166,19 @@ pub async fn serve(listener: TcpListener, config: SimConfig, mut shutdown: watch
 async fn connection(
     stream: TcpStream,
     peer: SocketAddr,
-    config: Arc<SimConfig>,
+    cx: Arc<Context>,
     seed: u64,
     shutdown: watch::Receiver<bool>,
 ) {
     let _ = stream.set_nodelay(true);
+    // The request head is peeked, not read: a WebSocket upgrade goes to tungstenite with its
+    // bytes intact, anything else is answered as plain HTTP.
+    match rest::classify(&stream).await {
+        rest::Head::Upgrade => {}
+        rest::Head::Plain => return rest::answer(stream, peer, &cx.listings).await,
+        rest::Head::TooLarge => return rest::refuse_too_large(stream).await,
+        rest::Head::Gone => return,
+    }
     let mut chosen = None;
     // The callback's error type is tungstenite's (a full HTTP response); it is built once per
     // refused connection, so its size does not matter.
@@ -148,10 +207,10 @@ async fn connection(
     let Some((route, url_fault)) = chosen else {
         return;
     };
-    let fault = url_fault.or(config.default_fault);
-    let session = Session {
+    let fault = url_fault.or(cx.config.default_fault);
+    let session = session::Session {
         ws,
-        config,
+        cx,
         seed,
         shutdown,
         sent: 0,
@@ -164,8 +223,6 @@ async fn connection(
         tracing::debug!(%peer, "simulate: connection ended: {e}");
     }
 }
-
-type WsResult<T> = Result<T, tokio_tungstenite::tungstenite::Error>;
 
 /// Builds one frame of a stream (its channel index) from an instrument's new quote at a time
 /// in ms.
@@ -194,150 +251,6 @@ impl Feed {
     }
 }
 
-struct Session {
-    ws: WebSocketStream<TcpStream>,
-    config: Arc<SimConfig>,
-    seed: u64,
-    shutdown: watch::Receiver<bool>,
-    /// Frames sent since the current subscription (pacing).
-    sent: u64,
-    /// Fault to inject, if any.
-    fault: Option<Fault>,
-    /// This protocol's error message, for [`fault::FaultKind::Error`].
-    error_frame: &'static str,
-    /// Data frames over the connection's life (fault timing).
-    data_frames: u64,
-}
-
-/// Whether a data frame's fault ended the connection.
-enum After {
-    Continue,
-    Stop,
-}
-
-/// What the client just sent, as far as a protocol loop cares.
-enum Incoming {
-    Text(String),
-    Closed,
-}
-
-impl Session {
-    /// Streams the protocol's feed until the client leaves; the protocol answers client
-    /// messages (pings, subscriptions) and may replace the feed.
-    async fn run(mut self, mut protocol: Box<dyn Protocol>) -> WsResult<()> {
-        if let Some(greeting) = protocol.greeting() {
-            self.ws.send(greeting).await?;
-        }
-        let server_ping = protocol.server_ping(&self.config);
-        let mut feed = protocol.url_feed(&self.config);
-        let instruments = feed.as_ref().map(Feed::instruments).unwrap_or_default();
-        let mut market = Market::new(&instruments, self.seed);
-        let mut started = Instant::now();
-        let mut next_stream = 0usize;
-        let mut tick = tokio::time::interval(Duration::from_millis(5));
-        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
-        let ping_every = server_ping.unwrap_or(Duration::from_secs(3600));
-        let mut ping =
-            tokio::time::interval_at(tokio::time::Instant::now() + ping_every, ping_every);
-        loop {
-            tokio::select! {
-                // Shutdown first, then client messages (subscriptions change what we send),
-                // then pings, then data.
-                biased;
-                _ = self.shutdown.changed() => {
-                    let _ = self.ws.close(None).await;
-                    return Ok(());
-                }
-                incoming = next_text(&mut self.ws) => match incoming? {
-                    Incoming::Closed => return Ok(()),
-                    Incoming::Text(text) => {
-                        let (replies, new_feed) = protocol.on_text(&text, &self.config);
-                        for reply in replies {
-                            self.ws.feed(reply).await?;
-                        }
-                        self.ws.flush().await?;
-                        if let Some(f) = new_feed {
-                            market = Market::new(&f.instruments(), self.seed);
-                            feed = Some(f);
-                            started = Instant::now();
-                            self.sent = 0;
-                        }
-                    }
-                },
-                _ = ping.tick(), if server_ping.is_some() => {
-                    self.ws.send(Message::Ping(format!("{}", now_ms()).into_bytes().into())).await?;
-                }
-                _ = tick.tick() => {
-                    let Some(f) = feed.as_ref().filter(|f| !f.streams.is_empty()) else { continue };
-                    let due = (started.elapsed().as_secs_f64() * f64::from(self.config.rate)) as u64;
-                    let batch = due.saturating_sub(self.sent).min(10_000);
-                    let now = now_ms();
-                    for _ in 0..batch {
-                        let (instrument, channel) = &f.streams[next_stream % f.streams.len()];
-                        next_stream = next_stream.wrapping_add(1);
-                        let Some(q) = market.step(instrument) else { continue };
-                        let frame = (f.build)(*channel, q, now);
-                        if let After::Stop = self.send_data(frame).await? {
-                            return Ok(());
-                        }
-                    }
-                    if batch > 0 {
-                        self.ws.flush().await?;
-                        self.sent += batch;
-                    }
-                }
-            }
-        }
-    }
-
-    /// Sends one data frame, applying the connection's fault.
-    async fn send_data(&mut self, frame: Message) -> WsResult<After> {
-        self.data_frames += 1;
-        let action = self
-            .fault
-            .map_or(Action::Send, |f| f.action(self.data_frames));
-        match action {
-            Action::Send => self.ws.feed(frame).await?,
-            Action::Skip => {}
-            Action::Truncate => self.ws.feed(fault::truncated(&frame)).await?,
-            Action::Pad(size) => self.ws.feed(fault::padded(&frame, size)).await?,
-            Action::ErrorFirst => {
-                self.ws.feed(Message::text(self.error_frame)).await?;
-                self.ws.feed(frame).await?;
-            }
-            Action::Drop => {
-                // Flush what was promised, then vanish without a close frame.
-                self.ws.flush().await?;
-                return Ok(After::Stop);
-            }
-            Action::Stall => {
-                self.ws.flush().await?;
-                // Silent until shutdown: no frames, no reads (so no pongs either).
-                let _ = self.shutdown.changed().await;
-                return Ok(After::Stop);
-            }
-        }
-        Ok(After::Continue)
-    }
-}
-
-/// The next text-ish message from the client; binary is treated as UTF-8 text like Upbit does.
-async fn next_text(ws: &mut WebSocketStream<TcpStream>) -> WsResult<Incoming> {
-    loop {
-        match ws.next().await {
-            None => return Ok(Incoming::Closed),
-            Some(Err(e)) => return Err(e),
-            Some(Ok(Message::Text(t))) => return Ok(Incoming::Text(t.to_string())),
-            Some(Ok(Message::Binary(b))) => {
-                return Ok(Incoming::Text(String::from_utf8_lossy(&b).into_owned()));
-            }
-            Some(Ok(Message::Close(_))) => return Ok(Incoming::Closed),
-            // Pings are answered by tungstenite itself; pongs need nothing.
-            Some(Ok(_)) => {}
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -355,5 +268,36 @@ mod tests {
         }
         assert!(route("/kraken").is_none());
         assert!(route("/upbit/ws").is_none());
+    }
+
+    #[test]
+    fn every_exchange_has_one_listing_spec() {
+        let specs: Vec<Exchange> = VENUES.iter().map(|v| v.exchange).collect();
+        assert_eq!(specs, Exchange::ALL);
+    }
+
+    /// Every instrument a shipped connector names is listed on its venue by default, so the
+    /// bundled connectors subscribe against the simulator unchanged.
+    #[test]
+    fn shipped_connectors_instruments_are_listed() {
+        let symbols = SymbolTable::bundled_binance().unwrap();
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("connectors");
+        let connectors = crate::config::load_connectors(&dir, &symbols).unwrap();
+        let config = SimConfig {
+            rate: 1,
+            seed: 1,
+            binance_ping: Duration::from_secs(1),
+            binance_symbols: Arc::new(symbols),
+            default_fault: None,
+        };
+        let listings = Listings::for_config(&config, &ListingSizes::all(0));
+        let mut checked = 0;
+        for c in &connectors {
+            for i in &c.instruments {
+                assert!(listings.is_live(c.exchange, i), "{}: {i}", c.name);
+                checked += 1;
+            }
+        }
+        assert!(checked >= 17, "{checked}");
     }
 }

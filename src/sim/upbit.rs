@@ -1,17 +1,126 @@
 //! The Upbit-format protocol (Upbit at `/upbit/websocket/v1`; Bithumb's v1 API reuses it from
 //! [`super::bithumb`]): `[{ticket},{type,codes}...,{format}]` subscribes, `PING` answered with
-//! `{"status":"UP"}`, frames per the documented formats (`../shared/EXCHANGES.md`).
+//! `{"status":"UP"}`, frames per the documented formats (`../shared/EXCHANGES.md`); a new
+//! request replaces the connection's set. Also Upbit's listing, `GET /upbit/v1/market/all`
+//! (`?is_details=true` adds `market_event`), and the Upbit-shaped `market/all` Bithumb reuses.
 
+use super::listings::{Listings, SimMarket, VenueListing};
 use super::market::Quote;
-use super::{Feed, Protocol, SimConfig};
+use super::{Context, Feed, Protocol};
 use crate::exchange::upbit::{market_code, parse_market_code};
-use crate::model::Instrument;
+use crate::model::listing::Notice;
+use crate::model::{Exchange, Instrument};
 use rust_decimal::Decimal;
 use std::fmt::Write as _;
 use tokio_tungstenite::tungstenite::Message;
 
 pub(super) fn route(path: &str, _query: &str) -> Option<Box<dyn Protocol>> {
     (path == "/upbit/websocket/v1").then(|| Box::new(Quotation { bithumb: false }) as _)
+}
+
+/// Upbit's listing: 530 markets by default (180 KRW, 240 BTC, 110 USDT, like the venue in
+/// 2025), a few warned and about a fifth cautioned.
+pub(super) const LISTING: VenueListing = VenueListing {
+    exchange: Exchange::Upbit,
+    default_markets: 530,
+    named: &[
+        "BTC-KRW", "ETH-KRW", "XRP-KRW", "SOL-KRW", "DOGE-KRW", "ADA-KRW", "DOT-KRW", "LINK-KRW",
+        "TRX-KRW", "AVAX-KRW", "ETH-BTC", "XRP-BTC", "SOL-BTC", "ADA-BTC", "DOGE-BTC", "BTC-USDT",
+        "ETH-USDT", "XRP-USDT", "SOL-USDT",
+    ],
+    quotes: &[("KRW", 18), ("BTC", 24), ("USDT", 11)],
+    statuses: false,
+    broken_per_100: 0,
+    notices,
+    native: market_code,
+};
+
+/// The caution flags of `market_event`, in Upbit's order.
+const CAUTIONS: [(&str, Notice); 5] = [
+    ("PRICE_FLUCTUATIONS", Notice::PriceFluctuations),
+    ("TRADING_VOLUME_SOARING", Notice::TradingVolumeSoaring),
+    ("DEPOSIT_AMOUNT_SOARING", Notice::DepositAmountSoaring),
+    ("GLOBAL_PRICE_DIFFERENCES", Notice::GlobalPriceDifferences),
+    (
+        "CONCENTRATION_OF_SMALL_ACCOUNTS",
+        Notice::ConcentrationOfSmallAccounts,
+    ),
+];
+
+/// One generated market in 100 warned, one in 5 cautioned (the real listing: 5 warned and 112
+/// cautioned of 536), the caution's cause cycling.
+fn notices(n: usize) -> Vec<Notice> {
+    if n % 100 == 50 {
+        vec![Notice::Warning]
+    } else if n % 5 == 2 {
+        vec![CAUTIONS[(n / 5) % CAUTIONS.len()].1]
+    } else {
+        Vec::new()
+    }
+}
+
+pub(super) fn rest(path: &str, query: &str, listings: &Listings) -> Option<String> {
+    (path == "/upbit/v1/market/all").then(|| {
+        market_all(
+            &listings.markets(Exchange::Upbit),
+            details(query),
+            Details::MarketEvent,
+        )
+    })
+}
+
+/// Whether a `market/all` query asks for details (`is_details=true`; older clients and
+/// Bithumb's docs spell it `isDetails`).
+pub(super) fn details(query: &str) -> bool {
+    query
+        .split('&')
+        .any(|kv| matches!(kv, "is_details=true" | "isDetails=true"))
+}
+
+/// What a detailed `market/all` row carries.
+#[derive(Debug, Clone, Copy)]
+pub(super) enum Details {
+    /// Upbit: `market_event` {warning, caution flags}.
+    MarketEvent,
+    /// Bithumb (and Upbit's older form): `market_warning` NONE | CAUTION.
+    MarketWarning,
+}
+
+/// `[{"market":"KRW-BTC","korean_name":..,"english_name":..,"market_event":{..}}]`.
+pub(super) fn market_all(markets: &[SimMarket], details: bool, form: Details) -> String {
+    let rows: Vec<serde_json::Value> = markets
+        .iter()
+        .map(|m| {
+            let base = m.instrument.base();
+            let mut row = serde_json::json!({
+                "market": m.native,
+                "korean_name": format!("모의 {base}"),
+                "english_name": format!("Simulated {base}"),
+            });
+            if details {
+                let extra = match form {
+                    Details::MarketEvent => {
+                        let caution: serde_json::Map<String, serde_json::Value> = CAUTIONS
+                            .iter()
+                            .map(|(name, n)| ((*name).to_owned(), m.notices.contains(n).into()))
+                            .collect();
+                        serde_json::json!({"market_event": {
+                            "warning": m.notices.contains(&Notice::Warning),
+                            "caution": caution,
+                        }})
+                    }
+                    Details::MarketWarning => serde_json::json!({"market_warning":
+                        if m.notices.is_empty() { "NONE" } else { "CAUTION" }}),
+                };
+                if let (Some(row), serde_json::Value::Object(extra)) = (row.as_object_mut(), extra)
+                {
+                    row.extend(extra);
+                }
+            }
+            row
+        })
+        .collect();
+    serde_json::Value::Array(rows).to_string()
 }
 
 /// The Upbit format; `bithumb`: Bithumb v1's dialect (text frames, string trade ids, orderbook
@@ -24,11 +133,21 @@ pub(super) struct Quotation {
 const CHANNELS: [&str; 3] = ["ticker", "trade", "orderbook"];
 
 impl Protocol for Quotation {
+    fn exchange(&self) -> Exchange {
+        if self.bithumb {
+            Exchange::Bithumb
+        } else {
+            Exchange::Upbit
+        }
+    }
+
     fn error_frame(&self) -> &'static str {
         "{\"error\":{\"name\":\"INVALID_PARAM\",\"message\":\"simulated fault\"}}"
     }
 
-    fn on_text(&mut self, text: &str, _config: &SimConfig) -> (Vec<Message>, Option<Feed>) {
+    /// A request replaces the connection's set; codes the venue does not list stay in it but
+    /// send nothing (as Upbit does) until they are listed.
+    fn on_text(&mut self, text: &str, _cx: &Context) -> (Vec<Message>, Option<Feed>) {
         if text == "PING" {
             return (vec![Message::text("{\"status\":\"UP\"}")], None);
         }

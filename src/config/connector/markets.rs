@@ -61,7 +61,7 @@ pub struct MarketsFile {
     #[serde(default = "default_retries")]
     retries: u32,
     /// The most of the followed instruments one refresh may remove, 0..=1; a listing that
-    /// would remove more is refused as suspect (default [`DEFAULT_MAX_DROP`]).
+    /// would remove more (and more than 3) is refused as suspect (default [`DEFAULT_MAX_DROP`]).
     #[serde(default = "default_max_drop")]
     max_drop: f64,
     /// The listing's URL (default: the venue's, e.g. Upbit's
