@@ -1,5 +1,6 @@
-//! Generates the Protobuf types from the current schema, `schemas/proto/tick.v3.proto`, with
-//! protox (pure Rust), so no system `protoc` is needed.
+//! Generates the Protobuf types from the current schemas, `schemas/proto/tick.v3.proto` and
+//! `schemas/proto/instrument.v1.proto`, with protox (pure Rust), so no system `protoc` is
+//! needed.
 //!
 //! The schema declares every optional field as an explicit one-field `oneof _<field>` (wire- and
 //! descriptor-identical to proto3 `optional`, and served correctly by every registry). For the
@@ -7,9 +8,14 @@
 //! plain `Option<T>` instead of a one-variant enum.
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     commit();
-    const CURRENT: &str = "schemas/proto/tick.v3.proto";
-    println!("cargo:rerun-if-changed={CURRENT}");
-    let mut fds = protox::compile([CURRENT], ["schemas/proto"])?;
+    const CURRENT: [&str; 2] = [
+        "schemas/proto/tick.v3.proto",
+        "schemas/proto/instrument.v1.proto",
+    ];
+    for file in CURRENT {
+        println!("cargo:rerun-if-changed={file}");
+    }
+    let mut fds = protox::compile(CURRENT, ["schemas/proto"])?;
     for file in &mut fds.file {
         for message in &mut file.message_type {
             let oneofs: Vec<String> = message

@@ -400,6 +400,8 @@ async fn a_key_an_acl_forbids_is_refused_alone() {
             "on",
             ">pw",
             "~px:{BTC-KRW}:*",
+            // The compare-and-set reads the instrument's reference hash (issue 19).
+            "~px:ref:{BTC-KRW}:*",
             "~px:index:*",
             "&*",
             "+@all",

@@ -448,7 +448,7 @@ impl Poller {
 }
 
 /// The message carries the `simulated: true` header (synthetic data).
-fn is_simulated(m: &BorrowedMessage<'_>) -> bool {
+pub(super) fn is_simulated(m: &BorrowedMessage<'_>) -> bool {
     use rdkafka::message::Headers;
     let (key, value) = crate::kafka::producer::SIMULATED_HEADER;
     m.headers().is_some_and(|h| {
@@ -507,8 +507,19 @@ pub async fn spawn(
     // Like gather: a dead letter must have somewhere to go before any offset moves on, and the
     // cache may start before gather made the ticks topic (librdkafka would look for a missing
     // subscribed topic again only at its next metadata refresh, minutes later).
-    crate::kafka::admin::ensure_configured(app, &properties, &[&app.topics.ticks, &app.topics.dlq])
-        .await?;
+    crate::kafka::admin::ensure_configured(
+        app,
+        &properties,
+        &[&app.topics.ticks, &app.topics.dlq, &app.topics.instruments],
+    )
+    .await?;
+    // The instrument reference: its own reader of the whole compacted topic (not the group's;
+    // see cache::reference), writing through its own Redis connection.
+    let reader =
+        super::reference::Reader::new(app, store.clone(), Arc::clone(&stats), shutdown.clone())?;
+    let reading = std::thread::Builder::new()
+        .name("cache-reference".into())
+        .spawn(move || reader.run())?;
     // Subscribed once the topic exists.
     consumer.subscribe(&[&app.topics.ticks])?;
     let dlq = DlqSink {
@@ -572,6 +583,21 @@ pub async fn spawn(
             // Stopped here, so that it releases the consumer for the bounded close below.
             writing.abort();
             let _ = writing.await;
+        }
+        // The reference reader stops between two operations (each bounded); it commits nothing.
+        let (read, reader_done) = std::sync::mpsc::channel();
+        std::thread::Builder::new()
+            .name("cache-reference-join".into())
+            .spawn(move || {
+                let _ = reading.join();
+                let _ = read.send(());
+            })?;
+        let bound = super::store::REDIS_TIMEOUT + Duration::from_secs(1);
+        if tokio::task::spawn_blocking(move || reader_done.recv_timeout(bound))
+            .await?
+            .is_err()
+        {
+            tracing::warn!("the instrument reference reader did not stop within {bound:?}");
         }
         let close_within = deadline_of
             .stop_left()

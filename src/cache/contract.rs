@@ -36,6 +36,22 @@
 //!   a TTL after its last *applied* update, so a stale duplicate (not applied, TTL not renewed)
 //!   keeps a member up to that much longer than its hash.
 //!
+//! - The instrument reference (issue 19; additions to contract 2, which readers of contract 2
+//!   may ignore), from the compacted topic `instruments.v1`:
+//!   - Sorted set `px:live:EXCHANGE` ([`live_key`]): the instruments gather follows now on that
+//!     venue (state `LIVE` in their newest record), scored by when the cache first saw each
+//!     live (UTC epoch µs). A `DELISTED` record removes its member here and from
+//!     `px:index:EXCHANGE`, so the index holds only live instruments with a live hash.
+//!   - Hash `px:ref:{BASE-QUOTE}:EXCHANGE` ([`reference_key`], the same hash tag as the price,
+//!     so one script writes both in a cluster): the newest record ([`REFERENCE_FIELDS`]),
+//!     replaced whole by a newer one (ordered by its `as_of_ts`, the listing's fetch time);
+//!     it expires a TTL after a `DELISTED` record, never while live.
+//!   - On the price hash of a delisted instrument: `listing` = `delisted` and `delisted_ts` (the
+//!     delisting listing's fetch time), written without touching any price field, and PUBLISHed
+//!     on its channel (`{"exchange":...,"instrument":...,"listing":"delisted","delisted_ts":...}`);
+//!     a tick applied later keeps them (it is a late price of a delisted market, and not indexed);
+//!     a `LIVE` record again (relisted) removes them and publishes `"listing":"live"`.
+//!
 //! Changes from contract 1: the one `ver` became three part versions; `seq` is now the
 //! ticker's (the trade's id is `trade_id`, the book's `book_update_id`); new fields
 //! `trade_side`, `trade_ts`, `book_ts`, `*_received_ts`. A version-1 hash is upgraded in place
@@ -55,6 +71,77 @@ pub fn price_key(prefix: &str, instrument: &str, exchange: Exchange) -> String {
 /// `PREFIX:index:EXCHANGE`.
 pub fn index_key(prefix: &str, exchange: Exchange) -> String {
     format!("{prefix}:index:{}", exchange.as_str())
+}
+
+/// `PREFIX:live:EXCHANGE`: the live instruments of a venue.
+pub fn live_key(prefix: &str, exchange: Exchange) -> String {
+    format!("{prefix}:live:{}", exchange.as_str())
+}
+
+/// `PREFIX:ref:{INSTRUMENT}:EXCHANGE`: an instrument's reference record (same hash tag as its
+/// price hash).
+pub fn reference_key(prefix: &str, instrument: &str, exchange: Exchange) -> String {
+    format!("{prefix}:ref:{{{instrument}}}:{}", exchange.as_str())
+}
+
+/// Fields of the reference hash (besides `ver`, its ordering version): `state` is `live` or
+/// `delisted`; `status` the venue's (`trading`, `break`, ...; absent when unknown to this
+/// build); sizes exact decimals (absent when unpublished); `notices` comma-separated codes
+/// (`warning,price_fluctuations`; absent when none); times UTC epoch µs; `simulated` = `true`
+/// for synthetic data.
+pub const REFERENCE_FIELDS: [&str; 14] = [
+    "contract_version",
+    "exchange",
+    "instrument",
+    "native_symbol",
+    "state",
+    "status",
+    "tick_size",
+    "lot_size",
+    "notices",
+    "first_seen_ts",
+    "last_seen_ts",
+    "as_of_ts",
+    "updated_ts",
+    "simulated",
+];
+
+/// Field of the price hash naming a delisted instrument (`delisted`; absent while listed).
+pub const LISTING_FIELD: &str = "listing";
+/// Field of the price hash: when the instrument was delisted (UTC epoch µs).
+pub const DELISTED_TS_FIELD: &str = "delisted_ts";
+
+/// The reference hash's values for `record` (in [`REFERENCE_FIELDS`] order; `""` is absent),
+/// written at `updated_ts_us`.
+pub fn reference_values(
+    record: &crate::codec::instrument::InstrumentRecord,
+    updated_ts_us: i64,
+    simulated: bool,
+) -> Vec<String> {
+    let notices: Vec<&str> = record.notices.iter().map(|n| n.as_str()).collect();
+    vec![
+        CONTRACT_VERSION.to_owned(),
+        record.exchange.as_str().to_owned(),
+        record.instrument.to_string(),
+        record.native_symbol.clone(),
+        record.state.as_str().to_ascii_lowercase(),
+        opt(record.status.map(|s| s.as_str())),
+        opt(record.tick_size),
+        opt(record.lot_size),
+        notices.join(","),
+        record.first_seen_ts_us.to_string(),
+        record.last_seen_ts_us.to_string(),
+        record.as_of_ts_us.to_string(),
+        updated_ts_us.to_string(),
+        if simulated { "true" } else { "" }.to_owned(),
+    ]
+}
+
+/// The reference hash's ordering version: its `as_of_ts` as 20 sortable digits.
+pub fn reference_version(record: &crate::codec::instrument::InstrumentRecord) -> String {
+    let mut v = String::with_capacity(20);
+    push_sortable(&mut v, record.as_of_ts_us);
+    v
 }
 
 /// One part of the hash (see the module docs).
@@ -328,6 +415,11 @@ mod tests {
             "px:{BTC-KRW}:UPBIT"
         );
         assert_eq!(index_key("px", Exchange::Binance), "px:index:BINANCE");
+        assert_eq!(live_key("px", Exchange::Upbit), "px:live:UPBIT");
+        assert_eq!(
+            reference_key("px", "BTC-KRW", Exchange::Upbit),
+            "px:ref:{BTC-KRW}:UPBIT"
+        );
     }
 
     #[test]

@@ -78,6 +78,11 @@ pub struct CacheStats {
     /// Consumer lag per assigned partition (high watermark − position), from librdkafka's
     /// statistics every few seconds.
     pub lag: std::sync::Mutex<std::collections::BTreeMap<(String, i32), i64>>,
+    /// The instrument reference reader's counters.
+    pub reference: super::reference::ReferenceStats,
+    /// Tick updates (applied or stale) of instruments the reference says are delisted (kept
+    /// out of the index).
+    pub delisted_ticks: AtomicU64,
 }
 
 /// The DLQ reasons of the cache (`stage=decode`).
@@ -339,6 +344,14 @@ impl CacheStats {
         for (name, kind, help, v) in dlq {
             e.family(name, kind, help).sample(name, &[], v);
         }
+        let name = "tickflow_cache_delisted_ticks_total";
+        e.family(
+            name,
+            "counter",
+            "tick updates of instruments the reference says are delisted (kept out of the index)",
+        )
+        .sample(name, &[], g(&self.delisted_ticks));
+        self.reference.expose(&mut e);
         self.http.expose(&mut e);
         e.histogram_us(
             "tickflow_cache_receive_to_redis_seconds",

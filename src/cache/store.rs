@@ -1,14 +1,15 @@
 //! Writing the contract: one Lua compare-and-set per tick, pipelined, by EVALSHA (the script
 //! is loaded once and loaded again after a `NOSCRIPT`), against Redis standalone or Cluster.
 
-use super::contract::{COMMON_FIELDS, Update, index_key, json_fragment, price_key};
+use super::contract::{COMMON_FIELDS, Update, index_key, json_fragment, price_key, reference_key};
 use crate::model::{Exchange, Tick};
 use redis::aio::ConnectionLike;
 use redis::{Cmd, ErrorKind, Pipeline, RedisFuture, Value};
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-/// The compare-and-set of contract 2, one call per update. KEYS[1]: the price hash.
+/// The compare-and-set of contract 2, one call per update. KEYS[1]: the price hash; KEYS[2]:
+/// the instrument's reference hash (same hash tag), read to know whether it is delisted.
 /// ARGV[1]: TTL in ms (0: none); ARGV[2]: the common fields' JSON fragment; ARGV[3]: n, the
 /// number of common fields, then n field/value pairs; then, per part: its name, its version,
 /// its JSON fragment, k, and k field/value pairs. A part applies only when its version is
@@ -16,10 +17,14 @@ use std::time::Duration;
 /// exact where Lua numbers would round); its fields are then set, and those given as `""`
 /// removed. When any part applied, the common fields are written too, contract 1's `ver` is
 /// removed, the TTL renewed and the applied fragments PUBLISHed as one JSON object. Returns 1
-/// when any part applied, 0 when every part was stale (a duplicate or a late arrival).
+/// when any part applied, 0 when every part was stale (a duplicate or a late arrival), plus 2
+/// when the reference says the instrument is delisted (an applied update then also keeps the
+/// hash's `listing` mark; the caller takes the instrument out of the index).
 pub const CAS_SCRIPT: &str = r"
 local n = tonumber(ARGV[3])
 local i = 4 + 2 * n
+local ref = redis.call('HMGET', KEYS[2], 'state', 'as_of_ts')
+local delisted = ref[1] == 'delisted'
 local sets, dels, json, applied = {}, {'ver'}, {ARGV[2]}, 0
 local function put(k, v)
   if v == '' then dels[#dels + 1] = k else sets[#sets + 1] = k; sets[#sets + 1] = v end
@@ -36,15 +41,22 @@ while i <= #ARGV do
   i = i + 4 + 2 * k
 end
 if applied == 0 then
+  if delisted then return 2 end
   return 0
 end
 for j = 4, 2 + 2 * n, 2 do put(ARGV[j], ARGV[j + 1]) end
+if delisted then
+  put('listing', 'delisted')
+  put('delisted_ts', ref[2] or '')
+  json[#json + 1] = '\034listing\034:\034delisted\034'
+end
 redis.call('HDEL', KEYS[1], unpack(dels))
 redis.call('HSET', KEYS[1], unpack(sets))
 if tonumber(ARGV[1]) > 0 then
   redis.call('PEXPIRE', KEYS[1], ARGV[1])
 end
 redis.call('PUBLISH', KEYS[1], '{' .. table.concat(json, ',') .. '}')
+if delisted then return 3 end
 return 1
 ";
 
@@ -176,6 +188,9 @@ pub struct Applied {
     pub stale: u64,
     /// Updates Redis refused for their key alone (the rest of the batch was written).
     pub refused: Vec<Refused>,
+    /// Updates (applied or stale) of instruments the reference says are delisted: kept out of
+    /// the index.
+    pub delisted: u64,
 }
 
 /// One update Redis refused for its key alone: it goes to the DLQ, the others are written.
@@ -298,8 +313,13 @@ impl Store {
             let update = Update::of(tick, now_us);
             let mut cmd = redis::cmd("EVALSHA");
             cmd.arg(&self.sha)
-                .arg(1)
+                .arg(2)
                 .arg(price_key(
+                    &self.prefix,
+                    tick.instrument.as_str(),
+                    tick.exchange,
+                ))
+                .arg(reference_key(
                     &self.prefix,
                     tick.instrument.as_str(),
                     tick.exchange,
@@ -378,14 +398,28 @@ impl Store {
         let mut done = Applied::default();
         let mut transient = None;
         let mut index_refused = 0;
+        let mut unindex: BTreeMap<Exchange, Vec<&str>> = BTreeMap::new();
         for (r, which) in results.iter().zip(order.iter().flatten()) {
             let tick = match which {
                 Slot::Tick(i) => Some(*i),
                 _ => None,
             };
             match (r, tick) {
-                (Value::Int(1), Some(_)) => done.applied += 1,
-                (Value::Int(0), Some(_)) => done.stale += 1,
+                (Value::Int(n @ 0..=3), Some(i)) => {
+                    if n & 1 == 1 {
+                        done.applied += 1;
+                    } else {
+                        done.stale += 1;
+                    }
+                    if n & 2 == 2 {
+                        done.delisted += 1;
+                        let t = ticks[i];
+                        unindex
+                            .entry(t.exchange)
+                            .or_default()
+                            .push(t.instrument.as_str());
+                    }
+                }
                 (Value::Int(_), None) => {}
                 (Value::ServerError(e), tick) => match (key_refusal(e), tick) {
                     (Some(reason), Some(i)) => done.refused.push(Refused {
@@ -415,6 +449,18 @@ impl Store {
             return Err(e);
         }
         self.index_refused += index_refused;
+        if !unindex.is_empty() {
+            // Delisted instruments leave the index this batch added them to (rare: the last
+            // ticks of a market in flight when its delisting was applied). A failure here is
+            // the batch's: it is retried whole, harmlessly.
+            let mut groups = Vec::new();
+            for (exchange, members) in &unindex {
+                let mut pipe = redis::pipe();
+                pipe.zrem(index_key(&self.prefix, *exchange), members);
+                groups.push(pipe);
+            }
+            self.query(&groups, REDIS_TIMEOUT).await?;
+        }
         Ok(done)
     }
 

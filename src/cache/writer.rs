@@ -18,6 +18,7 @@ use std::time::Duration;
 use tokio::sync::{mpsc, watch};
 
 /// Where the writer connects.
+#[derive(Debug, Clone)]
 pub(super) struct RedisTarget {
     pub(super) url: String,
     pub(super) cluster: bool,
@@ -264,6 +265,9 @@ async fn write(
                 stats.redis_up.store(1, Ordering::Relaxed);
                 stats.applied.fetch_add(done.applied, Ordering::Relaxed);
                 stats.stale.fetch_add(done.stale, Ordering::Relaxed);
+                stats
+                    .delisted_ticks
+                    .fetch_add(done.delisted, Ordering::Relaxed);
                 stats.batches.fetch_add(1, Ordering::Relaxed);
                 let now = now_us();
                 for t in ticks {

@@ -21,6 +21,11 @@ px:{{BASE-QUOTE}}:EXCHANGE, applied only through a Lua compare-and-set on (event
 so a duplicate or late tick never moves a price backwards; each applied update is PUBLISHed on \
 a channel named like the key; keys expire after [cache] ttl_secs without updates; sorted set \
 px:index:EXCHANGE lists known instruments.\n\n\
+It also reads the whole compacted instrument reference (instruments.v1, from the beginning at \
+every start, outside the consumer group, nothing committed) into sorted set px:live:EXCHANGE \
+(the instruments gather follows) and hash px:ref:{{BASE-QUOTE}}:EXCHANGE (the newest record, by \
+its listing time); a DELISTED record removes the instrument from px:live and px:index and marks \
+its price hash listing = delisted with delisted_ts, leaving its prices as they were.\n\n\
 Batches are coalesced to the newest tick per key while the previous one is being written, and \
 offsets are committed only after Redis acknowledged the batch (at least once); revoked \
 partitions are written and committed first. At [cache] pending_keys_max distinct keys \

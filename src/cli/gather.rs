@@ -41,12 +41,17 @@ connections when one is full), within each venue's request and connection limits
 that cannot be fetched, or looks wrong (mostly rejected rows, nothing selected, more than \
 max_drop of the market gone at once), is refused and the last good one kept; /readyz says so \
 once it is 3 refresh periods old. --shard i/n splits each followed market across processes.\n\n\
+Such connectors also publish the instrument reference to the compacted topic instruments.v1 \
+([topics] instruments; key EXCHANGE:BASE-QUOTE, Confluent-framed schemas/*/instrument.v1.*, \
+subject instruments.v1-value, looked up at start like the tick schema): a LIVE record for every \
+followed instrument after the run's first listing, then one for each whose status, sizes, \
+notices or symbol changed, and a DELISTED record for each no longer followed.\n\n\
 Serves /metrics, /healthz and /readyz on [http] bind (default {bind}) and prints a \
 progress line every few seconds. SIGINT/SIGTERM: stop reading, drain the queue, wait for the \
 broker's acknowledgements, all within one deadline ([gather] shutdown_timeout_ms, default {shutdown_secs} s); \
 what is unacknowledged then is abandoned and counted. A second SIGINT/SIGTERM abandons at once. \
-The last line accounts for every tick and dead letter (produced = acknowledged + not \
-delivered); /metrics and /healthz answer until then, /readyz says 503 while stopping.",
+The last line accounts for every tick and dead letter, and every instrument record when \
+markets are followed (produced = acknowledged + not delivered); /metrics and /healthz answer until then, /readyz says 503 while stopping.",
         bind = http::DEFAULT_BIND,
         shutdown_secs = gather::DEFAULT_SHUTDOWN_TIMEOUT_MS / 1000
     )
@@ -66,8 +71,10 @@ TICKFLOW_LOG                log filter: a level and target=level directives, e.g
 TICKFLOW_LOG_FORMAT         text (default) | json (one JSON object per line)\n\n\
 Exit codes:\n  \
 0  stopped, everything acknowledged\n  \
-1  stopped, some ticks, dead letters or received frames were lost (the last line says which)\n  \
-2  configuration, schema registry (schema not registered, registry unreachable) or start-up error\n  \
+1  stopped, some ticks, dead letters, instrument records or received frames were lost (the\n     \
+last line says which)\n  \
+2  configuration, schema registry (a schema not registered: ticks', or with [markets] the\n     \
+instrument reference's; registry unreachable) or start-up error\n  \
 3  the Kafka producer hit a fatal error (e.g. the broker lost the idempotent producer's state:\n     \
 UnknownProducerId, OutOfOrderSequenceNumber); stopped at once, the last line accounts for every\n     \
 tick; restart gather (a new producer) - orchestrators do this by themselves";

@@ -1,6 +1,6 @@
 //! `tickflow price`: read the Redis contract exactly as an API server would.
 
-use crate::cache::contract::{CONTRACT_VERSION, Part, price_key};
+use crate::cache::contract::{CONTRACT_VERSION, DELISTED_TS_FIELD, LISTING_FIELD, Part, price_key};
 use crate::model::time::now_us;
 use crate::model::{Exchange, Instrument};
 use anyhow::Context;
@@ -21,7 +21,9 @@ pub(super) const LONG_ABOUT: &str = "Reads px:{INSTRUMENT}:EXCHANGE (one exchang
 server would and prints the last price, best bid/ask where known, and the age of each part \
 of the contract (trade, book, ticker: now minus the exchange's time of that part, or its \
 receive time where the exchange sends none). Entries whose freshest part is older than \
---stale-after, or written under another contract version, are flagged STALE. --watch subscribes to the keys' channels and \
+--stale-after, or written under another contract version, are flagged STALE; an instrument the \
+instrument reference says is delisted (field listing = delisted) is flagged DELISTED with the \
+time of the delisting (its prices are kept as they were). --watch subscribes to the keys' channels and \
 prints every update as it is applied. Exit code 1 when no exchange has a price.";
 
 /// Examples, environment and exit codes for `tickflow price --help`.
@@ -102,8 +104,25 @@ fn line(h: &HashMap<String, String>, stale_after: Duration, json: bool) -> Strin
             .iter()
             .map(|(part, age)| format!("{} {:.1}s", part.name(), *age as f64 / 1000.0))
             .collect();
+        // The listing state, when the instrument reference marked the hash.
+        let listing = match h.get(LISTING_FIELD).map(String::as_str) {
+            Some("delisted") => {
+                match h.get(DELISTED_TS_FIELD).and_then(|t| t.parse::<i64>().ok()) {
+                    Some(at) => format!(
+                        "  DELISTED {}",
+                        crate::kafka::dlq::rfc3339_micros(at)
+                            .split('.')
+                            .next()
+                            .unwrap_or_default()
+                    ),
+                    None => "  DELISTED".to_owned(),
+                }
+            }
+            Some("live") | None => String::new(),
+            Some(other) => format!("  listing {other}"),
+        };
         format!(
-            "{:<8} {:<10} {:>20}  bid {} ask {}  age {}{}{}",
+            "{:<8} {:<10} {:>20}  bid {} ask {}  age {}{}{}{listing}",
             get("exchange"),
             get("instrument"),
             get("last_price"),
@@ -201,4 +220,33 @@ pub fn run(args: &PriceArgs) -> anyhow::Result<ExitCode> {
             ExitCode::from(1)
         })
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_delisted_hash_says_so_and_keeps_its_price() {
+        let mut h: HashMap<String, String> = [
+            ("contract_version", "2"),
+            ("exchange", "UPBIT"),
+            ("instrument", "BTC-KRW"),
+            ("last_price", "143880000"),
+            ("trade_received_ts", "1700000000000000"),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_owned(), v.to_owned()))
+        .collect();
+        let live = line(&h, Duration::from_secs(60), false);
+        assert!(!live.contains("DELISTED"), "{live}");
+        h.insert("listing".into(), "delisted".into());
+        h.insert("delisted_ts".into(), "1700000000000000".into());
+        let text = line(&h, Duration::from_secs(60), false);
+        assert!(text.contains("143880000"), "{text}");
+        assert!(text.ends_with("  DELISTED 2023-11-14T22:13:20"), "{text}");
+        let json: serde_json::Value =
+            serde_json::from_str(&line(&h, Duration::from_secs(60), true)).unwrap();
+        assert_eq!(json["listing"], "delisted");
+    }
 }

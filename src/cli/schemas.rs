@@ -2,7 +2,7 @@
 //! the current schema with the Schema Registry once the gate passes.
 
 use crate::config::AppConfig;
-use crate::registry::{Compiled, Registry, Verdict, subject};
+use crate::registry::{Compiled, Registry, Verdict, subject_of};
 use crate::schemas::{Family, Level, check, discover};
 use clap::{Args, Subcommand};
 use std::path::{Path, PathBuf};
@@ -17,10 +17,14 @@ type and label, a removed number is reserved, a message or enum is never removed
 breaking field of every pair is printed on its own BREAK line with the reason; an Avro field is
 its path in the reader (`kind`, `inner.e`, `[]` after an array, `{}` after a map).
 
+DIR holds every schema name: tick (topic ticks.v1) and instrument (the instrument reference,
+topic instruments.v1); each name's versions are checked on their own.
+
 With --registry URL the registry is asked too
 (POST /compatibility/subjects/{subject}/versions/latest?verbose=true) for the newest version of
-the configured [output] format, under the subject of [schema_registry] subject_name_strategy
-(default TopicNameStrategy: <topic>-value), and its verdict is printed beside the local one.
+each schema this build writes in the configured [output] format (tick, instrument), under the
+subject of its topic by [schema_registry] subject_name_strategy (default TopicNameStrategy:
+ticks.v1-value, instruments.v1-value), and each verdict is printed beside the local one.
 Credentials come from [schema_registry] basic_auth_user_info
 (TICKFLOW_SCHEMA_REGISTRY__BASIC_AUTH_USER_INFO=user:password) and are never printed.
 
@@ -34,9 +38,11 @@ Examples:
 
 const REGISTER_AFTER: &str = "\
 Runs `tickflow schemas check` first (exit 1 on a break); then registers the newest version of
-the configured [output] format (which must be the one this build compiles) under its subject
-and prints the id. Registering the same schema again returns the same id. The registry is
-[schema_registry] url, or --registry URL.
+each schema this build writes in the configured [output] format (each must be the one this
+build compiles): tick under the subject of [topics] ticks (ticks.v1-value), instrument under
+the subject of [topics] instruments (instruments.v1-value), and prints each id. Registering
+the same schema again returns the same id. The registry is [schema_registry] url, or
+--registry URL.
 
 Exit codes: 0 registered, 1 a breaking change (nothing registered), 2 unreadable input, no
 registry, or the registry refused or could not be reached.
@@ -159,18 +165,24 @@ fn gate(args: &GateArgs, register: bool) -> anyhow::Result<ExitCode> {
         });
     }
     let app = config(args)?;
-    let compiled = Compiled::of(app.format);
-    let Some(family) = families
-        .iter()
-        .find(|f| f.kind == compiled.kind && f.name == "tick")
-    else {
-        eprintln!(
-            "tickflow: schemas: {} has no {}/tick.vN schema for [output] format",
-            args.dir.display(),
-            compiled.kind.dir()
-        );
-        return Ok(ExitCode::from(2));
-    };
+    // Every schema this build writes (ticks, the instrument reference), each under the
+    // subject of its topic.
+    let mut targets = Vec::new();
+    for (compiled, topic) in Compiled::all(&app) {
+        let Some(family) = families
+            .iter()
+            .find(|f| f.kind == compiled.kind && f.name == compiled.name)
+        else {
+            eprintln!(
+                "tickflow: schemas: {} has no {}/{}.vN schema for [output] format",
+                args.dir.display(),
+                compiled.kind.dir(),
+                compiled.name
+            );
+            return Ok(ExitCode::from(2));
+        };
+        targets.push((compiled, topic, family));
+    }
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()?;
@@ -182,60 +194,71 @@ fn gate(args: &GateArgs, register: bool) -> anyhow::Result<ExitCode> {
             return Ok(ExitCode::from(2));
         };
         let registry = Registry::new(settings)?;
-        let subject = subject(&app, settings);
-        let Some(latest) = family.latest() else {
-            return Ok(ExitCode::from(2));
-        };
         if !register {
-            return Ok(ask(&registry, &subject, family, &latest.text, broken).await);
+            // The worst verdict of all: 2 (unreachable) over 1 (incompatible) over 0.
+            let mut worst = 0u8;
+            for (compiled, topic, family) in &targets {
+                let Some(latest) = family.latest() else {
+                    return Ok(ExitCode::from(2));
+                };
+                let subject = subject_of(settings, topic, compiled);
+                let code = ask(&registry, &subject, family, &latest.text, broken).await;
+                if code == 2 {
+                    // Unreachable (after the retries): so for every subject.
+                    return Ok(ExitCode::from(2));
+                }
+                worst = worst.max(code);
+            }
+            return Ok(ExitCode::from(worst));
         }
         if broken {
             eprintln!("tickflow: schemas register: nothing registered (breaking changes above)");
             return Ok(ExitCode::from(1));
         }
-        if latest.number != compiled.version || latest.text != compiled.text {
-            eprintln!(
-                "tickflow: schemas register: the newest {} in {} is v{}, but this build writes v{} (schemas/{}/tick.v{}.*); register what gather writes",
-                family.label(),
-                args.dir.display(),
-                latest.number,
-                compiled.version,
-                compiled.kind.dir(),
-                compiled.version
-            );
-            return Ok(ExitCode::from(2));
+        for (compiled, _, family) in &targets {
+            let Some(latest) = family.latest() else {
+                return Ok(ExitCode::from(2));
+            };
+            if latest.number != compiled.version || latest.text != compiled.text {
+                eprintln!(
+                    "tickflow: schemas register: the newest {} in {} is v{}, but this build writes v{} (schemas/{}/{}.v{}.*); register what gather writes",
+                    family.label(),
+                    args.dir.display(),
+                    latest.number,
+                    compiled.version,
+                    compiled.kind.dir(),
+                    compiled.name,
+                    compiled.version
+                );
+                return Ok(ExitCode::from(2));
+            }
         }
-        match registry
-            .retrying("schema registration", || {
-                registry.register(&subject, compiled.kind, compiled.text)
-            })
-            .await
-        {
-            Ok(id) => {
-                println!(
+        for (compiled, topic, family) in &targets {
+            let subject = subject_of(settings, topic, compiled);
+            match registry
+                .retrying("schema registration", || {
+                    registry.register(&subject, compiled.kind, compiled.text)
+                })
+                .await
+            {
+                Ok(id) => println!(
                     "registered {} v{} under subject `{subject}` at {}: id {id}",
                     family.label(),
-                    latest.number,
+                    compiled.version,
                     registry.name()
-                );
-                Ok(ExitCode::SUCCESS)
-            }
-            Err(e) => {
-                eprintln!("tickflow: schemas register: subject `{subject}`: {e}");
-                Ok(ExitCode::from(2))
+                ),
+                Err(e) => {
+                    eprintln!("tickflow: schemas register: subject `{subject}`: {e}");
+                    return Ok(ExitCode::from(2));
+                }
             }
         }
+        Ok(ExitCode::SUCCESS)
     })
 }
 
 /// Prints the registry's verdict on the newest version beside the local one.
-async fn ask(
-    registry: &Registry,
-    subject: &str,
-    family: &Family,
-    text: &str,
-    broken: bool,
-) -> ExitCode {
+async fn ask(registry: &Registry, subject: &str, family: &Family, text: &str, broken: bool) -> u8 {
     let verdict = registry
         .retrying("schema registry compatibility check", || {
             registry.compatibility(subject, family.kind, text)
@@ -258,15 +281,11 @@ async fn ask(
             for m in messages {
                 println!("  registry: {m}");
             }
-            if broken || !compatible {
-                ExitCode::from(1)
-            } else {
-                ExitCode::SUCCESS
-            }
+            u8::from(broken || !compatible)
         }
         Err(e) => {
             eprintln!("tickflow: schemas check: subject `{subject}`: {e}");
-            ExitCode::from(2)
+            2
         }
     }
 }

@@ -126,7 +126,7 @@ fn unrepresentable(field: &'static str, d: Decimal) -> CodecError {
 /// Minimal two's-complement big-endian bytes of `v` (at least one byte), as Java's
 /// `BigInteger.toByteArray` and apache-avro write them: the magnitude bits plus one sign bit.
 #[inline]
-fn twos_complement(v: i128, buf: &mut [u8; 16]) -> &[u8] {
+pub(crate) fn twos_complement(v: i128, buf: &mut [u8; 16]) -> &[u8] {
     *buf = v.to_be_bytes();
     let redundant = if v < 0 {
         v.leading_ones()

@@ -1,10 +1,12 @@
 //! Wire codecs for the canonical tick: Avro (hot path, byte-identical to apache-avro),
 //! Protobuf (prost, generated from `schemas/proto/tick.v3.proto`), and the Confluent wire framing
-//! (magic byte, schema id, Protobuf message indexes) as a separate layer.
+//! (magic byte, schema id, Protobuf message indexes) as a separate layer; the instrument
+//! reference record in both formats ([`instrument`]).
 
 pub mod avro;
 pub mod avro_resolved;
 pub mod confluent;
+pub mod instrument;
 pub mod proto;
 
 use crate::model::Tick;

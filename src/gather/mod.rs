@@ -3,10 +3,12 @@
 //! health and progress are in [`report`]. Shutdown: stop reading, drain the queue, wait for
 //! the broker's acknowledgements; one deadline (`[gather] shutdown_timeout_ms`, or a second
 //! signal) bounds it all, and what is left then is abandoned and counted ([`GatherOutcome`]).
+//! Connectors that follow whole markets also feed the instrument reference ([`reference`]).
 
 pub mod feeds;
 mod markets;
 pub mod pipeline;
+pub mod reference;
 pub mod report;
 
 use crate::codec::Encoder;
@@ -80,6 +82,9 @@ pub struct GatherState {
     deadline: Arc<tokio::sync::Notify>,
     /// The listing health of each connector following whole markets.
     pub listings: Vec<Arc<crate::markets::ListingStats>>,
+    /// The instrument reference publisher's counters, when some connector follows whole
+    /// markets (its deliveries are the producer's `reference_*`).
+    pub reference: Option<Arc<reference::ReferenceStats>>,
 }
 
 impl GatherState {
@@ -170,10 +175,20 @@ pub struct GatherOutcome {
     pub dead_letters_acked: u64,
     /// Dead letters not acknowledged.
     pub dead_letters_not_delivered: NotDelivered,
+    /// Whether the run published the instrument reference (some connector follows whole
+    /// markets); the line then accounts for its records too.
+    pub references: bool,
+    /// Instrument reference records made (handed to the producer or refused by it).
+    pub references_produced: u64,
+    /// Instrument reference records acknowledged.
+    pub references_acked: u64,
+    /// Instrument reference records not acknowledged.
+    pub references_not_delivered: NotDelivered,
     /// Frames received and never decoded: queued at the deadline, or held by a connection
     /// when the pipeline stopped taking them.
     pub frames_abandoned: u64,
-    /// Everything lost: ticks and dead letters not delivered, frames abandoned.
+    /// Everything lost: ticks, dead letters and instrument records not delivered, frames
+    /// abandoned.
     pub lost: u64,
     /// The deadline (or a second signal) cut the shutdown short.
     pub deadline_reached: bool,
@@ -189,6 +204,13 @@ impl GatherOutcome {
         let dead_letters_acked = get(&p.dlq_acked);
         let dead_letters_not_delivered =
             NotDelivered::of(&p.dlq_lost, dead_letters_produced, dead_letters_acked);
+        let references_produced = state
+            .reference
+            .as_ref()
+            .map_or(0, |r| get(&r.live) + get(&r.delisted));
+        let references_acked = get(&p.reference_acked);
+        let references_not_delivered =
+            NotDelivered::of(&p.reference_lost, references_produced, references_acked);
         let frames_abandoned = get(&state.pipeline.frames_left)
             + state
                 .connections
@@ -203,9 +225,14 @@ impl GatherOutcome {
             dead_letters_produced,
             dead_letters_acked,
             dead_letters_not_delivered,
+            references: state.reference.is_some(),
+            references_produced,
+            references_acked,
+            references_not_delivered,
             frames_abandoned,
             lost: ticks_not_delivered.total()
                 + dead_letters_not_delivered.total()
+                + references_not_delivered.total()
                 + frames_abandoned,
             deadline_reached: p.abandon.load(Ordering::Relaxed),
         }
@@ -216,13 +243,24 @@ impl std::fmt::Display for GatherOutcome {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(
             f,
-            "ticks: {} produced, {} acknowledged, {}; dead letters: {} produced, {} acknowledged, {}; {} received frames abandoned undecoded",
+            "ticks: {} produced, {} acknowledged, {}; dead letters: {} produced, {} acknowledged, {}; ",
             self.ticks_produced,
             self.ticks_acked,
             self.ticks_not_delivered,
             self.dead_letters_produced,
             self.dead_letters_acked,
             self.dead_letters_not_delivered,
+        )?;
+        if self.references {
+            write!(
+                f,
+                "instrument records: {} produced, {} acknowledged, {}; ",
+                self.references_produced, self.references_acked, self.references_not_delivered,
+            )?;
+        }
+        write!(
+            f,
+            "{} received frames abandoned undecoded",
             self.frames_abandoned
         )
     }
@@ -246,9 +284,24 @@ pub async fn start(setup: GatherSetup, shutdown: watch::Receiver<bool>) -> anyho
     // The id every header carries: the registry's (refusing to start when the schema is not
     // registered), or the fixed one when no registry is configured.
     let schema_id = crate::registry::producer_schema_id(app).await?;
+    // Connectors following whole markets publish the instrument reference: its schema is
+    // looked up (and refused when not registered) like the tick schema, and its topic created
+    // compacted.
+    let follows_markets = setup
+        .connectors
+        .iter()
+        .any(|c| c.enabled && c.markets.is_some() && c.profile.listing.is_some());
+    let instrument_schema_id = if follows_markets {
+        Some(crate::registry::instrument_schema_id(app).await?)
+    } else {
+        None
+    };
     let properties = producer_properties(&app.kafka);
-    crate::kafka::admin::ensure_configured(app, &properties, &[&app.topics.ticks, &app.topics.dlq])
-        .await?;
+    let mut topics = vec![app.topics.ticks.as_str(), app.topics.dlq.as_str()];
+    if follows_markets {
+        topics.push(app.topics.instruments.as_str());
+    }
+    crate::kafka::admin::ensure_configured(app, &properties, &topics).await?;
     let producer_stats = Arc::new(ProducerStats::default());
     let mut producer = TickProducer::new(
         &properties,
@@ -275,8 +328,33 @@ pub async fn start(setup: GatherSetup, shutdown: watch::Receiver<bool>) -> anyho
     let mut fixed = Vec::new();
     let mut followed = Vec::new();
     let http_client = markets::client(&setup.tls)?;
-    // The instrument reference's publisher (listings of [markets] connectors); none yet.
-    let reference: Option<mpsc::Sender<crate::markets::reference::ReferenceUpdate>> = None;
+    // The instrument reference's publisher (listings of [markets] connectors): its own
+    // producer, counting into the shared producer statistics, on a thread of its own; it ends
+    // when the last follower stops, then drains.
+    let reference_stats =
+        instrument_schema_id.map(|_| Arc::new(reference::ReferenceStats::default()));
+    let (reference, publishing) = match (instrument_schema_id, &reference_stats) {
+        (Some(id), Some(stats)) => {
+            let mut p = TickProducer::new(
+                &properties,
+                app.gather.max_block,
+                Arc::clone(&producer_stats),
+            )?;
+            if setup.simulated {
+                p.mark_simulated();
+            }
+            let publisher = reference::Publisher::new(
+                p,
+                app.topics.instruments.clone(),
+                app.format,
+                id,
+                Arc::clone(stats),
+            );
+            let (tx, rx) = mpsc::channel(reference::QUEUE_UPDATES);
+            (Some(tx), Some(reference::spawn(publisher, rx)?))
+        }
+        _ => (None, None),
+    };
     // One connection-attempt gate per venue (its limit is per IP).
     let mut gates: Vec<(crate::model::Exchange, Arc<crate::ws::pace::SharedGate>)> = Vec::new();
     for (n, connector) in setup.connectors.iter().filter(|c| c.enabled).enumerate() {
@@ -315,6 +393,8 @@ pub async fn start(setup: GatherSetup, shutdown: watch::Receiver<bool>) -> anyho
             }
         }
     }
+    // Each follower holds its own sender from here on.
+    drop(reference);
     if connections.all().is_empty() {
         anyhow::bail!("no enabled connector");
     }
@@ -357,6 +437,7 @@ pub async fn start(setup: GatherSetup, shutdown: watch::Receiver<bool>) -> anyho
         unacked_timeout: app.gather.unacked_timeout,
         deadline: Arc::new(tokio::sync::Notify::new()),
         listings,
+        reference: reference_stats,
     });
     // /metrics, /healthz and the progress line keep going while the shutdown drains; they
     // stop when the run is over (this sender dropped).
@@ -429,6 +510,13 @@ pub async fn start(setup: GatherSetup, shutdown: watch::Receiver<bool>) -> anyho
         tokio::task::spawn_blocking(move || pipeline.join())
             .await?
             .map_err(|_| anyhow::anyhow!("the pipeline thread panicked"))?;
+        // The followers have stopped: the publisher drains its last records (bounded by the
+        // same deadline).
+        if let Some(publishing) = publishing {
+            tokio::task::spawn_blocking(move || publishing.join())
+                .await?
+                .map_err(|_| anyhow::anyhow!("the instrument reference thread panicked"))?;
+        }
         // The connections have stopped, unless the deadline cut the drain short: then each
         // counts the frame it held as it stops (bounded).
         let until = tokio::time::Instant::now() + Duration::from_secs(3);

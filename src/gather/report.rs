@@ -147,11 +147,52 @@ fn listing_metrics(e: &mut Exposition, listings: &[Arc<crate::markets::ListingSt
     }
 }
 
+/// The instrument reference publisher (exported when some connector follows whole markets).
+fn reference_metrics(e: &mut Exposition, state: &GatherState) {
+    let Some(r) = &state.reference else {
+        return;
+    };
+    let k = &state.producer;
+    let name = "tickflow_reference_records_total";
+    e.family(
+        name,
+        "counter",
+        "instrument reference records made, by state (LIVE: new or changed; DELISTED: no longer followed)",
+    );
+    e.sample(name, &[("state", "live")], get(&r.live));
+    e.sample(name, &[("state", "delisted")], get(&r.delisted));
+    let scalars: [(&str, &str, u64); 4] = [
+        (
+            "tickflow_reference_updates_total",
+            "accepted listings handed to the instrument reference publisher",
+            get(&r.updates),
+        ),
+        (
+            "tickflow_reference_unencodable_total",
+            "instrument records not produced: a size beyond decimal(38,18)",
+            get(&r.unencodable),
+        ),
+        (
+            "tickflow_kafka_reference_sent_total",
+            "instrument records handed to the producer",
+            get(&k.reference_sent),
+        ),
+        (
+            "tickflow_kafka_reference_acked_total",
+            "instrument records the broker acknowledged",
+            get(&k.reference_acked),
+        ),
+    ];
+    for (name, help, v) in scalars {
+        e.family(name, "counter", help).sample(name, &[], v);
+    }
+}
+
 /// Observes Kafka progress for the stall clock until the run is over.
 pub async fn watchdog(state: Arc<GatherState>, mut over: watch::Receiver<bool>) {
     loop {
         let k = &state.producer;
-        let acked = k.ticks_acked.total() + get(&k.dlq_acked);
+        let acked = k.ticks_acked.total() + get(&k.dlq_acked) + get(&k.reference_acked);
         state
             .kafka_stall
             .observe(acked, k.pending() > 0, crate::stall::now());
@@ -362,7 +403,11 @@ pub fn metrics(state: &GatherState) -> String {
         "counter",
         "messages made and not acknowledged, by kind and why (refused: never handed to librdkafka; failed: after retries; abandoned: at the shutdown deadline)",
     );
-    for (kind, lost) in [("tick", &k.ticks_lost), ("dead_letter", &k.dlq_lost)] {
+    for (kind, lost) in [
+        ("tick", &k.ticks_lost),
+        ("dead_letter", &k.dlq_lost),
+        ("instrument", &k.reference_lost),
+    ] {
         for (why, n) in [
             ("refused", &lost.refused),
             ("failed", &lost.failed),
@@ -422,8 +467,8 @@ pub fn metrics(state: &GatherState) -> String {
         (
             "tickflow_kafka_delivery_failed_total",
             "counter",
-            "deliveries failed after retries (ticks and dead letters)",
-            get(&k.ticks_lost.failed) + get(&k.dlq_lost.failed),
+            "deliveries failed after retries (ticks, dead letters and instrument records)",
+            get(&k.ticks_lost.failed) + get(&k.dlq_lost.failed) + get(&k.reference_lost.failed),
         ),
         (
             "tickflow_kafka_queue_full_failed_total",
@@ -471,6 +516,7 @@ pub fn metrics(state: &GatherState) -> String {
     for (name, kind, help, value) in scalars {
         e.family(name, kind, help).sample(name, &[], value);
     }
+    reference_metrics(&mut e, state);
     let name = "tickflow_kafka_backpressure_wait_seconds_total";
     e.family(
         name,
@@ -612,6 +658,7 @@ mod tests {
             unacked_timeout: Duration::from_secs(10),
             deadline: Arc::default(),
             listings: Vec::new(),
+            reference: None,
         }
     }
 

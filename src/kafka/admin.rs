@@ -19,6 +19,18 @@ pub async fn ensure_topics(
     partitions: i32,
     replication_factor: i32,
 ) -> anyhow::Result<Vec<String>> {
+    ensure_topics_with(properties, topics, partitions, replication_factor, |_| &[]).await
+}
+
+/// [`ensure_topics`], each created topic with the settings `settings` gives for it (e.g. the
+/// instruments topic's `cleanup.policy=compact`).
+pub async fn ensure_topics_with<'c>(
+    properties: &BTreeMap<String, String>,
+    topics: &[&str],
+    partitions: i32,
+    replication_factor: i32,
+    settings: impl Fn(&str) -> &'c [(&'c str, &'c str)],
+) -> anyhow::Result<Vec<String>> {
     let mut config = ClientConfig::new();
     for (k, v) in properties {
         // Producer-only properties make the admin client complain; it needs the connection ones.
@@ -55,7 +67,12 @@ pub async fn ensure_topics(
     let new: Vec<_> = topics
         .iter()
         .filter(|t| !existing.iter().any(|e| e == **t))
-        .map(|t| NewTopic::new(t, partitions, TopicReplication::Fixed(replication_factor)))
+        .map(|t| {
+            settings(t).iter().fold(
+                NewTopic::new(t, partitions, TopicReplication::Fixed(replication_factor)),
+                |topic, (k, v)| topic.set(k, v),
+            )
+        })
         .collect();
     if new.is_empty() {
         return Ok(Vec::new());
@@ -93,7 +110,8 @@ pub async fn ensure_topics(
 }
 
 /// `[topics] create`: creates what is missing of `topics` at the configured partitions and
-/// replication, and says which it created; nothing when creation is off.
+/// replication (the instruments topic compacted, [`super::contract::creation_config`]), and
+/// says which it created; nothing when creation is off. An existing topic is left as it is.
 pub async fn ensure_configured(
     app: &crate::config::AppConfig,
     properties: &BTreeMap<String, String>,
@@ -102,11 +120,12 @@ pub async fn ensure_configured(
     if !app.topics.create {
         return Ok(());
     }
-    let created = ensure_topics(
+    let created = ensure_topics_with(
         properties,
         topics,
         app.topics.partitions,
         app.topics.replication_factor,
+        |t| super::contract::creation_config(app, t),
     )
     .await?;
     if !created.is_empty() {

@@ -1,7 +1,9 @@
-//! Kafka side of the gatherer: the producer with tickflow's fixed settings and delivery
-//! accounting ([`producer`]), the DLQ record ([`dlq`]), and topic creation ([`admin`]).
+//! Kafka side of the gatherer: the contract's topics and keys ([`contract`]), the producer with
+//! tickflow's fixed settings and delivery accounting ([`producer`]), the DLQ record ([`dlq`]),
+//! and topic creation ([`admin`]).
 
 pub mod admin;
+pub mod contract;
 pub mod dlq;
 pub mod producer;
 

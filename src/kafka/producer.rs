@@ -56,6 +56,12 @@ pub struct ProducerStats {
     pub ticks_lost: Lost,
     /// Dead letters that did not reach the broker, by why.
     pub dlq_lost: Lost,
+    /// Instrument reference records handed to librdkafka (`instruments.v1`).
+    pub reference_sent: AtomicU64,
+    /// Instrument reference records acknowledged.
+    pub reference_acked: AtomicU64,
+    /// Instrument reference records that did not reach the broker, by why.
+    pub reference_lost: Lost,
     /// Messages given up after waiting `max_block` for queue room (also in `refused`).
     pub queue_full_failed: AtomicU64,
     /// Set at the shutdown deadline (or a second signal): sends waiting for queue room give
@@ -144,12 +150,34 @@ impl Lost {
 impl ProducerStats {
     /// Handed to librdkafka and neither acknowledged nor settled yet (its queue and in flight).
     pub fn pending(&self) -> u64 {
-        let sent = self.ticks_sent.total() + self.dlq_sent.load(Ordering::Relaxed);
+        let sent = self.ticks_sent.total()
+            + self.dlq_sent.load(Ordering::Relaxed)
+            + self.reference_sent.load(Ordering::Relaxed);
         let settled = self.ticks_acked.total()
             + self.dlq_acked.load(Ordering::Relaxed)
+            + self.reference_acked.load(Ordering::Relaxed)
             + self.ticks_lost.settled()
-            + self.dlq_lost.settled();
+            + self.dlq_lost.settled()
+            + self.reference_lost.settled();
         sent.saturating_sub(settled)
+    }
+}
+
+/// What kind of message a delivery report is about (each is counted apart).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    Tick,
+    DeadLetter,
+    Reference,
+}
+
+impl Kind {
+    fn as_str(self) -> &'static str {
+        match self {
+            Self::Tick => "tick",
+            Self::DeadLetter => "dead letter",
+            Self::Reference => "instrument record",
+        }
     }
 }
 
@@ -159,7 +187,7 @@ pub struct Meta {
     received_ts_us: i64,
     /// Unknown for a dead letter that is not an exchange frame (an undecodable Kafka message).
     exchange: Option<Exchange>,
-    dead_letter: bool,
+    kind: Kind,
     /// Told the outcome, for a sender that waits for this one message.
     ticket: Option<Arc<Ticket>>,
 }
@@ -184,6 +212,12 @@ impl Ticket {
     fn settle(&self, acknowledged: bool) {
         self.state
             .store(if acknowledged { 1 } else { 2 }, Ordering::Release);
+    }
+
+    /// Settles the ticket as a delivery report would (tests of what waits on it).
+    #[cfg(test)]
+    pub(crate) fn settle_for_test(&self, acknowledged: bool) {
+        self.settle(acknowledged);
     }
 }
 
@@ -241,19 +275,25 @@ impl ProducerContext for Context {
                 if let Ok(mut logged) = s.logged_errors.lock() {
                     logged.clear();
                 }
-                if let (false, Some(exchange)) = (meta.dead_letter, meta.exchange) {
-                    s.ticks_acked.add(exchange, 1);
-                    let waited = now_us().saturating_sub(meta.received_ts_us);
-                    s.ack_latency_us.record(u64::try_from(waited).unwrap_or(0));
-                } else {
-                    s.dlq_acked.fetch_add(1, Ordering::Relaxed);
+                match (meta.kind, meta.exchange) {
+                    (Kind::Tick, Some(exchange)) => {
+                        s.ticks_acked.add(exchange, 1);
+                        let waited = now_us().saturating_sub(meta.received_ts_us);
+                        s.ack_latency_us.record(u64::try_from(waited).unwrap_or(0));
+                    }
+                    (Kind::Reference, _) => {
+                        s.reference_acked.fetch_add(1, Ordering::Relaxed);
+                    }
+                    _ => {
+                        s.dlq_acked.fetch_add(1, Ordering::Relaxed);
+                    }
                 }
             }
             Err((e, _)) => {
-                let lost = if meta.dead_letter {
-                    &s.dlq_lost
-                } else {
-                    &s.ticks_lost
+                let lost = match meta.kind {
+                    Kind::Tick => &s.ticks_lost,
+                    Kind::DeadLetter => &s.dlq_lost,
+                    Kind::Reference => &s.reference_lost,
                 };
                 let purged = matches!(
                     e.rdkafka_error_code(),
@@ -266,12 +306,7 @@ impl ProducerContext for Context {
                     return;
                 }
                 lost.failed.fetch_add(1, Ordering::Relaxed);
-                let what = if meta.dead_letter {
-                    "dead letter"
-                } else {
-                    "tick"
-                };
-                let reason = format!("{what} not delivered: {e}");
+                let reason = format!("{} not delivered: {e}", meta.kind.as_str());
                 if let Some(more) = s.failures_log.admit(&reason) {
                     tracing::error!(
                         exchange = meta.exchange.map_or("-", Exchange::as_str),
@@ -381,7 +416,7 @@ impl TickProducer {
         let meta = Box::new(Meta {
             received_ts_us,
             exchange: Some(exchange),
-            dead_letter: false,
+            kind: Kind::Tick,
             ticket: None,
         });
         let mut record = BaseRecord::with_opaque_to(topic, meta)
@@ -398,6 +433,40 @@ impl TickProducer {
             return Err(e);
         }
         self.stats.ticks_sent.add(exchange, 1);
+        Ok(())
+    }
+
+    /// Sends an instrument reference record (Confluent-framed `value`, key
+    /// `EXCHANGE:BASE-QUOTE`), whose outcome `ticket` is told. Synthetic feeds mark it like
+    /// ticks. Blocks (up to `max_block`) while librdkafka's queue is full.
+    pub fn send_reference(
+        &self,
+        topic: &str,
+        key: &[u8],
+        value: &[u8],
+        exchange: Exchange,
+        ticket: Arc<Ticket>,
+    ) -> Result<(), ProduceError> {
+        let meta = Box::new(Meta {
+            received_ts_us: now_us(),
+            exchange: Some(exchange),
+            kind: Kind::Reference,
+            ticket: Some(ticket),
+        });
+        let mut record = BaseRecord::with_opaque_to(topic, meta)
+            .key(key)
+            .payload(value);
+        if let Some(h) = &self.tick_headers {
+            record = record.headers(h.clone());
+        }
+        if let Err(e) = self.send(record) {
+            self.stats
+                .reference_lost
+                .refused
+                .fetch_add(1, Ordering::Relaxed);
+            return Err(e);
+        }
+        self.stats.reference_sent.fetch_add(1, Ordering::Relaxed);
         Ok(())
     }
 
@@ -455,7 +524,7 @@ impl TickProducer {
         let meta = Box::new(Meta {
             received_ts_us,
             exchange,
-            dead_letter: true,
+            kind: Kind::DeadLetter,
             ticket,
         });
         let record = BaseRecord::with_opaque_to(topic, meta)

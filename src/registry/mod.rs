@@ -1,22 +1,27 @@
 //! The Schema Registry: the client ([`client`]), what `tickflow gather` does at start
-//! ([`producer_schema_id`]: the id every header carries), and how `tickflow cache` reads the id
-//! in every message's header ([`resolver`]).
+//! ([`producer_schema_id`]: the id every tick's header carries; [`instrument_schema_id`]: the
+//! instrument reference's), and how `tickflow cache` reads the id in every message's header
+//! ([`resolver`]).
 
 pub mod client;
+pub mod instrument;
 pub mod resolver;
 
 pub use client::{Registry, RegistryError, Verdict, code};
 
+use crate::codec::instrument as reference;
 use crate::codec::{Format, avro, proto};
 use crate::config::{AppConfig, RegistrySettings};
 use crate::schemas::Kind;
 
-/// The schema this build compiles, in the configured format.
+/// A schema this build compiles, in the configured format.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Compiled {
+    /// `tick` or `instrument`: the file name in `schemas/<kind>/<name>.vN.*`.
+    pub name: &'static str,
     /// Avro or Protobuf.
     pub kind: Kind,
-    /// `N` of `tick.vN`.
+    /// `N` of `<name>.vN`.
     pub version: u32,
     /// The schema text, as registered.
     pub text: &'static str,
@@ -25,16 +30,18 @@ pub struct Compiled {
 }
 
 impl Compiled {
-    /// The compiled schema for `format`.
+    /// The compiled tick schema for `format`.
     pub fn of(format: Format) -> Self {
         match format {
             Format::Avro => Self {
+                name: "tick",
                 kind: Kind::Avro,
                 version: avro::SCHEMA_VERSION,
                 text: avro::TICK_AVSC,
                 record: avro::RECORD_NAME,
             },
             Format::Proto => Self {
+                name: "tick",
                 kind: Kind::Protobuf,
                 version: proto::SCHEMA_VERSION,
                 text: proto::TICK_PROTO,
@@ -42,13 +49,50 @@ impl Compiled {
             },
         }
     }
+
+    /// The compiled instrument reference schema for `format`.
+    pub fn instrument(format: Format) -> Self {
+        match format {
+            Format::Avro => Self {
+                name: "instrument",
+                kind: Kind::Avro,
+                version: reference::SCHEMA_VERSION,
+                text: reference::avro::INSTRUMENT_AVSC,
+                record: reference::avro::RECORD_NAME,
+            },
+            Format::Proto => Self {
+                name: "instrument",
+                kind: Kind::Protobuf,
+                version: reference::SCHEMA_VERSION,
+                text: reference::proto::INSTRUMENT_PROTO,
+                record: reference::proto::MESSAGE_NAME,
+            },
+        }
+    }
+
+    /// Every schema this build writes in `format`, each with the topic whose subject it is
+    /// registered under: ticks, then the instrument reference.
+    pub fn all(app: &AppConfig) -> [(Self, &str); 2] {
+        [
+            (Self::of(app.format), app.topics.ticks.as_str()),
+            (
+                Self::instrument(app.format),
+                app.topics.instruments.as_str(),
+            ),
+        ]
+    }
 }
 
-/// The subject of the value schema for `app`'s topic and format.
+/// The subject of the tick value schema for `app`'s topic and format.
 pub fn subject(app: &AppConfig, settings: &RegistrySettings) -> String {
     settings
         .strategy
         .subject(&app.topics.ticks, Compiled::of(app.format).record)
+}
+
+/// The subject of `compiled` written to `topic` (the configured strategy, as for ticks).
+pub fn subject_of(settings: &RegistrySettings, topic: &str, compiled: &Compiled) -> String {
+    settings.strategy.subject(topic, compiled.record)
 }
 
 /// Why gather does not start.
@@ -56,9 +100,11 @@ pub fn subject(app: &AppConfig, settings: &RegistrySettings) -> String {
 pub enum StartError {
     /// The schema is not under the subject and auto-registration is off.
     #[error(
-        "schema {kind} v{version} is not registered under subject `{subject}` at schema registry {registry}; register it with `tickflow schemas register` (or set [schema_registry] auto_register = true, for development)"
+        "schema {name} {kind} v{version} is not registered under subject `{subject}` at schema registry {registry}; register it with `tickflow schemas register` (or set [schema_registry] auto_register = true, for development)"
     )]
     NotRegistered {
+        /// `tick` or `instrument`.
+        name: &'static str,
         /// Avro or Protobuf.
         kind: &'static str,
         /// The compiled version.
@@ -83,16 +129,32 @@ pub enum StartError {
 /// configured, `[output] schema_id` with one warning that stock deserializers will not
 /// resolve it.
 pub async fn producer_schema_id(app: &AppConfig) -> Result<u32, StartError> {
+    schema_id(app, &app.topics.ticks, Compiled::of(app.format)).await
+}
+
+/// The schema id of the instrument reference (`[topics] instruments`), looked up like the
+/// tick schema's ([`producer_schema_id`]): refused when not registered unless
+/// `auto_register`. Without a registry, `[output] schema_id` too (the cache then reads the
+/// compiled schema).
+pub async fn instrument_schema_id(app: &AppConfig) -> Result<u32, StartError> {
+    schema_id(
+        app,
+        &app.topics.instruments,
+        Compiled::instrument(app.format),
+    )
+    .await
+}
+
+async fn schema_id(app: &AppConfig, topic: &str, compiled: Compiled) -> Result<u32, StartError> {
     let Some(settings) = &app.schema_registry else {
         tracing::warn!(
             schema_id = app.schema_id,
-            "no [schema_registry] configured: writing the fixed schema id {} from [output] schema_id; stock Confluent deserializers will not resolve it",
+            "no [schema_registry] configured: writing the fixed schema id {} from [output] schema_id on {topic}; stock Confluent deserializers will not resolve it",
             app.schema_id
         );
         return Ok(app.schema_id);
     };
-    let subject = subject(app, settings);
-    let compiled = Compiled::of(app.format);
+    let subject = subject_of(settings, topic, &compiled);
     let failed = |error| StartError::Registry {
         subject: subject.clone(),
         error,
@@ -115,7 +177,8 @@ pub async fn producer_schema_id(app: &AppConfig) -> Result<u32, StartError> {
                 .map_err(failed)?;
             tracing::warn!(
                 id,
-                "auto_register: registered schema v{} under `{subject}` at {}",
+                "auto_register: registered schema {} v{} under `{subject}` at {}",
+                compiled.name,
                 compiled.version,
                 registry.name()
             );
@@ -123,6 +186,7 @@ pub async fn producer_schema_id(app: &AppConfig) -> Result<u32, StartError> {
         }
         None => {
             return Err(StartError::NotRegistered {
+                name: compiled.name,
                 kind: compiled.kind.schema_type(),
                 version: compiled.version,
                 subject,
@@ -132,7 +196,8 @@ pub async fn producer_schema_id(app: &AppConfig) -> Result<u32, StartError> {
     };
     tracing::info!(
         id,
-        "schema v{} ({}) is id {id} under `{subject}` at {}",
+        "schema {} v{} ({}) is id {id} under `{subject}` at {}",
+        compiled.name,
         compiled.version,
         compiled.kind.schema_type(),
         registry.name()

@@ -130,11 +130,14 @@ pub struct Kind {
     pub unresolved: u64,
 }
 
-/// gather's `stopped; ticks: ...; dead letters: ...; N received frames abandoned undecoded`.
+/// gather's `stopped; ticks: ...; dead letters: ...; [instrument records: ...; ]N received
+/// frames abandoned undecoded`.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
 pub struct Summary {
     pub ticks: Kind,
     pub dead_letters: Kind,
+    /// Present when the run followed whole markets.
+    pub instrument_records: Option<Kind>,
     pub frames_abandoned: u64,
 }
 
@@ -165,15 +168,25 @@ impl Summary {
                 unresolved: at(6),
             }
         };
-        let [_, ticks, dead_letters, frames] = parts[..] else {
-            panic!("unexpected summary: {line}")
+        let (ticks, dead_letters, instruments, frames) = match parts[..] {
+            [_, ticks, dead_letters, frames] => (ticks, dead_letters, None, frames),
+            [_, ticks, dead_letters, instruments, frames]
+                if instruments.starts_with("instrument records:") =>
+            {
+                (ticks, dead_letters, Some(instruments), frames)
+            }
+            _ => panic!("unexpected summary: {line}"),
         };
         let summary = Self {
             ticks: kind(ticks),
             dead_letters: kind(dead_letters),
+            instrument_records: instruments.map(kind),
             frames_abandoned: numbers(frames).first().copied().unwrap_or(0),
         };
-        for k in [summary.ticks, summary.dead_letters] {
+        for k in [summary.ticks, summary.dead_letters]
+            .into_iter()
+            .chain(summary.instrument_records)
+        {
             assert_eq!(
                 k.produced,
                 k.acked + k.not_delivered,

@@ -26,6 +26,7 @@ fn defaults_fill_an_empty_file() {
     let c = load("", &[]).unwrap();
     assert_eq!(c.topics.ticks, "ticks.v1");
     assert_eq!(c.topics.dlq, "ticks.dlq.v1");
+    assert_eq!(c.topics.instruments, "instruments.v1");
     assert_eq!(c.format, Format::Avro);
     assert_eq!(c.connectors_dir, Path::new("/etc/tf/connectors"));
     assert!(c.kafka.is_empty());
@@ -39,6 +40,7 @@ fn env_overrides_the_file() {
             ("TICKFLOW_KAFKA__BOOTSTRAP_SERVERS", "127.0.0.1:9"),
             ("TICKFLOW_KAFKA__LINGER_MS", "7"),
             ("TICKFLOW_TOPICS__TICKS", "ticks.test"),
+            ("TICKFLOW_TOPICS__INSTRUMENTS", "instruments.test"),
             ("TICKFLOW_OUTPUT__FORMAT", "proto"),
             ("TICKFLOW_GATHER__QUEUE_FRAMES", "64"),
             ("TICKFLOW_REQUIRE_FASTAVRO", "1"),
@@ -49,6 +51,7 @@ fn env_overrides_the_file() {
     assert_eq!(c.kafka["bootstrap.servers"], "127.0.0.1:9");
     assert_eq!(c.kafka["linger.ms"], "7");
     assert_eq!(c.topics.ticks, "ticks.test");
+    assert_eq!(c.topics.instruments, "instruments.test");
     assert_eq!(c.format, Format::Proto);
     assert_eq!(c.gather.queue_frames, 64);
 }
@@ -57,7 +60,7 @@ fn env_overrides_the_file() {
 fn every_problem_is_reported_at_once() {
     let e = load(
         "[kafka]\nacks = 1\n\"enable.idempotence\" = false\n[topics]\nticks = \"bad topic\"\n\
-         partitions = 0\n[output]\nformat = \"json\"\n[http]\nbind = \"nowhere\"\n",
+         partitions = 0\ninstruments = \"ticks.dlq.v1\"\n[output]\nformat = \"json\"\n[http]\nbind = \"nowhere\"\n",
         &[],
     )
     .unwrap_err();
@@ -67,12 +70,13 @@ fn every_problem_is_reported_at_once() {
         "kafka.enable.idempotence",
         "topics.ticks",
         "topics.partitions",
+        "topics.instruments",
         "output.format",
         "http.bind",
     ] {
         assert!(all.contains(needle), "{needle} missing in:\n{all}");
     }
-    assert_eq!(e.problems.len(), 6, "{all}");
+    assert_eq!(e.problems.len(), 7, "{all}");
 }
 
 #[test]

@@ -7,6 +7,8 @@ use serde::{Deserialize, Serialize};
 pub const DEFAULT_TICKS: &str = "ticks.v1";
 /// Topic of dead letters: `ticks.dlq.v1`.
 pub const DEFAULT_DLQ: &str = "ticks.dlq.v1";
+/// Compacted topic of the instrument reference: `instruments.v1`.
+pub const DEFAULT_INSTRUMENTS: &str = "instruments.v1";
 /// Create missing topics at start: yes.
 pub const DEFAULT_CREATE: bool = true;
 /// Partitions of created topics: 6.
@@ -22,6 +24,8 @@ pub(super) struct TopicsFile {
     ticks: Option<String>,
     /// Dead letters (default [`DEFAULT_DLQ`]).
     dlq: Option<String>,
+    /// The instrument reference, compacted (default [`DEFAULT_INSTRUMENTS`]).
+    instruments: Option<String>,
     /// Create missing topics at start (default [`DEFAULT_CREATE`]).
     #[serde(default, deserialize_with = "crate::config::lenient::opt")]
     create: Option<bool>,
@@ -41,6 +45,8 @@ pub struct Topics {
     pub ticks: String,
     /// Dead letters.
     pub dlq: String,
+    /// The instrument reference (created compacted: `cleanup.policy=compact`).
+    pub instruments: String,
     /// Create missing topics at start.
     pub create: bool,
     /// Partitions of created topics.
@@ -58,13 +64,20 @@ impl TopicsFile {
         let topics = Topics {
             ticks: self.ticks.unwrap_or_else(|| DEFAULT_TICKS.into()),
             dlq: self.dlq.unwrap_or_else(|| DEFAULT_DLQ.into()),
+            instruments: self
+                .instruments
+                .unwrap_or_else(|| DEFAULT_INSTRUMENTS.into()),
             create: self.create.unwrap_or(DEFAULT_CREATE),
             partitions: self.partitions.unwrap_or(DEFAULT_PARTITIONS),
             replication_factor: self
                 .replication_factor
                 .unwrap_or(DEFAULT_REPLICATION_FACTOR),
         };
-        for (field, name) in [("topics.ticks", &topics.ticks), ("topics.dlq", &topics.dlq)] {
+        for (field, name) in [
+            ("topics.ticks", &topics.ticks),
+            ("topics.dlq", &topics.dlq),
+            ("topics.instruments", &topics.instruments),
+        ] {
             let ok = !name.is_empty()
                 && name.len() <= MAX_TOPIC_NAME
                 && name
@@ -76,6 +89,12 @@ impl TopicsFile {
         }
         if topics.ticks == topics.dlq {
             p.add("topics.dlq", "must differ from topics.ticks");
+        }
+        if topics.instruments == topics.ticks || topics.instruments == topics.dlq {
+            p.add(
+                "topics.instruments",
+                "must differ from topics.ticks and topics.dlq (it is compacted)",
+            );
         }
         if topics.partitions < 1 {
             p.add("topics.partitions", "must be at least 1");
