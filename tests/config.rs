@@ -453,9 +453,14 @@ fn markets_selectors_are_validated_with_every_problem_at_once() {
     );
     let sim = ok.redirected_to("ws://127.0.0.1:9001");
     assert_eq!(sim.url, "ws://127.0.0.1:9001/upbit/websocket/v1");
+    let sim_markets = sim.markets.unwrap();
     assert_eq!(
-        sim.markets.unwrap().listing_url,
+        sim_markets.listing_url,
         "http://127.0.0.1:9001/upbit/v1/market/all?is_details=true"
+    );
+    assert_eq!(
+        sim_markets.cache_file, None,
+        "a simulated listing never becomes the venue's disk copy"
     );
 
     let p = problems(

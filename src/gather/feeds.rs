@@ -167,6 +167,8 @@ pub struct Feed {
     /// The set the adapter accepts now (the last two wanted sets: frames in flight for an
     /// instrument just removed are still its venue's data).
     previous: HashSet<Instrument>,
+    /// The symbol table of the last change (the adapter maps with it and the new one).
+    previous_symbols: Option<Arc<SymbolTable>>,
 }
 
 impl Feed {
@@ -179,6 +181,7 @@ impl Feed {
             slots: Vec::new(),
             adapter: Arc::default(),
             previous: HashSet::new(),
+            previous_symbols: None,
         }
     }
 
@@ -219,8 +222,15 @@ impl Feed {
         let now: HashSet<Instrument> = wanted.iter().cloned().collect();
         let mut accepted = now.clone();
         accepted.extend(self.previous.drain());
-        self.adapter
-            .put(adapter(&self.config, accepted, Arc::clone(symbols)));
+        // Frames in flight may name a symbol only the previous listing had.
+        let table = match &self.previous_symbols {
+            Some(old) if self.config.profile.needs_symbol_table && !Arc::ptr_eq(old, symbols) => {
+                Arc::new(old.merged(symbols))
+            }
+            _ => Arc::clone(symbols),
+        };
+        self.previous_symbols = Some(Arc::clone(symbols));
+        self.adapter.put(adapter(&self.config, accepted, table));
         self.previous = now;
         for (index, set) in after.into_iter().enumerate() {
             let value = Arc::new(Wanted {

@@ -52,16 +52,29 @@ pub(super) async fn first(
         refresh: markets.refresh,
         max_drop: markets.max_drop,
     };
-    let (fetched, instruments, from_disk) = first_listing(&follow, client)
+    let first = first_listing(&follow, client)
         .await
         .map_err(|why| anyhow::anyhow!("connector `{}`: no listing: {why}", connector.name))?;
-    let stats = Arc::new(ListingStats::new(&connector.name, follow.stale_after()));
-    accepted(&stats, &fetched, &instruments, from_disk);
+    let (fetched, mut instruments) = (first.fetched, first.chosen);
     let symbols = symbols_of(
         &fetched.listing,
         connector.profile.needs_symbol_table,
         &setup.symbols,
+        &mut instruments,
     );
+    let stats = Arc::new(ListingStats::new(&connector.name, follow.stale_after()));
+    let from_disk = first.from_disk.is_some();
+    accepted(&stats, &fetched, &instruments, from_disk);
+    if let Some(problem) = first.from_disk {
+        stats.note(&problem);
+    }
+    if instruments.is_empty() {
+        tracing::warn!(
+            connector = %connector.name,
+            shard = %format!("{}/{}", setup.shard.index, setup.shard.count),
+            "this shard owns none of the selected instruments (for now): no connection"
+        );
+    }
     tracing::info!(
         connector = %connector.name,
         following = instruments.len(),

@@ -355,6 +355,7 @@ pub async fn start(setup: GatherSetup, shutdown: watch::Receiver<bool>) -> anyho
         }
         _ => (None, None),
     };
+    let mut stopping_early = shutdown.clone();
     // One connection-attempt gate per venue (its limit is per IP).
     let mut gates: Vec<(crate::model::Exchange, Arc<crate::ws::pace::SharedGate>)> = Vec::new();
     for (n, connector) in setup.connectors.iter().filter(|c| c.enabled).enumerate() {
@@ -369,7 +370,14 @@ pub async fn start(setup: GatherSetup, shutdown: watch::Receiver<bool>) -> anyho
             }
         };
         let mut feed = feeds::Feed::new(Arc::new(connector.clone()), n as u64, gate);
-        match markets::first(connector, &setup, &http_client, reference.as_ref()).await? {
+        let first = tokio::select! {
+            biased;
+            _ = stopping_early.wait_for(|stop| *stop) => {
+                anyhow::bail!("stopped while reading the venues' listings")
+            }
+            first = markets::first(connector, &setup, &http_client, reference.as_ref()) => first?,
+        };
+        match first {
             Some(first) => {
                 // The first listing, before any connection (bounded; else the disk copy).
                 feed.apply(&first.instruments, &first.symbols, &spawner);
@@ -395,7 +403,7 @@ pub async fn start(setup: GatherSetup, shutdown: watch::Receiver<bool>) -> anyho
     }
     // Each follower holds its own sender from here on.
     drop(reference);
-    if connections.all().is_empty() {
+    if routes.is_empty() {
         anyhow::bail!("no enabled connector");
     }
     let listings: Vec<Arc<crate::markets::ListingStats>> =

@@ -38,7 +38,7 @@ pub struct Follow {
 impl Follow {
     /// After this long without an accepted listing, `/readyz` says so.
     pub fn stale_after(&self) -> Duration {
-        self.refresh * 3
+        self.refresh.saturating_mul(3)
     }
 }
 
@@ -116,6 +116,11 @@ impl ListingStats {
         ))
     }
 
+    /// Records why the listing in use is not the venue's latest (until one is accepted).
+    pub fn note(&self, why: &str) {
+        self.set_problem(Some(why.to_owned()));
+    }
+
     fn set_problem(&self, why: Option<String>) -> bool {
         let mut p = self.problem.lock().unwrap_or_else(PoisonError::into_inner);
         let first = p.is_none() && why.is_some();
@@ -123,6 +128,9 @@ impl ListingStats {
         first
     }
 }
+
+/// The first retry after a failed listing fetch (then doubling up to the refresh period).
+pub const RETRY_FIRST: Duration = Duration::from_secs(1);
 
 /// Delistings one refresh may always make, whatever `max_drop` says.
 pub const ALWAYS_DROPPABLE: usize = 3;
@@ -146,7 +154,10 @@ pub fn judge(listing: &Listing, current: &[Instrument], follow: &Follow) -> Verd
         ));
     }
     let chosen = choose(listing, &follow.selector, follow.shard);
-    if chosen.is_empty() {
+    // Nothing selected from the start of a whole market: a selector that matches nothing (a
+    // typo in `quotes`), refused. One shard of several may own nothing; a followed set may
+    // lose its last instruments to delistings (the drop rule below bounds that).
+    if chosen.is_empty() && current.is_empty() && follow.shard.count <= 1 {
         return Verdict::Refuse(format!(
             "the selector takes nothing from {taken} listed instruments"
         ));
@@ -165,53 +176,84 @@ pub fn judge(listing: &Listing, current: &[Instrument], follow: &Follow) -> Verd
     Verdict::Follow(chosen)
 }
 
-/// The symbol table a listing gives (Binance maps `BTCUSDT` through it); `fallback` for
-/// venues whose symbols spell the instrument.
+/// The symbol table a listing gives (Binance maps `BTCUSDT` through it; `fallback` for venues
+/// whose symbols spell the instrument); `chosen` keeps only instruments it maps (two rows
+/// joining into one symbol cannot both be subscribed: the first is kept, the other logged).
 pub fn symbols_of(
     listing: &Listing,
     needs_table: bool,
     fallback: &Arc<SymbolTable>,
+    chosen: &mut Vec<Instrument>,
 ) -> Arc<SymbolTable> {
-    if needs_table {
-        Arc::new(SymbolTable::from_listing(listing).0)
-    } else {
-        Arc::clone(fallback)
+    if !needs_table {
+        return Arc::clone(fallback);
     }
+    let (table, problems) = SymbolTable::from_listing(listing);
+    for p in problems.iter().take(5) {
+        tracing::warn!(problem = %p, "listing row left out of the symbol table");
+    }
+    chosen.retain(|i| table.symbol_of(i).is_some());
+    Arc::new(table)
+}
+
+/// The first listing of a run.
+#[derive(Debug)]
+pub struct First {
+    /// The listing.
+    pub fetched: Fetched,
+    /// What is followed of it.
+    pub chosen: Vec<Instrument>,
+    /// It is the disk copy: the venue's could not be had or was refused, for this reason.
+    pub from_disk: Option<String>,
 }
 
 /// The first listing, before any connection: fetched (bounded by the source's timeout and
-/// retries), else the disk copy; `Err` with every reason when neither is usable (gather does
-/// not start with an empty market).
-pub async fn first(
-    follow: &Follow,
-    client: &reqwest::Client,
-) -> Result<(Fetched, Vec<Instrument>, bool), String> {
-    let fetched = match follow.source.fetch(client).await {
-        Ok(f) => match judge(&f.listing, &[], follow) {
+/// retries) and judged against the disk copy's selection when there is one (a truncated
+/// listing at start is refused like one later), else the disk copy; `Err` with every reason
+/// when neither is usable (gather does not start with an empty market).
+pub async fn first(follow: &Follow, client: &reqwest::Client) -> Result<First, String> {
+    let disk = follow.source.read_cache();
+    let baseline = match &disk {
+        Ok(Some(d)) => match judge(&d.listing, &[], follow) {
+            Verdict::Follow(chosen) => chosen,
+            Verdict::Refuse(_) => Vec::new(),
+        },
+        _ => Vec::new(),
+    };
+    let problem = match follow.source.fetch(client).await {
+        Ok(f) => match judge(&f.listing, &baseline, follow) {
             Verdict::Follow(chosen) => {
                 if let Err(e) = follow.source.write_cache(&f.body) {
                     tracing::warn!("{e}; a restart without the venue's REST API will not find it");
                 }
-                return Ok((f, chosen, false));
+                return Ok(First {
+                    fetched: f,
+                    chosen,
+                    from_disk: None,
+                });
             }
             Verdict::Refuse(why) => format!("{}: refused: {why}", follow.source.url),
         },
         Err(e) => e.to_string(),
     };
-    match follow.source.read_cache() {
+    match disk {
         Ok(Some(f)) => match judge(&f.listing, &[], follow) {
             Verdict::Follow(chosen) => {
                 tracing::warn!(
-                    problem = %fetched,
-                    "listing not fetched: starting from the disk copy (refreshed every {:?})",
+                    %problem,
+                    "listing not had: starting from the disk copy (the venue is asked again in 1 s, then less often up to every {:?})",
                     follow.refresh
                 );
-                Ok((f, chosen, true))
+                Ok(First {
+                    fetched: f,
+                    chosen,
+                    from_disk: Some(problem),
+                })
             }
-            Verdict::Refuse(why) => Err(format!("{fetched}; the disk copy is refused too: {why}")),
+            Verdict::Refuse(why) => Err(format!("{problem}; the disk copy is refused too: {why}")),
         },
-        Ok(None) => Err(format!("{fetched}; and no disk copy to start from")),
-        Err(e) => Err(format!("{fetched}; {e}")),
+        Ok(None) => Err(format!("{problem}; and no disk copy to start from")),
+        Err(e) => Err(format!("{problem}; {e}")),
     }
 }
 
@@ -260,12 +302,21 @@ pub async fn run(
 ) {
     let needs_table = feed.config().profile.needs_symbol_table;
     let mut current = feed.wanted();
+    // After a failure (or a start from the disk copy) the venue is asked again sooner: 1 s,
+    // doubling up to the refresh period.
+    let mut wait = if stats.from_disk.load(Ordering::Relaxed) {
+        RETRY_FIRST.min(follow.refresh)
+    } else {
+        follow.refresh
+    };
+    let mut cache_failing = false;
     loop {
         tokio::select! {
             biased;
             _ = shutdown.wait_for(|stop| *stop) => return,
-            () = tokio::time::sleep(follow.refresh) => {}
+            () = tokio::time::sleep(wait) => {}
         }
+        let failed_wait = (wait * 2).clamp(RETRY_FIRST, follow.refresh.max(RETRY_FIRST));
         let fetched = tokio::select! {
             biased;
             _ = shutdown.wait_for(|stop| *stop) => return,
@@ -276,21 +327,25 @@ pub async fn run(
             Err(e) => {
                 stats.failures.fetch_add(1, Ordering::Relaxed);
                 note_problem(&stats, &e.to_string());
+                wait = failed_wait;
                 continue;
             }
         };
         stats
             .rows_rejected
             .store(f.listing.rejected.len() as u64, Ordering::Relaxed);
-        let chosen = match judge(&f.listing, &current, &follow) {
+        let mut chosen = match judge(&f.listing, &current, &follow) {
             Verdict::Follow(c) => c,
             Verdict::Refuse(why) => {
                 stats.refusals.fetch_add(1, Ordering::Relaxed);
                 note_problem(&stats, &format!("{}: refused: {why}", follow.source.url));
+                wait = failed_wait;
                 continue;
             }
         };
+        wait = follow.refresh;
         stats.set_problem(None);
+        let symbols = symbols_of(&f.listing, needs_table, &fallback_symbols, &mut chosen);
         let (added, removed) = diff(&current, &chosen);
         if !added.is_empty() || !removed.is_empty() {
             tracing::info!(
@@ -300,7 +355,6 @@ pub async fn run(
                 following = chosen.len(),
                 "listing changed"
             );
-            let symbols = symbols_of(&f.listing, needs_table, &fallback_symbols);
             feed.apply(&chosen, &symbols, &spawner);
         }
         stats.added.fetch_add(added.len() as u64, Ordering::Relaxed);
@@ -314,8 +368,13 @@ pub async fn run(
             _ = shutdown.wait_for(|stop| *stop) => return,
             () = publish.send(&connector, &f.listing, &chosen, false) => {}
         }
-        if let Err(e) = follow.source.write_cache(&f.body) {
-            tracing::warn!("{e}");
+        match follow.source.write_cache(&f.body) {
+            Err(e) if !cache_failing => {
+                cache_failing = true;
+                tracing::warn!("{e} (logged once until a write succeeds)");
+            }
+            Err(_) => {}
+            Ok(()) => cache_failing = false,
         }
         current = chosen;
     }
@@ -432,6 +491,14 @@ mod tests {
         let none = listing(&[("BTC-USDT", Trading)]);
         assert!(
             matches!(judge(&none, &[], &follow()), Verdict::Refuse(w) if w.contains("takes nothing"))
+        );
+        // One shard of several may own nothing; a followed set may lose its last ones.
+        let mut shard = follow();
+        shard.shard = Shard { index: 2, count: 3 };
+        assert_eq!(judge(&none, &[], &shard), Verdict::Follow(vec![]));
+        assert_eq!(
+            judge(&none, &ins(&["BTC-KRW"]), &follow()),
+            Verdict::Follow(vec![])
         );
         // Dropping 4 of 5 followed at once: suspect.
         let current = ins(&["BTC-KRW", "ETH-KRW", "SOL-KRW", "DOGE-KRW", "XRP-KRW"]);

@@ -176,8 +176,10 @@ fn write_atomically(path: &Path, body: &[u8]) -> std::io::Result<()> {
     if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
         std::fs::create_dir_all(dir)?;
     }
+    // The writer's own temporary name: two processes sharing the directory never rename each
+    // other's half-written file into place.
     let mut tmp = path.as_os_str().to_owned();
-    tmp.push(".tmp");
+    tmp.push(format!(".{}.tmp", std::process::id()));
     std::fs::write(&tmp, body)?;
     std::fs::rename(&tmp, path)
 }

@@ -196,9 +196,7 @@ pub async fn run(mut link: Link, mut shutdown: watch::Receiver<bool>, seed: u64)
         match &ended {
             Ended::Shutdown => return,
             Ended::Retired => {
-                link.stats.retired.store(1, Ordering::Relaxed);
-                link.stats.instruments.store(0, Ordering::Relaxed);
-                tracing::info!("connection retired: nothing left to carry");
+                retired(&link.stats);
                 return;
             }
             Ended::Failed(why) => {
@@ -236,13 +234,27 @@ pub async fn run(mut link: Link, mut shutdown: watch::Receiver<bool>, seed: u64)
         } else {
             backoff.next_delay()
         };
-        tokio::select! {
-            // Shutdown wins over waiting out the delay.
-            biased;
-            _ = shutdown.changed() => return,
-            _ = tokio::time::sleep(delay) => {}
+        // Shutdown wins over waiting out the delay; a retirement ends it too (a change of
+        // set does not: the next session subscribes whatever is wanted then).
+        let until = tokio::time::Instant::now() + delay;
+        loop {
+            tokio::select! {
+                biased;
+                _ = shutdown.changed() => return,
+                () = tokio::time::sleep_until(until) => break,
+                changed = link.wanted.changed() => if changed.is_err() {
+                    retired(&link.stats);
+                    return;
+                },
+            }
         }
     }
+}
+
+fn retired(stats: &ConnectionStats) {
+    stats.retired.store(1, Ordering::Relaxed);
+    stats.instruments.store(0, Ordering::Relaxed);
+    tracing::info!("connection retired: nothing left to carry");
 }
 
 /// What one session did, for the backoff.
@@ -296,9 +308,12 @@ impl Outbox {
         }
     }
 
+    /// The head went out now (maybe later than booked: the gate counts when it really went).
     fn sent(&mut self) {
+        let now = tokio::time::Instant::now();
+        self.gate.went(now);
         self.queue.pop_front();
-        self.due = (!self.queue.is_empty()).then(|| self.gate.book(tokio::time::Instant::now()));
+        self.due = (!self.queue.is_empty()).then(|| self.gate.book(now));
     }
 }
 
@@ -317,14 +332,17 @@ async fn session(
         connects,
     } = link;
     let config = config.as_ref();
-    let mut wanted = Arc::clone(&wanted_rx.borrow_and_update());
-    if wanted.instruments.is_empty() {
+    if wanted_rx.has_changed().is_err() || wanted_rx.borrow().instruments.is_empty() {
         return Ended::Retired;
     }
     tokio::select! {
         biased;
         _ = shutdown.changed() => return Ended::Shutdown,
         () = connects.wait() => {}
+    }
+    // Retired while waiting for the venue's connection-attempt slot: no attempt.
+    if wanted_rx.has_changed().is_err() {
+        return Ended::Retired;
     }
     let name: Arc<str> = Arc::from(config.name.as_str());
     // The socket takes frames up to its cap; above max_frame_bytes they are cut and
@@ -350,8 +368,17 @@ async fn session(
         },
     };
     stats.connects.fetch_add(1, Ordering::Relaxed);
+    // What is wanted now (after the gate and the connect), not when the session began.
+    let mut wanted = Arc::clone(&wanted_rx.borrow_and_update());
+    if wanted.instruments.is_empty() {
+        let _ = tokio::time::timeout(SEND_TIMEOUT, ws.close(None)).await;
+        return Ended::Retired;
+    }
     let mut outbox = Outbox::new(config);
     let mut carried = wanted.instruments.clone();
+    // The symbols the carried set was subscribed with: removals are unsubscribed by them
+    // (a symbol gone from a newer listing still has its old stream name).
+    let mut carried_symbols = Arc::clone(&wanted.symbols);
     match super::subscribe::requests(config, &carried, &wanted.symbols, ticket, 1) {
         Ok(messages) => outbox.push(messages, false),
         Err(e) => return Ended::Failed(format!("subscribe: {e}")),
@@ -393,11 +420,56 @@ async fn session(
             a.saturating_sub(connected.elapsed())
         });
         tokio::select! {
-            // Shutdown first; then frames (data must not wait behind timers); then keepalive.
+            // Shutdown first; then a change of set and its paced requests (rare and cheap: a
+            // busy socket must not hold them back); then frames (data must not wait behind
+            // timers); then keepalive.
             biased;
             _ = shutdown.changed() => {
                 let _ = tokio::time::timeout(SEND_TIMEOUT, ws.close(None)).await;
                 return Ended::Shutdown;
+            }
+            changed = wanted_rx.changed() => {
+                if changed.is_err() {
+                    let _ = tokio::time::timeout(SEND_TIMEOUT, ws.close(None)).await;
+                    return Ended::Retired;
+                }
+                wanted = Arc::clone(&wanted_rx.borrow_and_update());
+                if wanted.instruments.is_empty() {
+                    let _ = tokio::time::timeout(SEND_TIMEOUT, ws.close(None)).await;
+                    return Ended::Retired;
+                }
+                let change = super::subscribe::change_requests(
+                    config,
+                    (&carried, &carried_symbols),
+                    (&wanted.instruments, &wanted.symbols),
+                    ticket,
+                    outbox.next_id,
+                );
+                match change {
+                    Ok(Change::None) => {}
+                    Ok(Change::Renew) => {
+                        let _ = tokio::time::timeout(SEND_TIMEOUT, ws.close(None)).await;
+                        return Ended::Renew;
+                    }
+                    Ok(Change::Send(messages)) => {
+                        let replace = matches!(config.profile.resubscribe, Resubscribe::Replace);
+                        outbox.push(messages, replace);
+                    }
+                    Err(e) => return Ended::Failed(format!("changing the subscription: {e}")),
+                }
+                carried.clone_from(&wanted.instruments);
+                carried_symbols = Arc::clone(&wanted.symbols);
+                stats.instruments.store(carried.len() as u64, Ordering::Relaxed);
+            }
+            _ = tokio::time::sleep_until(outbox.due.unwrap_or_else(tokio::time::Instant::now)), if outbox.due.is_some() => {
+                if let Some(message) = outbox.queue.front() {
+                    let sent = tokio::time::timeout(SEND_TIMEOUT, ws.send(Message::text(message.clone()))).await;
+                    if !matches!(sent, Ok(Ok(()))) {
+                        return Ended::Failed("a subscription change could not be sent".into());
+                    }
+                    stats.change_requests.fetch_add(1, Ordering::Relaxed);
+                }
+                outbox.sent();
             }
             next = ws.next() => {
                 let msg = match next {
@@ -455,44 +527,6 @@ async fn session(
                 silent_after = tokio::time::Instant::now() + idle;
                 let waited_us = u64::try_from(waited.elapsed().as_micros()).unwrap_or(u64::MAX);
                 stats.backpressure_wait_us.fetch_add(waited_us, Ordering::Relaxed);
-            }
-            changed = wanted_rx.changed() => {
-                if changed.is_err() {
-                    let _ = tokio::time::timeout(SEND_TIMEOUT, ws.close(None)).await;
-                    return Ended::Retired;
-                }
-                wanted = Arc::clone(&wanted_rx.borrow_and_update());
-                if wanted.instruments.is_empty() {
-                    let _ = tokio::time::timeout(SEND_TIMEOUT, ws.close(None)).await;
-                    return Ended::Retired;
-                }
-                let change = super::subscribe::change_requests(
-                    config, &carried, &wanted.instruments, &wanted.symbols, ticket, outbox.next_id,
-                );
-                match change {
-                    Ok(Change::None) => {}
-                    Ok(Change::Renew) => {
-                        let _ = tokio::time::timeout(SEND_TIMEOUT, ws.close(None)).await;
-                        return Ended::Renew;
-                    }
-                    Ok(Change::Send(messages)) => {
-                        let replace = matches!(config.profile.resubscribe, Resubscribe::Replace);
-                        outbox.push(messages, replace);
-                    }
-                    Err(e) => return Ended::Failed(format!("changing the subscription: {e}")),
-                }
-                carried.clone_from(&wanted.instruments);
-                stats.instruments.store(carried.len() as u64, Ordering::Relaxed);
-            }
-            _ = tokio::time::sleep_until(outbox.due.unwrap_or_else(tokio::time::Instant::now)), if outbox.due.is_some() => {
-                if let Some(message) = outbox.queue.front() {
-                    let sent = tokio::time::timeout(SEND_TIMEOUT, ws.send(Message::text(message.clone()))).await;
-                    if !matches!(sent, Ok(Ok(()))) {
-                        return Ended::Failed("a subscription change could not be sent".into());
-                    }
-                    stats.change_requests.fetch_add(1, Ordering::Relaxed);
-                }
-                outbox.sent();
             }
             _ = ping.tick(), if config.keepalive.ping_interval.is_some() => {
                 let sent = tokio::time::timeout(SEND_TIMEOUT, ws.send(Message::Ping(Vec::new().into()))).await;

@@ -80,6 +80,16 @@ impl Gate {
     }
 }
 
+impl Gate {
+    /// The last booked event really happened at `at` (later than booked: a sender that was
+    /// busy): the windows count from then.
+    pub fn went(&mut self, at: Instant) {
+        if let Some(last) = self.booked.back_mut() {
+            *last = (*last).max(at);
+        }
+    }
+}
+
 /// A gate shared by several tasks (a venue's connection attempts).
 #[derive(Debug)]
 pub struct SharedGate(std::sync::Mutex<Gate>);
@@ -128,6 +138,17 @@ mod tests {
         // Later requests after a quiet spell go at once.
         let later = t0 + Duration::from_secs(200);
         assert_eq!(g.book(later), later);
+    }
+
+    #[test]
+    fn a_late_send_pushes_the_next_slot() {
+        let t0 = Instant::now();
+        let ms = Duration::from_millis;
+        let mut g = Gate::new(vec![Window::gap(ms(200))]);
+        assert_eq!(g.book(t0), t0);
+        // It went out 190 ms late: the next may not follow 10 ms after it.
+        g.went(t0 + ms(190));
+        assert_eq!(g.book(t0 + ms(195)), t0 + ms(390));
     }
 
     #[test]

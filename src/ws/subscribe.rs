@@ -97,13 +97,14 @@ pub enum Change {
     Renew,
 }
 
-/// The requests that take a running connection from `old` to `new` under its venue's
-/// [`Resubscribe`] rule; `new` is never empty (a connection left with nothing is retired).
+/// The requests that take a running connection from `old` (subscribed with its symbol
+/// table) to `new` (with the newer table) under its venue's [`Resubscribe`] rule; `new` is
+/// never empty (a connection left with nothing is retired). Removals go first, so a full
+/// connection never asks for more than the venue's stream cap.
 pub fn change_requests(
     config: &ConnectorConfig,
-    old: &[Instrument],
-    new: &[Instrument],
-    symbols: &SymbolTable,
+    (old, old_symbols): (&[Instrument], &SymbolTable),
+    (new, symbols): (&[Instrument], &SymbolTable),
     ticket: &str,
     first_id: u64,
 ) -> Result<Change, PlanError> {
@@ -123,19 +124,12 @@ pub fn change_requests(
         Resubscribe::Reconnect => Ok(Change::Renew),
         Resubscribe::Incremental(unsubscribe) => {
             let mut out = Vec::new();
-            if !added.is_empty() {
-                out = requests(config, &added, symbols, ticket, first_id)?;
-            }
             if !removed.is_empty() {
+                out = request(config, &removed, old_symbols, ticket, first_id, unsubscribe)?;
+            }
+            if !added.is_empty() {
                 let next = first_id + out.len() as u64;
-                out.extend(request(
-                    config,
-                    &removed,
-                    symbols,
-                    ticket,
-                    next,
-                    unsubscribe,
-                )?);
+                out.extend(requests(config, &added, symbols, ticket, next)?);
             }
             Ok(Change::Send(out))
         }
@@ -253,6 +247,35 @@ mod tests {
                 r#"{"type":"ticker","symbols":["BTC_KRW"],"tickTypes":["24H"]}"#,
                 r#"{"type":"transaction","symbols":["BTC_KRW"]}"#
             ]
+        );
+    }
+
+    #[test]
+    fn binance_changes_unsubscribe_first_by_the_old_names() {
+        let c = config(
+            "exchange=\"binance\"\nurl=\"wss://x/stream\"\nchannel=\"trade\"\ninstruments=[\"BTC-USDT\"]\n",
+        );
+        let old_table = SymbolTable::bundled_binance().unwrap();
+        // ETH-USDT is gone from the newer table altogether: unsubscribed by its old name.
+        let new_table =
+            SymbolTable::from_csv("BTCUSDT,BTC,USDT,TRADING\nSOLUSDT,SOL,USDT,TRADING\n").unwrap();
+        let ins = |s: &[&str]| -> Vec<Instrument> {
+            s.iter().map(|i| Instrument::parse(i).unwrap()).collect()
+        };
+        let change = change_requests(
+            &c,
+            (&ins(&["BTC-USDT", "ETH-USDT"]), &old_table),
+            (&ins(&["BTC-USDT", "SOL-USDT"]), &new_table),
+            "tf",
+            7,
+        )
+        .unwrap();
+        assert_eq!(
+            change,
+            Change::Send(vec![
+                r#"{"method":"UNSUBSCRIBE","params":["ethusdt@trade"],"id":7}"#.into(),
+                r#"{"method":"SUBSCRIBE","params":["solusdt@trade"],"id":8}"#.into(),
+            ])
         );
     }
 

@@ -18,7 +18,15 @@ use tickflow::model::Tick;
 pub struct Cache {
     pub stats: Arc<CacheStats>,
     stop: tokio::sync::watch::Sender<bool>,
-    task: tokio::task::JoinHandle<anyhow::Result<()>>,
+    task: Option<tokio::task::JoinHandle<anyhow::Result<()>>>,
+}
+
+/// A test that fails before `finish` still stops the cache: its poll thread would otherwise
+/// keep the runtime's shutdown (and the test binary) waiting for ever.
+impl Drop for Cache {
+    fn drop(&mut self) {
+        let _ = self.stop.send(true);
+    }
 }
 
 pub async fn cache(app: &AppConfig) -> Cache {
@@ -27,19 +35,20 @@ pub async fn cache(app: &AppConfig) -> Cache {
     Cache {
         stats: running.stats,
         stop,
-        task: running.task,
+        task: Some(running.task),
     }
 }
 
 impl Cache {
-    pub async fn finish(self) -> Arc<CacheStats> {
+    pub async fn finish(mut self) -> Arc<CacheStats> {
         self.stop.send(true).unwrap();
-        tokio::time::timeout(Duration::from_secs(30), self.task)
+        let task = self.task.take().unwrap();
+        tokio::time::timeout(Duration::from_secs(30), task)
             .await
             .unwrap()
             .unwrap()
             .unwrap();
-        self.stats
+        Arc::clone(&self.stats)
     }
 }
 

@@ -18,6 +18,8 @@ use std::time::Duration;
 
 /// Default `refresh_secs`: the listing is read again every 5 minutes.
 pub const DEFAULT_REFRESH_SECS: u64 = 300;
+/// The longest `refresh_secs`: a day.
+pub const MAX_REFRESH_SECS: u64 = 86_400;
 /// Default `timeout_secs` of one listing request.
 pub const DEFAULT_TIMEOUT_SECS: u64 = 10;
 /// Default `retries` of a failed listing request.
@@ -190,14 +192,16 @@ fn validate(
     };
     let include = patterns("include", &file.include);
     let exclude = patterns("exclude", &file.exclude);
-    if file.refresh_secs < 10 {
+    if !(10..=MAX_REFRESH_SECS).contains(&file.refresh_secs) {
         add(
             "refresh_secs",
-            "must be at least 10 (venues rate-limit their REST APIs)".into(),
+            format!(
+                "must be within 10..={MAX_REFRESH_SECS} (venues rate-limit their REST APIs; a day at most)"
+            ),
         );
     }
-    if file.timeout_secs == 0 {
-        add("timeout_secs", "must be > 0".into());
+    if !(1..=300).contains(&file.timeout_secs) {
+        add("timeout_secs", "must be within 1..=300".into());
     }
     if file.retries > 10 {
         add("retries", "must be at most 10".into());

@@ -48,6 +48,11 @@ impl ConnectorConfig {
             m.listing_url = format!("{http}/{exchange}{path}");
             m
         });
+        // A simulator's synthetic listing must never become the venue's disk copy.
+        let markets = markets.map(|mut m| {
+            m.cache_file = None;
+            m
+        });
         Self {
             url: format!("{base}/{exchange}{path}"),
             markets,

@@ -168,6 +168,14 @@ impl SymbolTable {
             .map(|e| e.symbol.as_str())
     }
 
+    /// Every symbol of `self` and of `newer` (`newer`'s row where both have one): the table
+    /// for frames of two listings at once, during a change.
+    pub fn merged(&self, newer: &Self) -> Self {
+        let mut by_symbol = self.by_symbol.clone();
+        by_symbol.extend(newer.by_symbol.iter().map(|(k, v)| (k.clone(), v.clone())));
+        Self { by_symbol }
+    }
+
     /// Number of symbols.
     pub fn len(&self) -> usize {
         self.by_symbol.len()
