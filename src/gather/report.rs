@@ -321,6 +321,11 @@ pub fn metrics(state: &GatherState) -> String {
     for (name, kind, help, field, divisor) in per_connection {
         e.family(name, kind, help);
         for (c, (index, s)) in all.iter().zip(&conns) {
+            // A retired connection keeps its counters (totals stay monotonic) but states
+            // nothing: no `up 0`, no aging last frame, for alerts to mistake for an outage.
+            if kind == "gauge" && get(&s.retired) == 1 {
+                continue;
+            }
             let labels = [("connector", c.connector.as_str()), ("connection", index)];
             let value = get(field(s));
             if divisor == 1.0 {
@@ -340,7 +345,7 @@ pub fn metrics(state: &GatherState) -> String {
     );
     for (c, (index, s)) in all.iter().zip(&conns) {
         let us = get(&s.last_frame_us);
-        if us > 0 {
+        if us > 0 && get(&s.retired) == 0 {
             let labels = [("connector", c.connector.as_str()), ("connection", index)];
             e.sample(name, &labels, us as f64 / 1e6);
         }
@@ -660,6 +665,24 @@ mod tests {
             listings: Vec::new(),
             reference: None,
         }
+    }
+
+    /// A retired connection's counters stay; its gauges go (no `up 0` for an alert).
+    #[test]
+    fn a_retired_connection_keeps_its_counters_and_states_nothing() {
+        let s = state(1_700_000_000_000_000, Duration::from_secs(30));
+        let c = &s.connections.all()[0];
+        c.stats.frames.store(7, Ordering::Relaxed);
+        c.stats.retired.store(1, Ordering::Relaxed);
+        c.stats.up.store(0, Ordering::Relaxed);
+        let text = metrics(&s);
+        assert!(
+            text.contains("tickflow_ws_frames_total{connector=\"binance\",connection=\"0\"} 7"),
+            "{text}"
+        );
+        assert!(!text.contains("tickflow_ws_up{"), "{text}");
+        assert!(!text.contains("tickflow_ws_last_frame_timestamp_seconds{"));
+        assert!(ready(&s).is_ok(), "a retired connection is not a down one");
     }
 
     /// No data yet: no last-frame sample (a 0 read as a feed stalled since 1970); then the
