@@ -28,6 +28,23 @@ pub enum ListingStatus {
 }
 
 impl ListingStatus {
+    /// Every status, in the order documentation lists them.
+    pub const ALL: [Self; 8] = [
+        Self::Trading,
+        Self::PreTrading,
+        Self::PostTrading,
+        Self::CancelOnly,
+        Self::Halted,
+        Self::AuctionMatch,
+        Self::EndOfDay,
+        Self::Break,
+    ];
+
+    /// The status of a snake_case code (`halted`).
+    pub fn parse(code: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|s| s.as_str() == code)
+    }
+
     /// The stable snake_case code.
     pub fn as_str(self) -> &'static str {
         match self {

@@ -62,16 +62,6 @@ fn symbol(i: &Instrument) -> String {
 /// The markets of a symbol table (`--binance-symbols`, the bundled one), with their statuses
 /// (an unknown status is read as trading).
 pub(super) fn table_markets(table: &SymbolTable) -> Vec<SimMarket> {
-    const STATUSES: [ListingStatus; 8] = [
-        ListingStatus::Trading,
-        ListingStatus::PreTrading,
-        ListingStatus::PostTrading,
-        ListingStatus::CancelOnly,
-        ListingStatus::Halted,
-        ListingStatus::AuctionMatch,
-        ListingStatus::EndOfDay,
-        ListingStatus::Break,
-    ];
     // The table has no iterator; its CSV form is its stable public shape.
     table
         .to_csv()
@@ -82,7 +72,7 @@ pub(super) fn table_markets(table: &SymbolTable) -> Vec<SimMarket> {
             let (native, base, quote, status) =
                 (cols.next()?, cols.next()?, cols.next()?, cols.next()?);
             let instrument = Instrument::new(base, quote)?;
-            let status = STATUSES
+            let status = ListingStatus::ALL
                 .into_iter()
                 .find(|s| status_name(*s) == status)
                 .unwrap_or(ListingStatus::Trading);

@@ -315,18 +315,9 @@ fn control(request: &HttpRequest, rest: &str, listings: &Listings) -> Answer {
 
 /// Binance's status names (`HALT`) or the canonical codes (`halted`).
 fn parse_status(text: &str) -> Option<ListingStatus> {
-    [
-        ListingStatus::Trading,
-        ListingStatus::PreTrading,
-        ListingStatus::PostTrading,
-        ListingStatus::CancelOnly,
-        ListingStatus::Halted,
-        ListingStatus::AuctionMatch,
-        ListingStatus::EndOfDay,
-        ListingStatus::Break,
-    ]
-    .into_iter()
-    .find(|s| status_name(*s).eq_ignore_ascii_case(text) || s.as_str() == text)
+    ListingStatus::ALL
+        .into_iter()
+        .find(|s| status_name(*s).eq_ignore_ascii_case(text) || s.as_str() == text)
 }
 
 /// A client's text, short enough to quote back.

@@ -119,17 +119,6 @@ impl Markets {
     }
 }
 
-const STATUSES: [ListingStatus; 8] = [
-    ListingStatus::Trading,
-    ListingStatus::PreTrading,
-    ListingStatus::PostTrading,
-    ListingStatus::CancelOnly,
-    ListingStatus::Halted,
-    ListingStatus::AuctionMatch,
-    ListingStatus::EndOfDay,
-    ListingStatus::Break,
-];
-
 impl MarketsFile {
     /// Validates `[markets]` of connector `name` on `profile`'s venue, every problem in `p`.
     pub(super) fn validate(self, name: &str, profile: &Profile, p: &mut Problems<'_>) -> Markets {
@@ -168,14 +157,14 @@ fn validate(
     }
     let mut statuses = Vec::new();
     for (i, s) in file.statuses.iter().enumerate() {
-        match STATUSES.iter().find(|st| st.as_str() == s) {
-            Some(st) => statuses.push(*st),
+        match ListingStatus::parse(s) {
+            Some(st) => statuses.push(st),
             None => add(
                 &format!("statuses[{i}]"),
                 format!(
                     "`{}` is not one of {}",
                     s.escape_debug(),
-                    STATUSES.map(ListingStatus::as_str).join(", ")
+                    ListingStatus::ALL.map(ListingStatus::as_str).join(", ")
                 ),
             ),
         }
