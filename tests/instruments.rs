@@ -3,7 +3,8 @@
 //! real tansu broker into the cache and Redis (live set, index without the delisted, the
 //! delisted price hash marked, a replay changing nothing), read also by the stock Python
 //! `AvroDeserializer`. The publisher is driven with `ReferenceUpdate`s as the followers hand
-//! them over (the simulator does not serve listings yet).
+//! them over (the simulator does not serve listings yet), and gather restarted after a delisting
+//! retracting what the topic still said was live.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod common;
@@ -323,6 +324,7 @@ async fn listings_reach_redis_through_the_compacted_topic() {
         live: vec![btc.clone(), listed("ETH", l1), listed("XRP", l1)],
         gone: vec![],
         first: true,
+        retract: None,
     };
     updates.send(first.clone()).await.unwrap();
     wait_for("3 records applied", Duration::from_secs(30), || {
@@ -353,6 +355,7 @@ async fn listings_reach_redis_through_the_compacted_topic() {
         live: vec![btc2, eth],
         gone: vec![listed("XRP", l1)],
         first: false,
+        retract: None,
     };
     updates.send(second).await.unwrap();
     wait_for("5 records applied", Duration::from_secs(30), || {
@@ -729,4 +732,196 @@ async fn gather_publishes_the_followed_markets_and_the_cache_applies_them() {
             ("UPBIT:XRP-KRW".to_owned(), "LIVE"),
         ]
     );
+}
+
+/// An Upbit `[markets]` connector on the simulator's feed, its listing at `listing_url`.
+fn markets_connector(
+    base: &str,
+    listing_url: &str,
+    markets: &str,
+) -> tickflow::config::ConnectorConfig {
+    let mut connector = tickflow::config::load_connector(
+        "upbit-krw.toml",
+        &format!(
+            "exchange = \"upbit\"\nurl = \"wss://api.upbit.com/websocket/v1\"\nchannel = \"trade\"\n\
+             [markets]\n{markets}\n"
+        ),
+        &common::run::symbols(),
+    )
+    .unwrap()
+    .redirected_to(base);
+    connector.enabled = true;
+    connector.backoff.initial = Duration::from_millis(100);
+    let m = connector.markets.as_mut().unwrap();
+    m.listing_url = listing_url.to_owned();
+    m.refresh = Duration::from_millis(500);
+    m.cache_file = None;
+    connector
+}
+
+/// One gather run until its first listing's records are acknowledged: its publisher's
+/// (live, delisted, retracted, skipped) and the outcome's (produced, acknowledged).
+async fn one_run(
+    app: &tickflow::config::AppConfig,
+    connector: tickflow::config::ConnectorConfig,
+    shard: tickflow::markets::Shard,
+) -> ((u64, u64, u64, u64), (u64, u64)) {
+    let mut setup = common::run::setup(app.clone(), vec![connector]);
+    setup.shard = shard;
+    let run = common::run::gather(setup).await;
+    let reference = Arc::clone(run.state.reference.as_ref().unwrap());
+    let producer = Arc::clone(&run.state.producer);
+    wait_for(
+        "the first listing published",
+        Duration::from_secs(60),
+        || {
+            get(&reference.updates) >= 1
+                && get(&producer.reference_acked) == get(&reference.live) + get(&reference.delisted)
+        },
+    )
+    .await;
+    let (outcome, _) = run.finish().await;
+    assert_eq!(outcome.references_not_delivered.total(), 0);
+    (
+        (
+            get(&reference.live),
+            get(&reference.delisted),
+            get(&reference.retracted),
+            get(&reference.retraction_skipped),
+        ),
+        (outcome.references_produced, outcome.references_acked),
+    )
+}
+
+/// Issue 19, item 4: an instrument delisted while gather was down is retracted by the next
+/// start (its first listing reads the topic whole), and only by a gatherer whose selector
+/// takes it and whose shard owns it; the cache then holds exactly the live ones.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_restart_retracts_what_was_delisted_while_gather_was_down() {
+    let test = "a_restart_retracts_what_was_delisted_while_gather_was_down";
+    let Some(broker) = Broker::start(test) else {
+        return;
+    };
+    let Some(redis_server) = RedisServer::start(test) else {
+        return;
+    };
+    let reg = Registry::stub(Options::default());
+    let url = redis_server.url();
+    let app = app(
+        &broker.bootstrap,
+        &reg.url,
+        "ticks.v1",
+        &[
+            ("TICKFLOW_SCHEMA_REGISTRY__AUTO_REGISTER", "true"),
+            ("TICKFLOW_REDIS__URL", url.as_str()),
+            ("TICKFLOW_CACHE__GROUP_ID", "instruments-retract"),
+            ("TICKFLOW_CACHE__HTTP_BIND", "127.0.0.1:0"),
+        ],
+    );
+    let body = Arc::new(std::sync::Mutex::new(upbit_listing(&["BTC", "ETH", "XRP"])));
+    let listing_url = listing_server(Arc::clone(&body)).await;
+    let (base, _sim) = common::start_simulator(50, Duration::from_secs(1), None).await;
+    let krw = "quotes = [\"KRW\"]";
+    let all = tickflow::markets::Shard::default();
+    // Run 1 follows three; XRP gets a price.
+    let mut setup = common::run::setup(
+        app.clone(),
+        vec![markets_connector(&base, &listing_url, krw)],
+    );
+    setup.shard = all;
+    let run = common::run::gather(setup).await;
+    let cache = cache(&app).await;
+    let mut c = tickflow::cache::connect(&url, false).await.unwrap();
+    let producer = Arc::clone(&run.state.producer);
+    wait_for(
+        "3 live records acknowledged",
+        Duration::from_secs(30),
+        || get(&producer.reference_acked) == 3,
+    )
+    .await;
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    loop {
+        let live = members(&mut c, "px:live:UPBIT").await;
+        let index = members(&mut c, "px:index:UPBIT").await;
+        if live.len() == 3 && index.contains("XRP-KRW") {
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "{live:?} {index:?}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let (outcome, state) = run.finish().await;
+    assert_eq!(get(&state.reference.as_ref().unwrap().retracted), 0);
+    assert_eq!(
+        (outcome.references_produced, outcome.references_acked),
+        (3, 3)
+    );
+    // Gather is down; XRP is delisted.
+    *body.lock().unwrap() = upbit_listing(&["BTC", "ETH"]);
+    // A connector whose selector does not take XRP (another selection on the venue): no
+    // retraction.
+    let btc_only = "quotes = [\"KRW\"]\ninclude = [\"BTC-*\"]";
+    let (counts, _) = one_run(&app, markets_connector(&base, &listing_url, btc_only), all).await;
+    assert_eq!(counts, (1, 0, 0, 0), "BTC live, nothing retracted");
+    // A shard that does not own XRP: no retraction.
+    let xrp = Instrument::parse("XRP-KRW").unwrap();
+    let other = (0..2)
+        .map(|index| tickflow::markets::Shard { index, count: 2 })
+        .find(|s| !s.owns(Exchange::Upbit, &xrp))
+        .unwrap();
+    let (counts, _) = one_run(&app, markets_connector(&base, &listing_url, krw), other).await;
+    assert_eq!((counts.1, counts.2, counts.3), (0, 0, 0), "{counts:?}");
+    let shard_live = counts.0;
+    assert!(
+        members(&mut c, "px:live:UPBIT").await.contains("XRP-KRW"),
+        "not retracted yet"
+    );
+    // The restart of the gatherer that followed it: exactly one DELISTED record.
+    let (counts, delivered) = one_run(&app, markets_connector(&base, &listing_url, krw), all).await;
+    assert_eq!(counts, (2, 1, 1, 0));
+    assert_eq!(
+        delivered,
+        (3, 3),
+        "the retraction is in the delivery accounting"
+    );
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    loop {
+        let live = members(&mut c, "px:live:UPBIT").await;
+        let index = members(&mut c, "px:index:UPBIT").await;
+        if live == set(&["BTC-KRW", "ETH-KRW"]) && !index.contains("XRP-KRW") {
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "{live:?} {index:?}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let hash: HashMap<String, String> = c.hgetall("px:{XRP-KRW}:UPBIT").await.unwrap();
+    assert_eq!(
+        hash.get("listing").map(String::as_str),
+        Some("delisted"),
+        "{hash:?}"
+    );
+    assert!(hash.contains_key("last_price"), "{hash:?}");
+    let r: HashMap<String, String> = c.hgetall("px:ref:{XRP-KRW}:UPBIT").await.unwrap();
+    assert_eq!(r["state"], "delisted");
+    assert_eq!(
+        r["status"], "trading",
+        "as last recorded (gone from the listing)"
+    );
+    cache.finish().await;
+    // On the topic: one DELISTED record in all, XRP's.
+    let messages = common::stack::consume_all(
+        &broker.bootstrap,
+        &app.topics.instruments,
+        usize::try_from(3 + 1 + shard_live + 3).unwrap(),
+        Duration::from_secs(30),
+    );
+    assert_eq!(messages.len() as u64, 3 + 1 + shard_live + 3);
+    let delisted: Vec<String> = messages
+        .iter()
+        .filter_map(|m| {
+            use rdkafka::message::Message;
+            let (_, r) = InstrumentRecord::decode(app.format, m.payload().unwrap()).unwrap();
+            (r.state == State::Delisted).then(|| r.key())
+        })
+        .collect();
+    assert_eq!(delisted, ["UPBIT:XRP-KRW"]);
 }

@@ -45,7 +45,11 @@ Such connectors also publish the instrument reference to the compacted topic ins
 ([topics] instruments; key EXCHANGE:BASE-QUOTE, Confluent-framed schemas/*/instrument.v1.*, \
 subject instruments.v1-value, looked up at start like the tick schema): a LIVE record for every \
 followed instrument after the run's first listing, then one for each whose status, sizes, \
-notices or symbol changed, and a DELISTED record for each no longer followed.\n\n\
+notices or symbol changed, and a DELISTED record for each no longer followed. At the first \
+listing the topic is read whole (bounded by 30 s; on failure nothing is retracted, counted in \
+tickflow_reference_retraction_skipped_total) and an instrument it still says is LIVE, of the \
+venue and shard, taken by the selector by its recorded status, and no longer followed (delisted \
+while gather was down) gets a DELISTED record too.\n\n\
 Serves /metrics, /healthz and /readyz on [http] bind (default {bind}) and prints a \
 progress line every few seconds. SIGINT/SIGTERM: stop reading, drain the queue, wait for the \
 broker's acknowledgements, all within one deadline ([gather] shutdown_timeout_ms, default {shutdown_secs} s); \

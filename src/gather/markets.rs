@@ -87,6 +87,7 @@ pub(super) async fn first(
     let mut publish = Publish {
         seen: Seen::default(),
         to: reference.cloned(),
+        scope: (follow.selector.clone(), follow.shard),
     };
     publish
         .send(connector, &fetched.listing, &instruments, true)

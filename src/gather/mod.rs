@@ -343,13 +343,29 @@ pub async fn start(setup: GatherSetup, shutdown: watch::Receiver<bool>) -> anyho
             if setup.simulated {
                 p.mark_simulated();
             }
+            // The topic read whole at each connector's first update (retracting what an
+            // earlier run left live), decoded as the cache decodes it.
+            let registry = match &app.schema_registry {
+                Some(settings) => Some((
+                    crate::registry::Registry::new(settings)?,
+                    tokio::runtime::Handle::current(),
+                )),
+                None => None,
+            };
+            let reader = reference::retract::TopicReader::new(
+                app.topics.instruments.clone(),
+                properties.clone(),
+                crate::registry::instrument::InstrumentResolver::new(registry, id, app.format),
+                reference::retract::READ_TIMEOUT,
+            );
             let publisher = reference::Publisher::new(
                 p,
                 app.topics.instruments.clone(),
                 app.format,
                 id,
                 Arc::clone(stats),
-            );
+            )
+            .with_reader(reader);
             let (tx, rx) = mpsc::channel(reference::QUEUE_UPDATES);
             (Some(tx), Some(reference::spawn(publisher, rx)?))
         }

@@ -161,11 +161,21 @@ fn reference_metrics(e: &mut Exposition, state: &GatherState) {
     );
     e.sample(name, &[("state", "live")], get(&r.live));
     e.sample(name, &[("state", "delisted")], get(&r.delisted));
-    let scalars: [(&str, &str, u64); 4] = [
+    let scalars: [(&str, &str, u64); 6] = [
         (
             "tickflow_reference_updates_total",
             "accepted listings handed to the instrument reference publisher",
             get(&r.updates),
+        ),
+        (
+            "tickflow_reference_retracted_total",
+            "DELISTED records retracting instruments an earlier run left live and this one no longer follows (also in tickflow_reference_records_total)",
+            get(&r.retracted),
+        ),
+        (
+            "tickflow_reference_retraction_skipped_total",
+            "first listings of a connector whose retraction was skipped: the instruments topic could not be read in time",
+            get(&r.retraction_skipped),
         ),
         (
             "tickflow_reference_unencodable_total",

@@ -5,7 +5,7 @@
 //! wrong, is refused and the last good one kept: counted, logged once per episode, and shown
 //! by `/readyz` once the one in use is older than `stale_after`.
 
-use super::reference::{ReferenceUpdate, Seen};
+use super::reference::{ReferenceUpdate, Retract, Seen};
 use super::select::{Selector, Shard, choose};
 use super::source::{Fetched, Source};
 use crate::config::ConnectorConfig;
@@ -264,6 +264,9 @@ pub struct Publish {
     pub seen: Seen,
     /// The reference publisher, if the run has one (bounded; waited for).
     pub to: Option<mpsc::Sender<ReferenceUpdate>>,
+    /// The connector's selector and this process's shard, handed over with the first update
+    /// (the publisher retracts what an earlier run left live and this one does not follow).
+    pub scope: (Selector, Shard),
 }
 
 impl Publish {
@@ -275,9 +278,16 @@ impl Publish {
         chosen: &[Instrument],
         first: bool,
     ) {
-        let update = self
-            .seen
-            .update(&connector.name, connector.exchange, listing, chosen, first);
+        let mut update =
+            self.seen
+                .update(&connector.name, connector.exchange, listing, chosen, first);
+        if first {
+            update.retract = Some(Retract {
+                selector: self.scope.0.clone(),
+                shard: self.scope.1,
+                listed: listing.records.clone(),
+            });
+        }
         if let Some(to) = &self.to
             && to.send(update).await.is_err()
         {

@@ -2,6 +2,7 @@
 //! following whole markets hands over what it follows now and what it stopped following
 //! ([`ReferenceUpdate`]); the publisher turns that into the compacted instruments topic.
 
+use super::select::{Selector, Shard};
 use crate::model::listing::{Listed, Listing};
 use crate::model::{Exchange, Instrument};
 use std::collections::{HashMap, HashSet};
@@ -23,6 +24,24 @@ pub struct ReferenceUpdate {
     pub gone: Vec<Listed>,
     /// The first update of the run (every followed instrument; `gone` empty).
     pub first: bool,
+    /// On the first update: what the publisher needs to retract the instruments the topic
+    /// still says are live from an earlier run and this connector no longer follows.
+    pub retract: Option<Retract>,
+}
+
+/// A connector's scope on the topic, handed over with its run's first update: the publisher
+/// retracts (a `DELISTED` record) every instrument whose newest record is `LIVE`, of this
+/// venue, owned by `shard`, taken by `selector` by the status and notices it records, and not
+/// followed now: an instrument this connector would have published and no longer follows.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Retract {
+    /// The connector's selector.
+    pub selector: Selector,
+    /// This process's shard.
+    pub shard: Shard,
+    /// Every record of the listing (a retracted instrument still listed is stated with its
+    /// status now).
+    pub listed: Vec<Listed>,
 }
 
 /// First-seen times of the instruments a connector has seen listed in this run.
@@ -83,6 +102,7 @@ impl Seen {
             live,
             gone,
             first,
+            retract: None,
         }
     }
 }

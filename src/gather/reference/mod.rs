@@ -8,13 +8,17 @@
 //!   last produced for it (status, sizes, notices, symbol; the times that move with every
 //!   listing, `last_seen_ts_us` and `as_of_ts_us`, are not a change), or whose last record was
 //!   not delivered;
-//! - a `DELISTED` record for every instrument gone from what the connector follows.
+//! - a `DELISTED` record for every instrument gone from what the connector follows;
+//! - with the run's first update, a `DELISTED` record for every instrument the topic still
+//!   says is live from an earlier run and the connector no longer follows ([`retract`]).
 //!
 //! One thread ([`spawn`]) reads a bounded queue and produces through its own producer (the
 //! gatherer's settings; delivery counted in the shared [`crate::kafka::ProducerStats`] as
 //! `reference_*`, apart from ticks and dead letters). It ends when every connector's follower
 //! has stopped, then waits for the broker's acknowledgements like the pipeline (the shutdown
 //! deadline purges what is left, counted as abandoned).
+
+pub mod retract;
 
 use crate::codec::Format;
 use crate::codec::instrument::{InstrumentRecord, State};
@@ -37,8 +41,12 @@ pub struct ReferenceStats {
     pub updates: AtomicU64,
     /// `LIVE` records made (handed to the producer or refused by it).
     pub live: AtomicU64,
-    /// `DELISTED` records made.
+    /// `DELISTED` records made (retractions included).
     pub delisted: AtomicU64,
+    /// `DELISTED` records retracting what an earlier run left live (see [`retract`]).
+    pub retracted: AtomicU64,
+    /// First updates whose retraction was skipped: the topic could not be read in time.
+    pub retraction_skipped: AtomicU64,
     /// Records that could not be encoded exactly (a size beyond the wire's decimal(38,18)):
     /// not produced, counted and logged.
     pub unencodable: AtomicU64,
@@ -61,6 +69,7 @@ pub struct Publisher {
     schema_id: u32,
     stats: Arc<ReferenceStats>,
     last: HashMap<(Exchange, Instrument), Sent>,
+    reader: Option<retract::TopicReader>,
 }
 
 impl std::fmt::Debug for Publisher {
@@ -88,20 +97,60 @@ impl Publisher {
             schema_id,
             stats,
             last: HashMap::new(),
+            reader: None,
+        }
+    }
+
+    /// Reads the topic with `reader` at each connector's first update and retracts what an
+    /// earlier run left live (without one, nothing is retracted).
+    pub fn with_reader(mut self, reader: retract::TopicReader) -> Self {
+        self.reader = Some(reader);
+        self
+    }
+
+    /// The `DELISTED` records retracting what the topic still says is live and `update` no
+    /// longer follows (its first update; none otherwise, or when the topic cannot be read in
+    /// time: skipped, counted and logged).
+    fn retractions(&mut self, update: &ReferenceUpdate) -> Vec<InstrumentRecord> {
+        let (Some(scope), Some(reader)) = (&update.retract, &mut self.reader) else {
+            return Vec::new();
+        };
+        let started = std::time::Instant::now();
+        match reader.read() {
+            Ok(snapshot) => {
+                let out = retract::retractions(&snapshot, update, scope, as_of(update));
+                self.stats
+                    .retracted
+                    .fetch_add(out.len() as u64, Ordering::Relaxed);
+                tracing::info!(
+                    connector = %update.connector,
+                    retracted = out.len(),
+                    read = snapshot.records,
+                    instruments = snapshot.newest.len(),
+                    elapsed_ms = started.elapsed().as_millis() as u64,
+                    topic = %self.topic,
+                    "instrument reference: retracted what an earlier run left live and this one no longer follows"
+                );
+                out
+            }
+            Err(why) => {
+                self.stats
+                    .retraction_skipped
+                    .fetch_add(1, Ordering::Relaxed);
+                tracing::warn!(
+                    connector = %update.connector,
+                    topic = %self.topic,
+                    "instrument reference: no retraction of what an earlier run left live (the topic was not read: {why}); the next start tries again"
+                );
+                Vec::new()
+            }
         }
     }
 
     /// The records `update` calls for (see the module docs), in order: live ones, then the
     /// delisted.
     pub fn records(&self, update: &ReferenceUpdate) -> Vec<InstrumentRecord> {
-        // The listing's fetch time: every live record's last-seen time is it. A listing that
-        // removed everything (refused upstream beyond max_drop) has none: now.
-        let as_of = update
-            .live
-            .iter()
-            .map(|r| r.last_seen_us)
-            .max()
-            .unwrap_or_else(crate::model::time::now_us);
+        let as_of = as_of(update);
         let mut out = Vec::new();
         for listed in &update.live {
             let record = InstrumentRecord::of(listed, State::Live, as_of);
@@ -127,7 +176,8 @@ impl Publisher {
     /// Produces what `update` calls for.
     pub fn publish(&mut self, update: &ReferenceUpdate) {
         self.stats.updates.fetch_add(1, Ordering::Relaxed);
-        let records = self.records(update);
+        let mut records = self.records(update);
+        records.extend(self.retractions(update));
         let mut value = Vec::with_capacity(256);
         for record in records {
             let counter = match record.state {
@@ -183,6 +233,20 @@ impl Publisher {
     }
 }
 
+/// The fetch time of `update`'s listing: every live record's last-seen time is it (a
+/// first update's listing has it on every row). A listing that removed everything (refused
+/// upstream beyond max_drop) has none: now.
+fn as_of(update: &ReferenceUpdate) -> i64 {
+    let listed = update.retract.iter().flat_map(|r| &r.listed);
+    update
+        .live
+        .iter()
+        .chain(listed)
+        .map(|r| r.last_seen_us)
+        .max()
+        .unwrap_or_else(crate::model::time::now_us)
+}
+
 /// Runs `publisher` on a thread of its own until every sender of `updates` is gone, then
 /// drains it.
 pub fn spawn(
@@ -225,6 +289,7 @@ mod tests {
             live,
             gone,
             first,
+            retract: None,
         }
     }
 
@@ -301,6 +366,36 @@ mod tests {
             ]
         );
         assert_eq!(next[2].last_seen_ts_us, 300, "as last seen");
+    }
+
+    #[test]
+    fn an_unreachable_topic_skips_the_retraction_and_counts_it() {
+        let properties = crate::kafka::producer_properties(&Default::default());
+        let mut properties = properties;
+        properties.insert("bootstrap.servers".into(), "127.0.0.1:9".into());
+        let reader = retract::TopicReader::new(
+            "i".into(),
+            properties,
+            crate::registry::instrument::InstrumentResolver::new(None, 1, Format::Avro),
+            std::time::Duration::from_millis(500),
+        );
+        let mut p = publisher().with_reader(reader);
+        let mut first = update(vec![], vec![], true);
+        first.retract = Some(crate::markets::reference::Retract {
+            selector: Default::default(),
+            shard: Default::default(),
+            listed: vec![listed("BTC-KRW", 200)],
+        });
+        let started = std::time::Instant::now();
+        p.publish(&first);
+        assert!(started.elapsed() < std::time::Duration::from_secs(5));
+        let s = Arc::clone(&p.stats);
+        assert_eq!(s.retraction_skipped.load(Ordering::Relaxed), 1);
+        assert_eq!(s.retracted.load(Ordering::Relaxed), 0);
+        assert_eq!(s.delisted.load(Ordering::Relaxed), 0);
+        // A later update does not read the topic again.
+        p.publish(&update(vec![], vec![], false));
+        assert_eq!(s.retraction_skipped.load(Ordering::Relaxed), 1);
     }
 
     #[test]
