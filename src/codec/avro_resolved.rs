@@ -28,8 +28,9 @@ fn invalid(field: &'static str, detail: impl Into<String>) -> CodecError {
     }
 }
 
-/// Decodes `body`, written with `writer`, into the current schema's [`Tick`].
-pub fn decode_resolved(writer: &Schema, body: &[u8]) -> Result<Tick, CodecError> {
+/// One whole datum of `body`, written with `writer`, as a generic value (trailing bytes are
+/// an error): the first step of every resolved decode (ticks, instrument records).
+pub(crate) fn read_whole(writer: &Schema, body: &[u8]) -> Result<Value, CodecError> {
     let reader = GenericDatumReader::builder(writer)
         .build()
         .map_err(|e| invalid("schema", e.to_string()))?;
@@ -40,7 +41,12 @@ pub fn decode_resolved(writer: &Schema, body: &[u8]) -> Result<Tick, CodecError>
     if !rest.is_empty() {
         return Err(CodecError::TrailingBytes(rest.len()));
     }
-    from_value(value)
+    Ok(value)
+}
+
+/// Decodes `body`, written with `writer`, into the current schema's [`Tick`].
+pub fn decode_resolved(writer: &Schema, body: &[u8]) -> Result<Tick, CodecError> {
+    from_value(read_whole(writer, body)?)
 }
 
 /// The tick in a generic record value of any compatible version, matched by field name.

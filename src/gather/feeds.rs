@@ -202,16 +202,6 @@ impl Feed {
         all
     }
 
-    /// Instruments carried now.
-    pub fn carried(&self) -> usize {
-        self.slots.iter().map(|(s, _)| s.len()).sum()
-    }
-
-    /// Connections not retired.
-    pub fn live_connections(&self) -> usize {
-        self.slots.iter().filter(|(_, tx)| tx.is_some()).count()
-    }
-
     /// Carries exactly `wanted` from now on: changes running connections in place, starts
     /// connections for what does not fit, retires emptied ones, and hands the pipeline an
     /// adapter that accepts the new set (and the one before it).

@@ -134,6 +134,30 @@ pub async fn ensure_configured(
     Ok(())
 }
 
+/// A consumer that reads a whole topic by assignment (never subscribes, commits nothing;
+/// `group_id` is only librdkafka's requirement), with the connection settings of
+/// `properties`: the reference readers of gather and the cache.
+pub fn whole_topic_reader(
+    properties: &std::collections::BTreeMap<String, String>,
+    client_id: &str,
+    group_id: &str,
+) -> rdkafka::error::KafkaResult<rdkafka::consumer::BaseConsumer> {
+    let mut config = rdkafka::ClientConfig::new();
+    for (k, v) in properties {
+        if !is_producer_only(k) && k != "client.id" {
+            config.set(k, v);
+        }
+    }
+    config
+        .set("client.id", client_id)
+        .set("group.id", group_id)
+        .set("enable.auto.commit", "false")
+        .set("enable.auto.offset.store", "false")
+        .set("enable.partition.eof", "true")
+        .set("fetch.wait.max.ms", "100");
+    config.create()
+}
+
 /// Properties only a producer understands (left out of admin and consumer clients).
 pub fn is_producer_only(key: &str) -> bool {
     matches!(

@@ -26,7 +26,7 @@ use crate::registry::instrument::InstrumentResolver;
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 use rdkafka::message::Message;
-use rdkafka::{ClientConfig, Offset, TopicPartitionList};
+use rdkafka::{Offset, TopicPartitionList};
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
@@ -177,22 +177,11 @@ impl Reader {
     }
 
     fn consumer(&self) -> rdkafka::error::KafkaResult<BaseConsumer> {
-        let mut config = ClientConfig::new();
-        for (k, v) in &self.properties {
-            if !crate::kafka::admin::is_producer_only(k) && k != "client.id" {
-                config.set(k, v);
-            }
-        }
-        // Partitions are assigned, never subscribed: no group membership, nothing committed
-        // (group.id is only librdkafka's requirement for a consumer).
-        config
-            .set("client.id", "tickflow-cache-reference")
-            .set("group.id", &self.group_id)
-            .set("enable.auto.commit", "false")
-            .set("enable.auto.offset.store", "false")
-            .set("enable.partition.eof", "true")
-            .set("fetch.wait.max.ms", "100");
-        config.create()
+        crate::kafka::admin::whole_topic_reader(
+            &self.properties,
+            "tickflow-cache-reference",
+            &self.group_id,
+        )
     }
 
     /// Every partition of the topic from the beginning; the partitions assigned.

@@ -9,7 +9,6 @@ use crate::codec::avro::{decimal_from_bytes, twos_complement};
 use crate::model::validate::wire_unscaled;
 use crate::model::{Exchange, Instrument};
 use apache_avro::Schema;
-use apache_avro::reader::datum::GenericDatumReader;
 use apache_avro::types::Value;
 use rust_decimal::Decimal;
 use std::collections::HashMap;
@@ -143,17 +142,7 @@ pub fn decode(body: &[u8]) -> Result<InstrumentRecord, CodecError> {
 /// Decodes a body written with `writer` (a compatible version: check it first with
 /// [`crate::schemas::avro::can_read`]), matching fields by name.
 pub fn decode_with(writer: &Schema, body: &[u8]) -> Result<InstrumentRecord, CodecError> {
-    let reader = GenericDatumReader::builder(writer)
-        .build()
-        .map_err(|e| invalid("schema", e.to_string()))?;
-    let mut rest = body;
-    let value = reader
-        .read_value(&mut rest)
-        .map_err(|e| invalid("record", e.to_string()))?;
-    if !rest.is_empty() {
-        return Err(CodecError::TrailingBytes(rest.len()));
-    }
-    from_value(value)
+    from_value(crate::codec::avro_resolved::read_whole(writer, body)?)
 }
 
 /// The symbol of an enum value (through a union branch).

@@ -23,7 +23,7 @@ use crate::registry::instrument::InstrumentResolver;
 use rdkafka::consumer::{BaseConsumer, Consumer};
 use rdkafka::error::KafkaError;
 use rdkafka::message::Message;
-use rdkafka::{ClientConfig, Offset, TopicPartitionList};
+use rdkafka::{Offset, TopicPartitionList};
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::time::{Duration, Instant};
 
@@ -135,21 +135,12 @@ impl TopicReader {
     }
 
     fn consumer(&self) -> Result<BaseConsumer, String> {
-        let mut config = ClientConfig::new();
-        for (k, v) in &self.properties {
-            if !crate::kafka::admin::is_producer_only(k) && k != "client.id" {
-                config.set(k, v);
-            }
-        }
-        // group.id is only librdkafka's requirement for a consumer: partitions are assigned.
-        config
-            .set("client.id", "tickflow-gather-reference")
-            .set("group.id", "tickflow-gather-reference")
-            .set("enable.auto.commit", "false")
-            .set("enable.auto.offset.store", "false")
-            .set("enable.partition.eof", "true")
-            .set("fetch.wait.max.ms", "100");
-        config.create().map_err(|e| format!("consumer: {e}"))
+        crate::kafka::admin::whole_topic_reader(
+            &self.properties,
+            "tickflow-gather-reference",
+            "tickflow-gather-reference",
+        )
+        .map_err(|e| format!("consumer: {e}"))
     }
 
     /// Every partition from the beginning to the high watermark it has now; an error (saying
