@@ -415,11 +415,33 @@ fn cache_decode(c: &mut Criterion) {
     group.finish();
 }
 
+/// What the connection adds per frame: the venue's session reader (issue 20), on data frames.
+fn session_reader(c: &mut Criterion) {
+    let mut group = c.benchmark_group("session_reader_per_data_frame");
+    group.throughput(Throughput::Elements(1));
+    for case in cases() {
+        let exchange = case.adapter.exchange();
+        let api = if case.name.contains("legacy") {
+            Some("legacy")
+        } else {
+            None
+        };
+        let Some(profile) = tickflow::exchange::profile_for(exchange, api) else {
+            continue;
+        };
+        assert_eq!((profile.says)(case.frame), None, "{}", case.name);
+        group.bench_function(case.name, |b| {
+            b.iter(|| black_box((profile.says)(black_box(case.frame))))
+        });
+    }
+    group.finish();
+}
+
 criterion_group! {
     name = benches;
     config = Criterion::default()
         .warm_up_time(Duration::from_secs(1))
         .measurement_time(Duration::from_secs(3));
-    targets = pipeline, peer_frames, avro_paths, cache_decode
+    targets = pipeline, peer_frames, avro_paths, cache_decode, session_reader
 }
 criterion_main!(benches);

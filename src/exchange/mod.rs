@@ -14,6 +14,7 @@ pub mod bithumb;
 mod book;
 mod json;
 pub mod profile;
+pub mod session;
 pub mod upbit;
 
 /// Every venue API tickflow speaks; a venue's first entry is its default API.

@@ -171,7 +171,16 @@ pub struct Profile {
     pub listing: Option<ListingSpec>,
     /// The adapter.
     pub adapter: AdapterFn,
+    /// Reads what the venue says about the session (acks, refusals, announced closes).
+    pub says: super::session::SaysFn,
+    /// How the venue answers subscription requests.
+    pub acks: super::session::Acks,
+    /// The venue's symbol of an instrument, as its requests and refusals name it.
+    pub symbol: SymbolFn,
 }
+
+/// The venue's symbol of an instrument (Binance from its symbol table), if it has one.
+pub type SymbolFn = fn(&Instrument, &SymbolTable) -> Option<String>;
 
 impl Profile {
     /// The channel called `name`.

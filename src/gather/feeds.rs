@@ -272,6 +272,7 @@ impl Feed {
             stats,
             tls: Arc::clone(&run.tls),
             connects: Arc::clone(&self.connects),
+            refusals: crate::ws::refusals::Refusals::default(),
         };
         // One span per connection: every event of the connection carries its identity.
         let span = tracing::info_span!("connection", connector = %name, index);

@@ -13,7 +13,7 @@ use tokio::sync::watch;
 use super::get;
 
 /// Ready when not stopping, every connection is up and has delivered data within its idle
-/// window, librdkafka does not report all brokers down, and the broker has acknowledged
+/// window, the venues refuse no instrument, librdkafka does not report all brokers down, and the broker has acknowledged
 /// something within `unacked_timeout` whenever sends are pending. `Err` says why not.
 pub fn ready(state: &GatherState) -> Result<(), String> {
     if state.draining.load(Ordering::Relaxed) {
@@ -41,6 +41,20 @@ pub fn ready(state: &GatherState) -> Result<(), String> {
                 c.index,
                 silent.as_secs(),
                 c.idle.as_secs()
+            ));
+        }
+    }
+    for c in state.connections.active().iter() {
+        let refused = c.stats.refused.list();
+        if let Some((_, text, _)) = refused.first() {
+            let names: Vec<String> = refused.iter().map(|(i, _, _)| i.to_string()).collect();
+            why.push(format!(
+                "{}#{}: {} instrument(s) refused by the venue ({}): {}; retried with backoff",
+                c.connector,
+                c.index,
+                refused.len(),
+                text,
+                names.join(", ")
             ));
         }
     }
@@ -242,7 +256,7 @@ pub fn metrics(state: &GatherState) -> String {
         .collect();
     type ConnCounter = fn(&crate::ws::ConnectionStats) -> &AtomicU64;
     // (name, type, help, counter, divisor: µs counters are exported in seconds).
-    let per_connection: [(&str, &str, &str, ConnCounter, f64); 12] = [
+    let per_connection: [(&str, &str, &str, ConnCounter, f64); 18] = [
         (
             "tickflow_ws_up",
             "gauge",
@@ -327,6 +341,48 @@ pub fn metrics(state: &GatherState) -> String {
             |s| &s.change_renewals,
             1.0,
         ),
+        (
+            "tickflow_ws_announced_closes_total",
+            "counter",
+            "closes the venue announced (Binance serverShutdown), each answered by a renewal",
+            |s| &s.announced_closes,
+            1.0,
+        ),
+        (
+            "tickflow_ws_overlap_frames_total",
+            "counter",
+            "frames a renewed connection's old socket delivered after the new one's first (duplicates, harmless downstream)",
+            |s| &s.overlap_frames,
+            1.0,
+        ),
+        (
+            "tickflow_ws_acks_total",
+            "counter",
+            "subscription requests the venue acknowledged",
+            |s| &s.acks,
+            1.0,
+        ),
+        (
+            "tickflow_ws_refusals_total",
+            "counter",
+            "refusals matched to a subscription request",
+            |s| &s.refusals,
+            1.0,
+        ),
+        (
+            "tickflow_ws_refusals_unattributed_total",
+            "counter",
+            "venue errors that answer no request of the connection",
+            |s| &s.refusals_unattributed,
+            1.0,
+        ),
+        (
+            "tickflow_ws_refusal_retries_total",
+            "counter",
+            "requests asking again for refused instruments",
+            |s| &s.refusal_retries,
+            1.0,
+        ),
     ];
     for (name, kind, help, field, divisor) in per_connection {
         e.family(name, kind, help);
@@ -343,6 +399,18 @@ pub fn metrics(state: &GatherState) -> String {
             } else {
                 e.sample(name, &labels, value as f64 / divisor);
             }
+        }
+    }
+    let name = "tickflow_ws_refused_instruments";
+    e.family(
+        name,
+        "gauge",
+        "instruments the venue refuses on the connection now (retried with backoff)",
+    );
+    for (c, (index, s)) in all.iter().zip(&conns) {
+        if get(&s.retired) == 0 {
+            let labels = [("connector", c.connector.as_str()), ("connection", index)];
+            e.sample(name, &labels, s.refused.len() as u64);
         }
     }
     // A connection that never had data has no last-frame time: no sample, rather than a 0
@@ -724,6 +792,32 @@ mod tests {
         assert!(
             why.starts_with("binance#0: no data for 31 s (idle window 30 s)"),
             "{why}"
+        );
+    }
+
+    #[test]
+    fn refused_instruments_are_not_ready_and_are_counted() {
+        let now = crate::stall::now();
+        let s = state(now, Duration::from_secs(30));
+        let c = Arc::clone(&s.connections.all()[0]);
+        let mut refusals = crate::ws::refusals::Refusals::default();
+        refusals.refuse(
+            &[crate::model::Instrument::parse("LINK-USDT").unwrap()],
+            ("2: Invalid symbol: linkusdt@trade", true),
+            tokio::time::Instant::now(),
+            1,
+            &c.stats.refused,
+        );
+        assert_eq!(
+            ready(&s).unwrap_err(),
+            "binance#0: 1 instrument(s) refused by the venue (2: Invalid symbol: linkusdt@trade): LINK-USDT; retried with backoff"
+        );
+        let m = metrics(&s);
+        assert!(
+            m.contains(
+                "tickflow_ws_refused_instruments{connector=\"binance\",connection=\"0\"} 1\n"
+            ),
+            "{m}"
         );
     }
 

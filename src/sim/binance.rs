@@ -1,9 +1,10 @@
 //! Binance spot at `/binance/ws` and `/binance/stream`: streams named in the URL
 //! (`?streams=btcusdt@ticker/ethbtc@trade`) or changed on the open socket with
 //! `{"method":"SUBSCRIBE"|"UNSUBSCRIBE","params":[..],"id":N}` (acked `{"result":null,"id":N}`;
-//! a symbol not in the listing is refused with `{"error":{"code":2,"msg":"Invalid symbol: .."}}`)
+//! a symbol not in the listing is refused with `{"error":{"code":2,"msg":"Invalid symbol: .."}}`:
+//! the whole request, naming the first stream it could not take)
 //! and `LIST_SUBSCRIPTIONS`; combined-stream envelopes, server pings, strings with 8 decimals
-//! as Binance writes them. Channels: ticker, miniTicker, bookTicker (no event time), trade,
+//! as Binance writes them; `fault=shutdown` announces `serverShutdown`. Channels: ticker, miniTicker, bookTicker (no event time), trade,
 //! aggTrade. Its listing is `GET /binance/api/v3/exchangeInfo`.
 
 use super::listings::{Listings, SimMarket, VenueListing};
@@ -29,6 +30,7 @@ pub(super) fn route(path: &str, query: &str) -> Option<Box<dyn Protocol>> {
     Some(Box::new(Binance {
         url_streams: streams,
         streams: Vec::new(),
+        combined: path == "/binance/stream",
     }))
 }
 
@@ -144,6 +146,8 @@ struct Binance {
     url_streams: Option<String>,
     /// The connection's streams, in subscription order, as the client named them.
     streams: Vec<String>,
+    /// A combined-stream connection (`/stream`): events come in envelopes.
+    combined: bool,
 }
 
 impl Protocol for Binance {
@@ -157,6 +161,15 @@ impl Protocol for Binance {
 
     fn server_ping(&self, config: &SimConfig) -> Option<Duration> {
         Some(config.binance_ping)
+    }
+
+    fn closing_frame(&self) -> Option<String> {
+        let event = format!("{{\"e\":\"serverShutdown\",\"E\":{}}}", now_ms());
+        Some(if self.combined {
+            format!("{{\"stream\":\"!serverShutdown\",\"data\":{event}}}")
+        } else {
+            event
+        })
     }
 
     fn url_feed(&mut self, cx: &Context) -> Option<Feed> {

@@ -23,7 +23,14 @@ pub enum FaultKind {
     Oversize,
     /// Replace every `after`-th data frame with a 20 MiB one (above the socket cap).
     Giant,
+    /// After `after` data frames, announce a close the way the venue does (Binance
+    /// `serverShutdown`), keep streaming, and close [`ANNOUNCED_CLOSE_AFTER`] later.
+    Shutdown,
 }
+
+/// How long after announcing a close ([`FaultKind::Shutdown`]) the connection closes (Binance
+/// closes 3-5 s after `serverShutdown`).
+pub const ANNOUNCED_CLOSE_AFTER: std::time::Duration = std::time::Duration::from_secs(3);
 
 /// Size of an [`FaultKind::Oversize`] frame.
 pub const OVERSIZE_BYTES: usize = 10 * 1024 * 1024;
@@ -40,7 +47,8 @@ pub struct Fault {
 }
 
 impl FaultKind {
-    /// Parses `drop`, `stall`, `silent`, `malformed`, `error`, `oversize` or `giant`.
+    /// Parses `drop`, `stall`, `silent`, `malformed`, `error`, `oversize`, `giant` or
+    /// `shutdown`.
     pub fn parse(name: &str) -> Option<Self> {
         match name {
             "drop" => Some(Self::Drop),
@@ -50,6 +58,7 @@ impl FaultKind {
             "error" => Some(Self::Error),
             "oversize" => Some(Self::Oversize),
             "giant" => Some(Self::Giant),
+            "shutdown" => Some(Self::Shutdown),
             _ => None,
         }
     }
@@ -86,9 +95,20 @@ impl Fault {
             FaultKind::Error if n.is_multiple_of(self.after) => Action::ErrorFirst,
             FaultKind::Oversize if n.is_multiple_of(self.after) => Action::Pad(OVERSIZE_BYTES),
             FaultKind::Giant if n.is_multiple_of(self.after) => Action::Pad(GIANT_BYTES),
+            FaultKind::Shutdown if n == self.after + 1 => Action::Announce,
             _ => Action::Send,
         }
     }
+}
+
+/// `latency_ms=N` from a URL query: the connection's first answer comes N ms after the
+/// handshake (a venue far away); zero when absent or unreadable.
+pub fn latency(query: &str) -> std::time::Duration {
+    query
+        .split('&')
+        .find_map(|kv| kv.strip_prefix("latency_ms="))
+        .and_then(|n| n.parse().ok())
+        .map_or(std::time::Duration::ZERO, std::time::Duration::from_millis)
 }
 
 /// What happens to one data frame.
@@ -108,6 +128,8 @@ pub enum Action {
     ErrorFirst,
     /// Send a frame of this many bytes instead (the frame, then spaces: still valid JSON).
     Pad(usize),
+    /// Announce a close (the venue's message), then the frame; close a little later.
+    Announce,
 }
 
 /// `frame` followed by spaces up to `size` bytes, of the same frame type.
@@ -158,6 +180,11 @@ mod tests {
             Fault::DEFAULT_AFTER
         );
         assert_eq!(Fault::from_query("fault=explode"), None);
+        assert_eq!(latency("fault=drop&latency_ms=250").as_millis(), 250);
+        assert!(latency("latency_ms=x").is_zero());
+        let announce = Fault::from_query("fault=shutdown&after=2").unwrap();
+        let actions: Vec<Action> = (1..=4).map(|n| announce.action(n)).collect();
+        assert_eq!(actions, [Send, Send, Announce, Send], "once");
         assert_eq!(Fault::from_query("after=5"), None);
         assert_eq!(Fault::from_query("fault=error&after=0").unwrap().after, 1);
     }

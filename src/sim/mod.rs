@@ -88,6 +88,11 @@ pub(crate) trait Protocol: Send {
     }
     /// This protocol's error message, for [`fault::FaultKind::Error`].
     fn error_frame(&self) -> &'static str;
+    /// How this venue announces a close, for [`fault::FaultKind::Shutdown`] (none: the fault
+    /// only closes).
+    fn closing_frame(&self) -> Option<String> {
+        None
+    }
     /// Server ping period (Binance pings its clients).
     fn server_ping(&self, _config: &SimConfig) -> Option<Duration> {
         None
@@ -188,7 +193,7 @@ async fn connection(
         match route(path) {
             Some(r) => {
                 let query = path.split_once('?').map_or("", |(_, q)| q);
-                chosen = Some((r, Fault::from_query(query)));
+                chosen = Some((r, Fault::from_query(query), fault::latency(query)));
                 Ok(resp)
             }
             None => {
@@ -204,9 +209,14 @@ async fn connection(
         Ok(Err(e)) => return tracing::warn!(%peer, "simulate: handshake failed: {e}"),
         Err(_) => return tracing::warn!(%peer, "simulate: handshake timed out"),
     };
-    let Some((route, url_fault)) = chosen else {
+    let Some((route, url_fault, latency)) = chosen else {
         return;
     };
+    // A venue far away: its first answer comes `latency` after the handshake (what a real
+    // connect and subscribe cost over TLS and the Internet).
+    if !latency.is_zero() {
+        tokio::time::sleep(latency).await;
+    }
     let fault = url_fault.or(cx.config.default_fault);
     let session = session::Session {
         ws,
@@ -216,6 +226,8 @@ async fn connection(
         sent: 0,
         fault,
         error_frame: route.error_frame(),
+        closing_frame: route.closing_frame(),
+        close_at: None,
         data_frames: 0,
     };
     if let Err(e) = session.run(route).await {

@@ -27,6 +27,10 @@ pub(super) struct Session {
     pub fault: Option<Fault>,
     /// This protocol's error message, for [`fault::FaultKind::Error`].
     pub error_frame: &'static str,
+    /// How this protocol announces a close, for [`fault::FaultKind::Shutdown`].
+    pub closing_frame: Option<String>,
+    /// When an announced close comes.
+    pub close_at: Option<tokio::time::Instant>,
     /// Data frames over the connection's life (fault timing).
     pub data_frames: u64,
 }
@@ -95,6 +99,10 @@ impl Session {
                         }
                     }
                 },
+                () = tokio::time::sleep_until(self.close_at.unwrap_or_else(tokio::time::Instant::now)), if self.close_at.is_some() => {
+                    let _ = self.ws.close(None).await;
+                    return Ok(());
+                }
                 _ = ping.tick(), if server_ping.is_some() => {
                     self.ws.send(Message::Ping(format!("{}", now_ms()).into_bytes().into())).await?;
                 }
@@ -137,6 +145,13 @@ impl Session {
             Action::Skip => {}
             Action::Truncate => self.ws.feed(fault::truncated(&frame)).await?,
             Action::Pad(size) => self.ws.feed(fault::padded(&frame, size)).await?,
+            Action::Announce => {
+                if let Some(closing) = &self.closing_frame {
+                    self.ws.feed(Message::text(closing.clone())).await?;
+                }
+                self.close_at = Some(tokio::time::Instant::now() + fault::ANNOUNCED_CLOSE_AFTER);
+                self.ws.feed(frame).await?;
+            }
             Action::ErrorFirst => {
                 self.ws.feed(Message::text(self.error_frame)).await?;
                 self.ws.feed(frame).await?;

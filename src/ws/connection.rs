@@ -1,88 +1,41 @@
 //! One exchange connection, kept alive: connect (with a timeout), subscribe (paced), keep
 //! alive (client pings where the exchange needs them; answers to server pings are automatic),
-//! watch for silence, reconnect proactively before forced disconnects, and reconnect after any
-//! failure with exponential backoff and jitter. Frames go to a bounded channel with their
-//! receive time; when it is full the connection waits (backpressure), it never drops.
+//! watch for silence, act on what the venue says about the session (acknowledgements and
+//! refusals matched to their request, announced closes), renew make-before-break before
+//! forced disconnects ([`super::handover`]), and reconnect after any failure with exponential
+//! backoff and jitter. Frames go to a bounded channel with their receive time; when it is
+//! full the connection waits (backpressure), it never drops.
 //!
 //! `wss://` URLs use the TLS configuration passed in ([`super::tls::client_config`] in
 //! production); `ws://` (the simulator, local tests) is plain.
 
 use super::backoff::Backoff;
-use super::pace::{Gate, SharedGate, Window};
+use super::frames::{Socket, data, hand, socket_cap};
+use super::handover::{self, Old};
+use super::outbox::{Outbox, Pending};
+use super::pace::SharedGate;
+use super::refusals::{Refusals, RefusedNow};
 use super::subscribe::{Change, Wanted};
 use crate::config::ConnectorConfig;
-use crate::exchange::FrameType;
 use crate::exchange::profile::Resubscribe;
+use crate::exchange::session::{Acks, MAX_SAID_BYTES, Said, named};
+use crate::model::Instrument;
 use crate::model::time::now_us;
 use futures_util::{SinkExt, StreamExt};
-use std::collections::VecDeque;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
-use tokio::sync::{mpsc, watch};
+use tokio::sync::{mpsc, oneshot, watch};
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
+use tracing::Instrument as _;
+
+pub use super::frames::{Oversize, Received, SOCKET_FRAME_CAP, cut};
 
 /// Bound on connecting (TCP + WebSocket handshake).
 pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 /// Bound on sending one message.
 pub const SEND_TIMEOUT: Duration = Duration::from_secs(10);
-/// At shutdown, how long the frame in hand may wait for room in the output channel.
-pub const SHUTDOWN_HANDOFF: Duration = Duration::from_secs(1);
-
-/// Frames above this are refused by the socket itself (the connection closes, counted): it
-/// bounds what one read may hold before the frame is cut to `max_frame_bytes`.
-pub const SOCKET_FRAME_CAP: usize = 16 * 1024 * 1024;
-
-/// What an oversized frame was before it was cut to `max_frame_bytes`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Oversize {
-    /// Its size as received, bytes.
-    pub size: usize,
-    /// SHA-256 of the whole frame, lowercase hex.
-    pub sha256: String,
-}
-
-/// The socket's limit for a connector whose frames may be `max_frame_bytes`.
-pub fn socket_cap(max_frame_bytes: usize) -> usize {
-    SOCKET_FRAME_CAP.max(max_frame_bytes)
-}
-
-/// Cuts `bytes` to `max` when longer; says what it was.
-pub fn cut(bytes: &mut Vec<u8>, max: usize) -> Option<Oversize> {
-    if bytes.len() <= max {
-        return None;
-    }
-    let digest = ring::digest::digest(&ring::digest::SHA256, bytes);
-    let sha256 = digest
-        .as_ref()
-        .iter()
-        .fold(String::with_capacity(64), |mut s, b| {
-            use std::fmt::Write as _;
-            let _ = write!(s, "{b:02x}");
-            s
-        });
-    let size = bytes.len();
-    bytes.truncate(max);
-    bytes.shrink_to_fit();
-    Some(Oversize { size, sha256 })
-}
-
-/// One received frame, owned, with its receive time.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Received {
-    /// Connector name (`upbit`, `binance`, ...).
-    pub connector: Arc<str>,
-    /// Text or binary.
-    pub frame_type: FrameType,
-    /// Payload as received.
-    pub bytes: Vec<u8>,
-    /// Receive time, UTC epoch µs.
-    pub received_ts_us: i64,
-    /// Set when the frame was above `max_frame_bytes`: `bytes` holds its first
-    /// `max_frame_bytes`, and it becomes a `frame_too_large` dead letter.
-    pub oversize: Option<Oversize>,
-}
 
 /// Counters of one connection (exported as metrics by the gatherer).
 #[derive(Debug, Default)]
@@ -107,7 +60,7 @@ pub struct ConnectionStats {
     pub frames_not_queued: AtomicU64,
     /// Frames above `max_frame_bytes`, cut and dead-lettered.
     pub frames_cut: AtomicU64,
-    /// Connections closed because a frame exceeded [`SOCKET_FRAME_CAP`].
+    /// Connections closed because a frame exceeded [`super::frames::SOCKET_FRAME_CAP`].
     pub socket_cap_closes: AtomicU64,
     /// Instruments the connection is asked to carry now.
     pub instruments: AtomicU64,
@@ -117,6 +70,21 @@ pub struct ConnectionStats {
     pub change_renewals: AtomicU64,
     /// 1 once the connection was retired (its instruments went elsewhere or were delisted).
     pub retired: AtomicU64,
+    /// Closes the venue announced (Binance `serverShutdown`), each answered by a renewal.
+    pub announced_closes: AtomicU64,
+    /// Frames the old socket of a renewal delivered after the new one's first (duplicated
+    /// downstream, harmlessly: see [`super::handover`]).
+    pub overlap_frames: AtomicU64,
+    /// Requests the venue acknowledged.
+    pub acks: AtomicU64,
+    /// Refusals matched to a request.
+    pub refusals: AtomicU64,
+    /// Refusals (error messages) that answer no request the connection knows.
+    pub refusals_unattributed: AtomicU64,
+    /// Requests asking again for instruments refused earlier.
+    pub refusal_retries: AtomicU64,
+    /// The instruments refused now, with the venue's words.
+    pub refused: RefusedNow,
 }
 
 /// How a session ended.
@@ -124,11 +92,23 @@ enum Ended {
     Shutdown,
     Failed(String),
     Idle,
-    Aged,
-    /// Its set changed in a way only a new connection can apply.
-    Renew,
+    /// Renewed on plan: its socket is handed over, still reading.
+    Renewal(Renewal, Box<Socket>),
+    /// Every instrument it should carry is refused for now: it waits for the first retry.
+    AllRefused,
     /// Nothing left to carry: the connection is done.
     Retired,
+}
+
+/// Why a connection is renewed on plan.
+#[derive(Debug, Clone, Copy)]
+enum Renewal {
+    /// Before the venue's forced cut (`max_connection_age`).
+    Aged,
+    /// Its set changed in a way only a new connection can apply.
+    Changed,
+    /// The venue announced a close.
+    Announced,
 }
 
 /// One connection's fixed parts.
@@ -149,6 +129,8 @@ pub struct Link {
     pub tls: Arc<rustls::ClientConfig>,
     /// The venue's connection-attempt gate, shared by its connections in this process.
     pub connects: Arc<SharedGate>,
+    /// What the venue refused, across sessions (empty at first).
+    pub refusals: Refusals,
 }
 
 impl Link {
@@ -156,7 +138,7 @@ impl Link {
     /// changes them (dropping it retires the connection).
     pub fn new(
         config: Arc<ConnectorConfig>,
-        instruments: Vec<crate::model::Instrument>,
+        instruments: Vec<Instrument>,
         symbols: Arc<crate::exchange::SymbolTable>,
         out: mpsc::Sender<Received>,
         stats: Arc<ConnectionStats>,
@@ -175,8 +157,20 @@ impl Link {
             stats,
             tls,
             connects,
+            refusals: Refusals::default(),
         };
         (link, tx)
+    }
+
+    /// What a session should ask for now: the wanted instruments the venue has not refused
+    /// (or whose retry is due).
+    fn target(&self, wanted: &Wanted) -> Vec<Instrument> {
+        wanted
+            .instruments
+            .iter()
+            .filter(|i| !self.refusals.held(i))
+            .cloned()
+            .collect()
     }
 }
 
@@ -186,18 +180,54 @@ impl Link {
 pub async fn run(mut link: Link, mut shutdown: watch::Receiver<bool>, seed: u64) {
     let config = Arc::clone(&link.config);
     let mut backoff = Backoff::new(config.backoff, seed);
+    let mut handing: Option<oneshot::Sender<()>> = None;
     loop {
         if *shutdown.borrow() {
             return;
         }
         let mut this = Session::default();
-        let ended = session(&mut link, &mut shutdown, &mut this).await;
-        link.stats.up.store(0, Ordering::Relaxed);
-        match &ended {
+        let ended = session(&mut link, &mut shutdown, &mut this, handing.take()).await;
+        let mut renewed = false;
+        match ended {
             Ended::Shutdown => return,
             Ended::Retired => {
                 retired(&link.stats);
                 return;
+            }
+            Ended::Renewal(why, mut ws) => {
+                renewed = true;
+                let counter = match why {
+                    Renewal::Aged => {
+                        tracing::info!("renewing the connection before the exchange's forced cut");
+                        &link.stats.proactive_reconnects
+                    }
+                    Renewal::Announced => {
+                        tracing::info!("the venue announced a close: renewing the connection now");
+                        link.stats.announced_closes.fetch_add(1, Ordering::Relaxed);
+                        &link.stats.proactive_reconnects
+                    }
+                    Renewal::Changed => {
+                        tracing::info!("renewing the connection to apply a subscription change");
+                        &link.stats.change_renewals
+                    }
+                };
+                counter.fetch_add(1, Ordering::Relaxed);
+                if !config.keepalive.make_before_break {
+                    // Break before make: the socket goes now.
+                    close(&mut ws).await;
+                    link.stats.up.store(0, Ordering::Relaxed);
+                } else {
+                    let (tx, rx) = oneshot::channel();
+                    let old = Old {
+                        ws: *ws,
+                        connector: Arc::from(config.name.as_str()),
+                        max_frame_bytes: config.max_frame_bytes,
+                        out: link.out.clone(),
+                        stats: Arc::clone(&link.stats),
+                    };
+                    tokio::spawn(handover::drain(old, rx, shutdown.clone()).in_current_span());
+                    handing = Some(tx);
+                }
             }
             Ended::Failed(why) => {
                 link.stats.failures.fetch_add(1, Ordering::Relaxed);
@@ -210,27 +240,26 @@ pub async fn run(mut link: Link, mut shutdown: watch::Receiver<bool>, seed: u64)
                     "no data frame within the idle timeout (pings and pongs do not count); reconnecting"
                 );
             }
-            Ended::Aged => {
-                link.stats
-                    .proactive_reconnects
-                    .fetch_add(1, Ordering::Relaxed);
-                tracing::info!("renewing the connection before the exchange's forced cut");
-            }
-            Ended::Renew => {
-                link.stats.change_renewals.fetch_add(1, Ordering::Relaxed);
-                tracing::info!("renewing the connection to apply a subscription change");
-            }
+            Ended::AllRefused => {}
+        }
+        if !renewed {
+            link.stats.up.store(0, Ordering::Relaxed);
         }
         let up_for = this.subscribed.map_or(Duration::ZERO, |at| at.elapsed());
         // Data: more frames than a reply to each subscription request and a greeting could be
         // (a venue that acks or refuses, then cuts, has not delivered data). An idle session
         // delivered nothing lately: it never counts as healthy.
         let replies = this.requests.saturating_add(1);
-        let delivered = this.data_frames > replies && !matches!(ended, Ended::Idle);
+        let delivered = this.data_frames > replies && !this.idle;
         backoff.connection_ended(up_for, delivered);
-        // A planned renewal is not a failure: no delay.
-        let delay = if matches!(ended, Ended::Aged | Ended::Renew) {
+        // A planned renewal is not a failure: no delay. With everything refused, the first
+        // retry is the time to ask again.
+        let delay = if renewed {
             Duration::ZERO
+        } else if this.all_refused {
+            link.refusals
+                .next_due()
+                .map_or(Duration::ZERO, |at| at - tokio::time::Instant::now())
         } else {
             backoff.next_delay()
         };
@@ -248,6 +277,9 @@ pub async fn run(mut link: Link, mut shutdown: watch::Receiver<bool>, seed: u64)
                 },
             }
         }
+        // Due retries are asked for by the next session.
+        link.refusals
+            .due(tokio::time::Instant::now(), &link.stats.refused);
     }
 }
 
@@ -266,84 +298,118 @@ struct Session {
     data_frames: u64,
     /// Subscription requests sent.
     requests: u64,
+    /// It ended for silence.
+    idle: bool,
+    /// It ended (or never began) because everything it should carry is refused.
+    all_refused: bool,
 }
 
-/// Subscription requests waiting for their slot under the venue's request rate.
-struct Outbox {
-    gate: Gate,
-    queue: VecDeque<String>,
-    /// The booked slot of the queue's head.
-    due: Option<tokio::time::Instant>,
-    /// Request ids where the venue echoes them: unique on the connection.
-    next_id: u64,
+/// What a move to a new target asks of the session.
+enum Step {
+    /// Requests queued (or nothing to do).
+    Go,
+    /// Only a new connection can apply it.
+    Renew,
+    /// Nothing left to ask for.
+    Empty,
+    /// The requests could not be built.
+    Fail(String),
 }
 
-impl Outbox {
-    fn new(config: &ConnectorConfig) -> Self {
-        let mut windows = vec![Window::gap(super::subscribe::min_gap(config))];
-        windows.extend(
-            config
-                .profile
-                .limits
-                .max_requests_per_window
-                .map(Window::from),
+/// The session's view of its subscription.
+struct Carried {
+    /// What the venue was last asked to carry.
+    instruments: Vec<Instrument>,
+    /// The symbols it was asked with: removals are unsubscribed by them (a symbol gone from a
+    /// newer listing still has its old stream name).
+    symbols: Arc<crate::exchange::SymbolTable>,
+}
+
+impl Carried {
+    /// Queues the requests that take the venue from `from` to `to` (under `wanted`'s symbols);
+    /// with `again`, a venue whose requests replace the whole set is asked for it even when
+    /// nothing changed (a retry).
+    fn go(
+        &mut self,
+        config: &ConnectorConfig,
+        (ticket, again): (&str, bool),
+        outbox: &mut Outbox,
+        from: &[Instrument],
+        (to, wanted): (Vec<Instrument>, &Wanted),
+    ) -> Step {
+        if to.is_empty() {
+            return Step::Empty;
+        }
+        let mut change = super::subscribe::change_requests(
+            config,
+            (from, &self.symbols),
+            (&to, &wanted.symbols),
+            ticket,
+            outbox.next_id,
         );
-        Self {
-            gate: Gate::new(windows),
-            queue: VecDeque::new(),
-            due: None,
-            next_id: 1,
+        if again
+            && matches!(change, Ok(Change::None))
+            && matches!(config.profile.resubscribe, Resubscribe::Replace)
+        {
+            change =
+                super::subscribe::requests(config, &to, &wanted.symbols, ticket, outbox.next_id)
+                    .map(Change::Send);
         }
+        let step = match change {
+            Ok(Change::None) => Step::Go,
+            Ok(Change::Renew) => Step::Renew,
+            Ok(Change::Send(messages)) => {
+                let replace = matches!(config.profile.resubscribe, Resubscribe::Replace);
+                outbox.push(messages, replace);
+                Step::Go
+            }
+            Err(e) => Step::Fail(format!("changing the subscription: {e}")),
+        };
+        self.instruments = to;
+        self.symbols = Arc::clone(&wanted.symbols);
+        step
     }
 
-    fn push(&mut self, messages: Vec<String>, replace: bool) {
-        self.next_id += messages.len() as u64;
-        if replace {
-            // A newer whole-set request makes the waiting ones moot.
-            self.queue.clear();
-        }
-        self.queue.extend(messages);
-        if self.due.is_none() && !self.queue.is_empty() {
-            self.due = Some(self.gate.book(tokio::time::Instant::now()));
-        }
+    /// The carried instruments `text` names (by their venue symbols).
+    fn named_in(&self, config: &ConnectorConfig, text: &str) -> Vec<Instrument> {
+        let symbol = config.profile.symbol;
+        named(
+            text,
+            self.instruments
+                .iter()
+                .filter_map(|i| symbol(i, &self.symbols).map(|s| (i, s))),
+        )
     }
+}
 
-    /// The head went out now (maybe later than booked: the gate counts when it really went).
-    fn sent(&mut self) {
-        let now = tokio::time::Instant::now();
-        self.gate.went(now);
-        self.queue.pop_front();
-        self.due = (!self.queue.is_empty()).then(|| self.gate.book(now));
-    }
+async fn close(ws: &mut Socket) {
+    let _ = tokio::time::timeout(SEND_TIMEOUT, ws.close(None)).await;
 }
 
 async fn session(
     link: &mut Link,
     shutdown: &mut watch::Receiver<bool>,
     this: &mut Session,
+    mut handing: Option<oneshot::Sender<()>>,
 ) -> Ended {
-    let Link {
-        config,
-        ticket,
-        wanted: wanted_rx,
-        out,
-        stats,
-        tls,
-        connects,
-    } = link;
-    let config = config.as_ref();
-    if wanted_rx.has_changed().is_err() || wanted_rx.borrow().instruments.is_empty() {
+    if link.wanted.has_changed().is_err() || link.wanted.borrow().instruments.is_empty() {
         return Ended::Retired;
+    }
+    if link.target(&link.wanted.borrow()).is_empty() {
+        this.all_refused = true;
+        return Ended::AllRefused;
     }
     tokio::select! {
         biased;
         _ = shutdown.changed() => return Ended::Shutdown,
-        () = connects.wait() => {}
+        () = link.connects.wait() => {}
     }
     // Retired while waiting for the venue's connection-attempt slot: no attempt.
-    if wanted_rx.has_changed().is_err() {
+    if link.wanted.has_changed().is_err() {
         return Ended::Retired;
     }
+    let config = Arc::clone(&link.config);
+    let config = config.as_ref();
     let name: Arc<str> = Arc::from(config.name.as_str());
     // The socket takes frames up to its cap; above max_frame_bytes they are cut and
     // dead-lettered (the pipeline sees at most max_frame_bytes per frame).
@@ -356,7 +422,7 @@ async fn session(
         url,
         Some(ws_config),
         true,
-        Some(tokio_tungstenite::Connector::Rustls(Arc::clone(tls))),
+        Some(tokio_tungstenite::Connector::Rustls(Arc::clone(&link.tls))),
     );
     let mut ws = tokio::select! {
         biased;
@@ -367,41 +433,54 @@ async fn session(
             Err(_) => return Ended::Failed(format!("connect to {url} timed out")),
         },
     };
+    let stats = Arc::clone(&link.stats);
     stats.connects.fetch_add(1, Ordering::Relaxed);
     // What is wanted now (after the gate and the connect), not when the session began.
-    let mut wanted = Arc::clone(&wanted_rx.borrow_and_update());
+    let mut wanted = Arc::clone(&link.wanted.borrow_and_update());
     if wanted.instruments.is_empty() {
-        let _ = tokio::time::timeout(SEND_TIMEOUT, ws.close(None)).await;
+        close(&mut ws).await;
         return Ended::Retired;
     }
+    let ticket = link.ticket.clone();
     let mut outbox = Outbox::new(config);
-    let mut carried = wanted.instruments.clone();
-    // The symbols the carried set was subscribed with: removals are unsubscribed by them
-    // (a symbol gone from a newer listing still has its old stream name).
-    let mut carried_symbols = Arc::clone(&wanted.symbols);
-    match super::subscribe::requests(config, &carried, &wanted.symbols, ticket, 1) {
+    let mut pending = Pending::new(config.profile.acks);
+    let mut carried = Carried {
+        instruments: Vec::new(),
+        symbols: Arc::clone(&wanted.symbols),
+    };
+    let first = link.target(&wanted);
+    if first.is_empty() {
+        close(&mut ws).await;
+        this.all_refused = true;
+        return Ended::AllRefused;
+    }
+    match super::subscribe::requests(config, &first, &wanted.symbols, &ticket, outbox.next_id) {
         Ok(messages) => outbox.push(messages, false),
         Err(e) => return Ended::Failed(format!("subscribe: {e}")),
     }
+    carried.instruments = first;
     stats
         .instruments
-        .store(carried.len() as u64, Ordering::Relaxed);
+        .store(carried.instruments.len() as u64, Ordering::Relaxed);
     // The first subscription goes before anything is read (no data can come earlier).
     while let Some(due) = outbox.due {
         tokio::time::sleep_until(due).await;
-        let Some(message) = outbox.queue.front() else {
+        let Some(request) = outbox.queue.front() else {
             break;
         };
-        match tokio::time::timeout(SEND_TIMEOUT, ws.send(Message::text(message.clone()))).await {
+        let sent = ws.send(Message::text(request.text.clone()));
+        match tokio::time::timeout(SEND_TIMEOUT, sent).await {
             Ok(Ok(())) => {}
             Ok(Err(e)) => return Ended::Failed(format!("subscribe: {e}")),
             Err(_) => return Ended::Failed("subscribe timed out".into()),
         }
         this.requests += 1;
-        outbox.sent();
+        if let Some(request) = outbox.sent() {
+            pending.sent(request, tokio::time::Instant::now());
+        }
     }
     stats.up.store(1, Ordering::Relaxed);
-    tracing::info!(%url, requests = this.requests, instruments = carried.len(), "connected and subscribed");
+    tracing::info!(%url, requests = this.requests, instruments = carried.instruments.len(), "connected and subscribed");
     let connected = Instant::now();
     this.subscribed = Some(connected);
     let ping_every = config
@@ -411,65 +490,53 @@ async fn session(
     let mut ping = tokio::time::interval_at(tokio::time::Instant::now() + ping_every, ping_every);
     let age_limit = config.keepalive.max_connection_age;
     let idle = config.keepalive.idle_timeout;
+    let acks = config.profile.acks;
     // The watchdog: renewed by data frames only. Pings, pongs (answers to our keepalive or the
     // server's) never move it, so a feed that keeps the socket alive but sends nothing is
     // renewed within `idle`.
     let mut silent_after = tokio::time::Instant::now() + idle;
+    let far = || tokio::time::Instant::now() + Duration::from_secs(86_400 * 365);
     loop {
         let until_aged = age_limit.map_or(Duration::from_secs(86_400 * 365), |a| {
             a.saturating_sub(connected.elapsed())
         });
+        let retry_due = link.refusals.next_due().unwrap_or_else(far);
+        // A move to a new target: from what the venue carries now.
+        let mut moved: Option<Step> = None;
         tokio::select! {
             // Shutdown first; then a change of set and its paced requests (rare and cheap: a
             // busy socket must not hold them back); then frames (data must not wait behind
             // timers); then keepalive.
             biased;
             _ = shutdown.changed() => {
-                let _ = tokio::time::timeout(SEND_TIMEOUT, ws.close(None)).await;
+                close(&mut ws).await;
                 return Ended::Shutdown;
             }
-            changed = wanted_rx.changed() => {
+            changed = link.wanted.changed() => {
                 if changed.is_err() {
-                    let _ = tokio::time::timeout(SEND_TIMEOUT, ws.close(None)).await;
+                    close(&mut ws).await;
                     return Ended::Retired;
                 }
-                wanted = Arc::clone(&wanted_rx.borrow_and_update());
+                wanted = Arc::clone(&link.wanted.borrow_and_update());
                 if wanted.instruments.is_empty() {
-                    let _ = tokio::time::timeout(SEND_TIMEOUT, ws.close(None)).await;
+                    close(&mut ws).await;
                     return Ended::Retired;
                 }
-                let change = super::subscribe::change_requests(
-                    config,
-                    (&carried, &carried_symbols),
-                    (&wanted.instruments, &wanted.symbols),
-                    ticket,
-                    outbox.next_id,
-                );
-                match change {
-                    Ok(Change::None) => {}
-                    Ok(Change::Renew) => {
-                        let _ = tokio::time::timeout(SEND_TIMEOUT, ws.close(None)).await;
-                        return Ended::Renew;
-                    }
-                    Ok(Change::Send(messages)) => {
-                        let replace = matches!(config.profile.resubscribe, Resubscribe::Replace);
-                        outbox.push(messages, replace);
-                    }
-                    Err(e) => return Ended::Failed(format!("changing the subscription: {e}")),
-                }
-                carried.clone_from(&wanted.instruments);
-                carried_symbols = Arc::clone(&wanted.symbols);
-                stats.instruments.store(carried.len() as u64, Ordering::Relaxed);
+                link.refusals.keep_only(&wanted.instruments, &stats.refused);
+                let from = carried.instruments.clone();
+                moved = Some(carried.go(config, (&ticket, false), &mut outbox, &from, (link.target(&wanted), &wanted)));
             }
             _ = tokio::time::sleep_until(outbox.due.unwrap_or_else(tokio::time::Instant::now)), if outbox.due.is_some() => {
-                if let Some(message) = outbox.queue.front() {
-                    let sent = tokio::time::timeout(SEND_TIMEOUT, ws.send(Message::text(message.clone()))).await;
+                if let Some(request) = outbox.queue.front() {
+                    let sent = tokio::time::timeout(SEND_TIMEOUT, ws.send(Message::text(request.text.clone()))).await;
                     if !matches!(sent, Ok(Ok(()))) {
                         return Ended::Failed("a subscription change could not be sent".into());
                     }
                     stats.change_requests.fetch_add(1, Ordering::Relaxed);
                 }
-                outbox.sent();
+                if let Some(request) = outbox.sent() {
+                    pending.sent(request, tokio::time::Instant::now());
+                }
             }
             next = ws.next() => {
                 let msg = match next {
@@ -481,52 +548,82 @@ async fn session(
                     Some(Err(e)) => return Ended::Failed(e.to_string()),
                     Some(Ok(msg)) => msg,
                 };
-                let received_ts_us = now_us();
-                let (frame_type, bytes) = match msg {
-                    Message::Text(t) => (FrameType::Text, t.as_bytes().to_vec()),
-                    Message::Binary(b) => (FrameType::Binary, b.to_vec()),
-                    Message::Close(frame) => {
-                        return Ended::Failed(format!("server closed: {frame:?}"));
-                    }
+                if let Message::Close(frame) = &msg {
+                    return Ended::Failed(format!("server closed: {frame:?}"));
+                }
+                let Some(received) = data(&name, msg, config.max_frame_bytes, &stats) else {
                     // Pongs to server pings are queued by tungstenite and sent with the next
                     // read or write; nothing else to do for control frames. Checked here too:
                     // control frames back to back would keep this branch ready (it wins) and
                     // the watchdog's branch unpolled.
-                    _ if tokio::time::Instant::now() >= silent_after => return Ended::Idle,
-                    _ => continue,
+                    if tokio::time::Instant::now() >= silent_after {
+                        this.idle = true;
+                        return Ended::Idle;
+                    }
+                    continue;
                 };
                 this.data_frames += 1;
-                stats.frames.fetch_add(1, Ordering::Relaxed);
-                stats.last_frame_us.store(u64::try_from(received_ts_us).unwrap_or(0), Ordering::Relaxed);
-                let mut bytes = bytes;
-                let oversize = cut(&mut bytes, config.max_frame_bytes);
-                if oversize.is_some() {
-                    stats.frames_cut.fetch_add(1, Ordering::Relaxed);
+                if let Some(tx) = handing.take() {
+                    // The renewal's new socket delivers: the old one may close after the overlap.
+                    let _ = tx.send(());
                 }
-                let received = Received { connector: Arc::clone(&name), frame_type, bytes, received_ts_us, oversize };
-                let waited = Instant::now();
-                let mut sending = std::pin::pin!(out.send(received));
-                tokio::select! {
-                    biased;
-                    _ = shutdown.changed() => {
-                        // Stopping: the pipeline drains until every connection is gone, so the
-                        // frame in hand still gets its place (bounded), then the session ends.
-                        if !matches!(tokio::time::timeout(SHUTDOWN_HANDOFF, sending).await, Ok(Ok(()))) {
-                            stats.frames_not_queued.fetch_add(1, Ordering::Relaxed);
-                        }
-                        return Ended::Shutdown;
-                    }
-                    sent = &mut sending => if sent.is_err() {
-                        // The consumer is gone (the shutdown deadline): nothing left to feed.
-                        stats.frames_not_queued.fetch_add(1, Ordering::Relaxed);
-                        return Ended::Shutdown;
-                    },
+                let said = (received.oversize.is_none() && received.bytes.len() <= MAX_SAID_BYTES)
+                    .then(|| (config.profile.says)(&received.bytes))
+                    .flatten();
+                if !hand(&link.out, received, shutdown, &stats).await {
+                    return Ended::Shutdown;
                 }
                 // Re-armed once the frame is handed over: time spent waiting for room in the
                 // queue (backpressure) is not the feed's silence.
                 silent_after = tokio::time::Instant::now() + idle;
-                let waited_us = u64::try_from(waited.elapsed().as_micros()).unwrap_or(u64::MAX);
-                stats.backpressure_wait_us.fetch_add(waited_us, Ordering::Relaxed);
+                match said {
+                    None => {}
+                    Some(Said::Closing) => return Ended::Renewal(Renewal::Announced, Box::new(ws)),
+                    Some(Said::Accepted { id }) => {
+                        stats.acks.fetch_add(1, Ordering::Relaxed);
+                        if let Some(request) = pending.accepted(id) {
+                            let covered = carried.named_in(config, &request.text);
+                            link.refusals.accepted(&covered, &stats.refused);
+                        }
+                    }
+                    Some(Said::Refused { id, text }) => {
+                        let Some(request) = pending.refused(id, tokio::time::Instant::now()) else {
+                            let so_far = stats.refusals_unattributed.fetch_add(1, Ordering::Relaxed);
+                            if so_far == 0 {
+                                tracing::warn!(venue_says = %text, "the venue sent an error that answers no request of this connection (counted; further ones are not logged)");
+                            }
+                            continue;
+                        };
+                        stats.refusals.fetch_add(1, Ordering::Relaxed);
+                        let covered = carried.named_in(config, &request.text);
+                        let mut refused = named(&text, covered.iter().filter_map(|i| (config.profile.symbol)(i, &carried.symbols).map(|s| (i, s))));
+                        // Named ones are left out; a venue that answers each request refused
+                        // the whole request (none of it is subscribed); one that answers only
+                        // refusals and names none serves the rest: nothing is left out.
+                        let hold = !refused.is_empty() || acks != Acks::Silent;
+                        if refused.is_empty() {
+                            refused.clone_from(&covered);
+                        }
+                        let new = link.refusals.refuse(&refused, (&text, hold), tokio::time::Instant::now(), now_us(), &stats.refused);
+                        if !new.is_empty() {
+                            let names: Vec<String> = new.iter().map(ToString::to_string).collect();
+                            tracing::warn!(
+                                instruments = %names.join(","),
+                                venue_says = %text,
+                                retry_in = ?super::refusals::FIRST_RETRY,
+                                "the venue refused a subscription; the rest go on, the refused ones are retried with backoff"
+                            );
+                        }
+                        // A venue that answers each request refused the whole request: none of
+                        // it is subscribed. One that answers only refusals keeps the rest.
+                        let from: Vec<Instrument> = if acks == Acks::Silent {
+                            carried.instruments.clone()
+                        } else {
+                            carried.instruments.iter().filter(|i| !covered.contains(i)).cloned().collect()
+                        };
+                        moved = Some(carried.go(config, (&ticket, false), &mut outbox, &from, (link.target(&wanted), &wanted)));
+                    }
+                }
             }
             _ = ping.tick(), if config.keepalive.ping_interval.is_some() => {
                 let sent = tokio::time::timeout(SEND_TIMEOUT, ws.send(Message::Ping(Vec::new().into()))).await;
@@ -534,11 +631,33 @@ async fn session(
                     return Ended::Failed("keepalive ping could not be sent".into());
                 }
             }
-            _ = tokio::time::sleep_until(silent_after) => return Ended::Idle,
-            _ = tokio::time::sleep(until_aged), if age_limit.is_some() => {
-                let _ = tokio::time::timeout(SEND_TIMEOUT, ws.close(None)).await;
-                return Ended::Aged;
+            () = tokio::time::sleep_until(retry_due) => {
+                if link.refusals.due(tokio::time::Instant::now(), &stats.refused) {
+                    stats.refusal_retries.fetch_add(1, Ordering::Relaxed);
+                    let from = carried.instruments.clone();
+                    moved = Some(carried.go(config, (&ticket, true), &mut outbox, &from, (link.target(&wanted), &wanted)));
+                }
+            }
+            () = tokio::time::sleep_until(silent_after) => {
+                this.idle = true;
+                return Ended::Idle;
+            }
+            () = tokio::time::sleep(until_aged), if age_limit.is_some() => {
+                return Ended::Renewal(Renewal::Aged, Box::new(ws));
             }
         }
+        match moved {
+            None | Some(Step::Go) => {}
+            Some(Step::Renew) => return Ended::Renewal(Renewal::Changed, Box::new(ws)),
+            Some(Step::Empty) => {
+                close(&mut ws).await;
+                this.all_refused = true;
+                return Ended::AllRefused;
+            }
+            Some(Step::Fail(why)) => return Ended::Failed(why),
+        }
+        stats
+            .instruments
+            .store(carried.instruments.len() as u64, Ordering::Relaxed);
     }
 }

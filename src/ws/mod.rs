@@ -4,7 +4,11 @@
 
 pub mod backoff;
 pub mod connection;
+pub mod frames;
+pub mod handover;
+pub mod outbox;
 pub mod pace;
+pub mod refusals;
 pub mod subscribe;
 pub mod tls;
 

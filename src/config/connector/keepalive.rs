@@ -25,7 +25,15 @@ pub(super) struct KeepaliveFile {
     /// Reconnect proactively after this long (Binance cuts connections at 24 h; default: the
     /// profile's [`KeepaliveRules::default_connection_age_secs`], 23 h there, off elsewhere).
     max_connection_age_secs: Option<u64>,
+    /// Renew make-before-break: the new connection is opened and subscribed while the old one
+    /// still delivers (default [`DEFAULT_MAKE_BEFORE_BREAK`]). Off, a renewal closes first
+    /// and leaves a gap of one connect and subscribe, but never holds two connections: for a
+    /// deployment at the venue's per-IP connection cap.
+    make_before_break: Option<bool>,
 }
+
+/// Renewals overlap the old and the new connection by default: no gap.
+pub const DEFAULT_MAKE_BEFORE_BREAK: bool = true;
 
 /// Keepalive settings.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -36,6 +44,8 @@ pub struct Keepalive {
     pub idle_timeout: Duration,
     /// Proactive reconnect age, if any.
     pub max_connection_age: Option<Duration>,
+    /// Planned renewals open the new connection before closing the old one.
+    pub make_before_break: bool,
 }
 
 impl KeepaliveFile {
@@ -79,6 +89,7 @@ impl KeepaliveFile {
             ping_interval: ping.map(Duration::from_secs),
             idle_timeout: Duration::from_secs(idle),
             max_connection_age: age.map(Duration::from_secs),
+            make_before_break: self.make_before_break.unwrap_or(DEFAULT_MAKE_BEFORE_BREAK),
         }
     }
 }

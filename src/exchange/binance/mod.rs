@@ -15,6 +15,7 @@ mod event;
 mod layout;
 pub mod listing;
 pub mod profile;
+pub mod session;
 pub mod subscribe;
 pub mod symbols;
 mod ticker;

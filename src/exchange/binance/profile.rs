@@ -3,6 +3,7 @@
 use crate::exchange::profile::{
     ChannelSpec, KeepaliveRules, LimitRules, ListingSpec, Profile, Rate, Resubscribe,
 };
+use crate::exchange::session::Acks;
 use crate::model::{EventKind, Exchange};
 
 /// Binance spot streams.
@@ -59,4 +60,7 @@ pub static PROFILE: Profile = Profile {
         decode: super::listing::decode,
     }),
     adapter: |config, symbols| Box::new(super::BinanceAdapter::new(config, symbols)),
+    says: super::session::says,
+    acks: Acks::ById,
+    symbol: |instrument, symbols| symbols.symbol_of(instrument).map(str::to_owned),
 };

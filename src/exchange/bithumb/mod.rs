@@ -20,6 +20,7 @@
 
 pub mod listing;
 pub mod profile;
+pub mod session;
 pub mod subscribe;
 mod transaction;
 

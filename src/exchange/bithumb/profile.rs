@@ -4,6 +4,7 @@
 use crate::exchange::profile::{
     ChannelSpec, LimitRules, ListingSpec, OptionSpec, Profile, Rate, Resubscribe,
 };
+use crate::exchange::session::Acks;
 use crate::exchange::upbit::profile::{QUOTATION_CHANNELS, QUOTATION_KEEPALIVE};
 use crate::model::{EventKind, Exchange};
 
@@ -48,6 +49,9 @@ pub static V1: Profile = Profile {
     resubscribe: Resubscribe::Replace,
     listing: Some(LISTING),
     adapter,
+    says: crate::exchange::upbit::session::says,
+    acks: Acks::Silent,
+    symbol: |instrument, _| Some(crate::exchange::upbit::market_code(instrument)),
 };
 
 /// `wss://pubwss.bithumb.com/pub/ws`.
@@ -83,4 +87,7 @@ pub static LEGACY: Profile = Profile {
     // The legacy socket names the same instruments (`BTC_KRW`): the v1 listing serves both.
     listing: Some(LISTING),
     adapter,
+    says: super::session::says,
+    acks: Acks::InOrder,
+    symbol: |instrument, _| Some(super::legacy_symbol(instrument)),
 };

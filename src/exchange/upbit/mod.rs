@@ -19,6 +19,7 @@
 pub mod listing;
 pub(crate) mod orderbook;
 pub mod profile;
+pub mod session;
 pub mod subscribe;
 
 use super::book::{self, Top};

@@ -3,6 +3,7 @@
 use crate::exchange::profile::{
     ChannelSpec, KeepaliveRules, LimitRules, ListingSpec, Profile, Rate, Resubscribe,
 };
+use crate::exchange::session::Acks;
 use crate::model::{EventKind, Exchange};
 
 /// The Upbit-format channels (Bithumb's v1 API offers the same).
@@ -58,4 +59,7 @@ pub static PROFILE: Profile = Profile {
         decode: super::listing::decode,
     }),
     adapter: |config, _| Box::new(super::UpbitAdapter::new(config)),
+    says: super::session::says,
+    acks: Acks::Silent,
+    symbol: |instrument, _| Some(super::market_code(instrument)),
 };

@@ -1,4 +1,4 @@
-//! Shared invariants: decoding never panics, and every tick an adapter accepts can be encoded
+//! Shared invariants: decoding (and reading session messages) never panics, and every tick an adapter accepts can be encoded
 //! exactly and decoded back unchanged (validation guarantees it fits the wire). Trades and best
 //! bid/offers (schema v3) are reached through the same adapters; the new fixtures seed them.
 
@@ -13,6 +13,10 @@ pub fn config() -> AdapterConfig {
 }
 
 pub fn check(adapter: &dyn Adapter, data: &[u8]) {
+    // What the venues say about a session is read off every frame too: never a panic.
+    for profile in tickflow::exchange::PROFILES {
+        let _ = (profile.says)(data);
+    }
     let Ok(decoded) = adapter.decode(Frame::binary(data), 1_763_615_720_180_000) else {
         return;
     };
