@@ -388,3 +388,81 @@ fn session_messages_in_the_fixtures() {
         }
     }
 }
+
+/// A feed that goes silent (the venue keeps pinging): the connection reports `Stale` when the
+/// idle window passes, `Down` as it renews, and `Recovered` at the first data after, stating
+/// the gap (from the last data before to the first after) and the instruments concerned.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_silent_feed_reports_stale_down_and_recovered_with_the_gap() {
+    use tickflow::model::status::FeedState;
+    let (base, _sim) = simulator(500, SymbolTable::bundled_binance().unwrap()).await;
+    let url = format!("{base}/binance/stream?fault=silent&after=100");
+    let config = binance(&url, &["BTC-USDT"], "[keepalive]\nidle_timeout_secs = 1\n");
+    let (tx, frames) = mpsc::channel(8192);
+    let stats = Arc::new(ConnectionStats::default());
+    let (stop, stopped) = watch::channel(false);
+    let instruments = config.instruments.clone();
+    let (mut link, _wanted) = Link::new(
+        Arc::new(config),
+        instruments,
+        Arc::new(SymbolTable::bundled_binance().unwrap()),
+        tx,
+        Arc::clone(&stats),
+        tickflow::ws::tls::client_config().unwrap(),
+    );
+    let (status_tx, mut status) = mpsc::channel(64);
+    link.health = tickflow::ws::connection::Health::new(Some(status_tx), 0);
+    let task = tokio::spawn(run(link, stopped, 3));
+    let mut seen = Vec::new();
+    while seen
+        .last()
+        .map(|s: &tickflow::model::status::FeedStatus| s.state)
+        != Some(FeedState::Recovered)
+    {
+        let s = tokio::time::timeout(Duration::from_secs(10), status.recv())
+            .await
+            .expect("the statuses within 10 s")
+            .unwrap();
+        seen.push(s);
+    }
+    let states: Vec<FeedState> = seen.iter().map(|s| s.state).collect();
+    use FeedState::*;
+    assert_eq!(
+        states,
+        [Up, Subscribed, Stale, Down, Up, Subscribed, Recovered]
+    );
+    let btc = vec![tickflow::model::Instrument::parse("BTC-USDT").unwrap()];
+    assert!(
+        seen.iter()
+            .all(|s| s.instruments == btc && s.connector == "test")
+    );
+    assert!(
+        seen.iter()
+            .all(|s| s.exchange == Exchange::Binance && s.connection == 0)
+    );
+    let (stale, down, recovered) = (&seen[2], &seen[3], &seen[6]);
+    assert_eq!(
+        stale.reason.as_deref(),
+        Some("no data for the idle window (1 s)")
+    );
+    assert_eq!(
+        down.reason.as_deref(),
+        Some("no data for the idle window (1 s); reconnecting")
+    );
+    let last_data = stale.gap_start_us.unwrap();
+    assert_eq!(down.gap_start_us, Some(last_data));
+    assert_eq!(recovered.gap_start_us, Some(last_data));
+    let first_after = recovered.gap_end_us.unwrap();
+    assert!(
+        first_after - last_data >= 1_000_000,
+        "the gap spans at least the idle window: {last_data}..{first_after}"
+    );
+    assert!(
+        stale.ts_us - last_data >= 1_000_000,
+        "stale after the idle window"
+    );
+    assert_eq!(get(&stats.status_lost), 0);
+    drop(frames);
+    stop.send(true).unwrap();
+    let _ = tokio::time::timeout(Duration::from_secs(5), task).await;
+}

@@ -273,6 +273,10 @@ impl Feed {
             tls: Arc::clone(&run.tls),
             connects: Arc::clone(&self.connects),
             refusals: crate::ws::refusals::Refusals::default(),
+            health: crate::ws::connection::Health::new(
+                None,
+                u32::try_from(index).unwrap_or(u32::MAX),
+            ),
         };
         // One span per connection: every event of the connection carries its identity.
         let span = tracing::info_span!("connection", connector = %name, index);

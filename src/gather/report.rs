@@ -256,7 +256,7 @@ pub fn metrics(state: &GatherState) -> String {
         .collect();
     type ConnCounter = fn(&crate::ws::ConnectionStats) -> &AtomicU64;
     // (name, type, help, counter, divisor: µs counters are exported in seconds).
-    let per_connection: [(&str, &str, &str, ConnCounter, f64); 18] = [
+    let per_connection: [(&str, &str, &str, ConnCounter, f64); 19] = [
         (
             "tickflow_ws_up",
             "gauge",
@@ -381,6 +381,13 @@ pub fn metrics(state: &GatherState) -> String {
             "counter",
             "requests asking again for refused instruments",
             |s| &s.refusal_retries,
+            1.0,
+        ),
+        (
+            "tickflow_ws_status_lost_total",
+            "counter",
+            "feed status records lost to a full status queue",
+            |s| &s.status_lost,
             1.0,
         ),
     ];

@@ -6,6 +6,7 @@ pub mod decimal;
 pub mod listing;
 pub mod per_exchange;
 pub mod reject;
+pub mod status;
 pub mod time;
 pub mod validate;
 

@@ -20,6 +20,7 @@ use crate::config::ConnectorConfig;
 use crate::exchange::profile::Resubscribe;
 use crate::exchange::session::{Acks, MAX_SAID_BYTES, Said, named};
 use crate::model::Instrument;
+use crate::model::status::{FeedState, FeedStatus};
 use crate::model::time::now_us;
 use futures_util::{SinkExt, StreamExt};
 use std::sync::Arc;
@@ -85,6 +86,8 @@ pub struct ConnectionStats {
     pub refusal_retries: AtomicU64,
     /// The instruments refused now, with the venue's words.
     pub refused: RefusedNow,
+    /// Status records not queued: the status queue was full (counted, logged once).
+    pub status_lost: AtomicU64,
 }
 
 /// How a session ended.
@@ -111,6 +114,29 @@ enum Renewal {
     Announced,
 }
 
+/// Where a connection reports its health ([`FeedStatus`] records), and what it remembers of
+/// it between sessions.
+#[derive(Debug, Default)]
+pub struct Health {
+    /// The status queue (bounded); `None`: nobody listens.
+    status: Option<mpsc::Sender<FeedStatus>>,
+    /// The connection's index within its connector.
+    index: u32,
+    /// Since when data is missing (from a `Down` until `Recovered`), UTC epoch µs.
+    down_since_us: Option<i64>,
+}
+
+impl Health {
+    /// Reports of connection `index` of its connector go to `status`.
+    pub fn new(status: Option<mpsc::Sender<FeedStatus>>, index: u32) -> Self {
+        Self {
+            status,
+            index,
+            down_since_us: None,
+        }
+    }
+}
+
 /// One connection's fixed parts.
 #[derive(Debug)]
 pub struct Link {
@@ -131,6 +157,8 @@ pub struct Link {
     pub connects: Arc<SharedGate>,
     /// What the venue refused, across sessions (empty at first).
     pub refusals: Refusals,
+    /// Where its status goes.
+    pub health: Health,
 }
 
 impl Link {
@@ -158,8 +186,61 @@ impl Link {
             tls,
             connects,
             refusals: Refusals::default(),
+            health: Health::default(),
         };
         (link, tx)
+    }
+
+    /// Reports `state` (never waits: a full status queue loses the record, counted and logged
+    /// once).
+    fn report(
+        &self,
+        state: FeedState,
+        reason: Option<String>,
+        instruments: Vec<Instrument>,
+        (gap_start_us, gap_end_us): (Option<i64>, Option<i64>),
+    ) {
+        let Some(tx) = &self.health.status else {
+            return;
+        };
+        let status = FeedStatus {
+            exchange: self.config.profile.exchange,
+            connector: self.config.name.clone(),
+            connection: self.health.index,
+            state,
+            ts_us: now_us(),
+            reason,
+            instruments,
+            gap_start_us,
+            gap_end_us,
+        };
+        if tx.try_send(status).is_err()
+            && self.stats.status_lost.fetch_add(1, Ordering::Relaxed) == 0
+        {
+            tracing::warn!(
+                state = state.as_str(),
+                "the feed status queue is full or closed: a status record was lost (counted in tickflow_ws_status_lost_total; further ones are not logged)"
+            );
+        }
+    }
+
+    /// The last data frame's time, or `now` when none came yet.
+    fn last_data_or_now(&self) -> i64 {
+        match i64::try_from(self.stats.last_frame_us.load(Ordering::Relaxed)) {
+            Ok(us) if us > 0 => us,
+            _ => now_us(),
+        }
+    }
+
+    /// The session ended for `why`: data is missing from the last frame on.
+    fn down(&mut self, why: String) {
+        let since = match self.health.down_since_us {
+            Some(since) => since,
+            None => self.last_data_or_now(),
+        };
+        self.health.down_since_us = Some(since);
+        let instruments = self.wanted.borrow().instruments.clone();
+        self.report(FeedState::Down, Some(why), instruments, (Some(since), None));
     }
 
     /// What a session should ask for now: the wanted instruments the venue has not refused
@@ -232,6 +313,7 @@ pub async fn run(mut link: Link, mut shutdown: watch::Receiver<bool>, seed: u64)
             Ended::Failed(why) => {
                 link.stats.failures.fetch_add(1, Ordering::Relaxed);
                 tracing::warn!(%why, "connection failed; reconnecting after backoff");
+                link.down(why);
             }
             Ended::Idle => {
                 link.stats.idle_timeouts.fetch_add(1, Ordering::Relaxed);
@@ -239,6 +321,10 @@ pub async fn run(mut link: Link, mut shutdown: watch::Receiver<bool>, seed: u64)
                     idle_timeout = ?config.keepalive.idle_timeout,
                     "no data frame within the idle timeout (pings and pongs do not count); reconnecting"
                 );
+                let idle = config.keepalive.idle_timeout.as_secs();
+                link.down(format!(
+                    "no data for the idle window ({idle} s); reconnecting"
+                ));
             }
             Ended::AllRefused => {}
         }
@@ -382,6 +468,18 @@ impl Carried {
     }
 }
 
+/// No data for the idle window: reported before the session ends.
+fn stale(link: &Link, idle: Duration, carried: &[Instrument]) {
+    let reason = format!("no data for the idle window ({} s)", idle.as_secs());
+    let since = link.last_data_or_now();
+    link.report(
+        FeedState::Stale,
+        Some(reason),
+        carried.to_vec(),
+        (Some(since), None),
+    );
+}
+
 async fn close(ws: &mut Socket) {
     let _ = tokio::time::timeout(SEND_TIMEOUT, ws.close(None)).await;
 }
@@ -454,6 +552,7 @@ async fn session(
         this.all_refused = true;
         return Ended::AllRefused;
     }
+    link.report(FeedState::Up, None, first.clone(), (None, None));
     match super::subscribe::requests(config, &first, &wanted.symbols, &ticket, outbox.next_id) {
         Ok(messages) => outbox.push(messages, false),
         Err(e) => return Ended::Failed(format!("subscribe: {e}")),
@@ -480,6 +579,12 @@ async fn session(
         }
     }
     stats.up.store(1, Ordering::Relaxed);
+    link.report(
+        FeedState::Subscribed,
+        None,
+        carried.instruments.clone(),
+        (None, None),
+    );
     tracing::info!(%url, requests = this.requests, instruments = carried.instruments.len(), "connected and subscribed");
     let connected = Instant::now();
     this.subscribed = Some(connected);
@@ -558,11 +663,16 @@ async fn session(
                     // the watchdog's branch unpolled.
                     if tokio::time::Instant::now() >= silent_after {
                         this.idle = true;
+                        stale(link, idle, &carried.instruments);
                         return Ended::Idle;
                     }
                     continue;
                 };
                 this.data_frames += 1;
+                if let Some(since) = link.health.down_since_us.take() {
+                    let gap = (Some(since), Some(received.received_ts_us));
+                    link.report(FeedState::Recovered, None, carried.instruments.clone(), gap);
+                }
                 if let Some(tx) = handing.take() {
                     // The renewal's new socket delivers: the old one may close after the overlap.
                     let _ = tx.send(());
@@ -605,6 +715,7 @@ async fn session(
                             refused.clone_from(&covered);
                         }
                         let new = link.refusals.refuse(&refused, (&text, hold), tokio::time::Instant::now(), now_us(), &stats.refused);
+                        link.report(FeedState::Refused, Some(text.clone()), refused.clone(), (None, None));
                         if !new.is_empty() {
                             let names: Vec<String> = new.iter().map(ToString::to_string).collect();
                             tracing::warn!(
@@ -640,6 +751,7 @@ async fn session(
             }
             () = tokio::time::sleep_until(silent_after) => {
                 this.idle = true;
+                stale(link, idle, &carried.instruments);
                 return Ended::Idle;
             }
             () = tokio::time::sleep(until_aged), if age_limit.is_some() => {
