@@ -19,12 +19,12 @@ use tickflow::model::Exchange;
 use tickflow::sim::{SimConfig, serve};
 use tickflow::ws::{ConnectionStats, Link, run};
 
+#[path = "common/mod.rs"]
+#[allow(dead_code)]
+mod common;
+
 fn arg(name: &str, default: u64) -> u64 {
-    let args: Vec<String> = std::env::args().collect();
-    args.iter()
-        .position(|a| a == name)
-        .and_then(|i| args.get(i + 1))
-        .map_or(default, |v| v.parse().unwrap())
+    common::arg(name).map_or(default, |v| v.parse().unwrap())
 }
 
 /// What one round measured.
