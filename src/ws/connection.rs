@@ -82,6 +82,17 @@ pub struct Received {
     /// Set when the frame was above `max_frame_bytes`: `bytes` holds its first
     /// `max_frame_bytes`, and it becomes a `frame_too_large` dead letter.
     pub oversize: Option<Oversize>,
+    /// The WebSocket session that received it: unique in the process and greater for a later
+    /// connect of any connection ([`next_session`]), so the pipeline tells a reconnect's first
+    /// frames (and an overlapping older session's) from the rest.
+    pub session: u64,
+}
+
+/// A number for a new WebSocket session, taken at each successful connect: unique in the
+/// process, increasing.
+pub fn next_session() -> u64 {
+    static SESSIONS: AtomicU64 = AtomicU64::new(1);
+    SESSIONS.fetch_add(1, Ordering::Relaxed)
 }
 
 /// Counters of one connection (exported as metrics by the gatherer).
@@ -368,6 +379,7 @@ async fn session(
         },
     };
     stats.connects.fetch_add(1, Ordering::Relaxed);
+    let session_id = next_session();
     // What is wanted now (after the gate and the connect), not when the session began.
     let mut wanted = Arc::clone(&wanted_rx.borrow_and_update());
     if wanted.instruments.is_empty() {
@@ -503,7 +515,7 @@ async fn session(
                 if oversize.is_some() {
                     stats.frames_cut.fetch_add(1, Ordering::Relaxed);
                 }
-                let received = Received { connector: Arc::clone(&name), frame_type, bytes, received_ts_us, oversize };
+                let received = Received { connector: Arc::clone(&name), frame_type, bytes, received_ts_us, oversize, session: session_id };
                 let waited = Instant::now();
                 let mut sending = std::pin::pin!(out.send(received));
                 tokio::select! {
