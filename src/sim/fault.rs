@@ -23,6 +23,9 @@ pub enum FaultKind {
     Oversize,
     /// Replace every `after`-th data frame with a 20 MiB one (above the socket cap).
     Giant,
+    /// Withhold every `after`-th data frame (built, never sent): on a trade stream whose ids
+    /// are consecutive, the instrument's next trade comes one id further (a sequence gap).
+    Skip,
 }
 
 /// Size of an [`FaultKind::Oversize`] frame.
@@ -40,7 +43,7 @@ pub struct Fault {
 }
 
 impl FaultKind {
-    /// Parses `drop`, `stall`, `silent`, `malformed`, `error`, `oversize` or `giant`.
+    /// Parses `drop`, `stall`, `silent`, `malformed`, `error`, `oversize`, `giant` or `skip`.
     pub fn parse(name: &str) -> Option<Self> {
         match name {
             "drop" => Some(Self::Drop),
@@ -50,6 +53,7 @@ impl FaultKind {
             "error" => Some(Self::Error),
             "oversize" => Some(Self::Oversize),
             "giant" => Some(Self::Giant),
+            "skip" => Some(Self::Skip),
             _ => None,
         }
     }
@@ -86,6 +90,7 @@ impl Fault {
             FaultKind::Error if n.is_multiple_of(self.after) => Action::ErrorFirst,
             FaultKind::Oversize if n.is_multiple_of(self.after) => Action::Pad(OVERSIZE_BYTES),
             FaultKind::Giant if n.is_multiple_of(self.after) => Action::Pad(GIANT_BYTES),
+            FaultKind::Skip if n.is_multiple_of(self.after) => Action::Skip,
             _ => Action::Send,
         }
     }
@@ -157,6 +162,9 @@ mod tests {
             Fault::from_query("fault=stall").unwrap().after,
             Fault::DEFAULT_AFTER
         );
+        let skip = Fault::from_query("fault=skip&after=3").unwrap();
+        let actions: Vec<Action> = (1..=6).map(|n| skip.action(n)).collect();
+        assert_eq!(actions, [Send, Send, Skip, Send, Send, Skip]);
         assert_eq!(Fault::from_query("fault=explode"), None);
         assert_eq!(Fault::from_query("after=5"), None);
         assert_eq!(Fault::from_query("fault=error&after=0").unwrap().after, 1);
