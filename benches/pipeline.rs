@@ -358,7 +358,7 @@ fn avro_paths(c: &mut Criterion) {
 }
 
 /// The cache's decode of one message by its header id: the compiled schema and a v1 writer
-/// (both the hot decoder: v1 is v3's first 22 fields), and a writer that is not a prefix of
+/// (both the hot decoder: v1 is v4's first 22 fields), and a writer that is not a prefix of
 /// the compiled schema (the generic path, resolving by field name).
 fn cache_decode(c: &mut Criterion) {
     use tickflow::registry::resolver::Resolver;
@@ -386,10 +386,10 @@ fn cache_decode(c: &mut Criterion) {
         out
     };
     let (fixed, current) = (framed(1), framed(2));
-    // What tickflow v1 wrote: the same body without the four fields v2 and v3 added (all null
-    // here).
+    // What tickflow v1 wrote: the same body without the seven fields v2, v3 and v4 added (all
+    // null or false here: one byte each).
     let mut v1 = current.clone();
-    v1.truncate(v1.len() - 4);
+    v1.truncate(v1.len() - 7);
     v1[1..5].copy_from_slice(&3u32.to_be_bytes());
     assert_eq!(resolver.decode(&v1).unwrap().1, tick);
     let mut generic = v1.clone();

@@ -1,4 +1,4 @@
-//! Generates the Protobuf types from the current schemas, `schemas/proto/tick.v3.proto` and
+//! Generates the Protobuf types from the current schemas, `schemas/proto/tick.v4.proto` and
 //! `schemas/proto/instrument.v1.proto`, with protox (pure Rust), so no system `protoc` is
 //! needed.
 //!
@@ -9,7 +9,7 @@
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     commit();
     const CURRENT: [&str; 2] = [
-        "schemas/proto/tick.v3.proto",
+        "schemas/proto/tick.v4.proto",
         "schemas/proto/instrument.v1.proto",
     ];
     for file in CURRENT {

@@ -21,7 +21,8 @@ fn check(exchange: Exchange, file: &str, received_us: i64, expect: Expect) {
     let got = decode(exchange, &fixture(file), received_us);
     match (got, expect) {
         (Ok(Decoded::Tick(tick)), Expect::Tick(mut want)) => {
-            // Fields added in schemas v2 and v3 are null unless the expectation names them.
+            // Fields added in schemas v2 and v3 are null, and the quality flags (v4) false,
+            // unless the expectation names them.
             for field in [
                 "stream_type",
                 "market_state",
@@ -32,6 +33,12 @@ fn check(exchange: Exchange, file: &str, received_us: i64, expect: Expect) {
                     .unwrap()
                     .entry(field)
                     .or_insert(Value::Null);
+            }
+            for flag in tickflow::model::Flag::ALL {
+                want.as_object_mut()
+                    .unwrap()
+                    .entry(flag.as_str())
+                    .or_insert(Value::Bool(false));
             }
             assert_eq!(serde_json::to_value(&tick).unwrap(), want, "{file}");
         }
@@ -87,7 +94,8 @@ fn upbit_frames() {
             "volume_24h_quote": null, "bid_price": null, "bid_qty": null, "ask_price": null,
             "ask_qty": null, "event_ts_us": 1_763_615_721_000_000i64, "trade_ts_us": null,
             "sequence": null, "received_ts_us": 1_763_615_721_010_000i64,
-            "stream_type": "SNAPSHOT"
+            // The venue's snapshot: the flag says so for every venue alike (v4).
+            "stream_type": "SNAPSHOT", "snapshot": true
         })),
     );
     check(
@@ -176,6 +184,7 @@ fn upbit_frames() {
         "143885000",
     );
     default["stream_type"] = json!("SNAPSHOT");
+    default["snapshot"] = json!(true);
     check(
         Exchange::Upbit,
         "upbit/orderbook_default.json",
@@ -478,6 +487,7 @@ fn bithumb_frames() {
         "event_ts_us": 1_763_615_720_123_456i64, "trade_ts_us": 1_763_615_720_123_456i64,
         "sequence": null, "received_ts_us": r, "trade_side": "SELL",
         "stream_type": null, "market_state": null, "delisting_date": null,
+        "first_after_connect": false, "snapshot": false, "sequence_gap": false,
     });
     assert_eq!(ticks.len(), 1);
     assert_eq!(serde_json::to_value(&ticks[0]).unwrap(), want);

@@ -35,6 +35,7 @@ prop_compose! {
         market_state in prop::option::of(prop::sample::select(vec![MarketState::Preview, MarketState::Active, MarketState::Delisted])),
         delisting_date in any::<Option<i32>>(),
         trade_side in prop::option::of(prop::sample::select(vec![TradeSide::Buy, TradeSide::Sell])),
+        (first_after_connect, snapshot, sequence_gap) in any::<(bool, bool, bool)>(),
     ) -> Tick {
         Tick {
             exchange, kind,
@@ -45,7 +46,8 @@ prop_compose! {
             prev_close_price: d[4], change: d[5], change_rate: d[6], volume_24h_base: d[7],
             volume_24h_quote: d[8], bid_price: d[9], bid_qty: d[10], ask_price: d[11], ask_qty: d[12],
             event_ts_us, trade_ts_us, sequence, received_ts_us,
-            stream_type, market_state, delisting_date, trade_side, simulated: false,
+            stream_type, market_state, delisting_date, trade_side,
+            first_after_connect, snapshot, sequence_gap, simulated: false,
         }
     }
 }
@@ -103,11 +105,11 @@ proptest! {
         let v1 = released_schema(1);
         #[allow(deprecated)]
         let v1_body = apache_avro::to_avro_datum(&v1, older_value(&tick, 1)).unwrap();
-        let mut expected = tick.clone();
+        let mut expected = unflagged(tick.clone());
         (expected.stream_type, expected.market_state, expected.delisting_date) = (None, None, None);
         expected.trade_side = None;
         prop_assert_eq!(avro_resolved::decode_resolved(&v1, &v1_body).unwrap(), expected.clone());
-        // v1 is the first 22 fields of v3: the hot decoder reads it too.
+        // v1 is the first 22 fields of v4: the hot decoder reads it too.
         prop_assert_eq!(avro::decode_fields(&v1_body, avro::REQUIRED_PREFIX).unwrap(), expected);
     }
 
@@ -117,12 +119,25 @@ proptest! {
         let v2 = released_schema(2);
         #[allow(deprecated)]
         let v2_body = apache_avro::to_avro_datum(&v2, older_value(&tick, 2)).unwrap();
-        let mut expected = tick.clone();
+        let mut expected = unflagged(tick.clone());
         expected.trade_side = None;
         prop_assert_eq!(avro_resolved::decode_resolved(&v2, &v2_body).unwrap(), expected.clone());
-        // v2 is the first 25 fields of v3 (its kind enum a prefix of v3's).
+        // v2 is the first 25 fields of v4 (its kind enum a prefix of v4's).
         prop_assert_eq!(avro::decode_fields(&v2_body, 25).unwrap(), expected);
     }
+
+    #[test]
+    fn v3_writer_read_by_the_current_schema(tick in any_tick()) {
+        let v3 = released_schema(3);
+        #[allow(deprecated)]
+        let v3_body = apache_avro::to_avro_datum(&v3, older_value(&tick, 3)).unwrap();
+        // v3 wrote no flags: they read as false, their default.
+        let expected = unflagged(tick);
+        prop_assert_eq!(avro_resolved::decode_resolved(&v3, &v3_body).unwrap(), expected.clone());
+        // v3 is the first 26 fields of v4.
+        prop_assert_eq!(avro::decode_fields(&v3_body, 26).unwrap(), expected);
+    }
+
 
     #[test]
     fn proto_round_trip(tick in any_tick()) {
@@ -237,12 +252,21 @@ fn released_schema(version: u32) -> apache_avro::Schema {
     apache_avro::Schema::parse_str(&text).unwrap()
 }
 
-/// The tick as schema v1 or v2 writes it: the current value without the later fields.
+/// The tick without quality flags (what a writer before v4 states).
+fn unflagged(mut tick: Tick) -> Tick {
+    (tick.first_after_connect, tick.snapshot, tick.sequence_gap) = (false, false, false);
+    tick
+}
+
+/// The tick as schema v1, v2 or v3 writes it: the current value without the later fields.
 fn older_value(tick: &Tick, version: u32) -> apache_avro::types::Value {
     let apache_avro::types::Value::Record(mut fields) = avro::to_value(tick).unwrap() else {
         panic!("not a record")
     };
-    let mut later = vec!["trade_side"];
+    let mut later = vec!["first_after_connect", "snapshot", "sequence_gap"];
+    if version < 3 {
+        later.push("trade_side");
+    }
     if version < 2 {
         later.extend(["stream_type", "market_state", "delisting_date"]);
     }
@@ -261,7 +285,7 @@ fn avro_and_proto_schemas_name_the_same_fields_in_the_same_order() {
         .collect();
     let proto = std::fs::read_to_string(concat!(
         env!("CARGO_MANIFEST_DIR"),
-        "/schemas/proto/tick.v3.proto"
+        "/schemas/proto/tick.v4.proto"
     ))
     .unwrap();
     let body = &proto[proto.find("message Tick").unwrap()..];

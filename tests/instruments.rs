@@ -56,8 +56,8 @@ fn the_gate_checks_every_schema_name() {
     for line in [
         "avro/instrument: v1: compatible",
         "proto/instrument: v1: compatible",
-        "avro/tick: v1 v2 v3: compatible",
-        "proto/tick: v1 v2 v3: compatible",
+        "avro/tick: v1 v2 v3 v4: compatible",
+        "proto/tick: v1 v2 v3 v4: compatible",
     ] {
         assert!(all.contains(line), "`{line}` missing in:\n{all}");
     }
@@ -89,7 +89,7 @@ fn the_gate_checks_every_schema_name() {
         .unwrap();
     let all = text(&out);
     assert_eq!(out.status.code(), Some(1), "{all}");
-    assert!(all.contains("avro/tick: v1 v2 v3: compatible"), "{all}");
+    assert!(all.contains("avro/tick: v1 v2 v3 v4: compatible"), "{all}");
     assert!(
         all.contains("BREAK avro/instrument: v2 cannot read v1: `symbol`"),
         "{all}"
@@ -155,7 +155,7 @@ async fn the_schema_is_registered_and_looked_up_like_the_tick_schema() {
     );
     assert!(
         all.contains(&format!(
-            "registered avro/tick v3 under subject `{ticks}-value`"
+            "registered avro/tick v4 under subject `{ticks}-value`"
         )),
         "{all}"
     );

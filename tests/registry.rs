@@ -284,7 +284,7 @@ async fn the_registry_refuses_invalid_and_incompatible_schemas() {
         .unwrap();
     assert_ne!(v1, v2);
     let broken = std::fs::read_to_string(format!(
-        "{ROOT}/tests/fixtures/schemas/broken/avro/tick.v4.avsc"
+        "{ROOT}/tests/fixtures/schemas/broken/avro/tick.v5.avsc"
     ))
     .unwrap();
     let refused = sr

@@ -1,4 +1,4 @@
-//! The cache reads the schema id in every header through the registry: v1, v2 and v3 Avro
+//! The cache reads the schema id in every header through the registry: v1, v2 and current (v4) Avro
 //! writers, Protobuf writers by message index; unknown and incompatible ids are dead-lettered
 //! with their reasons and the partition moves on.
 //!
@@ -41,7 +41,7 @@ async fn the_cache_reads_v1_and_v2_writers_and_dead_letters_unknown_and_incompat
     let sr = client(&app);
     let v1_id = sr.register(&subject, Kind::Avro, &v1_avsc()).await.unwrap();
     let v2_id = sr.register(&subject, Kind::Avro, &avsc(2)).await.unwrap();
-    let v3_id = sr
+    let current_id = sr
         .register(&subject, Kind::Avro, avro::TICK_AVSC)
         .await
         .unwrap();
@@ -65,7 +65,7 @@ async fn the_cache_reads_v1_and_v2_writers_and_dead_letters_unknown_and_incompat
     let mut messages = Vec::new();
     let mut expected = HashMap::new();
     for n in 0..40 {
-        // v1 writers for instruments 0..20, v2 for 20..30, v3 (this build) for 30..40; each
+        // v1 writers for instruments 0..20, v2 for 20..30, this build (v4) for 30..40; each
         // instrument twice, rising.
         for price in [100 + n, 200 + n] {
             let mut t = v2_tick(n, price);
@@ -78,7 +78,7 @@ async fn the_cache_reads_v1_and_v2_writers_and_dead_letters_unknown_and_incompat
                 let mut out = Vec::new();
                 Encoder {
                     format: Format::Avro,
-                    schema_id: v3_id,
+                    schema_id: current_id,
                 }
                 .encode(&t, &mut out)
                 .unwrap();
@@ -119,7 +119,7 @@ async fn the_cache_reads_v1_and_v2_writers_and_dead_letters_unknown_and_incompat
         assert_eq!(
             side,
             (*n >= 30).then_some("BUY"),
-            "{key}: v3 fields from v3 only"
+            "{key}: v3 fields from v3 on"
         );
         if *n >= 20 {
             assert_eq!(

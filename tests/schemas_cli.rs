@@ -1,5 +1,5 @@
 //! `tickflow schemas check` as a CI pipeline runs it: the shipped versions pass at
-//! FULL_TRANSITIVE, a deliberately incompatible v4 (tests/fixtures/schemas/broken/) is
+//! FULL_TRANSITIVE, a deliberately incompatible v5 (tests/fixtures/schemas/broken/) is
 //! refused with the offending fields named, unreadable input exits 2, and `--registry` prints
 //! the registry's verdict beside the local one.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
@@ -55,8 +55,8 @@ fn the_shipped_versions_are_full_transitive_compatible() {
     let out = tickflow(&["schemas", "check"]);
     let all = text(&out);
     assert!(out.status.success(), "{all}");
-    assert!(all.contains("avro/tick: v1 v2 v3: compatible"), "{all}");
-    assert!(all.contains("proto/tick: v1 v2 v3: compatible"), "{all}");
+    assert!(all.contains("avro/tick: v1 v2 v3 v4: compatible"), "{all}");
+    assert!(all.contains("proto/tick: v1 v2 v3 v4: compatible"), "{all}");
     assert!(all.contains("FULL_TRANSITIVE"), "{all}");
 }
 
@@ -65,38 +65,40 @@ fn a_breaking_version_is_refused_with_the_fields_named() {
     let dir = versions_with(
         "broken",
         &[
-            "tests/fixtures/schemas/broken/avro/tick.v4.avsc",
-            "tests/fixtures/schemas/broken/proto/tick.v4.proto",
+            "tests/fixtures/schemas/broken/avro/tick.v5.avsc",
+            "tests/fixtures/schemas/broken/proto/tick.v5.proto",
         ],
     );
     let d = dir.to_str().unwrap();
     let out = tickflow(&["schemas", "check", "--dir", d]);
     let all = text(&out);
     assert_eq!(out.status.code(), Some(1), "{all}");
-    // Avro: v4 renamed the required `instrument` to `symbol`, both directions break, against
-    // v1, v2 and v3 (transitive).
+    // Avro: v5 renamed the required `instrument` to `symbol`, both directions break, against
+    // v1, v2, v3 and v4 (transitive).
     for line in [
-        "BREAK avro/tick: v4 cannot read v1: `symbol`",
-        "BREAK avro/tick: v4 cannot read v2: `symbol`",
-        "BREAK avro/tick: v4 cannot read v3: `symbol`",
-        "BREAK avro/tick: v1 cannot read v4: `instrument`",
-        "BREAK avro/tick: v3 cannot read v4: `instrument`",
+        "BREAK avro/tick: v5 cannot read v1: `symbol`",
+        "BREAK avro/tick: v5 cannot read v2: `symbol`",
+        "BREAK avro/tick: v5 cannot read v3: `symbol`",
+        "BREAK avro/tick: v5 cannot read v4: `symbol`",
+        "BREAK avro/tick: v1 cannot read v5: `instrument`",
+        "BREAK avro/tick: v4 cannot read v5: `instrument`",
         "`tickflow.v1.Tick.last_price`: field 5 changed type from string to int64",
         "`tickflow.v1.Tick.sequence`: field 21 removed without `reserved 21;`",
-        // v4 was derived from v2: what v3 added is gone.
+        // v5 was derived from v2: what v3 and v4 added is gone.
         "`tickflow.v1.Tick.trade_side`: field 26 removed without `reserved 26;`",
         "`tickflow.v1.EventKind.EVENT_KIND_BEST_BID_OFFER`: enum value 3 removed",
+        "BREAK proto/tick: v5 cannot read v4: `tickflow.v1.Tick.sequence_gap`: field 29 removed without `reserved 29;`",
     ] {
         assert!(all.contains(line), "`{line}` missing in:\n{all}");
     }
-    assert_eq!(all.matches("BREAK avro/tick").count(), 6, "{all}");
-    assert_eq!(all.matches("BREAK proto/tick").count(), 9, "{all}");
+    assert_eq!(all.matches("BREAK avro/tick").count(), 8, "{all}");
+    assert_eq!(all.matches("BREAK proto/tick").count(), 17, "{all}");
     // Not transitive, backward only: the newest against the one before it, one direction.
     let out = tickflow(&["schemas", "check", "--dir", d, "--level", "BACKWARD"]);
     let all = text(&out);
     assert_eq!(out.status.code(), Some(1), "{all}");
     assert_eq!(all.matches("BREAK avro/tick").count(), 1, "{all}");
-    assert!(all.contains("v4 cannot read v3: `symbol`"), "{all}");
+    assert!(all.contains("v5 cannot read v4: `symbol`"), "{all}");
     // NONE checks nothing.
     let out = tickflow(&["schemas", "check", "--dir", d, "--level", "NONE"]);
     assert!(out.status.success(), "{}", text(&out));
@@ -106,17 +108,17 @@ fn a_breaking_version_is_refused_with_the_fields_named() {
 #[test]
 fn unreadable_input_exits_2() {
     let dir = versions_with("unreadable", &[]);
-    std::fs::write(dir.join("avro/tick.v4.avsc"), "{\"type\": \"record\", ").unwrap();
+    std::fs::write(dir.join("avro/tick.v5.avsc"), "{\"type\": \"record\", ").unwrap();
     let out = tickflow(&["schemas", "check", "--dir", dir.to_str().unwrap()]);
     let all = text(&out);
     assert_eq!(out.status.code(), Some(2), "{all}");
     assert!(
-        all.contains("tick.v4.avsc") && all.contains("not a valid Avro schema"),
+        all.contains("tick.v5.avsc") && all.contains("not a valid Avro schema"),
         "{all}"
     );
-    std::fs::write(dir.join("avro/tick.v4.avsc"), "{}").unwrap();
+    std::fs::write(dir.join("avro/tick.v5.avsc"), "{}").unwrap();
     std::fs::rename(
-        dir.join("avro/tick.v4.avsc"),
+        dir.join("avro/tick.v5.avsc"),
         dir.join("avro/tick-three.avsc"),
     )
     .unwrap();
@@ -154,7 +156,7 @@ fn the_registry_verdict_is_printed_beside_the_local_one() {
     let out = with_topic(&["schemas", "check", "--registry", &reg.url]);
     let all = text(&out);
     assert!(out.status.success(), "{all}");
-    assert!(all.contains("avro/tick: v1 v2 v3: compatible"), "{all}");
+    assert!(all.contains("avro/tick: v1 v2 v3 v4: compatible"), "{all}");
     assert!(
         all.contains(&format!(
             "registry {} (subject `{topic}-value`): compatible",
@@ -164,11 +166,11 @@ fn the_registry_verdict_is_printed_beside_the_local_one() {
     );
     let out = with_topic(&["schemas", "register", "--registry", &reg.url]);
     assert!(out.status.success(), "{}", text(&out));
-    // The broken v4 against the registered v3: refused locally and by the registry, with its
+    // The broken v5 against the registered v4: refused locally and by the registry, with its
     // reasons.
     let dir = versions_with(
         "registry",
-        &["tests/fixtures/schemas/broken/avro/tick.v4.avsc"],
+        &["tests/fixtures/schemas/broken/avro/tick.v5.avsc"],
     );
     let out = with_topic(&[
         "schemas",
@@ -181,7 +183,7 @@ fn the_registry_verdict_is_printed_beside_the_local_one() {
     let all = text(&out);
     assert_eq!(out.status.code(), Some(1), "{all}");
     assert!(
-        all.contains("BREAK avro/tick: v4 cannot read v3: `symbol`"),
+        all.contains("BREAK avro/tick: v5 cannot read v4: `symbol`"),
         "{all}"
     );
     assert!(all.contains("INCOMPATIBLE"), "{all}");

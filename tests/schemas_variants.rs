@@ -1,6 +1,7 @@
-//! Breaking variants of the shipped Avro v3, built here from `schemas/avro/tick.v3.avsc` as a
-//! v4 beside the shipped versions: a union branch change, enum symbols gone from an enum
-//! without a default, a decimal scale change inside a null union, and all of them at once.
+//! Breaking variants of the newest shipped Avro version (v[`SHIPPED`]), built here from
+//! `schemas/avro/tick.vN.avsc` as the next version beside the shipped ones: a union branch
+//! change, enum symbols gone from an enum without a default, a decimal scale change inside a
+//! null union, and all of them at once.
 //! `tickflow schemas check` (the library and the CLI) names every breaking field of every pair
 //! with the true reason; apache-avro alone calls most of these "partial" and names nothing.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
@@ -11,6 +12,12 @@ use std::process::Command;
 use tickflow::schemas::{Level, check, discover};
 
 const ROOT: &str = env!("CARGO_MANIFEST_DIR");
+/// The newest shipped version (what this build writes).
+const SHIPPED: u32 = tickflow::codec::avro::SCHEMA_VERSION;
+/// The variant's version.
+const NEXT: u32 = SHIPPED + 1;
+/// The first version with the `BEST_BID_OFFER` kind.
+const BBO_SINCE: u32 = 3;
 
 fn field<'a>(schema: &'a mut Value, name: &str) -> &'a mut Value {
     schema["fields"]
@@ -41,9 +48,9 @@ fn bid_price_scale_8(s: &mut Value) {
     field(s, "bid_price")["type"][1]["scale"] = 8.into();
 }
 
-/// A scratch directory with the shipped Avro versions and `tick.v4.avsc`: v3 changed by
+/// A scratch directory with the shipped Avro versions and the next one: the newest changed by
 /// `mutate`.
-fn with_v4(name: &str, mutate: &[fn(&mut Value)]) -> PathBuf {
+fn with_next(name: &str, mutate: &[fn(&mut Value)]) -> PathBuf {
     let dir = std::env::temp_dir().join(format!("tickflow-variant-{name}-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(dir.join("avro")).unwrap();
@@ -55,12 +62,16 @@ fn with_v4(name: &str, mutate: &[fn(&mut Value)]) -> PathBuf {
             std::fs::copy(entry.path(), dir.join("avro").join(entry.file_name())).unwrap();
         }
     }
-    let text = std::fs::read_to_string(shipped.join("tick.v3.avsc")).unwrap();
-    let mut v4: Value = serde_json::from_str(&text).unwrap();
+    let text = std::fs::read_to_string(shipped.join(format!("tick.v{SHIPPED}.avsc"))).unwrap();
+    let mut next: Value = serde_json::from_str(&text).unwrap();
     for m in mutate {
-        m(&mut v4);
+        m(&mut next);
     }
-    std::fs::write(dir.join("avro/tick.v4.avsc"), v4.to_string()).unwrap();
+    std::fs::write(
+        dir.join(format!("avro/tick.v{NEXT}.avsc")),
+        next.to_string(),
+    )
+    .unwrap();
     dir
 }
 
@@ -109,38 +120,55 @@ fn line(reader: u32, writer: u32, what: &str) -> String {
 
 #[test]
 fn a_union_branch_change_names_the_field_and_the_branch() {
-    let lines = break_lines(&with_v4("union", &[sequence_as_string]));
-    let expected: Vec<String> = (1..=3)
-        .flat_map(|old| [line(4, old, LONG_TO_STRING), line(old, 4, STRING_TO_LONG)])
+    let lines = break_lines(&with_next("union", &[sequence_as_string]));
+    let expected: Vec<String> = (1..=SHIPPED)
+        .flat_map(|old| {
+            [
+                line(NEXT, old, LONG_TO_STRING),
+                line(old, NEXT, STRING_TO_LONG),
+            ]
+        })
         .collect();
     assert_eq!(lines, expected);
 }
 
 #[test]
 fn enum_symbols_without_a_default_name_the_field_and_the_symbol() {
-    // Only v3 writes BEST_BID_OFFER; v1-v3 read v4 through their UNKNOWN default.
-    let lines = break_lines(&with_v4("kind", &[kind_without_best_bid_offer_nor_default]));
-    assert_eq!(lines, [line(4, 3, BBO)]);
-    let lines = break_lines(&with_v4(
+    // Only v3 and later write BEST_BID_OFFER; the shipped versions read the variant through their
+    // UNKNOWN default.
+    let lines = break_lines(&with_next(
+        "kind",
+        &[kind_without_best_bid_offer_nor_default],
+    ));
+    let expected: Vec<String> = (BBO_SINCE..=SHIPPED)
+        .map(|old| line(NEXT, old, BBO))
+        .collect();
+    assert_eq!(lines, expected);
+    let lines = break_lines(&with_next(
         "exchange",
         &[exchange_bithumb_renamed_without_default],
     ));
-    let expected: Vec<String> = (1..=3).map(|old| line(4, old, BITHUMB)).collect();
+    let expected: Vec<String> = (1..=SHIPPED).map(|old| line(NEXT, old, BITHUMB)).collect();
     assert_eq!(lines, expected);
 }
 
 #[test]
 fn a_decimal_scale_change_in_a_null_union_names_the_field_and_the_scales() {
-    let lines = break_lines(&with_v4("decimal", &[bid_price_scale_8]));
-    let expected: Vec<String> = (1..=3)
-        .flat_map(|old| [line(4, old, SCALE_18_TO_8), line(old, 4, SCALE_8_TO_18)])
+    let lines = break_lines(&with_next("decimal", &[bid_price_scale_8]));
+    let expected: Vec<String> = (1..=SHIPPED)
+        .flat_map(|old| {
+            [
+                line(NEXT, old, SCALE_18_TO_8),
+                line(old, NEXT, SCALE_8_TO_18),
+            ]
+        })
         .collect();
     assert_eq!(lines, expected);
 }
 
 #[test]
 fn every_breaking_field_of_a_pair_gets_its_line() {
-    let lines = break_lines(&with_v4(
+    let lines = break_lines(&with_next(
         "all",
         &[
             sequence_as_string,
@@ -149,17 +177,18 @@ fn every_breaking_field_of_a_pair_gets_its_line() {
             bid_price_scale_8,
         ],
     ));
-    // In the reader's field order, each pair: the old versions read v4, v4 reads them.
+    // In the reader's field order, each pair: the old versions read the variant, it reads
+    // them.
     let mut expected = Vec::new();
-    for old in 1..=3 {
-        expected.push(line(4, old, BITHUMB));
-        if old == 3 {
-            expected.push(line(4, old, BBO));
+    for old in 1..=SHIPPED {
+        expected.push(line(NEXT, old, BITHUMB));
+        if old >= BBO_SINCE {
+            expected.push(line(NEXT, old, BBO));
         }
-        expected.push(line(4, old, SCALE_18_TO_8));
-        expected.push(line(4, old, LONG_TO_STRING));
-        expected.push(line(old, 4, SCALE_8_TO_18));
-        expected.push(line(old, 4, STRING_TO_LONG));
+        expected.push(line(NEXT, old, SCALE_18_TO_8));
+        expected.push(line(NEXT, old, LONG_TO_STRING));
+        expected.push(line(old, NEXT, SCALE_8_TO_18));
+        expected.push(line(old, NEXT, STRING_TO_LONG));
     }
     assert_eq!(lines, expected);
 }

@@ -1,5 +1,5 @@
 //! Stock Confluent clients read what gather writes: Python `confluent-kafka`'s
-//! DeserializingConsumer with AvroDeserializer (the v2 writer schema, and an old consumer
+//! DeserializingConsumer with AvroDeserializer (the current writer schema, and an old consumer
 //! pinned to v1 as its reader schema) and ProtobufDeserializer (whether or not the registry
 //! serializes proto3 `optional` with its synthetic oneofs), values exact.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
@@ -119,7 +119,7 @@ async fn stock_python_deserializers_read_the_topic_exactly() {
     let ours = ours(&broker.bootstrap, &topic, total as usize, Format::Avro);
     assert_eq!(ours.len() as u64, total);
     let count = total.to_string();
-    // The writer's schema (v3), fetched by the id in each header.
+    // The writer's schema (v4), fetched by the id in each header.
     let theirs = stock_read(
         &python,
         &[&broker.bootstrap, &reg.url, &topic, "avro", &count],
@@ -132,6 +132,13 @@ async fn stock_python_deserializers_read_the_topic_exactly() {
             .any(|v| v["stream_type"] == "SNAPSHOT" || v["stream_type"] == "REALTIME"),
         "v2 fields reach stock consumers"
     );
+    // v4's flags too: each instrument's first tick is flagged, Upbit's snapshots are.
+    for flag in ["first_after_connect", "snapshot"] {
+        assert!(
+            theirs.values().any(|v| v[flag] == true),
+            "{flag} reaches stock consumers"
+        );
+    }
     // An old consumer with the v1 schema as its reader schema: the same values, no v2 fields.
     let v1 = format!("{ROOT}/schemas/avro/tick.v1.avsc");
     let old = stock_read(
@@ -155,6 +162,9 @@ async fn stock_python_deserializers_read_the_topic_exactly() {
             "market_state",
             "delisting_date",
             "trade_side",
+            "first_after_connect",
+            "snapshot",
+            "sequence_gap",
         ] {
             want.as_object_mut().unwrap().remove(f);
         }
@@ -186,7 +196,7 @@ async fn stock_python_protobuf_reads_whether_or_not_the_registry_keeps_synthetic
     };
     let tmp = std::env::temp_dir().join(format!("tickflow-fds-{}", std::process::id()));
     std::fs::create_dir_all(&tmp).unwrap();
-    let v3_fds = descriptor_set(&tmp, "tick.v3.proto");
+    let current_fds = descriptor_set(&tmp, "tick.v4.proto");
     let auto = ("TICKFLOW_SCHEMA_REGISTRY__AUTO_REGISTER", "true");
     let proto = ("TICKFLOW_OUTPUT__FORMAT", "proto");
     for karapace in [false, true] {
@@ -216,7 +226,7 @@ async fn stock_python_protobuf_reads_whether_or_not_the_registry_keeps_synthetic
                 "proto",
                 &count,
                 "--descriptor-set",
-                &v3_fds,
+                &current_fds,
             ],
         )
         .unwrap_or_else(|e| panic!("karapace={karapace}: {e}"));

@@ -48,14 +48,15 @@ Binance: it stays as BREAK), and its streams stop on every connection while the 
 POST /sim/binance/status?instrument=ABC-USDT&status=HALT sets a Binance status. Other paths \
 answer 404; a request head above 16 KiB 431, a malformed one 400.\n\n\
 Faults for testing reconnects and the DLQ: add \
-`fault=drop|stall|silent|malformed|error|oversize|giant|shutdown&after=N` to a connection's URL query, \
+`fault=drop|stall|silent|malformed|error|oversize|giant|shutdown|skip&after=N` to a connection's URL query, \
 or use --fault for all connections. drop closes the socket after N data frames; stall goes \
 silent after N (no frames, no reads, so no pongs); silent stops the data after N but keeps \
 pinging and answering pings; malformed truncates every Nth frame; error sends the exchange's \
 error message before every Nth frame; oversize pads every Nth frame to 10 MiB, giant to 20 MiB \
 (above tickflow's 16 MiB socket cap); shutdown announces a close after N frames the way the \
 venue does (Binance serverShutdown), keeps streaming and closes 3 s later. `latency_ms=N` in \
-the query makes the connection answer N ms after its handshake (a venue far away).\n\n\
+the query makes the connection answer N ms after its handshake (a venue far away); skip withholds \
+every Nth frame (on a Binance trade stream, whose ids are consecutive, a sequence gap of one id).\n\n\
 The first line on stdout is `listening on ADDRESS` (useful with --bind 127.0.0.1:0). Stops on \
 Ctrl-C or SIGTERM.";
 
@@ -89,10 +90,12 @@ pub struct SimulateArgs {
     #[arg(long, default_value_t = 20)]
     binance_ping_secs: u64,
     /// Inject a fault into every connection whose URL names none (`?fault=KIND&after=N`
-    /// picks one per connection): drop, stall, silent, malformed, error, oversize or giant.
+    /// picks one per connection): drop, stall, silent, malformed, error, oversize, giant or
+    /// skip.
     #[arg(long, value_parser = parse_fault_kind)]
     fault: Option<FaultKind>,
-    /// Data frames before the fault (and its period for malformed and error).
+    /// Data frames before the fault (and its period for malformed, error, oversize, giant and
+    /// skip).
     #[arg(long, default_value_t = Fault::DEFAULT_AFTER, value_parser = clap::value_parser!(u64).range(1..))]
     fault_after: u64,
     /// Binance symbol table (defaults to the bundled one): listed besides the generated
@@ -235,7 +238,7 @@ fn parse_markets(text: &str) -> Result<(Option<Exchange>, usize), String> {
 fn parse_fault_kind(name: &str) -> Result<FaultKind, String> {
     FaultKind::parse(name).ok_or_else(|| {
         format!(
-            "`{name}` is not drop, stall, silent, malformed, error, oversize, giant or shutdown"
+            "`{name}` is not drop, stall, silent, malformed, error, oversize, giant, shutdown or skip"
         )
     })
 }

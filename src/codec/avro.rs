@@ -1,4 +1,4 @@
-//! Avro binary encoding of [`Tick`] per the current schema, `schemas/avro/tick.v3.avsc`.
+//! Avro binary encoding of [`Tick`] per the current schema, `schemas/avro/tick.v4.avsc`.
 //!
 //! The hot path writes bytes directly (no generic `Value` tree, which costs ~10 µs per tick
 //! here); apache-avro parses the schema and serves as the oracle: [`to_value`] builds the
@@ -21,9 +21,9 @@ use rust_decimal::Decimal;
 use std::sync::OnceLock;
 
 /// The version of `schemas/avro/tick.vN.avsc` this build writes and reads natively.
-pub const SCHEMA_VERSION: u32 = 3;
+pub const SCHEMA_VERSION: u32 = 4;
 /// The schema text of [`SCHEMA_VERSION`], source of truth in `schemas/avro/`.
-pub const TICK_AVSC: &str = include_str!("../../schemas/avro/tick.v3.avsc");
+pub const TICK_AVSC: &str = include_str!("../../schemas/avro/tick.v4.avsc");
 /// Full name of the record (RecordNameStrategy subjects).
 pub const RECORD_NAME: &str = "io.tickflow.v1.Tick";
 /// Decimal scale on the wire.
@@ -154,8 +154,8 @@ fn put_bytes(out: &mut Vec<u8>, b: &[u8]) {
 
 /// Longest encoding of the fields after `native_symbol`: the kind (1 byte), 14 decimals
 /// (union branch, length, and a 16-byte write each: see [`Fixed::decimal`]), 7 optional longs
-/// and 1 long (a branch byte and up to 10 bytes each).
-const FIXED_MAX: usize = 1 + 14 * 18 + 8 * 11;
+/// and 1 long (a branch byte and up to 10 bytes each), 3 booleans (1 byte each).
+const FIXED_MAX: usize = 1 + 14 * 18 + 8 * 11 + 3;
 
 /// The fields after the strings, written into a buffer on the stack and appended to the
 /// output in one copy. `Vec::push` reloads and checks the length and capacity per byte; this
@@ -268,6 +268,10 @@ pub fn encode(tick: &Tick, out: &mut Vec<u8>) -> Result<(), CodecError> {
     f.opt_long(tick.market_state.map(market_state_index));
     f.opt_long(tick.delisting_date.map(i64::from));
     f.opt_long(tick.trade_side.map(side_index));
+    // The quality flags (v4): a boolean is one byte, 0 or 1.
+    f.byte(u8::from(tick.first_after_connect));
+    f.byte(u8::from(tick.snapshot));
+    f.byte(u8::from(tick.sequence_gap));
     out.extend_from_slice(&f.bytes[..f.at]);
     Ok(())
 }
@@ -352,6 +356,22 @@ impl<'a> Reader<'a> {
         }
     }
 
+    fn boolean(&mut self, field: &'static str) -> Result<bool, CodecError> {
+        let b = *self
+            .bytes
+            .get(self.at)
+            .ok_or(CodecError::Truncated(field))?;
+        self.at += 1;
+        match b {
+            0 => Ok(false),
+            1 => Ok(true),
+            n => Err(CodecError::Invalid {
+                field,
+                detail: format!("boolean byte {n}"),
+            }),
+        }
+    }
+
     fn opt_symbol<T>(
         &mut self,
         field: &'static str,
@@ -398,7 +418,7 @@ pub(crate) fn decimal_from_bytes(field: &'static str, b: &[u8]) -> Result<Decima
 }
 
 /// Fields of the current schema.
-pub const FIELDS: usize = 26;
+pub const FIELDS: usize = 29;
 /// Fields every version has (through `received_ts_us`); the rest are optional, default null.
 pub const REQUIRED_PREFIX: usize = 22;
 
@@ -408,8 +428,8 @@ pub fn decode(body: &[u8]) -> Result<Tick, CodecError> {
 }
 
 /// Decodes an Avro body written with the first `fields` fields of the current schema (an
-/// earlier version that only lacks trailing optional fields, such as v1: 22, v2: 25); the fields it
-/// lacks are null, their default. `fields` is clamped to
+/// earlier version that only lacks trailing optional fields, such as v1: 22, v2: 25, v3: 26);
+/// the fields it lacks take their defaults (null, the flags false). `fields` is clamped to
 /// [`REQUIRED_PREFIX`]..=[`FIELDS`].
 pub fn decode_fields(body: &[u8], fields: usize) -> Result<Tick, CodecError> {
     let mut r = Reader { bytes: body, at: 0 };
@@ -456,6 +476,9 @@ pub fn decode_fields(body: &[u8], fields: usize) -> Result<Tick, CodecError> {
         market_state: None,
         delisting_date: None,
         trade_side: None,
+        first_after_connect: false,
+        snapshot: false,
+        sequence_gap: false,
         simulated: false,
     };
     tick.received_ts_us = r.long("received_ts_us")?;
@@ -491,6 +514,15 @@ pub fn decode_fields(body: &[u8], fields: usize) -> Result<Tick, CodecError> {
             2 => Some(TradeSide::Sell),
             _ => None,
         })?;
+    }
+    if fields > REQUIRED_PREFIX + 4 {
+        tick.first_after_connect = r.boolean("first_after_connect")?;
+    }
+    if fields > REQUIRED_PREFIX + 5 {
+        tick.snapshot = r.boolean("snapshot")?;
+    }
+    if fields > REQUIRED_PREFIX + 6 {
+        tick.sequence_gap = r.boolean("sequence_gap")?;
     }
     match body.len() - r.at {
         0 => Ok(tick),
@@ -572,6 +604,9 @@ pub fn to_value(tick: &Tick) -> Result<Value, CodecError> {
             .trade_side
             .map(|s| Value::Enum(side_index(s) as u32, s.as_str().to_owned()))),
     ));
+    for flag in crate::model::Flag::ALL {
+        fields.push((flag.as_str().to_owned(), Value::Boolean(tick.has(flag))));
+    }
     Ok(Value::Record(fields))
 }
 

@@ -1,7 +1,7 @@
 //! Avro messages written with another version of the schema (an older or a newer tickflow):
 //! decoded with the writer's schema, then resolved into the current one by field name, as Avro
 //! schema resolution does: fields the writer lacks take the reader's defaults (every optional
-//! field's is null), fields the reader lacks are skipped, enum symbols the reader lacks become
+//! field's is null, the quality flags' false), fields the reader lacks are skipped, enum symbols the reader lacks become
 //! its default (absent). The slow generic path; the hot decoder in [`super::avro`] serves the
 //! current schema.
 //!
@@ -126,7 +126,23 @@ pub fn from_value(value: Value) -> Result<Tick, CodecError> {
         .map(|v| symbol("trade_side", v))
         .transpose()?
         .and_then(|s| trade_side_of(&s));
+    // The quality flags (v4): a writer without them never set one (false, their default).
+    tick.first_after_connect = flag("first_after_connect", take("first_after_connect")?)?;
+    tick.snapshot = flag("snapshot", take("snapshot")?)?;
+    tick.sequence_gap = flag("sequence_gap", take("sequence_gap")?)?;
     Ok(tick)
+}
+
+/// A boolean field, false when the writer lacks it.
+fn flag(field: &'static str, v: Value) -> Result<bool, CodecError> {
+    match optional(v) {
+        None => Ok(false),
+        Some(Value::Boolean(b)) => Ok(b),
+        Some(other) => Err(invalid(
+            field,
+            format!("expected a boolean, found {other:?}"),
+        )),
+    }
 }
 
 fn optional(v: Value) -> Option<Value> {

@@ -1,5 +1,5 @@
 //! Wire codecs for the canonical tick: Avro (hot path, byte-identical to apache-avro),
-//! Protobuf (prost, generated from `schemas/proto/tick.v3.proto`), and the Confluent wire framing
+//! Protobuf (prost, generated from `schemas/proto/tick.v4.proto`), and the Confluent wire framing
 //! (magic byte, schema id, Protobuf message indexes) as a separate layer; the instrument
 //! reference record in both formats ([`instrument`]).
 
@@ -14,9 +14,9 @@ use crate::model::Tick;
 /// Value format on the topic.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Format {
-    /// Avro binary body (schema `schemas/avro/tick.v3.avsc`).
+    /// Avro binary body (schema `schemas/avro/tick.v4.avsc`).
     Avro,
-    /// Protobuf body (schema `schemas/proto/tick.v3.proto`, message `tickflow.v1.Tick`).
+    /// Protobuf body (schema `schemas/proto/tick.v4.proto`, message `tickflow.v1.Tick`).
     Proto,
 }
 

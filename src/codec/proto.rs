@@ -1,4 +1,4 @@
-//! Protobuf encoding of [`Tick`] per the current schema, `schemas/proto/tick.v3.proto`
+//! Protobuf encoding of [`Tick`] per the current schema, `schemas/proto/tick.v4.proto`
 //! (decimals as exact strings). Field numbers never change meaning between versions, so a
 //! message written with an older or newer compatible version decodes here as is: fields this
 //! build does not know are skipped, fields the writer lacks are absent.
@@ -11,9 +11,9 @@ use prost::Message;
 use rust_decimal::Decimal;
 
 /// The version of `schemas/proto/tick.vN.proto` this build compiles (see `src/build.rs`).
-pub const SCHEMA_VERSION: u32 = 3;
+pub const SCHEMA_VERSION: u32 = 4;
 /// Its text, as registered.
-pub const TICK_PROTO: &str = include_str!("../../schemas/proto/tick.v3.proto");
+pub const TICK_PROTO: &str = include_str!("../../schemas/proto/tick.v4.proto");
 /// Full name of the message (RecordNameStrategy subjects).
 pub const MESSAGE_NAME: &str = "tickflow.v1.Tick";
 
@@ -67,6 +67,9 @@ pub fn to_message(tick: &Tick) -> pb::Tick {
             TradeSide::Buy => pb::TradeSide::Buy as i32,
             TradeSide::Sell => pb::TradeSide::Sell as i32,
         }),
+        first_after_connect: tick.first_after_connect,
+        snapshot: tick.snapshot,
+        sequence_gap: tick.sequence_gap,
     }
 }
 
@@ -155,6 +158,10 @@ pub fn decode(body: &[u8]) -> Result<Tick, CodecError> {
             Some(Ok(pb::TradeSide::Sell)) => Some(TradeSide::Sell),
             _ => None,
         },
+        // Absent (false) in messages written before v4.
+        first_after_connect: m.first_after_connect,
+        snapshot: m.snapshot,
+        sequence_gap: m.sequence_gap,
         simulated: false,
     })
 }

@@ -15,6 +15,11 @@ pub struct ChannelSpec {
     pub name: &'static str,
     /// What its ticks are.
     pub kind: EventKind,
+    /// The venue numbers this channel's events consecutively per instrument (each `sequence`
+    /// is the previous one plus one; Binance `trade` `t`, `aggTrade` `a`): the gather pipeline
+    /// flags a jump as `sequence_gap` ([`crate::gather::flags`]). False where ids only
+    /// increase (Upbit `sequential_id`, Binance `bookTicker` `u`) or are absent.
+    pub consecutive_ids: bool,
 }
 
 /// Keepalive facts of a venue.

@@ -6,6 +6,7 @@
 //! Connectors that follow whole markets also feed the instrument reference ([`reference`]).
 
 pub mod feeds;
+pub mod flags;
 mod markets;
 pub mod pipeline;
 pub mod reference;
@@ -397,22 +398,14 @@ pub async fn start(setup: GatherSetup, shutdown: watch::Receiver<bool>) -> anyho
             Some(first) => {
                 // The first listing, before any connection (bounded; else the disk copy).
                 feed.apply(&first.instruments, &first.symbols, &spawner);
-                routes.extend(Route::new(
-                    connector.name.clone(),
-                    connector.exchange,
-                    Arc::clone(&feed.adapter),
-                ));
+                routes.extend(Route::new(connector, Arc::clone(&feed.adapter)));
                 followed.push((first, feed));
             }
             None => {
                 // Checked before anything starts: every instrument has its venue symbol.
                 crate::ws::plan(connector, &setup.symbols, &spawner.ticket)?;
                 feed.apply(&connector.instruments, &setup.symbols, &spawner);
-                routes.extend(Route::new(
-                    connector.name.clone(),
-                    connector.exchange,
-                    Arc::clone(&feed.adapter),
-                ));
+                routes.extend(Route::new(connector, Arc::clone(&feed.adapter)));
                 fixed.push(feed);
             }
         }

@@ -1,11 +1,14 @@
-//! The hot loop on its own thread: frame → adapter → tick → encoder → producer, or frame →
-//! dead letter. Frames of one connection stay in order; the producer keeps order per key.
+//! The hot loop on its own thread: frame → adapter → tick → quality flags ([`super::flags`]) →
+//! encoder → producer, or frame → dead letter. Frames of one connection stay in order; the
+//! producer keeps order per key.
 
 use super::feeds::AdapterSlot;
+use super::flags::Tracker;
 use crate::codec::Encoder;
+use crate::config::ConnectorConfig;
 use crate::exchange::{Adapter, Decoded, Frame, FrameType};
 use crate::kafka::{DeadLetter, TickProducer};
-use crate::model::{Exchange, PerExchange};
+use crate::model::{Exchange, Flag, PerExchange};
 use crate::ws::Received;
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -23,6 +26,8 @@ pub struct PipelineStats {
     pub controls: PerExchange<AtomicU64>,
     /// Frames sent to the DLQ.
     pub dead_letters: PerExchange<AtomicU64>,
+    /// Ticks handed to the producer with each quality flag set, by [`Flag::index`].
+    pub flags: PerExchange<[AtomicU64; Flag::ALL.len()]>,
     /// Messages the producer refused (queue full beyond the bound, oversized, ...).
     pub produce_errors: AtomicU64,
     /// Frames left in the queue, undecoded, at the shutdown deadline.
@@ -47,19 +52,23 @@ pub struct Route {
     slot: Arc<AdapterSlot>,
     /// The generation of `adapter`.
     generation: u64,
+    /// What the quality flags remember of its ticks.
+    tracker: Tracker,
 }
 
 impl Route {
-    /// A route whose adapter comes from `slot`; `None` while the slot holds none.
-    pub fn new(connector: String, exchange: Exchange, slot: Arc<AdapterSlot>) -> Option<Self> {
+    /// The route of `connector`, whose adapter comes from `slot`; `None` while the slot holds
+    /// none.
+    pub fn new(connector: &ConnectorConfig, slot: Arc<AdapterSlot>) -> Option<Self> {
         let generation = slot.generation();
         let adapter = slot.take()?;
         Some(Self {
-            connector,
-            exchange,
+            connector: connector.name.clone(),
+            exchange: connector.exchange,
             adapter,
             slot,
             generation,
+            tracker: Tracker::new(&connector.channels),
         })
     }
 
@@ -145,7 +154,7 @@ pub fn run(
             FrameType::Text => Frame::text(&frame.bytes),
             FrameType::Binary => Frame::binary(&frame.bytes),
         };
-        let decoded = match &frame.oversize {
+        let mut decoded = match &frame.oversize {
             // Cut at the socket: not decoded, dead-lettered with what it was.
             Some(o) => Err(crate::model::Rejection::new(
                 crate::model::Reason::FrameTooLarge,
@@ -158,14 +167,22 @@ pub fn run(
             )),
             None => route.adapter.decode(input, frame.received_ts_us),
         };
-        let mut publish = |tick: &crate::model::Tick| -> Result<(), DeadLetter> {
+        let tracker = &mut route.tracker;
+        let mut publish = |tick: &mut crate::model::Tick| -> Result<(), DeadLetter> {
+            let before = tracker.observe(frame.session, tick);
             value.clear();
             if let Err(e) = sink.encoder.encode(tick, &mut value) {
+                tracker.undo(tick, before);
                 return Err(DeadLetter::unencodable(&e));
             }
             key.clear();
             tick.write_key(&mut key);
             stats.ticks.add(route.exchange, 1);
+            for flag in Flag::ALL {
+                if tick.has(flag) {
+                    stats.flags[route.exchange][flag.index()].fetch_add(1, Ordering::Relaxed);
+                }
+            }
             let sent = producer.send_tick(
                 &sink.ticks_topic,
                 key.as_bytes(),
@@ -174,19 +191,19 @@ pub fn run(
                 frame.received_ts_us,
             );
             if let Err(e) = sent {
-                produce_failed(stats, route, "tick", &e);
+                produce_failed(stats, &route.connector, "tick", &e);
             }
             Ok(())
         };
         // Matched by reference: moving a 400-byte tick out of the result would copy it.
-        let letter = match &decoded {
+        let letter = match &mut decoded {
             Ok(Decoded::Tick(tick)) => match publish(tick) {
                 Ok(()) => continue,
                 Err(letter) => letter,
             },
             // Validated together; an encoding failure (values are checked to fit first) would
             // dead-letter the frame after the ticks before it were sent.
-            Ok(Decoded::Ticks(ticks)) => match ticks.iter().try_for_each(&mut publish) {
+            Ok(Decoded::Ticks(ticks)) => match ticks.iter_mut().try_for_each(&mut publish) {
                 Ok(()) => continue,
                 Err(letter) => letter,
             },
@@ -235,7 +252,7 @@ pub fn run(
             frame.received_ts_us,
         );
         if let Err(e) = sent {
-            produce_failed(stats, route, "dead letter", &e);
+            produce_failed(stats, &route.connector, "dead letter", &e);
         }
     }
     // The deadline: what is still queued is not decoded (and closing makes the connections
@@ -248,13 +265,13 @@ pub fn run(
 
 fn produce_failed(
     stats: &PipelineStats,
-    route: &Route,
+    connector: &str,
     what: &str,
     e: &crate::kafka::ProduceError,
 ) {
     let so_far = stats.produce_errors.fetch_add(1, Ordering::Relaxed) + 1;
     let reason = format!("{what} not produced: {e}");
     if let Some(more) = stats.failures_log.admit(&reason) {
-        tracing::error!(connector = %route.connector, so_far, "{reason}{more}");
+        tracing::error!(connector = %connector, so_far, "{reason}{more}");
     }
 }

@@ -487,6 +487,18 @@ pub fn metrics(state: &GatherState) -> String {
             );
         }
     }
+    let name = "tickflow_tick_flags_total";
+    e.family(
+        name,
+        "counter",
+        "ticks handed to the producer with a quality flag set, by exchange and flag (first_after_connect, snapshot, sequence_gap)",
+    );
+    for (x, counters) in p.flags.iter() {
+        for flag in crate::model::Flag::ALL {
+            let labels = [("exchange", x.as_str()), ("flag", flag.as_str())];
+            e.sample(name, &labels, get(&counters[flag.index()]));
+        }
+    }
     let name = "tickflow_kafka_not_delivered_total";
     e.family(
         name,

@@ -3,6 +3,7 @@
 //! Everything downstream of the adapters speaks only these types.
 
 pub mod decimal;
+pub mod flags;
 pub mod listing;
 pub mod per_exchange;
 pub mod reject;
@@ -15,6 +16,7 @@ use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
 use std::fmt;
 
+pub use flags::Flag;
 pub use per_exchange::PerExchange;
 pub use reject::{Reason, Rejection};
 pub use validate::{ValidationConfig, validate};
@@ -219,7 +221,7 @@ impl<'de> Deserialize<'de> for Instrument {
     }
 }
 
-/// One canonical tick. Field names match `schemas/avro/tick.v3.avsc` and `schemas/proto/tick.v3.proto`.
+/// One canonical tick. Field names match `schemas/avro/tick.v4.avsc` and `schemas/proto/tick.v4.proto`.
 ///
 /// Decimals are exact and normalized (no trailing zeros); times are UTC epoch microseconds;
 /// anything the exchange did not send is `None`, never zero.
@@ -280,6 +282,20 @@ pub struct Tick {
     /// Aggressor side of the (last) trade, where the exchange says (since v3).
     #[serde(default)]
     pub trade_side: Option<TradeSide>,
+    /// Quality flag (since v4): the first tick of its instrument and kind from a WebSocket
+    /// session other than the one that carried the previous one. Set by the gather pipeline
+    /// ([`crate::gather::flags`]), never by adapters.
+    #[serde(default)]
+    pub first_after_connect: bool,
+    /// Quality flag (since v4): the venue says this tick restates its current state (Upbit
+    /// and Bithumb v1 `stream_type` `SNAPSHOT`). Set by the adapters.
+    #[serde(default)]
+    pub snapshot: bool,
+    /// Quality flag (since v4): on a channel whose ids are consecutive per instrument
+    /// ([`crate::exchange::profile::ChannelSpec::consecutive_ids`]), `sequence` is more than one
+    /// above the previous tick's. Set by the gather pipeline.
+    #[serde(default)]
+    pub sequence_gap: bool,
     /// Synthetic: made by `tickflow simulate`, not by an exchange. Not a schema field: it
     /// travels as the Kafka header `simulated: true` and the Redis field `simulated`.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
@@ -323,6 +339,9 @@ impl Tick {
             market_state: None,
             delisting_date: None,
             trade_side: None,
+            first_after_connect: false,
+            snapshot: false,
+            sequence_gap: false,
             simulated: false,
         }
     }

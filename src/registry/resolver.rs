@@ -1,8 +1,8 @@
 //! Reading the schema id in every message's header (`tickflow cache`): each id is resolved
 //! through the registry once and remembered.
 //!
-//! - The compiled schema, or exactly its first fields (v1: v2 without the three fields it
-//!   appended), compared structurally (types, logical types, decimal scale); or any Protobuf
+//! - The compiled schema, or exactly its first fields (an earlier version that only lacks the
+//!   fields later ones appended: v1, v2, v3), compared structurally (types, logical types, decimal scale); or any Protobuf
 //!   version whose field numbers agree with the compiled one: the hot decoder.
 //! - Another Avro version the compiled schema can read (Avro schema resolution): the generic
 //!   decoder, resolving by field name.
@@ -232,7 +232,7 @@ fn classify(id: u32, kind: Kind, text: &str) -> Result<Writer, DecodeFailure> {
             crate::schemas::avro::can_read(&writer, current)
                 .map_err(|(field, reason)| incompatible(format!("field `{field}`: {reason}")))?;
             // The same fields as the compiled schema, or its first n (v1: every field but the
-            // three v2 appended), each of the same type (apache-avro's structural equality:
+            // ones v2, v3 and v4 appended), each of the same type (apache-avro's structural equality:
             // logical types, decimal precision and scale included): the hot decoder.
             match same_prefix(&writer, current) {
                 Some(n) if n >= avro::REQUIRED_PREFIX => Ok(Writer::CurrentAvro(n)),
@@ -272,6 +272,8 @@ mod tests {
         ));
         let v2 = include_str!("../../schemas/avro/tick.v2.avsc");
         assert!(matches!(kind_of(v2), Ok(Writer::CurrentAvro(25))));
+        let v3 = include_str!("../../schemas/avro/tick.v3.avsc");
+        assert!(matches!(kind_of(v3), Ok(Writer::CurrentAvro(26))));
         // An enum whose symbols are not a prefix of the current ones: the generic path.
         let reordered = v2.replace(
             r#"["UNKNOWN", "TICKER", "TRADE"]"#,
@@ -322,7 +324,9 @@ mod tests {
         }
         .encode(&written, &mut message)
         .unwrap();
-        message.truncate(message.len() - 4); // v1 has none of the four fields v2 and v3 added
+        // v1 has none of the seven fields v2, v3 and v4 added (null unions and false flags:
+        // one byte each).
+        message.truncate(message.len() - 7);
         assert_eq!(resolver.decode(&message).unwrap().1, tick);
     }
 }

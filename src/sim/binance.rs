@@ -266,7 +266,7 @@ fn feed(listings: &Listings, streams: &[String]) -> Feed {
         .enumerate()
         .map(|(n, r)| (r.0.clone(), n))
         .collect();
-    let build = Box::new(move |n: usize, q: &Quote, now: i64| {
+    let build = Box::new(move |n: usize, q: &mut Quote, now: i64| {
         let (_, symbol, stream, channel) = &routes[n];
         let data = match *channel {
             "bookTicker" => book_ticker(q, symbol),
@@ -328,19 +328,21 @@ fn book_ticker(q: &Quote, symbol: &str) -> String {
     )
 }
 
-/// `trade`, or `aggTrade` (one trade per aggregate here).
-fn trade(q: &Quote, symbol: &str, now_ms: i64, aggregate: bool) -> String {
-    let maker = q.trade_id % 2 == 0;
+/// `trade`, or `aggTrade` (one trade per aggregate here). Their ids are consecutive per
+/// symbol, as Binance's are ([`Quote::next_stream_trade_id`]).
+fn trade(q: &mut Quote, symbol: &str, now_ms: i64, aggregate: bool) -> String {
+    let id = q.next_stream_trade_id();
+    let maker = id % 2 == 0;
     if aggregate {
         return format!(
-            "{{\"e\":\"aggTrade\",\"E\":{now_ms},\"s\":\"{symbol}\",\"a\":{},\"p\":\"{:.8}\",\
-             \"q\":\"{:.8}\",\"f\":{},\"l\":{},\"T\":{now_ms},\"m\":{maker},\"M\":true}}",
-            q.trade_id, q.last, q.last_qty, q.trade_id, q.trade_id,
+            "{{\"e\":\"aggTrade\",\"E\":{now_ms},\"s\":\"{symbol}\",\"a\":{id},\"p\":\"{:.8}\",\
+             \"q\":\"{:.8}\",\"f\":{id},\"l\":{id},\"T\":{now_ms},\"m\":{maker},\"M\":true}}",
+            q.last, q.last_qty,
         );
     }
     format!(
-        "{{\"e\":\"trade\",\"E\":{now_ms},\"s\":\"{symbol}\",\"t\":{},\"p\":\"{:.8}\",\
+        "{{\"e\":\"trade\",\"E\":{now_ms},\"s\":\"{symbol}\",\"t\":{id},\"p\":\"{:.8}\",\
          \"q\":\"{:.8}\",\"T\":{now_ms},\"m\":{maker},\"M\":true}}",
-        q.trade_id, q.last, q.last_qty,
+        q.last, q.last_qty,
     )
 }

@@ -88,7 +88,7 @@ impl Protocol for Legacy {
         self.channels.retain(|(c, _)| *c != channel);
         self.channels.push((channel, tick_type));
         let channels = self.channels.clone();
-        let build = Box::new(move |c: usize, q: &Quote, now: i64| {
+        let build = Box::new(move |c: usize, q: &mut Quote, now: i64| {
             let (channel, tick_type) = &channels[c];
             Message::text(match *channel {
                 "transaction" => transaction(q, now),

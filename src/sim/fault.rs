@@ -26,6 +26,9 @@ pub enum FaultKind {
     /// After `after` data frames, announce a close the way the venue does (Binance
     /// `serverShutdown`), keep streaming, and close [`ANNOUNCED_CLOSE_AFTER`] later.
     Shutdown,
+    /// Withhold every `after`-th data frame (built, never sent): on a trade stream whose ids
+    /// are consecutive, the instrument's next trade comes one id further (a sequence gap).
+    Skip,
 }
 
 /// How long after announcing a close ([`FaultKind::Shutdown`]) the connection closes (Binance
@@ -47,8 +50,8 @@ pub struct Fault {
 }
 
 impl FaultKind {
-    /// Parses `drop`, `stall`, `silent`, `malformed`, `error`, `oversize`, `giant` or
-    /// `shutdown`.
+    /// Parses `drop`, `stall`, `silent`, `malformed`, `error`, `oversize`, `giant`,
+    /// `shutdown` or `skip`.
     pub fn parse(name: &str) -> Option<Self> {
         match name {
             "drop" => Some(Self::Drop),
@@ -59,6 +62,7 @@ impl FaultKind {
             "oversize" => Some(Self::Oversize),
             "giant" => Some(Self::Giant),
             "shutdown" => Some(Self::Shutdown),
+            "skip" => Some(Self::Skip),
             _ => None,
         }
     }
@@ -96,6 +100,7 @@ impl Fault {
             FaultKind::Oversize if n.is_multiple_of(self.after) => Action::Pad(OVERSIZE_BYTES),
             FaultKind::Giant if n.is_multiple_of(self.after) => Action::Pad(GIANT_BYTES),
             FaultKind::Shutdown if n == self.after + 1 => Action::Announce,
+            FaultKind::Skip if n.is_multiple_of(self.after) => Action::Skip,
             _ => Action::Send,
         }
     }
@@ -179,6 +184,9 @@ mod tests {
             Fault::from_query("fault=stall").unwrap().after,
             Fault::DEFAULT_AFTER
         );
+        let skip = Fault::from_query("fault=skip&after=3").unwrap();
+        let actions: Vec<Action> = (1..=6).map(|n| skip.action(n)).collect();
+        assert_eq!(actions, [Send, Send, Skip, Send, Send, Skip]);
         assert_eq!(Fault::from_query("fault=explode"), None);
         assert_eq!(latency("fault=drop&latency_ms=250").as_millis(), 250);
         assert!(latency("latency_ms=x").is_zero());

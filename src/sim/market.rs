@@ -34,13 +34,25 @@ pub struct Quote {
     pub ask: Decimal,
     /// Best ask size.
     pub ask_qty: Decimal,
-    /// Id of the last trade, increasing.
+    /// Id of the last trade, increasing: every step of the walk counts as a trade (tickers'
+    /// last trade id, book update ids).
     pub trade_id: i64,
+    /// The last id a trade stream gave ([`Quote::next_stream_trade_id`]).
+    stream_trade_id: i64,
     /// Price step.
     tick: Decimal,
 }
 
 impl Quote {
+    /// The next id of a trade stream that numbers its trades consecutively per instrument
+    /// (Binance `trade` `t`, `aggTrade` `a`): one more than the last, whatever other channels
+    /// of the instrument sent in between, and kept across subscription changes like the walk.
+    /// (The venue sends one of the two per connection at most, as tickflow subscribes them.)
+    pub fn next_stream_trade_id(&mut self) -> i64 {
+        self.stream_trade_id += 1;
+        self.stream_trade_id
+    }
+
     /// Signed change against the previous close.
     pub fn change(&self) -> Decimal {
         self.last - self.prev_close
@@ -126,6 +138,7 @@ impl Market {
             ask: price,
             ask_qty: Decimal::ONE,
             trade_id: 1_000_000,
+            stream_trade_id: 1_000_000,
             tick,
         }
     }
@@ -139,7 +152,7 @@ impl Market {
     }
 
     /// Advances `instrument` by one trade and returns its new state.
-    pub fn step(&mut self, instrument: &Instrument) -> Option<&Quote> {
+    pub fn step(&mut self, instrument: &Instrument) -> Option<&mut Quote> {
         let r = self.next_u64();
         let q = self.quotes.get_mut(instrument)?;
         let steps = Decimal::from((r % 7) as i64 - 3);

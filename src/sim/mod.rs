@@ -237,8 +237,8 @@ async fn connection(
 }
 
 /// Builds one frame of a stream (its channel index) from an instrument's new quote at a time
-/// in ms.
-pub(crate) type BuildFrame = Box<dyn Fn(usize, &market::Quote, i64) -> Message + Send + Sync>;
+/// in ms (a trade stream takes its next id from the quote).
+pub(crate) type BuildFrame = Box<dyn Fn(usize, &mut market::Quote, i64) -> Message + Send + Sync>;
 
 /// What a subscribed connection streams.
 pub(crate) struct Feed {

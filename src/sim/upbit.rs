@@ -11,7 +11,9 @@ use crate::exchange::upbit::{market_code, parse_market_code};
 use crate::model::listing::Notice;
 use crate::model::{Exchange, Instrument};
 use rust_decimal::Decimal;
+use std::collections::HashSet;
 use std::fmt::Write as _;
+use std::sync::{Mutex, PoisonError};
 use tokio_tungstenite::tungstenite::Message;
 
 pub(super) fn route(path: &str, _query: &str) -> Option<Box<dyn Protocol>> {
@@ -155,11 +157,19 @@ impl Protocol for Quotation {
             Ok((instruments, channels, simple)) => {
                 let bithumb = self.bithumb;
                 let n = channels.len();
-                let build = Box::new(move |c: usize, q: &Quote, now: i64| {
+                // Like the venue, each request's first frame of every code and type is its
+                // current state (`SNAPSHOT`), the rest are live (`REALTIME`).
+                let snapshotted = Mutex::new(HashSet::new());
+                let build = Box::new(move |c: usize, q: &mut Quote, now: i64| {
+                    let first = snapshotted
+                        .lock()
+                        .unwrap_or_else(PoisonError::into_inner)
+                        .insert((q.instrument.clone(), c));
+                    let stream = if first { "SNAPSHOT" } else { "REALTIME" };
                     let json = match channels[c] {
-                        "trade" => trade(q, now, bithumb),
-                        "orderbook" => orderbook(q, now, simple, bithumb),
-                        _ => ticker(q, now, simple),
+                        "trade" => trade(q, now, bithumb, stream),
+                        "orderbook" => orderbook(q, now, simple, bithumb, stream),
+                        _ => ticker(q, now, simple, stream),
                     };
                     if bithumb {
                         Message::text(json)
@@ -230,8 +240,9 @@ fn change_word(change: Decimal) -> &'static str {
     }
 }
 
-/// `type: ticker`, DEFAULT or SIMPLE keys; `code` is `QUOTE-BASE`.
-pub(super) fn ticker(q: &Quote, now_ms: i64, simple: bool) -> String {
+/// `type: ticker`, DEFAULT or SIMPLE keys; `code` is `QUOTE-BASE`; `stream` is its
+/// `stream_type`.
+pub(super) fn ticker(q: &Quote, now_ms: i64, simple: bool, stream: &str) -> String {
     let code = market_code(&q.instrument);
     let (change, rate) = (q.change(), q.change_rate());
     let k = |default: &'static str, short: &'static str| if simple { short } else { default };
@@ -240,7 +251,7 @@ pub(super) fn ticker(q: &Quote, now_ms: i64, simple: bool) -> String {
         s,
         "{{\"{}\":\"ticker\",\"{}\":\"{code}\",\"{}\":{},\"{}\":{},\"{}\":{},\"{}\":{},\"{}\":{},\
          \"{}\":\"{}\",\"{}\":{},\"{}\":{},\"{}\":{},\"{}\":{},\"{}\":{},\"{}\":{},\"{}\":{},\
-         \"{}\":{},\"{}\":{now_ms},\"{}\":\"REALTIME\"}}",
+         \"{}\":{},\"{}\":{now_ms},\"{}\":\"{stream}\"}}",
         k("type", "ty"),
         k("code", "cd"),
         k("opening_price", "op"),
@@ -277,8 +288,9 @@ pub(super) fn ticker(q: &Quote, now_ms: i64, simple: bool) -> String {
     s
 }
 
-/// `type: trade` (DEFAULT keys); `id_as_string` is Bithumb v1's dialect.
-pub(super) fn trade(q: &Quote, now_ms: i64, id_as_string: bool) -> String {
+/// `type: trade` (DEFAULT keys); `id_as_string` is Bithumb v1's dialect; `stream` is its
+/// `stream_type`.
+pub(super) fn trade(q: &Quote, now_ms: i64, id_as_string: bool, stream: &str) -> String {
     let code = market_code(&q.instrument);
     let change = q.change();
     let id = if id_as_string {
@@ -290,7 +302,7 @@ pub(super) fn trade(q: &Quote, now_ms: i64, id_as_string: bool) -> String {
     format!(
         "{{\"type\":\"trade\",\"code\":\"{code}\",\"timestamp\":{now_ms},\"trade_timestamp\":{now_ms},\
          \"trade_price\":{},\"trade_volume\":{},\"ask_bid\":\"{side}\",\"prev_closing_price\":{},\
-         \"change\":\"{}\",\"change_price\":{},\"sequential_id\":{id},\"stream_type\":\"REALTIME\"}}",
+         \"change\":\"{}\",\"change_price\":{},\"sequential_id\":{id},\"stream_type\":\"{stream}\"}}",
         q.last,
         q.last_qty,
         q.prev_close,
@@ -300,8 +312,15 @@ pub(super) fn trade(q: &Quote, now_ms: i64, id_as_string: bool) -> String {
 }
 
 /// `type: orderbook` with its top level (and one level below it), DEFAULT or SIMPLE keys;
-/// `micros` writes the timestamp as Bithumb v1 does, µs in a string.
-pub(super) fn orderbook(q: &Quote, now_ms: i64, simple: bool, micros: bool) -> String {
+/// `micros` writes the timestamp as Bithumb v1 does, µs in a string; `stream` is its
+/// `stream_type`.
+pub(super) fn orderbook(
+    q: &Quote,
+    now_ms: i64,
+    simple: bool,
+    micros: bool,
+    stream: &str,
+) -> String {
     let code = market_code(&q.instrument);
     let k = |default: &'static str, short: &'static str| if simple { short } else { default };
     let time = if micros {
@@ -316,7 +335,7 @@ pub(super) fn orderbook(q: &Quote, now_ms: i64, simple: bool, micros: bool) -> S
     format!(
         "{{\"{}\":\"orderbook\",\"{}\":\"{code}\",\"{}\":{time},\"{}\":{},\"{}\":{},\"{}\":[\
          {{\"{ap}\":{},\"{bp}\":{},\"{as_}\":{},\"{bs}\":{}}},\
-         {{\"{ap}\":{},\"{bp}\":{},\"{as_}\":1,\"{bs}\":1}}],\"{}\":\"REALTIME\",\"{}\":0}}",
+         {{\"{ap}\":{},\"{bp}\":{},\"{as_}\":1,\"{bs}\":1}}],\"{}\":\"{stream}\",\"{}\":0}}",
         k("type", "ty"),
         k("code", "cd"),
         k("timestamp", "tms"),

@@ -31,7 +31,7 @@ use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 use tracing::Instrument as _;
 
-pub use super::frames::{Oversize, Received, SOCKET_FRAME_CAP, cut};
+pub use super::frames::{Oversize, Received, SOCKET_FRAME_CAP, cut, next_session};
 
 /// Bound on connecting (TCP + WebSocket handshake).
 pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
@@ -95,8 +95,8 @@ enum Ended {
     Shutdown,
     Failed(String),
     Idle,
-    /// Renewed on plan: its socket is handed over, still reading.
-    Renewal(Renewal, Box<Socket>),
+    /// Renewed on plan: its socket (and session number) is handed over, still reading.
+    Renewal(Renewal, Box<Socket>, u64),
     /// Every instrument it should carry is refused for now: it waits for the first retry.
     AllRefused,
     /// Nothing left to carry: the connection is done.
@@ -275,7 +275,7 @@ pub async fn run(mut link: Link, mut shutdown: watch::Receiver<bool>, seed: u64)
                 retired(&link.stats);
                 return;
             }
-            Ended::Renewal(why, mut ws) => {
+            Ended::Renewal(why, mut ws, old_session) => {
                 renewed = true;
                 let counter = match why {
                     Renewal::Aged => {
@@ -302,6 +302,7 @@ pub async fn run(mut link: Link, mut shutdown: watch::Receiver<bool>, seed: u64)
                     let old = Old {
                         ws: *ws,
                         connector: Arc::from(config.name.as_str()),
+                        session: old_session,
                         max_frame_bytes: config.max_frame_bytes,
                         out: link.out.clone(),
                         stats: Arc::clone(&link.stats),
@@ -533,6 +534,7 @@ async fn session(
     };
     let stats = Arc::clone(&link.stats);
     stats.connects.fetch_add(1, Ordering::Relaxed);
+    let session_id = next_session();
     // What is wanted now (after the gate and the connect), not when the session began.
     let mut wanted = Arc::clone(&link.wanted.borrow_and_update());
     if wanted.instruments.is_empty() {
@@ -656,7 +658,7 @@ async fn session(
                 if let Message::Close(frame) = &msg {
                     return Ended::Failed(format!("server closed: {frame:?}"));
                 }
-                let Some(received) = data(&name, msg, config.max_frame_bytes, &stats) else {
+                let Some(received) = data((&name, session_id), msg, config.max_frame_bytes, &stats) else {
                     // Pongs to server pings are queued by tungstenite and sent with the next
                     // read or write; nothing else to do for control frames. Checked here too:
                     // control frames back to back would keep this branch ready (it wins) and
@@ -688,7 +690,7 @@ async fn session(
                 silent_after = tokio::time::Instant::now() + idle;
                 match said {
                     None => {}
-                    Some(Said::Closing) => return Ended::Renewal(Renewal::Announced, Box::new(ws)),
+                    Some(Said::Closing) => return Ended::Renewal(Renewal::Announced, Box::new(ws), session_id),
                     Some(Said::Accepted { id }) => {
                         stats.acks.fetch_add(1, Ordering::Relaxed);
                         if let Some(request) = pending.accepted(id) {
@@ -755,12 +757,12 @@ async fn session(
                 return Ended::Idle;
             }
             () = tokio::time::sleep(until_aged), if age_limit.is_some() => {
-                return Ended::Renewal(Renewal::Aged, Box::new(ws));
+                return Ended::Renewal(Renewal::Aged, Box::new(ws), session_id);
             }
         }
         match moved {
             None | Some(Step::Go) => {}
-            Some(Step::Renew) => return Ended::Renewal(Renewal::Changed, Box::new(ws)),
+            Some(Step::Renew) => return Ended::Renewal(Renewal::Changed, Box::new(ws), session_id),
             Some(Step::Empty) => {
                 close(&mut ws).await;
                 this.all_refused = true;

@@ -70,12 +70,25 @@ pub struct Received {
     /// Set when the frame was above `max_frame_bytes`: `bytes` holds its first
     /// `max_frame_bytes`, and it becomes a `frame_too_large` dead letter.
     pub oversize: Option<Oversize>,
+    /// The WebSocket session that received it: unique in the process and greater for a later
+    /// connect of any connection ([`next_session`]), so the pipeline tells a reconnect's first
+    /// frames (and an overlapping older session's, during a make-before-break renewal) from
+    /// the rest.
+    pub session: u64,
 }
 
-/// A data message as a [`Received`] (counted, cut when above `max_frame_bytes`); `None` for
-/// control frames (pings, pongs, close), which the caller handles.
+/// A number for a new WebSocket session, taken at each successful connect: unique in the
+/// process, increasing.
+pub fn next_session() -> u64 {
+    static SESSIONS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
+    SESSIONS.fetch_add(1, Ordering::Relaxed)
+}
+
+/// A data message of `session` as a [`Received`] (counted, cut when above
+/// `max_frame_bytes`); `None` for control frames (pings, pongs, close), which the caller
+/// handles.
 pub fn data(
-    connector: &Arc<str>,
+    (connector, session): (&Arc<str>, u64),
     msg: Message,
     max_frame_bytes: usize,
     stats: &ConnectionStats,
@@ -101,6 +114,7 @@ pub fn data(
         bytes,
         received_ts_us,
         oversize,
+        session,
     })
 }
 

@@ -30,6 +30,8 @@ pub struct Old {
     pub ws: Socket,
     /// The connector's name (for [`Received::connector`]).
     pub connector: Arc<str>,
+    /// The old socket's session number ([`Received::session`]).
+    pub session: u64,
     /// Frame cut size.
     pub max_frame_bytes: usize,
     /// The pipeline's queue.
@@ -71,7 +73,7 @@ pub async fn drain(
                     tracing::debug!("the venue closed the renewed connection's old socket");
                     continue;
                 }
-                let Some(received) = data(&old.connector, msg, old.max_frame_bytes, &old.stats) else {
+                let Some(received) = data((&old.connector, old.session), msg, old.max_frame_bytes, &old.stats) else {
                     continue;
                 };
                 if overlapping {

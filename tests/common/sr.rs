@@ -78,13 +78,16 @@ pub fn v1_message(tick: &Tick, id: u32) -> Vec<u8> {
     older_message(tick, id, 1)
 }
 
-/// What a tickflow writing schema `version` (1 or 2) wrote, through apache-avro.
+/// What a tickflow writing schema `version` (1, 2 or 3) wrote, through apache-avro.
 pub fn older_message(tick: &Tick, id: u32, version: u32) -> Vec<u8> {
     let schema = apache_avro::Schema::parse_str(&avsc(version)).unwrap();
     let apache_avro::types::Value::Record(mut fields) = avro::to_value(tick).unwrap() else {
         panic!()
     };
-    let mut later = vec!["trade_side"];
+    let mut later = vec!["first_after_connect", "snapshot", "sequence_gap"];
+    if version < 3 {
+        later.push("trade_side");
+    }
     if version < 2 {
         later.extend(["stream_type", "market_state", "delisting_date"]);
     }

@@ -14,22 +14,29 @@ pub static PROFILE: Profile = Profile {
         ChannelSpec {
             name: "ticker",
             kind: EventKind::Ticker,
+            consecutive_ids: false,
         },
         ChannelSpec {
             name: "miniTicker",
             kind: EventKind::Ticker,
+            consecutive_ids: false,
         },
         ChannelSpec {
             name: "bookTicker",
             kind: EventKind::BestBidOffer,
+            consecutive_ids: false,
         },
+        // Trade and aggregate-trade ids are consecutive per symbol ("t", "a"); ticker ("L",
+        // the last trade id) and book ("u") ids only increase.
         ChannelSpec {
             name: "trade",
             kind: EventKind::Trade,
+            consecutive_ids: true,
         },
         ChannelSpec {
             name: "aggTrade",
             kind: EventKind::Trade,
+            consecutive_ids: true,
         },
     ],
     // The server pings every 20 s and the client answers; connections are cut at 24 h.

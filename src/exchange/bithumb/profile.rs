@@ -62,10 +62,12 @@ pub static LEGACY: Profile = Profile {
         ChannelSpec {
             name: "ticker",
             kind: EventKind::Ticker,
+            consecutive_ids: false,
         },
         ChannelSpec {
             name: "transaction",
             kind: EventKind::Trade,
+            consecutive_ids: false,
         },
     ],
     keepalive: QUOTATION_KEEPALIVE,

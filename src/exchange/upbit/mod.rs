@@ -14,7 +14,8 @@
 //! exponent notation (`6E-8`); they are read from the token text, never through `f64`.
 //! Deprecated fields (`is_trading_suspended`, `market_warning`, ...) are never read.
 //! `stream_type`, `market_state` and `delisting_date` are carried since schema v2, the trade
-//! side (`ask_bid`: `BID` = the taker bought) since v3.
+//! side (`ask_bid`: `BID` = the taker bought) since v3; `stream_type` `SNAPSHOT` also sets the
+//! `snapshot` quality flag (v4).
 
 pub mod listing;
 pub(crate) mod orderbook;
@@ -280,6 +281,7 @@ pub(crate) fn quotation_to_decoded(
         })
         .transpose()?;
     tick.stream_type = stream_type(f)?;
+    tick.snapshot = tick.stream_type == Some(StreamType::Snapshot);
     tick.market_state = f
         .market_state
         .map(|m| match m {
@@ -350,6 +352,7 @@ fn orderbook_to_decoded(
     tick.event_ts_us =
         Some(orderbook::book_time_us(f.timestamp)?.ok_or_else(|| Rejection::missing("timestamp"))?);
     tick.stream_type = stream_type(f)?;
+    tick.snapshot = tick.stream_type == Some(StreamType::Snapshot);
     validate(&tick, &config.validation)?;
     Ok(Decoded::Tick(tick))
 }

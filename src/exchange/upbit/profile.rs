@@ -11,14 +11,17 @@ pub(crate) const QUOTATION_CHANNELS: [ChannelSpec; 3] = [
     ChannelSpec {
         name: "ticker",
         kind: EventKind::Ticker,
+        consecutive_ids: false,
     },
     ChannelSpec {
         name: "trade",
         kind: EventKind::Trade,
+        consecutive_ids: false,
     },
     ChannelSpec {
         name: "orderbook",
         kind: EventKind::BestBidOffer,
+        consecutive_ids: false,
     },
 ];
 
