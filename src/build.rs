@@ -1,5 +1,5 @@
-//! Generates the Protobuf types from the current schemas, `schemas/proto/tick.v4.proto` and
-//! `schemas/proto/instrument.v1.proto`, with protox (pure Rust), so no system `protoc` is
+//! Generates the Protobuf types from the current schemas, `schemas/proto/tick.v4.proto`,
+//! `schemas/proto/instrument.v1.proto` and `schemas/proto/status.v1.proto`, with protox (pure Rust), so no system `protoc` is
 //! needed.
 //!
 //! The schema declares every optional field as an explicit one-field `oneof _<field>` (wire- and
@@ -8,9 +8,10 @@
 //! plain `Option<T>` instead of a one-variant enum.
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     commit();
-    const CURRENT: [&str; 2] = [
+    const CURRENT: [&str; 3] = [
         "schemas/proto/tick.v4.proto",
         "schemas/proto/instrument.v1.proto",
+        "schemas/proto/status.v1.proto",
     ];
     for file in CURRENT {
         println!("cargo:rerun-if-changed={file}");

@@ -5,9 +5,11 @@
 
 pub mod avro;
 pub mod avro_resolved;
+pub mod avro_value;
 pub mod confluent;
 pub mod instrument;
 pub mod proto;
+pub mod status;
 
 use crate::model::Tick;
 

@@ -6,6 +6,9 @@
 use super::{InstrumentRecord, NOTICES, STATUSES, State, notice_symbol, status_symbol};
 use crate::codec::CodecError;
 use crate::codec::avro::{decimal_from_bytes, twos_complement};
+use crate::codec::avro_value::{
+    enum_symbol, invalid, micros, optional, string, symbol, unwrap_union,
+};
 use crate::model::validate::wire_unscaled;
 use crate::model::{Exchange, Instrument};
 use apache_avro::Schema;
@@ -28,13 +31,6 @@ pub fn schema() -> Result<&'static Schema, CodecError> {
         .map_err(|e| invalid("schema", e.clone()))
 }
 
-fn invalid(field: &'static str, detail: impl Into<String>) -> CodecError {
-    CodecError::Invalid {
-        field,
-        detail: detail.into(),
-    }
-}
-
 fn decimal(field: &'static str, d: Decimal) -> Result<Value, CodecError> {
     let unscaled = wire_unscaled(d).ok_or_else(|| CodecError::Unrepresentable {
         field,
@@ -43,18 +39,6 @@ fn decimal(field: &'static str, d: Decimal) -> Result<Value, CodecError> {
     let mut buf = [0u8; 16];
     let bytes = twos_complement(unscaled, &mut buf).to_vec();
     Ok(Value::Decimal(apache_avro::Decimal::from(bytes)))
-}
-
-fn optional(v: Option<Value>) -> Value {
-    match v {
-        None => Value::Union(0, Box::new(Value::Null)),
-        Some(v) => Value::Union(1, Box::new(v)),
-    }
-}
-
-fn symbol(index: usize, name: String) -> Value {
-    // Index 0 is the default UNKNOWN.
-    Value::Enum(u32::try_from(index + 1).unwrap_or(0), name)
 }
 
 /// The record as apache-avro's generic value.
@@ -143,47 +127,6 @@ pub fn decode(body: &[u8]) -> Result<InstrumentRecord, CodecError> {
 /// [`crate::schemas::avro::can_read`]), matching fields by name.
 pub fn decode_with(writer: &Schema, body: &[u8]) -> Result<InstrumentRecord, CodecError> {
     from_value(crate::codec::avro_resolved::read_whole(writer, body)?)
-}
-
-/// The symbol of an enum value (through a union branch).
-fn enum_symbol(v: &Value) -> Option<&str> {
-    match v {
-        Value::Enum(_, s) => Some(s),
-        Value::Union(_, inner) => enum_symbol(inner),
-        _ => None,
-    }
-}
-
-fn unwrap_union(v: Value) -> Value {
-    match v {
-        Value::Union(_, inner) => unwrap_union(*inner),
-        other => other,
-    }
-}
-
-fn string(fields: &mut HashMap<String, Value>, field: &'static str) -> Result<String, CodecError> {
-    match fields.remove(field).map(unwrap_union) {
-        Some(Value::String(s)) => Ok(s),
-        Some(other) => Err(invalid(
-            field,
-            format!("expected a string, found {other:?}"),
-        )),
-        None => Err(invalid(field, "missing")),
-    }
-}
-
-fn micros(fields: &mut HashMap<String, Value>, field: &'static str) -> Result<i64, CodecError> {
-    match fields.remove(field).map(unwrap_union) {
-        Some(Value::TimestampMicros(n) | Value::Long(n)) => Ok(n),
-        Some(Value::TimestampMillis(n)) => n
-            .checked_mul(1000)
-            .ok_or_else(|| invalid(field, format!("{n} ms is out of range"))),
-        Some(other) => Err(invalid(
-            field,
-            format!("expected a timestamp, found {other:?}"),
-        )),
-        None => Err(invalid(field, "missing")),
-    }
 }
 
 fn opt_decimal(
