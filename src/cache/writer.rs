@@ -5,7 +5,8 @@
 
 use super::Store;
 use super::batch::Letter;
-use super::consume::{CacheConsumer, Job, Shared};
+use super::group::CacheConsumer;
+use super::handoff::{Handoff, Job};
 use super::stats::CacheStats;
 use super::store::Applied;
 use crate::kafka::{TickProducer, Ticket, dlq::rfc3339_micros};
@@ -89,7 +90,7 @@ pub(super) async fn writer(
     mut jobs: mpsc::Receiver<Job>,
     target: RedisTarget,
     consumer: Arc<CacheConsumer>,
-    shared: Arc<Shared>,
+    shared: Arc<Handoff>,
     dlq: DlqSink,
     mut shutdown: watch::Receiver<bool>,
 ) {
@@ -172,7 +173,7 @@ fn store_prefix(store: &Store) -> String {
 async fn deliver(
     dlq: &DlqSink,
     mut letters: Vec<Letter>,
-    shared: &Shared,
+    shared: &Handoff,
     shutdown: &mut watch::Receiver<bool>,
 ) -> bool {
     let stats = &shared.stats;
