@@ -24,6 +24,7 @@ use super::writer::{DlqSink, RedisTarget, writer};
 use crate::config::AppConfig;
 use crate::kafka::{TickProducer, dlq::rfc3339_micros, producer_properties};
 use crate::model::time::now_us;
+use crate::registry::DecodeFailure;
 use crate::registry::resolver::Resolver;
 use rdkafka::consumer::Consumer;
 use rdkafka::message::{BorrowedMessage, Message};
@@ -105,7 +106,7 @@ impl Poller {
         let payload = m.payload().unwrap_or_default();
         let decoded = self.resolver.decode(payload);
         let letter = match &decoded {
-            Err(e) => Some(self.dead_letter(m, payload, e.reason, &e.error)),
+            Err(e) => Some(self.dead_letter(m, payload, e)),
             Ok(_) => None,
         };
         let mut gathering = self.shared.gathering();
@@ -129,10 +130,10 @@ impl Poller {
         &self,
         m: &BorrowedMessage<'_>,
         payload: &[u8],
-        reason: &'static str,
-        error: &str,
+        failure: &DecodeFailure,
     ) -> Letter {
         let stats = &self.shared.stats;
+        let reason = failure.reason.code();
         let so_far = stats.poison.fetch_add(1, Ordering::Relaxed) + 1;
         if let Some(more) = stats.poison_log.admit(reason) {
             tracing::warn!(
@@ -140,17 +141,18 @@ impl Poller {
                 offset = m.offset(),
                 so_far,
                 reason,
-                "message not decoded, sent to the DLQ: {error}{more}"
+                "message not decoded, sent to the DLQ: {}{more}",
+                failure.error
             );
         }
-        self.shared.stats.count_poison_reason(reason);
+        stats.count_poison_reason(failure.reason);
         Letter {
             key: m.key().unwrap_or_default().to_vec(),
             payload: payload.to_vec(),
             headers: vec![
                 ("stage", "decode".to_owned()),
                 ("reason", reason.to_owned()),
-                ("error", error.to_owned()),
+                ("error", failure.error.clone()),
                 ("received_at", rfc3339_micros(now_us())),
                 ("source_topic", m.topic().to_owned()),
                 ("source_partition", m.partition().to_string()),

@@ -287,7 +287,7 @@ impl Reader {
                             Err(e) => {
                                 r.undecodable.fetch_add(1, Ordering::Relaxed);
                                 self.note(
-                                    e.reason,
+                                    e.reason.code(),
                                     &format!(
                                         "record at partition {} offset {} skipped ({}): {}",
                                         m.partition(),
