@@ -22,7 +22,8 @@ use super::handoff::Handoff;
 pub use super::stats::CacheStats;
 use super::writer::{DlqSink, RedisTarget, writer};
 use crate::config::AppConfig;
-use crate::kafka::{TickProducer, dlq::rfc3339_micros, producer_properties};
+use crate::kafka::contract::{self, Origin, Source};
+use crate::kafka::{DeadLetter, TickProducer, producer_properties};
 use crate::model::time::now_us;
 use crate::registry::DecodeFailure;
 use crate::registry::resolver::Resolver;
@@ -113,7 +114,7 @@ impl Poller {
         gathering.cover(m.topic(), m.partition(), m.offset());
         match decoded {
             Ok((_, mut tick)) => {
-                tick.simulated = is_simulated(m);
+                tick.simulated = contract::is_simulated(m);
                 let from = SourceRef {
                     partition: m.partition(),
                     offset: m.offset(),
@@ -146,30 +147,21 @@ impl Poller {
             );
         }
         stats.count_poison_reason(failure.reason);
+        let source = Source {
+            topic: m.topic(),
+            partition: m.partition(),
+            offset: m.offset(),
+        };
         Letter {
             key: m.key().unwrap_or_default().to_vec(),
             payload: payload.to_vec(),
-            headers: vec![
-                ("stage", "decode".to_owned()),
-                ("reason", reason.to_owned()),
-                ("error", failure.error.clone()),
-                ("received_at", rfc3339_micros(now_us())),
-                ("source_topic", m.topic().to_owned()),
-                ("source_partition", m.partition().to_string()),
-                ("source_offset", m.offset().to_string()),
-            ],
+            headers: contract::dead_letter_headers(
+                &DeadLetter::undecodable(failure),
+                &Origin::Undecodable(source),
+                now_us(),
+            ),
         }
     }
-}
-
-/// The message carries the `simulated: true` header (synthetic data).
-pub(super) fn is_simulated(m: &BorrowedMessage<'_>) -> bool {
-    use rdkafka::message::Headers;
-    let (key, value) = crate::kafka::producer::SIMULATED_HEADER;
-    m.headers().is_some_and(|h| {
-        h.iter()
-            .any(|x| x.key == key && x.value == Some(value.as_bytes()))
-    })
 }
 
 /// A started cache consumer.

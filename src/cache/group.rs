@@ -1,14 +1,15 @@
 //! The cache's member of the consumer group: its librdkafka context (consumer lag from the
 //! statistics, errors and failed commits counted, everything gathered written and committed
-//! before partitions are revoked), how it is built and its synchronous commit.
+//! before partitions are revoked), how it is built ([`crate::kafka::contract`] states its
+//! settings) and its synchronous commit.
 
 use super::handoff::Handoff;
 use crate::config::AppConfig;
+use rdkafka::TopicPartitionList;
 use rdkafka::client::ClientContext;
 use rdkafka::config::RDKafkaLogLevel;
 use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer, ConsumerContext, Rebalance};
 use rdkafka::error::{KafkaError, KafkaResult, RDKafkaErrorCode};
-use rdkafka::{ClientConfig, TopicPartitionList};
 use std::collections::BTreeMap;
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, PoisonError};
@@ -147,43 +148,22 @@ pub(super) fn commit(consumer: &BaseConsumer<CacheContext>, when: &str) {
 
 pub(super) type CacheConsumer = BaseConsumer<CacheContext>;
 
-/// Builds the consumer: group, manual offset store, auto commit of stored offsets.
+/// Builds the consumer ([`crate::kafka::contract::cache_consumer_config`]: group, manual
+/// offset store, auto commit of stored offsets).
 pub(super) fn consumer(app: &AppConfig, shared: Arc<Handoff>) -> KafkaResult<CacheConsumer> {
-    let mut config = ClientConfig::new();
-    // Kafka's default of 500 ms lets a broker hold each fetch that long (tansu 0.6.0 does, even
-    // with data waiting); a price cache wants fresh data. Overridable in [kafka].
-    config.set("fetch.wait.max.ms", "10");
-    // librdkafka stops fetching for fetch.queue.backoff.ms (default 1 s) whenever its local
-    // queue is above queued.min.messages, which a catching-up consumer hits all the time: the
-    // 1 s pauses cut consumption to a third here (librdkafka #2879). Overridable in [kafka].
-    config.set("fetch.queue.backoff.ms", "10");
-    // Consumer lag per partition for /metrics comes from librdkafka's statistics.
-    config.set("statistics.interval.ms", "5000");
-    for (k, v) in &crate::kafka::producer_properties(&app.kafka) {
-        if !crate::kafka::admin::is_producer_only(k) && k != "client.id" {
-            config.set(k, v);
-        }
-    }
+    let properties = crate::kafka::producer_properties(&app.kafka);
     // `[kafka] client.id` names gather's clients and the cache's dead-letter producer; this
     // consumer is always tickflow-cache, said once. group.id and the fixed properties are
-    // refused in `[kafka]` at load (config::kafka), so nothing below replaces a setting unsaid.
+    // refused in `[kafka]` at load (config::kafka), so nothing replaces a setting unsaid.
     if let Some(id) = app.kafka.get("client.id") {
         tracing::info!(
-            "[kafka] client.id={id} names the cache's dead-letter producer and admin client; its consumer is tickflow-cache"
+            "[kafka] client.id={id} names the cache's dead-letter producer and admin client; its consumer is {}",
+            crate::kafka::contract::CACHE_CLIENT_ID
         );
     }
-    config
-        .set("client.id", "tickflow-cache")
-        .set("group.id", &app.cache.group_id);
-    // Offsets are stored by tickflow after Redis acknowledged the batch, never before.
-    for (key, value, _) in crate::config::kafka::CACHE_CONSUMER_FIXED {
-        config.set(key, value);
-    }
+    let config = crate::kafka::contract::cache_consumer_config(&properties, &app.cache.group_id);
     // `debug` (e.g. TICKFLOW_KAFKA__DEBUG=consumer,fetch) turns on librdkafka's own log.
     let verbose = app.kafka.contains_key("debug");
-    if verbose {
-        config.set_log_level(RDKafkaLogLevel::Debug);
-    }
     let bootstrap = app
         .kafka
         .get("bootstrap.servers")

@@ -1,5 +1,6 @@
 //! Counters and metrics of `tickflow cache`.
 
+use crate::kafka::dlq::{CACHE_STAGE, DECODE_STAGE};
 use crate::metrics::{Exposition, Histogram};
 use crate::registry::DecodeReason;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -289,7 +290,7 @@ impl CacheStats {
         for (reason, v) in DecodeReason::ALL.iter().zip(&self.poison_by_reason) {
             family.sample(
                 name,
-                &[("stage", "decode"), ("reason", reason.code())],
+                &[("stage", DECODE_STAGE), ("reason", reason.code())],
                 g(v),
             );
         }
@@ -297,7 +298,7 @@ impl CacheStats {
             .iter()
             .zip(&self.refused_by_reason)
         {
-            family.sample(name, &[("stage", "cache"), ("reason", reason)], g(v));
+            family.sample(name, &[("stage", CACHE_STAGE), ("reason", reason)], g(v));
         }
         let d = &self.dlq;
         let dlq: [(&str, &str, &str, u64); 6] = [
