@@ -1,6 +1,8 @@
 //! Counters and metrics of `tickflow cache`.
 
+use crate::kafka::dlq::{CACHE_STAGE, DECODE_STAGE};
 use crate::metrics::{Exposition, Histogram};
+use crate::registry::DecodeReason;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 /// Counters of the cache consumer.
@@ -12,8 +14,8 @@ pub struct CacheStats {
     pub acknowledged: AtomicU64,
     /// Messages that could not be decoded (sent to the DLQ).
     pub poison: AtomicU64,
-    /// The same by DLQ reason, in the order of [`POISON_REASONS`].
-    pub poison_by_reason: [AtomicU64; POISON_REASONS.len()],
+    /// The same by DLQ reason, in the order of [`DecodeReason::ALL`].
+    pub poison_by_reason: [AtomicU64; DecodeReason::ALL.len()],
     /// Ticks dropped by coalescing (a newer one of the same key was in the batch).
     pub coalesced: AtomicU64,
     /// Updates applied in Redis.
@@ -84,14 +86,6 @@ pub struct CacheStats {
     /// out of the index).
     pub delisted_ticks: AtomicU64,
 }
-
-/// The DLQ reasons of the cache (`stage=decode`).
-pub const POISON_REASONS: [&str; 4] = [
-    "undecodable",
-    "unknown_schema_id",
-    "incompatible_schema",
-    "schema_unavailable",
-];
 
 impl CacheStats {
     /// Counts one failure in `counter`; when a line is due for `kind` (the first, then one per
@@ -165,9 +159,9 @@ impl CacheStats {
         );
     }
 
-    /// Counts a dead letter under its reason.
-    pub fn count_poison_reason(&self, reason: &str) {
-        if let Some(i) = POISON_REASONS.iter().position(|r| *r == reason) {
+    /// Counts an undecodable message under its reason.
+    pub fn count_poison_reason(&self, reason: DecodeReason) {
+        if let Some(i) = DecodeReason::ALL.iter().position(|r| *r == reason) {
             self.poison_by_reason[i].fetch_add(1, Ordering::Relaxed);
         }
     }
@@ -293,14 +287,18 @@ impl CacheStats {
             "counter",
             "dead letters by stage (decode: the message; cache: Redis refused its key) and reason",
         );
-        for (reason, v) in POISON_REASONS.iter().zip(&self.poison_by_reason) {
-            family.sample(name, &[("stage", "decode"), ("reason", reason)], g(v));
+        for (reason, v) in DecodeReason::ALL.iter().zip(&self.poison_by_reason) {
+            family.sample(
+                name,
+                &[("stage", DECODE_STAGE), ("reason", reason.code())],
+                g(v),
+            );
         }
         for (reason, v) in super::store::KEY_REFUSALS
             .iter()
             .zip(&self.refused_by_reason)
         {
-            family.sample(name, &[("stage", "cache"), ("reason", reason)], g(v));
+            family.sample(name, &[("stage", CACHE_STAGE), ("reason", reason)], g(v));
         }
         let d = &self.dlq;
         let dlq: [(&str, &str, &str, u64); 6] = [

@@ -5,10 +5,12 @@
 
 use super::Store;
 use super::batch::Letter;
-use super::consume::{CacheConsumer, Job, Shared};
+use super::group::CacheConsumer;
+use super::handoff::{Handoff, Job};
 use super::stats::CacheStats;
 use super::store::Applied;
-use crate::kafka::{TickProducer, Ticket, dlq::rfc3339_micros};
+use crate::kafka::contract::{self, Origin, Source};
+use crate::kafka::{DeadLetter, TickProducer, Ticket};
 use crate::model::time::now_us;
 use rdkafka::consumer::Consumer;
 use rdkafka::{Offset, TopicPartitionList};
@@ -89,7 +91,7 @@ pub(super) async fn writer(
     mut jobs: mpsc::Receiver<Job>,
     target: RedisTarget,
     consumer: Arc<CacheConsumer>,
-    shared: Arc<Shared>,
+    shared: Arc<Handoff>,
     dlq: DlqSink,
     mut shutdown: watch::Receiver<bool>,
 ) {
@@ -122,19 +124,19 @@ pub(super) async fn writer(
                     refused.error
                 );
             }
+            let from = Source {
+                topic: &dlq.source_topic,
+                partition: source.partition,
+                offset: source.offset,
+            };
             letters.push(Letter {
                 key: source.key.to_vec(),
                 payload: source.payload.to_vec(),
-                headers: vec![
-                    ("stage", "cache".to_owned()),
-                    ("reason", refused.reason.to_owned()),
-                    ("error", refused.error.clone()),
-                    ("received_at", rfc3339_micros(now_us())),
-                    ("exchange", tick.exchange.as_str().to_owned()),
-                    ("source_topic", dlq.source_topic.clone()),
-                    ("source_partition", source.partition.to_string()),
-                    ("source_offset", source.offset.to_string()),
-                ],
+                headers: contract::dead_letter_headers(
+                    &DeadLetter::refused(refused.reason, &refused.error),
+                    &Origin::Refused(tick.exchange, from),
+                    now_us(),
+                ),
             });
         }
         if !letters.is_empty() && !deliver(&dlq, letters, &shared, &mut shutdown).await {
@@ -172,7 +174,7 @@ fn store_prefix(store: &Store) -> String {
 async fn deliver(
     dlq: &DlqSink,
     mut letters: Vec<Letter>,
-    shared: &Shared,
+    shared: &Handoff,
     shutdown: &mut watch::Receiver<bool>,
 ) -> bool {
     let stats = &shared.stats;

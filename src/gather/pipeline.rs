@@ -7,6 +7,7 @@ use super::flags::Tracker;
 use crate::codec::Encoder;
 use crate::config::ConnectorConfig;
 use crate::exchange::{Adapter, Decoded, Frame, FrameType};
+use crate::kafka::contract::{Origin, dead_letter_headers};
 use crate::kafka::{DeadLetter, TickProducer};
 use crate::model::{Exchange, Flag, PerExchange};
 use crate::ws::Received;
@@ -228,22 +229,14 @@ pub fn run(
                 letter.error
             );
         }
-        let mut headers = letter
-            .headers(
-                route.exchange,
-                &route.connector,
-                frame.frame_type,
-                frame.received_ts_us,
-            )
-            .to_vec();
-        if sink.simulated {
-            let (k, v) = crate::kafka::producer::SIMULATED_HEADER;
-            headers.push((k, v.to_owned()));
-        }
-        if let Some(o) = &frame.oversize {
-            headers.push(("original_size", o.size.to_string()));
-            headers.push(("sha256", o.sha256.clone()));
-        }
+        let origin = Origin::Frame {
+            exchange: route.exchange,
+            connector: &route.connector,
+            frame_type: frame.frame_type,
+            simulated: sink.simulated,
+            cut: frame.oversize.as_ref().map(|o| (o.size, o.sha256.as_str())),
+        };
+        let headers = dead_letter_headers(&letter, &origin, frame.received_ts_us);
         let sent = producer.send_dead_letter(
             &sink.dlq_topic,
             &frame.bytes,

@@ -1,7 +1,6 @@
 //! Topic creation at start. Brokers should not auto-create topics (tansu cannot, and in
 //! production auto-creation hides typos), so the gatherer creates what is missing.
 
-use rdkafka::ClientConfig;
 use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
 use rdkafka::client::DefaultClientContext;
 use rdkafka::types::RDKafkaErrorCode;
@@ -31,13 +30,7 @@ pub async fn ensure_topics_with<'c>(
     replication_factor: i32,
     settings: impl Fn(&str) -> &'c [(&'c str, &'c str)],
 ) -> anyhow::Result<Vec<String>> {
-    let mut config = ClientConfig::new();
-    for (k, v) in properties {
-        // Producer-only properties make the admin client complain; it needs the connection ones.
-        if !is_producer_only(k) {
-            config.set(k, v);
-        }
-    }
+    let config = super::contract::admin_config(properties);
     let bootstrap = properties
         .get("bootstrap.servers")
         .map_or("(no bootstrap.servers)", String::as_str);
@@ -125,61 +118,11 @@ pub async fn ensure_configured(
         topics,
         app.topics.partitions,
         app.topics.replication_factor,
-        |t| super::contract::creation_config(app, t),
+        |t| super::contract::creation_config(&app.topics.instruments, t),
     )
     .await?;
     if !created.is_empty() {
         tracing::info!("created topics {}", created.join(", "));
     }
     Ok(())
-}
-
-/// A consumer that reads a whole topic by assignment (never subscribes, commits nothing;
-/// `group_id` is only librdkafka's requirement), with the connection settings of
-/// `properties`: the reference readers of gather and the cache.
-pub fn whole_topic_reader(
-    properties: &std::collections::BTreeMap<String, String>,
-    client_id: &str,
-    group_id: &str,
-) -> rdkafka::error::KafkaResult<rdkafka::consumer::BaseConsumer> {
-    let mut config = rdkafka::ClientConfig::new();
-    for (k, v) in properties {
-        if !is_producer_only(k) && k != "client.id" {
-            config.set(k, v);
-        }
-    }
-    config
-        .set("client.id", client_id)
-        .set("group.id", group_id)
-        .set("enable.auto.commit", "false")
-        .set("enable.auto.offset.store", "false")
-        .set("enable.partition.eof", "true")
-        .set("fetch.wait.max.ms", "100");
-    config.create()
-}
-
-/// Properties only a producer understands (left out of admin and consumer clients).
-pub fn is_producer_only(key: &str) -> bool {
-    matches!(
-        key,
-        "enable.idempotence"
-            | "acks"
-            | "request.required.acks"
-            | "compression.type"
-            | "compression.codec"
-            | "linger.ms"
-            | "queue.buffering.max.ms"
-            | "queue.buffering.max.messages"
-            | "queue.buffering.max.kbytes"
-            | "batch.num.messages"
-            | "batch.size"
-            | "partitioner"
-            | "message.timeout.ms"
-            | "delivery.timeout.ms"
-            | "retries"
-            | "message.send.max.retries"
-            | "retry.backoff.ms"
-            | "max.in.flight.requests.per.connection"
-            | "max.in.flight"
-    )
 }

@@ -1,23 +1,23 @@
-//! The dead-letter record: a frame the gatherer could not turn into a tick, kept byte for byte
-//! with headers saying why (topic `ticks.dlq.v1`).
-//!
-//! Headers (all UTF-8): `exchange` (`UPBIT`), `connector` (`upbit`), `stage` (`parse`,
-//! `normalize`, `validate`, `exchange`, `route`, `encode`), `reason` (a stable code, e.g.
-//! `malformed_json`), `error` (human-readable detail), `received_at` (RFC 3339 UTC with µs),
-//! `frame_type` (`text` or `binary`). The key is the exchange name, so one exchange's dead
-//! letters stay in order.
+//! Why a message is a dead letter: the `stage` and `reason` of every cause (a frame the
+//! gatherer could not turn into a tick; a message the cache could not decode; a tick Redis
+//! refused for its key alone), and how header values are written. The headers themselves are
+//! built in one place, [`super::contract::dead_letter_headers`].
 
 use crate::codec::CodecError;
-use crate::exchange::FrameType;
+use crate::model::Rejection;
 use crate::model::time::CivilTime;
-use crate::model::{Exchange, Rejection};
+use crate::registry::DecodeFailure;
 
 /// Stage and reason of a well-formed message of a type tickflow does not normalize.
 pub const UNSUPPORTED: (&str, &str) = ("route", "unsupported_message");
 /// Stage and reason of a tick that cannot be encoded exactly.
 pub const UNENCODABLE: (&str, &str) = ("encode", "unrepresentable_value");
+/// Stage of a message the cache could not decode (reasons: [`crate::registry::DecodeReason`]).
+pub const DECODE_STAGE: &str = "decode";
+/// Stage of a tick Redis refused for its key alone (reasons: `cache::store::KEY_REFUSALS`).
+pub const CACHE_STAGE: &str = "cache";
 
-/// Why a frame is a dead letter.
+/// Why a message is a dead letter: the `stage` and `reason` headers, and the `error` text.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DeadLetter {
     /// Pipeline stage that refused it.
@@ -56,31 +56,22 @@ impl DeadLetter {
         }
     }
 
-    /// The headers, in a fixed order.
-    pub fn headers(
-        &self,
-        exchange: Exchange,
-        connector: &str,
-        frame_type: FrameType,
-        received_ts_us: i64,
-    ) -> [(&'static str, String); 7] {
-        [
-            ("exchange", exchange.as_str().to_owned()),
-            ("connector", connector.to_owned()),
-            ("stage", self.stage.to_owned()),
-            ("reason", self.reason.to_owned()),
-            // Capped: a dead letter's headers must fit beside its frame.
-            ("error", cap_text(&self.error, MAX_ERROR_TEXT)),
-            ("received_at", rfc3339_micros(received_ts_us)),
-            (
-                "frame_type",
-                match frame_type {
-                    FrameType::Text => "text",
-                    FrameType::Binary => "binary",
-                }
-                .to_owned(),
-            ),
-        ]
+    /// For a message the cache could not decode.
+    pub fn undecodable(failure: &DecodeFailure) -> Self {
+        Self {
+            stage: DECODE_STAGE,
+            reason: failure.reason.code(),
+            error: failure.error.clone(),
+        }
+    }
+
+    /// For a tick Redis refused for its key alone, with the refusal's `reason` code.
+    pub fn refused(reason: &'static str, error: &str) -> Self {
+        Self {
+            stage: CACHE_STAGE,
+            reason,
+            error: error.to_owned(),
+        }
     }
 }
 
@@ -112,22 +103,28 @@ pub fn rfc3339_micros(ts_us: i64) -> String {
 mod tests {
     use super::*;
     use crate::model::Reason;
+    use crate::registry::DecodeReason;
 
     #[test]
-    fn headers_name_everything() {
+    fn every_cause_names_its_stage_and_reason() {
         let r = Rejection::new(Reason::MalformedJson, "unexpected end at byte 12");
-        let h = DeadLetter::rejected(&r).headers(
-            Exchange::Upbit,
-            "upbit",
-            FrameType::Binary,
-            1_763_769_600_123_456,
+        let letter = DeadLetter::rejected(&r);
+        assert_eq!(
+            (letter.stage, letter.reason, letter.error.as_str()),
+            ("parse", "malformed_json", "unexpected end at byte 12")
         );
-        let get = |k: &str| h.iter().find(|(n, _)| *n == k).map(|(_, v)| v.as_str());
-        assert_eq!(get("exchange"), Some("UPBIT"));
-        assert_eq!(get("stage"), Some("parse"));
-        assert_eq!(get("reason"), Some("malformed_json"));
-        assert_eq!(get("error"), Some("unexpected end at byte 12"));
-        assert_eq!(get("received_at"), Some("2025-11-22T00:00:00.123456Z"));
-        assert_eq!(get("frame_type"), Some("binary"));
+        let failure = DecodeFailure::new(DecodeReason::UnknownSchemaId, "schema id 9");
+        let letter = DeadLetter::undecodable(&failure);
+        assert_eq!(
+            (letter.stage, letter.reason),
+            ("decode", "unknown_schema_id")
+        );
+        let letter = DeadLetter::refused("redis_wrong_type", "WRONGTYPE");
+        assert_eq!((letter.stage, letter.reason), ("cache", "redis_wrong_type"));
+        assert_eq!(
+            rfc3339_micros(1_763_769_600_123_456),
+            "2025-11-22T00:00:00.123456Z"
+        );
+        assert_eq!(cap_text("abcdef", 5), "ab...");
     }
 }

@@ -1,6 +1,7 @@
-//! Kafka side of the gatherer: the contract's topics and keys ([`contract`]), the producer with
-//! tickflow's fixed settings and delivery accounting ([`producer`]), the DLQ record ([`dlq`]),
-//! and topic creation ([`admin`]).
+//! Kafka: the contract ([`contract`]: topics, keys, header names, the dead-letter header
+//! builder, fixed settings and each client role's configuration), the producer with its
+//! delivery accounting ([`producer`]), why a message is a dead letter ([`dlq`]), and topic
+//! creation ([`admin`]).
 
 pub mod admin;
 pub mod contract;
@@ -8,8 +9,9 @@ pub mod dlq;
 pub mod producer;
 
 pub use admin::ensure_topics;
+pub use contract::producer_properties;
 pub use dlq::DeadLetter;
-pub use producer::{Lost, ProduceError, ProducerStats, TickProducer, Ticket, producer_properties};
+pub use producer::{Lost, ProduceError, ProducerStats, TickProducer, Ticket};
 
 /// Forwards a librdkafka log line to tracing: every line when `verbose` (the `debug` property is
 /// set), otherwise only severe ones (errors arrive through the contexts' `error` with context).

@@ -1,11 +1,12 @@
-//! The producer: librdkafka (bundled build) with the contract's settings, delivery reports
+//! The producer: librdkafka (bundled build) with the contract's settings
+//! ([`super::contract::producer_config`]), delivery reports
 //! counted per exchange, receive→ack latency recorded, and bounded backpressure when
 //! librdkafka's queue is full.
 
+use super::contract;
 use crate::metrics::Histogram;
 use crate::model::time::now_us;
 use crate::model::{Exchange, PerExchange};
-use rdkafka::ClientConfig;
 use rdkafka::client::ClientContext;
 use rdkafka::config::RDKafkaLogLevel;
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
@@ -17,29 +18,6 @@ use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
-
-/// tickflow's producer defaults; `tickflow.toml` `[kafka]` may override all but the fixed
-/// two (idempotence and `acks=all`, which the contract requires).
-pub const DEFAULTS: [(&str, &str); 7] = [
-    ("enable.idempotence", "true"),
-    ("acks", "all"),
-    ("compression.type", "lz4"),
-    ("linger.ms", "5"),
-    // Java-compatible key hashing, so every client partitions keys alike.
-    ("partitioner", "murmur2_random"),
-    ("client.id", "tickflow-gather"),
-    ("bootstrap.servers", "127.0.0.1:9092"),
-];
-
-/// Defaults overlaid with the configured properties.
-pub fn producer_properties(configured: &BTreeMap<String, String>) -> BTreeMap<String, String> {
-    let mut all: BTreeMap<String, String> = DEFAULTS
-        .iter()
-        .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
-        .collect();
-    all.extend(configured.iter().map(|(k, v)| (k.clone(), v.clone())));
-    all
-}
 
 /// Delivery accounting, shared with metrics and progress.
 #[derive(Debug, Default)]
@@ -339,12 +317,10 @@ pub struct TickProducer {
     producer: ThreadedProducer<Context>,
     stats: Arc<ProducerStats>,
     max_block: Duration,
-    /// Headers every tick carries (`simulated: true` for synthetic feeds).
+    /// Headers every tick and instrument record carries (`simulated: true` for synthetic
+    /// feeds).
     tick_headers: Option<OwnedHeaders>,
 }
-
-/// The header that marks synthetic data (ticks and dead letters from `tickflow simulate`).
-pub const SIMULATED_HEADER: (&str, &str) = ("simulated", "true");
 
 impl std::fmt::Debug for TickProducer {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -355,22 +331,16 @@ impl std::fmt::Debug for TickProducer {
 }
 
 impl TickProducer {
-    /// Creates the producer from the full property set (see [`producer_properties`]).
+    /// Creates the producer from the full property set (see
+    /// [`super::contract::producer_properties`]).
     pub fn new(
         properties: &BTreeMap<String, String>,
         max_block: Duration,
         stats: Arc<ProducerStats>,
     ) -> Result<Self, KafkaError> {
-        let mut config = ClientConfig::new();
-        for (k, v) in properties {
-            config.set(k, v);
-        }
         // `debug` (e.g. TICKFLOW_KAFKA__DEBUG=broker,eos,msg) turns on librdkafka's own log.
         let verbose = properties.contains_key("debug");
-        if verbose {
-            config.set_log_level(RDKafkaLogLevel::Debug);
-        }
-        let producer = config.create_with_context(Context {
+        let producer = contract::producer_config(properties).create_with_context(Context {
             stats: Arc::clone(&stats),
             verbose,
             bootstrap: properties
@@ -386,11 +356,13 @@ impl TickProducer {
         })
     }
 
-    /// Every tick from now on carries [`SIMULATED_HEADER`].
+    /// Every tick and instrument record from now on carries
+    /// [`contract::SIMULATED_HEADER`].
     pub fn mark_simulated(&mut self) {
+        let (key, value) = contract::SIMULATED_HEADER;
         self.tick_headers = Some(OwnedHeaders::new().insert(Header {
-            key: SIMULATED_HEADER.0,
-            value: Some(SIMULATED_HEADER.1),
+            key,
+            value: Some(value),
         }));
     }
 
@@ -470,7 +442,8 @@ impl TickProducer {
         Ok(())
     }
 
-    /// Sends a dead letter: the raw frame with the given headers, keyed by exchange.
+    /// Sends a frame's dead letter: the raw frame with the given headers
+    /// ([`contract::dead_letter_headers`]), keyed by exchange ([`contract::dead_letter_key`]).
     pub fn send_dead_letter(
         &self,
         topic: &str,
@@ -479,10 +452,9 @@ impl TickProducer {
         exchange: Exchange,
         received_ts_us: i64,
     ) -> Result<(), ProduceError> {
-        let key = exchange.as_str().as_bytes();
         self.send_letter(
             topic,
-            key,
+            contract::dead_letter_key(exchange),
             raw,
             headers,
             Some(exchange),

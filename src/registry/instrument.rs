@@ -6,7 +6,7 @@
 //! fixed `[output] schema_id` is read, as the compiled schema.
 
 use super::Registry;
-use super::resolver::DecodeFailure;
+use super::failure::{DecodeFailure, DecodeReason};
 use crate::codec::instrument::{InstrumentRecord, avro, proto};
 use crate::codec::{Format, confluent};
 use crate::schemas::{Kind, proto as proto_rules};
@@ -23,10 +23,6 @@ enum Writer {
     Proto(Arc<proto_rules::Model>),
 }
 
-fn failure(reason: &'static str, error: String) -> DecodeFailure {
-    DecodeFailure { reason, error }
-}
-
 fn compiled_proto() -> Result<&'static Arc<proto_rules::Model>, DecodeFailure> {
     static MODEL: OnceLock<Result<Arc<proto_rules::Model>, String>> = OnceLock::new();
     MODEL
@@ -35,7 +31,7 @@ fn compiled_proto() -> Result<&'static Arc<proto_rules::Model>, DecodeFailure> {
                 .map(|f| Arc::new(proto_rules::Model::of(&f)))
         })
         .as_ref()
-        .map_err(|e| failure("undecodable", format!("compiled schema: {e}")))
+        .map_err(|e| DecodeFailure::new(DecodeReason::Undecodable, format!("compiled schema: {e}")))
 }
 
 /// Resolves header ids of instrument records and decodes them (one reader thread).
@@ -69,8 +65,8 @@ impl InstrumentResolver {
                 let (_, indexes, body) = confluent::split_proto(message)?;
                 match model.message_at(&indexes) {
                     Some(name) if name == proto::MESSAGE_NAME => Ok(proto::decode(body)?),
-                    other => Err(failure(
-                        "incompatible_schema",
+                    other => Err(DecodeFailure::new(
+                        DecodeReason::IncompatibleSchema,
                         format!(
                             "schema id {id}: message indexes {indexes:?} name {}, not {}",
                             other.as_deref().unwrap_or("no message"),
@@ -89,8 +85,8 @@ impl InstrumentResolver {
         let Some((registry, runtime)) = &self.registry else {
             let (fixed, format) = self.fixed;
             return match format {
-                _ if id != fixed => Err(failure(
-                    "unknown_schema_id",
+                _ if id != fixed => Err(DecodeFailure::new(
+                    DecodeReason::UnknownSchemaId,
                     format!(
                         "schema id {id}: no [schema_registry] is configured to resolve it, and without one only id {fixed} ([output] schema_id) is read"
                     ),
@@ -106,14 +102,17 @@ impl InstrumentResolver {
         );
         let resolved = match fetched {
             Err(e) if e.transient() => {
-                return Err(failure(
-                    "schema_unavailable",
+                return Err(DecodeFailure::new(
+                    DecodeReason::SchemaUnavailable,
                     format!("schema id {id}: {e}"),
                 ));
             }
-            Err(e) => Err(failure("unknown_schema_id", format!("schema id {id}: {e}"))),
-            Ok(None) => Err(failure(
-                "unknown_schema_id",
+            Err(e) => Err(DecodeFailure::new(
+                DecodeReason::UnknownSchemaId,
+                format!("schema id {id}: {e}"),
+            )),
+            Ok(None) => Err(DecodeFailure::new(
+                DecodeReason::UnknownSchemaId,
                 format!(
                     "schema id {id} is not known to schema registry {}",
                     registry.name()
@@ -129,8 +128,12 @@ impl InstrumentResolver {
 }
 
 fn classify(id: u32, kind: Kind, text: &str) -> Result<Writer, DecodeFailure> {
-    let incompatible =
-        |what: String| failure("incompatible_schema", format!("schema id {id}: {what}"));
+    let incompatible = |what: String| {
+        DecodeFailure::new(
+            DecodeReason::IncompatibleSchema,
+            format!("schema id {id}: {what}"),
+        )
+    };
     match kind {
         Kind::Avro => {
             let writer = Schema::parse_str(text)
@@ -162,13 +165,13 @@ mod tests {
         let err = classify(3, Kind::Avro, crate::codec::avro::TICK_AVSC)
             .err()
             .unwrap();
-        assert_eq!(err.reason, "incompatible_schema");
+        assert_eq!(err.reason, DecodeReason::IncompatibleSchema);
         assert!(classify(3, Kind::Avro, avro::INSTRUMENT_AVSC).is_ok());
         assert!(classify(3, Kind::Protobuf, proto::INSTRUMENT_PROTO).is_ok());
         let mut r = InstrumentResolver::new(None, 1, Format::Avro);
         assert_eq!(
             r.decode(&[0, 0, 0, 0, 2, 0]).unwrap_err().reason,
-            "unknown_schema_id"
+            DecodeReason::UnknownSchemaId
         );
     }
 }

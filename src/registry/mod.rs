@@ -1,13 +1,15 @@
 //! The Schema Registry: the client ([`client`]), what `tickflow gather` does at start
 //! ([`producer_schema_id`]: the id every tick's header carries; [`instrument_schema_id`]: the
 //! instrument reference's), and how `tickflow cache` reads the id in every message's header
-//! ([`resolver`]).
+//! ([`resolver`]), and why a message is not decoded ([`failure`]: typed reasons).
 
 pub mod client;
+pub mod failure;
 pub mod instrument;
 pub mod resolver;
 
 pub use client::{Registry, RegistryError, Verdict, code};
+pub use failure::{DecodeFailure, DecodeReason};
 
 use crate::codec::instrument as reference;
 use crate::codec::{Format, avro, proto};

@@ -7,13 +7,15 @@
 //! - Another Avro version the compiled schema can read (Avro schema resolution): the generic
 //!   decoder, resolving by field name.
 //! - An id the registry does not know, or a writer schema that cannot be read, is a typed
-//!   failure (`unknown_schema_id`, `incompatible_schema`); the caller dead-letters the message.
+//!   failure ([`DecodeReason::UnknownSchemaId`], [`DecodeReason::IncompatibleSchema`]); the
+//!   caller dead-letters the message.
 //!
 //! With no registry configured, only the fixed `[output] schema_id` (what gather writes then)
 //! is read.
 
 use super::Registry;
-use crate::codec::{CodecError, Format, avro, avro_resolved, confluent, proto};
+use super::failure::{DecodeFailure, DecodeReason};
+use crate::codec::{Format, avro, avro_resolved, confluent, proto};
 use crate::model::Tick;
 use crate::schemas::{Kind, proto as proto_rules};
 use apache_avro::Schema;
@@ -35,31 +37,6 @@ enum Writer {
     Proto(Arc<proto_rules::Model>),
 }
 
-/// Why a message was not decoded: the DLQ `reason` and the `error` text.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{reason}: {error}")]
-pub struct DecodeFailure {
-    /// `unknown_schema_id`, `incompatible_schema`, `schema_unavailable` or `undecodable`.
-    pub reason: &'static str,
-    /// What is wrong.
-    pub error: String,
-}
-
-impl DecodeFailure {
-    fn new(reason: &'static str, error: impl Into<String>) -> Self {
-        Self {
-            reason,
-            error: error.into(),
-        }
-    }
-}
-
-impl From<CodecError> for DecodeFailure {
-    fn from(e: CodecError) -> Self {
-        Self::new("undecodable", e.to_string())
-    }
-}
-
 /// Resolves header ids and decodes messages (called from the cache's polling thread).
 #[derive(Debug)]
 pub struct Resolver {
@@ -77,7 +54,7 @@ fn compiled_proto() -> Result<&'static Arc<proto_rules::Model>, DecodeFailure> {
                 .map(|f| Arc::new(proto_rules::Model::of(&f)))
         })
         .as_ref()
-        .map_err(|e| DecodeFailure::new("undecodable", format!("compiled schema: {e}")))
+        .map_err(|e| DecodeFailure::new(DecodeReason::Undecodable, format!("compiled schema: {e}")))
 }
 
 impl Resolver {
@@ -106,7 +83,7 @@ impl Resolver {
                     Some(name) if name == proto::MESSAGE_NAME => proto::decode(body)?,
                     other => {
                         return Err(DecodeFailure::new(
-                            "incompatible_schema",
+                            DecodeReason::IncompatibleSchema,
                             format!(
                                 "schema id {id}: message indexes {indexes:?} name {}, not {}",
                                 other.as_deref().unwrap_or("no message"),
@@ -145,7 +122,7 @@ impl Resolver {
             let (fixed, format) = self.fixed;
             return match format {
                 _ if id != fixed => Err(DecodeFailure::new(
-                    "unknown_schema_id",
+                    DecodeReason::UnknownSchemaId,
                     format!(
                         "schema id {id}: no [schema_registry] is configured to resolve it, and without one only id {fixed} ([output] schema_id) is read"
                     ),
@@ -163,16 +140,16 @@ impl Resolver {
             // Not remembered: the next message with this id asks again.
             Err(e) if e.transient() => {
                 return Err(DecodeFailure::new(
-                    "schema_unavailable",
+                    DecodeReason::SchemaUnavailable,
                     format!("schema id {id}: {e}"),
                 ));
             }
             Err(e) => Err(DecodeFailure::new(
-                "unknown_schema_id",
+                DecodeReason::UnknownSchemaId,
                 format!("schema id {id}: {e}"),
             )),
             Ok(None) => Err(DecodeFailure::new(
-                "unknown_schema_id",
+                DecodeReason::UnknownSchemaId,
                 format!(
                     "schema id {id} is not known to schema registry {}",
                     registry.name()
@@ -222,8 +199,12 @@ fn same_layout(writer: &Schema, current: &Schema) -> bool {
 
 /// How a writer schema relates to the compiled one.
 fn classify(id: u32, kind: Kind, text: &str) -> Result<Writer, DecodeFailure> {
-    let incompatible =
-        |what: String| DecodeFailure::new("incompatible_schema", format!("schema id {id}: {what}"));
+    let incompatible = |what: String| {
+        DecodeFailure::new(
+            DecodeReason::IncompatibleSchema,
+            format!("schema id {id}: {what}"),
+        )
+    };
     match kind {
         Kind::Avro => {
             let writer = Schema::parse_str(text)
@@ -292,7 +273,7 @@ mod tests {
         // Another decimal scale: refused, not misread.
         let scale = v1.replacen(r#""scale": 18"#, r#""scale": 8"#, 1);
         let err = kind_of(&scale).err().unwrap();
-        assert_eq!(err.reason, "incompatible_schema");
+        assert_eq!(err.reason, DecodeReason::IncompatibleSchema);
         assert!(err.error.contains("last_price"), "{err}");
     }
 

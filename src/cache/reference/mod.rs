@@ -143,7 +143,8 @@ impl ReferenceStats {
 pub(super) struct Reader {
     pub(super) topic: String,
     pub(super) properties: BTreeMap<String, String>,
-    pub(super) group_id: String,
+    /// `[cache] group_id` (the reader's own group is named after it).
+    pub(super) cache_group_id: String,
     pub(super) redis: super::writer::RedisTarget,
     pub(super) resolver: InstrumentResolver,
     pub(super) runtime: tokio::runtime::Handle,
@@ -167,7 +168,7 @@ impl Reader {
         Ok(Self {
             topic: app.topics.instruments.clone(),
             properties: crate::kafka::producer_properties(&app.kafka),
-            group_id: format!("{}-reference", app.cache.group_id),
+            cache_group_id: app.cache.group_id.clone(),
             redis,
             resolver: InstrumentResolver::new(registry, app.schema_id, app.format),
             runtime,
@@ -177,11 +178,11 @@ impl Reader {
     }
 
     fn consumer(&self) -> rdkafka::error::KafkaResult<BaseConsumer> {
-        crate::kafka::admin::whole_topic_reader(
+        crate::kafka::contract::cache_reference_reader_config(
             &self.properties,
-            "tickflow-cache-reference",
-            &self.group_id,
+            &self.cache_group_id,
         )
+        .create()
     }
 
     /// Every partition of the topic from the beginning; the partitions assigned.
@@ -273,7 +274,7 @@ impl Reader {
                         r.consumed.fetch_add(1, Ordering::Relaxed);
                         match self.resolver.decode(m.payload().unwrap_or_default()) {
                             Ok(record) => {
-                                let simulated = super::consume::is_simulated(&m);
+                                let simulated = crate::kafka::contract::is_simulated(&m);
                                 first_pending.get_or_insert_with(Instant::now);
                                 // Offsets order one key's records: the later is the newer.
                                 let earlier = pending.insert(
@@ -287,7 +288,7 @@ impl Reader {
                             Err(e) => {
                                 r.undecodable.fetch_add(1, Ordering::Relaxed);
                                 self.note(
-                                    e.reason,
+                                    e.reason.code(),
                                     &format!(
                                         "record at partition {} offset {} skipped ({}): {}",
                                         m.partition(),

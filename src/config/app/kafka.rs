@@ -1,45 +1,16 @@
-//! `[kafka]`: librdkafka properties for every Kafka client tickflow makes, and the few it
-//! fixes itself (refused here rather than silently replaced).
-//!
-//! Who takes what: gather's producer and the cache's dead-letter producer take every property
-//! over tickflow's producer defaults (`kafka::producer::DEFAULTS`, `client.id=tickflow-gather`
-//! among them); the topic-creating admin clients and the cache's consumer take all but the
-//! producer-only ones (`kafka::admin::is_producer_only`: `acks`, `linger.ms`, ...). The cache's
+//! `[kafka]`: librdkafka properties for every Kafka client tickflow makes, checked against
+//! the few the contract fixes (refused here rather than silently replaced). Which client takes
+//! what, and those fixed settings, are stated in [`crate::kafka::contract`]: gather's producer
+//! and the cache's dead-letter producer take every property over tickflow's defaults
+//! (`client.id=tickflow-gather` among them); the topic-creating admin clients and the cache's
+//! consumer take all but the producer-only ones (`acks`, `linger.ms`, ...). The cache's
 //! consumer then sets its own `client.id` (`tickflow-cache`, logged once at start when
 //! `[kafka]` has one: `client.id` is legitimate for gather's clients, so it is not refused),
 //! `group.id` from `[cache] group_id` and [`CACHE_CONSUMER_FIXED`].
 
 use super::Problems;
+use crate::kafka::contract::{CACHE_CONSUMER_FIXED, PRODUCER_FIXED};
 use std::collections::BTreeMap;
-
-/// Properties the contract fixes: the producer is idempotent with `acks=all`.
-pub const PRODUCER_FIXED: [(&str, &[&str]); 2] =
-    [("enable.idempotence", &["true"]), ("acks", &["all", "-1"])];
-
-/// Properties the cache's consumer sets after `[kafka]`: (key, value, why). `[kafka]` may not
-/// set them: its value would be replaced without a word.
-pub const CACHE_CONSUMER_FIXED: [(&str, &str, &str); 4] = [
-    (
-        "enable.auto.commit",
-        "true",
-        "it commits the offsets it stored, and only those",
-    ),
-    (
-        "auto.commit.interval.ms",
-        "1000",
-        "it commits what it stored every second",
-    ),
-    (
-        "enable.auto.offset.store",
-        "false",
-        "it stores an offset only after Redis acknowledged the batch (at least once)",
-    ),
-    (
-        "auto.offset.reset",
-        "earliest",
-        "a group without committed offsets reads the topic from its start, so every instrument gets a price",
-    ),
-];
 
 /// `[kafka]` as text properties (a number or boolean as written in TOML); a table or array,
 /// or a property the contract fixes or the cache replaces, is a problem in `p`.
@@ -72,9 +43,13 @@ pub(super) fn validate(
 
 /// What is wrong with `key = value` in `[kafka]`, if anything.
 pub(crate) fn check(key: &str, value: &str) -> Option<String> {
-    if let Some((_, allowed)) = PRODUCER_FIXED.iter().find(|(k, _)| *k == key)
-        && !allowed.contains(&value)
+    if let Some((_, fixed, also)) = PRODUCER_FIXED.iter().find(|(k, _, _)| *k == key)
+        && value != *fixed
+        && !also.contains(&value)
     {
+        let allowed: Vec<&str> = std::iter::once(*fixed)
+            .chain(also.iter().copied())
+            .collect();
         return Some(format!(
             "the contract requires {} (found `{value}`)",
             allowed.join(" or ")

@@ -1,14 +1,10 @@
-//! `[topics]`: the Kafka topics tickflow writes and reads, and how missing ones are created.
+//! `[topics]`: the Kafka topics tickflow writes and reads (their default names are the
+//! contract's, [`crate::kafka::contract`]), and how missing ones are created.
 
 use super::Problems;
+use crate::kafka::contract::{DEFAULT_DLQ_TOPIC, DEFAULT_INSTRUMENTS_TOPIC, DEFAULT_TICKS_TOPIC};
 use serde::{Deserialize, Serialize};
 
-/// Topic of canonical ticks: `ticks.v1`.
-pub const DEFAULT_TICKS: &str = "ticks.v1";
-/// Topic of dead letters: `ticks.dlq.v1`.
-pub const DEFAULT_DLQ: &str = "ticks.dlq.v1";
-/// Compacted topic of the instrument reference: `instruments.v1`.
-pub const DEFAULT_INSTRUMENTS: &str = "instruments.v1";
 /// Create missing topics at start: yes.
 pub const DEFAULT_CREATE: bool = true;
 /// Partitions of created topics: 6.
@@ -20,11 +16,11 @@ pub const DEFAULT_REPLICATION_FACTOR: i32 = 1;
 #[derive(Debug, Default, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub(super) struct TopicsFile {
-    /// Canonical ticks (default [`DEFAULT_TICKS`]).
+    /// Canonical ticks (default [`DEFAULT_TICKS_TOPIC`]).
     ticks: Option<String>,
-    /// Dead letters (default [`DEFAULT_DLQ`]).
+    /// Dead letters (default [`DEFAULT_DLQ_TOPIC`]).
     dlq: Option<String>,
-    /// The instrument reference, compacted (default [`DEFAULT_INSTRUMENTS`]).
+    /// The instrument reference, compacted (default [`DEFAULT_INSTRUMENTS_TOPIC`]).
     instruments: Option<String>,
     /// Create missing topics at start (default [`DEFAULT_CREATE`]).
     #[serde(default, deserialize_with = "crate::config::lenient::opt")]
@@ -62,11 +58,11 @@ impl TopicsFile {
     /// The settings, defaults filled in; every problem goes to `p`.
     pub(super) fn validate(self, p: &mut Problems<'_>) -> Topics {
         let topics = Topics {
-            ticks: self.ticks.unwrap_or_else(|| DEFAULT_TICKS.into()),
-            dlq: self.dlq.unwrap_or_else(|| DEFAULT_DLQ.into()),
+            ticks: self.ticks.unwrap_or_else(|| DEFAULT_TICKS_TOPIC.into()),
+            dlq: self.dlq.unwrap_or_else(|| DEFAULT_DLQ_TOPIC.into()),
             instruments: self
                 .instruments
-                .unwrap_or_else(|| DEFAULT_INSTRUMENTS.into()),
+                .unwrap_or_else(|| DEFAULT_INSTRUMENTS_TOPIC.into()),
             create: self.create.unwrap_or(DEFAULT_CREATE),
             partitions: self.partitions.unwrap_or(DEFAULT_PARTITIONS),
             replication_factor: self

@@ -135,12 +135,9 @@ impl TopicReader {
     }
 
     fn consumer(&self) -> Result<BaseConsumer, String> {
-        crate::kafka::admin::whole_topic_reader(
-            &self.properties,
-            "tickflow-gather-reference",
-            "tickflow-gather-reference",
-        )
-        .map_err(|e| format!("consumer: {e}"))
+        crate::kafka::contract::gather_reference_reader_config(&self.properties)
+            .create()
+            .map_err(|e| format!("consumer: {e}"))
     }
 
     /// Every partition from the beginning to the high watermark it has now; an error (saying
