@@ -48,6 +48,7 @@ fn binance(url: &str, instruments: &[&str], extra: &str) -> ConnectorConfig {
 
 struct Running {
     frames: mpsc::Receiver<Received>,
+    status: mpsc::Receiver<tickflow::model::status::FeedStatus>,
     stats: Arc<ConnectionStats>,
     stop: watch::Sender<bool>,
     task: tokio::task::JoinHandle<()>,
@@ -59,7 +60,7 @@ fn spawn(config: ConnectorConfig) -> Running {
     let stats = Arc::new(ConnectionStats::default());
     let (stop, stopped) = watch::channel(false);
     let instruments = config.instruments.clone();
-    let (link, wanted) = Link::new(
+    let (mut link, wanted) = Link::new(
         Arc::new(config),
         instruments,
         Arc::new(SymbolTable::bundled_binance().unwrap()),
@@ -67,9 +68,12 @@ fn spawn(config: ConnectorConfig) -> Running {
         Arc::clone(&stats),
         tickflow::ws::tls::client_config().unwrap(),
     );
+    let (status_tx, status) = mpsc::channel(1024);
+    link.health = tickflow::ws::connection::Health::new(Some(status_tx), 0);
     let task = tokio::spawn(run(link, stopped, 3));
     Running {
         frames,
+        status,
         stats,
         stop,
         task,
@@ -167,6 +171,24 @@ async fn a_refused_subscription_among_20_leaves_19_flowing() {
     assert_eq!(refused.len(), 1);
     assert_eq!(refused[0].0.to_string(), "LINK-USDT");
     assert_eq!(refused[0].1, "2: Invalid symbol: linkusdt@trade");
+    // One status record says so, with the venue's words; the connection was up and
+    // subscribed before, and nothing went down.
+    let mut records = Vec::new();
+    while let Ok(s) = r.status.try_recv() {
+        records.push(s);
+    }
+    use tickflow::model::status::FeedState;
+    let states: Vec<FeedState> = records.iter().map(|s| s.state).collect();
+    assert_eq!(
+        states,
+        [FeedState::Up, FeedState::Subscribed, FeedState::Refused]
+    );
+    assert_eq!(records[2].instruments, [refused[0].0.clone()]);
+    assert_eq!(
+        records[2].reason.as_deref(),
+        Some("2: Invalid symbol: linkusdt@trade")
+    );
+    assert_eq!(records[1].instruments.len(), 20, "all 20 were asked for");
     stop(r).await;
 }
 

@@ -255,6 +255,92 @@ async fn dropped_and_stalled_connections_are_reconnected_and_resubscribed() {
     assert_eq!(outcome.lost, 0);
 }
 
+/// Feed status as data: every connection's up, subscribed, stale, down and recovered records
+/// reach the status topic, keyed by venue and connector, in order; each gap is one DOWN and
+/// one RECOVERED stating it; the counts match the connections' own and the accounting line.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn feed_status_records_reach_kafka_with_every_gap() {
+    use tickflow::model::status::{FeedState, FeedStatus};
+    let Some(broker) = Broker::start("feed_status_records_reach_kafka_with_every_gap") else {
+        return;
+    };
+    let (base, _sim) = common::start_simulator(200, Duration::from_secs(1), None).await;
+    let mut picked = connectors(
+        &base,
+        &[
+            ("upbit", "?fault=drop&after=40"),
+            ("binance", "?fault=silent&after=40"),
+        ],
+    );
+    picked[1].keepalive.idle_timeout = Duration::from_secs(1);
+    let app = app(&broker.bootstrap);
+    let (format, topic) = (app.format, app.topics.status.clone());
+    let run = gather(setup(app, picked)).await;
+    let s = Arc::clone(&run.state);
+    let conns = s.connections.all();
+    let (upbit, binance) = (Arc::clone(&conns[0].stats), Arc::clone(&conns[1].stats));
+    wait_for(
+        "3 Upbit and 3 Binance sessions",
+        Duration::from_secs(20),
+        || get(&upbit.connects) >= 3 && get(&binance.connects) >= 3,
+    )
+    .await;
+    let (outcome, _) = run.finish().await;
+    assert_eq!(outcome.lost, 0);
+    assert_eq!(outcome.status_produced, outcome.status_acked);
+    let messages = consume_all(
+        &broker.bootstrap,
+        &topic,
+        outcome.status_acked as usize,
+        Duration::from_secs(20),
+    );
+    assert_eq!(messages.len() as u64, outcome.status_acked);
+    let mut by_key: BTreeMap<String, Vec<FeedStatus>> = BTreeMap::new();
+    for m in &messages {
+        let (_, record) = tickflow::codec::status::decode(format, m.payload().unwrap()).unwrap();
+        let key = String::from_utf8(m.key().unwrap().to_vec()).unwrap();
+        assert_eq!(key, tickflow::codec::status::key(&record));
+        assert_eq!(header(m, "simulated").as_deref(), Some("true"));
+        by_key.entry(key).or_default().push(record);
+    }
+    let count = |records: &[FeedStatus], state: FeedState| {
+        records.iter().filter(|r| r.state == state).count() as u64
+    };
+    let up = &by_key["UPBIT:upbit"];
+    let bn = &by_key["BINANCE:binance"];
+    for (records, stats) in [(up, &upbit), (bn, &binance)] {
+        assert_eq!(count(records, FeedState::Up), get(&stats.connects));
+        assert_eq!(count(records, FeedState::Subscribed), get(&stats.connects));
+        assert_eq!(
+            count(records, FeedState::Down),
+            get(&stats.failures) + get(&stats.idle_timeouts),
+            "one DOWN per session that ended for a failure or silence"
+        );
+        assert_eq!(count(records, FeedState::Stale), get(&stats.idle_timeouts));
+        // Each DOWN is followed by one RECOVERED once data flows again (the last may not be).
+        let downs = count(records, FeedState::Down);
+        let recovered = count(records, FeedState::Recovered);
+        assert!(recovered == downs || recovered + 1 == downs, "{records:?}");
+        for r in records.iter().filter(|r| r.state == FeedState::Recovered) {
+            let (start, end) = (r.gap_start_us.unwrap(), r.gap_end_us.unwrap());
+            assert!(start < end && !r.instruments.is_empty(), "{r:?}");
+        }
+        assert!(
+            records.windows(2).all(|w| w[0].ts_us <= w[1].ts_us),
+            "in order"
+        );
+    }
+    assert_eq!(
+        count(up, FeedState::Stale),
+        0,
+        "drops are failures, not silence"
+    );
+    assert!(
+        count(bn, FeedState::Stale) >= 2,
+        "the silent feed goes stale"
+    );
+}
+
 /// A broker reached through a running [`Proxy`] (it advertises the proxy's port), so a test can
 /// take it away and bring it back.
 async fn broker_behind_proxy(test: &str) -> Option<(Broker, Proxy)> {

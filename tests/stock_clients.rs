@@ -139,6 +139,35 @@ async fn stock_python_deserializers_read_the_topic_exactly() {
             "{flag} reaches stock consumers"
         );
     }
+    // Feed status records, registered and read like ticks: each connection's UP and
+    // SUBSCRIBED at least, the same as tickflow decodes them.
+    let statuses: HashMap<(i64, i64), tickflow::model::status::FeedStatus> = consume_all(
+        &broker.bootstrap,
+        &app.topics.status,
+        6,
+        Duration::from_secs(30),
+    )
+    .iter()
+    .map(|m| {
+        let (_, s) = tickflow::codec::status::decode(Format::Avro, m.payload().unwrap()).unwrap();
+        ((i64::from(m.partition()), m.offset()), s)
+    })
+    .collect();
+    assert!(statuses.len() >= 6, "{statuses:?}");
+    let n = statuses.len().to_string();
+    let theirs_status = stock_read(
+        &python,
+        &[&broker.bootstrap, &reg.url, &app.topics.status, "avro", &n],
+    )
+    .unwrap();
+    assert_eq!(theirs_status.len(), statuses.len());
+    for (at, v) in &theirs_status {
+        let s = &statuses[at];
+        assert_eq!(v["state"], s.state.as_str(), "{v}");
+        assert_eq!(v["exchange"], s.exchange.as_str(), "{v}");
+        assert_eq!(v["connector"], s.connector.as_str(), "{v}");
+        assert_eq!(v["ts_us"], s.ts_us, "{v}");
+    }
     // An old consumer with the v1 schema as its reader schema: the same values, no v2 fields.
     let v1 = format!("{ROOT}/schemas/avro/tick.v1.avsc");
     let old = stock_read(

@@ -17,14 +17,15 @@ type and label, a removed number is reserved, a message or enum is never removed
 breaking field of every pair is printed on its own BREAK line with the reason; an Avro field is
 its path in the reader (`kind`, `inner.e`, `[]` after an array, `{}` after a map).
 
-DIR holds every schema name: tick (topic ticks.v1) and instrument (the instrument reference,
-topic instruments.v1); each name's versions are checked on their own.
+DIR holds every schema name: tick (topic ticks.v1), instrument (the instrument reference,
+topic instruments.v1) and status (feed status, topic feed.status.v1); each name's versions
+are checked on their own.
 
 With --registry URL the registry is asked too
 (POST /compatibility/subjects/{subject}/versions/latest?verbose=true) for the newest version of
-each schema this build writes in the configured [output] format (tick, instrument), under the
-subject of its topic by [schema_registry] subject_name_strategy (default TopicNameStrategy:
-ticks.v1-value, instruments.v1-value), and each verdict is printed beside the local one.
+each schema this build writes in the configured [output] format (tick, instrument, status),
+under the subject of its topic by [schema_registry] subject_name_strategy (default
+TopicNameStrategy: ticks.v1-value, instruments.v1-value, feed.status.v1-value), and each verdict is printed beside the local one.
 Credentials come from [schema_registry] basic_auth_user_info
 (TICKFLOW_SCHEMA_REGISTRY__BASIC_AUTH_USER_INFO=user:password) and are never printed.
 
@@ -40,7 +41,8 @@ const REGISTER_AFTER: &str = "\
 Runs `tickflow schemas check` first (exit 1 on a break); then registers the newest version of
 each schema this build writes in the configured [output] format (each must be the one this
 build compiles): tick under the subject of [topics] ticks (ticks.v1-value), instrument under
-the subject of [topics] instruments (instruments.v1-value), and prints each id. Registering
+the subject of [topics] instruments (instruments.v1-value), status under the subject of
+[topics] status (feed.status.v1-value), and prints each id. Registering
 the same schema again returns the same id. The registry is [schema_registry] url, or
 --registry URL.
 
@@ -165,7 +167,7 @@ fn gate(args: &GateArgs, register: bool) -> anyhow::Result<ExitCode> {
         });
     }
     let app = config(args)?;
-    // Every schema this build writes (ticks, the instrument reference), each under the
+    // Every schema this build writes (ticks, the instrument reference, feed status), each under the
     // subject of its topic.
     let mut targets = Vec::new();
     for (compiled, topic) in Compiled::all(&app) {

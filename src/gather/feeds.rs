@@ -136,6 +136,8 @@ pub fn assign(sets: &[Vec<Instrument>], wanted: &[Instrument], cap: usize) -> Ve
 pub struct Spawner {
     /// Where frames go (dropped with the last spawner, which ends the pipeline).
     pub out: mpsc::Sender<Received>,
+    /// Where the connections' feed status goes (the status publisher ends with the last).
+    pub status: mpsc::Sender<crate::model::status::FeedStatus>,
     /// Stops every connection.
     pub shutdown: watch::Receiver<bool>,
     /// TLS for `wss://`.
@@ -274,7 +276,7 @@ impl Feed {
             connects: Arc::clone(&self.connects),
             refusals: crate::ws::refusals::Refusals::default(),
             health: crate::ws::connection::Health::new(
-                None,
+                Some(run.status.clone()),
                 u32::try_from(index).unwrap_or(u32::MAX),
             ),
         };

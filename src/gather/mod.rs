@@ -11,6 +11,7 @@ mod markets;
 pub mod pipeline;
 pub mod reference;
 pub mod report;
+pub mod status;
 
 use crate::codec::Encoder;
 use crate::config::{AppConfig, ConnectorConfig};
@@ -185,11 +186,18 @@ pub struct GatherOutcome {
     pub references_acked: u64,
     /// Instrument reference records not acknowledged.
     pub references_not_delivered: NotDelivered,
+    /// Feed status records the connections made.
+    pub status_produced: u64,
+    /// Feed status records acknowledged.
+    pub status_acked: u64,
+    /// Feed status records not acknowledged (refused: by the producer, or to a full status
+    /// queue).
+    pub status_not_delivered: NotDelivered,
     /// Frames received and never decoded: queued at the deadline, or held by a connection
     /// when the pipeline stopped taking them.
     pub frames_abandoned: u64,
-    /// Everything lost: ticks, dead letters and instrument records not delivered, frames
-    /// abandoned.
+    /// Everything lost: ticks, dead letters, instrument and status records not delivered,
+    /// frames abandoned.
     pub lost: u64,
     /// The deadline (or a second signal) cut the shutdown short.
     pub deadline_reached: bool,
@@ -212,6 +220,19 @@ impl GatherOutcome {
         let references_acked = get(&p.reference_acked);
         let references_not_delivered =
             NotDelivered::of(&p.reference_lost, references_produced, references_acked);
+        let queue_lost: u64 = state
+            .connections
+            .all()
+            .iter()
+            .map(|c| get(&c.stats.status_lost))
+            .sum();
+        let status_acked = get(&p.status_acked);
+        let status_produced = get(&p.status_sent) + get(&p.status_lost.refused) + queue_lost;
+        let mut status_not_delivered =
+            NotDelivered::of(&p.status_lost, status_produced, status_acked);
+        status_not_delivered.refused += queue_lost;
+        status_not_delivered.unresolved =
+            status_not_delivered.unresolved.saturating_sub(queue_lost);
         let frames_abandoned = get(&state.pipeline.frames_left)
             + state
                 .connections
@@ -230,10 +251,14 @@ impl GatherOutcome {
             references_produced,
             references_acked,
             references_not_delivered,
+            status_produced,
+            status_acked,
+            status_not_delivered,
             frames_abandoned,
             lost: ticks_not_delivered.total()
                 + dead_letters_not_delivered.total()
                 + references_not_delivered.total()
+                + status_not_delivered.total()
                 + frames_abandoned,
             deadline_reached: p.abandon.load(Ordering::Relaxed),
         }
@@ -261,7 +286,10 @@ impl std::fmt::Display for GatherOutcome {
         }
         write!(
             f,
-            "{} received frames abandoned undecoded",
+            "status records: {} produced, {} acknowledged, {}; {} received frames abandoned undecoded",
+            self.status_produced,
+            self.status_acked,
+            self.status_not_delivered,
             self.frames_abandoned
         )
     }
@@ -297,8 +325,14 @@ pub async fn start(setup: GatherSetup, shutdown: watch::Receiver<bool>) -> anyho
     } else {
         None
     };
+    // Every gather publishes its feed status, under a registered schema like ticks'.
+    let status_schema_id = crate::registry::status_schema_id(app).await?;
     let properties = producer_properties(&app.kafka);
-    let mut topics = vec![app.topics.ticks.as_str(), app.topics.dlq.as_str()];
+    let mut topics = vec![
+        app.topics.ticks.as_str(),
+        app.topics.dlq.as_str(),
+        app.topics.status.as_str(),
+    ];
     if follows_markets {
         topics.push(app.topics.instruments.as_str());
     }
@@ -315,10 +349,31 @@ pub async fn start(setup: GatherSetup, shutdown: watch::Receiver<bool>) -> anyho
     }
 
     let (tx, rx) = mpsc::channel::<Received>(app.gather.queue_frames);
+    // Feed status: its own producer and thread; the connections hold the senders, so it ends
+    // after the last of them.
+    let (status_tx, status_rx) = mpsc::channel(status::QUEUE_RECORDS);
+    let status_publishing = {
+        let mut producer = TickProducer::new(
+            &properties,
+            app.gather.max_block,
+            Arc::clone(&producer_stats),
+        )?;
+        if setup.simulated {
+            producer.mark_simulated();
+        }
+        let sink = status::StatusSink {
+            producer,
+            topic: app.topics.status.clone(),
+            format: app.format,
+            schema_id: status_schema_id,
+        };
+        status::spawn(sink, status_rx)?
+    };
     let connections = Arc::new(feeds::Connections::default());
     let tasks = Arc::new(std::sync::Mutex::new(Vec::new()));
     let spawner = feeds::Spawner {
         out: tx,
+        status: status_tx,
         shutdown: shutdown.clone(),
         tls: Arc::clone(&setup.tls),
         ticket: format!("tickflow-{}", std::process::id()),
@@ -534,6 +589,11 @@ pub async fn start(setup: GatherSetup, shutdown: watch::Receiver<bool>) -> anyho
                 .await?
                 .map_err(|_| anyhow::anyhow!("the instrument reference thread panicked"))?;
         }
+        // The connections have stopped (or were cut short by the deadline): the status
+        // publisher drains its last records, bounded by the same deadline.
+        tokio::task::spawn_blocking(move || status_publishing.join())
+            .await?
+            .map_err(|_| anyhow::anyhow!("the feed status thread panicked"))?;
         // The connections have stopped, unless the deadline cut the drain short: then each
         // counts the frame it held as it stops (bounded).
         let until = tokio::time::Instant::now() + Duration::from_secs(3);

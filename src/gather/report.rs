@@ -216,7 +216,10 @@ fn reference_metrics(e: &mut Exposition, state: &GatherState) {
 pub async fn watchdog(state: Arc<GatherState>, mut over: watch::Receiver<bool>) {
     loop {
         let k = &state.producer;
-        let acked = k.ticks_acked.total() + get(&k.dlq_acked) + get(&k.reference_acked);
+        let acked = k.ticks_acked.total()
+            + get(&k.dlq_acked)
+            + get(&k.reference_acked)
+            + get(&k.status_acked);
         state
             .kafka_stall
             .observe(acked, k.pending() > 0, crate::stall::now());
@@ -509,6 +512,7 @@ pub fn metrics(state: &GatherState) -> String {
         ("tick", &k.ticks_lost),
         ("dead_letter", &k.dlq_lost),
         ("instrument", &k.reference_lost),
+        ("status", &k.status_lost),
     ] {
         for (why, n) in [
             ("refused", &lost.refused),
@@ -518,7 +522,7 @@ pub fn metrics(state: &GatherState) -> String {
             e.sample(name, &[("kind", kind), ("why", why)], get(n));
         }
     }
-    let scalars: [(&str, &str, &str, u64); 15] = [
+    let scalars: [(&str, &str, &str, u64); 17] = [
         (
             "tickflow_ready",
             "gauge",
@@ -569,8 +573,23 @@ pub fn metrics(state: &GatherState) -> String {
         (
             "tickflow_kafka_delivery_failed_total",
             "counter",
-            "deliveries failed after retries (ticks, dead letters and instrument records)",
-            get(&k.ticks_lost.failed) + get(&k.dlq_lost.failed) + get(&k.reference_lost.failed),
+            "deliveries failed after retries (ticks, dead letters, instrument and status records)",
+            get(&k.ticks_lost.failed)
+                + get(&k.dlq_lost.failed)
+                + get(&k.reference_lost.failed)
+                + get(&k.status_lost.failed),
+        ),
+        (
+            "tickflow_kafka_status_sent_total",
+            "counter",
+            "feed status records handed to the producer",
+            get(&k.status_sent),
+        ),
+        (
+            "tickflow_kafka_status_acked_total",
+            "counter",
+            "feed status records acknowledged",
+            get(&k.status_acked),
         ),
         (
             "tickflow_kafka_queue_full_failed_total",

@@ -9,12 +9,14 @@
 //! | `ticks` ([`DEFAULT_TICKS_TOPIC`]) | `EXCHANGE:BASE-QUOTE` | canonical tick, Confluent-framed | [`SIMULATED_HEADER`] for synthetic feeds |
 //! | `dlq` ([`DEFAULT_DLQ_TOPIC`]) | [`dead_letter_key`] for a frame; the source message's key for the cache's | the raw frame, or the consumed message | [`dead_letter_headers`] |
 //! | `instruments` ([`DEFAULT_INSTRUMENTS_TOPIC`], compacted) | `EXCHANGE:BASE-QUOTE` | instrument reference record, Confluent-framed (subject `instruments.v1-value` under TopicNameStrategy) | [`SIMULATED_HEADER`] for synthetic feeds |
+//! | `status` ([`DEFAULT_STATUS_TOPIC`]) | `EXCHANGE:connector` | feed status record, Confluent-framed (subject `feed.status.v1-value`) | [`SIMULATED_HEADER`] for synthetic feeds |
 //!
 //! **Keys.** `EXCHANGE:BASE-QUOTE` (`UPBIT:BTC-KRW`) is written by
 //! [`Tick::write_key`](crate::model::Tick::write_key) for ticks and by
 //! [`InstrumentRecord::key`](crate::codec::instrument::InstrumentRecord::key) for instrument
 //! records: they live beside the records, below this layer, and a test here holds both to
-//! the rule. Every such key is partitioned with the Java-compatible `murmur2_random`
+//! the rule. A feed status record's key is `EXCHANGE:connector` (`BINANCE:binance`), written
+//! by [`crate::codec::status::key`]: one connector's records keep their order. Every such key is partitioned with the Java-compatible `murmur2_random`
 //! ([`PRODUCER_DEFAULTS`]), so each instrument's records stay in order on one partition. The
 //! instruments topic is a table: its newest record per key is the instrument's state, which
 //! compaction keeps.
@@ -25,7 +27,7 @@
 //! [`cache_consumer_config`] (the cache's consumer group), [`gather_reference_reader_config`]
 //! and [`cache_reference_reader_config`] (the instruments topic read whole).
 //!
-//! **A new topic** (the feed status topic is next) is one default name here, a row in the
+//! **A new topic** is one default name here, a row in the
 //! table above, its key, its creation settings in [`creation_config`] when it needs any, and
 //! its `[topics]` key in `config/app/topics.rs`.
 //!
@@ -49,6 +51,10 @@ pub const DEFAULT_TICKS_TOPIC: &str = "ticks.v1";
 pub const DEFAULT_DLQ_TOPIC: &str = "ticks.dlq.v1";
 /// Compacted topic of the instrument reference (`[topics] instruments`): `instruments.v1`.
 pub const DEFAULT_INSTRUMENTS_TOPIC: &str = "instruments.v1";
+
+/// Topic of feed status records (`[topics] status`): `feed.status.v1`. Not compacted: its
+/// records are history (every gap is one), kept for the broker's retention.
+pub const DEFAULT_STATUS_TOPIC: &str = "feed.status.v1";
 
 /// Settings the instruments topic is created with: compacted, so the newest record of each
 /// instrument stays for good (a consumer reads the whole reference from the beginning).

@@ -40,6 +40,12 @@ pub struct ProducerStats {
     pub reference_acked: AtomicU64,
     /// Instrument reference records that did not reach the broker, by why.
     pub reference_lost: Lost,
+    /// Feed status records handed to librdkafka (`feed.status.v1`).
+    pub status_sent: AtomicU64,
+    /// Feed status records acknowledged.
+    pub status_acked: AtomicU64,
+    /// Feed status records that did not reach the broker, by why.
+    pub status_lost: Lost,
     /// Messages given up after waiting `max_block` for queue room (also in `refused`).
     pub queue_full_failed: AtomicU64,
     /// Set at the shutdown deadline (or a second signal): sends waiting for queue room give
@@ -130,13 +136,16 @@ impl ProducerStats {
     pub fn pending(&self) -> u64 {
         let sent = self.ticks_sent.total()
             + self.dlq_sent.load(Ordering::Relaxed)
-            + self.reference_sent.load(Ordering::Relaxed);
+            + self.reference_sent.load(Ordering::Relaxed)
+            + self.status_sent.load(Ordering::Relaxed);
         let settled = self.ticks_acked.total()
             + self.dlq_acked.load(Ordering::Relaxed)
             + self.reference_acked.load(Ordering::Relaxed)
             + self.ticks_lost.settled()
             + self.dlq_lost.settled()
-            + self.reference_lost.settled();
+            + self.reference_lost.settled()
+            + self.status_acked.load(Ordering::Relaxed)
+            + self.status_lost.settled();
         sent.saturating_sub(settled)
     }
 }
@@ -147,6 +156,7 @@ enum Kind {
     Tick,
     DeadLetter,
     Reference,
+    Status,
 }
 
 impl Kind {
@@ -155,6 +165,7 @@ impl Kind {
             Self::Tick => "tick",
             Self::DeadLetter => "dead letter",
             Self::Reference => "instrument record",
+            Self::Status => "feed status record",
         }
     }
 }
@@ -262,6 +273,9 @@ impl ProducerContext for Context {
                     (Kind::Reference, _) => {
                         s.reference_acked.fetch_add(1, Ordering::Relaxed);
                     }
+                    (Kind::Status, _) => {
+                        s.status_acked.fetch_add(1, Ordering::Relaxed);
+                    }
                     _ => {
                         s.dlq_acked.fetch_add(1, Ordering::Relaxed);
                     }
@@ -272,6 +286,7 @@ impl ProducerContext for Context {
                     Kind::Tick => &s.ticks_lost,
                     Kind::DeadLetter => &s.dlq_lost,
                     Kind::Reference => &s.reference_lost,
+                    Kind::Status => &s.status_lost,
                 };
                 let purged = matches!(
                     e.rdkafka_error_code(),
@@ -439,6 +454,39 @@ impl TickProducer {
             return Err(e);
         }
         self.stats.reference_sent.fetch_add(1, Ordering::Relaxed);
+        Ok(())
+    }
+
+    /// Sends a feed status record (Confluent-framed `value`, key `EXCHANGE:connector`).
+    /// Synthetic feeds mark it like ticks. Blocks (up to `max_block`) while librdkafka's queue
+    /// is full.
+    pub fn send_status(
+        &self,
+        topic: &str,
+        key: &[u8],
+        value: &[u8],
+        exchange: Exchange,
+    ) -> Result<(), ProduceError> {
+        let meta = Box::new(Meta {
+            received_ts_us: now_us(),
+            exchange: Some(exchange),
+            kind: Kind::Status,
+            ticket: None,
+        });
+        let mut record = BaseRecord::with_opaque_to(topic, meta)
+            .key(key)
+            .payload(value);
+        if let Some(h) = &self.tick_headers {
+            record = record.headers(h.clone());
+        }
+        if let Err(e) = self.send(record) {
+            self.stats
+                .status_lost
+                .refused
+                .fetch_add(1, Ordering::Relaxed);
+            return Err(e);
+        }
+        self.stats.status_sent.fetch_add(1, Ordering::Relaxed);
         Ok(())
     }
 

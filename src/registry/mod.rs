@@ -12,6 +12,7 @@ pub use client::{Registry, RegistryError, Verdict, code};
 pub use failure::{DecodeFailure, DecodeReason};
 
 use crate::codec::instrument as reference;
+use crate::codec::status;
 use crate::codec::{Format, avro, proto};
 use crate::config::{AppConfig, RegistrySettings};
 use crate::schemas::Kind;
@@ -19,7 +20,7 @@ use crate::schemas::Kind;
 /// A schema this build compiles, in the configured format.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Compiled {
-    /// `tick` or `instrument`: the file name in `schemas/<kind>/<name>.vN.*`.
+    /// `tick`, `instrument` or `status`: the file name in `schemas/<kind>/<name>.vN.*`.
     pub name: &'static str,
     /// Avro or Protobuf.
     pub kind: Kind,
@@ -72,15 +73,36 @@ impl Compiled {
         }
     }
 
+    /// The compiled feed status schema for `format`.
+    pub fn status(format: Format) -> Self {
+        match format {
+            Format::Avro => Self {
+                name: "status",
+                kind: Kind::Avro,
+                version: status::SCHEMA_VERSION,
+                text: status::avro::STATUS_AVSC,
+                record: status::avro::RECORD_NAME,
+            },
+            Format::Proto => Self {
+                name: "status",
+                kind: Kind::Protobuf,
+                version: status::SCHEMA_VERSION,
+                text: status::proto::STATUS_PROTO,
+                record: status::proto::MESSAGE_NAME,
+            },
+        }
+    }
+
     /// Every schema this build writes in `format`, each with the topic whose subject it is
-    /// registered under: ticks, then the instrument reference.
-    pub fn all(app: &AppConfig) -> [(Self, &str); 2] {
+    /// registered under: ticks, the instrument reference, feed status.
+    pub fn all(app: &AppConfig) -> [(Self, &str); 3] {
         [
             (Self::of(app.format), app.topics.ticks.as_str()),
             (
                 Self::instrument(app.format),
                 app.topics.instruments.as_str(),
             ),
+            (Self::status(app.format), app.topics.status.as_str()),
         ]
     }
 }
@@ -145,6 +167,12 @@ pub async fn instrument_schema_id(app: &AppConfig) -> Result<u32, StartError> {
         Compiled::instrument(app.format),
     )
     .await
+}
+
+/// The schema id of feed status records (`[topics] status`), looked up like the tick
+/// schema's ([`producer_schema_id`]): every gather publishes them.
+pub async fn status_schema_id(app: &AppConfig) -> Result<u32, StartError> {
+    schema_id(app, &app.topics.status, Compiled::status(app.format)).await
 }
 
 async fn schema_id(app: &AppConfig, topic: &str, compiled: Compiled) -> Result<u32, StartError> {

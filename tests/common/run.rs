@@ -130,14 +130,16 @@ pub struct Kind {
     pub unresolved: u64,
 }
 
-/// gather's `stopped; ticks: ...; dead letters: ...; [instrument records: ...; ]N received
-/// frames abandoned undecoded`.
+/// gather's `stopped; ticks: ...; dead letters: ...; [instrument records: ...; ]status
+/// records: ...; N received frames abandoned undecoded`.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
 pub struct Summary {
     pub ticks: Kind,
     pub dead_letters: Kind,
     /// Present when the run followed whole markets.
     pub instrument_records: Option<Kind>,
+    /// Feed status records.
+    pub status_records: Kind,
     pub frames_abandoned: u64,
 }
 
@@ -168,12 +170,15 @@ impl Summary {
                 unresolved: at(6),
             }
         };
-        let (ticks, dead_letters, instruments, frames) = match parts[..] {
-            [_, ticks, dead_letters, frames] => (ticks, dead_letters, None, frames),
-            [_, ticks, dead_letters, instruments, frames]
-                if instruments.starts_with("instrument records:") =>
+        let (ticks, dead_letters, instruments, status, frames) = match parts[..] {
+            [_, ticks, dead_letters, status, frames] if status.starts_with("status records:") => {
+                (ticks, dead_letters, None, status, frames)
+            }
+            [_, ticks, dead_letters, instruments, status, frames]
+                if instruments.starts_with("instrument records:")
+                    && status.starts_with("status records:") =>
             {
-                (ticks, dead_letters, Some(instruments), frames)
+                (ticks, dead_letters, Some(instruments), status, frames)
             }
             _ => panic!("unexpected summary: {line}"),
         };
@@ -181,9 +186,10 @@ impl Summary {
             ticks: kind(ticks),
             dead_letters: kind(dead_letters),
             instrument_records: instruments.map(kind),
+            status_records: kind(status),
             frames_abandoned: numbers(frames).first().copied().unwrap_or(0),
         };
-        for k in [summary.ticks, summary.dead_letters]
+        for k in [summary.ticks, summary.dead_letters, summary.status_records]
             .into_iter()
             .chain(summary.instrument_records)
         {

@@ -2,7 +2,9 @@
 //! contract's, [`crate::kafka::contract`]), and how missing ones are created.
 
 use super::Problems;
-use crate::kafka::contract::{DEFAULT_DLQ_TOPIC, DEFAULT_INSTRUMENTS_TOPIC, DEFAULT_TICKS_TOPIC};
+use crate::kafka::contract::{
+    DEFAULT_DLQ_TOPIC, DEFAULT_INSTRUMENTS_TOPIC, DEFAULT_STATUS_TOPIC, DEFAULT_TICKS_TOPIC,
+};
 use serde::{Deserialize, Serialize};
 
 /// Create missing topics at start: yes.
@@ -22,6 +24,8 @@ pub(super) struct TopicsFile {
     dlq: Option<String>,
     /// The instrument reference, compacted (default [`DEFAULT_INSTRUMENTS_TOPIC`]).
     instruments: Option<String>,
+    /// Feed status records (default [`DEFAULT_STATUS_TOPIC`]).
+    status: Option<String>,
     /// Create missing topics at start (default [`DEFAULT_CREATE`]).
     #[serde(default, deserialize_with = "crate::config::lenient::opt")]
     create: Option<bool>,
@@ -43,6 +47,8 @@ pub struct Topics {
     pub dlq: String,
     /// The instrument reference (created compacted: `cleanup.policy=compact`).
     pub instruments: String,
+    /// Feed status records.
+    pub status: String,
     /// Create missing topics at start.
     pub create: bool,
     /// Partitions of created topics.
@@ -63,6 +69,7 @@ impl TopicsFile {
             instruments: self
                 .instruments
                 .unwrap_or_else(|| DEFAULT_INSTRUMENTS_TOPIC.into()),
+            status: self.status.unwrap_or_else(|| DEFAULT_STATUS_TOPIC.into()),
             create: self.create.unwrap_or(DEFAULT_CREATE),
             partitions: self.partitions.unwrap_or(DEFAULT_PARTITIONS),
             replication_factor: self
@@ -73,6 +80,7 @@ impl TopicsFile {
             ("topics.ticks", &topics.ticks),
             ("topics.dlq", &topics.dlq),
             ("topics.instruments", &topics.instruments),
+            ("topics.status", &topics.status),
         ] {
             let ok = !name.is_empty()
                 && name.len() <= MAX_TOPIC_NAME
@@ -90,6 +98,12 @@ impl TopicsFile {
             p.add(
                 "topics.instruments",
                 "must differ from topics.ticks and topics.dlq (it is compacted)",
+            );
+        }
+        if [&topics.ticks, &topics.dlq, &topics.instruments].contains(&&topics.status) {
+            p.add(
+                "topics.status",
+                "must differ from topics.ticks, topics.dlq and topics.instruments",
             );
         }
         if topics.partitions < 1 {
