@@ -162,8 +162,10 @@ async fn pausing_inside_record_batches_resumes_exactly_on_a_kafka_broker() {
     mock.create_topic(&app.topics.ticks, app.topics.partitions, 1)
         .unwrap();
     mock.create_topic(&app.topics.dlq, 1, 1).unwrap();
-    // The cache reads the instrument reference too (issue 19); the mock creates no topic.
+    // The cache reads the instrument reference (issue 19) and the feed status (issue 20) too;
+    // the mock creates no topic.
     mock.create_topic(&app.topics.instruments, 1, 1).unwrap();
+    mock.create_topic(&app.topics.status, 1, 1).unwrap();
     let (messages, instruments) = (600, 600);
     fill(&app, 0..messages, instruments, 10_000);
     let c = cache(&app).await;

@@ -212,7 +212,12 @@ pub async fn spawn(
     crate::kafka::admin::ensure_configured(
         app,
         &properties,
-        &[&app.topics.ticks, &app.topics.dlq, &app.topics.instruments],
+        &[
+            &app.topics.ticks,
+            &app.topics.dlq,
+            &app.topics.instruments,
+            &app.topics.status,
+        ],
     )
     .await?;
     // The instrument reference: its own reader of the whole compacted topic (not the group's;
@@ -222,6 +227,12 @@ pub async fn spawn(
     let reading = std::thread::Builder::new()
         .name("cache-reference".into())
         .spawn(move || reader.run())?;
+    // The feed status: likewise its own reader of the whole topic (see cache::status).
+    let status_reader =
+        super::status::Reader::new(app, store.clone(), Arc::clone(&stats), shutdown.clone())?;
+    let reading_status = std::thread::Builder::new()
+        .name("cache-status".into())
+        .spawn(move || status_reader.run())?;
     // Subscribed once the topic exists.
     consumer.subscribe(&[&app.topics.ticks])?;
     let dlq = DlqSink {
@@ -286,12 +297,14 @@ pub async fn spawn(
             writing.abort();
             let _ = writing.await;
         }
-        // The reference reader stops between two operations (each bounded); it commits nothing.
+        // The reference and status readers stop between two operations (each bounded); they
+        // commit nothing.
         let (read, reader_done) = std::sync::mpsc::channel();
         std::thread::Builder::new()
             .name("cache-reference-join".into())
             .spawn(move || {
                 let _ = reading.join();
+                let _ = reading_status.join();
                 let _ = read.send(());
             })?;
         let bound = super::store::REDIS_TIMEOUT + Duration::from_secs(1);
@@ -299,7 +312,9 @@ pub async fn spawn(
             .await?
             .is_err()
         {
-            tracing::warn!("the instrument reference reader did not stop within {bound:?}");
+            tracing::warn!(
+                "the instrument reference or feed status reader did not stop within {bound:?}"
+            );
         }
         let close_within = deadline_of
             .stop_left()

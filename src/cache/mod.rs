@@ -3,7 +3,8 @@
 //! group member (`group`: librdkafka context, settings, commit), the hand-off between the
 //! polling thread and the writer (`handoff`: the state both share) and the writer stage
 //! (`writer`: Redis, then the DLQ, then the offsets); the instrument reference's reader and
-//! writer ([`reference`]: live sets, reference hashes, delisting marks).
+//! writer ([`reference`]: live sets, reference hashes, delisting marks); the feed status's
+//! ([`status`]: `px:feed:*`).
 
 pub mod batch;
 pub mod consume;
@@ -12,6 +13,7 @@ mod group;
 mod handoff;
 pub mod reference;
 pub mod stats;
+pub mod status;
 pub mod store;
 mod writer;
 

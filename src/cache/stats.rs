@@ -82,6 +82,8 @@ pub struct CacheStats {
     pub lag: std::sync::Mutex<std::collections::BTreeMap<(String, i32), i64>>,
     /// The instrument reference reader's counters.
     pub reference: super::reference::ReferenceStats,
+    /// The feed status reader's counters.
+    pub status: super::status::StatusStats,
     /// Tick updates (applied or stale) of instruments the reference says are delisted (kept
     /// out of the index).
     pub delisted_ticks: AtomicU64,
@@ -350,6 +352,7 @@ impl CacheStats {
         )
         .sample(name, &[], g(&self.delisted_ticks));
         self.reference.expose(&mut e);
+        self.status.expose(&mut e);
         self.http.expose(&mut e);
         e.histogram_us(
             "tickflow_cache_receive_to_redis_seconds",

@@ -26,6 +26,11 @@ every start, outside the consumer group, nothing committed) into sorted set px:l
 (the instruments gather follows) and hash px:ref:{{BASE-QUOTE}}:EXCHANGE (the newest record, by \
 its listing time); a DELISTED record removes the instrument from px:live and px:index and marks \
 its price hash listing = delisted with delisted_ts, leaving its prices as they were.\n\n\
+Likewise it reads the whole feed status topic (feed.status.v1) into hash px:feed:EXCHANGE (per \
+connection <connector>#<n> its state, since when and why; state = the worst of them) and hash \
+px:feed:{{BASE-QUOTE}}:EXCHANGE (state live, refused, stale or down, since_ts_us, reason, the last \
+gap), each through a compare-and-set on the record's time, so an older record never overwrites \
+a newer state.\n\n\
 Batches are coalesced to the newest tick per key while the previous one is being written, and \
 offsets are committed only after Redis acknowledged the batch (at least once); revoked \
 partitions are written and committed first. At [cache] pending_keys_max distinct keys \

@@ -1,12 +1,14 @@
 //! `tickflow price`: read the Redis contract exactly as an API server would.
 
-use crate::cache::contract::{CONTRACT_VERSION, DELISTED_TS_FIELD, LISTING_FIELD, Part, price_key};
+use crate::cache::contract::feed::InstrumentFeed;
+use crate::cache::contract::{
+    CONTRACT_VERSION, DELISTED_TS_FIELD, LISTING_FIELD, Part, feed_instrument_key, price_key,
+};
 use crate::model::time::now_us;
 use crate::model::{Exchange, Instrument};
 use anyhow::Context;
 use clap::Args;
 use futures_util::StreamExt;
-use redis::AsyncCommands;
 use std::collections::HashMap;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -23,8 +25,12 @@ of the contract (trade, book, ticker: now minus the exchange's time of that part
 receive time where the exchange sends none). Entries whose freshest part is older than \
 --stale-after, or written under another contract version, are flagged STALE; an instrument the \
 instrument reference says is delisted (field listing = delisted) is flagged DELISTED with the \
-time of the delisting (its prices are kept as they were). --watch subscribes to the keys' channels and \
-prints every update as it is applied. Exit code 1 when no exchange has a price.";
+time of the delisting (its prices are kept as they were). Each entry also shows its feed's \
+status from px:feed:{INSTRUMENT}:EXCHANGE (read in the same pipeline): LIVE, STALE since T, DOWN \
+since T (why), REFUSED (the venue's words), or nothing before the cache has read any status; an \
+instrument with no price but a feed status prints that status. --watch subscribes to the keys' \
+channels (prices and feed status) and prints every update as it is applied. Exit code 1 when no \
+exchange has a price.";
 
 /// Examples, environment and exit codes for `tickflow price --help`.
 pub(super) const AFTER_HELP: &str = "Examples:\n  tickflow price BTC-KRW\n  tickflow price BTC-USDT --exchange binance --json\n  \
@@ -81,7 +87,46 @@ fn part_ages(h: &HashMap<String, String>, now: i64) -> Vec<(Part, i64)> {
         .collect()
 }
 
-fn line(h: &HashMap<String, String>, stale_after: Duration, json: bool) -> String {
+/// A UTC time (epoch µs) to the second, for humans.
+fn at(us: i64) -> String {
+    crate::kafka::dlq::rfc3339_micros(us)
+        .split('.')
+        .next()
+        .unwrap_or_default()
+        .to_owned()
+}
+
+/// The feed status of a `px:feed:{I}:E` hash, for the table: `LIVE`, `STALE since T (why)`,
+/// `DOWN since T (why)`, `REFUSED (the venue's words)`; empty when there is none.
+fn feed_text(f: &HashMap<String, String>) -> String {
+    let Some(state) = f.get("state") else {
+        return String::new();
+    };
+    let since = f
+        .get("since_ts_us")
+        .and_then(|t| t.parse::<i64>().ok())
+        .map(|t| format!(" since {}", at(t)))
+        .unwrap_or_default();
+    let reason = f
+        .get("reason")
+        .map(|r| format!(" ({r})"))
+        .unwrap_or_default();
+    match InstrumentFeed::parse(state) {
+        Some(InstrumentFeed::Live) => "LIVE".to_owned(),
+        Some(InstrumentFeed::Refused) => format!("REFUSED{reason}"),
+        Some(s @ (InstrumentFeed::Stale | InstrumentFeed::Down)) => {
+            format!("{}{since}{reason}", s.as_str().to_ascii_uppercase())
+        }
+        None => format!("feed {state}"),
+    }
+}
+
+fn line(
+    h: &HashMap<String, String>,
+    feed: &HashMap<String, String>,
+    stale_after: Duration,
+    json: bool,
+) -> String {
     let ages = part_ages(h, now_us());
     // The freshest part says whether the key is alive.
     let age_ms = ages.iter().map(|(_, a)| *a).min().unwrap_or(i64::MAX);
@@ -98,6 +143,9 @@ fn line(h: &HashMap<String, String>, stale_after: Duration, json: bool) -> Strin
             obj.insert(format!("{}_age_ms", part.name()), (*age).into());
         }
         obj.insert("stale".into(), stale.into());
+        if !feed.is_empty() {
+            obj.insert("feed".into(), serde_json::json!(feed));
+        }
         serde_json::Value::Object(obj).to_string()
     } else {
         let ages: Vec<String> = ages
@@ -108,21 +156,19 @@ fn line(h: &HashMap<String, String>, stale_after: Duration, json: bool) -> Strin
         let listing = match h.get(LISTING_FIELD).map(String::as_str) {
             Some("delisted") => {
                 match h.get(DELISTED_TS_FIELD).and_then(|t| t.parse::<i64>().ok()) {
-                    Some(at) => format!(
-                        "  DELISTED {}",
-                        crate::kafka::dlq::rfc3339_micros(at)
-                            .split('.')
-                            .next()
-                            .unwrap_or_default()
-                    ),
+                    Some(t) => format!("  DELISTED {}", at(t)),
                     None => "  DELISTED".to_owned(),
                 }
             }
             Some("live") | None => String::new(),
             Some(other) => format!("  listing {other}"),
         };
+        let feed = match feed_text(feed) {
+            f if f.is_empty() => f,
+            f => format!("  {f}"),
+        };
         format!(
-            "{:<8} {:<10} {:>20}  bid {} ask {}  age {}{}{}{listing}",
+            "{:<8} {:<10} {:>20}  bid {} ask {}  age {}{}{}{listing}{feed}",
             get("exchange"),
             get("instrument"),
             get("last_price"),
@@ -158,6 +204,10 @@ pub fn run(args: &PriceArgs) -> anyhow::Result<ExitCode> {
         .iter()
         .map(|e| price_key(&app.cache.prefix, instrument.as_str(), *e))
         .collect();
+    let feed_keys: Vec<String> = exchanges
+        .iter()
+        .map(|e| feed_instrument_key(&app.cache.prefix, instrument.as_str(), *e))
+        .collect();
     let stale_after = Duration::from_secs(args.stale_after);
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -172,18 +222,29 @@ pub fn run(args: &PriceArgs) -> anyhow::Result<ExitCode> {
                 )
             })?;
         let mut found = 0;
-        for key in &keys {
-            let read = conn.hgetall::<_, HashMap<String, String>>(key);
-            let h = tokio::time::timeout(crate::cache::store::REDIS_TIMEOUT, read)
+        for (key, feed_key) in keys.iter().zip(&feed_keys) {
+            // One pipeline: the two keys share a hash tag, so one node in a cluster.
+            let mut pipe = redis::pipe();
+            pipe.hgetall(key).hgetall(feed_key);
+            let read =
+                pipe.query_async::<(HashMap<String, String>, HashMap<String, String>)>(&mut conn);
+            let (h, feed) = tokio::time::timeout(crate::cache::store::REDIS_TIMEOUT, read)
                 .await
                 .context("redis did not answer")??;
             if h.is_empty() {
-                if !args.json {
-                    println!("{key}: no price");
+                if args.json {
+                    if !feed.is_empty() {
+                        println!("{}", serde_json::json!({ "key": key, "feed": feed }));
+                    }
+                } else {
+                    match feed_text(&feed) {
+                        f if f.is_empty() => println!("{key}: no price"),
+                        f => println!("{key}: no price  {f}"),
+                    }
                 }
             } else {
                 found += 1;
-                println!("{}", line(&h, stale_after, args.json));
+                println!("{}", line(&h, &feed, stale_after, args.json));
             }
         }
         if args.watch {
@@ -195,7 +256,7 @@ pub fn run(args: &PriceArgs) -> anyhow::Result<ExitCode> {
             )
             .await
             .context("redis did not answer")??;
-            for key in &keys {
+            for key in keys.iter().chain(&feed_keys) {
                 tokio::time::timeout(crate::cache::store::REDIS_TIMEOUT, pubsub.subscribe(key))
                     .await
                     .context("redis did not answer")??;
@@ -208,7 +269,20 @@ pub fn run(args: &PriceArgs) -> anyhow::Result<ExitCode> {
                         let Some(m) = m else { anyhow::bail!("redis closed the subscription") };
                         let payload: String = m.get_payload()?;
                         let h: HashMap<String, String> = serde_json::from_str(&payload)?;
-                        println!("{}", line(&h, stale_after, args.json));
+                        if feed_keys.iter().any(|k| k == m.get_channel_name()) {
+                            if args.json {
+                                println!("{payload}");
+                            } else {
+                                println!(
+                                    "{:<8} {:<10} feed {}",
+                                    h.get("exchange").map_or("-", String::as_str),
+                                    h.get("instrument").map_or("-", String::as_str),
+                                    feed_text(&h)
+                                );
+                            }
+                        } else {
+                            println!("{}", line(&h, &HashMap::new(), stale_after, args.json));
+                        }
                     }
                 }
             }
@@ -238,15 +312,56 @@ mod tests {
         .into_iter()
         .map(|(k, v)| (k.to_owned(), v.to_owned()))
         .collect();
-        let live = line(&h, Duration::from_secs(60), false);
+        let none = HashMap::new();
+        let live = line(&h, &none, Duration::from_secs(60), false);
         assert!(!live.contains("DELISTED"), "{live}");
         h.insert("listing".into(), "delisted".into());
         h.insert("delisted_ts".into(), "1700000000000000".into());
-        let text = line(&h, Duration::from_secs(60), false);
+        let text = line(&h, &none, Duration::from_secs(60), false);
         assert!(text.contains("143880000"), "{text}");
         assert!(text.ends_with("  DELISTED 2023-11-14T22:13:20"), "{text}");
         let json: serde_json::Value =
-            serde_json::from_str(&line(&h, Duration::from_secs(60), true)).unwrap();
+            serde_json::from_str(&line(&h, &none, Duration::from_secs(60), true)).unwrap();
         assert_eq!(json["listing"], "delisted");
+    }
+
+    fn hash(pairs: &[(&str, &str)]) -> HashMap<String, String> {
+        pairs
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect()
+    }
+
+    #[test]
+    fn the_feed_status_is_printed_beside_the_price() {
+        let h = hash(&[
+            ("contract_version", "2"),
+            ("exchange", "BINANCE"),
+            ("instrument", "BTC-USDT"),
+            ("last_price", "1"),
+        ]);
+        let down = hash(&[
+            ("state", "down"),
+            ("since_ts_us", "1700000000000000"),
+            ("reason", "closed by the server"),
+        ]);
+        let text = line(&h, &down, Duration::from_secs(60), false);
+        assert!(
+            text.ends_with("  DOWN since 2023-11-14T22:13:20 (closed by the server)"),
+            "{text}"
+        );
+        assert_eq!(feed_text(&hash(&[("state", "live")])), "LIVE");
+        assert_eq!(
+            feed_text(&hash(&[
+                ("state", "refused"),
+                ("reason", "-1121: Invalid symbol."),
+                ("since_ts_us", "1700000000000000")
+            ])),
+            "REFUSED (-1121: Invalid symbol.)"
+        );
+        assert_eq!(feed_text(&HashMap::new()), "");
+        let json: serde_json::Value =
+            serde_json::from_str(&line(&h, &down, Duration::from_secs(60), true)).unwrap();
+        assert_eq!(json["feed"]["state"], "down");
     }
 }

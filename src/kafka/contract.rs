@@ -25,7 +25,8 @@
 //! defaults); then each role keeps or sets what it needs: [`producer_config`] (gather's ticks and dead letters, its
 //! instrument publisher, the cache's dead letters), [`admin_config`] (topic creation),
 //! [`cache_consumer_config`] (the cache's consumer group), [`gather_reference_reader_config`]
-//! and [`cache_reference_reader_config`] (the instruments topic read whole).
+//! and [`cache_reference_reader_config`] (the instruments topic read whole),
+//! [`cache_status_reader_config`] (the feed status topic read whole).
 //!
 //! **A new topic** is one default name here, a row in the
 //! table above, its key, its creation settings in [`creation_config`] when it needs any, and
@@ -344,6 +345,8 @@ const WHOLE_TOPIC_READER: [(&str, &str); 4] = [
 pub const GATHER_REFERENCE_READER_ID: &str = "tickflow-gather-reference";
 /// `client.id` of the cache's reader of the instruments topic.
 pub const CACHE_REFERENCE_READER_ID: &str = "tickflow-cache-reference";
+/// `client.id` of the cache's reader of the feed status topic.
+pub const CACHE_STATUS_READER_ID: &str = "tickflow-cache-status";
 
 /// Adds the connection settings of `properties` (see [`producer_properties`]) to `config`:
 /// all but the producer-only ones, and but `client.id` when `but_client_id`.
@@ -446,6 +449,19 @@ pub fn cache_reference_reader_config(
         properties,
         CACHE_REFERENCE_READER_ID,
         &format!("{cache_group_id}-reference"),
+    )
+}
+
+/// The cache's reader of the feed status topic: a whole-topic reader named
+/// [`CACHE_STATUS_READER_ID`], in group `<[cache] group_id>-status`.
+pub fn cache_status_reader_config(
+    properties: &BTreeMap<String, String>,
+    cache_group_id: &str,
+) -> ClientConfig {
+    whole_topic_reader(
+        properties,
+        CACHE_STATUS_READER_ID,
+        &format!("{cache_group_id}-status"),
     )
 }
 

@@ -1,18 +1,20 @@
 //! The Schema Registry: the client ([`client`]), what `tickflow gather` does at start
 //! ([`producer_schema_id`]: the id every tick's header carries; [`instrument_schema_id`]: the
 //! instrument reference's), and how `tickflow cache` reads the id in every message's header
-//! ([`resolver`]), and why a message is not decoded ([`failure`]: typed reasons).
+//! ([`resolver`]; [`instrument`] and [`status`] the instrument reference's and the feed
+//! status records'), and why a message is not decoded ([`failure`]: typed reasons).
 
 pub mod client;
 pub mod failure;
 pub mod instrument;
 pub mod resolver;
+pub mod status;
 
 pub use client::{Registry, RegistryError, Verdict, code};
 pub use failure::{DecodeFailure, DecodeReason};
 
 use crate::codec::instrument as reference;
-use crate::codec::status;
+use crate::codec::status as feed_status;
 use crate::codec::{Format, avro, proto};
 use crate::config::{AppConfig, RegistrySettings};
 use crate::schemas::Kind;
@@ -79,16 +81,16 @@ impl Compiled {
             Format::Avro => Self {
                 name: "status",
                 kind: Kind::Avro,
-                version: status::SCHEMA_VERSION,
-                text: status::avro::STATUS_AVSC,
-                record: status::avro::RECORD_NAME,
+                version: feed_status::SCHEMA_VERSION,
+                text: feed_status::avro::STATUS_AVSC,
+                record: feed_status::avro::RECORD_NAME,
             },
             Format::Proto => Self {
                 name: "status",
                 kind: Kind::Protobuf,
-                version: status::SCHEMA_VERSION,
-                text: status::proto::STATUS_PROTO,
-                record: status::proto::MESSAGE_NAME,
+                version: feed_status::SCHEMA_VERSION,
+                text: feed_status::proto::STATUS_PROTO,
+                record: feed_status::proto::MESSAGE_NAME,
             },
         }
     }

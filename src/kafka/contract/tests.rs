@@ -249,4 +249,8 @@ fn each_client_role_gets_its_settings() {
         )),
         whole("tickflow-cache-reference", "tickflow-cache-reference")
     );
+    assert_eq!(
+        reader(&cache_status_reader_config(&configured, "tickflow-cache")),
+        whole("tickflow-cache-status", "tickflow-cache-status")
+    );
 }

@@ -52,10 +52,36 @@
 //!     a tick applied later keeps them (it is a late price of a delisted market, and not indexed);
 //!     a `LIVE` record again (relisted) removes them and publishes `"listing":"live"`.
 //!
+//! - Feed status (issue 20; additions to contract 2, which readers of contract 2 may ignore),
+//!   from the topic `feed.status.v1` ([`feed`] states the keys, fields and rules):
+//!   - Hash `px:feed:EXCHANGE` ([`feed_key`]): per connection `<connector>#<n>` its state
+//!     (`<c>:state`: `live`, `refused`, `connecting`, `stale`, `down`), `<c>:since_ts_us`,
+//!     `<c>:reason`, `<c>:ts_us`, and the venue's `state`, the worst of its connections'.
+//!   - Hash `px:feed:{BASE-QUOTE}:EXCHANGE` ([`feed_instrument_key`], the price hash's tag, so
+//!     one pipeline reads both): `state` (`live`, `refused`, `stale`, `down`), `since_ts_us`,
+//!     `reason`, `connector`, `connection`, the last gap (`gap_start_ts_us`, `gap_end_ts_us`),
+//!     `ts_us` (the newest record's time) and `ver` (its ordering).
+//!   - Each written by a Lua compare-and-set on the record's `ts_us`: an older record never
+//!     overwrites a newer state. Each applied record is PUBLISHed as JSON on the instrument
+//!     hash's channel (named like the key: the hash's fields but `ver`), and each change of a
+//!     connection's or the venue's state on the venue hash's. They never expire (a connection
+//!     that is gone keeps its last state).
+//!   - Times in these two hashes are UTC epoch µs and say so (`_ts_us`), like the Kafka
+//!     record's; the price and reference hashes' `*_ts` are µs too (renaming them is planned
+//!     separately).
+//!   - A reader tells a price's standing from the price hash and the feed hash (one pipeline):
+//!     `listing` = `delisted` first (a delisted market); else the feed's `state` (`live`, or
+//!     why not); the instrument reference's `status` (`px:ref:{I}:E`, same slot) tells a halted
+//!     market (`halted`, `break`, ...) whose feed is live but quiet.
+//!
 //! Changes from contract 1: the one `ver` became three part versions; `seq` is now the
 //! ticker's (the trade's id is `trade_id`, the book's `book_update_id`); new fields
 //! `trade_side`, `trade_ts`, `book_ts`, `*_received_ts`. A version-1 hash is upgraded in place
 //! by its next update (its `ver` is removed). The prefix (`px`) is configurable.
+
+pub mod feed;
+
+pub use feed::{feed_instrument_key, feed_key};
 
 use crate::model::{EventKind, Exchange, Tick};
 use std::fmt::Write as _;
