@@ -192,6 +192,81 @@ async fn a_refused_subscription_among_20_leaves_19_flowing() {
     stop(r).await;
 }
 
+/// A refused instrument the venue lists later comes in by its retry, on the same connection:
+/// the venue acknowledges it, the refusal ends, and a SUBSCRIBED record names it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_refused_instrument_listed_later_comes_in_by_its_retry() {
+    use tickflow::model::status::FeedState;
+    use tickflow::sim::{ListingSizes, Listings};
+    let bundled = SymbolTable::bundled_binance().unwrap();
+    let without_link: String = bundled
+        .to_csv()
+        .lines()
+        .filter(|l| !l.starts_with("LINKUSDT,"))
+        .map(|l| format!("{l}\n"))
+        .collect();
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("ws://{}", listener.local_addr().unwrap());
+    let (_stop, stopped) = watch::channel(false);
+    let config = tickflow::sim::SimConfig {
+        rate: 1000,
+        seed: 7,
+        binance_ping: Duration::from_secs(20),
+        binance_symbols: Arc::new(SymbolTable::from_csv(&without_link).unwrap()),
+        default_fault: None,
+    };
+    let listings = Arc::new(Listings::for_config(&config, &ListingSizes::default()));
+    tokio::spawn(tickflow::sim::serve_with(
+        listener,
+        config,
+        Arc::clone(&listings),
+        stopped,
+    ));
+    let extra = "refusal_retry_secs = 1\n";
+    let mut r = spawn(binance(
+        &format!("{base}/binance/stream"),
+        &["BTC-USDT", "LINK-USDT"],
+        extra,
+    ));
+    instruments_until(&mut r, |_, s| get(&s.refusals) == 1, Duration::ZERO).await;
+    let link = tickflow::model::Instrument::parse("LINK-USDT").unwrap();
+    listings.list(Exchange::Binance, &link).unwrap();
+    let seen =
+        instruments_until(&mut r, |seen, _| seen.contains("LINK-USDT"), Duration::ZERO).await;
+    assert!(seen.contains("BTC-USDT"));
+    let s = &r.stats;
+    assert_eq!(get(&s.refusals), 1);
+    assert_eq!(get(&s.refusal_retries), 1);
+    assert!(s.refused.is_empty(), "the refusal ended");
+    assert_eq!(get(&s.connects), 1, "on the same connection");
+    let mut records = Vec::new();
+    while let Ok(s) = r.status.try_recv() {
+        records.push((s.state, s.instruments));
+    }
+    assert_eq!(
+        records,
+        [
+            (
+                FeedState::Up,
+                vec![
+                    tickflow::model::Instrument::parse("BTC-USDT").unwrap(),
+                    link.clone()
+                ]
+            ),
+            (
+                FeedState::Subscribed,
+                vec![
+                    tickflow::model::Instrument::parse("BTC-USDT").unwrap(),
+                    link.clone()
+                ]
+            ),
+            (FeedState::Refused, vec![link.clone()]),
+            (FeedState::Subscribed, vec![link]),
+        ]
+    );
+    stop(r).await;
+}
+
 /// Upbit answers only refusals and, here, names no instrument: every instrument of the request
 /// is shown refused (with the venue's words), none is left out, and the data goes on.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -274,7 +274,7 @@ impl Feed {
             stats,
             tls: Arc::clone(&run.tls),
             connects: Arc::clone(&self.connects),
-            refusals: crate::ws::refusals::Refusals::default(),
+            refusals: crate::ws::refusals::Refusals::new(self.config.backoff.refusal_retry),
             health: crate::ws::connection::Health::new(
                 Some(run.status.clone()),
                 u32::try_from(index).unwrap_or(u32::MAX),

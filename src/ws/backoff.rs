@@ -89,6 +89,7 @@ mod tests {
             multiplier: 2.0,
             jitter,
             reset_after: Duration::from_secs(60),
+            refusal_retry: Duration::from_secs(30),
         }
     }
 

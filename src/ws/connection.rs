@@ -177,6 +177,7 @@ impl Link {
             symbols,
         }));
         let connects = Arc::new(SharedGate::new(config.profile.limits.connects));
+        let refusals = Refusals::new(config.backoff.refusal_retry);
         let link = Self {
             config,
             ticket: "tickflow".into(),
@@ -185,7 +186,7 @@ impl Link {
             stats,
             tls,
             connects,
-            refusals: Refusals::default(),
+            refusals,
             health: Health::default(),
         };
         (link, tx)
@@ -364,8 +365,10 @@ pub async fn run(mut link: Link, mut shutdown: watch::Receiver<bool>, seed: u64)
                 },
             }
         }
-        // Due retries are asked for by the next session.
-        link.refusals
+        // Due retries are asked for by the next session (whose SUBSCRIBED record names every
+        // instrument it asks for, ended refusals included).
+        let _ = link
+            .refusals
             .due(tokio::time::Instant::now(), &link.stats.refused);
     }
 }
@@ -695,7 +698,11 @@ async fn session(
                         stats.acks.fetch_add(1, Ordering::Relaxed);
                         if let Some(request) = pending.accepted(id) {
                             let covered = carried.named_in(config, &request.text);
-                            link.refusals.accepted(&covered, &stats.refused);
+                            let ended = link.refusals.accepted(&covered, &stats.refused);
+                            if !ended.is_empty() {
+                                // A retried instrument the venue took: subscribed now.
+                                link.report(FeedState::Subscribed, None, ended, (None, None));
+                            }
                         }
                     }
                     Some(Said::Refused { id, text }) => {
@@ -723,7 +730,7 @@ async fn session(
                             tracing::warn!(
                                 instruments = %names.join(","),
                                 venue_says = %text,
-                                retry_in = ?super::refusals::FIRST_RETRY,
+                                retry_in = ?config.backoff.refusal_retry,
                                 "the venue refused a subscription; the rest go on, the refused ones are retried with backoff"
                             );
                         }
@@ -745,7 +752,12 @@ async fn session(
                 }
             }
             () = tokio::time::sleep_until(retry_due) => {
-                if link.refusals.due(tokio::time::Instant::now(), &stats.refused) {
+                let (released, ended) = link.refusals.due(tokio::time::Instant::now(), &stats.refused);
+                if !ended.is_empty() {
+                    // Retries nobody refused: subscribed now.
+                    link.report(FeedState::Subscribed, None, ended, (None, None));
+                }
+                if released {
                     stats.refusal_retries.fetch_add(1, Ordering::Relaxed);
                     let from = carried.instruments.clone();
                     moved = Some(carried.go(config, (&ticket, true), &mut outbox, &from, (link.target(&wanted), &wanted)));

@@ -19,7 +19,8 @@ use std::sync::Mutex;
 use std::time::Duration;
 use tokio::time::Instant;
 
-/// The first retry of a refused instrument comes this long after the refusal.
+/// The first retry of a refused instrument comes this long after the refusal, by default
+/// (`[backoff] refusal_retry_secs`).
 pub const FIRST_RETRY: Duration = Duration::from_secs(30);
 /// Retries back off up to this.
 pub const MAX_RETRY: Duration = Duration::from_secs(30 * 60);
@@ -87,12 +88,30 @@ impl RefusedNow {
 }
 
 /// A connection's refusal state.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct Refusals {
     map: BTreeMap<Instrument, Refusal>,
+    /// The first retry's wait (`[backoff] refusal_retry_secs`).
+    first_retry: Duration,
+}
+
+impl Default for Refusals {
+    /// Retries from [`FIRST_RETRY`].
+    fn default() -> Self {
+        Self::new(FIRST_RETRY)
+    }
 }
 
 impl Refusals {
+    /// None yet; the first retry of a refusal comes after `first_retry`, doubling up to
+    /// [`MAX_RETRY`].
+    pub fn new(first_retry: Duration) -> Self {
+        Self {
+            map: BTreeMap::new(),
+            first_retry,
+        }
+    }
+
     /// Records a refusal of `instruments` with the venue's `text` (held out of the
     /// subscription or not, see [`Refusal::held`]); returns the ones newly refused (to log
     /// once).
@@ -120,7 +139,8 @@ impl Refusals {
             r.held = hold;
             r.times = r.times.saturating_add(1);
             r.text = text.to_owned();
-            let wait = FIRST_RETRY
+            let wait = self
+                .first_retry
                 .saturating_mul(1 << r.times.saturating_sub(1).min(10))
                 .min(MAX_RETRY);
             r.retry_at = Some(now + wait);
@@ -145,35 +165,46 @@ impl Refusals {
             .min()
     }
 
-    /// At `now`: retries due are released (they are asked for again: returns true when any
-    /// was), and retries out for [`CONFIRM`] without a new refusal end their refusal.
-    pub fn due(&mut self, now: Instant, shown: &RefusedNow) -> bool {
+    /// At `now`: retries due are released (they are asked for again: `.0` is true when any
+    /// was), and retries out for [`CONFIRM`] without a new refusal end their refusal (`.1`:
+    /// those instruments, subscribed now).
+    pub fn due(&mut self, now: Instant, shown: &RefusedNow) -> (bool, Vec<Instrument>) {
         let mut released = false;
-        let before = self.map.len();
-        self.map.retain(|_, r| match (r.retry_at, r.tried_at) {
+        let mut ended = Vec::new();
+        self.map.retain(|i, r| match (r.retry_at, r.tried_at) {
             (Some(at), _) if at <= now => {
                 r.retry_at = None;
                 r.tried_at = Some(now);
                 released = true;
                 true
             }
-            (None, Some(tried)) => tried + CONFIRM > now,
+            (None, Some(tried)) if tried + CONFIRM <= now => {
+                ended.push(i.clone());
+                false
+            }
             _ => true,
         });
-        if released || self.map.len() != before {
+        if released || !ended.is_empty() {
             shown.publish(&self.map);
         }
-        released
+        (released, ended)
     }
 
-    /// The venue accepted a request that asked for `instruments`: their retries out now end.
-    pub fn accepted(&mut self, instruments: &[Instrument], shown: &RefusedNow) {
-        let before = self.map.len();
-        self.map
-            .retain(|i, r| r.retry_at.is_some() || !instruments.contains(i));
-        if self.map.len() != before {
+    /// The venue accepted a request that asked for `instruments`: their retries out now end
+    /// (returned: subscribed now).
+    pub fn accepted(&mut self, instruments: &[Instrument], shown: &RefusedNow) -> Vec<Instrument> {
+        let mut ended = Vec::new();
+        self.map.retain(|i, r| {
+            let ends = r.retry_at.is_none() && instruments.contains(i);
+            if ends {
+                ended.push(i.clone());
+            }
+            !ends
+        });
+        if !ended.is_empty() {
             shown.publish(&self.map);
         }
+        ended
     }
 
     /// Forgets instruments no longer wanted (delisted, moved to another connection).
@@ -206,8 +237,8 @@ mod tests {
         assert!(r.held(&i("ETH-BTC")));
         assert_eq!(shown.len(), 1);
         assert_eq!(r.next_due(), Some(t0 + FIRST_RETRY));
-        assert!(!r.due(t0 + FIRST_RETRY / 2, &shown));
-        assert!(r.due(t0 + FIRST_RETRY, &shown), "released for a retry");
+        assert!(!r.due(t0 + FIRST_RETRY / 2, &shown).0);
+        assert!(r.due(t0 + FIRST_RETRY, &shown).0, "released for a retry");
         assert!(!r.held(&i("ETH-BTC")));
         // Refused again: not new, twice the wait.
         let t1 = t0 + FIRST_RETRY;
@@ -217,9 +248,9 @@ mod tests {
         );
         assert_eq!(r.next_due(), Some(t1 + FIRST_RETRY * 2));
         let t2 = t1 + FIRST_RETRY * 2;
-        assert!(r.due(t2, &shown));
+        assert!(r.due(t2, &shown).0);
         assert_eq!(shown.len(), 1, "still refused while the retry is out");
-        assert!(!r.due(t2 + CONFIRM, &shown));
+        assert_eq!(r.due(t2 + CONFIRM, &shown), (false, vec![i("ETH-BTC")]));
         assert!(shown.is_empty(), "a retry nobody refused ended the refusal");
         assert_eq!(r.next_due(), None);
     }
@@ -238,9 +269,9 @@ mod tests {
         r.refuse(&[i("B-KRW")], ("x", false), t, 0, &shown);
         assert!(!r.held(&i("B-KRW")), "not said which: still asked for");
         r.due(t + FIRST_RETRY, &shown);
-        r.accepted(&[i("A-KRW")], &shown);
+        assert!(r.accepted(&[i("A-KRW")], &shown).is_empty());
         assert_eq!(shown.len(), 1, "only the instruments the request asked for");
-        r.accepted(&[i("B-KRW")], &shown);
+        assert_eq!(r.accepted(&[i("B-KRW")], &shown), [i("B-KRW")]);
         assert!(shown.is_empty(), "acknowledged retries end");
     }
 }

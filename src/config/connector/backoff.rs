@@ -15,6 +15,8 @@ pub const DEFAULT_MULTIPLIER: f64 = 2.0;
 pub const DEFAULT_JITTER: f64 = 0.2;
 /// A connection up this long resets the delay, seconds: 60.
 pub const DEFAULT_RESET_AFTER_SECS: u64 = 60;
+/// First retry of an instrument the venue refused, seconds: 30 (doubling up to 30 min).
+pub const DEFAULT_REFUSAL_RETRY_SECS: u64 = 30;
 
 /// `[backoff]` as written.
 #[derive(Debug, Default, Deserialize)]
@@ -31,6 +33,9 @@ pub(super) struct BackoffFile {
     /// A connection up this long resets the delay to `initial_ms` (default
     /// [`DEFAULT_RESET_AFTER_SECS`]).
     reset_after_secs: Option<u64>,
+    /// An instrument the venue refused is asked for again after this long, doubling up to
+    /// 30 min (default [`DEFAULT_REFUSAL_RETRY_SECS`]).
+    refusal_retry_secs: Option<u64>,
 }
 
 /// Reconnect backoff.
@@ -46,6 +51,8 @@ pub struct Backoff {
     pub jitter: f64,
     /// Healthy period that resets the delay.
     pub reset_after: Duration,
+    /// First retry of a refused instrument.
+    pub refusal_retry: Duration,
 }
 
 impl BackoffFile {
@@ -59,7 +66,14 @@ impl BackoffFile {
             reset_after: Duration::from_secs(
                 self.reset_after_secs.unwrap_or(DEFAULT_RESET_AFTER_SECS),
             ),
+            refusal_retry: Duration::from_secs(
+                self.refusal_retry_secs
+                    .unwrap_or(DEFAULT_REFUSAL_RETRY_SECS),
+            ),
         };
+        if backoff.refusal_retry.is_zero() {
+            p.add("backoff.refusal_retry_secs", "must be > 0");
+        }
         if backoff.initial.is_zero() {
             p.add("backoff.initial_ms", "must be > 0");
         }
