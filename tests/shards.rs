@@ -150,7 +150,9 @@ async fn two_gatherers_on_one_shard_are_safe_and_one_can_die() {
     // Every update Redis publishes, per key, in order.
     let client = redis::Client::open(redis.url()).unwrap();
     let mut pubsub = client.get_async_pubsub().await.unwrap();
-    pubsub.psubscribe("px:*").await.unwrap();
+    // Price channels only (`px:{BTC-KRW}:UPBIT`): the feed status channels (`px:feed:...`)
+    // carry no trade.
+    pubsub.psubscribe("px:{*").await.unwrap();
     let published: Arc<Mutex<BTreeMap<String, Vec<u64>>>> = Arc::default();
     {
         let published = Arc::clone(&published);
