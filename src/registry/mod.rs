@@ -7,6 +7,7 @@
 pub mod client;
 pub mod failure;
 pub mod instrument;
+pub mod record;
 pub mod resolver;
 pub mod status;
 
