@@ -15,6 +15,7 @@ pub mod reference;
 pub mod stats;
 pub mod status;
 pub mod store;
+mod whole_topic;
 mod writer;
 
 pub use store::{Applied, RedisConnection, Store, connect};

@@ -23,10 +23,9 @@ use crate::config::AppConfig;
 use crate::metrics::Exposition;
 use crate::model::{Exchange, Instrument};
 use crate::registry::instrument::InstrumentResolver;
-use rdkafka::consumer::{BaseConsumer, Consumer};
+use rdkafka::consumer::BaseConsumer;
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 use rdkafka::message::Message;
-use rdkafka::{Offset, TopicPartitionList};
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
@@ -42,9 +41,6 @@ const BATCH_WAIT: Duration = Duration::from_millis(20);
 /// How often the delisted instruments are taken out of the indexes again (see
 /// [`ReferenceStore::sweep`]).
 pub const SWEEP_EVERY: Duration = Duration::from_secs(30);
-
-/// Bound on one metadata request.
-const METADATA_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// Counters of the reference reader.
 #[derive(Debug, Default)]
@@ -187,29 +183,7 @@ impl Reader {
 
     /// Every partition of the topic from the beginning; the partitions assigned.
     fn assign(&self, consumer: &BaseConsumer) -> Result<Vec<i32>, String> {
-        let metadata = consumer
-            .fetch_metadata(Some(&self.topic), METADATA_TIMEOUT)
-            .map_err(|e| format!("metadata of {}: {e}", self.topic))?;
-        let partitions: Vec<i32> = metadata
-            .topics()
-            .iter()
-            .filter(|t| t.name() == self.topic && t.error().is_none())
-            .flat_map(|t| t.partitions().iter().map(|p| p.id()))
-            .collect();
-        if partitions.is_empty() {
-            return Err(format!(
-                "topic {} has no partitions (not created yet? [topics] create)",
-                self.topic
-            ));
-        }
-        let mut list = TopicPartitionList::new();
-        for p in &partitions {
-            list.add_partition_offset(&self.topic, *p, Offset::Beginning)
-                .map_err(|e| e.to_string())?;
-        }
-        consumer.assign(&list).map_err(|e| e.to_string())?;
-        // The list is dropped here, before the consumer (TESTING.md).
-        Ok(partitions)
+        super::whole_topic::assign_from_beginning(consumer, &self.topic)
     }
 
     fn stopping(&self) -> bool {
@@ -218,14 +192,7 @@ impl Reader {
 
     /// Sleeps `d` unless stopping; false when stopping.
     fn pause(&self, d: Duration) -> bool {
-        let until = Instant::now() + d;
-        while Instant::now() < until {
-            if self.stopping() {
-                return false;
-            }
-            std::thread::sleep(Duration::from_millis(50).min(until - Instant::now()));
-        }
-        !self.stopping()
+        super::whole_topic::pause(&self.shutdown, d)
     }
 
     fn note(&self, kind: &str, text: &str) {
