@@ -57,13 +57,13 @@ async fn newer_ticks_apply_and_late_or_duplicate_ones_do_not() {
     let h = hash(&server, "px:{BTC-KRW}:UPBIT").await;
     assert_eq!(h["last_price"], "143250000.5", "exact decimal string");
     assert_eq!(h["bid_price"], "143249000");
-    assert_eq!(h["event_ts"], "2000000");
-    assert_eq!(h["received_ts"], "2000500");
-    assert_eq!(h["updated_ts"], "1");
-    assert_eq!(h["contract_version"], "2");
-    assert_eq!(h["ticker_received_ts"], "2000500");
-    assert_eq!(h["trade_received_ts"], "2000500");
-    assert_eq!(h["book_received_ts"], "2000500");
+    assert_eq!(h["event_ts_us"], "2000000");
+    assert_eq!(h["received_ts_us"], "2000500");
+    assert_eq!(h["updated_ts_us"], "1");
+    assert_eq!(h["contract_version"], "3");
+    assert_eq!(h["ticker_received_ts_us"], "2000500");
+    assert_eq!(h["trade_received_ts_us"], "2000500");
+    assert_eq!(h["book_received_ts_us"], "2000500");
     assert_eq!(h["exchange"], "UPBIT");
     assert_eq!(h["native_symbol"], "KRW-BTC");
     assert!(!h.contains_key("seq"), "absent data is an absent field");
@@ -133,7 +133,7 @@ async fn trades_books_and_tickers_keep_their_own_parts() {
         ("100.5", "0.5", "SELL")
     );
     assert_eq!(
-        (h["trade_id"].as_str(), h["trade_ts"].as_str()),
+        (h["trade_id"].as_str(), h["trade_ts_us"].as_str()),
         ("42", "5000000")
     );
     assert_eq!(
@@ -145,13 +145,13 @@ async fn trades_books_and_tickers_keep_their_own_parts() {
         ("7", "BEST_BID_OFFER")
     );
     assert!(
-        !h.contains_key("book_ts"),
+        !h.contains_key("book_ts_us"),
         "no exchange time for this book: none invented"
     );
     assert_eq!(
         (
-            h["trade_received_ts"].as_str(),
-            h["book_received_ts"].as_str()
+            h["trade_received_ts_us"].as_str(),
+            h["book_received_ts_us"].as_str()
         ),
         ("5000500", "5100500")
     );
@@ -207,7 +207,7 @@ async fn trades_books_and_tickers_keep_their_own_parts() {
         ("102", "100")
     );
     assert_eq!(
-        (h["high_price"].as_str(), h["updated_ts"].as_str()),
+        (h["high_price"].as_str(), h["updated_ts_us"].as_str()),
         ("120", "5")
     );
     // tickflow price shows each part's age.
@@ -328,9 +328,9 @@ async fn index_members_are_scored_in_microseconds_and_retire_with_their_hash() {
     assert_eq!(scored, [("BTC-KRW".to_owned(), first as f64)]);
     let h = hash(&server, "px:{BTC-KRW}:UPBIT").await;
     assert_eq!(
-        h["updated_ts"],
+        h["updated_ts_us"],
         first.to_string(),
-        "the score is the hash's updated_ts"
+        "the score is the hash's updated_ts_us"
     );
     // ETH is written 0.5 s later; at 1 s BTC was not written for the 0.8 s TTL, ETH was.
     s.apply(&[&tick("ETH-KRW", "200", 1_000, None)], first + 500_000)
@@ -627,7 +627,7 @@ async fn tickflow_price_reads_over_verified_tls() {
             "HSET",
             "px:{BTC-KRW}:UPBIT",
             "contract_version",
-            "1",
+            "3",
             "exchange",
             "UPBIT",
         ])
@@ -636,7 +636,7 @@ async fn tickflow_price_reads_over_verified_tls() {
             "BTC-KRW",
             "last_price",
             "143250000.5",
-            "event_ts",
+            "event_ts_us",
             "1",
         ])
         .output()
@@ -846,4 +846,145 @@ async fn auth_goes_in_the_url_and_a_key_restricted_acl_user_suffices() {
     let mut c = connect(&user, false).await.unwrap();
     let denied: redis::RedisResult<Option<String>> = c.get("other").await;
     assert!(denied.is_err(), "{denied:?}");
+}
+
+/// Contract 3 renamed the time fields to say their unit (`trade_ts` → `trade_ts_us`): a hash
+/// written under contract 2 is upgraded in place by the next tick applied to it, keeping the
+/// values of the parts that tick does not write, and the reference hash by its next record.
+#[tokio::test]
+async fn a_contract_2_hash_is_upgraded_in_place_by_its_next_write() {
+    use tickflow::cache::contract::{CONTRACT_VERSION, PRICE_RENAMED_IN_3, REFERENCE_RENAMED_IN_3};
+    use tickflow::cache::reference::store::ReferenceStore;
+    use tickflow::codec::instrument::{InstrumentRecord, State};
+    use tickflow::model::listing::ListingStatus;
+    let Some(server) = RedisServer::start("contract_2_upgraded") else {
+        return;
+    };
+    let (key, ref_key) = ("px:{BTC-KRW}:UPBIT", "px:ref:{BTC-KRW}:UPBIT");
+    let mut c = connect(&server.url(), false).await.unwrap();
+    // What contract 2 left: a delisted instrument's price hash with every part, and its
+    // reference. Part versions "0" sort below any real one.
+    let v2: &[(&str, &str)] = &[
+        ("contract_version", "2"),
+        ("exchange", "UPBIT"),
+        ("instrument", "BTC-KRW"),
+        ("native_symbol", "KRW-BTC"),
+        ("kind", "TICKER"),
+        ("received_ts", "900"),
+        ("updated_ts", "901"),
+        ("last_price", "99"),
+        ("trade_ts", "800"),
+        ("trade_received_ts", "900"),
+        ("trade_ver", "0"),
+        ("bid_price", "98"),
+        ("book_ts", "700"),
+        ("book_received_ts", "902"),
+        ("book_ver", "0"),
+        ("high_price", "120"),
+        ("event_ts", "600"),
+        ("ticker_received_ts", "903"),
+        ("ticker_ver", "0"),
+        ("listing", "delisted"),
+        ("delisted_ts", "500"),
+    ];
+    let () = c.hset_multiple(key, v2).await.unwrap();
+    let reference: &[(&str, &str)] = &[
+        ("contract_version", "2"),
+        ("exchange", "UPBIT"),
+        ("instrument", "BTC-KRW"),
+        ("native_symbol", "KRW-BTC"),
+        ("state", "delisted"),
+        ("status", "trading"),
+        ("first_seen_ts", "100"),
+        ("last_seen_ts", "400"),
+        ("as_of_ts", "500"),
+        ("updated_ts", "501"),
+        ("ver", "0"),
+    ];
+    let () = c.hset_multiple(ref_key, reference).await.unwrap();
+
+    // A trade: its part is written under the new names, the book's and the ticker's renamed
+    // with their values, the delisting's time read from the contract-2 reference.
+    let mut s = store(&server).await;
+    let r = s
+        .apply(&[&trade("BTC-KRW", "100.5", 5_000, 42)], 7)
+        .await
+        .unwrap();
+    assert_eq!((r.applied, r.delisted), (1, 1));
+    let h = hash(&server, key).await;
+    for (old, _) in PRICE_RENAMED_IN_3 {
+        assert!(!h.contains_key(old), "{old} left in {h:?}");
+    }
+    assert_eq!(h["contract_version"], CONTRACT_VERSION);
+    let got = |k: &str| h.get(k).map(String::as_str);
+    assert_eq!(got("trade_ts_us"), Some("5000000"));
+    assert_eq!(got("trade_received_ts_us"), Some("5000500"));
+    assert_eq!(got("received_ts_us"), Some("5000500"));
+    assert_eq!(got("updated_ts_us"), Some("7"));
+    assert_eq!(
+        (
+            got("book_ts_us"),
+            got("book_received_ts_us"),
+            got("bid_price")
+        ),
+        (Some("700"), Some("902"), Some("98")),
+        "the book, not written, keeps its values under the new names"
+    );
+    assert_eq!(
+        (got("event_ts_us"), got("ticker_received_ts_us")),
+        (Some("600"), Some("903"))
+    );
+    assert_eq!(
+        (got("listing"), got("delisted_ts_us")),
+        (Some("delisted"), Some("500"))
+    );
+
+    // The reference hash is replaced whole by its next record, new names only; the mark on
+    // the price hash follows.
+    let mut refs = ReferenceStore::open(&server.url(), false, "px", Duration::from_secs(3600))
+        .await
+        .unwrap();
+    let record = InstrumentRecord {
+        exchange: Exchange::Upbit,
+        instrument: Instrument::parse("BTC-KRW").unwrap(),
+        native_symbol: "KRW-BTC".into(),
+        state: State::Delisted,
+        status: Some(ListingStatus::Trading),
+        tick_size: None,
+        lot_size: None,
+        notices: vec![],
+        first_seen_ts_us: 100,
+        last_seen_ts_us: 400,
+        as_of_ts_us: 600,
+    };
+    assert_eq!(refs.apply(&[(record, false)], 9).await.unwrap().applied, 1);
+    let r = hash(&server, ref_key).await;
+    for (old, _) in REFERENCE_RENAMED_IN_3 {
+        assert!(!r.contains_key(old), "{old} left in {r:?}");
+    }
+    assert_eq!(r["contract_version"], CONTRACT_VERSION);
+    let got = |k: &str| r.get(k).map(String::as_str);
+    assert_eq!(
+        (
+            got("first_seen_ts_us"),
+            got("last_seen_ts_us"),
+            got("as_of_ts_us"),
+            got("updated_ts_us")
+        ),
+        (Some("100"), Some("400"), Some("600"), Some("9"))
+    );
+    let h = hash(&server, key).await;
+    assert_eq!(h.get("delisted_ts_us").map(String::as_str), Some("600"));
+    assert!(!h.contains_key("delisted_ts"));
+
+    // A hash already of contract 3 is not renamed again: a later tick only writes its part.
+    let stale = s
+        .apply(&[&trade("BTC-KRW", "1", 4_000, 41)], 8)
+        .await
+        .unwrap();
+    assert_eq!(
+        stale.stale, 1,
+        "an older trade is stale, and writes nothing"
+    );
+    assert_eq!(hash(&server, key).await, h);
 }

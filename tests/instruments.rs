@@ -340,7 +340,7 @@ async fn listings_reach_redis_through_the_compacted_topic() {
     assert_eq!(r["status"], "trading");
     assert_eq!(r["tick_size"], "1000");
     assert_eq!(r["lot_size"], "0.00000001");
-    assert_eq!(r["as_of_ts"], l1.to_string());
+    assert_eq!(r["as_of_ts_us"], l1.to_string());
     assert!(!r.contains_key("notices"), "{r:?}");
     let ttl: i64 = c.pttl("px:ref:{BTC-KRW}:UPBIT").await.unwrap();
     assert_eq!(ttl, -1, "a live reference never expires");
@@ -373,15 +373,15 @@ async fn listings_reach_redis_through_the_compacted_topic() {
     );
     let xrp: HashMap<String, String> = c.hgetall("px:{XRP-KRW}:UPBIT").await.unwrap();
     assert_eq!(xrp["listing"], "delisted");
-    assert_eq!(xrp["delisted_ts"], l2.to_string());
+    assert_eq!(xrp["delisted_ts_us"], l2.to_string());
     assert_eq!(xrp["last_price"], "3000", "the price stays as it was");
-    assert_eq!(xrp["trade_ts"], t0.to_string());
+    assert_eq!(xrp["trade_ts_us"], t0.to_string());
     let r: HashMap<String, String> = c.hgetall("px:ref:{XRP-KRW}:UPBIT").await.unwrap();
     assert_eq!(
-        (r["state"].as_str(), r["as_of_ts"].clone()),
+        (r["state"].as_str(), r["as_of_ts_us"].clone()),
         ("delisted", l2.to_string())
     );
-    assert_eq!(r["last_seen_ts"], l1.to_string());
+    assert_eq!(r["last_seen_ts_us"], l1.to_string());
     let ttl: i64 = c.pttl("px:ref:{XRP-KRW}:UPBIT").await.unwrap();
     assert!(ttl > 0, "a delisted reference expires: {ttl}");
     let r: HashMap<String, String> = c.hgetall("px:ref:{ETH-KRW}:UPBIT").await.unwrap();

@@ -145,7 +145,7 @@ async fn real_captures_reach_redis_as_last_trade_and_best_bid_offer() {
     assert_eq!(h["bid_price"], book.bid_price.unwrap().to_string());
     assert_eq!(h["book_update_id"], book.sequence.unwrap().to_string());
     assert!(
-        !h.contains_key("book_ts"),
+        !h.contains_key("book_ts_us"),
         "spot bookTicker has no exchange time"
     );
     // Every venue got both parts where its sample has both.
@@ -160,7 +160,7 @@ async fn real_captures_reach_redis_as_last_trade_and_best_bid_offer() {
         ("7.525", "556")
     );
     assert_eq!(
-        (gom2["trade_side"].as_str(), gom2["trade_ts"].as_str()),
+        (gom2["trade_side"].as_str(), gom2["trade_ts_us"].as_str()),
         ("SELL", "1622591023188333")
     );
 }

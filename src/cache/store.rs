@@ -8,24 +8,30 @@ use redis::{Cmd, ErrorKind, Pipeline, RedisFuture, Value};
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-/// The compare-and-set of contract 2, one call per update. KEYS[1]: the price hash; KEYS[2]:
+/// The compare-and-set of contract 3, one call per update. KEYS[1]: the price hash; KEYS[2]:
 /// the instrument's reference hash (same hash tag), read to know whether it is delisted.
 /// ARGV[1]: TTL in ms (0: none); ARGV[2]: the common fields' JSON fragment; ARGV[3]: n, the
 /// number of common fields, then n field/value pairs; then, per part: its name, its version,
 /// its JSON fragment, k, and k field/value pairs. A part applies only when its version is
 /// greater than the stored `<name>_ver` (fixed-width digit strings: the string comparison is
 /// exact where Lua numbers would round); its fields are then set, and those given as `""`
-/// removed. When any part applied, the common fields are written too, contract 1's `ver` is
-/// removed, the TTL renewed and the applied fragments PUBLISHed as one JSON object. Returns 1
+/// removed. When any part applied, the common fields are written too, the TTL renewed and the
+/// applied fragments PUBLISHed as one JSON object; and when the stored `contract_version` is
+/// not `3` (a hash of an older contract; a new hash has none) the hash is upgraded in place first: contract 1's `ver` is removed and each time
+/// field contract 3 renamed ([`PRICE_RENAMED_IN_3`](super::contract::PRICE_RENAMED_IN_3), the script's `renamed`) is moved to
+/// its new name (the update's own values then overwrite), so no hash holds both spellings.
+/// That check is one HGET per applied update (none for a stale one); the renaming (one HMGET,
+/// one HSET, the HDEL the update makes anyway) happens once per hash. Returns 1
 /// when any part applied, 0 when every part was stale (a duplicate or a late arrival), plus 2
 /// when the reference says the instrument is delisted (an applied update then also keeps the
 /// hash's `listing` mark; the caller takes the instrument out of the index).
 pub const CAS_SCRIPT: &str = r"
 local n = tonumber(ARGV[3])
 local i = 4 + 2 * n
-local ref = redis.call('HMGET', KEYS[2], 'state', 'as_of_ts')
+-- A contract-2 reference hash (not yet replaced by a newer record) says `as_of_ts`.
+local ref = redis.call('HMGET', KEYS[2], 'state', 'as_of_ts_us', 'as_of_ts')
 local delisted = ref[1] == 'delisted'
-local sets, dels, json, applied = {}, {'ver'}, {ARGV[2]}, 0
+local sets, dels, json, applied = {}, {}, {ARGV[2]}, 0
 local function put(k, v)
   if v == '' then dels[#dels + 1] = k else sets[#sets + 1] = k; sets[#sets + 1] = v end
 end
@@ -44,13 +50,33 @@ if applied == 0 then
   if delisted then return 2 end
   return 0
 end
+local stored = redis.call('HGET', KEYS[1], 'contract_version')
+if stored and stored ~= '3' then
+  local renamed = {'received_ts', 'received_ts_us', 'updated_ts', 'updated_ts_us',
+    'trade_ts', 'trade_ts_us', 'trade_received_ts', 'trade_received_ts_us',
+    'book_ts', 'book_ts_us', 'book_received_ts', 'book_received_ts_us',
+    'event_ts', 'event_ts_us', 'ticker_received_ts', 'ticker_received_ts_us',
+    'delisted_ts', 'delisted_ts_us'}
+  local old = {}
+  for j = 1, #renamed, 2 do old[#old + 1] = renamed[j] end
+  local held = redis.call('HMGET', KEYS[1], unpack(old))
+  local moved = {}
+  for j, v in ipairs(held) do
+    if v then
+      moved[#moved + 1] = renamed[2 * j]; moved[#moved + 1] = v
+      dels[#dels + 1] = renamed[2 * j - 1]
+    end
+  end
+  if #moved > 0 then redis.call('HSET', KEYS[1], unpack(moved)) end
+  dels[#dels + 1] = 'ver'
+end
 for j = 4, 2 + 2 * n, 2 do put(ARGV[j], ARGV[j + 1]) end
 if delisted then
   put('listing', 'delisted')
-  put('delisted_ts', ref[2] or '')
+  put('delisted_ts_us', ref[2] or ref[3] or '')
   json[#json + 1] = '\034listing\034:\034delisted\034'
 end
-redis.call('HDEL', KEYS[1], unpack(dels))
+if #dels > 0 then redis.call('HDEL', KEYS[1], unpack(dels)) end
 redis.call('HSET', KEYS[1], unpack(sets))
 if tonumber(ARGV[1]) > 0 then
   redis.call('PEXPIRE', KEYS[1], ARGV[1])
@@ -482,5 +508,22 @@ impl Store {
             out.extend(r?);
         }
         Ok(out)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cache::contract::{CONTRACT_VERSION, PRICE_RENAMED_IN_3};
+
+    #[test]
+    fn the_script_renames_what_the_contract_says() {
+        for (old, new) in PRICE_RENAMED_IN_3 {
+            assert!(
+                CAS_SCRIPT.contains(&format!("'{old}', '{new}'")),
+                "{old} -> {new}"
+            );
+        }
+        assert!(CAS_SCRIPT.contains(&format!("stored ~= '{CONTRACT_VERSION}'")));
     }
 }

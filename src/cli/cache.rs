@@ -25,7 +25,7 @@ It also reads the whole compacted instrument reference (instruments.v1, from the
 every start, outside the consumer group, nothing committed) into sorted set px:live:EXCHANGE \
 (the instruments gather follows) and hash px:ref:{{BASE-QUOTE}}:EXCHANGE (the newest record, by \
 its listing time); a DELISTED record removes the instrument from px:live and px:index and marks \
-its price hash listing = delisted with delisted_ts, leaving its prices as they were.\n\n\
+its price hash listing = delisted with delisted_ts_us, leaving its prices as they were.\n\n\
 Likewise it reads the whole feed status topic (feed.status.v1) into hash px:feed:EXCHANGE (per \
 connection <connector>#<n> its state, since when and why; state = the worst of them) and hash \
 px:feed:{{BASE-QUOTE}}:EXCHANGE (state live, refused, stale or down, since_ts_us, reason, the last \

@@ -72,11 +72,11 @@ fn part_ages(h: &HashMap<String, String>, now: i64) -> Vec<(Part, i64)> {
         .into_iter()
         .filter_map(|part| {
             let exchange_time = match part {
-                Part::Trade => "trade_ts",
-                Part::Book => "book_ts",
-                Part::Ticker => "event_ts",
+                Part::Trade => "trade_ts_us",
+                Part::Book => "book_ts_us",
+                Part::Ticker => "event_ts_us",
             };
-            let received = format!("{}_received_ts", part.name());
+            let received = format!("{}_received_ts_us", part.name());
             let at = h
                 .get(exchange_time)
                 .or_else(|| h.get(&received))?
@@ -303,11 +303,11 @@ mod tests {
     #[test]
     fn a_delisted_hash_says_so_and_keeps_its_price() {
         let mut h: HashMap<String, String> = [
-            ("contract_version", "2"),
+            ("contract_version", "3"),
             ("exchange", "UPBIT"),
             ("instrument", "BTC-KRW"),
             ("last_price", "143880000"),
-            ("trade_received_ts", "1700000000000000"),
+            ("trade_received_ts_us", "1700000000000000"),
         ]
         .into_iter()
         .map(|(k, v)| (k.to_owned(), v.to_owned()))
@@ -316,7 +316,7 @@ mod tests {
         let live = line(&h, &none, Duration::from_secs(60), false);
         assert!(!live.contains("DELISTED"), "{live}");
         h.insert("listing".into(), "delisted".into());
-        h.insert("delisted_ts".into(), "1700000000000000".into());
+        h.insert("delisted_ts_us".into(), "1700000000000000".into());
         let text = line(&h, &none, Duration::from_secs(60), false);
         assert!(text.contains("143880000"), "{text}");
         assert!(text.ends_with("  DELISTED 2023-11-14T22:13:20"), "{text}");
@@ -335,7 +335,7 @@ mod tests {
     #[test]
     fn the_feed_status_is_printed_beside_the_price() {
         let h = hash(&[
-            ("contract_version", "2"),
+            ("contract_version", "3"),
             ("exchange", "BINANCE"),
             ("instrument", "BTC-USDT"),
             ("last_price", "1"),

@@ -1,4 +1,5 @@
-//! Feed status in Redis (issue 20; additions to contract 2 that its readers may ignore): the
+//! Feed status in Redis (issue 20; added to contract 2, whose readers may ignore it; unchanged
+//! in contract 3, whose other time fields now say their unit as these always did): the
 //! keys, fields and ordering the cache's status reader writes from `feed.status.v1`
 //! ([`FeedStatus`] records), and the rules that turn a record into the state a reader sees.
 //!

@@ -1,8 +1,9 @@
-//! The Redis contract (version 2): what API servers read.
+//! The Redis contract (version 3): what API servers read.
 //!
 //! - Hash `px:{BASE-QUOTE}:EXCHANGE` (e.g. `px:{BTC-KRW}:UPBIT`; the braces are the Redis
 //!   Cluster hash tag, so every exchange's price of one instrument shares a slot). All values
-//!   are strings; decimals exact, times UTC epoch µs. Absent data is an absent field.
+//!   are strings; decimals exact, times UTC epoch µs, and every time field says so in its name
+//!   (`_ts_us`, as the Kafka records' do). Absent data is an absent field.
 //! - The hash holds three **parts**, each written by its own compare-and-set on its own
 //!   ordering version (`<part>_ver`), so each is monotonic by itself: a late ticker cannot
 //!   overwrite a newer trade price, and a book update cannot erase trade fields.
@@ -19,24 +20,25 @@
 //!
 //!   Every ordering counts an exchange time at most [`FUTURE_ORDERING_US`] ahead of the
 //!   receive time, so a tick from a skewed clock cannot hold its part against the live feed.
-//!   Each part keeps its own receive time (`trade_received_ts`, `book_received_ts`,
-//!   `ticker_received_ts`): the age of each part is now minus that.
-//! - Common fields ([`COMMON_FIELDS`]), written with any part: `contract_version` (`2`),
-//!   `exchange`, `instrument`, `native_symbol`, `kind` and `received_ts` of the latest applied
-//!   update, `updated_ts` (when the cache wrote it), and `simulated` = `true` for synthetic
+//!   Each part keeps its own receive time (`trade_received_ts_us`, `book_received_ts_us`,
+//!   `ticker_received_ts_us`): the age of each part is now minus that.
+//! - Common fields ([`COMMON_FIELDS`]), written with any part: `contract_version` (`3`),
+//!   `exchange`, `instrument`, `native_symbol`, `kind` and `received_ts_us` of the latest
+//!   applied update, `updated_ts_us` (when the cache wrote it), and `simulated` = `true` for synthetic
 //!   data (`tickflow simulate`, Kafka header `simulated: true`); real data has no such field.
 //! - Each applied update is PUBLISHed, as compact JSON, on a channel named like the key: the
 //!   common fields and the parts it changed.
 //! - Sorted set `px:index:EXCHANGE`: the instruments with a live hash, scored by the cache's
 //!   last write for them (UTC epoch µs, like every time in the hashes; they were epoch ms
-//!   before issue 18: a reader comparing scores with a clock must use µs now).
+//!   before issue 18: a reader comparing scores with a clock must use µs now). Scores are not
+//!   fields and have no name to carry the unit: every score in this contract is epoch µs.
 //! - Keys expire after the configured TTL without updates (dead markets retire themselves);
 //!   each batch removes from the index the members no tick has come for during the TTL (at the
 //!   cache's next write to that exchange's index). Their hashes expired by then: a hash expires
 //!   a TTL after its last *applied* update, so a stale duplicate (not applied, TTL not renewed)
 //!   keeps a member up to that much longer than its hash.
 //!
-//! - The instrument reference (issue 19; additions to contract 2, which readers of contract 2
+//! - The instrument reference (issue 19; added to contract 2, which readers of contract 2
 //!   may ignore), from the compacted topic `instruments.v1`:
 //!   - Sorted set `px:live:EXCHANGE` ([`live_key`]): the instruments gather follows now on that
 //!     venue (state `LIVE` in their newest record), scored by when the cache first saw each
@@ -44,15 +46,16 @@
 //!     `px:index:EXCHANGE`, so the index holds only live instruments with a live hash.
 //!   - Hash `px:ref:{BASE-QUOTE}:EXCHANGE` ([`reference_key`], the same hash tag as the price,
 //!     so one script writes both in a cluster): the newest record ([`REFERENCE_FIELDS`]),
-//!     replaced whole by a newer one (ordered by its `as_of_ts`, the listing's fetch time);
+//!     replaced whole by a newer one (ordered by its `as_of_ts_us`, the listing's fetch time);
 //!     it expires a TTL after a `DELISTED` record, never while live.
-//!   - On the price hash of a delisted instrument: `listing` = `delisted` and `delisted_ts` (the
-//!     delisting listing's fetch time), written without touching any price field, and PUBLISHed
-//!     on its channel (`{"exchange":...,"instrument":...,"listing":"delisted","delisted_ts":...}`);
+//!   - On the price hash of a delisted instrument: `listing` = `delisted` and `delisted_ts_us`
+//!     (the delisting listing's fetch time), written without touching any price field, and
+//!     PUBLISHed on its channel
+//!     (`{"exchange":...,"instrument":...,"listing":"delisted","delisted_ts_us":...}`);
 //!     a tick applied later keeps them (it is a late price of a delisted market, and not indexed);
 //!     a `LIVE` record again (relisted) removes them and publishes `"listing":"live"`.
 //!
-//! - Feed status (issue 20; additions to contract 2, which readers of contract 2 may ignore),
+//! - Feed status (issue 20; added to contract 2, which readers of contract 2 may ignore),
 //!   from the topic `feed.status.v1` ([`feed`] states the keys, fields and rules):
 //!   - Hash `px:feed:EXCHANGE` ([`feed_key`]): per connection `<connector>#<n>` its state
 //!     (`<c>:state`: `live`, `refused`, `connecting`, `stale`, `down`), `<c>:since_ts_us`,
@@ -67,17 +70,30 @@
 //!     connection's or the venue's state on the venue hash's. They never expire (a connection
 //!     that is gone keeps its last state).
 //!   - Times in these two hashes are UTC epoch µs and say so (`_ts_us`), like the Kafka
-//!     record's; the price and reference hashes' `*_ts` are µs too (renaming them is planned
-//!     separately).
+//!     record's (as the price and reference hashes' do since contract 3).
 //!   - A reader tells a price's standing from the price hash and the feed hash (one pipeline):
 //!     `listing` = `delisted` first (a delisted market); else the feed's `state` (`live`, or
 //!     why not); the instrument reference's `status` (`px:ref:{I}:E`, same slot) tells a halted
 //!     market (`halted`, `break`, ...) whose feed is live but quiet.
 //!
-//! Changes from contract 1: the one `ver` became three part versions; `seq` is now the
+//! Changes from contract 2 (issue 20): every time field of the price and reference hashes,
+//! and of the JSON PUBLISHed on their channels, says its unit in its name as the Kafka
+//! records' do (the values are the same UTC epoch µs; a JavaScript reader took `trade_ts` for
+//! ms): [`PRICE_RENAMED_IN_3`] (`received_ts` → `received_ts_us`, `updated_ts`, `trade_ts`,
+//! `trade_received_ts`, `book_ts`, `book_received_ts`, `event_ts`, `ticker_received_ts`,
+//! `delisted_ts`, each → `…_us`) and [`REFERENCE_RENAMED_IN_3`] (`first_seen_ts`,
+//! `last_seen_ts`, `as_of_ts`, `updated_ts` → `…_us`). A version-2 price hash is upgraded in
+//! place by its next applied update: the script, finding a stored `contract_version` other
+//! than `3`, moves each old field it holds to its new name and removes the old one, so no hash
+//! holds both spellings (a stale update, which writes nothing, leaves it as it is). A
+//! version-2 reference hash is replaced whole by its next applied record. Until then a
+//! version-2 hash says `contract_version` `2`: a reader of contract 3 treats it as stale.
+//!
+//! Changes from contract 1 to 2: the one `ver` became three part versions; `seq` is now the
 //! ticker's (the trade's id is `trade_id`, the book's `book_update_id`); new fields
-//! `trade_side`, `trade_ts`, `book_ts`, `*_received_ts`. A version-1 hash is upgraded in place
-//! by its next update (its `ver` is removed). The prefix (`px`) is configurable.
+//! `trade_side`, `trade_ts`, `book_ts`, `*_received_ts` (each `…_us` since contract 3). A
+//! version-1 hash is upgraded in place by its next update (its `ver` is removed, and its time
+//! fields renamed as a version-2 hash's). The prefix (`px`) is configurable.
 
 pub mod feed;
 
@@ -87,7 +103,7 @@ use crate::model::{EventKind, Exchange, Tick};
 use std::fmt::Write as _;
 
 /// Version of this contract, stored in every hash.
-pub const CONTRACT_VERSION: &str = "2";
+pub const CONTRACT_VERSION: &str = "3";
 
 /// `PREFIX:{INSTRUMENT}:EXCHANGE`.
 pub fn price_key(prefix: &str, instrument: &str, exchange: Exchange) -> String {
@@ -125,17 +141,42 @@ pub const REFERENCE_FIELDS: [&str; 14] = [
     "tick_size",
     "lot_size",
     "notices",
-    "first_seen_ts",
-    "last_seen_ts",
-    "as_of_ts",
-    "updated_ts",
+    "first_seen_ts_us",
+    "last_seen_ts_us",
+    "as_of_ts_us",
+    "updated_ts_us",
     "simulated",
 ];
 
 /// Field of the price hash naming a delisted instrument (`delisted`; absent while listed).
 pub const LISTING_FIELD: &str = "listing";
 /// Field of the price hash: when the instrument was delisted (UTC epoch µs).
-pub const DELISTED_TS_FIELD: &str = "delisted_ts";
+pub const DELISTED_TS_FIELD: &str = "delisted_ts_us";
+
+/// The time fields of the price hash contract 3 renamed to say their unit, as the Kafka
+/// records' do (old, new). A hash of an older contract is upgraded in place by its next
+/// applied update, which renames those it holds (see `cache::store::CAS_SCRIPT`), so no hash
+/// holds both spellings.
+pub const PRICE_RENAMED_IN_3: [(&str, &str); 9] = [
+    ("received_ts", "received_ts_us"),
+    ("updated_ts", "updated_ts_us"),
+    ("trade_ts", "trade_ts_us"),
+    ("trade_received_ts", "trade_received_ts_us"),
+    ("book_ts", "book_ts_us"),
+    ("book_received_ts", "book_received_ts_us"),
+    ("event_ts", "event_ts_us"),
+    ("ticker_received_ts", "ticker_received_ts_us"),
+    ("delisted_ts", "delisted_ts_us"),
+];
+
+/// The time fields of the reference hash contract 3 renamed (old, new). The reference hash is
+/// replaced whole by its next applied record, which drops the old names.
+pub const REFERENCE_RENAMED_IN_3: [(&str, &str); 4] = [
+    ("first_seen_ts", "first_seen_ts_us"),
+    ("last_seen_ts", "last_seen_ts_us"),
+    ("as_of_ts", "as_of_ts_us"),
+    ("updated_ts", "updated_ts_us"),
+];
 
 /// The reference hash's values for `record` (in [`REFERENCE_FIELDS`] order; `""` is absent),
 /// written at `updated_ts_us`.
@@ -163,7 +204,7 @@ pub fn reference_values(
     ]
 }
 
-/// The reference hash's ordering version: its `as_of_ts` as 20 sortable digits.
+/// The reference hash's ordering version: its `as_of_ts_us` as 20 sortable digits.
 pub fn reference_version(record: &crate::codec::instrument::InstrumentRecord) -> String {
     let mut v = String::with_capacity(20);
     push_sortable(&mut v, record.as_of_ts_us);
@@ -218,9 +259,9 @@ pub const TRADE_FIELDS: [&str; 6] = [
     "last_price",
     "last_qty",
     "trade_side",
-    "trade_ts",
+    "trade_ts_us",
     "trade_id",
-    "trade_received_ts",
+    "trade_received_ts_us",
 ];
 /// Fields of the book part.
 pub const BOOK_FIELDS: [&str; 7] = [
@@ -228,9 +269,9 @@ pub const BOOK_FIELDS: [&str; 7] = [
     "bid_qty",
     "ask_price",
     "ask_qty",
-    "book_ts",
+    "book_ts_us",
     "book_update_id",
-    "book_received_ts",
+    "book_received_ts_us",
 ];
 /// Fields of the ticker part.
 pub const TICKER_FIELDS: [&str; 14] = [
@@ -242,12 +283,12 @@ pub const TICKER_FIELDS: [&str; 14] = [
     "change_rate",
     "volume_24h_base",
     "volume_24h_quote",
-    "event_ts",
+    "event_ts_us",
     "seq",
     "stream_type",
     "market_state",
     "delisting_date",
-    "ticker_received_ts",
+    "ticker_received_ts_us",
 ];
 /// Fields written with any part.
 pub const COMMON_FIELDS: [&str; 8] = [
@@ -256,8 +297,8 @@ pub const COMMON_FIELDS: [&str; 8] = [
     "instrument",
     "native_symbol",
     "kind",
-    "received_ts",
-    "updated_ts",
+    "received_ts_us",
+    "updated_ts_us",
     "simulated",
 ];
 
@@ -540,7 +581,7 @@ mod tests {
         assert_eq!(parts(&t), [Part::Trade, Part::Book, Part::Ticker]);
         let u = Update::of(&t, 99);
         assert_eq!(u.common.len(), COMMON_FIELDS.len());
-        assert_eq!(u.common[0], "2");
+        assert_eq!(u.common[0], "3");
         assert_eq!(u.common[7], "", "not simulated: no field");
         for (part, _, values) in &u.parts {
             assert_eq!(values.len(), part.fields().len(), "{part:?}");

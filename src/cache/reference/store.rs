@@ -14,13 +14,16 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 /// The reference compare-and-set. KEYS[1]: the reference hash; KEYS[2]: the price hash (same
-/// hash tag). ARGV[1]: the record's version (its `as_of_ts` as sortable digits); ARGV[2]: its
-/// state, `live` or `delisted`; ARGV[3]: TTL in ms of a delisted reference (0: none); ARGV[4]:
-/// its `as_of_ts`; ARGV[5]: the JSON published on the price channel when the mark changes;
+/// hash tag). ARGV[1]: the record's version (its `as_of_ts_us` as sortable digits); ARGV[2]:
+/// its state, `live` or `delisted`; ARGV[3]: TTL in ms of a delisted reference (0: none);
+/// ARGV[4]: its `as_of_ts_us`; ARGV[5]: the JSON published on the price channel when the mark changes;
 /// then field/value pairs (`""`: absent). A record applies only when its version is greater
-/// than the stored `ver`: it then replaces the hash whole. Delisted: the price hash, if there
-/// is one, gets `listing` = `delisted` and `delisted_ts` (no price field touched) and the JSON
-/// is published; live: a mark there is removed (and published). Returns the state in effect
+/// than the stored `ver`: it then replaces the hash whole (so a hash of contract 2 loses its
+/// old time names, [`REFERENCE_RENAMED_IN_3`](super::super::contract::REFERENCE_RENAMED_IN_3)).
+/// Delisted: the price hash, if there is one, gets `listing` = `delisted` and `delisted_ts_us`
+/// (no price field touched; contract 2's `delisted_ts` removed, and the price hash's other
+/// fields left to its next tick to upgrade) and the JSON is published; live: a mark there,
+/// under either name, is removed (and published). Returns the state in effect
 /// afterwards, 0 live or 2 delisted, plus 1 when this record applied.
 pub const REFERENCE_SCRIPT: &str = r"
 local current = redis.call('HGET', KEYS[1], 'ver')
@@ -37,12 +40,13 @@ redis.call('HSET', KEYS[1], unpack(sets))
 if ARGV[2] == 'delisted' then
   if tonumber(ARGV[3]) > 0 then redis.call('PEXPIRE', KEYS[1], ARGV[3]) end
   if redis.call('EXISTS', KEYS[2]) == 1 then
-    redis.call('HSET', KEYS[2], 'listing', 'delisted', 'delisted_ts', ARGV[4])
+    redis.call('HSET', KEYS[2], 'listing', 'delisted', 'delisted_ts_us', ARGV[4])
+    redis.call('HDEL', KEYS[2], 'delisted_ts')
     redis.call('PUBLISH', KEYS[2], ARGV[5])
   end
   return 3
 end
-if redis.call('HDEL', KEYS[2], 'listing', 'delisted_ts') > 0 then
+if redis.call('HDEL', KEYS[2], 'listing', 'delisted_ts_us', 'delisted_ts') > 0 then
   redis.call('PUBLISH', KEYS[2], ARGV[5])
 end
 return 1
