@@ -17,11 +17,12 @@ use std::time::Duration;
 /// exact where Lua numbers would round); its fields are then set, and those given as `""`
 /// removed. When any part applied, the common fields are written too, the TTL renewed and the
 /// applied fragments PUBLISHed as one JSON object; and when the stored `contract_version` is
-/// not `3` (a hash of an older contract; a new hash has none) the hash is upgraded in place first: contract 1's `ver` is removed and each time
-/// field contract 3 renamed ([`PRICE_RENAMED_IN_3`](super::contract::PRICE_RENAMED_IN_3), the script's `renamed`) is moved to
-/// its new name (the update's own values then overwrite), so no hash holds both spellings.
-/// That check is one HGET per applied update (none for a stale one); the renaming (one HMGET,
-/// one HSET, the HDEL the update makes anyway) happens once per hash. Returns 1
+/// not `3` (a hash of an older contract; a new hash has none) the hash is upgraded in place
+/// first: contract 1's `ver` is removed and each time field contract 3 renamed
+/// ([`PRICE_RENAMED_IN_3`](super::contract::PRICE_RENAMED_IN_3), the script's `renamed`) is
+/// moved to its new name (the update's own values then overwrite), so no hash holds both
+/// spellings. That check is one HGET per applied update (none for a stale one); the renaming
+/// (one HMGET, one HSET, the HDEL the update makes anyway) happens once per hash. Returns 1
 /// when any part applied, 0 when every part was stale (a duplicate or a late arrival), plus 2
 /// when the reference says the instrument is delisted (an applied update then also keeps the
 /// hash's `listing` mark; the caller takes the instrument out of the index).

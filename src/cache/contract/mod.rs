@@ -24,8 +24,9 @@
 //!   `ticker_received_ts_us`): the age of each part is now minus that.
 //! - Common fields ([`COMMON_FIELDS`]), written with any part: `contract_version` (`3`),
 //!   `exchange`, `instrument`, `native_symbol`, `kind` and `received_ts_us` of the latest
-//!   applied update, `updated_ts_us` (when the cache wrote it), and `simulated` = `true` for synthetic
-//!   data (`tickflow simulate`, Kafka header `simulated: true`); real data has no such field.
+//!   applied update, `updated_ts_us` (when the cache wrote it), and `simulated` = `true` for
+//!   synthetic data (`tickflow simulate`, Kafka header `simulated: true`); real data has no
+//!   such field.
 //! - Each applied update is PUBLISHed, as compact JSON, on a channel named like the key: the
 //!   common fields and the parts it changed.
 //! - Sorted set `px:index:EXCHANGE`: the instruments with a live hash, scored by the cache's
