@@ -1,15 +1,22 @@
-//! Cache throughput and latency on this machine (tansu, redis-server and tickflow on the same 2
-//! cores, loopback).
+//! Cache throughput and freshness on this machine (tansu, redis-server and tickflow on the same
+//! 2 cores, loopback).
 //!
 //! 1. Throughput: the topic is pre-filled with `--messages` canonical ticks spread over 1,000
 //!    and then 10,000 distinct instruments; `tickflow cache` (in-process) consumes it from the
 //!    start. Reported: ticks consumed per second (first message consumed → Redis acknowledged
 //!    the batch of the last), Redis writes (compare-and-sets) per second, and what the broker
 //!    serves a fetch-only consumer of the same topic (the ceiling).
-//! 2. Latency: simulator → gather → Kafka → cache → Redis at `--rate` ticks/s; reported: the
-//!    exchange-receive → Redis-applied latency (p50/p99) of the ticks applied in the window.
+//! 2. Freshness: simulator → gather → Kafka → cache → Redis at each of `--rates` ticks/s, read
+//!    as an API server reads: a client `PSUBSCRIBE`d to the price channels (`px:{*`) takes,
+//!    for every update it is told of, its arrival time minus the update's `received_ts_us` (when
+//!    gather received the frame). Reported: p50, p99 and max of that, updates seen, and gather's
+//!    own receive → Kafka-ack p99 in the same window.
 //!
-//! Run: `cargo bench --bench cache -- [--messages 1000000] [--rate 10000] [--secs 15]`
+//! `--set KEY=VALUE` (repeatable) sets a `TICKFLOW_...` variable for both (e.g.
+//! `--set TICKFLOW_CACHE__BATCH_WAIT_MS=20`), so settings compare side by side in one build.
+//!
+//! Run: `cargo bench --bench cache -- [--messages 1000000] [--rates 1000,10000,50000]
+//! [--secs 15] [--repeat 1] [--only throughput|freshness] [--set K=V ...]`
 //! (tansu and redis-server must be installed: `scripts/stack.sh install`).
 #![allow(missing_docs, clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
@@ -23,6 +30,7 @@ mod stack;
 #[path = "../tests/common/fill.rs"]
 mod fill;
 
+use futures_util::StreamExt;
 use std::path::PathBuf;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
@@ -32,7 +40,7 @@ use tickflow::metrics::quantile_of;
 
 fn app(broker: &stack::Broker, redis: &stack::RedisServer, group: &str) -> AppConfig {
     let url = redis.url();
-    let env = [
+    let mut env: Vec<(String, String)> = [
         (
             "TICKFLOW_KAFKA__BOOTSTRAP_SERVERS",
             broker.bootstrap.as_str(),
@@ -42,13 +50,27 @@ fn app(broker: &stack::Broker, redis: &stack::RedisServer, group: &str) -> AppCo
         ("TICKFLOW_CACHE__HTTP_BIND", "127.0.0.1:0"),
         ("TICKFLOW_HTTP__BIND", "127.0.0.1:0"),
         ("TICKFLOW_GATHER__PROGRESS_SECS", "0"),
-    ];
+    ]
+    .iter()
+    .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+    .collect();
+    env.extend(settings());
     load_app_config(
         &PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tickflow.toml"),
         false,
-        env.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())),
+        env,
     )
     .unwrap()
+}
+
+/// The `--set KEY=VALUE` pairs of the command line.
+fn settings() -> Vec<(String, String)> {
+    let args: Vec<String> = std::env::args().collect();
+    args.windows(2)
+        .filter(|w| w[0] == "--set")
+        .filter_map(|w| w[1].split_once('='))
+        .map(|(k, v)| (k.to_owned(), v.to_owned()))
+        .collect()
 }
 
 async fn throughput(messages: u64, instruments: u64) -> Option<(f64, f64, f64)> {
@@ -108,58 +130,105 @@ fn ceiling(app: &AppConfig, messages: u64) -> f64 {
     n as f64 / t0.map_or(1.0, |t| t.elapsed().as_secs_f64())
 }
 
-async fn latency(rate: u32, secs: u64) -> Option<(f64, f64, u64)> {
+/// Freshness at `rate` ticks/s, as an API server subscribed to the price channels sees it.
+struct Freshness {
+    p50_ms: f64,
+    p99_ms: f64,
+    max_ms: f64,
+    updates: usize,
+    gather_p99_ms: f64,
+}
+
+async fn freshness(rate: u32, secs: u64) -> Option<Freshness> {
     let broker = stack::Broker::start("cache bench")?;
     let redis = stack::RedisServer::start("cache bench")?;
-    let app = app(&broker, &redis, "bench-latency");
+    let app = app(&broker, &redis, "bench-freshness");
     let (stop, stopped) = tokio::sync::watch::channel(false);
     let (running, sim_stop) = common::simulated_gather(app.clone(), rate, 3, stopped.clone()).await;
     tokio::time::sleep(Duration::from_secs(2)).await;
     let cache = spawn(&app, stopped).await.unwrap();
-    let (stats, task) = (cache.stats, cache.task);
     tokio::time::sleep(Duration::from_secs(5)).await; // warm-up
-    let h0 = stats.receive_to_redis_us.snapshot();
-    let applied0 = stats.applied.load(Ordering::Relaxed);
-    tokio::time::sleep(Duration::from_secs(secs)).await;
-    let h1 = stats.receive_to_redis_us.snapshot();
-    let applied = stats.applied.load(Ordering::Relaxed) - applied0;
+    let client = redis::Client::open(redis.url()).unwrap();
+    let mut pubsub = client.get_async_pubsub().await.unwrap();
+    pubsub.psubscribe("px:{*").await.unwrap();
+    let acks = &running.state.producer.ack_latency_us;
+    let h0 = acks.snapshot();
+    let mut ages_us: Vec<i64> = Vec::with_capacity(rate as usize * secs as usize);
+    {
+        let mut messages = pubsub.on_message();
+        let until = tokio::time::Instant::now() + Duration::from_secs(secs);
+        while let Ok(Some(m)) = tokio::time::timeout_at(until, messages.next()).await {
+            let now = tickflow::model::time::now_us();
+            let body: String = m.get_payload().unwrap();
+            let v: serde_json::Value = serde_json::from_str(&body).unwrap();
+            if let Some(received) = v["received_ts_us"].as_str().and_then(|s| s.parse::<i64>().ok())
+            {
+                ages_us.push(now - received);
+            }
+        }
+    }
+    let h1 = acks.snapshot();
     stop.send(true).unwrap();
     running.done.await.unwrap().unwrap();
-    task.await.unwrap().unwrap();
+    cache.task.await.unwrap().unwrap();
     let _ = sim_stop.send(true);
+    ages_us.sort_unstable();
+    let at = |q: f64| {
+        let i = ((ages_us.len() as f64 * q).ceil() as usize).clamp(1, ages_us.len().max(1)) - 1;
+        ages_us.get(i).copied().unwrap_or(0) as f64 / 1e3
+    };
     let window: Vec<u64> = h1.iter().zip(&h0).map(|(a, b)| a - b).collect();
-    Some((
-        quantile_of(&window, 0.5).unwrap_or(0) as f64 / 1e3,
-        quantile_of(&window, 0.99).unwrap_or(0) as f64 / 1e3,
-        applied,
-    ))
+    Some(Freshness {
+        p50_ms: at(0.5),
+        p99_ms: at(0.99),
+        max_ms: at(1.0),
+        updates: ages_us.len(),
+        gather_p99_ms: quantile_of(&window, 0.99).unwrap_or(0) as f64 / 1e3,
+    })
 }
 
 fn main() {
     let messages: u64 = common::arg("--messages").map_or(1_000_000, |s| s.parse().unwrap());
-    let rate: u32 = common::arg("--rate").map_or(10_000, |s| s.parse().unwrap());
+    let rates: Vec<u32> = common::arg("--rates")
+        .or_else(|| common::arg("--rate"))
+        .map_or(vec![1_000, 10_000, 50_000], |s| {
+            s.split(',').map(|r| r.parse().unwrap()).collect()
+        });
     let secs: u64 = common::arg("--secs").map_or(15, |s| s.parse().unwrap());
     let repeat: usize = common::arg("--repeat").map_or(1, |s| s.parse().unwrap());
+    let only = common::arg("--only");
+    let label = settings()
+        .iter()
+        .map(|(k, v)| format!(" {k}={v}"))
+        .collect::<String>();
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
         .unwrap();
     for _ in 0..repeat {
-        for instruments in [1_000u64, 10_000] {
-            let Some((consumed, writes, fetch_only)) =
-                runtime.block_on(throughput(messages, instruments))
-            else {
+        if only.as_deref() != Some("freshness") {
+            for instruments in [1_000u64, 10_000] {
+                let Some((consumed, writes, fetch_only)) =
+                    runtime.block_on(throughput(messages, instruments))
+                else {
+                    return;
+                };
+                println!(
+                    "throughput{label}: {messages} ticks over {instruments} instruments: {consumed:.0} ticks/s consumed, {writes:.0} Redis writes/s (fetch only: {fetch_only:.0}/s)"
+                );
+            }
+        }
+        if only.as_deref() == Some("throughput") {
+            continue;
+        }
+        for &rate in &rates {
+            let Some(f) = runtime.block_on(freshness(rate, secs)) else {
                 return;
             };
             println!(
-                "throughput: {messages} ticks over {instruments} instruments: {consumed:.0} ticks/s consumed, {writes:.0} Redis writes/s (fetch only: {fetch_only:.0}/s)"
+                "freshness{label} at {rate} ticks/s: receive→Redis (PSUBSCRIBE) p50 {:.1} ms, p99 {:.1} ms, max {:.1} ms ({} updates in {secs} s); gather receive→ack p99 {:.1} ms",
+                f.p50_ms, f.p99_ms, f.max_ms, f.updates, f.gather_p99_ms
             );
         }
-        let Some((p50, p99, applied)) = runtime.block_on(latency(rate, secs)) else {
-            return;
-        };
-        println!(
-            "latency at {rate} ticks/s (gather running): receive→Redis p50 {p50:.1} ms, p99 {p99:.1} ms ({applied} updates applied in {secs} s)"
-        );
     }
 }
