@@ -5,18 +5,24 @@
 //!    and then 10,000 distinct instruments; `tickflow cache` (in-process) consumes it from the
 //!    start. Reported: ticks consumed per second (first message consumed → Redis acknowledged
 //!    the batch of the last), Redis writes (compare-and-sets) per second, and what the broker
-//!    serves a fetch-only consumer of the same topic (the ceiling).
+//!    serves a fetch-only consumer of the same topic (the ceiling); and redis-server's CPU: the
+//!    share of one core it used, and its CPU time per compare-and-set.
 //! 2. Freshness: simulator → gather → Kafka → cache → Redis at each of `--rates` ticks/s, read
 //!    as an API server reads: a client `PSUBSCRIBE`d to the price channels (`px:{*`) takes,
 //!    for every update it is told of, its arrival time minus the update's `received_ts_us` (when
 //!    gather received the frame). Reported: p50, p99 and max of that, updates seen, and gather's
 //!    own receive → Kafka-ack p99 in the same window.
 //!
+//! `--broker mock` runs the freshness cases on librdkafka's mock cluster (in process) instead
+//! of tansu: tansu 0.6.0 holds every fetch for the whole `fetch.wait.max.ms` and lists every
+//! stored batch of a partition on each fetch, so its latency grows with the data it holds;
+//! the mock answers a fetch at once when it has data, as Kafka does.
+//!
 //! `--set KEY=VALUE` (repeatable) sets a `TICKFLOW_...` variable for both (e.g.
 //! `--set TICKFLOW_CACHE__BATCH_WAIT_MS=20`), so settings compare side by side in one build.
 //!
 //! Run: `cargo bench --bench cache -- [--messages 1000000] [--rates 1000,10000,50000]
-//! [--secs 15] [--repeat 1] [--only throughput|freshness] [--set K=V ...]`
+//! [--secs 15] [--repeat 1] [--only throughput|freshness] [--broker mock] [--set K=V ...]`
 //! (tansu and redis-server must be installed: `scripts/stack.sh install`).
 #![allow(missing_docs, clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
@@ -39,12 +45,13 @@ use tickflow::config::{AppConfig, load_app_config};
 use tickflow::metrics::quantile_of;
 
 fn app(broker: &stack::Broker, redis: &stack::RedisServer, group: &str) -> AppConfig {
+    app_on(&broker.bootstrap, redis, group)
+}
+
+fn app_on(bootstrap: &str, redis: &stack::RedisServer, group: &str) -> AppConfig {
     let url = redis.url();
     let mut env: Vec<(String, String)> = [
-        (
-            "TICKFLOW_KAFKA__BOOTSTRAP_SERVERS",
-            broker.bootstrap.as_str(),
-        ),
+        ("TICKFLOW_KAFKA__BOOTSTRAP_SERVERS", bootstrap),
         ("TICKFLOW_REDIS__URL", url.as_str()),
         ("TICKFLOW_CACHE__GROUP_ID", group),
         ("TICKFLOW_CACHE__HTTP_BIND", "127.0.0.1:0"),
@@ -54,7 +61,7 @@ fn app(broker: &stack::Broker, redis: &stack::RedisServer, group: &str) -> AppCo
     .iter()
     .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
     .collect();
-    env.extend(settings());
+    env.extend(common::settings());
     load_app_config(
         &PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tickflow.toml"),
         false,
@@ -63,23 +70,14 @@ fn app(broker: &stack::Broker, redis: &stack::RedisServer, group: &str) -> AppCo
     .unwrap()
 }
 
-/// The `--set KEY=VALUE` pairs of the command line.
-fn settings() -> Vec<(String, String)> {
-    let args: Vec<String> = std::env::args().collect();
-    args.windows(2)
-        .filter(|w| w[0] == "--set")
-        .filter_map(|w| w[1].split_once('='))
-        .map(|(k, v)| (k.to_owned(), v.to_owned()))
-        .collect()
-}
-
-async fn throughput(messages: u64, instruments: u64) -> Option<(f64, f64, f64)> {
+async fn throughput(messages: u64, instruments: u64) -> Option<Throughput> {
     let broker = stack::Broker::start("cache bench")?;
     let redis = stack::RedisServer::start("cache bench")?;
     let app = app(&broker, &redis, "bench");
     fill::create_topics(&app).await;
     fill::fill(&app, 0..messages, instruments, 10_000);
     let fetch_only = ceiling(&app, messages);
+    let cpu0 = redis_cpu(&redis).await;
     let (stop, stopped) = tokio::sync::watch::channel(false);
     let running = spawn(&app, stopped).await.unwrap();
     let (stats, task) = (running.stats, running.task);
@@ -100,18 +98,54 @@ async fn throughput(messages: u64, instruments: u64) -> Option<(f64, f64, f64)> 
     task.await.unwrap().unwrap();
     let writes =
         (stats.applied.load(Ordering::Relaxed) + stats.stale.load(Ordering::Relaxed)) as f64;
-    Some((messages as f64 / secs, writes / secs, fetch_only))
+    let redis_cpu_s = redis_cpu(&redis).await - cpu0;
+    Some(Throughput {
+        consumed: messages as f64 / secs,
+        writes: writes / secs,
+        fetch_only,
+        redis_busy: redis_cpu_s / secs,
+        redis_us_per_write: redis_cpu_s * 1e6 / writes,
+    })
+}
+
+/// What one throughput case measured.
+struct Throughput {
+    consumed: f64,
+    writes: f64,
+    fetch_only: f64,
+    /// redis-server's CPU time over the run's wall time (1.0: one core all the time).
+    redis_busy: f64,
+    /// redis-server's CPU time per compare-and-set, µs.
+    redis_us_per_write: f64,
+}
+
+/// redis-server's CPU time so far (user + system), seconds.
+async fn redis_cpu(redis: &stack::RedisServer) -> f64 {
+    let client = redis::Client::open(redis.url()).unwrap();
+    let mut conn = client.get_multiplexed_async_connection().await.unwrap();
+    let info: String = redis::cmd("INFO")
+        .arg("cpu")
+        .query_async(&mut conn)
+        .await
+        .unwrap();
+    info.lines()
+        .filter_map(|l| l.split_once(':'))
+        .filter(|(k, _)| *k == "used_cpu_user" || *k == "used_cpu_sys")
+        .map(|(_, v)| v.trim().parse::<f64>().unwrap())
+        .sum()
 }
 
 /// Fetch only (no decode, no Redis; the cache's fetch settings): what the broker serves one
 /// consumer, the ceiling for the cache.
 fn ceiling(app: &AppConfig, messages: u64) -> f64 {
     use rdkafka::consumer::{BaseConsumer, Consumer};
-    let c: BaseConsumer = rdkafka::ClientConfig::new()
+    let mut config = rdkafka::ClientConfig::new();
+    for (k, v) in tickflow::kafka::contract::CACHE_CONSUMER_DEFAULTS {
+        config.set(k, v);
+    }
+    let c: BaseConsumer = config
         .set("bootstrap.servers", &app.kafka["bootstrap.servers"])
         .set("group.id", "ceiling")
-        .set("fetch.wait.max.ms", "10")
-        .set("fetch.queue.backoff.ms", "10")
         .set("enable.auto.commit", "false")
         .set("auto.offset.reset", "earliest")
         .create()
@@ -139,39 +173,96 @@ struct Freshness {
     gather_p99_ms: f64,
 }
 
-async fn freshness(rate: u32, secs: u64) -> Option<Freshness> {
-    let broker = stack::Broker::start("cache bench")?;
+/// An API server: its own thread and runtime (as its own process would be), `PSUBSCRIBE`d to
+/// the price channels for `secs` from when it says it is ready; the age of each update on
+/// arrival (now minus its `received_ts_us`), µs.
+fn subscriber(
+    url: String,
+    secs: u64,
+) -> (
+    std::sync::mpsc::Receiver<()>,
+    std::thread::JoinHandle<Vec<i64>>,
+) {
+    let (ready_tx, ready) = std::sync::mpsc::channel();
+    let api_server = std::thread::spawn(move || {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        runtime.block_on(async move {
+            let client = redis::Client::open(url).unwrap();
+            let mut pubsub = client.get_async_pubsub().await.unwrap();
+            pubsub.psubscribe("px:{*").await.unwrap();
+            ready_tx.send(()).unwrap();
+            let mut ages = Vec::new();
+            let mut messages = pubsub.on_message();
+            let until = tokio::time::Instant::now() + Duration::from_secs(secs);
+            while let Ok(Some(m)) = tokio::time::timeout_at(until, messages.next()).await {
+                let now = tickflow::model::time::now_us();
+                let body: String = m.get_payload().unwrap();
+                let v: serde_json::Value = serde_json::from_str(&body).unwrap();
+                let received = v["received_ts_us"]
+                    .as_str()
+                    .and_then(|s| s.parse::<i64>().ok());
+                if let Some(received) = received {
+                    ages.push(now - received);
+                }
+            }
+            ages
+        })
+    });
+    (ready, api_server)
+}
+
+/// The broker of a freshness case.
+enum Kafka {
+    /// Kept until the case ends (the process is killed on drop).
+    Tansu(#[allow(dead_code)] stack::Broker),
+    Mock(rdkafka::mocking::MockCluster<'static, rdkafka::producer::DefaultProducerContext>),
+}
+
+async fn freshness(rate: u32, secs: u64, mock: bool) -> Option<Freshness> {
+    let (kafka, bootstrap) = if mock {
+        let cluster = rdkafka::mocking::MockCluster::new(1).unwrap();
+        let bootstrap = cluster.bootstrap_servers();
+        (Kafka::Mock(cluster), bootstrap)
+    } else {
+        let broker = stack::Broker::start("cache bench")?;
+        let bootstrap = broker.bootstrap.clone();
+        (Kafka::Tansu(broker), bootstrap)
+    };
     let redis = stack::RedisServer::start("cache bench")?;
-    let app = app(&broker, &redis, "bench-freshness");
+    let mut app = app_on(&bootstrap, &redis, "bench-freshness");
+    if let Kafka::Mock(cluster) = &kafka {
+        // The mock cluster creates no topic through the admin API.
+        app.topics.create = false;
+        let t = &app.topics;
+        cluster.create_topic(&t.ticks, t.partitions, 1).unwrap();
+        for topic in [&t.dlq, &t.instruments, &t.status] {
+            cluster.create_topic(topic, 1, 1).unwrap();
+        }
+    }
     let (stop, stopped) = tokio::sync::watch::channel(false);
     let (running, sim_stop) = common::simulated_gather(app.clone(), rate, 3, stopped.clone()).await;
     tokio::time::sleep(Duration::from_secs(2)).await;
     let cache = spawn(&app, stopped).await.unwrap();
     tokio::time::sleep(Duration::from_secs(5)).await; // warm-up
-    let client = redis::Client::open(redis.url()).unwrap();
-    let mut pubsub = client.get_async_pubsub().await.unwrap();
-    pubsub.psubscribe("px:{*").await.unwrap();
+    let (ready, api_server) = subscriber(redis.url(), secs);
+    tokio::task::spawn_blocking(move || ready.recv())
+        .await
+        .unwrap()
+        .unwrap();
     let acks = &running.state.producer.ack_latency_us;
     let h0 = acks.snapshot();
-    let mut ages_us: Vec<i64> = Vec::with_capacity(rate as usize * secs as usize);
-    {
-        let mut messages = pubsub.on_message();
-        let until = tokio::time::Instant::now() + Duration::from_secs(secs);
-        while let Ok(Some(m)) = tokio::time::timeout_at(until, messages.next()).await {
-            let now = tickflow::model::time::now_us();
-            let body: String = m.get_payload().unwrap();
-            let v: serde_json::Value = serde_json::from_str(&body).unwrap();
-            if let Some(received) = v["received_ts_us"].as_str().and_then(|s| s.parse::<i64>().ok())
-            {
-                ages_us.push(now - received);
-            }
-        }
-    }
+    let mut ages_us = tokio::task::spawn_blocking(move || api_server.join().unwrap())
+        .await
+        .unwrap();
     let h1 = acks.snapshot();
     stop.send(true).unwrap();
     running.done.await.unwrap().unwrap();
     cache.task.await.unwrap().unwrap();
     let _ = sim_stop.send(true);
+    drop(kafka);
     ages_us.sort_unstable();
     let at = |q: f64| {
         let i = ((ages_us.len() as f64 * q).ceil() as usize).clamp(1, ages_us.len().max(1)) - 1;
@@ -197,7 +288,10 @@ fn main() {
     let secs: u64 = common::arg("--secs").map_or(15, |s| s.parse().unwrap());
     let repeat: usize = common::arg("--repeat").map_or(1, |s| s.parse().unwrap());
     let only = common::arg("--only");
-    let label = settings()
+    // `--broker mock`: freshness on librdkafka's mock cluster, in process, instead of tansu.
+    let mock = common::arg("--broker").as_deref() == Some("mock");
+    let broker_label = if mock { " (mock cluster)" } else { "" };
+    let label = common::settings()
         .iter()
         .map(|(k, v)| format!(" {k}={v}"))
         .collect::<String>();
@@ -208,13 +302,12 @@ fn main() {
     for _ in 0..repeat {
         if only.as_deref() != Some("freshness") {
             for instruments in [1_000u64, 10_000] {
-                let Some((consumed, writes, fetch_only)) =
-                    runtime.block_on(throughput(messages, instruments))
-                else {
+                let Some(t) = runtime.block_on(throughput(messages, instruments)) else {
                     return;
                 };
                 println!(
-                    "throughput{label}: {messages} ticks over {instruments} instruments: {consumed:.0} ticks/s consumed, {writes:.0} Redis writes/s (fetch only: {fetch_only:.0}/s)"
+                    "throughput{label}: {messages} ticks over {instruments} instruments: {:.0} ticks/s consumed, {:.0} Redis writes/s, redis-server {:.2} cores busy, {:.1} µs CPU per write (fetch only: {:.0}/s)",
+                    t.consumed, t.writes, t.redis_busy, t.redis_us_per_write, t.fetch_only
                 );
             }
         }
@@ -222,11 +315,11 @@ fn main() {
             continue;
         }
         for &rate in &rates {
-            let Some(f) = runtime.block_on(freshness(rate, secs)) else {
+            let Some(f) = runtime.block_on(freshness(rate, secs, mock)) else {
                 return;
             };
             println!(
-                "freshness{label} at {rate} ticks/s: receive→Redis (PSUBSCRIBE) p50 {:.1} ms, p99 {:.1} ms, max {:.1} ms ({} updates in {secs} s); gather receive→ack p99 {:.1} ms",
+                "freshness{broker_label}{label} at {rate} ticks/s: receive→Redis (PSUBSCRIBE) p50 {:.1} ms, p99 {:.1} ms, max {:.1} ms ({} updates in {secs} s); gather receive→ack p99 {:.1} ms",
                 f.p50_ms, f.p99_ms, f.max_ms, f.updates, f.gather_p99_ms
             );
         }

@@ -3,7 +3,8 @@
 //! never trimmed), a warm-up, then a measured window: ticks acknowledged per second and the
 //! receive → Kafka-ack latency (p50/p99) of the ticks acknowledged in the window.
 //!
-//! Run: `cargo bench --bench gather -- [--rates 30000,60000,...] [--secs 20] [--repeat 3]`
+//! Run: `cargo bench --bench gather -- [--rates 30000,60000,...] [--secs 20] [--repeat 3]
+//! [--set TICKFLOW_KAFKA__LINGER_MS=5 ...]` (`--set` overrides a setting for the run)
 //! (tansu must be installed: `scripts/stack.sh install`).
 #![allow(missing_docs, clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
@@ -44,7 +45,9 @@ async fn one(offered: u32, secs: u64) -> Option<Result> {
     let app = load_app_config(
         &repo.join("tickflow.toml"),
         false,
-        env.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())),
+        env.iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .chain(common::settings()),
     )
     .unwrap();
     let (stop, stopped) = tokio::sync::watch::channel(false);
@@ -86,8 +89,12 @@ fn main() {
         .enable_all()
         .build()
         .unwrap();
+    let label: String = common::settings()
+        .iter()
+        .map(|(k, v)| format!(" {k}={v}"))
+        .collect();
     println!(
-        "offered/s  acked/s  p50_ms  p99_ms  producer_wait_ms  lost   (window {secs} s after 5 s warm-up)"
+        "offered/s  acked/s  p50_ms  p99_ms  producer_wait_ms  lost   (window {secs} s after 5 s warm-up){label}"
     );
     for _ in 0..repeat {
         for &rate in &rates {

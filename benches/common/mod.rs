@@ -18,6 +18,16 @@ pub fn arg(name: &str) -> Option<String> {
         .and_then(|i| args.get(i + 1).cloned())
 }
 
+/// The `--set KEY=VALUE` pairs of the command line (`TICKFLOW_...` settings for the run).
+pub fn settings() -> Vec<(String, String)> {
+    let args: Vec<String> = std::env::args().collect();
+    args.windows(2)
+        .filter(|w| w[0] == "--set")
+        .filter_map(|w| w[1].split_once('='))
+        .map(|(k, v)| (k.to_owned(), v.to_owned()))
+        .collect()
+}
+
 /// A simulator on a free loopback port offering `offered` ticks/s in all (split evenly over
 /// the bundled enabled connectors), and gather reading it with `app`. Returns the gatherer
 /// and the sender that stops the simulator (stop it after the gatherer).

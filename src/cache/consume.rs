@@ -1,11 +1,12 @@
 //! `tickflow cache`: Kafka (`ticks.v1`, consumer group) → Redis, at least once.
 //!
 //! Two stages overlap. A polling thread consumes, decodes and coalesces into the gathering
-//! [`super::batch::Batch`] (newest tick per key, highest offset per partition). A writer task takes
-//! the batch when Redis is idle and the batch is due (`batch_max` messages or `batch_wait`), writes
-//! it through the compare-and-set and only then stores its offsets for commit. While a write is in
-//! flight the next batch keeps coalescing, so the slower Redis is, the more messages each write
-//! covers. At `pending_keys_max` distinct keys the thread pauses its partitions until the writer
+//! [`super::batch::Batch`] (newest tick per key, highest offset per partition). A writer task
+//! takes the batch as soon as Redis is idle (with `batch_wait` > 0: once it is that old or holds
+//! `batch_max` messages), writes it through the compare-and-set and only then stores its offsets
+//! for commit. While a write is in flight the next batch keeps coalescing, and the writer takes
+//! it itself when the write is done (natural batching): a lone tick is written at once, and the
+//! slower Redis is, the more messages each write covers. At `pending_keys_max` distinct keys the thread pauses its partitions until the writer
 //! catches up (bounded memory, the group still served). What the two stages share is owned by
 //! `cache::handoff`; the group member's librdkafka context and commit are `cache::group`'s.
 //!

@@ -45,7 +45,7 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 
 impl Handoff {
     /// An empty hand-off whose batches go to `jobs` (a one-slot queue), due at `batch_max`
-    /// messages or `batch_wait` after their first.
+    /// messages or `batch_wait` after their first (zero: at once).
     pub(super) fn new(
         jobs: mpsc::Sender<Job>,
         stats: Arc<CacheStats>,
@@ -70,6 +70,15 @@ impl Handoff {
         lock(&self.gathering)
     }
 
+    /// Whether `batch` should go now (it has `batch_max` messages, or its first is
+    /// `batch_wait` old).
+    fn due(&self, batch: &Batch) -> bool {
+        batch.messages >= self.batch_max
+            || batch
+                .started
+                .is_some_and(|t| self.batch_wait.is_zero() || t.elapsed() >= self.batch_wait)
+    }
+
     /// Hands the gathering batch to the writer when the writer is idle and the batch is due
     /// (or `force`). True when handed off.
     pub(super) fn hand_off(&self, force: bool) -> bool {
@@ -78,11 +87,7 @@ impl Handoff {
             return false;
         }
         let mut gathering = self.gathering();
-        let due = gathering.messages >= self.batch_max
-            || gathering
-                .started
-                .is_some_and(|t| t.elapsed() >= self.batch_wait);
-        if gathering.is_empty() || !(force || due) {
+        if gathering.is_empty() || !(force || self.due(&gathering)) {
             return false;
         }
         let batch = std::mem::take(&mut *gathering);
@@ -140,6 +145,23 @@ impl Handoff {
         self.idle.notify_all();
     }
 
+    /// The writer is done with its batch and takes the next one itself when it is due: what
+    /// gathered while Redis wrote goes at once, without waiting for the polling thread's next
+    /// turn (natural batching: the busier Redis is, the more each write covers). `None`: the
+    /// writer is idle now.
+    pub(super) fn writer_next(&self) -> Option<Batch> {
+        let mut busy = lock(&self.busy);
+        let mut gathering = self.gathering();
+        if !gathering.is_empty() && self.due(&gathering) {
+            return Some(std::mem::take(&mut *gathering));
+        }
+        drop(gathering);
+        *busy = false;
+        drop(busy);
+        self.idle.notify_all();
+        None
+    }
+
     /// Whether the assigned partitions are paused.
     pub(super) fn paused(&self) -> bool {
         self.paused.load(Ordering::Relaxed)
@@ -155,14 +177,90 @@ impl Handoff {
     pub(super) fn glance(&self) -> (usize, Duration) {
         let most = Duration::from_millis(100);
         let gathering = self.gathering();
+        // A batch due at once goes now (writer idle) or when the writer takes it; one that
+        // waits for `batch_wait` needs this thread to hand it off when that has passed. While
+        // paused no message wakes the poll: look again soon, to resume once the writer took
+        // the batch.
         let timeout = match gathering.started {
-            None => most,
-            Some(t) => self
+            _ if self.paused() => Duration::from_millis(1),
+            Some(t) if !self.batch_wait.is_zero() => self
                 .batch_wait
                 .saturating_sub(t.elapsed())
-                .clamp(Duration::from_millis(2), most),
+                .clamp(Duration::from_millis(1), most),
+            _ => most,
         };
         // Dead letters count like keys: a flood of them while the DLQ is down is bounded too.
         (gathering.keys() + gathering.letters.len(), timeout)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn handoff(batch_wait: Duration) -> (Handoff, mpsc::Receiver<Job>) {
+        let (tx, rx) = mpsc::channel(1);
+        let stats = Arc::new(CacheStats::default());
+        (Handoff::new(tx, stats, 5000, batch_wait), rx)
+    }
+
+    fn gather(h: &Handoff, offsets: std::ops::Range<i64>) {
+        let mut g = h.gathering();
+        for o in offsets {
+            g.cover("ticks.v1", 0, o);
+        }
+    }
+
+    fn messages(job: Option<Job>) -> u64 {
+        match job {
+            Some(Job::Write(b)) => b.messages,
+            other => panic!("expected a batch, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn an_idle_writer_gets_a_message_at_once_and_a_busy_one_takes_what_gathered_meanwhile() {
+        let (h, mut jobs) = handoff(Duration::ZERO);
+        gather(&h, 0..1);
+        assert!(h.hand_off(false), "idle writer, batch_wait 0: due at once");
+        assert_eq!(messages(jobs.try_recv().ok()), 1);
+        // While that write is in flight, messages coalesce and are not handed off.
+        gather(&h, 1..4);
+        assert!(!h.hand_off(false), "the writer is busy");
+        assert!(jobs.try_recv().is_err());
+        // The writer, done, takes them itself, and stays busy with them.
+        assert_eq!(h.writer_next().map(|b| b.messages), Some(3));
+        assert!(!h.wait_idle(Duration::ZERO), "busy with the taken batch");
+        gather(&h, 4..5);
+        assert!(!h.hand_off(false));
+        assert_eq!(h.writer_next().map(|b| b.messages), Some(1));
+        // Nothing gathered: the writer goes idle, and the next message goes at once again.
+        assert!(h.writer_next().is_none());
+        assert!(h.wait_idle(Duration::ZERO));
+        gather(&h, 5..6);
+        assert!(h.hand_off(false));
+        assert_eq!(messages(jobs.try_recv().ok()), 1);
+    }
+
+    #[test]
+    fn with_a_batch_wait_a_batch_waits_for_it_or_for_batch_max() {
+        let (h, mut jobs) = handoff(Duration::from_millis(200));
+        gather(&h, 0..1);
+        assert!(!h.hand_off(false), "not due before batch_wait");
+        let (_, timeout) = h.glance();
+        assert!(
+            timeout > Duration::from_millis(100) - Duration::from_millis(1),
+            "the poll wakes when it is due (at most 100 ms): {timeout:?}"
+        );
+        assert!(h.hand_off(true), "forced (a flush)");
+        assert_eq!(messages(jobs.try_recv().ok()), 1);
+        gather(&h, 1..2);
+        assert!(h.writer_next().is_none(), "not due: the writer goes idle");
+        assert!(h.wait_idle(Duration::ZERO));
+        gather(&h, 2..4999);
+        assert!(!h.hand_off(false), "4,998 messages, not due yet");
+        gather(&h, 4999..5001);
+        assert!(h.hand_off(false), "batch_max messages: due");
+        assert_eq!(messages(jobs.try_recv().ok()), 5000);
     }
 }

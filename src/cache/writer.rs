@@ -86,7 +86,8 @@ pub(super) struct DlqSink {
 }
 
 /// Writes each batch handed over, delivers its dead letters, then stores its offsets; until
-/// `Job::Stop`.
+/// `Job::Stop`. After each batch it takes what gathered meanwhile itself
+/// ([`Handoff::writer_next`]), so a batch never waits for an idle writer.
 pub(super) async fn writer(
     mut jobs: mpsc::Receiver<Job>,
     target: RedisTarget,
@@ -102,30 +103,66 @@ pub(super) async fn writer(
         shared.writer_idle();
         return;
     };
-    while let Some(Job::Write(mut batch)) = jobs.recv().await {
+    let mut sink = Sink {
+        store: &mut store,
+        consumer: &consumer,
+        shared: &shared,
+        dlq: &dlq,
+    };
+    'jobs: while let Some(Job::Write(batch)) = jobs.recv().await {
+        let mut next = Some(batch);
+        while let Some(batch) = next.take() {
+            if !sink.write_batch(batch, &mut shutdown).await {
+                // Given up while stopping: its offsets stay where they were. A later batch
+                // must not be written either, or its offsets would commit past this one's.
+                break 'jobs;
+            }
+            next = shared.writer_next();
+        }
+    }
+    jobs.close();
+    shared.writer_idle();
+}
+
+/// Where a batch goes: Redis, the DLQ, the consumer's offset store.
+struct Sink<'a> {
+    store: &'a mut Store,
+    consumer: &'a CacheConsumer,
+    shared: &'a Handoff,
+    dlq: &'a DlqSink,
+}
+
+impl Sink<'_> {
+    /// Writes `batch`, delivers its dead letters and stores its offsets. False when stopping
+    /// came first (nothing of it stored).
+    async fn write_batch(
+        &mut self,
+        mut batch: super::batch::Batch,
+        shutdown: &mut watch::Receiver<bool>,
+    ) -> bool {
+        let stats = &self.shared.stats;
         let mut letters = std::mem::take(&mut batch.letters);
         let entries = batch.entries();
         let ticks: Vec<&crate::model::Tick> = entries.iter().map(|(t, _)| *t).collect();
         stats
             .coalesced
             .fetch_add(batch.coalesced, Ordering::Relaxed);
-        let Some(applied) = write(&mut store, &ticks, &stats, &mut shutdown).await else {
-            shared.writer_idle();
-            continue;
+        let Some(applied) = write(self.store, &ticks, stats, shutdown).await else {
+            return false;
         };
         for refused in &applied.refused {
             let (tick, source) = entries[refused.index];
             stats.count_refusal(refused.reason);
             if let Some(more) = stats.refusals_log.admit(refused.reason) {
                 tracing::warn!(
-                    key = %super::contract::price_key(&store_prefix(&store), tick.instrument.as_str(), tick.exchange),
+                    key = %super::contract::price_key(self.store.prefix(), tick.instrument.as_str(), tick.exchange),
                     reason = refused.reason,
                     "redis refused this key alone; its tick goes to the DLQ, the others are written: {}{more}",
                     refused.error
                 );
             }
             let from = Source {
-                topic: &dlq.source_topic,
+                topic: &self.dlq.source_topic,
                 partition: source.partition,
                 offset: source.offset,
             };
@@ -139,18 +176,17 @@ pub(super) async fn writer(
                 ),
             });
         }
-        if !letters.is_empty() && !deliver(&dlq, letters, &shared, &mut shutdown).await {
+        if !letters.is_empty() && !deliver(self.dlq, letters, self.shared, shutdown).await {
             // Stopping before the DLQ acknowledged: the offsets stay where they were, and the
             // next consumer reads these messages again.
-            shared.writer_idle();
-            continue;
+            return false;
         }
         let mut list = TopicPartitionList::new();
         for (topic, partition, offset) in batch.offsets() {
             // The committed position is the next message to read.
             let _ = list.add_partition_offset(topic, *partition, Offset::Offset(offset + 1));
         }
-        if let Err(e) = consumer.store_offsets(&list) {
+        if let Err(e) = self.consumer.store_offsets(&list) {
             // A partition revoked meanwhile: its new owner re-reads; the CAS makes that
             // harmless.
             tracing::debug!("storing offsets: {e}");
@@ -158,14 +194,8 @@ pub(super) async fn writer(
         stats
             .acknowledged
             .fetch_add(batch.messages, Ordering::Relaxed);
-        shared.writer_idle();
+        true
     }
-    jobs.close();
-    shared.writer_idle();
-}
-
-fn store_prefix(store: &Store) -> String {
-    store.prefix().to_owned()
 }
 
 /// Sends `letters` to the DLQ and waits for the broker's acknowledgement of each; the ones

@@ -31,8 +31,10 @@ connection <connector>#<n> its state, since when and why; state = the worst of t
 px:feed:{{BASE-QUOTE}}:EXCHANGE (state live, refused, stale or down, since_ts_us, reason, the last \
 gap), each through a compare-and-set on the record's time, so an older record never overwrites \
 a newer state.\n\n\
-Batches are coalesced to the newest tick per key while the previous one is being written, and \
-offsets are committed only after Redis acknowledged the batch (at least once); revoked \
+A tick is written as soon as Redis is idle; while a write is in flight what arrives is \
+coalesced to the newest tick per key and goes in the next write ([cache] batch_wait_ms > 0 holds \
+each batch that long, for fewer writes). Offsets are committed only after Redis acknowledged \
+the batch (at least once); revoked \
 partitions are written and committed first. At [cache] pending_keys_max distinct keys \
 consumption pauses until Redis catches up. Redis unavailable (also at start): retries with \
 backoff, offsets held. Undecodable messages, and ticks whose key Redis refuses alone \

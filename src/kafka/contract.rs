@@ -246,6 +246,8 @@ pub const DEFAULT_CLIENT_ID: &str = "tickflow-gather";
 /// only producers).
 pub const PRODUCER_DEFAULTS: [(&str, &str); 5] = [
     ("compression.type", "lz4"),
+    // librdkafka's default. Most of gather's receive -> ack p50 (6 ms); 1 ms takes it to 2 ms
+    // up to 100,000 ticks/s, but here made p99 collapse at 150,000+ (BENCHMARKS.md, issue 21).
     ("linger.ms", "5"),
     // Java-compatible key hashing, so every client partitions keys alike.
     ("partitioner", "murmur2_random"),
@@ -296,9 +298,11 @@ pub const CACHE_CLIENT_ID: &str = "tickflow-cache";
 
 /// Where the cache's consumer starts, before `[kafka]` (which may override them).
 pub const CACHE_CONSUMER_DEFAULTS: [(&str, &str); 3] = [
-    // Kafka's default of 500 ms lets a broker hold each fetch that long (tansu 0.6.0 does,
-    // even with data waiting); a price cache wants fresh data.
-    ("fetch.wait.max.ms", "10"),
+    // How long a broker may park a fetch that found no data. Apache Kafka answers it as soon
+    // as data arrives, so there this bounds only an idle consumer's requests (at most 500
+    // fetches/s per broker); brokers that do not (tansu 0.6.0 holds every fetch this long,
+    // librdkafka's mock cluster an empty one) add up to this to every price (BENCHMARKS.md).
+    ("fetch.wait.max.ms", "2"),
     // librdkafka stops fetching for fetch.queue.backoff.ms (default 1 s) whenever its local
     // queue is above queued.min.messages, which a catching-up consumer hits all the time: the
     // 1 s pauses cut consumption to a third here (librdkafka #2879).

@@ -11,8 +11,9 @@ use std::time::Duration;
 pub const DEFAULT_GROUP_ID: &str = "tickflow-cache";
 /// A batch is due at this many messages: 5000.
 pub const DEFAULT_BATCH_MAX: usize = 5000;
-/// ... or this long after its first message, ms: 20.
-pub const DEFAULT_BATCH_WAIT_MS: u64 = 20;
+/// ... or this long after its first message, ms: 0 (at once: a batch goes as soon as Redis is
+/// idle, and what arrives during a write goes in the next one).
+pub const DEFAULT_BATCH_WAIT_MS: u64 = 0;
 /// Most distinct keys a gathering batch holds before consumption pauses: 100000.
 pub const DEFAULT_PENDING_KEYS_MAX: usize = 100_000;
 /// Price keys expire after this long without an update, seconds: 86400 (a day).
