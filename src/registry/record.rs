@@ -6,7 +6,7 @@
 //! registry only the fixed `[output] schema_id` is read, as the compiled schema.
 
 use super::Registry;
-use super::failure::{DecodeFailure, DecodeReason};
+use super::failure::{DecodeFailure, DecodeReason, Lookup, without_registry};
 use crate::codec::{CodecError, Format, confluent};
 use crate::schemas::{Kind, proto as proto_rules};
 use apache_avro::Schema;
@@ -104,37 +104,16 @@ impl<C: RecordCodec> RecordResolver<C> {
         let Some((registry, runtime)) = &self.registry else {
             let (fixed, format) = self.fixed;
             return match format {
-                _ if id != fixed => Err(DecodeFailure::new(
-                    DecodeReason::UnknownSchemaId,
-                    format!(
-                        "schema id {id}: no [schema_registry] is configured to resolve it, and without one only id {fixed} ([output] schema_id) is read"
-                    ),
-                )),
+                _ if id != fixed => Err(without_registry(id, fixed)),
                 Format::Avro => Ok(Writer::Avro(Arc::new(C::avro_schema()?.clone()))),
                 Format::Proto => Ok(Writer::Proto(Arc::clone(C::proto_model()?))),
             };
         };
         let what = format!("schema registry: resolving {} schema id", C::WHAT);
-        let fetched = runtime.block_on(registry.retrying(&what, || registry.schema_by_id(id)));
-        let resolved = match fetched {
-            Err(e) if e.transient() => {
-                return Err(DecodeFailure::new(
-                    DecodeReason::SchemaUnavailable,
-                    format!("schema id {id}: {e}"),
-                ));
-            }
-            Err(e) => Err(DecodeFailure::new(
-                DecodeReason::UnknownSchemaId,
-                format!("schema id {id}: {e}"),
-            )),
-            Ok(None) => Err(DecodeFailure::new(
-                DecodeReason::UnknownSchemaId,
-                format!(
-                    "schema id {id} is not known to schema registry {}",
-                    registry.name()
-                ),
-            )),
-            Ok(Some((kind, text))) => classify::<C>(id, kind, &text),
+        let resolved = match Lookup::ask(registry, runtime, id, &what) {
+            Lookup::Unavailable(e) => return Err(e),
+            Lookup::Failed(e) => Err(e),
+            Lookup::Found(kind, text) => classify::<C>(id, kind, &text),
         };
         if self.known.len() < MAX_IDS {
             self.known.insert(id, resolved.clone());

@@ -14,7 +14,7 @@
 //! is read.
 
 use super::Registry;
-use super::failure::{DecodeFailure, DecodeReason};
+use super::failure::{DecodeFailure, DecodeReason, Lookup, without_registry};
 use crate::codec::{Format, avro, avro_resolved, confluent, proto};
 use crate::model::Tick;
 use crate::schemas::{Kind, proto as proto_rules};
@@ -121,41 +121,16 @@ impl Resolver {
         let Some((registry, runtime)) = &self.registry else {
             let (fixed, format) = self.fixed;
             return match format {
-                _ if id != fixed => Err(DecodeFailure::new(
-                    DecodeReason::UnknownSchemaId,
-                    format!(
-                        "schema id {id}: no [schema_registry] is configured to resolve it, and without one only id {fixed} ([output] schema_id) is read"
-                    ),
-                )),
+                _ if id != fixed => Err(without_registry(id, fixed)),
                 Format::Avro => Ok(Writer::CurrentAvro(avro::FIELDS)),
                 Format::Proto => Ok(Writer::Proto(Arc::clone(compiled_proto()?))),
             };
         };
-        let fetched = runtime.block_on(
-            registry.retrying("schema registry: resolving a schema id", || {
-                registry.schema_by_id(id)
-            }),
-        );
-        let resolved = match fetched {
-            // Not remembered: the next message with this id asks again.
-            Err(e) if e.transient() => {
-                return Err(DecodeFailure::new(
-                    DecodeReason::SchemaUnavailable,
-                    format!("schema id {id}: {e}"),
-                ));
-            }
-            Err(e) => Err(DecodeFailure::new(
-                DecodeReason::UnknownSchemaId,
-                format!("schema id {id}: {e}"),
-            )),
-            Ok(None) => Err(DecodeFailure::new(
-                DecodeReason::UnknownSchemaId,
-                format!(
-                    "schema id {id} is not known to schema registry {}",
-                    registry.name()
-                ),
-            )),
-            Ok(Some((kind, text))) => classify(id, kind, &text),
+        let what = "schema registry: resolving a schema id";
+        let resolved = match Lookup::ask(registry, runtime, id, what) {
+            Lookup::Unavailable(e) => return Err(e),
+            Lookup::Failed(e) => Err(e),
+            Lookup::Found(kind, text) => classify(id, kind, &text),
         };
         match &resolved {
             Ok(_) => tracing::info!(id, "schema id {id} resolved through {}", registry.name()),
