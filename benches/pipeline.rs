@@ -415,6 +415,64 @@ fn cache_decode(c: &mut Criterion) {
     group.finish();
 }
 
+/// The cache's polling thread per message, Kafka aside: decode by the header's schema id, then
+/// coalesce into the gathering batch (newest tick per key and kind, with a copy of its message
+/// for a dead letter). Each batch covers 32 messages per key (what a batch held per key while
+/// catching up in `cargo bench --bench cache`), then goes to the writer and the next one starts;
+/// at 1,000 and at 10,000 keys, to show what the batch's size costs (issue 21).
+fn cache_coalesce(c: &mut Criterion) {
+    use tickflow::cache::batch::{Batch, SourceRef};
+    use tickflow::model::Instrument;
+    use tickflow::registry::resolver::Resolver;
+    const ROUNDS: i64 = 32;
+    let resolver = Resolver::new(None, 1, Format::Avro);
+    let encoder = Encoder {
+        format: Format::Avro,
+        schema_id: 1,
+    };
+    let template = first_tick();
+    let mut group = c.benchmark_group("cache_coalesce_one_message");
+    group.throughput(Throughput::Elements(1));
+    for keys in [1_000usize, 10_000] {
+        // Round-major, like a topic of many instruments: every key once, then again, newer.
+        let mut messages = Vec::with_capacity(keys * ROUNDS as usize);
+        for round in 0..ROUNDS {
+            for k in 0..keys {
+                let mut tick = template.clone();
+                tick.instrument = Instrument::new(&format!("C{k}"), "KRW").unwrap();
+                tick.event_ts_us = Some(1_700_000_000_000_000 + round);
+                let key = format!("{}:{}", tick.exchange.as_str(), tick.instrument.as_str());
+                let mut payload = Vec::new();
+                encoder.encode(&tick, &mut payload).unwrap();
+                messages.push((key.into_bytes(), payload));
+            }
+        }
+        let mut batch = Batch::default();
+        let mut at = 0usize;
+        group.bench_function(format!("{keys}_keys"), |b| {
+            b.iter(|| {
+                let (key, payload) = &messages[at];
+                let (_, tick) = resolver.decode(black_box(payload)).unwrap();
+                batch.cover("ticks.v1", 0, at as i64);
+                let from = SourceRef {
+                    partition: 0,
+                    offset: at as i64,
+                    key,
+                    payload,
+                };
+                batch.add(tick, from);
+                at += 1;
+                if at == messages.len() {
+                    // The writer takes the batch; the next one starts.
+                    black_box(batch.take());
+                    at = 0;
+                }
+            })
+        });
+    }
+    group.finish();
+}
+
 /// What the connection adds per frame: the venue's session reader (issue 20), on data frames.
 fn session_reader(c: &mut Criterion) {
     let mut group = c.benchmark_group("session_reader_per_data_frame");
@@ -442,6 +500,6 @@ criterion_group! {
     config = Criterion::default()
         .warm_up_time(Duration::from_secs(1))
         .measurement_time(Duration::from_secs(3));
-    targets = pipeline, peer_frames, avro_paths, cache_decode, session_reader
+    targets = pipeline, peer_frames, avro_paths, cache_decode, cache_coalesce, session_reader
 }
 criterion_main!(benches);

@@ -90,7 +90,7 @@ impl Handoff {
         if gathering.is_empty() || !(force || self.due(&gathering)) {
             return false;
         }
-        let batch = std::mem::take(&mut *gathering);
+        let batch = gathering.take();
         drop(gathering);
         // The writer is idle, so the one-slot queue is free; it fails only when the writer
         // has gone (stopped), and then the batch's offsets stay uncommitted.
@@ -153,7 +153,7 @@ impl Handoff {
         let mut busy = lock(&self.busy);
         let mut gathering = self.gathering();
         if !gathering.is_empty() && self.due(&gathering) {
-            return Some(std::mem::take(&mut *gathering));
+            return Some(gathering.take());
         }
         drop(gathering);
         *busy = false;

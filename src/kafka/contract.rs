@@ -246,9 +246,10 @@ pub const DEFAULT_CLIENT_ID: &str = "tickflow-gather";
 /// only producers).
 pub const PRODUCER_DEFAULTS: [(&str, &str); 5] = [
     ("compression.type", "lz4"),
-    // librdkafka's default. Most of gather's receive -> ack p50 (6 ms); 1 ms takes it to 2 ms
-    // up to 100,000 ticks/s, but here made p99 collapse at 150,000+ (BENCHMARKS.md, issue 21).
-    ("linger.ms", "5"),
+    // librdkafka's default is 5, most of gather's receive -> ack p50 (6 ms). 2 halves that and
+    // held gather's ceiling (150,000-180,000 ticks/s, five rounds each, p99 no worse); 1 made
+    // p99 collapse there in some runs (BENCHMARKS.md, issue 21).
+    ("linger.ms", "2"),
     // Java-compatible key hashing, so every client partitions keys alike.
     ("partitioner", "murmur2_random"),
     ("client.id", DEFAULT_CLIENT_ID),

@@ -181,7 +181,7 @@ fn each_client_role_gets_its_settings() {
             ("client.id", "tickflow-gather"),
             ("compression.type", "lz4"),
             ("enable.idempotence", "true"),
-            ("linger.ms", "5"),
+            ("linger.ms", "2"),
             ("partitioner", "murmur2_random"),
         ])
     );
