@@ -1,22 +1,53 @@
-//! Generates the Protobuf types from the current schemas, `schemas/proto/tick.v4.proto`,
-//! `schemas/proto/instrument.v1.proto` and `schemas/proto/status.v1.proto`, with protox (pure Rust), so no system `protoc` is
-//! needed.
+//! Finds the current version of each schema family, the newest `schemas/<format>/<family>.vN.*`
+//! (`tick`, `instrument`, `status`; Avro and Protobuf must agree), and tells the crate through
+//! `CURRENT_SCHEMA_<FAMILY>_VERSION`, `..._AVSC` and `..._PROTO` (the files' paths): adding a
+//! schema version is adding its two files. Generates the Protobuf types from those `.proto`
+//! files with protox (pure Rust), so no system `protoc` is needed.
 //!
 //! The schema declares every optional field as an explicit one-field `oneof _<field>` (wire- and
 //! descriptor-identical to proto3 `optional`, and served correctly by every registry). For the
 //! generated Rust those oneofs are marked as what they mean, proto3 optional, so each field is a
 //! plain `Option<T>` instead of a one-variant enum.
+use std::collections::BTreeMap;
+use std::path::Path;
+
+/// The schema families the crate compiles in.
+const FAMILIES: [&str; 3] = ["tick", "instrument", "status"];
+
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     commit();
-    const CURRENT: [&str; 3] = [
-        "schemas/proto/tick.v4.proto",
-        "schemas/proto/instrument.v1.proto",
-        "schemas/proto/status.v1.proto",
-    ];
-    for file in CURRENT {
-        println!("cargo:rerun-if-changed={file}");
+    println!("cargo:rerun-if-changed=schemas/avro");
+    println!("cargo:rerun-if-changed=schemas/proto");
+    let root = std::env::var("CARGO_MANIFEST_DIR")?;
+    let (avro, proto) = (
+        newest("schemas/avro", "avsc")?,
+        newest("schemas/proto", "proto")?,
+    );
+    let mut current = Vec::new();
+    for family in FAMILIES {
+        let version = match (avro.get(family), proto.get(family)) {
+            (Some(a), Some(p)) if a == p => *a,
+            (a, p) => {
+                return Err(format!(
+                    "schema family `{family}`: newest Avro version {a:?} and Protobuf version {p:?} must both exist and agree"
+                )
+                .into());
+            }
+        };
+        let name = family.to_uppercase();
+        let file = |dir: &str, ext: &str| format!("{root}/schemas/{dir}/{family}.v{version}.{ext}");
+        println!("cargo:rustc-env=CURRENT_SCHEMA_{name}_VERSION={version}");
+        println!(
+            "cargo:rustc-env=CURRENT_SCHEMA_{name}_AVSC={}",
+            file("avro", "avsc")
+        );
+        println!(
+            "cargo:rustc-env=CURRENT_SCHEMA_{name}_PROTO={}",
+            file("proto", "proto")
+        );
+        current.push(format!("schemas/proto/{family}.v{version}.proto"));
     }
-    let mut fds = protox::compile(CURRENT, ["schemas/proto"])?;
+    let mut fds = protox::compile(&current, ["schemas/proto"])?;
     for file in &mut fds.file {
         for message in &mut file.message_type {
             let oneofs: Vec<String> = message
@@ -38,6 +69,26 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     }
     prost_build::Config::new().compile_fds(fds)?;
     Ok(())
+}
+
+/// The newest version of each family among `dir`'s `<family>.v<N>.<ext>` files.
+fn newest(dir: &str, ext: &str) -> Result<BTreeMap<String, u32>, Box<dyn std::error::Error>> {
+    let mut newest = BTreeMap::new();
+    for entry in std::fs::read_dir(Path::new(dir))? {
+        let name = entry?.file_name().to_string_lossy().into_owned();
+        let Some(stem) = name.strip_suffix(&format!(".{ext}")) else {
+            continue;
+        };
+        let Some((family, version)) = stem.rsplit_once(".v") else {
+            continue;
+        };
+        let Ok(version) = version.parse::<u32>() else {
+            continue;
+        };
+        let at = newest.entry(family.to_owned()).or_insert(version);
+        *at = (*at).max(version);
+    }
+    Ok(newest)
 }
 
 /// `TICKFLOW_COMMIT` for `tickflow_build_info`: the environment's (a container build passes

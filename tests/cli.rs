@@ -217,7 +217,7 @@ fn fastavro_reads_the_avro_output() {
         let out = pipe(
             Command::new(&python).args([
                 "tests/independent_avro_decode.py",
-                "schemas/avro/tick.v4.avsc",
+                env!("CURRENT_SCHEMA_TICK_AVSC"),
             ]),
             &avro.stdout,
         );

@@ -283,11 +283,7 @@ fn avro_and_proto_schemas_name_the_same_fields_in_the_same_order() {
         .iter()
         .map(|f| f["name"].as_str().unwrap().to_owned())
         .collect();
-    let proto = std::fs::read_to_string(concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/schemas/proto/tick.v4.proto"
-    ))
-    .unwrap();
+    let proto = tickflow::codec::proto::TICK_PROTO;
     let body = &proto[proto.find("message Tick").unwrap()..];
     let proto_fields: Vec<String> = body
         .lines()

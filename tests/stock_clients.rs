@@ -225,7 +225,8 @@ async fn stock_python_protobuf_reads_whether_or_not_the_registry_keeps_synthetic
     };
     let tmp = std::env::temp_dir().join(format!("tickflow-fds-{}", std::process::id()));
     std::fs::create_dir_all(&tmp).unwrap();
-    let current_fds = descriptor_set(&tmp, "tick.v4.proto");
+    let current = format!("tick.v{}.proto", tickflow::codec::proto::SCHEMA_VERSION);
+    let current_fds = descriptor_set(&tmp, &current);
     let auto = ("TICKFLOW_SCHEMA_REGISTRY__AUTO_REGISTER", "true");
     let proto = ("TICKFLOW_OUTPUT__FORMAT", "proto");
     for karapace in [false, true] {

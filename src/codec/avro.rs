@@ -1,4 +1,5 @@
-//! Avro binary encoding of [`Tick`] per the current schema, `schemas/avro/tick.v4.avsc`.
+//! Avro binary encoding of [`Tick`] per the current schema, the newest `schemas/avro/tick.vN.avsc`
+//! (found by `src/build.rs`).
 //!
 //! The hot path writes bytes directly (no generic `Value` tree, which costs ~10 µs per tick
 //! here); apache-avro parses the schema and serves as the oracle: [`to_value`] builds the
@@ -21,9 +22,9 @@ use rust_decimal::Decimal;
 use std::sync::OnceLock;
 
 /// The version of `schemas/avro/tick.vN.avsc` this build writes and reads natively.
-pub const SCHEMA_VERSION: u32 = 4;
+pub const SCHEMA_VERSION: u32 = super::version(env!("CURRENT_SCHEMA_TICK_VERSION"));
 /// The schema text of [`SCHEMA_VERSION`], source of truth in `schemas/avro/`.
-pub const TICK_AVSC: &str = include_str!("../../schemas/avro/tick.v4.avsc");
+pub const TICK_AVSC: &str = include_str!(env!("CURRENT_SCHEMA_TICK_AVSC"));
 /// Full name of the record (RecordNameStrategy subjects).
 pub const RECORD_NAME: &str = "io.tickflow.v1.Tick";
 /// Decimal scale on the wire.

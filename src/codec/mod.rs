@@ -1,5 +1,5 @@
 //! Wire codecs for the canonical tick: Avro (hot path, byte-identical to apache-avro),
-//! Protobuf (prost, generated from `schemas/proto/tick.v4.proto`), and the Confluent wire framing
+//! Protobuf (prost, generated from the newest `schemas/proto/tick.vN.proto`), and the Confluent wire framing
 //! (magic byte, schema id, Protobuf message indexes) as a separate layer; the instrument
 //! reference record in both formats ([`instrument`]).
 
@@ -13,12 +13,26 @@ pub mod status;
 
 use crate::model::Tick;
 
+/// A schema version the build found (`CURRENT_SCHEMA_<FAMILY>_VERSION`, set by `src/build.rs`:
+/// the newest `schemas/<format>/<family>.vN.*`), as a number.
+pub(crate) const fn version(digits: &str) -> u32 {
+    let bytes = digits.as_bytes();
+    let mut i = 0;
+    let mut v = 0;
+    while i < bytes.len() {
+        assert!(bytes[i].is_ascii_digit(), "a schema version is a number");
+        v = v * 10 + (bytes[i] - b'0') as u32;
+        i += 1;
+    }
+    v
+}
+
 /// Value format on the topic.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Format {
-    /// Avro binary body (schema `schemas/avro/tick.v4.avsc`).
+    /// Avro binary body (schema: the newest `schemas/avro/tick.vN.avsc`).
     Avro,
-    /// Protobuf body (schema `schemas/proto/tick.v4.proto`, message `tickflow.v1.Tick`).
+    /// Protobuf body (schema: the newest `schemas/proto/tick.vN.proto`, message `tickflow.v1.Tick`).
     Proto,
 }
 
@@ -93,5 +107,58 @@ impl Encoder {
                 Ok((id, proto::decode(body)?))
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::schemas::{Kind, discover};
+
+    #[test]
+    fn the_build_compiles_in_the_newest_version_of_every_schema_family() {
+        let dir = std::path::Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/schemas"));
+        let families = discover(dir).unwrap();
+        // (family, version, Avro text, Protobuf text) as compiled in.
+        let compiled = [
+            (
+                "tick",
+                super::avro::SCHEMA_VERSION,
+                super::avro::TICK_AVSC,
+                super::proto::TICK_PROTO,
+            ),
+            (
+                "instrument",
+                super::instrument::SCHEMA_VERSION,
+                super::instrument::avro::INSTRUMENT_AVSC,
+                super::instrument::proto::INSTRUMENT_PROTO,
+            ),
+            (
+                "status",
+                super::status::SCHEMA_VERSION,
+                super::status::avro::STATUS_AVSC,
+                super::status::proto::STATUS_PROTO,
+            ),
+        ];
+        assert_eq!(super::proto::SCHEMA_VERSION, super::avro::SCHEMA_VERSION);
+        assert_eq!(
+            families.len(),
+            2 * compiled.len(),
+            "one family per format each"
+        );
+        for family in &families {
+            let (_, version, avsc, proto) = compiled
+                .iter()
+                .find(|(name, ..)| *name == family.name)
+                .unwrap_or_else(|| panic!("{} is not compiled in", family.label()));
+            let newest = family.latest().unwrap();
+            assert_eq!(newest.number, *version, "{}", family.label());
+            let text = if family.kind == Kind::Avro {
+                avsc
+            } else {
+                proto
+            };
+            assert_eq!(newest.text, *text, "{}", family.label());
+        }
+        assert_eq!(super::version("12"), 12);
     }
 }

@@ -1,4 +1,4 @@
-//! Protobuf encoding of [`Tick`] per the current schema, `schemas/proto/tick.v4.proto`
+//! Protobuf encoding of [`Tick`] per the current schema, the newest `schemas/proto/tick.vN.proto`
 //! (decimals as exact strings). Field numbers never change meaning between versions, so a
 //! message written with an older or newer compatible version decodes here as is: fields this
 //! build does not know are skipped, fields the writer lacks are absent.
@@ -11,9 +11,9 @@ use prost::Message;
 use rust_decimal::Decimal;
 
 /// The version of `schemas/proto/tick.vN.proto` this build compiles (see `src/build.rs`).
-pub const SCHEMA_VERSION: u32 = 4;
+pub const SCHEMA_VERSION: u32 = super::version(env!("CURRENT_SCHEMA_TICK_VERSION"));
 /// Its text, as registered.
-pub const TICK_PROTO: &str = include_str!("../../schemas/proto/tick.v4.proto");
+pub const TICK_PROTO: &str = include_str!(env!("CURRENT_SCHEMA_TICK_PROTO"));
 /// Full name of the message (RecordNameStrategy subjects).
 pub const MESSAGE_NAME: &str = "tickflow.v1.Tick";
 

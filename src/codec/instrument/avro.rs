@@ -18,7 +18,7 @@ use std::collections::HashMap;
 use std::sync::OnceLock;
 
 /// The schema text of [`super::SCHEMA_VERSION`], source of truth in `schemas/avro/`.
-pub const INSTRUMENT_AVSC: &str = include_str!("../../../schemas/avro/instrument.v1.avsc");
+pub const INSTRUMENT_AVSC: &str = include_str!(env!("CURRENT_SCHEMA_INSTRUMENT_AVSC"));
 /// Full name of the record (RecordNameStrategy subjects).
 pub const RECORD_NAME: &str = "io.tickflow.instrument.v1.Instrument";
 

@@ -15,7 +15,7 @@ use crate::model::{Exchange, Instrument};
 use rust_decimal::Decimal;
 
 /// The version of `schemas/*/instrument.vN.*` this build writes and reads natively.
-pub const SCHEMA_VERSION: u32 = 1;
+pub const SCHEMA_VERSION: u32 = super::version(env!("CURRENT_SCHEMA_INSTRUMENT_VERSION"));
 
 /// Whether gather follows the instrument.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]

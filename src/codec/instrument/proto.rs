@@ -9,7 +9,7 @@ use prost::Message;
 use rust_decimal::Decimal;
 
 /// Its text, as registered.
-pub const INSTRUMENT_PROTO: &str = include_str!("../../../schemas/proto/instrument.v1.proto");
+pub const INSTRUMENT_PROTO: &str = include_str!(env!("CURRENT_SCHEMA_INSTRUMENT_PROTO"));
 /// Full name of the message (RecordNameStrategy subjects, message indexes).
 pub const MESSAGE_NAME: &str = "tickflow.instrument.v1.Instrument";
 

@@ -14,7 +14,7 @@ use std::collections::HashMap;
 use std::sync::OnceLock;
 
 /// The schema text of [`super::SCHEMA_VERSION`], source of truth in `schemas/avro/`.
-pub const STATUS_AVSC: &str = include_str!("../../../schemas/avro/status.v1.avsc");
+pub const STATUS_AVSC: &str = include_str!(env!("CURRENT_SCHEMA_STATUS_AVSC"));
 /// Full name of the record (RecordNameStrategy subjects).
 pub const RECORD_NAME: &str = "io.tickflow.status.v1.FeedStatus";
 

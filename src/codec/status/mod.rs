@@ -13,7 +13,7 @@ use super::{CodecError, Format, confluent};
 use crate::model::status::FeedStatus;
 
 /// The version of `schemas/*/status.vN.*` this build writes and reads natively.
-pub const SCHEMA_VERSION: u32 = 1;
+pub const SCHEMA_VERSION: u32 = super::version(env!("CURRENT_SCHEMA_STATUS_VERSION"));
 
 /// The Kafka key of a status record, `EXCHANGE:connector` (`BINANCE:binance`): one
 /// connector's records stay in order on one partition.

@@ -7,7 +7,7 @@ use crate::model::{Exchange, Instrument};
 use prost::Message;
 
 /// Its text, as registered.
-pub const STATUS_PROTO: &str = include_str!("../../../schemas/proto/status.v1.proto");
+pub const STATUS_PROTO: &str = include_str!(env!("CURRENT_SCHEMA_STATUS_PROTO"));
 /// Full name of the message (RecordNameStrategy subjects, message indexes).
 pub const MESSAGE_NAME: &str = "tickflow.status.v1.FeedStatus";
 
