@@ -308,10 +308,7 @@ fn main() {
     // `--broker mock`: freshness on librdkafka's mock cluster, in process, instead of tansu.
     let mock = common::arg("--broker").as_deref() == Some("mock");
     let broker_label = if mock { " (mock cluster)" } else { "" };
-    let label = common::settings()
-        .iter()
-        .map(|(k, v)| format!(" {k}={v}"))
-        .collect::<String>();
+    let label = common::settings_label();
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

@@ -89,10 +89,7 @@ fn main() {
         .enable_all()
         .build()
         .unwrap();
-    let label: String = common::settings()
-        .iter()
-        .map(|(k, v)| format!(" {k}={v}"))
-        .collect();
+    let label = common::settings_label();
     println!(
         "offered/s  acked/s  p50_ms  p99_ms  producer_wait_ms  lost   (window {secs} s after 5 s warm-up){label}"
     );

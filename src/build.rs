@@ -11,6 +11,9 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
+#[path = "schemas/file_name.rs"]
+mod file_name;
+
 /// The schema families the crate compiles in.
 const FAMILIES: [&str; 3] = ["tick", "instrument", "status"];
 
@@ -76,16 +79,10 @@ fn newest(dir: &str, ext: &str) -> Result<BTreeMap<String, u32>, Box<dyn std::er
     let mut newest = BTreeMap::new();
     for entry in std::fs::read_dir(Path::new(dir))? {
         let name = entry?.file_name().to_string_lossy().into_owned();
-        let Some(stem) = name.strip_suffix(&format!(".{ext}")) else {
+        let Some((family, version)) = file_name::versioned_name(&name, ext) else {
             continue;
         };
-        let Some((family, version)) = stem.rsplit_once(".v") else {
-            continue;
-        };
-        let Ok(version) = version.parse::<u32>() else {
-            continue;
-        };
-        let at = newest.entry(family.to_owned()).or_insert(version);
+        let at = newest.entry(family).or_insert(version);
         *at = (*at).max(version);
     }
     Ok(newest)

@@ -28,6 +28,14 @@ pub fn settings() -> Vec<(String, String)> {
         .collect()
 }
 
+/// The same, as a label for the bench's output (` K=V` each; empty without `--set`).
+pub fn settings_label() -> String {
+    settings()
+        .iter()
+        .map(|(k, v)| format!(" {k}={v}"))
+        .collect()
+}
+
 /// A simulator on a free loopback port offering `offered` ticks/s in all (split evenly over
 /// the bundled enabled connectors), and gather reading it with `app`. Returns the gatherer
 /// and the sender that stops the simulator (stop it after the gatherer).

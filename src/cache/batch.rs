@@ -147,6 +147,7 @@ impl Batch {
 
     /// This batch, leaving an empty one in its place (the writer takes the batch; the next
     /// one gathers here).
+    ///
     /// The empty one is sized for as many keys and bytes: the next batch will likely hold
     /// about as many, and growing a map of 10,000 ticks from empty rehashes it a dozen times.
     pub fn take(&mut self) -> Batch {

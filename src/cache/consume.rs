@@ -6,9 +6,10 @@
 //! `batch_max` messages), writes it through the compare-and-set and only then stores its offsets
 //! for commit. While a write is in flight the next batch keeps coalescing, and the writer takes
 //! it itself when the write is done (natural batching): a lone tick is written at once, and the
-//! slower Redis is, the more messages each write covers. At `pending_keys_max` distinct keys the thread pauses its partitions until the writer
-//! catches up (bounded memory, the group still served). What the two stages share is owned by
-//! `cache::handoff`; the group member's librdkafka context and commit are `cache::group`'s.
+//! slower Redis is, the more messages each write covers. At `pending_keys_max` distinct keys
+//! the thread pauses its partitions until the writer catches up (bounded memory, the group
+//! still served). What the two stages share is owned by `cache::handoff`; the group member's
+//! librdkafka context and commit are `cache::group`'s.
 //!
 //! A revoked partition first has everything gathered written and committed (the rebalance
 //! callback flushes), so its next owner starts after the last tick in Redis. Redis unavailable:

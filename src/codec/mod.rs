@@ -1,6 +1,6 @@
 //! Wire codecs for the canonical tick: Avro (hot path, byte-identical to apache-avro),
-//! Protobuf (prost, generated from the newest `schemas/proto/tick.vN.proto`), and the Confluent wire framing
-//! (magic byte, schema id, Protobuf message indexes) as a separate layer; the instrument
+//! Protobuf (prost, generated from the newest `schemas/proto/tick.vN.proto`), and the Confluent
+//! wire framing (magic byte, schema id, Protobuf message indexes) as a separate layer; the instrument
 //! reference record in both formats ([`instrument`]).
 
 pub mod avro;
@@ -15,16 +15,13 @@ use crate::model::Tick;
 
 /// A schema version the build found (`CURRENT_SCHEMA_<FAMILY>_VERSION`, set by `src/build.rs`:
 /// the newest `schemas/<format>/<family>.vN.*`), as a number.
+// Only ever evaluated in a const: a bad version fails the build, never a running process.
+#[allow(clippy::panic)]
 pub(crate) const fn version(digits: &str) -> u32 {
-    let bytes = digits.as_bytes();
-    let mut i = 0;
-    let mut v = 0;
-    while i < bytes.len() {
-        assert!(bytes[i].is_ascii_digit(), "a schema version is a number");
-        v = v * 10 + (bytes[i] - b'0') as u32;
-        i += 1;
+    match u32::from_str_radix(digits, 10) {
+        Ok(v) => v,
+        Err(_) => panic!("a schema version is a number"),
     }
-    v
 }
 
 /// Value format on the topic.

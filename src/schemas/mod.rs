@@ -10,7 +10,10 @@
 //! against every earlier version with `_TRANSITIVE`; `NONE` checks nothing.
 
 pub mod avro;
+mod file_name;
 pub mod proto;
+
+use file_name::versioned_name;
 
 use std::fmt;
 use std::path::{Path, PathBuf};
@@ -147,14 +150,6 @@ impl Family {
 pub struct Unreadable {
     /// Every problem found.
     pub problems: Vec<String>,
-}
-
-/// `name.vN.ext` → (`name`, N).
-fn versioned_name(file: &str, ext: &str) -> Option<(String, u32)> {
-    let stem = file.strip_suffix(ext)?.strip_suffix('.')?;
-    let (name, version) = stem.rsplit_once(".v")?;
-    let number = version.parse().ok().filter(|n| *n > 0)?;
-    (!name.is_empty()).then(|| (name.to_owned(), number))
 }
 
 /// Reads every schema family under `dir` (`avro/` and `proto/`; either may be absent, not
