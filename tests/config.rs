@@ -22,8 +22,18 @@ fn problems(text: &str) -> Vec<String> {
 fn bundled_connectors_load_with_production_urls() {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("connectors");
     let configs = load_connectors(&dir, &symbols()).unwrap();
-    let names: Vec<&str> = configs.iter().map(|c| c.name.as_str()).collect();
-    assert_eq!(names, ["binance", "bithumb-legacy", "bithumb", "upbit"]);
+    // One bundled connector per venue API, no more.
+    let mut apis: Vec<(Exchange, &str)> = configs
+        .iter()
+        .map(|c| (c.exchange, c.profile.api))
+        .collect();
+    let mut want: Vec<(Exchange, &str)> = tickflow::exchange::PROFILES
+        .iter()
+        .map(|p| (p.exchange, p.api))
+        .collect();
+    apis.sort();
+    want.sort();
+    assert_eq!(apis, want);
     let by = |n: &str| configs.iter().find(|c| c.name == n).unwrap();
 
     let upbit = by("upbit");

@@ -53,13 +53,14 @@ fn the_gate_checks_every_schema_name() {
         .unwrap();
     let all = text(&out);
     assert!(out.status.success(), "{all}");
-    for line in [
-        "avro/instrument: v1: compatible",
-        "proto/instrument: v1: compatible",
-        "avro/tick: v1 v2 v3 v4: compatible",
-        "proto/tick: v1 v2 v3 v4: compatible",
+    for family in [
+        "avro/instrument",
+        "proto/instrument",
+        "avro/tick",
+        "proto/tick",
     ] {
-        assert!(all.contains(line), "`{line}` missing in:\n{all}");
+        let line = common::compatible_line(family);
+        assert!(all.contains(&line), "`{line}` missing in:\n{all}");
     }
     // A v2 of the instrument schema that renames a required field: refused on its own, the
     // tick versions still compatible.
@@ -89,7 +90,7 @@ fn the_gate_checks_every_schema_name() {
         .unwrap();
     let all = text(&out);
     assert_eq!(out.status.code(), Some(1), "{all}");
-    assert!(all.contains("avro/tick: v1 v2 v3 v4: compatible"), "{all}");
+    assert!(all.contains(&common::compatible_line("avro/tick")), "{all}");
     assert!(
         all.contains("BREAK avro/instrument: v2 cannot read v1: `symbol`"),
         "{all}"

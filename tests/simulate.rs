@@ -436,18 +436,14 @@ async fn bundled_connector_plans_subscribe_correctly() {
     let symbols = SymbolTable::bundled_binance().unwrap();
     let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("connectors");
     let connectors = tickflow::config::load_connectors(&dir, &symbols).unwrap();
-    assert_eq!(connectors.len(), 4);
+    assert_eq!(connectors.len(), tickflow::exchange::PROFILES.len());
     for config in connectors {
-        let path = match (config.exchange, config.profile.api) {
-            (Exchange::Upbit, _) => "/upbit/websocket/v1",
-            (Exchange::Binance, _) => "/binance/stream",
-            (Exchange::Bithumb, "legacy") => "/bithumb/pub/ws",
-            (Exchange::Bithumb, _) => "/bithumb/websocket/v1",
-        };
+        // Where the simulator serves this connector's protocol (`gather --simulator`'s rule).
+        let url = config.redirected_to(&base).url;
         let plans = tickflow::ws::plan(&config, &symbols, "test").unwrap();
         assert_eq!(plans.len(), 1, "{}", config.name);
         let plan = &plans[0];
-        let mut ws = connect(&format!("{base}{path}")).await;
+        let mut ws = connect(&url).await;
         for (i, message) in plan.messages.iter().enumerate() {
             if i > 0 {
                 tokio::time::sleep(plan.min_gap).await;

@@ -662,14 +662,17 @@ mod tests {
         let mut kinds = vec!["UNKNOWN"];
         kinds.extend(EventKind::ALL.map(EventKind::as_str));
         assert_eq!(symbols("kind"), kinds);
-        for n in 0..6 {
+        // Index 0 is UNKNOWN; 1..=len are the variants in `ALL` order; beyond is no symbol.
+        let exchanges = 1..=Exchange::ALL.len() as i64;
+        let kinds = 1..=EventKind::ALL.len() as i64;
+        for n in 0..(Exchange::ALL.len().max(EventKind::ALL.len()) as i64 + 3) {
             assert_eq!(
                 exchange_of(n).map(exchange_index),
-                (1..=3).contains(&n).then_some(n as i32)
+                exchanges.contains(&n).then_some(n as i32)
             );
             assert_eq!(
                 kind_of(n).map(kind_index),
-                (1..=3).contains(&n).then_some(n as i32)
+                kinds.contains(&n).then_some(n as i32)
             );
         }
     }

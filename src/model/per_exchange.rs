@@ -66,22 +66,21 @@ mod tests {
             assert_eq!(e.index(), i, "{e}");
         }
         let c: PerExchange<AtomicU64> = PerExchange::default();
-        c.add(Exchange::Binance, 2);
-        c.add(Exchange::Bithumb, 3);
-        assert_eq!(c.load(Exchange::Binance), 2);
-        assert_eq!(c.load(Exchange::Upbit), 0);
-        assert_eq!(c.total(), 5);
+        let [first, rest @ ..] = Exchange::ALL;
+        for (i, e) in rest.into_iter().enumerate() {
+            c.add(e, i as u64 + 2);
+        }
+        assert_eq!(c.load(first), 0);
         let seen: Vec<(Exchange, u64)> = c
             .iter()
             .map(|(e, v)| (e, v.load(Ordering::Relaxed)))
             .collect();
-        assert_eq!(
-            seen,
-            [
-                (Exchange::Upbit, 0),
-                (Exchange::Binance, 2),
-                (Exchange::Bithumb, 3)
-            ]
-        );
+        let want: Vec<(Exchange, u64)> = Exchange::ALL
+            .into_iter()
+            .enumerate()
+            .map(|(i, e)| (e, if i == 0 { 0 } else { i as u64 + 1 }))
+            .collect();
+        assert_eq!(seen, want);
+        assert_eq!(c.total(), want.iter().map(|(_, n)| n).sum::<u64>());
     }
 }

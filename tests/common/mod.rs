@@ -12,10 +12,7 @@ pub mod tls;
 
 use std::path::PathBuf;
 use std::sync::Arc;
-use tickflow::exchange::{
-    Adapter, AdapterConfig, BinanceAdapter, BithumbAdapter, Decoded, Frame, SymbolTable,
-    UpbitAdapter,
-};
+use tickflow::exchange::{Adapter, AdapterConfig, Decoded, Frame, SymbolTable};
 use tickflow::model::{Exchange, Rejection};
 
 /// `tests/fixtures/<path>`.
@@ -37,14 +34,12 @@ pub fn adapter(exchange: Exchange) -> Box<dyn Adapter> {
 
 /// The adapter for `exchange` with `config`.
 pub fn adapter_with(exchange: Exchange, config: AdapterConfig) -> Box<dyn Adapter> {
-    match exchange {
-        Exchange::Upbit => Box::new(UpbitAdapter::new(config)),
-        Exchange::Binance => Box::new(BinanceAdapter::new(
-            config,
-            Arc::new(SymbolTable::bundled_binance().unwrap()),
-        )),
-        Exchange::Bithumb => Box::new(BithumbAdapter::new(config)),
-    }
+    tickflow::exchange::adapter_for(
+        exchange,
+        config,
+        Arc::new(SymbolTable::bundled_binance().unwrap()),
+    )
+    .unwrap()
 }
 
 /// Decodes a text frame.
@@ -88,4 +83,21 @@ pub async fn start_simulator(
     };
     tokio::spawn(tickflow::sim::serve(listener, config, stopped));
     (format!("ws://{addr}"), stop)
+}
+
+/// What `tickflow schemas check` says of a shipped family that passes (`avro/tick: v1 v2:
+/// compatible`), its versions read from `schemas/` (a new version needs no test edit).
+pub fn compatible_line(label: &str) -> String {
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("schemas");
+    let families = tickflow::schemas::discover(&dir).unwrap();
+    let family = families
+        .iter()
+        .find(|f| f.label() == label)
+        .unwrap_or_else(|| panic!("no family {label} in {}", dir.display()));
+    let versions: Vec<String> = family
+        .versions
+        .iter()
+        .map(|v| format!("v{}", v.number))
+        .collect();
+    format!("{label}: {}: compatible", versions.join(" "))
 }
