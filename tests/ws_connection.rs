@@ -200,6 +200,42 @@ async fn a_feed_that_only_answers_our_pings_is_renewed_within_its_idle_window() 
     stop(r).await;
 }
 
+/// A venue whose keepalive is a text message (`Ping::Text`): the connection sends it at the
+/// ping period instead of WebSocket pings, the venue's answers reach the pipeline as frames,
+/// and they do not count as data (the feed is still renewed when the data stops).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_text_keepalive_is_sent_as_the_venue_message_and_its_answers_are_not_data() {
+    let (base, _sim) = common::start_simulator(1000, Duration::from_secs(20), None).await;
+    let text = format!(
+        "exchange = \"upbit\"\nurl = \"{base}/upbit/websocket/v1?fault=silent&after=5\"\n\
+         channels = [\"ticker\"]\ninstruments = [\"BTC-KRW\"]\n\
+         [keepalive]\nping_interval_secs = 1\nidle_timeout_secs = 3\n\
+         [backoff]\ninitial_ms = 50\nmax_ms = 200\njitter = 0.1\n"
+    );
+    let mut config = load_connector("upbit.toml", &text, &SymbolTable::default()).unwrap();
+    // Upbit also takes a text `PING` (answered `{"status":"UP"}`); a WebSocket ping is
+    // answered with a pong frame, which never reaches the pipeline.
+    config.keepalive.ping_message = Some("PING");
+    let mut r = spawn(config, 1024);
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    let mut answers = 0;
+    while answers < 2 {
+        let f = tokio::time::timeout_at(deadline, r.frames.recv())
+            .await
+            .unwrap_or_else(|_| panic!("{answers} keepalive answers in 10 s"))
+            .expect("channel closed");
+        answers += usize::from(&f.bytes[..] == br#"{"status":"UP"}"#);
+    }
+    while r.stats.idle_timeouts.load(Ordering::Relaxed) < 1 {
+        assert!(
+            tokio::time::Instant::now() < deadline + Duration::from_secs(5),
+            "the answers were taken for data: never renewed"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    stop(r).await;
+}
+
 /// A venue that cuts every connection after 20 frames (data flowing all along): each session
 /// delivered data, so the waits stay below `initial` instead of doubling up to `max`.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

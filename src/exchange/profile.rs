@@ -22,11 +22,24 @@ pub struct ChannelSpec {
     pub consecutive_ids: bool,
 }
 
+/// How a venue's connections are kept alive.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Ping {
+    /// The client sends WebSocket ping frames and the server answers with pongs.
+    WebSocket,
+    /// The client sends this text message (Coinone `{"request_type":"PING"}`); the venue's
+    /// answer is a control message its adapter reads, never data.
+    Text(&'static str),
+    /// The server pings and the client answers (Binance): tickflow sends no pings by default;
+    /// a connector that sets a period sends WebSocket pings.
+    ServerDriven,
+}
+
 /// Keepalive facts of a venue.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct KeepaliveRules {
-    /// The server pings and the client answers (Binance): tickflow sends no pings by default.
-    pub server_pings: bool,
+    /// Who pings, and with what.
+    pub ping: Ping,
     /// Client ping period when the connector sets none (ignored when the server pings).
     pub default_ping_secs: u64,
     /// The server closes a connection silent this long (Upbit and Bithumb ~120 s): client

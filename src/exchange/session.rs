@@ -31,6 +31,9 @@ pub enum Said {
     },
     /// The venue announced it will close this connection soon (Binance `serverShutdown`).
     Closing,
+    /// An answer to the client's keepalive (Upbit `{"status":"UP"}`): the connection is
+    /// alive, but it is not data, so the idle watchdog does not move.
+    Alive,
 }
 
 /// Reads a frame's session message, if it is one. Pure; never panics.

@@ -673,6 +673,22 @@ async fn session(
                     }
                     continue;
                 };
+                let said = (received.oversize.is_none() && received.bytes.len() <= MAX_SAID_BYTES)
+                    .then(|| (config.profile.says)(&received.bytes))
+                    .flatten();
+                if said == Some(Said::Alive) {
+                    // A keepalive answer: on to the pipeline (a control message there), but
+                    // not data: the watchdog stays where it was.
+                    if !hand(&link.out, received, shutdown, &stats).await {
+                        return Ended::Shutdown;
+                    }
+                    if tokio::time::Instant::now() >= silent_after {
+                        this.idle = true;
+                        stale(link, idle, &carried.instruments);
+                        return Ended::Idle;
+                    }
+                    continue;
+                }
                 this.data_frames += 1;
                 if let Some(since) = link.health.down_since_us.take() {
                     let gap = (Some(since), Some(received.received_ts_us));
@@ -682,9 +698,6 @@ async fn session(
                     // The renewal's new socket delivers: the old one may close after the overlap.
                     let _ = tx.send(());
                 }
-                let said = (received.oversize.is_none() && received.bytes.len() <= MAX_SAID_BYTES)
-                    .then(|| (config.profile.says)(&received.bytes))
-                    .flatten();
                 if !hand(&link.out, received, shutdown, &stats).await {
                     return Ended::Shutdown;
                 }
@@ -692,7 +705,7 @@ async fn session(
                 // queue (backpressure) is not the feed's silence.
                 silent_after = tokio::time::Instant::now() + idle;
                 match said {
-                    None => {}
+                    None | Some(Said::Alive) => {}
                     Some(Said::Closing) => return Ended::Renewal(Renewal::Announced, Box::new(ws), session_id),
                     Some(Said::Accepted { id }) => {
                         stats.acks.fetch_add(1, Ordering::Relaxed);
@@ -746,7 +759,8 @@ async fn session(
                 }
             }
             _ = ping.tick(), if config.keepalive.ping_interval.is_some() => {
-                let sent = tokio::time::timeout(SEND_TIMEOUT, ws.send(Message::Ping(Vec::new().into()))).await;
+                let message = config.keepalive.ping_message.map_or_else(|| Message::Ping(Vec::new().into()), Message::text);
+                let sent = tokio::time::timeout(SEND_TIMEOUT, ws.send(message)).await;
                 if !matches!(sent, Ok(Ok(()))) {
                     return Ended::Failed("keepalive ping could not be sent".into());
                 }

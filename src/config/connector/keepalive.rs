@@ -3,7 +3,7 @@
 //! [`KeepaliveRules`]; the idle timeout to [`DEFAULT_IDLE_TIMEOUT_SECS`].
 
 use super::Problems;
-use crate::exchange::profile::{KeepaliveRules, Profile};
+use crate::exchange::profile::{KeepaliveRules, Ping, Profile};
 use serde::Deserialize;
 use std::time::Duration;
 
@@ -17,7 +17,7 @@ pub(super) struct KeepaliveFile {
     /// Send a ping this often. Upbit and Bithumb close connections idle ~120 s (default: the
     /// profile's [`KeepaliveRules::default_ping_secs`], 30 there); Binance pings the client,
     /// which answers, so by default tickflow sends none there
-    /// ([`KeepaliveRules::server_pings`]).
+    /// ([`KeepaliveRules::ping`]).
     ping_interval_secs: Option<u64>,
     /// Reconnect a feed that sent nothing for this long (default
     /// [`DEFAULT_IDLE_TIMEOUT_SECS`]).
@@ -40,6 +40,8 @@ pub const DEFAULT_MAKE_BEFORE_BREAK: bool = true;
 pub struct Keepalive {
     /// Client ping period; `None` when the server pings (Binance).
     pub ping_interval: Option<Duration>,
+    /// What a client ping is: the venue's text message, or a WebSocket ping frame.
+    pub ping_message: Option<&'static str>,
     /// Silence after which the connection is replaced.
     pub idle_timeout: Duration,
     /// Proactive reconnect age, if any.
@@ -54,7 +56,7 @@ impl KeepaliveFile {
         let rules: KeepaliveRules = profile.keepalive;
         let ping = self
             .ping_interval_secs
-            .or((!rules.server_pings).then_some(rules.default_ping_secs));
+            .or((rules.ping != Ping::ServerDriven).then_some(rules.default_ping_secs));
         let idle = self.idle_timeout_secs.unwrap_or(DEFAULT_IDLE_TIMEOUT_SECS);
         let age = self
             .max_connection_age_secs
@@ -87,6 +89,10 @@ impl KeepaliveFile {
         }
         Keepalive {
             ping_interval: ping.map(Duration::from_secs),
+            ping_message: match rules.ping {
+                Ping::Text(message) => Some(message),
+                Ping::WebSocket | Ping::ServerDriven => None,
+            },
             idle_timeout: Duration::from_secs(idle),
             max_connection_age: age.map(Duration::from_secs),
             make_before_break: self.make_before_break.unwrap_or(DEFAULT_MAKE_BEFORE_BREAK),

@@ -1,7 +1,7 @@
 //! Binance spot's profile: channels, keepalive and limits (see `../shared/EXCHANGES.md`).
 
 use crate::exchange::profile::{
-    ChannelSpec, KeepaliveRules, LimitRules, ListingSpec, Profile, Rate, Resubscribe,
+    ChannelSpec, KeepaliveRules, LimitRules, ListingSpec, Ping, Profile, Rate, Resubscribe,
 };
 use crate::exchange::session::Acks;
 use crate::model::{EventKind, Exchange};
@@ -41,7 +41,7 @@ pub static PROFILE: Profile = Profile {
     ],
     // The server pings every 20 s and the client answers; connections are cut at 24 h.
     keepalive: KeepaliveRules {
-        server_pings: true,
+        ping: Ping::ServerDriven,
         default_ping_secs: 30,
         server_idle_limit_secs: None,
         max_connection_age_secs: Some(24 * 3600),

@@ -1,7 +1,7 @@
 //! Upbit's profile: channels, keepalive and limits (see `../shared/EXCHANGES.md`).
 
 use crate::exchange::profile::{
-    ChannelSpec, KeepaliveRules, LimitRules, ListingSpec, Profile, Rate, Resubscribe,
+    ChannelSpec, KeepaliveRules, LimitRules, ListingSpec, Ping, Profile, Rate, Resubscribe,
 };
 use crate::exchange::session::Acks;
 use crate::model::{EventKind, Exchange};
@@ -27,7 +27,7 @@ pub(crate) const QUOTATION_CHANNELS: [ChannelSpec; 3] = [
 
 /// The server closes a connection idle ~120 s; a `PING` (or a WS ping) keeps it open.
 pub(crate) const QUOTATION_KEEPALIVE: KeepaliveRules = KeepaliveRules {
-    server_pings: false,
+    ping: Ping::WebSocket,
     default_ping_secs: 30,
     server_idle_limit_secs: Some(120),
     max_connection_age_secs: None,

@@ -1,7 +1,7 @@
 //! What an Upbit-format venue (Upbit, Bithumb v1) says about a session: nothing when a
 //! request is accepted; `{"error":{"name":"INVALID_PARAM","message":"..."}}` when it is
 //! refused (no id: it answers the latest request; the message may name the code it could
-//! not take). Keepalive answers (`{"status":"UP"}`) say nothing about the session.
+//! not take). Keepalive answers (`{"status":"UP"}`) say the connection is alive.
 
 use crate::exchange::session::{Said, first_pair, small_object, text_of};
 use crate::model::reject::clip;
@@ -9,8 +9,10 @@ use crate::model::reject::clip;
 /// The Upbit-format [`crate::exchange::session::SaysFn`].
 pub fn says(bytes: &[u8]) -> Option<Said> {
     // DEFAULT frames start with `type`, SIMPLE ones with `ty`; keepalive answers with `status`.
-    if let Some(("type" | "ty" | "status", _)) = first_pair(bytes) {
-        return None;
+    match first_pair(bytes) {
+        Some(("type" | "ty", _)) => return None,
+        Some(("status", _)) => return Some(Said::Alive),
+        _ => {}
     }
     let map = small_object(bytes)?;
     let error = map.get("error")?;
@@ -46,8 +48,8 @@ mod tests {
                 text: "WRONG_FORMAT: m".into()
             })
         );
+        assert_eq!(says(br#"{"status":"UP"}"#), Some(Said::Alive));
         for frame in [
-            r#"{"status":"UP"}"#,
             r#"{"type":"ticker","code":"KRW-BTC"}"#,
             r#"{"ty":"trade","cd":"KRW-BTC"}"#,
             r#"{"code":"KRW-BTC","type":"ticker"}"#,
