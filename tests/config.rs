@@ -67,7 +67,7 @@ fn bundled_connectors_load_with_production_urls() {
     let legacy = by("bithumb-legacy");
     assert_eq!((legacy.profile.api, legacy.enabled), ("legacy", false));
     assert_eq!(legacy.url, "wss://pubwss.bithumb.com/pub/ws");
-    assert_eq!(legacy.option.as_deref(), Some("24H"));
+    assert_eq!(legacy.options.get("tick_type"), Some("24H"));
     assert_eq!(names(legacy), ["ticker", "transaction"]);
 }
 
@@ -97,8 +97,10 @@ api = "legacy"
 url = "https://stream.binance.com"
 channel = "trades"
 instruments = ["BTC-USDT", "btc-usdt", "BTC-USDT", "NOPE-USDT"]
-tick_type = "1H"
 max_frame_bytes = 10
+
+[options]
+tick_type = "1H"
 
 [keepalive]
 ping_interval_secs = 90
@@ -123,7 +125,7 @@ max_streams_per_connection = 5000
         "instruments[1]:",
         "instruments[2]:",
         "instruments[3]:",
-        "tick_type:",
+        "options.tick_type:",
         "keepalive.ping_interval_secs:",
         "keepalive.max_connection_age_secs:",
         "backoff.initial_ms:",
@@ -248,10 +250,30 @@ fn channels_are_checked_against_the_venue_profile() {
     // The legacy API's own channel, and its option.
     let legacy = "exchange = \"bithumb\"\napi = \"legacy\"\nurl = \"wss://x\"\ninstruments = [\"BTC-KRW\"]\nchannels = [\"transaction\"]\n";
     assert!(load_connector("t.toml", legacy, &symbols()).is_ok());
-    let p = problems(&format!("{legacy}tick_type = \"2H\"\n"));
+    let p = problems(&format!(
+        "{legacy}[options]\ntick_type = \"2H\"\nwindow = \"1H\"\n"
+    ));
     assert_eq!(
         p,
-        ["t.toml: tick_type: `2H` is not one of 30M, 1H, 12H, 24H, MID"]
+        [
+            "t.toml: options.tick_type: `2H` is not one of 30M, 1H, 12H, 24H, MID",
+            "t.toml: options.window: not an option of BITHUMB legacy: tick_type"
+        ]
+    );
+    let set = load_connector(
+        "t.toml",
+        &format!("{legacy}[options]\ntick_type = \"1H\"\n"),
+        &symbols(),
+    )
+    .unwrap();
+    assert_eq!(set.options.get("tick_type"), Some("1H"));
+    assert_eq!(
+        load_connector("t.toml", legacy, &symbols())
+            .unwrap()
+            .options
+            .get("tick_type"),
+        Some("24H"),
+        "the profile's default"
     );
     let p = problems(&legacy.replace("api = \"legacy\"", "api = \"v2\""));
     assert_eq!(

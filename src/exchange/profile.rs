@@ -108,10 +108,11 @@ pub enum Resubscribe {
     Reconnect,
 }
 
-/// A venue option a connector file may set (Bithumb legacy `tick_type`).
+/// A venue option a connector file may set in its `[options]` table (Bithumb legacy
+/// `tick_type`).
 #[derive(Debug, PartialEq, Eq)]
 pub struct OptionSpec {
-    /// Key in the connector file.
+    /// Key in `[options]`.
     pub key: &'static str,
     /// Accepted values.
     pub values: &'static [&'static str],
@@ -128,8 +129,8 @@ pub struct SubscribeRequest<'a> {
     pub channels: &'a [&'static str],
     /// Names this client to the venue where it asks (Upbit `ticket`).
     pub ticket: &'a str,
-    /// The connector's [`Profile::option`] value, if the profile has one.
-    pub option: Option<&'a str>,
+    /// The connector's value of each of the profile's [`Profile::options`].
+    pub options: &'a Options,
     /// Binance symbols.
     pub symbols: &'a SymbolTable,
     /// The first request id to use where the venue echoes one (Binance `id`): ids stay unique
@@ -179,8 +180,8 @@ pub struct Profile {
     pub limits: LimitRules,
     /// Symbols come from the exchangeInfo table (Binance), not from the instrument's text.
     pub needs_symbol_table: bool,
-    /// A venue option, if any.
-    pub option: Option<OptionSpec>,
+    /// The venue options a connector may set in `[options]`.
+    pub options: &'static [OptionSpec],
     /// The subscribe-request builder.
     pub subscribe: SubscribeFn,
     /// How a running connection's set changes.
@@ -199,6 +200,30 @@ pub struct Profile {
 
 /// The venue's symbol of an instrument (Binance from its symbol table), if it has one.
 pub type SymbolFn = fn(&Instrument, &SymbolTable) -> Option<String>;
+
+/// A connector's value of every option its profile has (set, or the option's default).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Options(Vec<(&'static str, String)>);
+
+impl Options {
+    /// Every option of `specs`: its value in `set`, or its default.
+    pub fn of(specs: &'static [OptionSpec], set: impl Fn(&str) -> Option<String>) -> Self {
+        Self(
+            specs
+                .iter()
+                .map(|s| (s.key, set(s.key).unwrap_or_else(|| s.default.to_owned())))
+                .collect(),
+        )
+    }
+
+    /// The value of `key`; `None` when the profile has no such option.
+    pub fn get(&self, key: &str) -> Option<&str> {
+        self.0
+            .iter()
+            .find(|(k, _)| *k == key)
+            .map(|(_, v)| v.as_str())
+    }
+}
 
 impl Profile {
     /// The channel called `name`.

@@ -61,7 +61,7 @@ fn request(
         instruments,
         channels: &channels,
         ticket,
-        option: config.option.as_deref(),
+        options: &config.options,
         symbols,
         first_id,
     })
@@ -282,7 +282,7 @@ mod tests {
     #[test]
     fn bithumb_legacy_uses_its_own_names_and_tick_type() {
         let c = config(
-            "exchange=\"bithumb\"\napi=\"legacy\"\nurl=\"wss://x\"\nchannel=\"ticker\"\ntick_type=\"MID\"\ninstruments=[\"BTC-KRW\"]\n",
+            "exchange=\"bithumb\"\napi=\"legacy\"\nurl=\"wss://x\"\nchannel=\"ticker\"\ninstruments=[\"BTC-KRW\"]\n[options]\ntick_type=\"MID\"\n",
         );
         let p = plan(&c, &SymbolTable::default(), "tf").unwrap();
         assert_eq!(

@@ -5,7 +5,7 @@
 //! [`ConnectorConfig`] is the validated, typed result the runtime uses. Each concern is one
 //! file holding its part of the format, its defaults and its validation:
 //!
-//! - `venue`: `exchange`, `api`, the profile's option (`tick_type`);
+//! - `venue`: `exchange`, `api`, the venue's `[options]`;
 //! - `channels`: `channel`/`channels`, and one kind of tick once across files;
 //! - `instruments`: `instruments`;
 //! - `url`: `url` (and redirecting it to the simulator);
@@ -33,7 +33,7 @@ pub use markets::{
 };
 
 use super::ConfigError;
-use crate::exchange::profile::{ChannelSpec, Profile};
+use crate::exchange::profile::{ChannelSpec, Options, Profile};
 use crate::exchange::{AdapterConfig, SymbolTable};
 use crate::model::{Exchange, Instrument};
 use serde::Deserialize;
@@ -65,9 +65,11 @@ struct ConnectorFile {
     /// Whole markets from the venue's listing instead of `instruments` (see
     /// [`markets::MarketsFile`]).
     markets: Option<markets::MarketsFile>,
-    /// An API with a `tick_type` option only (Bithumb legacy): the ticker window (`30M`, `1H`,
-    /// `12H`, `24H`, `MID`; default `24H`).
-    tick_type: Option<String>,
+    /// The venue's own settings, `key = "value"`, each one its profile states
+    /// ([`crate::exchange::profile::Profile::options`]; e.g. Bithumb legacy `tick_type`, the
+    /// ticker's window: `30M`, `1H`, `12H`, `24H` (default) or `MID`).
+    #[serde(default)]
+    options: std::collections::BTreeMap<String, String>,
     /// Frames larger than this many bytes are rejected (default
     /// [`AdapterConfig::default_max_frame_bytes`]; at least [`MIN_FRAME_BYTES`]).
     max_frame_bytes: Option<usize>,
@@ -106,9 +108,9 @@ pub struct ConnectorConfig {
     pub instruments: Vec<Instrument>,
     /// Whole markets from the venue's listing, when the file asks for them.
     pub markets: Option<Markets>,
-    /// The profile's option (Bithumb legacy `tick_type`, `24H` by default); `None` when the
-    /// profile has none.
-    pub option: Option<String>,
+    /// The value of each of the profile's options (Bithumb legacy `tick_type`, `24H` by
+    /// default).
+    pub options: Options,
     /// Frame size limit.
     pub max_frame_bytes: usize,
     /// Keepalive.
@@ -163,7 +165,7 @@ fn validate(
             (Vec::new(), None)
         }
     };
-    let option = venue::option_of(profile, file.tick_type, p);
+    let options = venue::options_of(profile, file.options, p);
     let keepalive = file.keepalive.validate(profile, p);
     let backoff = file.backoff.validate(p);
     let limits = file.limits.validate(&profile.limits, channels.len(), p);
@@ -186,7 +188,7 @@ fn validate(
         channels,
         instruments,
         markets,
-        option,
+        options,
         max_frame_bytes,
         keepalive,
         backoff,

@@ -1,11 +1,12 @@
-//! `exchange`, `api` and the profile's option (`tick_type`) of a connector file: which venue
-//! profile the rest is checked against. The defaults are the profile's: a venue's first api
-//! in [`PROFILES`], an option's [`OptionSpec::default`](crate::exchange::profile::OptionSpec).
+//! `exchange`, `api` and `[options]` of a connector file: which venue profile the rest is
+//! checked against, and the venue's own settings. The defaults are the profile's: a venue's
+//! first api in [`PROFILES`], an option's [`OptionSpec::default`](crate::exchange::profile::OptionSpec).
 
 use super::Problems;
 use crate::exchange::PROFILES;
-use crate::exchange::profile::Profile;
+use crate::exchange::profile::{Options, Profile};
 use crate::model::Exchange;
+use std::collections::BTreeMap;
 
 /// The venue named by `exchange = ".."`.
 pub(super) fn exchange_of(text: &str, p: &mut Problems<'_>) -> Option<Exchange> {
@@ -51,31 +52,37 @@ pub(super) fn profile_of(
     found
 }
 
-/// The profile's option: `tick_type` as written or the profile's default; `None` when the
-/// profile has no option.
-pub(super) fn option_of(
+/// The `[options]` table: every key one of the profile's options, every value one it accepts;
+/// options not set take their defaults.
+pub(super) fn options_of(
     profile: &Profile,
-    tick_type: Option<String>,
+    set: BTreeMap<String, String>,
     p: &mut Problems<'_>,
-) -> Option<String> {
-    match (&profile.option, tick_type) {
-        (Some(spec), None) => Some(spec.default.to_owned()),
-        (Some(spec), Some(t)) => {
-            if !spec.values.contains(&t.as_str()) {
+) -> Options {
+    for (key, value) in &set {
+        match profile.options.iter().find(|o| o.key == key) {
+            None if profile.options.is_empty() => p.add(
+                &format!("options.{key}"),
+                format!("{} {} has no options", profile.exchange, profile.api),
+            ),
+            None => {
+                let keys: Vec<&str> = profile.options.iter().map(|o| o.key).collect();
                 p.add(
-                    spec.key,
-                    format!("`{t}` is not one of {}", spec.values.join(", ")),
+                    &format!("options.{key}"),
+                    format!(
+                        "not an option of {} {}: {}",
+                        profile.exchange,
+                        profile.api,
+                        keys.join(", ")
+                    ),
                 );
             }
-            Some(t)
+            Some(spec) if !spec.values.contains(&value.as_str()) => p.add(
+                &format!("options.{key}"),
+                format!("`{value}` is not one of {}", spec.values.join(", ")),
+            ),
+            Some(_) => {}
         }
-        (None, Some(_)) => {
-            p.add(
-                "tick_type",
-                format!("{} {} has no tick types", profile.exchange, profile.api),
-            );
-            None
-        }
-        (None, None) => None,
     }
+    Options::of(profile.options, |key| set.get(key).cloned())
 }

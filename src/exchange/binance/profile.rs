@@ -59,7 +59,7 @@ pub static PROFILE: Profile = Profile {
         },
     },
     needs_symbol_table: true,
-    option: None,
+    options: &[],
     subscribe: super::subscribe::subscribe,
     resubscribe: Resubscribe::Incremental(super::subscribe::unsubscribe),
     listing: Some(ListingSpec {

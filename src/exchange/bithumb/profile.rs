@@ -44,7 +44,7 @@ pub static V1: Profile = Profile {
         connects: CONNECTS,
     },
     needs_symbol_table: false,
-    option: None,
+    options: &[],
     subscribe: crate::exchange::upbit::subscribe::quotation_request,
     resubscribe: Resubscribe::Replace,
     listing: Some(LISTING),
@@ -79,11 +79,11 @@ pub static LEGACY: Profile = Profile {
     },
     needs_symbol_table: false,
     // The ticker's window; only 24H fills the canonical 24 h volumes.
-    option: Some(OptionSpec {
-        key: "tick_type",
+    options: &[OptionSpec {
+        key: super::subscribe::TICK_TYPE,
         values: &["30M", "1H", "12H", "24H", "MID"],
         default: "24H",
-    }),
+    }],
     subscribe: super::subscribe::legacy_request,
     resubscribe: Resubscribe::Reconnect,
     // The legacy socket names the same instruments (`BTC_KRW`): the v1 listing serves both.

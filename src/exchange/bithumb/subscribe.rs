@@ -5,7 +5,10 @@
 use super::legacy_symbol;
 use crate::exchange::profile::{SubscribeError, SubscribeRequest, json_list};
 
-/// The legacy messages of one connection; `option` is the ticker's tick type.
+/// The option naming the ticker's window (`[options] tick_type = "24H"`).
+pub const TICK_TYPE: &str = "tick_type";
+
+/// The legacy messages of one connection; the `tick_type` option is the ticker's window.
 pub fn legacy_request(r: &SubscribeRequest<'_>) -> Result<Vec<String>, SubscribeError> {
     let names: Vec<String> = r.instruments.iter().map(legacy_symbol).collect();
     let symbols = json_list(names.iter().map(String::as_str));
@@ -14,7 +17,7 @@ pub fn legacy_request(r: &SubscribeRequest<'_>) -> Result<Vec<String>, Subscribe
         .map(|channel| match *channel {
             "ticker" => format!(
                 "{{\"type\":\"ticker\",\"symbols\":{symbols},\"tickTypes\":[\"{}\"]}}",
-                r.option.unwrap_or("24H")
+                r.options.get(TICK_TYPE).unwrap_or("24H")
             ),
             other => format!("{{\"type\":\"{other}\",\"symbols\":{symbols}}}"),
         })

@@ -54,7 +54,7 @@ pub static PROFILE: Profile = Profile {
         },
     },
     needs_symbol_table: false,
-    option: None,
+    options: &[],
     subscribe: super::subscribe::quotation_request,
     resubscribe: Resubscribe::Replace,
     listing: Some(ListingSpec {
