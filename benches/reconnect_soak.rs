@@ -34,8 +34,8 @@ async fn main() {
     let sim = SimConfig {
         rate: u32::try_from(rate).unwrap(),
         seed: 1,
-        binance_ping: Duration::from_secs(20),
-        binance_symbols: Arc::clone(&symbols),
+        server_ping: Duration::from_secs(20),
+        symbols: Arc::clone(&symbols),
         default_fault: None,
     };
     tokio::spawn(serve(listener, sim, stopped.clone()));

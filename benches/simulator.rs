@@ -16,8 +16,8 @@ async fn delivered(rate: u32, seconds: u64) -> f64 {
     let config = SimConfig {
         rate,
         seed: 1,
-        binance_ping: Duration::from_secs(20),
-        binance_symbols: Arc::new(SymbolTable::bundled_binance().unwrap()),
+        server_ping: Duration::from_secs(20),
+        symbols: Arc::new(SymbolTable::bundled_binance().unwrap()),
         default_fault: None,
     };
     tokio::spawn(serve(listener, config, stopped));

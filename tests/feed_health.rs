@@ -28,8 +28,8 @@ async fn simulator(rate: u32, table: SymbolTable) -> (String, watch::Sender<bool
     let config = tickflow::sim::SimConfig {
         rate,
         seed: 7,
-        binance_ping: Duration::from_secs(20),
-        binance_symbols: Arc::new(table),
+        server_ping: Duration::from_secs(20),
+        symbols: Arc::new(table),
         default_fault: None,
     };
     tokio::spawn(tickflow::sim::serve(listener, config, stopped));
@@ -211,8 +211,8 @@ async fn a_refused_instrument_listed_later_comes_in_by_its_retry() {
     let config = tickflow::sim::SimConfig {
         rate: 1000,
         seed: 7,
-        binance_ping: Duration::from_secs(20),
-        binance_symbols: Arc::new(SymbolTable::from_csv(&without_link).unwrap()),
+        server_ping: Duration::from_secs(20),
+        symbols: Arc::new(SymbolTable::from_csv(&without_link).unwrap()),
         default_fault: None,
     };
     let listings = Arc::new(Listings::for_config(&config, &ListingSizes::default()));

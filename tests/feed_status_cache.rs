@@ -447,8 +447,8 @@ async fn simulator(rate: u32, table: SymbolTable) -> (String, tokio::sync::watch
     let config = tickflow::sim::SimConfig {
         rate,
         seed: 7,
-        binance_ping: Duration::from_secs(20),
-        binance_symbols: Arc::new(table),
+        server_ping: Duration::from_secs(20),
+        symbols: Arc::new(table),
         default_fault: None,
     };
     tokio::spawn(tickflow::sim::serve(listener, config, stopped));

@@ -35,8 +35,8 @@ async fn sim(rate: u32, sizes: &ListingSizes) -> Sim {
     let config = SimConfig {
         rate,
         seed: 11,
-        binance_ping: Duration::from_secs(20),
-        binance_symbols: Arc::new(SymbolTable::bundled_binance().unwrap()),
+        server_ping: Duration::from_secs(20),
+        symbols: Arc::new(SymbolTable::bundled_binance().unwrap()),
         default_fault: None,
     };
     let listings = Arc::new(Listings::for_config(&config, sizes));

@@ -51,8 +51,8 @@ async fn start_hot(rate: u32, sizes: &ListingSizes, hot: usize, share_pct: u32) 
     let config = SimConfig {
         rate,
         seed: 7,
-        binance_ping: Duration::from_secs(20),
-        binance_symbols: Arc::new(SymbolTable::bundled_binance().unwrap()),
+        server_ping: Duration::from_secs(20),
+        symbols: Arc::new(SymbolTable::bundled_binance().unwrap()),
         default_fault: None,
     };
     let listings = Arc::new(Listings::for_config(&config, sizes).with_hot(hot, share_pct));
@@ -757,6 +757,15 @@ fn the_binary_serves_listings_and_control() {
         "UNSUBSCRIBE",
     ] {
         assert!(help.contains(needle), "--help lacks {needle}");
+    }
+    // Every venue has its paragraph and its default size, from the simulator's registry.
+    for exchange in tickflow::model::Exchange::ALL {
+        let name = exchange.as_str().to_ascii_lowercase();
+        let size = tickflow::sim::ListingSizes::default().get(exchange);
+        assert!(
+            help.contains(&format!("{name}={size}")),
+            "--help lacks {name}'s default size {size}"
+        );
     }
     let mut child = Command::new(env!("CARGO_BIN_EXE_tickflow"))
         .args([

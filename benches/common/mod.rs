@@ -59,8 +59,8 @@ pub async fn simulated_gather(
     let sim = SimConfig {
         rate: offered / u32::try_from(connectors.len()).unwrap(),
         seed,
-        binance_ping: Duration::from_secs(20),
-        binance_symbols: Arc::clone(&symbols),
+        server_ping: Duration::from_secs(20),
+        symbols: Arc::clone(&symbols),
         default_fault: None,
     };
     tokio::spawn(serve(listener, sim, sim_stopped));

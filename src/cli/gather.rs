@@ -197,8 +197,8 @@ pub fn run(args: &GatherArgs) -> anyhow::Result<ExitCode> {
             let sim = SimConfig {
                 rate: args.sim_rate,
                 seed: u64::from(std::process::id()),
-                binance_ping: Duration::from_secs(20),
-                binance_symbols: Arc::clone(&symbols),
+                server_ping: Duration::from_secs(20),
+                symbols: Arc::clone(&symbols),
                 default_fault: None,
             };
             tokio::spawn(serve(listener, sim, sim_stopped));

@@ -10,6 +10,7 @@ mod schemas;
 mod simulate;
 mod symbols;
 
+use crate::model::Exchange;
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;
 
@@ -33,15 +34,15 @@ pub enum Command {
     #[command(about = cache::ABOUT, long_about = cache::long_about(), after_help = cache::AFTER_HELP)]
     Cache(cache::CacheArgs),
     /// Print the latest price of an instrument from the Redis cache.
-    #[command(about = price::ABOUT, long_about = price::LONG_ABOUT, after_help = price::AFTER_HELP)]
+    #[command(about = price::ABOUT, long_about = price::LONG_ABOUT, after_help = price::after_help())]
     Price(price::PriceArgs),
     /// Check schema compatibility across every released version; register the current one.
     Schemas(schemas::SchemasArgs),
     /// Normalize raw exchange frames from a file or stdin into canonical ticks.
-    #[command(about = normalize::ABOUT, long_about = normalize::LONG_ABOUT, after_help = normalize::EXAMPLES)]
+    #[command(about = normalize::ABOUT, long_about = normalize::LONG_ABOUT, after_help = normalize::examples())]
     Normalize(normalize::NormalizeArgs),
-    /// Run a local WebSocket server that speaks the Upbit, Binance and Bithumb protocols.
-    #[command(about = simulate::ABOUT, long_about = simulate::LONG_ABOUT, after_help = simulate::AFTER_HELP)]
+    /// Run a local WebSocket server that speaks every venue's protocol.
+    #[command(about = simulate::about(), long_about = simulate::long_about(), after_help = simulate::after_help())]
     Simulate(simulate::SimulateArgs),
     /// Probe a tickflow health endpoint (the container healthcheck).
     #[command(about = probe::ABOUT, long_about = probe::long_about(), after_help = probe::AFTER_HELP)]
@@ -188,5 +189,32 @@ impl Signals {
             _ = self.next() => {}
             () = tokio::time::sleep(limit) => {}
         }
+    }
+}
+
+/// Every venue's name in lower case, as the command line takes them (`upbit, binance, ...`).
+pub(crate) fn venue_names() -> String {
+    let names: Vec<String> = Exchange::ALL
+        .iter()
+        .map(|e| e.as_str().to_ascii_lowercase())
+        .collect();
+    names.join(", ")
+}
+
+/// Every venue's name for prose (`Upbit, Binance and Bithumb`).
+pub(crate) fn venue_prose() -> String {
+    let names: Vec<String> = Exchange::ALL
+        .iter()
+        .map(|e| {
+            let lower = e.as_str().to_ascii_lowercase();
+            let mut chars = lower.chars();
+            chars.next().map_or_else(String::new, |c| {
+                c.to_ascii_uppercase().to_string() + chars.as_str()
+            })
+        })
+        .collect();
+    match names.split_last() {
+        Some((last, rest)) if !rest.is_empty() => format!("{} and {last}", rest.join(", ")),
+        _ => names.concat(),
     }
 }

@@ -38,18 +38,32 @@ truncated). Control messages (acks, pongs) and unsupported message types are cou
 if frames were rejected; 2 on a usage or I/O error.";
 
 /// Examples for `tickflow normalize --help`.
-pub(super) const EXAMPLES: &str = "Examples:\n  \
-tickflow normalize --exchange upbit tests/fixtures/upbit/ticker.capture\n  \
-tickflow normalize --exchange binance --output avro --schema-id 7 frames.txt\n  \
-cat old.jsonl | tickflow normalize --exchange bithumb --no-time-check -\n\n\
+pub(super) fn examples() -> String {
+    let name = |i: usize| {
+        Exchange::ALL[i % Exchange::ALL.len()]
+            .as_str()
+            .to_ascii_lowercase()
+    };
+    format!(
+        "Examples:\n  \
+tickflow normalize --exchange {a} tests/fixtures/{a}/ticker.capture\n  \
+tickflow normalize --exchange {b} --output avro --schema-id 7 frames.txt\n  \
+cat old.jsonl | tickflow normalize --exchange {c} --no-time-check -\n\n\
+Exchanges: {all}\n\n\
 Exit codes:\n  \
 0  the input was read completely (rejected frames are reported on stderr, not an error)\n  \
-2  usage or I/O error";
+2  usage or I/O error",
+        a = name(0),
+        b = name(1),
+        c = name(2),
+        all = super::venue_names()
+    )
+}
 
 /// Arguments of `tickflow normalize`.
 #[derive(Debug, Args)]
 pub struct NormalizeArgs {
-    /// Exchange protocol of the frames (bithumb accepts both its legacy and v1 APIs).
+    /// Exchange protocol of the frames (one adapter reads every API of a venue).
     #[arg(long, value_parser = parse_exchange)]
     exchange: Exchange,
     /// Output encoding.
@@ -86,7 +100,7 @@ pub struct NormalizeArgs {
 
 fn parse_exchange(name: &str) -> Result<Exchange, String> {
     Exchange::parse(name)
-        .ok_or_else(|| format!("unknown exchange `{name}` (upbit, binance, bithumb)"))
+        .ok_or_else(|| format!("unknown exchange `{name}` ({})", super::venue_names()))
 }
 
 /// Splits a capture line `<receive_ns> <frame>` into its parts.

@@ -33,7 +33,10 @@ channels (prices and feed status) and prints every update as it is applied. Exit
 exchange has a price.";
 
 /// Examples, environment and exit codes for `tickflow price --help`.
-pub(super) const AFTER_HELP: &str = "Examples:\n  tickflow price BTC-KRW\n  tickflow price BTC-USDT --exchange binance --json\n  \
+pub(super) fn after_help() -> String {
+    let exchange = Exchange::ALL[0].as_str().to_ascii_lowercase();
+    format!(
+        "Examples:\n  tickflow price BTC-KRW\n  tickflow price BTC-KRW --exchange {exchange} --json\n  \
 tickflow price ETH-KRW --watch\n\n\
 Environment:\n  \
 TICKFLOW_REDIS__URL         redis://[user:password@]host:port[/db] (rediss:// for TLS)\n  \
@@ -41,15 +44,17 @@ TICKFLOW_CACHE__PREFIX      key prefix (default px)\n\n\
 Exit codes:\n  \
 0  at least one exchange has a price\n  \
 1  no exchange has a price\n  \
-2  configuration or Redis error";
+2  configuration or Redis error"
+    )
+}
 
 /// Arguments of `tickflow price`.
 #[derive(Debug, Args)]
 pub struct PriceArgs {
     /// Canonical instrument, `BASE-QUOTE` (e.g. BTC-KRW).
     instrument: String,
-    /// Only this exchange (upbit, binance, bithumb).
-    #[arg(long)]
+    /// Only this exchange.
+    #[arg(long, help = format!("Only this exchange ({})", super::venue_names()))]
     exchange: Option<String>,
     /// One JSON object per price instead of a table line.
     #[arg(long)]

@@ -4,7 +4,7 @@ use crate::exchange::SymbolTable;
 use crate::model::Exchange;
 use crate::model::listing::ListingStatus;
 use crate::sim::fault::{Fault, FaultKind};
-use crate::sim::{ListingSizes, Listings, SimConfig, serve_with};
+use crate::sim::{ListingSizes, Listings, SimConfig, VENUES, serve_with};
 use anyhow::Context;
 use clap::Args;
 use std::io::Write;
@@ -15,64 +15,95 @@ use std::sync::Arc;
 use std::time::Duration;
 
 /// One-line summary for `tickflow --help`.
-pub(super) const ABOUT: &str = "Run a local server that speaks the Upbit, Binance and Bithumb \
-WebSocket protocols and serves their market listings";
+pub(super) fn about() -> String {
+    format!(
+        "Run a local server that speaks the {} WebSocket protocols and serves their market \
+         listings",
+        super::venue_prose()
+    )
+}
 
-/// Full description for `tickflow simulate --help`.
-pub(super) const LONG_ABOUT: &str = "Runs a local WebSocket server (with the venues' REST \
-listings on the same port) that speaks each exchange's public market-data protocol closely \
-enough that tickflow's adapters connect to it unchanged: Upbit (/upbit/websocket/v1, binary \
-frames; ticker, trade, orderbook), Bithumb v1 (/bithumb/websocket/v1; the same channels), Bithumb legacy (/bithumb/pub/ws; ticker, \
-transaction) and Binance (/binance/stream?streams=..., or /binance/ws with SUBSCRIBE; server \
-pings; ticker, miniTicker, bookTicker, trade, aggTrade). After a client subscribes, it streams \
+/// Full description for `tickflow simulate --help`: the generic server, then each venue's own
+/// paragraph ([`crate::sim::SimVenue::help`]).
+pub(super) fn long_about() -> String {
+    let venues: Vec<&str> = VENUES.iter().map(|v| v.help).collect();
+    let defaults: Vec<String> = VENUES
+        .iter()
+        .map(|v| {
+            let name = v.listing.exchange.as_str().to_ascii_lowercase();
+            format!("{name}={}", v.listing.default_markets)
+        })
+        .collect();
+    format!(
+        "Runs a local WebSocket server (with the venues' REST listings on the same port) that \
+speaks each exchange's public market-data protocol closely enough that tickflow's adapters \
+connect to it unchanged, each under /<exchange>. After a client subscribes, it streams \
 synthetic data (random walks with exact decimals) for every subscribed instrument and channel, \
-round-robin, at --rate frames per second per connection. Upbit and Bithumb v1: a new subscribe \
-request replaces the connection's set; Binance: SUBSCRIBE adds streams, UNSUBSCRIBE removes \
-them (both acked), LIST_SUBSCRIPTIONS lists them, a symbol not listed is refused \
-({\"error\":{\"code\":2,\"msg\":\"Invalid symbol: ...\"}}). Instruments a connection keeps \
-across a change go on with their prices and trade ids.\n\n\
-Listings: each venue lists synthetic markets, served on the same port at the venue's own REST \
-paths: GET /upbit/v1/market/all (?is_details=true adds market_event warnings and cautions), \
-GET /bithumb/v1/market/all (?isDetails=true adds market_warning) and GET \
-/binance/api/v3/exchangeInfo (status, assets, PRICE_FILTER and LOT_SIZE). They hold the \
-markets the shipped connectors name, the --binance-symbols table, and generated ones \
-(S0001-KRW, S0002USDT, ...) up to --markets: by default upbit=530 (180 KRW, 240 BTC, 110 USDT; \
-5 warned, 102 cautioned), binance=1300 trading plus 65 BREAK (5 %), bithumb=450 KRW (22 under \
-CAUTION). Only listed markets stream data (on Binance: TRADING, CANCEL_ONLY or AUCTION_MATCH); \
-codes that are not listed send nothing. With --hot K, the first K markets of each listing take \
---hot-share percent of the frames of a connection that streams them.\n\n\
+round-robin, at --rate frames per second per connection. Instruments a connection keeps across \
+a change go on with their prices and trade ids.\n\n{}\n\n\
+Listings: each venue lists synthetic markets at its own REST path: the markets the shipped \
+connectors name, a symbol table's on venues whose symbols come from one, and generated ones \
+(S0001-KRW, S0002USDT, ...) up to --markets, by default as many as the real venue lists \
+({}; a venue whose listing carries statuses lists 5 % more as BREAK). Only listed markets \
+stream data; codes that are not listed send nothing. With --hot K, the first K markets of each \
+listing take --hot-share percent of the frames of a connection that streams them.\n\n\
 Control, while it runs (200 and the market as JSON, 400 and the reason): POST \
 /sim/EXCHANGE/list?instrument=ABC-KRW lists a market (or relists it); POST \
-/sim/EXCHANGE/delist?instrument=ABC-KRW delists it (Upbit and Bithumb: it leaves market/all; \
-Binance: it stays as BREAK), and its streams stop on every connection while the others go on; \
-POST /sim/binance/status?instrument=ABC-USDT&status=HALT sets a Binance status. Other paths \
-answer 404; a request head above 16 KiB 431, a malformed one 400.\n\n\
+/sim/EXCHANGE/delist?instrument=ABC-KRW delists it (it leaves the venue's listing, or stays \
+there as BREAK where the listing carries statuses), and its streams stop on every connection \
+while the others go on; POST /sim/EXCHANGE/status?instrument=ABC-USDT&status=HALT sets the \
+status of a market on a venue with statuses. Other paths answer 404; a request head above 16 \
+KiB 431, a malformed one 400.\n\n\
 Faults for testing reconnects and the DLQ: add \
-`fault=drop|stall|silent|malformed|error|oversize|giant|shutdown|skip&after=N` to a connection's URL query, \
-or use --fault for all connections. drop closes the socket after N data frames; stall goes \
-silent after N (no frames, no reads, so no pongs); silent stops the data after N but keeps \
-pinging and answering pings; malformed truncates every Nth frame; error sends the exchange's \
-error message before every Nth frame; oversize pads every Nth frame to 10 MiB, giant to 20 MiB \
-(above tickflow's 16 MiB socket cap); shutdown announces a close after N frames the way the \
-venue does (Binance serverShutdown), keeps streaming and closes 3 s later. `latency_ms=N` in \
-the query makes the connection answer N ms after its handshake (a venue far away); skip withholds \
-every Nth frame (on a Binance trade stream, whose ids are consecutive, a sequence gap of one id).\n\n\
+`fault=drop|stall|silent|malformed|error|oversize|giant|shutdown|skip&after=N` to a \
+connection's URL query, or use --fault for all connections. drop closes the socket after N \
+data frames; stall goes silent after N (no frames, no reads, so no pongs); silent stops the \
+data after N but keeps pinging and answering pings; malformed truncates every Nth frame; error \
+sends the exchange's error message before every Nth frame; oversize pads every Nth frame to 10 \
+MiB, giant to 20 MiB (above tickflow's 16 MiB socket cap); shutdown announces a close after N \
+frames the way the venue does (where it does), keeps streaming and closes 3 s later. \
+`latency_ms=N` in the query makes the connection answer N ms after its handshake (a venue far \
+away); skip withholds every Nth frame (on a stream whose ids are consecutive, a sequence gap \
+of one id).\n\n\
 The first line on stdout is `listening on ADDRESS` (useful with --bind 127.0.0.1:0). Stops on \
-Ctrl-C or SIGTERM.";
+Ctrl-C or SIGTERM.",
+        venues.join("\n\n"),
+        defaults.join(", ")
+    )
+}
 
 /// Examples, environment and exit codes for `tickflow simulate --help`.
-pub(super) const AFTER_HELP: &str = "Example:\n  \
-tickflow simulate --bind 127.0.0.1:9001 --rate 1000 --markets binance=2000\n  \
-then connect to ws://127.0.0.1:9001/binance/stream?streams=btcusdt@ticker\n  \
-curl http://127.0.0.1:9001/upbit/v1/market/all?is_details=true\n  \
-curl -X POST 'http://127.0.0.1:9001/sim/upbit/delist?instrument=ETH-KRW'\n\n\
+pub(super) fn after_help() -> String {
+    let first = VENUES[0];
+    let name = first.listing.exchange.as_str().to_ascii_lowercase();
+    let endpoint = |listing: bool| {
+        first
+            .endpoints
+            .iter()
+            .find(|(label, _)| (*label == LISTING) == listing)
+            .map_or("/", |(_, path)| path)
+    };
+    let market = first.listing.named.get(1).copied().unwrap_or("ABC-KRW");
+    format!(
+        "Example:\n  \
+tickflow simulate --bind 127.0.0.1:9001 --rate 1000 --markets {name}=2000\n  \
+then connect to ws://127.0.0.1:9001{}\n  \
+curl http://127.0.0.1:9001{}\n  \
+curl -X POST 'http://127.0.0.1:9001/sim/{name}/delist?instrument={market}'\n\n\
 Environment:\n  \
 TICKFLOW_LOG                log filter: a level and target=level directives, e.g.\n  \
                             info (default), warn,tickflow::ws=debug, info,librdkafka=debug\n  \
 TICKFLOW_LOG_FORMAT         text (default) | json (one JSON object per line)\n\n\
 Exit codes:\n  \
 0  stopped on SIGINT/SIGTERM\n  \
-2  the address cannot be bound, or bad arguments";
+2  the address cannot be bound, or bad arguments",
+        endpoint(false),
+        endpoint(true)
+    )
+}
+
+/// The label of a venue's listing among its [`crate::sim::SimVenue::endpoints`].
+const LISTING: &str = "listing";
 
 /// Arguments of `tickflow simulate`.
 #[derive(Debug, Args)]
@@ -86,9 +117,9 @@ pub struct SimulateArgs {
     /// Seed of the price walks.
     #[arg(long, default_value_t = 1)]
     seed: u64,
-    /// Seconds between the server pings Binance sends.
+    /// Seconds between the server pings of venues whose servers ping their clients.
     #[arg(long, default_value_t = 20)]
-    binance_ping_secs: u64,
+    server_ping_secs: u64,
     /// Inject a fault into every connection whose URL names none (`?fault=KIND&after=N`
     /// picks one per connection): drop, stall, silent, malformed, error, oversize, giant or
     /// skip.
@@ -103,13 +134,12 @@ pub struct SimulateArgs {
     #[arg(long, value_name = "FILE")]
     binance_symbols: Option<PathBuf>,
     /// Markets a venue lists, `EXCHANGE=N` (repeatable), or `N` for every venue; at least the
-    /// named ones. Defaults: upbit=530, binance=1300 (trading; 5 % more as BREAK),
-    /// bithumb=450.
+    /// named ones. Defaults: as many as the real venue lists (see --help).
     #[arg(long, value_name = "[EXCHANGE=]N", value_parser = parse_markets)]
     markets: Vec<(Option<Exchange>, usize)>,
-    /// Busy markets: the first K of each venue's listing (BTC-KRW, ETH-KRW, ... on Upbit;
-    /// BTC-USDT, ETH-USDT, ... on Binance) take --hot-share percent of a connection's frames,
-    /// the other streams the rest. 0: every stream gets the same share.
+    /// Busy markets: the first K of each venue's listing (its named markets first: BTC-KRW,
+    /// ETH-KRW, ...) take --hot-share percent of a connection's frames, the other streams the
+    /// rest. 0: every stream gets the same share.
     #[arg(long, value_name = "K", default_value_t = 0)]
     hot: usize,
     /// Percent of the frames the --hot markets take.
@@ -141,8 +171,8 @@ pub fn run(args: &SimulateArgs) -> anyhow::Result<ExitCode> {
     let config = SimConfig {
         rate: args.rate,
         seed: args.seed,
-        binance_ping: Duration::from_secs(args.binance_ping_secs.max(1)),
-        binance_symbols: Arc::new(symbols),
+        server_ping: Duration::from_secs(args.server_ping_secs.max(1)),
+        symbols: Arc::new(symbols),
         default_fault: args.fault.map(|kind| Fault {
             kind,
             after: args.fault_after,
@@ -161,31 +191,8 @@ pub fn run(args: &SimulateArgs) -> anyhow::Result<ExitCode> {
         // Best effort: a closed stdout (a test or script that read what it needed) must not
         // stop the server.
         let mut out = std::io::stdout().lock();
-        let _ = writeln!(out, "listening on {addr}")
-            .and_then(|()| writeln!(out, "  upbit           ws://{addr}/upbit/websocket/v1"))
-            .and_then(|()| writeln!(out, "  bithumb (v1)    ws://{addr}/bithumb/websocket/v1"))
-            .and_then(|()| writeln!(out, "  bithumb legacy  ws://{addr}/bithumb/pub/ws"))
-            .and_then(|()| {
-                writeln!(
-                    out,
-                    "  binance         ws://{addr}/binance/stream?streams=btcusdt@ticker"
-                )
-            })
-            .and_then(|()| {
-                writeln!(
-                    out,
-                    "  listings        http://{addr}/upbit/v1/market/all?is_details=true \
-                     /bithumb/v1/market/all /binance/api/v3/exchangeInfo"
-                )
-            })
-            .and_then(|()| writeln!(out, "                  {}", summary(&listings)))
-            .and_then(|()| {
-                writeln!(
-                    out,
-                    "  control         POST http://{addr}/sim/EXCHANGE/list|delist?instrument=BASE-QUOTE"
-                )
-            })
-            .and_then(|()| out.flush());
+        let _ =
+            writeln!(out, "listening on {addr}").and_then(|()| banner(&mut out, addr, &listings));
         drop(out);
         let (stop, stopped) = tokio::sync::watch::channel(false);
         let server = tokio::spawn(serve_with(listener, config, listings, stopped));
@@ -196,6 +203,33 @@ pub fn run(args: &SimulateArgs) -> anyhow::Result<ExitCode> {
         anyhow::Ok(())
     })?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// Where each venue's sockets and listings are, the listings' sizes, the control path.
+fn banner(out: &mut impl Write, addr: SocketAddr, listings: &Listings) -> std::io::Result<()> {
+    let mut paths = Vec::new();
+    for venue in VENUES {
+        for (label, path) in venue.endpoints {
+            if *label == LISTING {
+                paths.push(*path);
+            } else {
+                writeln!(out, "  {label:<15} ws://{addr}{path}")?;
+            }
+        }
+    }
+    let (first, rest) = paths.split_first().map_or(("", &[][..]), |(f, r)| (*f, r));
+    let mut line = format!("  listings        http://{addr}{first}");
+    for path in rest {
+        line.push(' ');
+        line.push_str(path);
+    }
+    writeln!(out, "{line}")?;
+    writeln!(out, "                  {}", summary(listings))?;
+    writeln!(
+        out,
+        "  control         POST http://{addr}/sim/EXCHANGE/list|delist?instrument=BASE-QUOTE"
+    )?;
+    out.flush()
 }
 
 /// `upbit 530 markets, binance 1365 markets (65 BREAK), bithumb 450 markets`.

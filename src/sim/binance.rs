@@ -9,7 +9,7 @@
 
 use super::listings::{Listings, SimMarket, VenueListing};
 use super::market::{Quote, price_step};
-use super::{Context, Feed, Protocol, SimConfig, now_ms};
+use super::{Context, Feed, Protocol, SimConfig, SimVenue, now_ms};
 use crate::exchange::SymbolTable;
 use crate::exchange::binance::listing::status_name;
 use crate::model::listing::ListingStatus;
@@ -34,9 +34,29 @@ pub(super) fn route(path: &str, query: &str) -> Option<Box<dyn Protocol>> {
     }))
 }
 
+/// Binance spot as the simulator serves it.
+pub(super) const VENUE: SimVenue = SimVenue {
+    route,
+    rest,
+    listing: LISTING,
+    table_markets: Some(table_markets),
+    help: "Binance: /binance/stream?streams=... (subscribed by the URL), or /binance/ws and \
+/binance/stream with SUBSCRIBE; the server pings (--server-ping-secs); ticker, miniTicker, \
+bookTicker, trade, aggTrade; SUBSCRIBE adds streams, UNSUBSCRIBE removes them (both acked), \
+LIST_SUBSCRIPTIONS lists them, a symbol not listed is refused ({\"error\":{\"code\":2,\"msg\":\
+\"Invalid symbol: ...\"}}); the shutdown fault announces serverShutdown. Listing: GET \
+/binance/api/v3/exchangeInfo (status, assets, PRICE_FILTER and LOT_SIZE), with the symbol \
+table's markets too (--binance-symbols); only TRADING, CANCEL_ONLY and AUCTION_MATCH markets \
+stream.",
+    endpoints: &[
+        ("binance", "/binance/stream?streams=btcusdt@ticker"),
+        ("listing", "/binance/api/v3/exchangeInfo"),
+    ],
+};
+
 /// Binance's listing: 1,300 trading symbols by default (like the venue in 2025) over USDT,
 /// BTC, FDUSD, USDC, TRY and EUR, and 65 more lingering as `BREAK`.
-pub(super) const LISTING: VenueListing = VenueListing {
+const LISTING: VenueListing = VenueListing {
     exchange: Exchange::Binance,
     default_markets: 1300,
     named: &[
@@ -63,7 +83,7 @@ fn symbol(i: &Instrument) -> String {
 
 /// The markets of a symbol table (`--binance-symbols`, the bundled one), with their statuses
 /// (an unknown status is read as trading).
-pub(super) fn table_markets(table: &SymbolTable) -> Vec<SimMarket> {
+fn table_markets(table: &SymbolTable) -> Vec<SimMarket> {
     // The table has no iterator; its CSV form is its stable public shape.
     table
         .to_csv()
@@ -160,7 +180,7 @@ impl Protocol for Binance {
     }
 
     fn server_ping(&self, config: &SimConfig) -> Option<Duration> {
-        Some(config.binance_ping)
+        Some(config.server_ping)
     }
 
     fn closing_frame(&self) -> Option<String> {

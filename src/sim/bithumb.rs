@@ -7,7 +7,7 @@
 use super::listings::{Listings, VenueListing};
 use super::market::Quote;
 use super::upbit::{Details, Quotation, details, market_all};
-use super::{Context, Feed, Protocol};
+use super::{Context, Feed, Protocol, SimVenue};
 use crate::exchange::bithumb::{KST_OFFSET_SECS, legacy_symbol, parse_legacy_symbol};
 use crate::exchange::upbit::market_code;
 use crate::model::listing::Notice;
@@ -24,9 +24,26 @@ pub(super) fn route(path: &str, _query: &str) -> Option<Box<dyn Protocol>> {
     }
 }
 
+/// Bithumb's two APIs as the simulator serves them.
+pub(super) const VENUE: SimVenue = SimVenue {
+    route,
+    rest,
+    listing: LISTING,
+    table_markets: None,
+    help: "Bithumb v1: /bithumb/websocket/v1, Upbit's protocol in text frames (string trade ids, \
+orderbook times in µs strings); the same channels. Bithumb legacy: /bithumb/pub/ws; a connect \
+notice, then ticker and transaction, each request acked, all-string values with KST times. \
+Listing (both APIs): GET /bithumb/v1/market/all (?isDetails=true adds market_warning).",
+    endpoints: &[
+        ("bithumb (v1)", "/bithumb/websocket/v1"),
+        ("bithumb legacy", "/bithumb/pub/ws"),
+        ("listing", "/bithumb/v1/market/all"),
+    ],
+};
+
 /// Bithumb's listing: 450 KRW markets by default (like the venue in 2025), one generated
 /// market in 20 under `CAUTION`.
-pub(super) const LISTING: VenueListing = VenueListing {
+const LISTING: VenueListing = VenueListing {
     exchange: Exchange::Bithumb,
     default_markets: 450,
     named: &[

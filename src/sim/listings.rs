@@ -75,7 +75,7 @@ impl Default for ListingSizes {
         Self(
             super::VENUES
                 .iter()
-                .map(|v| (v.exchange, v.default_markets))
+                .map(|v| (v.listing.exchange, v.listing.default_markets))
                 .collect(),
         )
     }
@@ -267,6 +267,8 @@ impl Listings {
     pub fn new(sizes: &ListingSizes, extra: &[SimMarket]) -> Self {
         let venues = super::VENUES
             .iter()
+            .copied()
+            .map(|v| &v.listing)
             .map(|spec| {
                 let mut v = Venue::new(spec);
                 v.generate(sizes.get(spec.exchange), extra);

@@ -1,27 +1,13 @@
 //! `tickflow simulate`: a local server speaking each exchange's protocol closely enough that
 //! the real adapters, runtime and listing decoders connect to it unchanged. One file per venue
-//! (`<venue>.rs`, mirroring `src/exchange/<venue>/`) implements [`Protocol`] for its WebSocket
-//! paths, renders its REST listing and states how its listing is made ([`VENUES`]); [`ROUTES`]
-//! and [`REST`] list them. This file is the generic server: telling WebSocket upgrades from
-//! plain HTTP, routing, the shared state.
-//!
-//! WebSocket paths (one port for all):
-//! - `/upbit/websocket/v1` — Upbit: `[{ticket},{type,codes}...,{format}]` subscribe (ticker,
-//!   trade, orderbook), JSON in binary frames, `PING` → `{"status":"UP"}`; a new request
-//!   replaces the connection's set, codes not listed send nothing.
-//! - `/bithumb/websocket/v1` — Bithumb v1: the same protocol in text frames, string trade ids,
-//!   orderbook times in µs strings.
-//! - `/bithumb/pub/ws` — Bithumb legacy: connect notice, `{"type":"ticker"|"transaction",
-//!   "symbols":[..]}` subscribes and their acks, all-string values with KST times.
-//! - `/binance/stream?streams=a@ticker/b@trade` (subscribed by URL) or `/binance/ws`,
-//!   `/binance/stream` plus `{"method":"SUBSCRIBE"|"UNSUBSCRIBE"|"LIST_SUBSCRIPTIONS"}`
-//!   (acked; a symbol not listed is refused): ticker, miniTicker, bookTicker, trade, aggTrade;
-//!   server pings on a period.
+//! (`<venue>.rs`, mirroring `src/exchange/<venue>/`) states its [`SimVenue`]: the
+//! [`Protocol`] of its WebSocket paths (under `/<exchange>`), its REST listing, how its listing
+//! is made and what `--help` says of it; [`VENUES`] lists them. This file is the generic
+//! server: telling WebSocket upgrades from plain HTTP, routing, the shared state.
 //!
 //! Plain HTTP on the same port (`rest.rs`): each venue's REST listing at its own path under
-//! `/<exchange>` (`/upbit/v1/market/all`, `/bithumb/v1/market/all`,
-//! `/binance/api/v3/exchangeInfo`) and the control endpoints `POST /sim/<exchange>/list`,
-//! `/delist` and `/status` that change the shared [`Listings`] while connections run.
+//! `/<exchange>` and the control endpoints `POST /sim/<exchange>/list`, `/delist` and `/status`
+//! that change the shared [`Listings`] while connections run.
 //!
 //! Each connection streams its subscribed (instrument, channel) pairs round-robin at `rate`
 //! frames/s, skipping those whose market is not live.
@@ -56,19 +42,24 @@ pub struct SimConfig {
     pub rate: u32,
     /// Seed of the price walks (each connection derives its own).
     pub seed: u64,
-    /// Binance server ping period.
-    pub binance_ping: Duration,
-    /// Binance symbols listed (with their statuses) besides the simulator's own and generated
-    /// ones: [`Listings::for_config`] puts them in the Binance listing.
-    pub binance_symbols: Arc<SymbolTable>,
+    /// Server ping period, on venues whose servers ping their clients.
+    pub server_ping: Duration,
+    /// A symbol table listed (with its statuses) besides the simulator's own and generated
+    /// markets, on the venues whose symbols come from a table ([`SimVenue::table_markets`]).
+    pub symbols: Arc<SymbolTable>,
     /// Fault for connections whose URL names none.
     pub default_fault: Option<Fault>,
 }
 
 impl Listings {
-    /// The listings of `sizes` with `config`'s Binance symbols listed too.
+    /// The listings of `sizes` with `config`'s symbol table listed too.
     pub fn for_config(config: &SimConfig, sizes: &ListingSizes) -> Self {
-        Self::new(sizes, &binance::table_markets(&config.binance_symbols))
+        let extra: Vec<SimMarket> = VENUES
+            .iter()
+            .filter_map(|v| v.table_markets)
+            .flat_map(|markets| markets(&config.symbols))
+            .collect();
+        Self::new(sizes, &extra)
     }
 }
 
@@ -93,7 +84,7 @@ pub(crate) trait Protocol: Send {
     fn closing_frame(&self) -> Option<String> {
         None
     }
-    /// Server ping period (Binance pings its clients).
+    /// Server ping period, where the venue pings its clients ([`SimConfig::server_ping`]).
     fn server_ping(&self, _config: &SimConfig) -> Option<Duration> {
         None
     }
@@ -108,24 +99,36 @@ pub(crate) trait Protocol: Send {
 /// Finds the protocol of a path (and query); `None` when it is not this venue's.
 pub(crate) type Route = fn(path: &str, query: &str) -> Option<Box<dyn Protocol>>;
 
-/// Every venue's WebSocket routes.
-const ROUTES: [Route; 3] = [upbit::route, binance::route, bithumb::route];
-
 /// Answers a plain `GET` of a venue's REST path with its JSON body; `None` when the path is not
 /// this venue's.
 pub(crate) type RestRoute = fn(path: &str, query: &str, listings: &Listings) -> Option<String>;
 
-/// Every venue's REST routes.
-const REST: [RestRoute; 3] = [upbit::rest, binance::rest, bithumb::rest];
+/// One venue as the simulator serves it.
+pub(crate) struct SimVenue {
+    /// Its WebSocket paths.
+    pub route: Route,
+    /// Its REST listing.
+    pub rest: RestRoute,
+    /// How its listing is made.
+    pub listing: VenueListing,
+    /// The markets of a symbol table, listed too, where the venue's symbols come from one.
+    pub table_markets: Option<fn(&SymbolTable) -> Vec<SimMarket>>,
+    /// What `tickflow simulate --help` says of it: its paths, channels, how a subscription
+    /// changes, its listing's path and query.
+    pub help: &'static str,
+    /// Its endpoints for the startup banner, `(label, path)`: each WebSocket API, then the
+    /// listing.
+    pub endpoints: &'static [(&'static str, &'static str)],
+}
 
-/// How each venue's listing is made, one per [`Exchange`].
-const VENUES: [&VenueListing; 3] = [&upbit::LISTING, &binance::LISTING, &bithumb::LISTING];
+/// Every venue the simulator speaks, one per [`Exchange`], in [`Exchange::ALL`] order.
+pub(crate) const VENUES: [&SimVenue; 3] = [&upbit::VENUE, &binance::VENUE, &bithumb::VENUE];
 
 fn route(path_and_query: &str) -> Option<Box<dyn Protocol>> {
     let (path, query) = path_and_query
         .split_once('?')
         .unwrap_or((path_and_query, ""));
-    ROUTES.iter().find_map(|r| r(path, query))
+    VENUES.iter().find_map(|v| (v.route)(path, query))
 }
 
 pub(crate) fn now_ms() -> i64 {
@@ -284,7 +287,7 @@ mod tests {
 
     #[test]
     fn every_exchange_has_one_listing_spec() {
-        let specs: Vec<Exchange> = VENUES.iter().map(|v| v.exchange).collect();
+        let specs: Vec<Exchange> = VENUES.iter().map(|v| v.listing.exchange).collect();
         assert_eq!(specs, Exchange::ALL);
     }
 
@@ -298,8 +301,8 @@ mod tests {
         let config = SimConfig {
             rate: 1,
             seed: 1,
-            binance_ping: Duration::from_secs(1),
-            binance_symbols: Arc::new(symbols),
+            server_ping: Duration::from_secs(1),
+            symbols: Arc::new(symbols),
             default_fault: None,
         };
         let listings = Listings::for_config(&config, &ListingSizes::all(0));

@@ -1,4 +1,4 @@
-//! Plain HTTP on the simulator's port: each venue's REST listing ([`super::REST`]) and the
+//! Plain HTTP on the simulator's port: each venue's REST listing ([`super::SimVenue::rest`]) and the
 //! control endpoints that change the [`Listings`] while the server runs.
 //!
 //! - `GET /upbit/v1/market/all[?is_details=true]`, `GET /bithumb/v1/market/all[?isDetails=true]`,
@@ -244,9 +244,9 @@ fn respond(request: &HttpRequest, listings: &Listings) -> Answer {
     if let Some(rest) = request.path.strip_prefix("/sim/") {
         return control(request, rest, listings);
     }
-    let body = super::REST
+    let body = super::VENUES
         .iter()
-        .find_map(|r| r(&request.path, &request.query, listings));
+        .find_map(|v| (v.rest)(&request.path, &request.query, listings));
     match (request.method.as_str(), body) {
         ("GET", Some(body)) => Answer::ok(body),
         (_, Some(_)) => Answer::method_not_allowed("GET"),

@@ -6,7 +6,7 @@
 
 use super::listings::{Listings, SimMarket, VenueListing};
 use super::market::Quote;
-use super::{Context, Feed, Protocol};
+use super::{Context, Feed, Protocol, SimVenue};
 use crate::exchange::upbit::{market_code, parse_market_code};
 use crate::model::listing::Notice;
 use crate::model::{Exchange, Instrument};
@@ -20,9 +20,24 @@ pub(super) fn route(path: &str, _query: &str) -> Option<Box<dyn Protocol>> {
     (path == "/upbit/websocket/v1").then(|| Box::new(Quotation { bithumb: false }) as _)
 }
 
+/// Upbit as the simulator serves it.
+pub(super) const VENUE: SimVenue = SimVenue {
+    route,
+    rest,
+    listing: LISTING,
+    table_markets: None,
+    help: "Upbit: /upbit/websocket/v1, binary frames; ticker, trade, orderbook; a new subscribe \
+request replaces the connection's set; PING is answered {\"status\":\"UP\"}. Listing: GET \
+/upbit/v1/market/all (?is_details=true adds market_event warnings and cautions).",
+    endpoints: &[
+        ("upbit", "/upbit/websocket/v1"),
+        ("listing", "/upbit/v1/market/all?is_details=true"),
+    ],
+};
+
 /// Upbit's listing: 530 markets by default (180 KRW, 240 BTC, 110 USDT, like the venue in
 /// 2025), a few warned and about a fifth cautioned.
-pub(super) const LISTING: VenueListing = VenueListing {
+const LISTING: VenueListing = VenueListing {
     exchange: Exchange::Upbit,
     default_markets: 530,
     named: &[

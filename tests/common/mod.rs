@@ -68,7 +68,7 @@ pub fn shared_sample(sub: &str) -> Option<PathBuf> {
 /// sender that stops it.
 pub async fn start_simulator(
     rate: u32,
-    binance_ping: std::time::Duration,
+    server_ping: std::time::Duration,
     default_fault: Option<tickflow::sim::fault::Fault>,
 ) -> (String, tokio::sync::watch::Sender<bool>) {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -77,8 +77,8 @@ pub async fn start_simulator(
     let config = tickflow::sim::SimConfig {
         rate,
         seed: 42,
-        binance_ping,
-        binance_symbols: Arc::new(SymbolTable::bundled_binance().unwrap()),
+        server_ping,
+        symbols: Arc::new(SymbolTable::bundled_binance().unwrap()),
         default_fault,
     };
     tokio::spawn(tickflow::sim::serve(listener, config, stopped));
