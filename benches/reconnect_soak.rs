@@ -10,7 +10,7 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 use tickflow::config::load_connector;
-use tickflow::exchange::SymbolTable;
+use tickflow::exchange::reference::References;
 use tickflow::sim::{SimConfig, serve};
 use tickflow::ws::{ConnectionStats, Link, run};
 
@@ -27,7 +27,7 @@ async fn main() {
     let secs = arg("--secs", 600);
     let drop_every = arg("--drop-every", 30);
     let rate = arg("--rate", 1000);
-    let symbols = Arc::new(SymbolTable::bundled_binance().unwrap());
+    let symbols = References::bundled().unwrap();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("ws://{}", listener.local_addr().unwrap());
     let (stop, stopped) = tokio::sync::watch::channel(false);
@@ -35,7 +35,7 @@ async fn main() {
         rate: u32::try_from(rate).unwrap(),
         seed: 1,
         server_ping: Duration::from_secs(20),
-        symbols: Arc::clone(&symbols),
+        references: symbols.clone(),
         default_fault: None,
     };
     tokio::spawn(serve(listener, sim, stopped.clone()));
@@ -59,7 +59,7 @@ async fn main() {
     let (link, _wanted) = Link::new(
         Arc::new(config),
         instruments,
-        Arc::clone(&symbols),
+        symbols.get(tickflow::model::Exchange::Binance).clone(),
         tx,
         Arc::clone(&stats),
         tls,

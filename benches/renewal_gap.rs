@@ -14,7 +14,8 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 use tickflow::config::load_connector;
-use tickflow::exchange::{Decoded, Frame, SymbolTable};
+use tickflow::exchange::reference::References;
+use tickflow::exchange::{Decoded, Frame};
 use tickflow::model::Exchange;
 use tickflow::sim::{SimConfig, serve};
 use tickflow::ws::{ConnectionStats, Link, run};
@@ -40,7 +41,7 @@ struct Round {
 
 async fn round(
     base: &str,
-    symbols: &Arc<SymbolTable>,
+    symbols: &References,
     (scenario, overlap): (&str, bool),
     (secs, rate, age, latency): (u64, u64, u64, u64),
 ) -> Round {
@@ -71,7 +72,7 @@ async fn round(
     let (link, _wanted) = Link::new(
         Arc::new(config),
         instruments,
-        Arc::clone(symbols),
+        symbols.get(tickflow::model::Exchange::Binance).clone(),
         tx,
         Arc::clone(&stats),
         tickflow::ws::tls::client_config().unwrap(),
@@ -80,7 +81,7 @@ async fn round(
     let adapter = tickflow::exchange::adapter_for(
         Exchange::Binance,
         tickflow::exchange::AdapterConfig::default(),
-        Arc::clone(symbols),
+        symbols,
     )
     .unwrap();
     let until = tokio::time::Instant::now() + Duration::from_secs(secs);
@@ -125,7 +126,7 @@ async fn main() {
     let rate = arg("--rate", 400);
     let age = arg("--age", 3);
     let latency = arg("--latency-ms", 300);
-    let symbols = Arc::new(SymbolTable::bundled_binance().unwrap());
+    let symbols = References::bundled().unwrap();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("ws://{}", listener.local_addr().unwrap());
     let (_stop, stopped) = tokio::sync::watch::channel(false);
@@ -133,7 +134,7 @@ async fn main() {
         rate: u32::try_from(rate).unwrap(),
         seed: 1,
         server_ping: Duration::from_secs(20),
-        symbols: Arc::clone(&symbols),
+        references: symbols.clone(),
         default_fault: None,
     };
     tokio::spawn(serve(listener, sim, stopped));

@@ -4,9 +4,8 @@
 #![allow(missing_docs, clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 use futures_util::StreamExt;
-use std::sync::Arc;
 use std::time::{Duration, Instant};
-use tickflow::exchange::SymbolTable;
+use tickflow::exchange::reference::References;
 use tickflow::sim::{SimConfig, serve};
 
 async fn delivered(rate: u32, seconds: u64) -> f64 {
@@ -17,7 +16,7 @@ async fn delivered(rate: u32, seconds: u64) -> f64 {
         rate,
         seed: 1,
         server_ping: Duration::from_secs(20),
-        symbols: Arc::new(SymbolTable::bundled_binance().unwrap()),
+        references: References::bundled().unwrap(),
         default_fault: None,
     };
     tokio::spawn(serve(listener, config, stopped));

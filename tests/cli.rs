@@ -168,6 +168,52 @@ fn symbols_builds_the_table_from_exchange_info() {
         Some(b"{\"symbols\":[{\"symbol\":\"X\"}]}"),
     );
     assert_eq!(out.status.code(), Some(2), "no symbol at all");
+    // Named explicitly, the same; a venue whose symbols spell the instrument keeps no table,
+    // and `--reference` refuses it the same way.
+    let out = run(
+        &["symbols", "--exchange", "binance", "--from", "-"],
+        Some(info.as_bytes()),
+    );
+    assert!(out.status.success());
+    for args in [
+        &["symbols", "--exchange", "upbit", "--from", "-"][..],
+        &[
+            "normalize",
+            "--exchange",
+            "upbit",
+            "--reference",
+            "upbit=x.csv",
+            "-",
+        ][..],
+    ] {
+        let out = run(args, Some(b""));
+        assert_eq!(out.status.code(), Some(2), "{args:?}");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains("keeps no reference data"), "{args:?}: {err}");
+    }
+    // A replacement table is used: ETHBTC mapped only through it.
+    let dir = std::env::temp_dir().join(format!("tickflow-reference-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let table = dir.join("t.csv");
+    std::fs::write(&table, "XYZABC,XYZ,ABC,TRADING\n").unwrap();
+    let frame = br#"{"e":"trade","E":1700000000000,"s":"XYZABC","t":1,"p":"1.5","q":"2","T":1700000000000,"m":false}"#;
+    let with = format!("binance={}", table.display());
+    let out = run(
+        &[
+            "normalize",
+            "--exchange",
+            "binance",
+            "--no-time-check",
+            "--reference",
+            &with,
+            "-",
+        ],
+        Some(frame),
+    );
+    let ticks = json_lines(&out.stdout);
+    assert_eq!(ticks.len(), 1, "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(ticks[0]["instrument"], "XYZ-ABC");
+    let _ = std::fs::remove_dir_all(&dir);
     // A non-ASCII symbol (Binance lists some since 2025-12) is skipped with its reason; the
     // rest of the table is written (the whole table was refused before).
     let info = r#"{"symbols":[{"symbol":"ETHBTC","status":"TRADING","baseAsset":"ETH","quoteAsset":"BTC"},
@@ -245,7 +291,10 @@ fn every_subcommand_shows_its_long_help() {
         (vec!["price"], "Reads px:{INSTRUMENT}:EXCHANGE"),
         (vec!["normalize"], "Reads raw WebSocket frames"),
         (vec!["simulate"], "Runs a local WebSocket server"),
-        (vec!["symbols"], "Reads the body of Binance's"),
+        (
+            vec!["symbols"],
+            "Reads the body of a venue's listing document",
+        ),
         (vec!["probe"], "Sends GET PATH to each address"),
         (vec!["schemas", "check"], "Checks every released version"),
         (

@@ -5,11 +5,11 @@
 use std::path::Path;
 use std::time::Duration;
 use tickflow::config::{load_connector, load_connectors};
-use tickflow::exchange::SymbolTable;
+use tickflow::exchange::reference::References;
 use tickflow::model::Exchange;
 
-fn symbols() -> SymbolTable {
-    SymbolTable::bundled_binance().unwrap()
+fn symbols() -> References {
+    References::bundled().unwrap()
 }
 
 fn problems(text: &str) -> Vec<String> {

@@ -11,6 +11,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 use tickflow::config::{ConnectorConfig, load_connector};
+use tickflow::exchange::reference::{Reference, References};
 use tickflow::exchange::{Decoded, Frame, SymbolTable};
 use tickflow::model::Exchange;
 use tickflow::ws::{ConnectionStats, Link, Received, run};
@@ -29,7 +30,9 @@ async fn simulator(rate: u32, table: SymbolTable) -> (String, watch::Sender<bool
         rate,
         seed: 7,
         server_ping: Duration::from_secs(20),
-        symbols: Arc::new(table),
+        references: References::bundled()
+            .unwrap()
+            .with(Exchange::Binance, Reference::new(table)),
         default_fault: None,
     };
     tokio::spawn(tickflow::sim::serve(listener, config, stopped));
@@ -43,7 +46,7 @@ fn binance(url: &str, instruments: &[&str], extra: &str) -> ConnectorConfig {
          [backoff]\ninitial_ms = 50\nmax_ms = 200\njitter = 0.1\n{extra}",
         list.join(", ")
     );
-    load_connector("test.toml", &text, &SymbolTable::bundled_binance().unwrap()).unwrap()
+    load_connector("test.toml", &text, &References::bundled().unwrap()).unwrap()
 }
 
 struct Running {
@@ -63,7 +66,10 @@ fn spawn(config: ConnectorConfig) -> Running {
     let (mut link, wanted) = Link::new(
         Arc::new(config),
         instruments,
-        Arc::new(SymbolTable::bundled_binance().unwrap()),
+        References::bundled()
+            .unwrap()
+            .get(Exchange::Binance)
+            .clone(),
         tx,
         Arc::clone(&stats),
         tickflow::ws::tls::client_config().unwrap(),
@@ -212,7 +218,10 @@ async fn a_refused_instrument_listed_later_comes_in_by_its_retry() {
         rate: 1000,
         seed: 7,
         server_ping: Duration::from_secs(20),
-        symbols: Arc::new(SymbolTable::from_csv(&without_link).unwrap()),
+        references: References::bundled().unwrap().with(
+            Exchange::Binance,
+            Reference::new(SymbolTable::from_csv(&without_link).unwrap()),
+        ),
         default_fault: None,
     };
     let listings = Arc::new(Listings::for_config(&config, &ListingSizes::default()));
@@ -276,7 +285,7 @@ async fn an_unnamed_refusal_on_upbit_keeps_the_set_and_shows_it_refused() {
         "exchange = \"upbit\"\nurl = \"{base}/upbit/websocket/v1?fault=error&after=50\"\n\
          channel = \"ticker\"\ninstruments = [\"BTC-KRW\", \"ETH-KRW\"]\n"
     );
-    let config = load_connector("test.toml", &text, &SymbolTable::default()).unwrap();
+    let config = load_connector("test.toml", &text, &References::default()).unwrap();
     let mut r = spawn(config);
     let adapter = common::adapter(Exchange::Upbit);
     let mut after_refusal = BTreeSet::new();
@@ -399,7 +408,12 @@ fn session_messages_in_the_fixtures() {
                 text: String::new(),
             }),
         ),
-        (Exchange::Upbit, None, "upbit/status_up.json", None),
+        (
+            Exchange::Upbit,
+            None,
+            "upbit/status_up.json",
+            Some(Said::Alive),
+        ),
         (
             Exchange::Upbit,
             None,
@@ -502,7 +516,10 @@ async fn a_silent_feed_reports_stale_down_and_recovered_with_the_gap() {
     let (mut link, _wanted) = Link::new(
         Arc::new(config),
         instruments,
-        Arc::new(SymbolTable::bundled_binance().unwrap()),
+        References::bundled()
+            .unwrap()
+            .get(Exchange::Binance)
+            .clone(),
         tx,
         Arc::clone(&stats),
         tickflow::ws::tls::client_config().unwrap(),

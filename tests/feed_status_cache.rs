@@ -15,6 +15,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 use tickflow::cache::status::store::StatusStore;
 use tickflow::exchange::SymbolTable;
+use tickflow::exchange::reference::{Reference, References};
 use tickflow::model::status::{FeedState, FeedStatus};
 use tickflow::model::{Exchange, Instrument};
 
@@ -448,7 +449,9 @@ async fn simulator(rate: u32, table: SymbolTable) -> (String, tokio::sync::watch
         rate,
         seed: 7,
         server_ping: Duration::from_secs(20),
-        symbols: Arc::new(table),
+        references: References::bundled()
+            .unwrap()
+            .with(Exchange::Binance, Reference::new(table)),
         default_fault: None,
     };
     tokio::spawn(tickflow::sim::serve(listener, config, stopped));
@@ -506,7 +509,7 @@ async fn a_refused_instrument_among_20_is_refused_in_redis() {
              instruments = [{}]\n",
             list.join(", ")
         ),
-        &bundled,
+        &References::bundled().unwrap(),
     )
     .unwrap();
     connector.enabled = true;

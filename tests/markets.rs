@@ -16,7 +16,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU8, Ordering};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use tickflow::config::{ConnectorConfig, load_connector};
-use tickflow::exchange::SymbolTable;
+use tickflow::exchange::reference::References;
 use tickflow::gather::GatherState;
 use tickflow::markets::Shard;
 use tickflow::model::{Exchange, Instrument};
@@ -36,7 +36,7 @@ async fn sim(rate: u32, sizes: &ListingSizes) -> Sim {
         rate,
         seed: 11,
         server_ping: Duration::from_secs(20),
-        symbols: Arc::new(SymbolTable::bundled_binance().unwrap()),
+        references: References::bundled().unwrap(),
         default_fault: None,
     };
     let listings = Arc::new(Listings::for_config(&config, sizes));
@@ -62,7 +62,7 @@ fn market_connector(name: &str, text: &str, base: &str, dir: &std::path::Path) -
     let mut c = load_connector(
         &format!("{name}.toml"),
         text,
-        &SymbolTable::bundled_binance().unwrap(),
+        &References::bundled().unwrap(),
     )
     .unwrap()
     .redirected_to(base);

@@ -18,6 +18,7 @@ use std::net::SocketAddr;
 use std::str::FromStr;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use tickflow::exchange::reference::References;
 use tickflow::exchange::{
     Adapter, AdapterConfig, BinanceAdapter, Control, Decoded, Frame, SymbolTable, binance, bithumb,
     upbit,
@@ -52,7 +53,7 @@ async fn start_hot(rate: u32, sizes: &ListingSizes, hot: usize, share_pct: u32) 
         rate,
         seed: 7,
         server_ping: Duration::from_secs(20),
-        symbols: Arc::new(SymbolTable::bundled_binance().unwrap()),
+        references: References::bundled().unwrap(),
         default_fault: None,
     };
     let listings = Arc::new(Listings::for_config(&config, sizes).with_hot(hot, share_pct));

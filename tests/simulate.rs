@@ -7,7 +7,7 @@ mod common;
 use futures_util::{SinkExt, StreamExt};
 use std::collections::BTreeSet;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
-use tickflow::exchange::{Control, Decoded, Frame, SymbolTable};
+use tickflow::exchange::{Control, Decoded, Frame};
 use tickflow::model::{EventKind, Exchange};
 use tokio::net::TcpStream;
 use tokio::sync::watch;
@@ -433,14 +433,14 @@ async fn a_default_fault_applies_to_every_connection() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bundled_connector_plans_subscribe_correctly() {
     let (base, _stop) = start(2000, Duration::from_secs(20)).await;
-    let symbols = SymbolTable::bundled_binance().unwrap();
+    let symbols = tickflow::exchange::reference::References::bundled().unwrap();
     let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("connectors");
     let connectors = tickflow::config::load_connectors(&dir, &symbols).unwrap();
     assert_eq!(connectors.len(), tickflow::exchange::PROFILES.len());
     for config in connectors {
         // Where the simulator serves this connector's protocol (`gather --simulator`'s rule).
         let url = config.redirected_to(&base).url;
-        let plans = tickflow::ws::plan(&config, &symbols, "test").unwrap();
+        let plans = tickflow::ws::plan(&config, symbols.get(config.exchange), "test").unwrap();
         assert_eq!(plans.len(), 1, "{}", config.name);
         let plan = &plans[0];
         let mut ws = connect(&url).await;

@@ -9,7 +9,8 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 use tickflow::config::{ConnectorConfig, load_connector};
-use tickflow::exchange::{Decoded, Frame, SymbolTable};
+use tickflow::exchange::reference::{Reference, References};
+use tickflow::exchange::{Decoded, Frame};
 use tickflow::model::Exchange;
 use tickflow::ws::{ConnectionStats, Link, Received, Wanted, run};
 use tokio::sync::{mpsc, watch};
@@ -20,7 +21,7 @@ fn binance(url: &str, extra: &str) -> ConnectorConfig {
         "exchange = \"binance\"\nurl = \"{url}\"\nchannel = \"ticker\"\ninstruments = [\"BTC-USDT\", \"ETH-USDT\"]\n\
          [backoff]\ninitial_ms = 50\nmax_ms = 200\njitter = 0.1\n{extra}"
     );
-    load_connector("test.toml", &text, &SymbolTable::bundled_binance().unwrap()).unwrap()
+    load_connector("test.toml", &text, &References::bundled().unwrap()).unwrap()
 }
 
 struct Running {
@@ -41,7 +42,10 @@ fn spawn(config: ConnectorConfig, capacity: usize) -> Running {
 }
 
 fn spawn_with(config: ConnectorConfig, capacity: usize, tls: Arc<rustls::ClientConfig>) -> Running {
-    let symbols = Arc::new(SymbolTable::bundled_binance().unwrap());
+    let symbols = References::bundled()
+        .unwrap()
+        .get(Exchange::Binance)
+        .clone();
     let (tx, frames) = mpsc::channel(capacity);
     let stats = Arc::new(ConnectionStats::default());
     let (stop, stopped) = watch::channel(false);
@@ -170,12 +174,7 @@ async fn a_feed_that_only_answers_our_pings_is_renewed_within_its_idle_window() 
          [keepalive]\nping_interval_secs = 1\nidle_timeout_secs = 2\n\
          [backoff]\ninitial_ms = 50\nmax_ms = 200\njitter = 0.1\n"
     );
-    let config = load_connector(
-        "upbit.toml",
-        &text,
-        &SymbolTable::bundled_binance().unwrap(),
-    )
-    .unwrap();
+    let config = load_connector("upbit.toml", &text, &References::bundled().unwrap()).unwrap();
     let r = spawn(config, 1024);
     let started = tokio::time::Instant::now();
     while r.stats.idle_timeouts.load(Ordering::Relaxed) < 2 {
@@ -212,7 +211,7 @@ async fn a_text_keepalive_is_sent_as_the_venue_message_and_its_answers_are_not_d
          [keepalive]\nping_interval_secs = 1\nidle_timeout_secs = 3\n\
          [backoff]\ninitial_ms = 50\nmax_ms = 200\njitter = 0.1\n"
     );
-    let mut config = load_connector("upbit.toml", &text, &SymbolTable::default()).unwrap();
+    let mut config = load_connector("upbit.toml", &text, &References::default()).unwrap();
     // Upbit also takes a text `PING` (answered `{"status":"UP"}`); a WebSocket ping is
     // answered with a pong frame, which never reaches the pipeline.
     config.keepalive.ping_message = Some("PING");
@@ -247,8 +246,7 @@ async fn sessions_that_delivered_data_reconnect_without_a_growing_backoff() {
          channel = \"ticker\"\ninstruments = [\"BTC-USDT\"]\n\
          [backoff]\ninitial_ms = 400\nmax_ms = 3200\njitter = 0.0\nreset_after_secs = 60\n"
     );
-    let config =
-        load_connector("test.toml", &text, &SymbolTable::bundled_binance().unwrap()).unwrap();
+    let config = load_connector("test.toml", &text, &References::bundled().unwrap()).unwrap();
     let mut r = spawn(config, 4096);
     // 150 frames at 100/s: 1.5 s per session, above the 1 s a healthy session needs.
     let started = tokio::time::Instant::now();
@@ -381,7 +379,7 @@ fn eth_btc(url: &str) -> ConnectorConfig {
         "exchange = \"binance\"\nurl = \"{url}\"\nchannel = \"ticker\"\ninstruments = [\"ETH-BTC\"]\n\
          [backoff]\ninitial_ms = 50\nmax_ms = 200\n"
     );
-    load_connector("test.toml", &text, &SymbolTable::bundled_binance().unwrap()).unwrap()
+    load_connector("test.toml", &text, &References::bundled().unwrap()).unwrap()
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -416,7 +414,7 @@ fn upbit(url: &str, instruments: &str) -> ConnectorConfig {
     let text = format!(
         "exchange = \"upbit\"\nurl = \"{url}\"\nchannel = \"ticker\"\ninstruments = [{instruments}]\n"
     );
-    load_connector("test.toml", &text, &SymbolTable::default()).unwrap()
+    load_connector("test.toml", &text, &References::default()).unwrap()
 }
 
 /// The instruments of the ticks among the next `n` frames.
@@ -449,13 +447,13 @@ async fn the_set_changes_in_place_and_a_dropped_sender_retires_the_connection() 
     let mut r = spawn(config, 4096);
     let first = instruments_of(&mut r, Exchange::Upbit, 50).await;
     assert!(first.iter().all(|i| i == "BTC-KRW"), "{first:?}");
-    let symbols = Arc::new(SymbolTable::default());
+    let reference = Reference::none();
     r.wanted.send_replace(Arc::new(Wanted {
         instruments: ["ETH-KRW", "XRP-KRW"]
             .iter()
             .map(|s| tickflow::model::Instrument::parse(s).unwrap())
             .collect(),
-        symbols,
+        reference,
     }));
     // Frames already queued may still be BTC's; after them only the new set.
     let mut later = Vec::new();

@@ -2,10 +2,9 @@
 #![allow(clippy::unwrap_used, missing_docs)]
 
 use std::path::PathBuf;
-use std::sync::Arc;
 use std::time::Duration;
 use tickflow::config::{AppConfig, load_connectors};
-use tickflow::exchange::SymbolTable;
+use tickflow::exchange::reference::References;
 use tickflow::gather::{GatherSetup, Running, start};
 use tickflow::sim::{SimConfig, serve};
 use tokio::sync::watch;
@@ -46,7 +45,7 @@ pub async fn simulated_gather(
     shutdown: watch::Receiver<bool>,
 ) -> (Running, watch::Sender<bool>) {
     let repo = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
-    let symbols = Arc::new(SymbolTable::bundled_binance().unwrap());
+    let symbols = References::bundled().unwrap();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("ws://{}", listener.local_addr().unwrap());
     let connectors: Vec<_> = load_connectors(&repo.join("connectors"), &symbols)
@@ -60,14 +59,14 @@ pub async fn simulated_gather(
         rate: offered / u32::try_from(connectors.len()).unwrap(),
         seed,
         server_ping: Duration::from_secs(20),
-        symbols: Arc::clone(&symbols),
+        references: symbols.clone(),
         default_fault: None,
     };
     tokio::spawn(serve(listener, sim, sim_stopped));
     let setup = GatherSetup {
         app,
         connectors,
-        symbols,
+        references: symbols,
         tls: tickflow::ws::tls::client_config().unwrap(),
         simulated: true,
         shard: tickflow::markets::Shard::default(),

@@ -2,10 +2,8 @@
 
 use crate::config::app::{gather, http};
 use crate::config::load_connectors;
-use crate::exchange::SymbolTable;
 use crate::gather::{GatherSetup, any_reachable, start};
 use crate::sim::{SimConfig, serve};
-use anyhow::Context;
 use clap::Args;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -114,11 +112,8 @@ pub struct GatherArgs {
     /// Stop after this many seconds (default: run until SIGINT/SIGTERM).
     #[arg(long, value_name = "SECS")]
     duration: Option<u64>,
-    /// Binance symbol table for connectors that list `instruments` (defaults to
-    /// connectors/binance-symbols.csv, bundled); connectors with `[markets]` map symbols
-    /// through the live listing instead.
-    #[arg(long, value_name = "FILE")]
-    binance_symbols: Option<PathBuf>,
+    #[command(flatten)]
+    reference: super::ReferenceArgs,
     /// Carry shard i of n of every followed market (`[markets]` connectors): instruments are
     /// split by a stable hash of EXCHANGE:BASE-QUOTE, so n processes given 0/n .. (n-1)/n
     /// split each market with no coordination, and two given the same shard duplicate it
@@ -134,13 +129,8 @@ pub fn run(args: &GatherArgs) -> anyhow::Result<ExitCode> {
     if let Some(dir) = &args.connectors {
         app.connectors_dir.clone_from(dir);
     }
-    let symbols = Arc::new(match &args.binance_symbols {
-        Some(p) => SymbolTable::from_csv(
-            &std::fs::read_to_string(p).with_context(|| format!("reading {}", p.display()))?,
-        )?,
-        None => SymbolTable::bundled_binance()?,
-    });
-    let mut connectors = load_connectors(&app.connectors_dir, &symbols)?;
+    let references = args.reference.load()?;
+    let mut connectors = load_connectors(&app.connectors_dir, &references)?;
     if !args.only.is_empty() {
         for name in &args.only {
             if !connectors.iter().any(|c| &c.name == name) {
@@ -198,7 +188,7 @@ pub fn run(args: &GatherArgs) -> anyhow::Result<ExitCode> {
                 rate: args.sim_rate,
                 seed: u64::from(std::process::id()),
                 server_ping: Duration::from_secs(20),
-                symbols: Arc::clone(&symbols),
+                references: references.clone(),
                 default_fault: None,
             };
             tokio::spawn(serve(listener, sim, sim_stopped));
@@ -227,7 +217,7 @@ pub fn run(args: &GatherArgs) -> anyhow::Result<ExitCode> {
         let setup = GatherSetup {
             app,
             connectors,
-            symbols,
+            references,
             tls: crate::ws::tls::client_config()?,
             simulated,
             shard,

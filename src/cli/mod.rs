@@ -10,6 +10,7 @@ mod schemas;
 mod simulate;
 mod symbols;
 
+use crate::exchange::reference::References;
 use crate::model::Exchange;
 use clap::{Parser, Subcommand};
 use std::process::ExitCode;
@@ -47,8 +48,8 @@ pub enum Command {
     /// Probe a tickflow health endpoint (the container healthcheck).
     #[command(about = probe::ABOUT, long_about = probe::long_about(), after_help = probe::AFTER_HELP)]
     Probe(probe::ProbeArgs),
-    /// Build the Binance symbol table from an exchangeInfo JSON document.
-    #[command(about = symbols::ABOUT, long_about = symbols::LONG_ABOUT, after_help = symbols::AFTER_HELP)]
+    /// Build a venue's reference data file from its listing document.
+    #[command(about = symbols::ABOUT, long_about = symbols::long_about(), after_help = symbols::after_help())]
     Symbols(symbols::SymbolsArgs),
 }
 
@@ -217,4 +218,69 @@ pub(crate) fn venue_prose() -> String {
         Some((last, rest)) if !rest.is_empty() => format!("{} and {last}", rest.join(", ")),
         _ => names.concat(),
     }
+}
+
+/// `--reference EXCHANGE=FILE`: a venue's reference data from a file, in place of its shipped
+/// copy (repeatable). Shared by every command that reads venue frames or listings.
+#[derive(Debug, Clone, Default, clap::Args)]
+pub(crate) struct ReferenceArgs {
+    #[arg(
+        long = "reference",
+        value_name = "EXCHANGE=FILE",
+        value_parser = parse_reference,
+        help = reference_help()
+    )]
+    files: Vec<(Exchange, std::path::PathBuf)>,
+}
+
+impl ReferenceArgs {
+    /// Every venue's reference data: the shipped copies, replaced by the files given.
+    pub(crate) fn load(&self) -> anyhow::Result<References> {
+        let mut all = References::bundled().map_err(anyhow::Error::msg)?;
+        for (exchange, path) in &self.files {
+            let text = std::fs::read_to_string(path)
+                .map_err(|e| anyhow::anyhow!("reading {}: {e}", path.display()))?;
+            all.load(*exchange, &path.display().to_string(), &text)
+                .map_err(anyhow::Error::msg)?;
+        }
+        Ok(all)
+    }
+}
+
+/// What `--reference` takes, from the venues' profiles.
+fn reference_help() -> String {
+    let kinds: Vec<String> = Exchange::ALL
+        .into_iter()
+        .filter_map(|e| {
+            crate::exchange::reference::spec_of(e).map(|s| {
+                format!(
+                    "{}: its {} (shipped: {})",
+                    e.as_str().to_ascii_lowercase(),
+                    s.what,
+                    s.bundled_file
+                )
+            })
+        })
+        .collect();
+    format!(
+        "A venue's reference data from FILE instead of the shipped copy, EXCHANGE=FILE \
+         (repeatable; `tickflow symbols` writes one): {}. Connectors with [markets] take it \
+         from the live listing instead",
+        kinds.join("; ")
+    )
+}
+
+/// `binance=FILE`: a venue that keeps reference data, and the file.
+fn parse_reference(text: &str) -> Result<(Exchange, std::path::PathBuf), String> {
+    let (name, path) = text
+        .split_once('=')
+        .ok_or_else(|| format!("`{text}` is not EXCHANGE=FILE"))?;
+    let exchange = Exchange::parse(name)
+        .ok_or_else(|| format!("unknown exchange `{name}` ({})", venue_names()))?;
+    if crate::exchange::reference::spec_of(exchange).is_none() {
+        return Err(format!(
+            "{name} keeps no reference data: its symbols spell the instrument"
+        ));
+    }
+    Ok((exchange, std::path::PathBuf::from(path)))
 }

@@ -1,7 +1,7 @@
 //! `tickflow normalize`: raw frames in, canonical ticks out — for debugging and backfill.
 
 use crate::codec::{Encoder, Format};
-use crate::exchange::{AdapterConfig, Decoded, Frame, SymbolTable, adapter_for};
+use crate::exchange::{AdapterConfig, Decoded, Frame, adapter_for};
 use crate::model::reject::clip;
 use crate::model::time::now_us;
 use crate::model::{Exchange, ValidationConfig};
@@ -10,7 +10,6 @@ use clap::{Args, ValueEnum};
 use std::io::{BufRead, BufReader, BufWriter, ErrorKind, Read, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
-use std::sync::Arc;
 
 /// Output encodings.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -72,9 +71,8 @@ pub struct NormalizeArgs {
     /// Schema Registry id written into the Confluent header (avro/proto output).
     #[arg(long, default_value_t = 1)]
     schema_id: u32,
-    /// Binance symbol table (CSV from `tickflow symbols`); defaults to the bundled table.
-    #[arg(long, value_name = "FILE")]
-    binance_symbols: Option<PathBuf>,
+    #[command(flatten)]
+    reference: super::ReferenceArgs,
     /// Reject ticks whose exchange event time lags the receive time by more than this.
     #[arg(long, default_value_t = ValidationConfig::default_max_event_lag_ms())]
     max_event_lag_ms: i64,
@@ -137,14 +135,7 @@ fn hex_line(bytes: &[u8], out: &mut Vec<u8>) {
 
 /// Runs the command.
 pub fn run(args: &NormalizeArgs) -> anyhow::Result<ExitCode> {
-    let symbols = match &args.binance_symbols {
-        Some(path) => {
-            let text = std::fs::read_to_string(path)
-                .with_context(|| format!("reading {}", path.display()))?;
-            SymbolTable::from_csv(&text)?
-        }
-        None => SymbolTable::bundled_binance()?,
-    };
+    let references = args.reference.load()?;
     let config = AdapterConfig {
         validation: ValidationConfig {
             max_event_lag_ms: args.max_event_lag_ms,
@@ -154,7 +145,7 @@ pub fn run(args: &NormalizeArgs) -> anyhow::Result<ExitCode> {
         max_frame_bytes: args.max_frame_bytes,
         instruments: None,
     };
-    let adapter = adapter_for(args.exchange, config, Arc::new(symbols))
+    let adapter = adapter_for(args.exchange, config, &references)
         .with_context(|| format!("no adapter for {}", args.exchange))?;
     let input: Box<dyn Read> = if args.input.as_os_str() == "-" {
         Box::new(std::io::stdin().lock())

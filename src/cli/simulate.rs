@@ -1,6 +1,5 @@
 //! `tickflow simulate`: run the local exchange simulator until Ctrl-C or SIGTERM.
 
-use crate::exchange::SymbolTable;
 use crate::model::Exchange;
 use crate::model::listing::ListingStatus;
 use crate::sim::fault::{Fault, FaultKind};
@@ -9,7 +8,6 @@ use anyhow::Context;
 use clap::Args;
 use std::io::Write;
 use std::net::SocketAddr;
-use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Duration;
@@ -129,10 +127,8 @@ pub struct SimulateArgs {
     /// skip).
     #[arg(long, default_value_t = Fault::DEFAULT_AFTER, value_parser = clap::value_parser!(u64).range(1..))]
     fault_after: u64,
-    /// Binance symbol table (defaults to the bundled one): listed besides the generated
-    /// symbols, with their statuses.
-    #[arg(long, value_name = "FILE")]
-    binance_symbols: Option<PathBuf>,
+    #[command(flatten)]
+    reference: super::ReferenceArgs,
     /// Markets a venue lists, `EXCHANGE=N` (repeatable), or `N` for every venue; at least the
     /// named ones. Defaults: as many as the real venue lists (see --help).
     #[arg(long, value_name = "[EXCHANGE=]N", value_parser = parse_markets)]
@@ -154,13 +150,7 @@ pub struct SimulateArgs {
 
 /// Runs the simulator.
 pub fn run(args: &SimulateArgs) -> anyhow::Result<ExitCode> {
-    let symbols = match &args.binance_symbols {
-        Some(path) => SymbolTable::from_csv(
-            &std::fs::read_to_string(path)
-                .with_context(|| format!("reading {}", path.display()))?,
-        )?,
-        None => SymbolTable::bundled_binance()?,
-    };
+    let references = args.reference.load()?;
     let mut sizes = ListingSizes::default();
     for (exchange, n) in &args.markets {
         match exchange {
@@ -172,7 +162,7 @@ pub fn run(args: &SimulateArgs) -> anyhow::Result<ExitCode> {
         rate: args.rate,
         seed: args.seed,
         server_ping: Duration::from_secs(args.server_ping_secs.max(1)),
-        symbols: Arc::new(symbols),
+        references,
         default_fault: args.fault.map(|kind| Fault {
             kind,
             after: args.fault_after,

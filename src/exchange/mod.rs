@@ -14,6 +14,7 @@ pub mod bithumb;
 mod book;
 mod json;
 pub mod profile;
+pub mod reference;
 pub mod session;
 pub mod upbit;
 
@@ -176,12 +177,12 @@ pub trait Adapter: Send + Sync {
     fn decode(&self, frame: Frame<'_>, received_ts_us: i64) -> Result<Decoded, Rejection>;
 }
 
-/// Builds the adapter for `exchange` (one adapter reads every API of a venue). Binance needs
-/// its symbol table.
+/// Builds the adapter for `exchange` (one adapter reads every API of a venue) with its
+/// reference data from `references`.
 pub fn adapter_for(
     exchange: Exchange,
     config: AdapterConfig,
-    binance_symbols: Arc<SymbolTable>,
+    references: &reference::References,
 ) -> Option<Box<dyn Adapter>> {
-    profile_for(exchange, None).map(|p| (p.adapter)(config, binance_symbols))
+    profile_for(exchange, None).map(|p| (p.adapter)(config, references.get(exchange)))
 }

@@ -3,10 +3,10 @@
 //! on one. Each venue folder declares its profiles (`src/exchange/<venue>/profile.rs`) and
 //! [`super::PROFILES`] lists them all.
 
-use super::{Adapter, AdapterConfig, SymbolTable};
+use super::reference::{Reference, ReferenceSpec};
+use super::{Adapter, AdapterConfig};
 use crate::model::listing::{Listing, ListingError};
 use crate::model::{EventKind, Exchange, Instrument};
-use std::sync::Arc;
 
 /// One channel a venue offers, and the kind of tick it produces.
 #[derive(Debug, PartialEq, Eq)]
@@ -131,8 +131,8 @@ pub struct SubscribeRequest<'a> {
     pub ticket: &'a str,
     /// The connector's value of each of the profile's [`Profile::options`].
     pub options: &'a Options,
-    /// Binance symbols.
-    pub symbols: &'a SymbolTable,
+    /// The venue's reference data (its symbol table, where it keeps one).
+    pub reference: &'a Reference,
     /// The first request id to use where the venue echoes one (Binance `id`): ids stay unique
     /// on a connection across later changes.
     pub first_id: u64,
@@ -162,7 +162,7 @@ pub struct ListingSpec {
 }
 
 /// Builds the venue's adapter.
-pub type AdapterFn = fn(AdapterConfig, Arc<SymbolTable>) -> Box<dyn Adapter>;
+pub type AdapterFn = fn(AdapterConfig, &Reference) -> Box<dyn Adapter>;
 
 /// Everything generic code knows about one API of one venue.
 #[derive(Debug)]
@@ -178,8 +178,9 @@ pub struct Profile {
     pub keepalive: KeepaliveRules,
     /// Request limits.
     pub limits: LimitRules,
-    /// Symbols come from the exchangeInfo table (Binance), not from the instrument's text.
-    pub needs_symbol_table: bool,
+    /// The venue's reference data, where its symbols do not spell the instrument (Binance's
+    /// symbol table); `None`: the instrument's text is enough.
+    pub reference: Option<&'static ReferenceSpec>,
     /// The venue options a connector may set in `[options]`.
     pub options: &'static [OptionSpec],
     /// The subscribe-request builder.
@@ -198,8 +199,9 @@ pub struct Profile {
     pub symbol: SymbolFn,
 }
 
-/// The venue's symbol of an instrument (Binance from its symbol table), if it has one.
-pub type SymbolFn = fn(&Instrument, &SymbolTable) -> Option<String>;
+/// The venue's symbol of an instrument (from its reference data where it keeps some), if it
+/// has one.
+pub type SymbolFn = fn(&Instrument, &Reference) -> Option<String>;
 
 /// A connector's value of every option its profile has (set, or the option's default).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]

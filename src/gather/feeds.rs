@@ -7,7 +7,8 @@
 
 use super::ConnectionInfo;
 use crate::config::ConnectorConfig;
-use crate::exchange::{Adapter, AdapterConfig, SymbolTable};
+use crate::exchange::reference::Reference;
+use crate::exchange::{Adapter, AdapterConfig};
 use crate::model::Instrument;
 use crate::ws::pace::SharedGate;
 use crate::ws::{ConnectionStats, Link, Received, Wanted};
@@ -92,14 +93,14 @@ impl AdapterSlot {
 pub fn adapter(
     config: &ConnectorConfig,
     instruments: HashSet<Instrument>,
-    symbols: Arc<SymbolTable>,
+    reference: &Reference,
 ) -> Box<dyn Adapter> {
     let adapter_config = AdapterConfig {
         max_frame_bytes: config.max_frame_bytes,
         instruments: Some(Arc::new(instruments)),
         ..AdapterConfig::default()
     };
-    (config.profile.adapter)(adapter_config, symbols)
+    (config.profile.adapter)(adapter_config, reference)
 }
 
 /// Moves `sets` (each connection's instruments, by position) to carry exactly `wanted`:
@@ -169,8 +170,9 @@ pub struct Feed {
     /// The set the adapter accepts now (the last two wanted sets: frames in flight for an
     /// instrument just removed are still its venue's data).
     previous: HashSet<Instrument>,
-    /// The symbol table of the last change (the adapter maps with it and the new one).
-    previous_symbols: Option<Arc<SymbolTable>>,
+    /// The venue's reference data of the last change (the adapter maps with it and the new
+    /// one).
+    previous_reference: Option<Reference>,
 }
 
 impl Feed {
@@ -183,7 +185,7 @@ impl Feed {
             slots: Vec::new(),
             adapter: Arc::default(),
             previous: HashSet::new(),
-            previous_symbols: None,
+            previous_reference: None,
         }
     }
 
@@ -207,7 +209,7 @@ impl Feed {
     /// Carries exactly `wanted` from now on: changes running connections in place, starts
     /// connections for what does not fit, retires emptied ones, and hands the pipeline an
     /// adapter that accepts the new set (and the one before it).
-    pub fn apply(&mut self, wanted: &[Instrument], symbols: &Arc<SymbolTable>, run: &Spawner) {
+    pub fn apply(&mut self, wanted: &[Instrument], reference: &Reference, run: &Spawner) {
         let cap = crate::ws::subscribe::instruments_per_connection(&self.config);
         let before: Vec<Vec<Instrument>> = self.slots.iter().map(|(s, _)| s.clone()).collect();
         let after = assign(&before, wanted, cap);
@@ -215,19 +217,17 @@ impl Feed {
         let mut accepted = now.clone();
         accepted.extend(self.previous.drain());
         // Frames in flight may name a symbol only the previous listing had.
-        let table = match &self.previous_symbols {
-            Some(old) if self.config.profile.needs_symbol_table && !Arc::ptr_eq(old, symbols) => {
-                Arc::new(old.merged(symbols))
-            }
-            _ => Arc::clone(symbols),
+        let both = match (&self.previous_reference, self.config.profile.reference) {
+            (Some(old), Some(spec)) if !old.same(reference) => (spec.merged)(old, reference),
+            _ => reference.clone(),
         };
-        self.previous_symbols = Some(Arc::clone(symbols));
-        self.adapter.put(adapter(&self.config, accepted, table));
+        self.previous_reference = Some(reference.clone());
+        self.adapter.put(adapter(&self.config, accepted, &both));
         self.previous = now;
         for (index, set) in after.into_iter().enumerate() {
             let value = Arc::new(Wanted {
                 instruments: set.clone(),
-                symbols: Arc::clone(symbols),
+                reference: reference.clone(),
             });
             match self.slots.get_mut(index) {
                 Some((old, tx)) => {

@@ -3,9 +3,9 @@
 
 use super::GatherSetup;
 use crate::config::ConnectorConfig;
-use crate::exchange::SymbolTable;
+use crate::exchange::reference::Reference;
 use crate::markets::follow::{
-    Follow, ListingStats, Publish, accepted, first as first_listing, symbols_of,
+    Follow, ListingStats, Publish, accepted, first as first_listing, reference_of,
 };
 use crate::markets::reference::{ReferenceUpdate, Seen};
 use crate::model::Instrument;
@@ -17,8 +17,8 @@ pub(super) struct First {
     pub follow: Follow,
     /// The instruments of the first listing.
     pub instruments: Vec<Instrument>,
-    /// Their symbol table.
-    pub symbols: Arc<SymbolTable>,
+    /// The venue's reference data from that listing.
+    pub venue_data: Reference,
     /// Its listing health.
     pub stats: Arc<ListingStats>,
     /// Where its listings go besides the feed.
@@ -56,10 +56,10 @@ pub(super) async fn first(
         .await
         .map_err(|why| anyhow::anyhow!("connector `{}`: no listing: {why}", connector.name))?;
     let (fetched, mut instruments) = (first.fetched, first.chosen);
-    let symbols = symbols_of(
+    let venue_data = reference_of(
         &fetched.listing,
-        connector.profile.needs_symbol_table,
-        &setup.symbols,
+        connector.profile,
+        setup.references.get(connector.exchange),
         &mut instruments,
     );
     let stats = Arc::new(ListingStats::new(&connector.name, follow.stale_after()));
@@ -95,7 +95,7 @@ pub(super) async fn first(
     Ok(Some(First {
         follow,
         instruments,
-        symbols,
+        venue_data,
         stats,
         publish,
     }))

@@ -15,7 +15,7 @@ pub mod status;
 
 use crate::codec::Encoder;
 use crate::config::{AppConfig, ConnectorConfig};
-use crate::exchange::SymbolTable;
+use crate::exchange::reference::References;
 use crate::kafka::{ProducerStats, TickProducer, producer_properties};
 use crate::ws::{ConnectionStats, Received};
 use pipeline::{PipelineStats, Route, Sink};
@@ -32,8 +32,8 @@ pub struct GatherSetup {
     pub app: AppConfig,
     /// Enabled connectors (already redirected to a simulator when one is used).
     pub connectors: Vec<ConnectorConfig>,
-    /// Binance symbols.
-    pub symbols: Arc<SymbolTable>,
+    /// Every venue's reference data (the shipped copies, or the files given).
+    pub references: References,
     /// TLS for `wss://`.
     pub tls: Arc<rustls::ClientConfig>,
     /// Label shown in progress and metrics when the feeds are simulated.
@@ -452,14 +452,15 @@ pub async fn start(setup: GatherSetup, shutdown: watch::Receiver<bool>) -> anyho
         match first {
             Some(first) => {
                 // The first listing, before any connection (bounded; else the disk copy).
-                feed.apply(&first.instruments, &first.symbols, &spawner);
+                feed.apply(&first.instruments, &first.venue_data, &spawner);
                 routes.extend(Route::new(connector, Arc::clone(&feed.adapter)));
                 followed.push((first, feed));
             }
             None => {
                 // Checked before anything starts: every instrument has its venue symbol.
-                crate::ws::plan(connector, &setup.symbols, &spawner.ticket)?;
-                feed.apply(&connector.instruments, &setup.symbols, &spawner);
+                let reference = setup.references.get(connector.exchange);
+                crate::ws::plan(connector, reference, &spawner.ticket)?;
+                feed.apply(&connector.instruments, reference, &spawner);
                 routes.extend(Route::new(connector, Arc::clone(&feed.adapter)));
                 fixed.push(feed);
             }
@@ -474,13 +475,14 @@ pub async fn start(setup: GatherSetup, shutdown: watch::Receiver<bool>) -> anyho
         followed.iter().map(|(f, _)| Arc::clone(&f.stats)).collect();
     // Each followed market re-reads its listing until the stop signal, owning its feed.
     for (first, feed) in followed {
+        let fallback = setup.references.get(feed.config().exchange).clone();
         tokio::spawn(crate::markets::follow::run(
             first.follow,
             http_client.clone(),
             feed,
             spawner.clone(),
             first.stats,
-            Arc::clone(&setup.symbols),
+            fallback,
             first.publish,
             shutdown.clone(),
         ));

@@ -9,7 +9,8 @@ use super::reference::{ReferenceUpdate, Retract, Seen};
 use super::select::{Selector, Shard, choose};
 use super::source::{Fetched, Source};
 use crate::config::ConnectorConfig;
-use crate::exchange::SymbolTable;
+use crate::exchange::profile::Profile;
+use crate::exchange::reference::Reference;
 use crate::gather::feeds::{Feed, Spawner};
 use crate::model::Instrument;
 use crate::model::listing::Listing;
@@ -176,24 +177,25 @@ pub fn judge(listing: &Listing, current: &[Instrument], follow: &Follow) -> Verd
     Verdict::Follow(chosen)
 }
 
-/// The symbol table a listing gives (Binance maps `BTCUSDT` through it; `fallback` for venues
-/// whose symbols spell the instrument); `chosen` keeps only instruments it maps (two rows
-/// joining into one symbol cannot both be subscribed: the first is kept, the other logged).
-pub fn symbols_of(
+/// The reference data a listing gives, for a venue that keeps some (its symbol table, where
+/// its symbols do not spell the instrument; `fallback` for the others); `chosen` keeps only
+/// instruments it names (two rows joining into one symbol cannot both be subscribed: the
+/// first is kept, the other logged).
+pub fn reference_of(
     listing: &Listing,
-    needs_table: bool,
-    fallback: &Arc<SymbolTable>,
+    profile: &Profile,
+    fallback: &Reference,
     chosen: &mut Vec<Instrument>,
-) -> Arc<SymbolTable> {
-    if !needs_table {
-        return Arc::clone(fallback);
-    }
-    let (table, problems) = SymbolTable::from_listing(listing);
+) -> Reference {
+    let Some(spec) = profile.reference else {
+        return fallback.clone();
+    };
+    let (data, problems) = (spec.from_listing)(listing);
     for p in problems.iter().take(5) {
-        tracing::warn!(problem = %p, "listing row left out of the symbol table");
+        tracing::warn!(problem = %p, what = spec.what, "listing row left out of the venue's reference data");
     }
-    chosen.retain(|i| table.symbol_of(i).is_some());
-    Arc::new(table)
+    chosen.retain(|i| (profile.symbol)(i, &data).is_some());
+    data
 }
 
 /// The first listing of a run.
@@ -306,11 +308,11 @@ pub async fn run(
     mut feed: Feed,
     spawner: Spawner,
     stats: Arc<ListingStats>,
-    fallback_symbols: Arc<SymbolTable>,
+    fallback: Reference,
     mut publish: Publish,
     mut shutdown: watch::Receiver<bool>,
 ) {
-    let needs_table = feed.config().profile.needs_symbol_table;
+    let profile = feed.config().profile;
     let mut current = feed.wanted();
     // After a failure (or a start from the disk copy) the venue is asked again sooner: 1 s,
     // doubling up to the refresh period.
@@ -355,7 +357,7 @@ pub async fn run(
         };
         wait = follow.refresh;
         stats.set_problem(None);
-        let symbols = symbols_of(&f.listing, needs_table, &fallback_symbols, &mut chosen);
+        let reference = reference_of(&f.listing, profile, &fallback, &mut chosen);
         let (added, removed) = diff(&current, &chosen);
         if !added.is_empty() || !removed.is_empty() {
             tracing::info!(
@@ -365,7 +367,7 @@ pub async fn run(
                 following = chosen.len(),
                 "listing changed"
             );
-            feed.apply(&chosen, &symbols, &spawner);
+            feed.apply(&chosen, &reference, &spawner);
         }
         stats.added.fetch_add(added.len() as u64, Ordering::Relaxed);
         stats

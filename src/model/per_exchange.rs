@@ -25,6 +25,11 @@ impl<T> PerExchange<T> {
         &self.0[e.index()]
     }
 
+    /// The value of `e`, to change.
+    pub fn get_mut(&mut self, e: Exchange) -> &mut T {
+        &mut self.0[e.index()]
+    }
+
     /// Every exchange with its value, in [`Exchange::ALL`] order.
     pub fn iter(&self) -> impl Iterator<Item = (Exchange, &T)> {
         Exchange::ALL.into_iter().zip(self.0.iter())

@@ -10,8 +10,8 @@
 use super::listings::{Listings, SimMarket, VenueListing};
 use super::market::{Quote, price_step};
 use super::{Context, Feed, Protocol, SimConfig, SimVenue, now_ms};
-use crate::exchange::SymbolTable;
 use crate::exchange::binance::listing::status_name;
+use crate::exchange::reference::Reference;
 use crate::model::listing::ListingStatus;
 use crate::model::{Exchange, Instrument};
 use rust_decimal::Decimal;
@@ -83,7 +83,8 @@ fn symbol(i: &Instrument) -> String {
 
 /// The markets of a symbol table (`--binance-symbols`, the bundled one), with their statuses
 /// (an unknown status is read as trading).
-fn table_markets(table: &SymbolTable) -> Vec<SimMarket> {
+fn table_markets(data: &Reference) -> Vec<SimMarket> {
+    let table = crate::exchange::binance::symbols::of(data);
     // The table has no iterator; its CSV form is its stable public shape.
     table
         .to_csv()

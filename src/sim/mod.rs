@@ -23,7 +23,7 @@ mod upbit;
 
 pub use listings::{ListingSizes, Listings, SimListingError, SimMarket};
 
-use crate::exchange::SymbolTable;
+use crate::exchange::reference::{Reference, References};
 use crate::model::{Exchange, Instrument};
 use fault::Fault;
 use listings::VenueListing;
@@ -44,9 +44,10 @@ pub struct SimConfig {
     pub seed: u64,
     /// Server ping period, on venues whose servers ping their clients.
     pub server_ping: Duration,
-    /// A symbol table listed (with its statuses) besides the simulator's own and generated
-    /// markets, on the venues whose symbols come from a table ([`SimVenue::table_markets`]).
-    pub symbols: Arc<SymbolTable>,
+    /// Every venue's reference data; where it names markets (a symbol table), they are listed
+    /// (with their statuses) besides the simulator's own and generated ones
+    /// ([`SimVenue::table_markets`]).
+    pub references: References,
     /// Fault for connections whose URL names none.
     pub default_fault: Option<Fault>,
 }
@@ -56,8 +57,11 @@ impl Listings {
     pub fn for_config(config: &SimConfig, sizes: &ListingSizes) -> Self {
         let extra: Vec<SimMarket> = VENUES
             .iter()
-            .filter_map(|v| v.table_markets)
-            .flat_map(|markets| markets(&config.symbols))
+            .filter_map(|v| {
+                let markets = v.table_markets?;
+                Some(markets(config.references.get(v.listing.exchange)))
+            })
+            .flatten()
             .collect();
         Self::new(sizes, &extra)
     }
@@ -111,8 +115,8 @@ pub(crate) struct SimVenue {
     pub rest: RestRoute,
     /// How its listing is made.
     pub listing: VenueListing,
-    /// The markets of a symbol table, listed too, where the venue's symbols come from one.
-    pub table_markets: Option<fn(&SymbolTable) -> Vec<SimMarket>>,
+    /// The markets its reference data names (a symbol table), listed too.
+    pub table_markets: Option<fn(&Reference) -> Vec<SimMarket>>,
     /// What `tickflow simulate --help` says of it: its paths, channels, how a subscription
     /// changes, its listing's path and query.
     pub help: &'static str,
@@ -295,14 +299,14 @@ mod tests {
     /// bundled connectors subscribe against the simulator unchanged.
     #[test]
     fn shipped_connectors_instruments_are_listed() {
-        let symbols = SymbolTable::bundled_binance().unwrap();
+        let references = References::bundled().unwrap();
         let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("connectors");
-        let connectors = crate::config::load_connectors(&dir, &symbols).unwrap();
+        let connectors = crate::config::load_connectors(&dir, &references).unwrap();
         let config = SimConfig {
             rate: 1,
             seed: 1,
             server_ping: Duration::from_secs(1),
-            symbols: Arc::new(symbols),
+            references,
             default_fault: None,
         };
         let listings = Listings::for_config(&config, &ListingSizes::all(0));

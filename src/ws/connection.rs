@@ -167,14 +167,14 @@ impl Link {
     pub fn new(
         config: Arc<ConnectorConfig>,
         instruments: Vec<Instrument>,
-        symbols: Arc<crate::exchange::SymbolTable>,
+        reference: crate::exchange::reference::Reference,
         out: mpsc::Sender<Received>,
         stats: Arc<ConnectionStats>,
         tls: Arc<rustls::ClientConfig>,
     ) -> (Self, watch::Sender<Arc<Wanted>>) {
         let (tx, wanted) = watch::channel(Arc::new(Wanted {
             instruments,
-            symbols,
+            reference,
         }));
         let connects = Arc::new(SharedGate::new(config.profile.limits.connects));
         let refusals = Refusals::new(config.backoff.refusal_retry);
@@ -410,9 +410,9 @@ enum Step {
 struct Carried {
     /// What the venue was last asked to carry.
     instruments: Vec<Instrument>,
-    /// The symbols it was asked with: removals are unsubscribed by them (a symbol gone from a
+    /// The venue data it was asked with: removals are unsubscribed by it (a symbol gone from a
     /// newer listing still has its old stream name).
-    symbols: Arc<crate::exchange::SymbolTable>,
+    reference: crate::exchange::reference::Reference,
 }
 
 impl Carried {
@@ -432,8 +432,8 @@ impl Carried {
         }
         let mut change = super::subscribe::change_requests(
             config,
-            (from, &self.symbols),
-            (&to, &wanted.symbols),
+            (from, &self.reference),
+            (&to, &wanted.reference),
             ticket,
             outbox.next_id,
         );
@@ -442,7 +442,7 @@ impl Carried {
             && matches!(config.profile.resubscribe, Resubscribe::Replace)
         {
             change =
-                super::subscribe::requests(config, &to, &wanted.symbols, ticket, outbox.next_id)
+                super::subscribe::requests(config, &to, &wanted.reference, ticket, outbox.next_id)
                     .map(Change::Send);
         }
         let step = match change {
@@ -456,7 +456,7 @@ impl Carried {
             Err(e) => Step::Fail(format!("changing the subscription: {e}")),
         };
         self.instruments = to;
-        self.symbols = Arc::clone(&wanted.symbols);
+        self.reference = wanted.reference.clone();
         step
     }
 
@@ -467,7 +467,7 @@ impl Carried {
             text,
             self.instruments
                 .iter()
-                .filter_map(|i| symbol(i, &self.symbols).map(|s| (i, s))),
+                .filter_map(|i| symbol(i, &self.reference).map(|s| (i, s))),
         )
     }
 }
@@ -549,7 +549,7 @@ async fn session(
     let mut pending = Pending::new(config.profile.acks);
     let mut carried = Carried {
         instruments: Vec::new(),
-        symbols: Arc::clone(&wanted.symbols),
+        reference: wanted.reference.clone(),
     };
     let first = link.target(&wanted);
     if first.is_empty() {
@@ -558,7 +558,7 @@ async fn session(
         return Ended::AllRefused;
     }
     link.report(FeedState::Up, None, first.clone(), (None, None));
-    match super::subscribe::requests(config, &first, &wanted.symbols, &ticket, outbox.next_id) {
+    match super::subscribe::requests(config, &first, &wanted.reference, &ticket, outbox.next_id) {
         Ok(messages) => outbox.push(messages, false),
         Err(e) => return Ended::Failed(format!("subscribe: {e}")),
     }
@@ -728,7 +728,7 @@ async fn session(
                         };
                         stats.refusals.fetch_add(1, Ordering::Relaxed);
                         let covered = carried.named_in(config, &request.text);
-                        let mut refused = named(&text, covered.iter().filter_map(|i| (config.profile.symbol)(i, &carried.symbols).map(|s| (i, s))));
+                        let mut refused = named(&text, covered.iter().filter_map(|i| (config.profile.symbol)(i, &carried.reference).map(|s| (i, s))));
                         // Named ones are left out; a venue that answers each request refused
                         // the whole request (none of it is subscribed); one that answers only
                         // refusals and names none serves the rest: nothing is left out.

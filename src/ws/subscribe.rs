@@ -4,11 +4,10 @@
 //! pacing that keeps them under its request rate. Nothing here knows a venue.
 
 use crate::config::ConnectorConfig;
-use crate::exchange::SymbolTable;
 use crate::exchange::profile::{Resubscribe, SubscribeError, SubscribeFn, SubscribeRequest};
+use crate::exchange::reference::Reference;
 use crate::model::Instrument;
 use std::collections::HashSet;
-use std::sync::Arc;
 use std::time::Duration;
 
 /// One connection to open, as first planned (the initial messages of [`plan`]).
@@ -33,8 +32,8 @@ pub type PlanError = SubscribeError;
 pub struct Wanted {
     /// Instruments, each on every channel of the connector.
     pub instruments: Vec<Instrument>,
-    /// The symbol table their venue symbols come from (Binance; live when listings are).
-    pub symbols: Arc<SymbolTable>,
+    /// The venue's reference data their symbols come from (live when listings are).
+    pub reference: Reference,
 }
 
 /// How many instruments one connection of `config` carries: the venue's (or the file's)
@@ -51,7 +50,7 @@ pub fn min_gap(config: &ConnectorConfig) -> Duration {
 fn request(
     config: &ConnectorConfig,
     instruments: &[Instrument],
-    symbols: &SymbolTable,
+    reference: &Reference,
     ticket: &str,
     first_id: u64,
     build: SubscribeFn,
@@ -62,7 +61,7 @@ fn request(
         channels: &channels,
         ticket,
         options: &config.options,
-        symbols,
+        reference,
         first_id,
     })
 }
@@ -72,14 +71,14 @@ fn request(
 pub fn requests(
     config: &ConnectorConfig,
     instruments: &[Instrument],
-    symbols: &SymbolTable,
+    reference: &Reference,
     ticket: &str,
     first_id: u64,
 ) -> Result<Vec<String>, PlanError> {
     request(
         config,
         instruments,
-        symbols,
+        reference,
         ticket,
         first_id,
         config.profile.subscribe,
@@ -103,8 +102,8 @@ pub enum Change {
 /// connection never asks for more than the venue's stream cap.
 pub fn change_requests(
     config: &ConnectorConfig,
-    (old, old_symbols): (&[Instrument], &SymbolTable),
-    (new, symbols): (&[Instrument], &SymbolTable),
+    (old, old_reference): (&[Instrument], &Reference),
+    (new, reference): (&[Instrument], &Reference),
     ticket: &str,
     first_id: u64,
 ) -> Result<Change, PlanError> {
@@ -120,16 +119,25 @@ pub fn change_requests(
         return Ok(Change::None);
     }
     match config.profile.resubscribe {
-        Resubscribe::Replace => requests(config, new, symbols, ticket, first_id).map(Change::Send),
+        Resubscribe::Replace => {
+            requests(config, new, reference, ticket, first_id).map(Change::Send)
+        }
         Resubscribe::Reconnect => Ok(Change::Renew),
         Resubscribe::Incremental(unsubscribe) => {
             let mut out = Vec::new();
             if !removed.is_empty() {
-                out = request(config, &removed, old_symbols, ticket, first_id, unsubscribe)?;
+                out = request(
+                    config,
+                    &removed,
+                    old_reference,
+                    ticket,
+                    first_id,
+                    unsubscribe,
+                )?;
             }
             if !added.is_empty() {
                 let next = first_id + out.len() as u64;
-                out.extend(requests(config, &added, symbols, ticket, next)?);
+                out.extend(requests(config, &added, reference, ticket, next)?);
             }
             Ok(Change::Send(out))
         }
@@ -140,7 +148,7 @@ pub fn change_requests(
 /// to venues that ask (one per process is enough; each connection appends its index).
 pub fn plan(
     config: &ConnectorConfig,
-    symbols: &SymbolTable,
+    reference: &Reference,
     ticket: &str,
 ) -> Result<Vec<ConnectionPlan>, PlanError> {
     let mut plans = Vec::new();
@@ -151,7 +159,7 @@ pub fn plan(
     {
         plans.push(ConnectionPlan {
             url: config.url.clone(),
-            messages: requests(config, chunk, symbols, &format!("{ticket}-{index}"), 1)?,
+            messages: requests(config, chunk, reference, &format!("{ticket}-{index}"), 1)?,
             min_gap: min_gap(config),
             instruments: chunk.to_vec(),
         });
@@ -163,9 +171,19 @@ pub fn plan(
 mod tests {
     use super::*;
     use crate::config::load_connector;
+    use crate::exchange::reference::References;
+    use crate::model::Exchange;
+
+    /// Binance's shipped symbol table, as generic code carries it.
+    fn binance() -> Reference {
+        References::bundled()
+            .unwrap()
+            .get(Exchange::Binance)
+            .clone()
+    }
 
     fn config(text: &str) -> ConnectorConfig {
-        load_connector("t.toml", text, &SymbolTable::bundled_binance().unwrap()).unwrap()
+        load_connector("t.toml", text, &References::bundled().unwrap()).unwrap()
     }
 
     #[test]
@@ -173,7 +191,7 @@ mod tests {
         let c = config(
             "exchange=\"upbit\"\nurl=\"wss://x\"\nchannel=\"ticker\"\ninstruments=[\"BTC-KRW\",\"ETH-KRW\"]\n",
         );
-        let p = plan(&c, &SymbolTable::default(), "tf").unwrap();
+        let p = plan(&c, &Reference::default(), "tf").unwrap();
         assert_eq!(p.len(), 1);
         assert_eq!(
             p[0].messages,
@@ -195,7 +213,7 @@ mod tests {
              [limits]\nmax_streams_per_connection=2\nsubscribe_requests_per_sec=4\n",
             many.join(",")
         ));
-        let p = plan(&c, &SymbolTable::bundled_binance().unwrap(), "tf").unwrap();
+        let p = plan(&c, &binance(), "tf").unwrap();
         assert_eq!(p.len(), 3, "5 streams at 2 per connection");
         assert_eq!(
             p[0].messages,
@@ -212,7 +230,7 @@ mod tests {
         let c = config(
             "exchange=\"upbit\"\nurl=\"wss://x\"\nchannels=[\"trade\",\"orderbook\"]\ninstruments=[\"BTC-KRW\"]\n",
         );
-        let p = plan(&c, &SymbolTable::default(), "tf").unwrap();
+        let p = plan(&c, &Reference::default(), "tf").unwrap();
         assert_eq!(
             p[0].messages,
             [
@@ -224,7 +242,7 @@ mod tests {
             "exchange=\"binance\"\nurl=\"wss://x/stream\"\nchannels=[\"bookTicker\",\"trade\"]\n\
              instruments=[\"BTC-USDT\",\"ETH-USDT\",\"SOL-USDT\"]\n[limits]\nmax_streams_per_connection=4\n",
         );
-        let p = plan(&c, &SymbolTable::bundled_binance().unwrap(), "tf").unwrap();
+        let p = plan(&c, &binance(), "tf").unwrap();
         assert_eq!(
             p.len(),
             2,
@@ -240,7 +258,7 @@ mod tests {
         let c = config(
             "exchange=\"bithumb\"\napi=\"legacy\"\nurl=\"wss://x\"\nchannels=[\"ticker\",\"transaction\"]\ninstruments=[\"BTC-KRW\"]\n",
         );
-        let p = plan(&c, &SymbolTable::default(), "tf").unwrap();
+        let p = plan(&c, &Reference::default(), "tf").unwrap();
         assert_eq!(
             p[0].messages,
             [
@@ -255,10 +273,17 @@ mod tests {
         let c = config(
             "exchange=\"binance\"\nurl=\"wss://x/stream\"\nchannel=\"trade\"\ninstruments=[\"BTC-USDT\"]\n",
         );
-        let old_table = SymbolTable::bundled_binance().unwrap();
+        let old_table = binance();
         // ETH-USDT is gone from the newer table altogether: unsubscribed by its old name.
-        let new_table =
-            SymbolTable::from_csv("BTCUSDT,BTC,USDT,TRADING\nSOLUSDT,SOL,USDT,TRADING\n").unwrap();
+        let mut newer = References::default();
+        newer
+            .load(
+                Exchange::Binance,
+                "t.csv",
+                "BTCUSDT,BTC,USDT,TRADING\nSOLUSDT,SOL,USDT,TRADING\n",
+            )
+            .unwrap();
+        let new_table = newer.get(Exchange::Binance).clone();
         let ins = |s: &[&str]| -> Vec<Instrument> {
             s.iter().map(|i| Instrument::parse(i).unwrap()).collect()
         };
@@ -284,7 +309,7 @@ mod tests {
         let c = config(
             "exchange=\"bithumb\"\napi=\"legacy\"\nurl=\"wss://x\"\nchannel=\"ticker\"\ninstruments=[\"BTC-KRW\"]\n[options]\ntick_type=\"MID\"\n",
         );
-        let p = plan(&c, &SymbolTable::default(), "tf").unwrap();
+        let p = plan(&c, &Reference::default(), "tf").unwrap();
         assert_eq!(
             p[0].messages,
             [r#"{"type":"ticker","symbols":["BTC_KRW"],"tickTypes":["MID"]}"#]

@@ -11,8 +11,8 @@ pub mod stack;
 pub mod tls;
 
 use std::path::PathBuf;
-use std::sync::Arc;
-use tickflow::exchange::{Adapter, AdapterConfig, Decoded, Frame, SymbolTable};
+use tickflow::exchange::reference::References;
+use tickflow::exchange::{Adapter, AdapterConfig, Decoded, Frame};
 use tickflow::model::{Exchange, Rejection};
 
 /// `tests/fixtures/<path>`.
@@ -34,12 +34,7 @@ pub fn adapter(exchange: Exchange) -> Box<dyn Adapter> {
 
 /// The adapter for `exchange` with `config`.
 pub fn adapter_with(exchange: Exchange, config: AdapterConfig) -> Box<dyn Adapter> {
-    tickflow::exchange::adapter_for(
-        exchange,
-        config,
-        Arc::new(SymbolTable::bundled_binance().unwrap()),
-    )
-    .unwrap()
+    tickflow::exchange::adapter_for(exchange, config, &References::bundled().unwrap()).unwrap()
 }
 
 /// Decodes a text frame.
@@ -78,7 +73,7 @@ pub async fn start_simulator(
         rate,
         seed: 42,
         server_ping,
-        symbols: Arc::new(SymbolTable::bundled_binance().unwrap()),
+        references: References::bundled().unwrap(),
         default_fault,
     };
     tokio::spawn(tickflow::sim::serve(listener, config, stopped));

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 use tickflow::config::{AppConfig, ConnectorConfig, load_app_config, load_connectors};
-use tickflow::exchange::SymbolTable;
+use tickflow::exchange::reference::References;
 use tickflow::gather::{GatherOutcome, GatherSetup, GatherState, start};
 
 pub fn repo() -> PathBuf {
@@ -34,8 +34,9 @@ pub fn app_with(bootstrap: &str, extra: &[(&str, &str)]) -> AppConfig {
     .unwrap()
 }
 
-pub fn symbols() -> Arc<SymbolTable> {
-    Arc::new(SymbolTable::bundled_binance().unwrap())
+/// Every venue's shipped reference data.
+pub fn symbols() -> References {
+    References::bundled().unwrap()
 }
 
 /// The bundled connectors named in `pick` (with a URL query to add, e.g. a simulator fault),
@@ -61,7 +62,7 @@ pub fn setup(app: AppConfig, connectors: Vec<ConnectorConfig>) -> GatherSetup {
     GatherSetup {
         app,
         connectors,
-        symbols: symbols(),
+        references: symbols(),
         tls: tickflow::ws::tls::client_config().unwrap(),
         simulated: true,
         shard: tickflow::markets::Shard::default(),

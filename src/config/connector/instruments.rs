@@ -2,15 +2,15 @@
 //! venue's symbol table where the profile needs one.
 
 use super::Problems;
-use crate::exchange::SymbolTable;
 use crate::exchange::profile::Profile;
+use crate::exchange::reference::Reference;
 use crate::model::Instrument;
 
 /// The instruments of `raw`, in file order, without duplicates.
 pub(super) fn instruments(
     profile: &Profile,
     raw: &[String],
-    symbols: &SymbolTable,
+    reference: &Reference,
     p: &mut Problems<'_>,
 ) -> Vec<Instrument> {
     if raw.is_empty() {
@@ -30,7 +30,7 @@ pub(super) fn instruments(
             p.add(&field, format!("`{text}` is listed twice"));
             continue;
         }
-        if profile.needs_symbol_table && symbols.symbol_of(&instrument).is_none() {
+        if profile.reference.is_some() && (profile.symbol)(&instrument, reference).is_none() {
             p.add(
                 &field,
                 format!("`{text}` is not in the {} symbol table", profile.exchange),

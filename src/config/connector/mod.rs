@@ -33,8 +33,9 @@ pub use markets::{
 };
 
 use super::ConfigError;
+use crate::exchange::AdapterConfig;
 use crate::exchange::profile::{ChannelSpec, Options, Profile};
-use crate::exchange::{AdapterConfig, SymbolTable};
+use crate::exchange::reference::References;
 use crate::model::{Exchange, Instrument};
 use serde::Deserialize;
 use std::path::Path;
@@ -137,7 +138,7 @@ impl Problems<'_> {
 fn validate(
     name: &str,
     file: ConnectorFile,
-    symbols: &SymbolTable,
+    references: &References,
     p: &mut Problems<'_>,
 ) -> Option<ConnectorConfig> {
     let exchange = venue::exchange_of(&file.exchange, p)?;
@@ -151,7 +152,10 @@ fn validate(
     };
     url::check_url(&file.url, p);
     let (instruments, markets) = match (file.instruments, file.markets) {
-        (Some(raw), None) => (instruments::instruments(profile, &raw, symbols, p), None),
+        (Some(raw), None) => (
+            instruments::instruments(profile, &raw, references.get(exchange), p),
+            None,
+        ),
         (None, Some(m)) => (Vec::new(), Some(m.validate(name, profile, p))),
         (Some(_), Some(_)) => {
             p.add("instruments", "set `instruments` or `[markets]`, not both");
@@ -200,10 +204,10 @@ fn validate(
 pub fn load_connector(
     file: &str,
     text: &str,
-    symbols: &SymbolTable,
+    references: &References,
 ) -> Result<ConnectorConfig, ConfigError> {
     let mut list = Vec::new();
-    let config = parse_one(file, text, symbols, &mut list);
+    let config = parse_one(file, text, references, &mut list);
     match config {
         Some(c) if list.is_empty() => Ok(c),
         _ => Err(ConfigError { problems: list }),
@@ -213,7 +217,7 @@ pub fn load_connector(
 fn parse_one(
     file: &str,
     text: &str,
-    symbols: &SymbolTable,
+    references: &References,
     list: &mut Vec<String>,
 ) -> Option<ConnectorConfig> {
     let name = Path::new(file)
@@ -222,7 +226,7 @@ fn parse_one(
         .unwrap_or(file);
     let mut p = Problems { file, list };
     match toml::from_str::<ConnectorFile>(text) {
-        Ok(parsed) => validate(name, parsed, symbols, &mut p),
+        Ok(parsed) => validate(name, parsed, references, &mut p),
         Err(e) => {
             let at = e
                 .span()
@@ -239,7 +243,7 @@ fn parse_one(
 /// twice, or interleave two id spaces in one part of the Redis contract.
 pub fn load_connectors(
     dir: &Path,
-    symbols: &SymbolTable,
+    references: &References,
 ) -> Result<Vec<ConnectorConfig>, ConfigError> {
     let mut list = Vec::new();
     let mut paths: Vec<_> = match std::fs::read_dir(dir) {
@@ -261,7 +265,7 @@ pub fn load_connectors(
     for path in &paths {
         let file = path.display().to_string();
         match std::fs::read_to_string(path) {
-            Ok(text) => configs.extend(parse_one(&file, &text, symbols, &mut list)),
+            Ok(text) => configs.extend(parse_one(&file, &text, references, &mut list)),
             Err(e) => list.push(format!("{file}: {e}")),
         }
     }

@@ -58,7 +58,7 @@ pub static PROFILE: Profile = Profile {
             per_secs: 300,
         },
     },
-    needs_symbol_table: true,
+    reference: Some(&super::symbols::REFERENCE),
     options: &[],
     subscribe: super::subscribe::subscribe,
     resubscribe: Resubscribe::Incremental(super::subscribe::unsubscribe),
@@ -66,8 +66,17 @@ pub static PROFILE: Profile = Profile {
         url: "https://api.binance.com/api/v3/exchangeInfo",
         decode: super::listing::decode,
     }),
-    adapter: |config, symbols| Box::new(super::BinanceAdapter::new(config, symbols)),
+    adapter: |config, reference| {
+        Box::new(super::BinanceAdapter::new(
+            config,
+            super::symbols::shared(reference),
+        ))
+    },
     says: super::session::says,
     acks: Acks::ById,
-    symbol: |instrument, symbols| symbols.symbol_of(instrument).map(str::to_owned),
+    symbol: |instrument, reference| {
+        super::symbols::of(reference)
+            .symbol_of(instrument)
+            .map(str::to_owned)
+    },
 };

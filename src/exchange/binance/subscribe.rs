@@ -21,8 +21,7 @@ pub fn unsubscribe(r: &SubscribeRequest<'_>) -> Result<Vec<String>, SubscribeErr
 fn requests(method: &str, r: &SubscribeRequest<'_>) -> Result<Vec<String>, SubscribeError> {
     let mut streams = Vec::with_capacity(r.instruments.len() * r.channels.len());
     for instrument in r.instruments {
-        let symbol = r
-            .symbols
+        let symbol = super::symbols::of(r.reference)
             .symbol_of(instrument)
             .ok_or_else(|| SubscribeError::NoSymbol(instrument.clone(), Exchange::Binance))?
             .to_ascii_lowercase();

@@ -3,17 +3,61 @@
 //! never by guessing where the quote asset starts.
 //!
 //! The table ships as `connectors/binance-symbols.csv` (compiled in as the default) and can be
-//! refreshed with `tickflow symbols --from exchangeInfo.json > connectors/binance-symbols.csv`.
+//! refreshed with `tickflow symbols --exchange binance --from exchangeInfo.json >
+//! connectors/binance-symbols.csv`. It is Binance's [`Reference`] data ([`REFERENCE`]):
+//! generic code carries it without looking inside; this folder reads it.
 
+use crate::exchange::reference::{Reference, ReferenceSpec};
 use crate::model::Instrument;
 use crate::model::listing::{Listing, RejectedRow};
 use compact_str::CompactString;
 use std::collections::HashMap;
 use std::fmt::Write as _;
 use std::hash::{BuildHasherDefault, Hasher};
+use std::sync::{Arc, LazyLock};
 
 /// The table compiled into the binary.
 const BUNDLED_BINANCE: &str = include_str!("../../../connectors/binance-symbols.csv");
+
+/// Binance's reference data: its symbol table.
+pub static REFERENCE: ReferenceSpec = ReferenceSpec {
+    what: "symbol table",
+    bundled_file: "connectors/binance-symbols.csv",
+    bundled: || {
+        Ok(Reference::new(
+            SymbolTable::bundled_binance().map_err(|e| e.to_string())?,
+        ))
+    },
+    from_file: |text| {
+        Ok(Reference::new(
+            SymbolTable::from_csv(text).map_err(|e| e.to_string())?,
+        ))
+    },
+    from_listing: |listing| {
+        let (table, problems) = SymbolTable::from_listing(listing);
+        (Reference::new(table), problems)
+    },
+    merged: |old, newer| Reference::new(of(old).merged(of(newer))),
+    to_file: |data| of(data).to_csv(),
+    source: "binance: the body of GET https://api.binance.com/api/v3/exchangeInfo (Binance \
+symbols have no separator and are never split by guessing; a symbol the listing decoder cannot \
+take, non-ASCII as Binance lists some since 2025-12 or an unknown status, is skipped and named \
+on stderr with its reason)",
+};
+
+/// No symbols: what a Binance function reads when handed no table (every lookup fails, named).
+static EMPTY: LazyLock<Arc<SymbolTable>> = LazyLock::new(Arc::default);
+
+/// The symbol table in Binance's reference data (an empty one when it holds none).
+pub fn of(data: &Reference) -> &SymbolTable {
+    data.get::<SymbolTable>().unwrap_or(&EMPTY)
+}
+
+/// The symbol table in Binance's reference data, shared (an empty one when it holds none).
+pub fn shared(data: &Reference) -> Arc<SymbolTable> {
+    data.shared::<SymbolTable>()
+        .unwrap_or_else(|| Arc::clone(&EMPTY))
+}
 
 /// A problem with a symbol table source; every bad line is reported at once.
 #[derive(Debug, thiserror::Error)]
@@ -192,7 +236,7 @@ impl SymbolTable {
         rows.sort_by(|a, b| a.symbol.cmp(&b.symbol));
         let mut out = String::from(
             "# Binance spot symbols: symbol,base,quote,status\n\
-             # Refresh: tickflow symbols --from exchangeInfo.json > connectors/binance-symbols.csv\n",
+             # Refresh: tickflow symbols --exchange binance --from exchangeInfo.json > connectors/binance-symbols.csv\n",
         );
         for e in rows {
             let _ = writeln!(

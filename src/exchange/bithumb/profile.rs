@@ -10,7 +10,7 @@ use crate::model::{EventKind, Exchange};
 
 fn adapter(
     config: crate::exchange::AdapterConfig,
-    _: std::sync::Arc<crate::exchange::SymbolTable>,
+    _: &crate::exchange::reference::Reference,
 ) -> Box<dyn crate::exchange::Adapter> {
     Box::new(super::BithumbAdapter::new(config))
 }
@@ -43,7 +43,7 @@ pub static V1: Profile = Profile {
         max_streams_per_connection: None,
         connects: CONNECTS,
     },
-    needs_symbol_table: false,
+    reference: None,
     options: &[],
     subscribe: crate::exchange::upbit::subscribe::quotation_request,
     resubscribe: Resubscribe::Replace,
@@ -77,7 +77,7 @@ pub static LEGACY: Profile = Profile {
         max_streams_per_connection: None,
         connects: CONNECTS,
     },
-    needs_symbol_table: false,
+    reference: None,
     // The ticker's window; only 24H fills the canonical 24 h volumes.
     options: &[OptionSpec {
         key: super::subscribe::TICK_TYPE,

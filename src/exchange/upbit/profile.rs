@@ -53,7 +53,7 @@ pub static PROFILE: Profile = Profile {
             per_secs: 1,
         },
     },
-    needs_symbol_table: false,
+    reference: None,
     options: &[],
     subscribe: super::subscribe::quotation_request,
     resubscribe: Resubscribe::Replace,
