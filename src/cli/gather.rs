@@ -23,8 +23,8 @@ EXCHANGE:BASE-QUOTE, Confluent-framed Avro or Protobuf). A frame that cannot bec
 to ticks.dlq.v1 with the raw bytes and headers exchange, connector, stage, reason, error, \
 received_at, frame_type. Missing topics are created at start. Every tick carries three \
 quality flags (schema v4): first_after_connect on an instrument and kind's first tick from a new \
-WebSocket session, snapshot where the venue says it restates its state (Upbit, Bithumb v1), \
-sequence_gap where ids the venue numbers consecutively (Binance trade, aggTrade) jumped; counted \
+WebSocket session, snapshot where the venue says it restates its state, sequence_gap where ids the venue numbers \
+consecutively (a trade id) jumped; counted \
 in tickflow_tick_flags_total{{exchange,flag}}.\n\n\
 Settings come from tickflow.toml (Kafka client properties passed to librdkafka, topics, output \
 format, HTTP address) with environment overrides TICKFLOW_<SECTION>__<KEY>, e.g. \

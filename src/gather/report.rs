@@ -347,7 +347,7 @@ pub fn metrics(state: &GatherState) -> String {
         (
             "tickflow_ws_announced_closes_total",
             "counter",
-            "closes the venue announced (Binance serverShutdown), each answered by a renewal",
+            "closes the venue announced (its shutdown notice), each answered by a renewal",
             |s| &s.announced_closes,
             1.0,
         ),

@@ -39,6 +39,7 @@ pub(super) const VENUE: SimVenue = SimVenue {
     route,
     rest,
     listing: LISTING,
+    status_name: Some(status_name),
     table_markets: Some(table_markets),
     help: "Binance: /binance/stream?streams=... (subscribed by the URL), or /binance/ws and \
 /binance/stream with SUBSCRIBE; the server pings (--server-ping-secs); ticker, miniTicker, \

@@ -29,6 +29,7 @@ pub(super) const VENUE: SimVenue = SimVenue {
     route,
     rest,
     listing: LISTING,
+    status_name: None,
     table_markets: None,
     help: "Bithumb v1: /bithumb/websocket/v1, Upbit's protocol in text frames (string trade ids, \
 orderbook times in µs strings); the same channels. Bithumb legacy: /bithumb/pub/ws; a connect \

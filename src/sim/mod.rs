@@ -24,6 +24,7 @@ mod upbit;
 pub use listings::{ListingSizes, Listings, SimListingError, SimMarket};
 
 use crate::exchange::reference::{Reference, References};
+use crate::model::listing::ListingStatus;
 use crate::model::{Exchange, Instrument};
 use fault::Fault;
 use listings::VenueListing;
@@ -115,6 +116,9 @@ pub(crate) struct SimVenue {
     pub rest: RestRoute,
     /// How its listing is made.
     pub listing: VenueListing,
+    /// The venue's own names of listing statuses (`HALT`), where its listing carries them:
+    /// `POST /sim/<exchange>/status?status=` takes them besides the canonical codes.
+    pub status_name: Option<fn(ListingStatus) -> &'static str>,
     /// The markets its reference data names (a symbol table), listed too.
     pub table_markets: Option<fn(&Reference) -> Vec<SimMarket>>,
     /// What `tickflow simulate --help` says of it: its paths, channels, how a subscription

@@ -17,7 +17,6 @@
 //! peeking the head gives without wrapping the stream in hyper's upgrade machinery.
 
 use super::Listings;
-use crate::exchange::binance::listing::status_name;
 use crate::model::listing::ListingStatus;
 use crate::model::{Exchange, Instrument};
 use std::net::SocketAddr;
@@ -288,7 +287,7 @@ fn control(request: &HttpRequest, rest: &str, listings: &Listings) -> Answer {
         "list" => listings.list(exchange, &instrument),
         "delist" => listings.delist(exchange, &instrument),
         _ => {
-            let Some(status) = param("status").and_then(parse_status) else {
+            let Some(status) = param("status").and_then(|s| parse_status(exchange, s)) else {
                 return Answer::error(
                     400,
                     "missing or unknown status= (TRADING, HALT, BREAK, CANCEL_ONLY, ...)",
@@ -313,11 +312,16 @@ fn control(request: &HttpRequest, rest: &str, listings: &Listings) -> Answer {
     }
 }
 
-/// Binance's status names (`HALT`) or the canonical codes (`halted`).
-fn parse_status(text: &str) -> Option<ListingStatus> {
-    ListingStatus::ALL
-        .into_iter()
-        .find(|s| status_name(*s).eq_ignore_ascii_case(text) || s.as_str() == text)
+/// The venue's own status names (Binance `HALT`, where its listing has statuses) or the
+/// canonical codes (`halted`).
+fn parse_status(exchange: Exchange, text: &str) -> Option<ListingStatus> {
+    let venue = super::VENUES
+        .iter()
+        .find(|v| v.listing.exchange == exchange)
+        .and_then(|v| v.status_name);
+    ListingStatus::ALL.into_iter().find(|s| {
+        s.as_str() == text || venue.is_some_and(|name| name(*s).eq_ignore_ascii_case(text))
+    })
 }
 
 /// A client's text, short enough to quote back.
@@ -402,8 +406,15 @@ mod tests {
                 .unwrap(),
             12
         );
-        assert_eq!(parse_status("HALT"), Some(ListingStatus::Halted));
-        assert_eq!(parse_status("break"), Some(ListingStatus::Break));
-        assert_eq!(parse_status("NOPE"), None);
+        let with = super::super::VENUES
+            .iter()
+            .find(|v| v.status_name.is_some())
+            .unwrap()
+            .listing
+            .exchange;
+        assert_eq!(parse_status(with, "HALT"), Some(ListingStatus::Halted));
+        assert_eq!(parse_status(with, "break"), Some(ListingStatus::Break));
+        assert_eq!(parse_status(with, "NOPE"), None);
+        assert_eq!(parse_status(with, "halted"), Some(ListingStatus::Halted));
     }
 }

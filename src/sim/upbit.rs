@@ -25,6 +25,7 @@ pub(super) const VENUE: SimVenue = SimVenue {
     route,
     rest,
     listing: LISTING,
+    status_name: None,
     table_markets: None,
     help: "Upbit: /upbit/websocket/v1, binary frames; ticker, trade, orderbook; a new subscribe \
 request replaces the connection's set; PING is answered {\"status\":\"UP\"}. Listing: GET \
