@@ -175,6 +175,18 @@ pub trait Adapter: Send + Sync {
 
     /// Decodes one frame received at `received_ts_us` (UTC epoch µs).
     fn decode(&self, frame: Frame<'_>, received_ts_us: i64) -> Result<Decoded, Rejection>;
+
+    /// The same frame on the general path only, for an adapter with a fast path for the
+    /// venue's exact layouts (tests and the fuzz target check both agree); `None` where the
+    /// adapter has one path.
+    #[doc(hidden)]
+    fn decode_general_path(
+        &self,
+        _frame: Frame<'_>,
+        _received_ts_us: i64,
+    ) -> Option<Result<Decoded, Rejection>> {
+        None
+    }
 }
 
 /// Builds the adapter for `exchange` (one adapter reads every API of a venue) with its

@@ -202,6 +202,14 @@ impl Adapter for BinanceAdapter {
         Exchange::Binance
     }
 
+    fn decode_general_path(
+        &self,
+        frame: Frame<'_>,
+        received_ts_us: i64,
+    ) -> Option<Result<Decoded, Rejection>> {
+        Some(self.decode_without_layouts(frame, received_ts_us))
+    }
+
     fn decode(&self, frame: Frame<'_>, received_ts_us: i64) -> Result<Decoded, Rejection> {
         let text = frame_text(frame.bytes, self.config.max_frame_bytes)?;
         let mut f = FrameFields::default();

@@ -26,9 +26,12 @@ pub fn check(adapter: &dyn Adapter, data: &[u8]) {
     for tick in decoded.ticks() {
         for format in [Format::Avro, Format::Proto] {
             let mut out = Vec::new();
-            Encoder { format, schema_id: 1 }
-                .encode(tick, &mut out)
-                .unwrap_or_else(|e| panic!("accepted tick does not encode: {e}: {tick:?}"));
+            Encoder {
+                format,
+                schema_id: 1,
+            }
+            .encode(tick, &mut out)
+            .unwrap_or_else(|e| panic!("accepted tick does not encode: {e}: {tick:?}"));
             let (_, back) = Encoder::decode(format, &out).expect("own encoding decodes");
             assert_eq!(&back, tick, "{format:?} round trip");
         }
