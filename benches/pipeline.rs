@@ -1,5 +1,6 @@
 //! Per-frame cost of the gatherer's hot path on one core: decode + validate + normalize +
-//! encode (Avro with Confluent framing), per adapter and channel; the same over every real
+//! encode (Avro with Confluent framing), per adapter and channel, then over every venue's data
+//! fixtures (`<venue>/<file>`); the same over every real
 //! frame of a capture (`peer_frames`, the frames `scripts/peer_bench.sh` also gives
 //! cryptofeed); and the hot Avro encoder next to apache-avro's generic `Value` path.
 //! Run: `cargo bench --bench pipeline`. Real frames come from `../shared/samples` when it is
@@ -11,10 +12,12 @@ use std::hint::black_box;
 use std::sync::Arc;
 use std::time::Duration;
 use tickflow::codec::{Encoder, Format, avro};
+use tickflow::exchange::reference::References;
 use tickflow::exchange::{
     Adapter, AdapterConfig, BinanceAdapter, BithumbAdapter, Decoded, Frame, SymbolTable,
-    UpbitAdapter,
+    UpbitAdapter, adapter_for,
 };
+use tickflow::model::Exchange;
 
 struct Case {
     name: &'static str,
@@ -186,6 +189,52 @@ fn cases() -> Vec<Case> {
     ]
 }
 
+/// Every venue's data fixtures (`tests/fixtures/<venue>/*.json` that decode to ticks), named
+/// `<venue>/<file>`: a new venue is benchmarked beside the others by its fixtures alone.
+fn venue_fixtures() -> Vec<Case> {
+    let references = References::bundled().unwrap();
+    let mut config = AdapterConfig::default();
+    config.validation.check_time_window = false;
+    let mut cases = Vec::new();
+    for exchange in Exchange::ALL {
+        let venue = exchange.as_str().to_ascii_lowercase();
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("tests/fixtures")
+            .join(&venue);
+        let Ok(entries) = std::fs::read_dir(&dir) else {
+            eprintln!("{venue}: no fixtures in {}", dir.display());
+            continue;
+        };
+        let mut files: Vec<_> = entries
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .filter(|p| p.extension().is_some_and(|x| x == "json"))
+            .collect();
+        files.sort();
+        for path in files {
+            let mut bytes = std::fs::read(&path).unwrap();
+            while bytes.last() == Some(&b'\n') {
+                bytes.pop();
+            }
+            let frame: &'static [u8] = Box::leak(bytes.into_boxed_slice());
+            let adapter = adapter_for(exchange, config.clone(), &references).unwrap();
+            if !matches!(
+                adapter.decode(Frame::binary(frame), 0),
+                Ok(Decoded::Tick(_) | Decoded::Ticks(_))
+            ) {
+                continue;
+            }
+            let stem = path.file_stem().unwrap().to_string_lossy();
+            cases.push(Case {
+                name: Box::leak(format!("{venue}/{stem}").into_boxed_str()),
+                adapter,
+                frame,
+                received_us: 0,
+            });
+        }
+    }
+    cases
+}
+
 fn pipeline(c: &mut Criterion) {
     let encoder = Encoder {
         format: Format::Avro,
@@ -193,7 +242,7 @@ fn pipeline(c: &mut Criterion) {
     };
     let mut group = c.benchmark_group("frame_to_framed_avro");
     group.throughput(Throughput::Elements(1));
-    for case in cases() {
+    for case in cases().into_iter().chain(venue_fixtures()) {
         // Fail loudly if a fixture stops decoding: a benchmark of rejections is meaningless.
         let frame = Frame::binary(case.frame);
         assert!(matches!(

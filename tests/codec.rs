@@ -103,6 +103,7 @@ proptest! {
         // v1 and v2 have no BEST_BID_OFFER kind: their writers never wrote one.
         let tick = older_kind(tick);
         let v1 = released_schema(1);
+        let tick = known_to(&v1, tick);
         #[allow(deprecated)]
         let v1_body = apache_avro::to_avro_datum(&v1, older_value(&tick, 1)).unwrap();
         let mut expected = unflagged(tick.clone());
@@ -117,6 +118,7 @@ proptest! {
     fn v2_writer_read_by_the_current_schema(tick in any_tick()) {
         let tick = older_kind(tick);
         let v2 = released_schema(2);
+        let tick = known_to(&v2, tick);
         #[allow(deprecated)]
         let v2_body = apache_avro::to_avro_datum(&v2, older_value(&tick, 2)).unwrap();
         let mut expected = unflagged(tick.clone());
@@ -129,6 +131,7 @@ proptest! {
     #[test]
     fn v3_writer_read_by_the_current_schema(tick in any_tick()) {
         let v3 = released_schema(3);
+        let tick = known_to(&v3, tick);
         #[allow(deprecated)]
         let v3_body = apache_avro::to_avro_datum(&v3, older_value(&tick, 3)).unwrap();
         // v3 wrote no flags: they read as false, their default.
@@ -250,6 +253,22 @@ fn released_schema(version: u32) -> apache_avro::Schema {
     ))
     .unwrap();
     apache_avro::Schema::parse_str(&text).unwrap()
+}
+
+/// The tick with a venue `writer` knows: a venue added in a later version was never written
+/// by it (the first venue stands in).
+fn known_to(writer: &apache_avro::Schema, mut tick: Tick) -> Tick {
+    let apache_avro::Schema::Record(r) = writer else {
+        panic!("not a record")
+    };
+    let field = r.fields.iter().find(|f| f.name == "exchange").unwrap();
+    let apache_avro::Schema::Enum(e) = &field.schema else {
+        panic!("exchange is not an enum")
+    };
+    if !e.symbols.iter().any(|s| s == tick.exchange.as_str()) {
+        tick.exchange = tickflow::model::Exchange::ALL[0];
+    }
+    tick
 }
 
 /// The tick without quality flags (what a writer before v4 states).

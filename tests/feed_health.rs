@@ -460,14 +460,10 @@ fn session_messages_in_the_fixtures() {
         assert_eq!(got, want, "{file}");
     }
     // Data frames say nothing about the session (to their venue's readers).
-    for (dir, exchange) in [
-        ("binance", Exchange::Binance),
-        ("upbit", Exchange::Upbit),
-        ("bithumb", Exchange::Bithumb),
-    ] {
+    for exchange in Exchange::ALL {
         let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
             .join("tests/fixtures")
-            .join(dir);
+            .join(exchange.as_str().to_ascii_lowercase());
         for entry in std::fs::read_dir(&root).unwrap() {
             let path = entry.unwrap().path();
             let name = path.file_name().unwrap().to_string_lossy().into_owned();
@@ -492,7 +488,7 @@ fn session_messages_in_the_fixtures() {
                 assert_eq!(
                     (profile.says)(&bytes),
                     None,
-                    "{dir}/{name} ({})",
+                    "{exchange} {name} ({})",
                     profile.api
                 );
             }

@@ -96,3 +96,15 @@ pub fn compatible_line(label: &str) -> String {
         .collect();
     format!("{label}: {}: compatible", versions.join(" "))
 }
+
+/// The newest shipped version of a family (`avro/tick`), read from `schemas/`.
+pub fn newest(label: &str) -> u32 {
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("schemas");
+    let families = tickflow::schemas::discover(&dir).unwrap();
+    families
+        .iter()
+        .find(|f| f.label() == label)
+        .and_then(|f| f.latest())
+        .map(|v| v.number)
+        .unwrap_or_else(|| panic!("no family {label}"))
+}
