@@ -20,6 +20,11 @@ pub struct ChannelSpec {
     /// flags a jump as `sequence_gap` ([`crate::gather::flags`]). False where ids only
     /// increase (Upbit `sequential_id`, Binance `bookTicker` `u`) or are absent.
     pub consecutive_ids: bool,
+    /// Every frame of this channel is the instrument's whole state, numbered by ids that only
+    /// increase (Coinone `ORDERBOOK`): a tick whose id is not above the last one seen restates
+    /// an older state (a repeat after a second subscribe, a late frame) and is dropped before
+    /// Kafka, counted in `tickflow_ticks_not_newer_total`.
+    pub drop_not_newer: bool,
 }
 
 /// How a venue's connections are kept alive.

@@ -66,18 +66,49 @@ pub struct Tracker {
     /// connector has at most one channel per kind).
     consecutive: [bool; KINDS],
     seen: HashMap<Instrument, [Option<Seen>; KINDS]>,
+    /// Per kind: the connector's channel of that kind drops ids not above the last
+    /// ([`ChannelSpec::drop_not_newer`]).
+    ordered: [bool; KINDS],
+    /// The highest id seen per instrument and kind, across sessions (ordered kinds only).
+    newest: HashMap<Instrument, [Option<i64>; KINDS]>,
 }
 
 impl Tracker {
     /// A tracker for a connector subscribing `channels`.
     pub fn new(channels: &[&ChannelSpec]) -> Self {
         let mut consecutive = [false; KINDS];
+        let mut ordered = [false; KINDS];
         for c in channels {
             consecutive[c.kind as usize] |= c.consecutive_ids;
+            ordered[c.kind as usize] |= c.drop_not_newer;
         }
         Self {
             consecutive,
             seen: HashMap::new(),
+            ordered,
+            newest: HashMap::new(),
+        }
+    }
+
+    /// Whether `tick` restates an older state than one already seen: its channel's ids only
+    /// increase and each frame is a whole state, and its id is not above the highest seen
+    /// (any session). Otherwise its id becomes the highest. A tick without an id is new.
+    #[inline]
+    pub fn not_newer(&mut self, tick: &Tick) -> bool {
+        let kind = tick.kind as usize;
+        let (true, Some(id)) = (self.ordered[kind], tick.sequence) else {
+            return false;
+        };
+        let slots = match self.newest.get_mut(&tick.instrument) {
+            Some(slots) => slots,
+            None => self.newest.entry(tick.instrument.clone()).or_default(),
+        };
+        match slots[kind] {
+            Some(newest) if id <= newest => true,
+            _ => {
+                slots[kind] = Some(id);
+                false
+            }
         }
     }
 
@@ -181,11 +212,13 @@ mod tests {
         name: "trade",
         kind: EventKind::Trade,
         consecutive_ids: true,
+        drop_not_newer: false,
     };
     const BOOK: ChannelSpec = ChannelSpec {
         name: "bookTicker",
         kind: EventKind::BestBidOffer,
         consecutive_ids: false,
+        drop_not_newer: false,
     };
 
     fn tick(instrument: &str, kind: EventKind, sequence: i64, at_s: i64) -> Tick {
@@ -213,6 +246,36 @@ mod tests {
                 (t.first_after_connect, t.sequence_gap)
             })
             .collect()
+    }
+
+    #[test]
+    fn ids_not_above_the_newest_are_not_newer_on_ordered_channels_only() {
+        let book = ChannelSpec {
+            name: "book",
+            kind: EventKind::BestBidOffer,
+            consecutive_ids: false,
+            drop_not_newer: true,
+        };
+        let trades = ChannelSpec {
+            name: "trades",
+            kind: EventKind::Trade,
+            consecutive_ids: false,
+            drop_not_newer: false,
+        };
+        let mut t = Tracker::new(&[&book, &trades]);
+        let seen: Vec<bool> = [5, 7, 7, 6, 9]
+            .into_iter()
+            .map(|id| t.not_newer(&tick("BTC-KRW", EventKind::BestBidOffer, id, 1)))
+            .collect();
+        assert_eq!(seen, [false, false, true, true, false]);
+        // Another instrument has its own newest; another kind is never dropped.
+        assert!(!t.not_newer(&tick("ETH-KRW", EventKind::BestBidOffer, 1, 1)));
+        assert!(!t.not_newer(&tick("BTC-KRW", EventKind::Trade, 1, 1)));
+        assert!(!t.not_newer(&tick("BTC-KRW", EventKind::Trade, 1, 1)));
+        // No id: nothing to compare.
+        let mut none = tick("BTC-KRW", EventKind::BestBidOffer, 1, 1);
+        none.sequence = None;
+        assert!(!t.not_newer(&none));
     }
 
     #[test]

@@ -25,6 +25,9 @@ pub struct PipelineStats {
     pub ticks: PerExchange<AtomicU64>,
     /// Control messages (acks, status), not data, not dead letters.
     pub controls: PerExchange<AtomicU64>,
+    /// Ticks dropped as not newer than one already published (a whole-state channel whose
+    /// ids only increase: [`crate::exchange::profile::ChannelSpec::drop_not_newer`]).
+    pub not_newer: PerExchange<AtomicU64>,
     /// Frames sent to the DLQ.
     pub dead_letters: PerExchange<AtomicU64>,
     /// Ticks handed to the producer with each quality flag set, by [`Flag::index`].
@@ -170,6 +173,11 @@ pub fn run(
         };
         let tracker = &mut route.tracker;
         let mut publish = |tick: &mut crate::model::Tick| -> Result<(), DeadLetter> {
+            if tracker.not_newer(tick) {
+                // The venue restated an older state: nothing new to publish.
+                stats.not_newer.add(route.exchange, 1);
+                return Ok(());
+            }
             let before = tracker.observe(frame.session, tick);
             value.clear();
             if let Err(e) = sink.encoder.encode(tick, &mut value) {

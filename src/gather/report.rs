@@ -442,7 +442,7 @@ pub fn metrics(state: &GatherState) -> String {
     let p = &state.pipeline;
     let k = &state.producer;
     type ExCounter<'a> = &'a crate::model::PerExchange<AtomicU64>;
-    let per_exchange: [(&str, &str, ExCounter<'_>); 6] = [
+    let per_exchange: [(&str, &str, ExCounter<'_>); 7] = [
         (
             "tickflow_frames_total",
             "frames taken from the queue",
@@ -458,6 +458,11 @@ pub fn metrics(state: &GatherState) -> String {
             "tickflow_dead_letters_total",
             "frames sent to the DLQ",
             &p.dead_letters,
+        ),
+        (
+            "tickflow_ticks_not_newer_total",
+            "ticks dropped as not newer than one already published (whole-state channels whose ids only increase)",
+            &p.not_newer,
         ),
         (
             "tickflow_kafka_ticks_sent_total",

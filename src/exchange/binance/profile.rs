@@ -15,16 +15,19 @@ pub static PROFILE: Profile = Profile {
             name: "ticker",
             kind: EventKind::Ticker,
             consecutive_ids: false,
+            drop_not_newer: false,
         },
         ChannelSpec {
             name: "miniTicker",
             kind: EventKind::Ticker,
             consecutive_ids: false,
+            drop_not_newer: false,
         },
         ChannelSpec {
             name: "bookTicker",
             kind: EventKind::BestBidOffer,
             consecutive_ids: false,
+            drop_not_newer: false,
         },
         // Trade and aggregate-trade ids are consecutive per symbol ("t", "a"); ticker ("L",
         // the last trade id) and book ("u") ids only increase.
@@ -32,11 +35,13 @@ pub static PROFILE: Profile = Profile {
             name: "trade",
             kind: EventKind::Trade,
             consecutive_ids: true,
+            drop_not_newer: false,
         },
         ChannelSpec {
             name: "aggTrade",
             kind: EventKind::Trade,
             consecutive_ids: true,
+            drop_not_newer: false,
         },
     ],
     // The server pings every 20 s and the client answers; connections are cut at 24 h.

@@ -63,11 +63,13 @@ pub static LEGACY: Profile = Profile {
             name: "ticker",
             kind: EventKind::Ticker,
             consecutive_ids: false,
+            drop_not_newer: false,
         },
         ChannelSpec {
             name: "transaction",
             kind: EventKind::Trade,
             consecutive_ids: false,
+            drop_not_newer: false,
         },
     ],
     keepalive: QUOTATION_KEEPALIVE,

@@ -12,16 +12,19 @@ pub(crate) const QUOTATION_CHANNELS: [ChannelSpec; 3] = [
         name: "ticker",
         kind: EventKind::Ticker,
         consecutive_ids: false,
+        drop_not_newer: false,
     },
     ChannelSpec {
         name: "trade",
         kind: EventKind::Trade,
         consecutive_ids: false,
+        drop_not_newer: false,
     },
     ChannelSpec {
         name: "orderbook",
         kind: EventKind::BestBidOffer,
         consecutive_ids: false,
+        drop_not_newer: false,
     },
 ];
 
