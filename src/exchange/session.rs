@@ -34,6 +34,13 @@ pub enum Said {
     /// An answer to the client's keepalive (Upbit `{"status":"UP"}`): the connection is
     /// alive, but it is not data, so the idle watchdog does not move.
     Alive,
+    /// A refusal the venue's words cannot be matched to any request (Coinone's unknown-pair
+    /// error, sent after the pair's acknowledgement and naming nothing): counted in
+    /// `tickflow_ws_refusals_unattributed_total` and logged, never pinned on a request.
+    Unattributable {
+        /// The venue's own words, clipped.
+        text: String,
+    },
 }
 
 /// Reads a frame's session message, if it is one. Pure; never panics.

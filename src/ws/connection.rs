@@ -718,6 +718,12 @@ async fn session(
                             }
                         }
                     }
+                    Some(Said::Unattributable { text }) => {
+                        let so_far = stats.refusals_unattributed.fetch_add(1, Ordering::Relaxed);
+                        if so_far == 0 {
+                            tracing::warn!(venue_says = %text, "the venue refused one of this connection's requests without saying which (counted; further ones are not logged)");
+                        }
+                    }
                     Some(Said::Refused { id, text }) => {
                         let Some(request) = pending.refused(id, tokio::time::Instant::now()) else {
                             let so_far = stats.refusals_unattributed.fetch_add(1, Ordering::Relaxed);
