@@ -44,7 +44,7 @@ that cannot be fetched, or looks wrong (mostly rejected rows, nothing selected, 
 max_drop of the market gone at once), is refused and the last good one kept; /readyz says so \
 once it is 3 refresh periods old. --shard i/n splits each followed market across processes.\n\n\
 Such connectors also publish the instrument reference to the compacted topic instruments.v1 \
-([topics] instruments; key EXCHANGE:BASE-QUOTE, Confluent-framed schemas/*/instrument.v1.*, \
+([topics] instruments; key EXCHANGE:BASE-QUOTE, Confluent-framed schemas/*/instrument.vN.* (the newest), \
 subject instruments.v1-value, looked up at start like the tick schema): a LIVE record for every \
 followed instrument after the run's first listing, then one for each whose status, sizes, \
 notices or symbol changed, and a DELISTED record for each no longer followed. At the first \
