@@ -17,7 +17,8 @@ async fn redis_holds_the_newest_tick_of_every_key_and_a_replay_changes_nothing()
         return;
     };
     let (base, _sim) = common::start_simulator(300, Duration::from_secs(1), None).await;
-    let picked = connectors(&base, &[("upbit", ""), ("binance", ""), ("bithumb", "")]);
+    let picked = common::run::every_venue(&base);
+    let keys = common::run::price_keys(&picked);
     let app = config(&broker, &redis, "cache-a");
     let run = gather(setup(app.clone(), picked)).await;
     wait_for("topics created", Duration::from_secs(30), || {
@@ -42,7 +43,7 @@ async fn redis_holds_the_newest_tick_of_every_key_and_a_replay_changes_nothing()
     assert_eq!(get(&stats.poison), 0);
     assert_eq!(get(&stats.commit_errors), 0, "offset commits failed");
     let newest = newest_in_kafka(&broker.bootstrap, total as usize);
-    assert_eq!(newest.len(), 14, "every configured key");
+    assert_eq!(newest.len(), keys, "every configured key");
     assert_redis_holds(&redis, &newest).await;
     // Simulated feeds: every message and every hash says so.
     let messages = consume_all(&broker.bootstrap, "ticks.v1", 1, Duration::from_secs(10));
@@ -182,11 +183,9 @@ async fn two_consumers_in_one_group_split_partitions_and_write_every_key() {
     };
     let (base, _sim) = common::start_simulator(200, Duration::from_secs(1), None).await;
     let app = config(&broker, &redis, "cache-pair");
-    let run = gather(setup(
-        app.clone(),
-        connectors(&base, &[("upbit", ""), ("binance", ""), ("bithumb", "")]),
-    ))
-    .await;
+    let picked = common::run::every_venue(&base);
+    let keys = common::run::price_keys(&picked);
+    let run = gather(setup(app.clone(), picked)).await;
     wait_for("ticks", Duration::from_secs(30), || acked(&run.state) > 100).await;
     let a = cache(&app).await;
     let b = cache(&app).await;
@@ -208,7 +207,7 @@ async fn two_consumers_in_one_group_split_partitions_and_write_every_key() {
         "the partitions were split"
     );
     let newest = newest_in_kafka(&broker.bootstrap, total as usize);
-    assert_eq!(newest.len(), 14);
+    assert_eq!(newest.len(), keys);
     assert_redis_holds(&redis, &newest).await;
 }
 

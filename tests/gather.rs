@@ -21,7 +21,7 @@ async fn every_tick_arrives_once_in_order_and_exact() {
         return;
     };
     let (base, _sim) = common::start_simulator(300, Duration::from_secs(1), None).await;
-    let picked = connectors(&base, &[("upbit", ""), ("binance", ""), ("bithumb", "")]);
+    let picked = common::run::every_venue(&base);
     let configured: HashMap<Exchange, HashSet<String>> = picked
         .iter()
         .map(|c| {

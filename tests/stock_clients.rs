@@ -7,7 +7,7 @@
 mod common;
 
 use common::registry::{Options, Registry};
-use common::run::{acked, app_with, connectors, gather, setup, wait_for};
+use common::run::{acked, app_with, gather, setup, wait_for};
 use common::sr::{ROOT, app, client, produce, topic, v2_tick};
 use common::stack::{Broker, consume_all};
 use rdkafka::message::Message;
@@ -90,11 +90,7 @@ fn ours(
 
 async fn gather_some(app: &AppConfig, at_least: u64) -> u64 {
     let (base, _sim) = common::start_simulator(200, Duration::from_secs(1), None).await;
-    let run = gather(setup(
-        app.clone(),
-        connectors(&base, &[("upbit", ""), ("binance", ""), ("bithumb", "")]),
-    ))
-    .await;
+    let run = gather(setup(app.clone(), common::run::every_venue(&base))).await;
     wait_for("acked ticks", Duration::from_secs(30), || {
         acked(&run.state) >= at_least
     })

@@ -231,3 +231,26 @@ pub fn assert_topic_holds(bootstrap: &str, ticks: &Kind) -> u64 {
     assert_eq!(distinct.len() as u64, n, "no tick written twice");
     n
 }
+
+/// Every enabled bundled connector (one per venue), pointed at the simulator at `base`: a new
+/// venue is in every end-to-end test that takes them all.
+pub fn every_venue(base: &str) -> Vec<ConnectorConfig> {
+    let names: Vec<String> = load_connectors(&repo().join("connectors"), &symbols())
+        .unwrap()
+        .into_iter()
+        .filter(|c| c.enabled)
+        .map(|c| c.name)
+        .collect();
+    let pick: Vec<(&str, &str)> = names.iter().map(|n| (n.as_str(), "")).collect();
+    connectors(base, &pick)
+}
+
+/// How many price hashes `connectors` give the cache: one per venue and instrument.
+pub fn price_keys(connectors: &[ConnectorConfig]) -> usize {
+    let keys: std::collections::HashSet<(tickflow::model::Exchange, &tickflow::model::Instrument)> =
+        connectors
+            .iter()
+            .flat_map(|c| c.instruments.iter().map(move |i| (c.exchange, i)))
+            .collect();
+    keys.len()
+}
