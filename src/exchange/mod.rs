@@ -12,6 +12,7 @@
 pub mod binance;
 pub mod bithumb;
 mod book;
+pub mod coinone;
 mod json;
 pub mod profile;
 pub mod reference;
@@ -19,11 +20,12 @@ pub mod session;
 pub mod upbit;
 
 /// Every venue API tickflow speaks; a venue's first entry is its default API.
-pub static PROFILES: [&profile::Profile; 4] = [
+pub static PROFILES: [&profile::Profile; 5] = [
     &upbit::profile::PROFILE,
     &binance::profile::PROFILE,
     &bithumb::profile::V1,
     &bithumb::profile::LEGACY,
+    &coinone::profile::PROFILE,
 ];
 
 /// The profile of `exchange`'s API `api` (its default when `None`).

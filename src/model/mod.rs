@@ -31,11 +31,13 @@ pub enum Exchange {
     Binance,
     /// Bithumb (legacy pubwss API and the Upbit-compatible v1 API).
     Bithumb,
+    /// Coinone (public WebSocket; since schema v5 of ticks, v2 of instruments and statuses).
+    Coinone,
 }
 
 impl Exchange {
     /// Every supported exchange.
-    pub const ALL: [Exchange; 3] = [Self::Upbit, Self::Binance, Self::Bithumb];
+    pub const ALL: [Exchange; 4] = [Self::Upbit, Self::Binance, Self::Bithumb, Self::Coinone];
 
     /// Upper-case name as used in Kafka keys and Redis keys (`UPBIT`).
     pub const fn as_str(self) -> &'static str {
@@ -43,6 +45,7 @@ impl Exchange {
             Self::Upbit => "UPBIT",
             Self::Binance => "BINANCE",
             Self::Bithumb => "BITHUMB",
+            Self::Coinone => "COINONE",
         }
     }
 

@@ -14,6 +14,7 @@
 
 mod binance;
 mod bithumb;
+mod coinone;
 pub mod fault;
 pub mod listings;
 pub mod market;
@@ -130,7 +131,12 @@ pub(crate) struct SimVenue {
 }
 
 /// Every venue the simulator speaks, one per [`Exchange`], in [`Exchange::ALL`] order.
-pub(crate) const VENUES: [&SimVenue; 3] = [&upbit::VENUE, &binance::VENUE, &bithumb::VENUE];
+pub(crate) const VENUES: [&SimVenue; 4] = [
+    &upbit::VENUE,
+    &binance::VENUE,
+    &bithumb::VENUE,
+    &coinone::VENUE,
+];
 
 fn route(path_and_query: &str) -> Option<Box<dyn Protocol>> {
     let (path, query) = path_and_query
