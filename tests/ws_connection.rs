@@ -484,3 +484,40 @@ async fn the_set_changes_in_place_and_a_dropped_sender_retires_the_connection() 
     assert_eq!(stats.retired.load(Ordering::Relaxed), 1);
     assert_eq!(stats.failures.load(Ordering::Relaxed), 0);
 }
+
+/// Coinone acknowledges a pair it does not list, then refuses it with an error that names
+/// nothing: counted as a refusal that answers no request, pinned on no instrument (none is
+/// shown refused, nothing is retried), and the listed pairs flow.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_refusal_that_names_nothing_is_counted_and_pinned_on_nothing() {
+    let (base, _sim) = common::start_simulator(1000, Duration::from_secs(20), None).await;
+    let text = format!(
+        "exchange = \"coinone\"\nurl = \"{base}/coinone\"\nchannels = [\"TRADE\"]\n\
+         instruments = [\"BTC-KRW\", \"NOPE-KRW\", \"ETH-KRW\"]\n\
+         [backoff]\ninitial_ms = 50\nmax_ms = 200\njitter = 0.1\n"
+    );
+    let config = load_connector("coinone.toml", &text, &References::default()).unwrap();
+    let mut r = spawn(config, 4096);
+    let seen = instruments_of(&mut r, Exchange::Coinone, 300).await;
+    assert!(seen.iter().any(|i| i == "BTC-KRW"), "{seen:?}");
+    assert!(seen.iter().any(|i| i == "ETH-KRW"), "{seen:?}");
+    assert!(!seen.iter().any(|i| i == "NOPE-KRW"), "{seen:?}");
+    let started = tokio::time::Instant::now();
+    while r.stats.refusals_unattributed.load(Ordering::Relaxed) < 1 {
+        assert!(started.elapsed() < Duration::from_secs(5), "never counted");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(r.stats.refusals_unattributed.load(Ordering::Relaxed), 1);
+    assert_eq!(
+        r.stats.refusals.load(Ordering::Relaxed),
+        0,
+        "pinned on no request"
+    );
+    assert!(
+        r.stats.refused.list().is_empty(),
+        "no instrument shown refused"
+    );
+    assert_eq!(r.stats.connects.load(Ordering::Relaxed), 1);
+    stop(r).await;
+}

@@ -224,7 +224,7 @@ impl<'de> Deserialize<'de> for Instrument {
     }
 }
 
-/// One canonical tick. Field names match `schemas/avro/tick.v4.avsc` and `schemas/proto/tick.v4.proto`.
+/// One canonical tick. Field names match the newest `schemas/avro/tick.vN.avsc` and `schemas/proto/tick.vN.proto`.
 ///
 /// Decimals are exact and normalized (no trailing zeros); times are UTC epoch microseconds;
 /// anything the exchange did not send is `None`, never zero.
