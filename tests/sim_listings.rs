@@ -322,6 +322,48 @@ async fn rest_listings_decode_with_the_venue_decoders_at_real_sizes() {
     assert_eq!(http(sim.addr, "POST", "/upbit/v1/market/all").await.0, 405);
 }
 
+/// Every venue's listing, served by the simulator where `gather --simulator` looks for it (the
+/// profile's listing URL under `/<exchange>`), decodes with the venue's own decoder, at the
+/// venue's default size, and names every instrument of its bundled connectors: a new venue is
+/// checked here with no edit.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_venue_listing_decodes_with_its_own_decoder() {
+    let sim = start(1, &ListingSizes::default()).await;
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("connectors");
+    let connectors =
+        tickflow::config::load_connectors(&dir, &References::bundled().unwrap()).unwrap();
+    let mut checked = 0;
+    for profile in tickflow::exchange::PROFILES {
+        let Some(spec) = profile.listing else {
+            continue;
+        };
+        let rest = spec.url.split_once("://").map_or(spec.url, |(_, r)| r);
+        let path = rest.find('/').map_or("/", |i| &rest[i..]);
+        let venue = profile.exchange.as_str().to_ascii_lowercase();
+        let body = get(sim.addr, &format!("/{venue}{path}")).await;
+        let listing = (spec.decode)(&body, now_us())
+            .unwrap_or_else(|e| panic!("{venue} {}: {e}", profile.api));
+        let trading = count(&listing, |r| r.status == ListingStatus::Trading);
+        assert_eq!(
+            trading,
+            ListingSizes::default().get(profile.exchange),
+            "{venue} {}",
+            profile.api
+        );
+        for c in connectors.iter().filter(|c| c.profile == profile) {
+            for i in &c.instruments {
+                assert!(
+                    listing.records.iter().any(|r| &r.instrument == i),
+                    "{}: {i} not listed",
+                    c.name
+                );
+            }
+        }
+        checked += 1;
+    }
+    assert_eq!(checked, tickflow::exchange::PROFILES.len());
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sizes_are_settable() {
     let mut sizes = ListingSizes::all(0);
