@@ -151,6 +151,32 @@ pub enum SubscribeError {
     NoSymbol(Instrument, Exchange),
 }
 
+/// How a venue cuts its subscribe requests: what its builder ([`Profile::subscribe`]) sends
+/// for a connection's set, stated as data (a unit test holds every builder to it).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SubscribeShape {
+    /// One request carries the connection's whole set, every channel (Upbit's array).
+    OnePerConnection,
+    /// One request per channel, naming every instrument (Bithumb legacy).
+    OnePerChannel,
+    /// One request per instrument and channel (Coinone's topic frames).
+    OnePerStream,
+    /// Requests of at most this many streams (instrument × channel) each (Binance `params`).
+    StreamsPerRequest(usize),
+}
+
+impl SubscribeShape {
+    /// How many requests subscribe `instruments` on `channels`.
+    pub const fn requests(self, instruments: usize, channels: usize) -> usize {
+        match self {
+            Self::OnePerConnection => 1,
+            Self::OnePerChannel => channels,
+            Self::OnePerStream => instruments * channels,
+            Self::StreamsPerRequest(max) => (instruments * channels).div_ceil(max),
+        }
+    }
+}
+
 /// Builds the messages that subscribe one connection, in sending order. Pure.
 pub type SubscribeFn = fn(&SubscribeRequest<'_>) -> Result<Vec<String>, SubscribeError>;
 
@@ -190,6 +216,8 @@ pub struct Profile {
     pub options: &'static [OptionSpec],
     /// The subscribe-request builder.
     pub subscribe: SubscribeFn,
+    /// How its requests are cut.
+    pub shape: SubscribeShape,
     /// How a running connection's set changes.
     pub resubscribe: Resubscribe,
     /// The venue's listing, for whole-market selectors.
@@ -254,4 +282,42 @@ impl PartialEq for Profile {
 pub(crate) fn json_list<'a>(items: impl Iterator<Item = &'a str>) -> String {
     let quoted: Vec<String> = items.map(|s| format!("\"{s}\"")).collect();
     format!("[{}]", quoted.join(","))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::exchange::reference::References;
+
+    /// Every profile's builder sends what its [`SubscribeShape`] states, for one instrument
+    /// and for many, on one channel and on all.
+    #[test]
+    fn every_builder_keeps_its_stated_shape() {
+        let references = References::bundled().unwrap();
+        let all: Vec<Instrument> = ["BTC-USDT", "ETH-USDT", "XRP-USDT"]
+            .iter()
+            .map(|i| Instrument::parse(i).unwrap())
+            .collect();
+        for p in super::super::PROFILES {
+            let names = p.channel_names();
+            for (instruments, channels) in [(&all[..1], &names[..1]), (&all[..], &names[..])] {
+                let sent = (p.subscribe)(&SubscribeRequest {
+                    instruments,
+                    channels,
+                    ticket: "t",
+                    options: &Options::of(p.options, |_| None),
+                    reference: references.get(p.exchange),
+                    first_id: 1,
+                })
+                .unwrap();
+                assert_eq!(
+                    sent.len(),
+                    p.shape.requests(instruments.len(), channels.len()),
+                    "{} {}: {sent:?}",
+                    p.exchange,
+                    p.api
+                );
+            }
+        }
+    }
 }

@@ -2,6 +2,7 @@
 
 use crate::exchange::profile::{
     ChannelSpec, KeepaliveRules, LimitRules, ListingSpec, Ping, Profile, Rate, Resubscribe,
+    SubscribeShape,
 };
 use crate::exchange::session::Acks;
 use crate::model::{EventKind, Exchange};
@@ -66,6 +67,7 @@ pub static PROFILE: Profile = Profile {
     reference: Some(&super::symbols::REFERENCE),
     options: &[],
     subscribe: super::subscribe::subscribe,
+    shape: SubscribeShape::StreamsPerRequest(super::subscribe::PARAMS_PER_MESSAGE),
     resubscribe: Resubscribe::Incremental(super::subscribe::unsubscribe),
     listing: Some(ListingSpec {
         url: "https://api.binance.com/api/v3/exchangeInfo",

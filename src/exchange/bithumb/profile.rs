@@ -2,7 +2,7 @@
 //! (see `../shared/EXCHANGES.md`).
 
 use crate::exchange::profile::{
-    ChannelSpec, LimitRules, ListingSpec, OptionSpec, Profile, Rate, Resubscribe,
+    ChannelSpec, LimitRules, ListingSpec, OptionSpec, Profile, Rate, Resubscribe, SubscribeShape,
 };
 use crate::exchange::session::Acks;
 use crate::exchange::upbit::profile::{QUOTATION_CHANNELS, QUOTATION_KEEPALIVE};
@@ -46,6 +46,7 @@ pub static V1: Profile = Profile {
     reference: None,
     options: &[],
     subscribe: crate::exchange::upbit::subscribe::quotation_request,
+    shape: SubscribeShape::OnePerConnection,
     resubscribe: Resubscribe::Replace,
     listing: Some(LISTING),
     adapter,
@@ -87,6 +88,7 @@ pub static LEGACY: Profile = Profile {
         default: "24H",
     }],
     subscribe: super::subscribe::legacy_request,
+    shape: SubscribeShape::OnePerChannel,
     resubscribe: Resubscribe::Reconnect,
     // The legacy socket names the same instruments (`BTC_KRW`): the v1 listing serves both.
     listing: Some(LISTING),

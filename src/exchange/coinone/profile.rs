@@ -3,6 +3,7 @@
 
 use crate::exchange::profile::{
     ChannelSpec, KeepaliveRules, LimitRules, ListingSpec, Ping, Profile, Rate, Resubscribe,
+    SubscribeShape,
 };
 use crate::exchange::session::Acks;
 use crate::model::{EventKind, Exchange};
@@ -76,6 +77,7 @@ pub static PROFILE: Profile = Profile {
     reference: None,
     options: &[],
     subscribe: super::subscribe::subscribe,
+    shape: SubscribeShape::OnePerStream,
     resubscribe: Resubscribe::Incremental(super::subscribe::unsubscribe),
     listing: Some(ListingSpec {
         url: "https://api.coinone.co.kr/public/v2/markets/KRW",

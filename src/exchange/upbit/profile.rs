@@ -2,6 +2,7 @@
 
 use crate::exchange::profile::{
     ChannelSpec, KeepaliveRules, LimitRules, ListingSpec, Ping, Profile, Rate, Resubscribe,
+    SubscribeShape,
 };
 use crate::exchange::session::Acks;
 use crate::model::{EventKind, Exchange};
@@ -59,6 +60,7 @@ pub static PROFILE: Profile = Profile {
     reference: None,
     options: &[],
     subscribe: super::subscribe::quotation_request,
+    shape: SubscribeShape::OnePerConnection,
     resubscribe: Resubscribe::Replace,
     listing: Some(ListingSpec {
         url: "https://api.upbit.com/v1/market/all?is_details=true",
