@@ -30,21 +30,124 @@ fn is_venue_file(relative: &str, venues: &[String]) -> bool {
     })
 }
 
-/// The code of a line: a `//` comment cut off where it starts outside a string literal.
-fn code_of(line: &str) -> &str {
-    let mut in_string = false;
-    let mut escaped = false;
-    let bytes = line.as_bytes();
-    for (i, &b) in bytes.iter().enumerate() {
-        match b {
-            _ if escaped => escaped = false,
-            b'\\' if in_string => escaped = true,
-            b'"' => in_string = !in_string,
-            b'/' if !in_string && bytes.get(i + 1) == Some(&b'/') => return &line[..i],
-            _ => {}
+/// The code of a file, line by line: comments (line and block) cut out wherever they start
+/// outside a string literal, string literals kept (they are what users read), and items
+/// under `#[cfg(test)]` left out (a `mod tests { .. }`, a test-only fn, a `mod tests;`).
+fn code_lines(text: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    // Inside a string: `Some(hashes)` of a raw string `r#".."#`, or `None` of a plain one.
+    let mut string: Option<Option<usize>> = None;
+    let mut block = 0usize;
+    // Inside a skipped test-only item: its brace depth, and whether its braces opened.
+    let mut skip_depth: Option<(i64, bool)> = None;
+    for line in text.lines() {
+        if string.is_none()
+            && block == 0
+            && skip_depth.is_none()
+            && line.starts_with("#[cfg(test)]")
+        {
+            // Skip the next item: to the end of its braces, or its `;`.
+            skip_depth = Some((0, false));
+            out.push(String::new());
+            continue;
         }
+        let mut code = String::new();
+        let b = line.as_bytes();
+        let mut i = 0;
+        while i < b.len() {
+            let c = b[i];
+            if block > 0 {
+                if b[i..].starts_with(b"*/") {
+                    block -= 1;
+                    i += 2;
+                } else if b[i..].starts_with(b"/*") {
+                    block += 1;
+                    i += 2;
+                } else {
+                    i += 1;
+                }
+                continue;
+            }
+            match string {
+                Some(None) => {
+                    code.push(c as char);
+                    if c == b'\\' {
+                        if let Some(&n) = b.get(i + 1) {
+                            code.push(n as char);
+                        }
+                        i += 2;
+                        continue;
+                    }
+                    if c == b'"' {
+                        string = None;
+                    }
+                }
+                Some(Some(hashes)) => {
+                    code.push(c as char);
+                    let close =
+                        b[i + 1..].iter().take(hashes).all(|&h| h == b'#') && b.len() > i + hashes;
+                    if c == b'"' && close {
+                        for _ in 0..hashes {
+                            code.push('#');
+                        }
+                        i += hashes;
+                        string = None;
+                    }
+                }
+                None => {
+                    if b[i..].starts_with(b"//") {
+                        break;
+                    }
+                    if b[i..].starts_with(b"/*") {
+                        block += 1;
+                        i += 2;
+                        continue;
+                    }
+                    if c == b'r' && matches!(b.get(i + 1), Some(b'"' | b'#')) {
+                        let hashes = b[i + 1..].iter().take_while(|&&h| h == b'#').count();
+                        if b.get(i + 1 + hashes) == Some(&b'"') {
+                            code.push_str(&line[i..i + 2 + hashes]);
+                            i += 2 + hashes;
+                            string = Some(Some(hashes));
+                            continue;
+                        }
+                    }
+                    if c == b'\'' {
+                        // A char literal ('"', '\\'') is not a string's start.
+                        if let Some(end) = b[i + 1..].iter().take(4).position(|&x| x == b'\'') {
+                            code.push_str(&line[i..i + 2 + end]);
+                            i += 2 + end;
+                            continue;
+                        }
+                    }
+                    if c == b'"' {
+                        string = Some(None);
+                    }
+                    code.push(c as char);
+                }
+            }
+            i += 1;
+        }
+        if let Some((depth, opened)) = skip_depth.as_mut() {
+            for ch in code.chars() {
+                match ch {
+                    '{' => {
+                        *depth += 1;
+                        *opened = true;
+                    }
+                    '}' => *depth -= 1,
+                    _ => {}
+                }
+            }
+            if (*opened && *depth <= 0) || (!*opened && code.trim_end().ends_with(';')) {
+                skip_depth = None;
+            }
+            out.push(String::new());
+            continue;
+        }
+        out.push(code);
     }
-    line
+    out
 }
 
 #[test]
@@ -72,14 +175,11 @@ fn no_generic_module_names_a_venue() {
         }
         read += 1;
         let text = std::fs::read_to_string(&path).unwrap();
-        for (n, line) in text.lines().enumerate() {
-            if line.starts_with("#[cfg(test)]") {
-                break;
-            }
-            let code = code_of(line).to_ascii_lowercase();
+        for (n, code) in code_lines(&text).iter().enumerate() {
+            let code = code.to_ascii_lowercase();
             for v in &venues {
                 if code.contains(v.as_str()) {
-                    found.push(format!("{relative}:{}: names {v}: {}", n + 1, line.trim()));
+                    found.push(format!("{relative}:{}: names {v}: {}", n + 1, code.trim()));
                 }
             }
         }
@@ -94,12 +194,29 @@ fn no_generic_module_names_a_venue() {
 }
 
 #[test]
-fn comments_and_strings_are_told_apart() {
-    assert_eq!(code_of("let a = 1; // upbit"), "let a = 1; ");
-    assert_eq!(code_of("/// Upbit"), "");
+fn comments_strings_and_test_items_are_told_apart() {
+    let code = |t: &str| code_lines(t).join("\n");
+    assert_eq!(code("let a = 1; // upbit"), "let a = 1; ");
+    assert_eq!(code("/// Upbit"), "");
     assert_eq!(
-        code_of(r#"let u = "wss://x.upbit.com"; // c"#),
+        code(r#"let u = "wss://x.upbit.com"; // c"#),
         r#"let u = "wss://x.upbit.com"; "#
     );
-    assert_eq!(code_of(r#"let q = "a\"//b";"#), r#"let q = "a\"//b";"#);
+    assert_eq!(code(r#"let q = "a\"//b";"#), r#"let q = "a\"//b";"#);
+    // A string over lines keeps `//` inside it, and what follows.
+    assert_eq!(
+        code("let h = \"a \\\nws://x --connector upbit\";"),
+        "let h = \"a \\\nws://x --connector upbit\";"
+    );
+    assert_eq!(
+        code("let r = r#\"x // upbit\"#; // c"),
+        "let r = r#\"x // upbit\"#; "
+    );
+    assert_eq!(code("a /* upbit\n upbit */ b"), "a \n b");
+    assert_eq!(code("let c = '\"'; // upbit"), "let c = '\"'; ");
+    // Test-only items are left out, and the code after them is read.
+    let text = "#[cfg(test)]\nfn t() {\n    upbit();\n}\nfn prod() { binance() }\n#[cfg(test)]\nmod tests;\nlet x = bithumb;\n#[cfg(test)]\nmod tests {\n    upbit\n}\n";
+    let got = code(text);
+    assert!(!got.contains("upbit"), "{got}");
+    assert!(got.contains("binance") && got.contains("bithumb"), "{got}");
 }

@@ -64,9 +64,18 @@ markets are followed (produced = acknowledged + not delivered); /metrics and /he
 }
 
 /// Examples, environment and exit codes for `tickflow gather --help`.
-pub(super) const AFTER_HELP: &str = "Examples:\n  tickflow gather\n  \
+pub(super) fn after_help() -> String {
+    let connector = crate::model::Exchange::ALL[0].as_str().to_ascii_lowercase();
+    format!(
+        "Examples:\n  tickflow gather\n  \
 TICKFLOW_KAFKA__BOOTSTRAP_SERVERS=127.0.0.1:9092 tickflow gather --simulate-if-offline\n  \
-tickflow gather --simulator ws://127.0.0.1:9001 --connector binance\n\n\
+tickflow gather --simulator ws://127.0.0.1:9001 --connector {connector}\n\n{}",
+        AFTER_EXAMPLES
+    )
+}
+
+/// Environment and exit codes for `tickflow gather --help`.
+const AFTER_EXAMPLES: &str = "\
 Environment:\n  \
 TICKFLOW_<SECTION>__<KEY>   overrides tickflow.toml (e.g. TICKFLOW_KAFKA__BOOTSTRAP_SERVERS,\n  \
                             TICKFLOW_SCHEMA_REGISTRY__URL, TICKFLOW_OUTPUT__FORMAT); a misspelt\n  \

@@ -29,7 +29,7 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Connect to the exchanges and produce canonical ticks to Kafka.
-    #[command(about = gather::ABOUT, long_about = gather::long_about(), after_help = gather::AFTER_HELP)]
+    #[command(about = gather::ABOUT, long_about = gather::long_about(), after_help = gather::after_help())]
     Gather(gather::GatherArgs),
     /// Keep the Redis last-price cache from Kafka.
     #[command(about = cache::ABOUT, long_about = cache::long_about(), after_help = cache::AFTER_HELP)]

@@ -47,7 +47,7 @@ bookTicker, trade, aggTrade; SUBSCRIBE adds streams, UNSUBSCRIBE removes them (b
 LIST_SUBSCRIPTIONS lists them, a symbol not listed is refused ({\"error\":{\"code\":2,\"msg\":\
 \"Invalid symbol: ...\"}}); the shutdown fault announces serverShutdown. Listing: GET \
 /binance/api/v3/exchangeInfo (status, assets, PRICE_FILTER and LOT_SIZE), with the symbol \
-table's markets too (--binance-symbols); only TRADING, CANCEL_ONLY and AUCTION_MATCH markets \
+table's markets too (--reference binance=FILE); only TRADING, CANCEL_ONLY and AUCTION_MATCH markets \
 stream.",
     endpoints: &[
         ("binance", "/binance/stream?streams=btcusdt@ticker"),
@@ -82,7 +82,7 @@ fn symbol(i: &Instrument) -> String {
     format!("{}{}", i.base(), i.quote())
 }
 
-/// The markets of a symbol table (`--binance-symbols`, the bundled one), with their statuses
+/// The markets of a symbol table (`--reference binance=FILE`, the bundled one), with their statuses
 /// (an unknown status is read as trading).
 fn table_markets(data: &Reference) -> Vec<SimMarket> {
     let table = crate::exchange::binance::symbols::of(data);

@@ -111,6 +111,10 @@ struct Coinone {
     streams: Vec<(Instrument, usize)>,
     /// The last id given on this connection (shared with the feed's frame builder).
     last_id: Arc<AtomicI64>,
+    /// Instruments whose book was sent since they were subscribed (the first one is stamped
+    /// behind its id, as the venue's first book after a subscribe is); kept across the feeds
+    /// of one connection, so a new subscription restates only its own pair.
+    booked: Arc<Mutex<HashSet<Instrument>>>,
 }
 
 /// An `ERROR` frame in the venue's key order (`field` only for 160011).
@@ -208,6 +212,12 @@ impl Protocol for Coinone {
             .retain(|(i, c)| !(i == instrument && c % CHANNELS.len() == channel));
         if subscribe {
             self.streams.push(stream);
+        } else {
+            // Subscribed again later, its first book is the venue's restatement again.
+            self.booked
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner)
+                .remove(instrument);
         }
         (replies, Some(self.feed()))
     }
@@ -217,7 +227,7 @@ impl Coinone {
     /// A feed of the connection's streams; each stream's first book is stamped behind its id.
     fn feed(&self) -> Feed {
         let last_id = Arc::clone(&self.last_id);
-        let restated = Mutex::new(HashSet::new());
+        let restated = Arc::clone(&self.booked);
         let build = Box::new(move |c: usize, q: &mut Quote, now: i64| {
             // `<ms><3-digit counter>`, strictly increasing on the connection.
             let id = last_id

@@ -1,10 +1,11 @@
 //! Plain HTTP on the simulator's port: each venue's REST listing ([`super::SimVenue::rest`]) and the
 //! control endpoints that change the [`Listings`] while the server runs.
 //!
-//! - `GET /upbit/v1/market/all[?is_details=true]`, `GET /bithumb/v1/market/all[?isDetails=true]`,
-//!   `GET /binance/api/v3/exchangeInfo` → 200 and the venue's JSON.
+//! - `GET /<exchange><the venue's listing path>` (each venue's `SimVenue::endpoints`, e.g.
+//!   `/upbit/v1/market/all[?is_details=true]`) → 200 and the venue's JSON.
 //! - `POST /sim/<exchange>/list?instrument=ABC-KRW`, `POST /sim/<exchange>/delist?instrument=..`,
-//!   `POST /sim/binance/status?instrument=..&status=HALT` → 200 and the market
+//!   `POST /sim/<exchange>/status?instrument=..&status=HALT` (a venue whose listing carries
+//!   statuses; the others answer that they have none) → 200 and the market
 //!   (`{"exchange":"UPBIT","instrument":"ABC-KRW","symbol":"KRW-ABC","status":"trading",
 //!   "published":true,"live":true}`), or 400 and the reason.
 //! - Anything else: 404; a method a path does not take: 405; a request head above
@@ -287,13 +288,21 @@ fn control(request: &HttpRequest, rest: &str, listings: &Listings) -> Answer {
         "list" => listings.list(exchange, &instrument),
         "delist" => listings.delist(exchange, &instrument),
         _ => {
-            let Some(status) = param("status").and_then(|s| parse_status(exchange, s)) else {
+            let venue = super::VENUES
+                .iter()
+                .find(|v| v.listing.exchange == exchange);
+            if !venue.is_some_and(|v| v.listing.statuses) {
+                // Listed or not, nothing else: the venue's own words for it.
+                listings.set_status(exchange, &instrument, ListingStatus::Halted)
+            } else if let Some(status) = param("status").and_then(|s| parse_status(exchange, s)) {
+                listings.set_status(exchange, &instrument, status)
+            } else {
                 return Answer::error(
                     400,
-                    "missing or unknown status= (TRADING, HALT, BREAK, CANCEL_ONLY, ...)",
+                    "missing or unknown status= (the venue's names, e.g. HALT, or the canonical \
+                     codes: trading, halted, break, ...)",
                 );
-            };
-            listings.set_status(exchange, &instrument, status)
+            }
         }
     };
     match changed {

@@ -307,6 +307,7 @@ pub async fn run(mut link: Link, mut shutdown: watch::Receiver<bool>, seed: u64)
                         max_frame_bytes: config.max_frame_bytes,
                         out: link.out.clone(),
                         stats: Arc::clone(&link.stats),
+                        says: config.profile.says,
                     };
                     tokio::spawn(handover::drain(old, rx, shutdown.clone()).in_current_span());
                     handing = Some(tx);
@@ -690,6 +691,7 @@ async fn session(
                     continue;
                 }
                 this.data_frames += 1;
+                super::frames::mark_data(&stats, received.received_ts_us);
                 if let Some(since) = link.health.down_since_us.take() {
                     let gap = (Some(since), Some(received.received_ts_us));
                     link.report(FeedState::Recovered, None, carried.instruments.clone(), gap);

@@ -4,6 +4,7 @@
 
 use super::connection::ConnectionStats;
 use crate::exchange::FrameType;
+use crate::exchange::session::{MAX_SAID_BYTES, Said, SaysFn};
 use crate::model::time::now_us;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
@@ -100,10 +101,6 @@ pub fn data(
         _ => return None,
     };
     stats.frames.fetch_add(1, Ordering::Relaxed);
-    stats.last_frame_us.store(
-        u64::try_from(received_ts_us).unwrap_or(0),
-        Ordering::Relaxed,
-    );
     let oversize = cut(&mut bytes, max_frame_bytes);
     if oversize.is_some() {
         stats.frames_cut.fetch_add(1, Ordering::Relaxed);
@@ -116,6 +113,27 @@ pub fn data(
         oversize,
         session,
     })
+}
+
+/// Whether `received` is data: anything but the venue's answer to the client's keepalive
+/// (which keeps the socket alive but says nothing of the feed). Data is timed in
+/// [`ConnectionStats::last_frame_us`] (readiness, the last-frame gauge, outage starts).
+pub fn note_data(received: &Received, says: SaysFn, stats: &ConnectionStats) -> bool {
+    let alive = received.oversize.is_none()
+        && received.bytes.len() <= MAX_SAID_BYTES
+        && says(&received.bytes) == Some(Said::Alive);
+    if !alive {
+        mark_data(stats, received.received_ts_us);
+    }
+    !alive
+}
+
+/// Times a data frame received at `received_ts_us` in [`ConnectionStats::last_frame_us`].
+pub fn mark_data(stats: &ConnectionStats, received_ts_us: i64) {
+    stats.last_frame_us.store(
+        u64::try_from(received_ts_us).unwrap_or(0),
+        Ordering::Relaxed,
+    );
 }
 
 /// Hands `received` to the pipeline, waiting for room (the wait is counted as backpressure).

@@ -38,6 +38,8 @@ pub struct Old {
     pub out: mpsc::Sender<Received>,
     /// The connection's counters.
     pub stats: Arc<ConnectionStats>,
+    /// The venue's session reader (its keepalive answers are not data).
+    pub says: crate::exchange::session::SaysFn,
 }
 
 /// Reads `old` until the new session has delivered for [`OVERLAP`] (`delivering` fires), the
@@ -76,7 +78,7 @@ pub async fn drain(
                 let Some(received) = data((&old.connector, old.session), msg, old.max_frame_bytes, &old.stats) else {
                     continue;
                 };
-                if overlapping {
+                if super::frames::note_data(&received, old.says, &old.stats) && overlapping {
                     old.stats.overlap_frames.fetch_add(1, Ordering::Relaxed);
                 }
                 if !hand(&old.out, received, &mut shutdown, &old.stats).await {

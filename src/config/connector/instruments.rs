@@ -30,10 +30,12 @@ pub(super) fn instruments(
             p.add(&field, format!("`{text}` is listed twice"));
             continue;
         }
-        if profile.reference.is_some() && (profile.symbol)(&instrument, reference).is_none() {
+        if let Some(spec) = profile.reference
+            && (profile.symbol)(&instrument, reference).is_none()
+        {
             p.add(
                 &field,
-                format!("`{text}` is not in the {} symbol table", profile.exchange),
+                format!("`{text}` is not in the {} {}", profile.exchange, spec.what),
             );
         }
         out.push(instrument);

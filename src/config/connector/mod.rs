@@ -44,21 +44,21 @@ use std::path::Path;
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct ConnectorFile {
-    /// `upbit`, `binance` or `bithumb`.
+    /// The venue, by name in any case (`upbit`, ...; `tickflow normalize --help` lists them).
     exchange: String,
     /// Set `false` to keep the file but not connect. Disabled files are still validated.
     #[serde(default = "default_enabled")]
     enabled: bool,
-    /// The venue's API: Upbit `v1`; Binance `spot`; Bithumb `v1` (Upbit-compatible, default)
-    /// or `legacy` (pubwss). Default: the venue's first.
+    /// The venue's API, as its profile names it (e.g. Bithumb `v1`, Upbit-compatible, or
+    /// `legacy`, pubwss). Default: the venue's first.
     api: Option<String>,
     /// WebSocket URL (`wss://...`; `ws://` for local tests and the simulator).
     url: String,
     /// One channel (same as `channels = [..]` with one entry).
     channel: Option<String>,
-    /// Channels, as the venue names them: Upbit and Bithumb v1 `ticker`, `trade`,
-    /// `orderbook`; Binance `ticker`, `miniTicker`, `bookTicker`, `trade`, `aggTrade`; Bithumb
-    /// legacy `ticker`, `transaction`. Every instrument is subscribed on every channel.
+    /// Channels, as the venue names them (its profile's list, e.g. Binance `bookTicker`,
+    /// Coinone `ORDERBOOK`; a wrong one is refused naming the venue's). Every instrument is
+    /// subscribed on every channel.
     channels: Option<Vec<String>>,
     /// Canonical instruments (`BTC-KRW`); mapped to each exchange's own symbols at subscribe.
     /// Set this or `[markets]`.

@@ -8,9 +8,10 @@
 //!
 //! Why: a book is 32 levels of which two are read. The general path checks each skipped
 //! level's grammar and then walks it again to find the sides' ends; here each level is a few
-//! constant comparisons and two short string scans. `cargo bench --bench coinone_book`, a
-//! 16-level frame on this machine's shared cores: 2.27 µs general, 0.73 µs here (SHORT 2.05 and
-//! 0.75 µs; a one-level book 0.63 and 0.29 µs).
+//! constant comparisons and two short string scans. Decoding alone, a 16-level frame on this
+//! machine's shared cores: 2.27 µs general, 0.73 µs here (SHORT 2.05 and 0.75 µs; a one-level
+//! book 0.63 and 0.29 µs); to framed Avro see `cargo bench --bench pipeline --
+//! frame_to_framed_avro/coinone` (BENCHMARKS.md).
 
 use super::data::DataFields;
 use super::orderbook::{Best, Level};

@@ -138,6 +138,17 @@ impl Adapter for CoinoneAdapter {
         }
         self.decode_general(text, received_ts_us)
     }
+
+    fn decode_general_path(
+        &self,
+        frame: Frame<'_>,
+        received_ts_us: i64,
+    ) -> Option<Result<Decoded, Rejection>> {
+        Some(
+            frame_text(frame.bytes, self.config.max_frame_bytes)
+                .and_then(|text| self.decode_general(text, received_ts_us)),
+        )
+    }
 }
 
 impl CoinoneAdapter {

@@ -88,5 +88,7 @@ pub static PROFILE: Profile = Profile {
     // Every request is answered in order without an id (an unknown topic's late error is
     // left out of this: see `session`).
     acks: Acks::InOrder,
-    symbol: |instrument, _| Some(super::native_symbol(instrument)),
+    // Requests name a pair by its target currency (the quote is always KRW): the word a
+    // request's text is matched on when the venue answers it (`BTC` of `KRW/BTC`).
+    symbol: |instrument, _| Some(instrument.base().to_owned()),
 };

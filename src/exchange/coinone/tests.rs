@@ -791,3 +791,30 @@ proptest::proptest! {
         proptest::prop_assert_eq!(fast, general, "{}", frame);
     }
 }
+
+/// A refusal answering a request is pinned on the instruments the request names: the profile's
+/// symbol is the word Coinone's request names the pair by (its target currency).
+#[test]
+fn a_request_names_its_instrument_by_the_profiles_symbol() {
+    let pairs: Vec<Instrument> = ["BTC-KRW", "ETH-KRW"]
+        .iter()
+        .map(|i| Instrument::parse(i).unwrap())
+        .collect();
+    let reference = crate::exchange::reference::Reference::none();
+    let sent = (profile::PROFILE.subscribe)(&crate::exchange::profile::SubscribeRequest {
+        instruments: &pairs[..1],
+        channels: &["TRADE"],
+        ticket: "t",
+        options: &crate::exchange::profile::Options::default(),
+        reference: &reference,
+        first_id: 1,
+    })
+    .unwrap();
+    let candidates = pairs
+        .iter()
+        .filter_map(|i| (profile::PROFILE.symbol)(i, &reference).map(|s| (i, s)));
+    assert_eq!(
+        crate::exchange::session::named(&sent[0], candidates),
+        [pairs[0].clone()]
+    );
+}
