@@ -101,7 +101,19 @@ impl Tracker {
         };
         let slots = match self.newest.get_mut(&tick.instrument) {
             Some(slots) => slots,
-            None => self.newest.entry(tick.instrument.clone()).or_default(),
+            None => {
+                if self.newest.len() >= MAX_INSTRUMENTS {
+                    // Bounded like `seen`: instruments still remembered there stay (forgetting
+                    // one lets at most one restated book through; the cache's compare-and-set
+                    // keeps the newer price anyway).
+                    let seen = &self.seen;
+                    self.newest.retain(|i, _| seen.contains_key(i));
+                    if self.newest.len() >= MAX_INSTRUMENTS {
+                        self.newest.clear();
+                    }
+                }
+                self.newest.entry(tick.instrument.clone()).or_default()
+            }
         };
         match slots[kind] {
             Some(newest) if id <= newest => true,
