@@ -521,3 +521,130 @@ async fn a_refusal_that_names_nothing_is_counted_and_pinned_on_nothing() {
     assert_eq!(r.stats.connects.load(Ordering::Relaxed), 1);
     stop(r).await;
 }
+
+/// A venue's cap on open connections per IP (Coinone's 20), shared by its connections: at a
+/// cap of 1 the second connection waits (counted) while the first is open, and connects once
+/// the first is retired; the first never lost its slot.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn connections_wait_for_a_slot_under_the_venues_cap() {
+    let (base, _sim) = common::start_simulator(1000, Duration::from_secs(20), None).await;
+    let gate = Arc::new(tickflow::ws::pace::SharedGate::capped(
+        tickflow::exchange::profile::Rate {
+            max: 100,
+            per_secs: 1,
+        },
+        Some(1),
+    ));
+    let spawn_shared = |instrument: &str| {
+        let config = upbit(
+            &format!("{base}/upbit/websocket/v1"),
+            &format!("\"{instrument}\""),
+        );
+        let (tx, frames) = mpsc::channel(4096);
+        let stats = Arc::new(ConnectionStats::default());
+        let (stop, stopped) = watch::channel(false);
+        let instruments = config.instruments.clone();
+        let (mut link, wanted) = Link::new(
+            Arc::new(config),
+            instruments,
+            Reference::none(),
+            tx,
+            Arc::clone(&stats),
+            tickflow::ws::tls::client_config().unwrap(),
+        );
+        link.connects = Arc::clone(&gate);
+        let task = tokio::spawn(run(link, stopped, 9));
+        Running {
+            wanted,
+            frames,
+            stats,
+            stop,
+            task,
+        }
+    };
+    let mut first = spawn_shared("BTC-KRW");
+    let got = instruments_of(&mut first, Exchange::Upbit, 20).await;
+    assert!(got.iter().all(|i| i == "BTC-KRW"), "{got:?}");
+    let mut second = spawn_shared("ETH-KRW");
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(second.stats.connection_cap_waits.load(Ordering::Relaxed), 1);
+    assert_eq!(
+        second.stats.connects.load(Ordering::Relaxed),
+        0,
+        "waits at the cap"
+    );
+    assert!(second.frames.try_recv().is_err());
+    // The first retires (its sender dropped): its slot goes to the second.
+    let Running {
+        wanted,
+        stop: first_stop,
+        task,
+        ..
+    } = first;
+    drop(wanted);
+    tokio::time::timeout(Duration::from_secs(5), task)
+        .await
+        .expect("retired")
+        .unwrap();
+    drop(first_stop);
+    let got = instruments_of(&mut second, Exchange::Upbit, 20).await;
+    assert!(got.iter().all(|i| i == "ETH-KRW"), "{got:?}");
+    assert_eq!(second.stats.connects.load(Ordering::Relaxed), 1);
+    stop(second).await;
+}
+
+/// At the venue's cap a renewal cannot open its new socket beside the old one: it closes the
+/// old one first (break before make) and goes on at once, rather than waiting out the
+/// handover for a slot.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_renewal_at_the_cap_breaks_before_it_makes() {
+    let (base, _sim) = common::start_simulator(1000, Duration::from_secs(20), None).await;
+    // Binance announces a close every 200 frames: each one is answered by a renewal.
+    let config = binance(
+        &format!("{base}/binance/stream?fault=shutdown&after=200"),
+        "",
+    );
+    let (tx, mut frames) = mpsc::channel(8192);
+    let stats = Arc::new(ConnectionStats::default());
+    let (stop, stopped) = watch::channel(false);
+    let instruments = config.instruments.clone();
+    let (mut link, wanted) = Link::new(
+        Arc::new(config),
+        instruments,
+        References::bundled()
+            .unwrap()
+            .get(Exchange::Binance)
+            .clone(),
+        tx,
+        Arc::clone(&stats),
+        tickflow::ws::tls::client_config().unwrap(),
+    );
+    link.connects = Arc::new(tickflow::ws::pace::SharedGate::capped(
+        tickflow::exchange::profile::Rate {
+            max: 100,
+            per_secs: 1,
+        },
+        Some(1),
+    ));
+    let task = tokio::spawn(run(link, stopped, 9));
+    let started = tokio::time::Instant::now();
+    while stats.connects.load(Ordering::Relaxed) < 3 {
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "renewals waited for a slot: {} connects",
+            stats.connects.load(Ordering::Relaxed)
+        );
+        while frames.try_recv().is_ok() {}
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert!(stats.announced_closes.load(Ordering::Relaxed) >= 2);
+    assert_eq!(
+        stats.overlap_frames.load(Ordering::Relaxed),
+        0,
+        "never two sockets"
+    );
+    assert_eq!(stats.connection_cap_waits.load(Ordering::Relaxed), 0);
+    drop(wanted);
+    let _ = stop.send(true);
+    let _ = tokio::time::timeout(Duration::from_secs(5), task).await;
+}

@@ -80,6 +80,10 @@ pub struct LimitRules {
     /// Streams (instrument × channel) per connection the venue allows; `None`: no published
     /// cap (tickflow then allows up to [`LimitRules::DEFAULT_STREAMS`]).
     pub max_streams_per_connection: Option<usize>,
+    /// Connections per IP the venue allows open at once (Coinone 20; the next is closed);
+    /// `None`: no published cap. The venue's connections in one process share the cap: a new
+    /// one waits for a slot, and a renewal at the cap closes the old socket first.
+    pub max_open_connections: Option<usize>,
 }
 
 impl LimitRules {

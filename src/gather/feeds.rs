@@ -279,6 +279,7 @@ impl Feed {
                 Some(run.status.clone()),
                 u32::try_from(index).unwrap_or(u32::MAX),
             ),
+            slot: None,
         };
         // One span per connection: every event of the connection carries its identity.
         let span = tracing::info_span!("connection", connector = %name, index);

@@ -428,14 +428,16 @@ pub async fn start(setup: GatherSetup, shutdown: watch::Receiver<bool>) -> anyho
         _ => (None, None),
     };
     let mut stopping_early = shutdown.clone();
-    // One connection-attempt gate per venue (its limit is per IP).
+    // One connection gate per venue (its limits are per IP): attempts, and open connections.
     let mut gates: Vec<(crate::model::Exchange, Arc<crate::ws::pace::SharedGate>)> = Vec::new();
     for (n, connector) in setup.connectors.iter().filter(|c| c.enabled).enumerate() {
         let gate = match gates.iter().find(|(e, _)| *e == connector.exchange) {
             Some((_, g)) => Arc::clone(g),
             None => {
-                let g = Arc::new(crate::ws::pace::SharedGate::new(
-                    connector.profile.limits.connects,
+                let limits = &connector.profile.limits;
+                let g = Arc::new(crate::ws::pace::SharedGate::capped(
+                    limits.connects,
+                    limits.max_open_connections,
                 ));
                 gates.push((connector.exchange, Arc::clone(&g)));
                 g

@@ -259,7 +259,7 @@ pub fn metrics(state: &GatherState) -> String {
         .collect();
     type ConnCounter = fn(&crate::ws::ConnectionStats) -> &AtomicU64;
     // (name, type, help, counter, divisor: µs counters are exported in seconds).
-    let per_connection: [(&str, &str, &str, ConnCounter, f64); 19] = [
+    let per_connection: [(&str, &str, &str, ConnCounter, f64); 20] = [
         (
             "tickflow_ws_up",
             "gauge",
@@ -375,8 +375,15 @@ pub fn metrics(state: &GatherState) -> String {
         (
             "tickflow_ws_refusals_unattributed_total",
             "counter",
-            "venue errors that answer no request of the connection",
+            "venue errors that answer no request of the connection, or that name nothing",
             |s| &s.refusals_unattributed,
+            1.0,
+        ),
+        (
+            "tickflow_ws_connection_cap_waits_total",
+            "counter",
+            "connections that waited for a slot under the venue's cap on open connections per IP",
+            |s| &s.connection_cap_waits,
             1.0,
         ),
         (

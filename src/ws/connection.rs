@@ -82,6 +82,8 @@ pub struct ConnectionStats {
     pub refusals: AtomicU64,
     /// Refusals (error messages) that answer no request the connection knows.
     pub refusals_unattributed: AtomicU64,
+    /// Connections that waited for a slot under the venue's cap on open connections.
+    pub connection_cap_waits: AtomicU64,
     /// Requests asking again for instruments refused earlier.
     pub refusal_retries: AtomicU64,
     /// The instruments refused now, with the venue's words.
@@ -153,12 +155,15 @@ pub struct Link {
     pub stats: Arc<ConnectionStats>,
     /// TLS for `wss://`.
     pub tls: Arc<rustls::ClientConfig>,
-    /// The venue's connection-attempt gate, shared by its connections in this process.
+    /// The venue's connection gate (attempts, and open connections where the venue caps
+    /// them), shared by its connections in this process.
     pub connects: Arc<SharedGate>,
     /// What the venue refused, across sessions (empty at first).
     pub refusals: Refusals,
     /// Where its status goes.
     pub health: Health,
+    /// The open-connection slot of this link's socket, under the venue's cap.
+    pub slot: Option<tokio::sync::OwnedSemaphorePermit>,
 }
 
 impl Link {
@@ -176,7 +181,11 @@ impl Link {
             instruments,
             reference,
         }));
-        let connects = Arc::new(SharedGate::new(config.profile.limits.connects));
+        let limits = &config.profile.limits;
+        let connects = Arc::new(SharedGate::capped(
+            limits.connects,
+            limits.max_open_connections,
+        ));
         let refusals = Refusals::new(config.backoff.refusal_retry);
         let link = Self {
             config,
@@ -188,6 +197,7 @@ impl Link {
             connects,
             refusals,
             health: Health::default(),
+            slot: None,
         };
         (link, tx)
     }
@@ -256,6 +266,11 @@ impl Link {
     }
 }
 
+/// The venue's cap on open connections, for messages.
+fn config_cap(config: &ConnectorConfig) -> Option<usize> {
+    config.profile.limits.max_open_connections
+}
+
 /// Runs one connection until `shutdown` turns true or it is retired. Never returns early on
 /// errors: they are counted, logged once each, and followed by a reconnect after the backoff
 /// delay.
@@ -294,9 +309,13 @@ pub async fn run(mut link: Link, mut shutdown: watch::Receiver<bool>, seed: u64)
                     }
                 };
                 counter.fetch_add(1, Ordering::Relaxed);
-                if !config.keepalive.make_before_break {
+                // The old socket's slot goes with it; at the venue's cap a second socket
+                // cannot open, so the renewal breaks before it makes.
+                let slot = link.slot.take();
+                if !config.keepalive.make_before_break || link.connects.at_cap() {
                     // Break before make: the socket goes now.
                     close(&mut ws).await;
+                    drop(slot);
                     link.stats.up.store(0, Ordering::Relaxed);
                 } else {
                     let (tx, rx) = oneshot::channel();
@@ -308,6 +327,7 @@ pub async fn run(mut link: Link, mut shutdown: watch::Receiver<bool>, seed: u64)
                         out: link.out.clone(),
                         stats: Arc::clone(&link.stats),
                         says: config.profile.says,
+                        slot,
                     };
                     tokio::spawn(handover::drain(old, rx, shutdown.clone()).in_current_span());
                     handing = Some(tx);
@@ -331,6 +351,8 @@ pub async fn run(mut link: Link, mut shutdown: watch::Receiver<bool>, seed: u64)
             }
             Ended::AllRefused => {}
         }
+        // The ended socket's slot is free again (a renewal's moved with its old socket).
+        link.slot = None;
         if !renewed {
             link.stats.up.store(0, Ordering::Relaxed);
         }
@@ -501,6 +523,25 @@ async fn session(
     if link.target(&link.wanted.borrow()).is_empty() {
         this.all_refused = true;
         return Ended::AllRefused;
+    }
+    if link.slot.is_none() && link.connects.at_cap() {
+        let waits = link
+            .stats
+            .connection_cap_waits
+            .fetch_add(1, Ordering::Relaxed);
+        if waits == 0 {
+            tracing::warn!(
+                cap = ?config_cap(&link.config),
+                "the venue's open connections are at its per-IP cap: this connection waits for a slot (counted; further waits are not logged)"
+            );
+        }
+    }
+    if link.slot.is_none() {
+        link.slot = tokio::select! {
+            biased;
+            _ = shutdown.changed() => return Ended::Shutdown,
+            slot = link.connects.slot() => slot,
+        };
     }
     tokio::select! {
         biased;

@@ -40,6 +40,8 @@ pub struct Old {
     pub stats: Arc<ConnectionStats>,
     /// The venue's session reader (its keepalive answers are not data).
     pub says: crate::exchange::session::SaysFn,
+    /// Its open-connection slot under the venue's cap, freed when it closes.
+    pub slot: Option<tokio::sync::OwnedSemaphorePermit>,
 }
 
 /// Reads `old` until the new session has delivered for [`OVERLAP`] (`delivering` fires), the

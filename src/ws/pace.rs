@@ -10,6 +10,7 @@
 
 use crate::exchange::profile::Rate;
 use std::collections::VecDeque;
+use std::sync::Arc;
 use std::time::Duration;
 use tokio::time::Instant;
 
@@ -90,14 +91,35 @@ impl Gate {
     }
 }
 
-/// A gate shared by several tasks (a venue's connection attempts).
+/// A gate shared by several tasks: a venue's connection attempts, and where the venue caps
+/// them, its open connections.
 #[derive(Debug)]
-pub struct SharedGate(std::sync::Mutex<Gate>);
+pub struct SharedGate(std::sync::Mutex<Gate>, Option<Arc<tokio::sync::Semaphore>>);
 
 impl SharedGate {
-    /// A shared gate for `rate`.
+    /// A shared gate for `rate`, with no cap on open connections.
     pub fn new(rate: Rate) -> Self {
-        Self(std::sync::Mutex::new(Gate::new(vec![rate.into()])))
+        Self::capped(rate, None)
+    }
+
+    /// A shared gate for `rate` that holds at most `open` connections open at once.
+    pub fn capped(rate: Rate, open: Option<usize>) -> Self {
+        Self(
+            std::sync::Mutex::new(Gate::new(vec![rate.into()])),
+            open.map(|n| Arc::new(tokio::sync::Semaphore::new(n))),
+        )
+    }
+
+    /// Whether every open-connection slot is taken (never, without a cap).
+    pub fn at_cap(&self) -> bool {
+        self.1.as_ref().is_some_and(|s| s.available_permits() == 0)
+    }
+
+    /// A slot for one open connection, held as long as its socket: waits while the venue's
+    /// cap is reached; `None` without a cap.
+    pub async fn slot(&self) -> Option<tokio::sync::OwnedSemaphorePermit> {
+        let open = Arc::clone(self.1.as_ref()?);
+        open.acquire_owned().await.ok()
     }
 
     /// Waits for this caller's booked slot.
@@ -116,6 +138,27 @@ impl SharedGate {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[tokio::test]
+    async fn open_connections_wait_for_a_slot_under_the_cap() {
+        let rate = Rate {
+            max: 100,
+            per_secs: 1,
+        };
+        assert!(
+            SharedGate::new(rate).slot().await.is_none(),
+            "no cap, no slot"
+        );
+        assert!(!SharedGate::new(rate).at_cap());
+        let gate = SharedGate::capped(rate, Some(1));
+        let first = gate.slot().await.unwrap();
+        assert!(gate.at_cap());
+        let waiting = tokio::time::timeout(Duration::from_millis(50), gate.slot()).await;
+        assert!(waiting.is_err(), "a second connection waits at the cap");
+        drop(first);
+        assert!(!gate.at_cap());
+        assert!(gate.slot().await.is_some());
+    }
 
     #[test]
     fn books_under_every_window() {

@@ -59,6 +59,7 @@ pub static PROFILE: Profile = Profile {
         max_requests_per_sec: 5,
         max_requests_per_window: None,
         max_streams_per_connection: Some(1024),
+        max_open_connections: None,
         connects: Rate {
             max: 300,
             per_secs: 300,

@@ -16,11 +16,11 @@ pub const PING: &str = "{\"request_type\":\"PING\"}";
 /// CCXT Pro's period for [`PING`] (`streaming.keepAlive: 20000`).
 pub const PING_SECS: u64 = 20;
 
-/// At most this many connections per IP; the next is closed with [`CLOSE_TOO_MANY`]. Not
-/// enforced by tickflow yet (`LimitRules` states a rate of connection attempts, not a count):
-/// the shipped connector needs 1 connection (15 streams) and every KRW pair on all three
-/// channels 2 (1,089 streams at the default 1,000 per connection); a close with 4290 is
-/// retried with backoff like any other.
+/// At most this many connections per IP; the next is closed with [`CLOSE_TOO_MANY`]
+/// (`LimitRules::max_open_connections`: the venue's connections in one process wait for a
+/// slot; processes behind one IP must share it between them). The shipped connector needs 1
+/// connection (15 streams), every KRW pair on all three channels 2 (1,089 streams at the
+/// default 1,000 per connection).
 pub const MAX_CONNECTIONS_PER_IP: usize = 20;
 
 /// The WebSocket close code of a connection over [`MAX_CONNECTIONS_PER_IP`].
@@ -69,6 +69,7 @@ pub static PROFILE: Profile = Profile {
         max_requests_per_sec: 100,
         max_requests_per_window: None,
         max_streams_per_connection: None,
+        max_open_connections: Some(MAX_CONNECTIONS_PER_IP),
         connects: Rate {
             max: 5,
             per_secs: 1,

@@ -52,6 +52,7 @@ pub static PROFILE: Profile = Profile {
             per_secs: 60,
         }),
         max_streams_per_connection: None,
+        max_open_connections: None,
         connects: Rate {
             max: 5,
             per_secs: 1,
