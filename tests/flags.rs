@@ -223,3 +223,49 @@ async fn a_reconnect_flags_the_next_first_ticks_and_upbit_resends_its_snapshot()
     assert_eq!(upbit_keys, 15, "5 instruments, 3 kinds");
     assert_counters_match(&state, &ticks);
 }
+
+/// A venue restating a whole state with an id already seen (the simulator sends every 4th
+/// Coinone book twice, as the venue repeats the current book on a second subscribe): the copy
+/// is dropped before Kafka and counted; every book on the topic has an id above the one
+/// before it; count in = count out.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_book_whose_id_is_not_newer_is_dropped_and_counted() {
+    let Some(broker) = Broker::start("a_book_whose_id_is_not_newer_is_dropped") else {
+        return;
+    };
+    let (base, _sim) = common::start_simulator(300, Duration::from_secs(1), None).await;
+    let mut picked = connectors(&base, &[("coinone", "?fault=repeat&after=4")]);
+    let coinone = &mut picked[0];
+    coinone.channels = vec![coinone.profile.channel("ORDERBOOK").unwrap()];
+    let run = gather(setup(app(&broker.bootstrap), picked)).await;
+    let s = Arc::clone(&run.state);
+    wait_for(
+        "300 acked books and 40 dropped copies",
+        Duration::from_secs(40),
+        || acked(&s) >= 300 && s.pipeline.not_newer.load(Exchange::Coinone) >= 40,
+    )
+    .await;
+    let (outcome, state) = run.finish().await;
+    assert_eq!(outcome.lost, 0);
+    let p = &state.pipeline;
+    assert_eq!(p.dead_letters.total(), 0);
+    let dropped = p.not_newer.load(Exchange::Coinone);
+    assert_eq!(
+        p.frames.total(),
+        p.ticks.total() + p.controls.total() + dropped,
+        "every frame a tick, a control or a dropped copy"
+    );
+    let ticks = read_back(&broker.bootstrap, p.ticks.total());
+    for ((exchange, instrument, kind), list) in &ticks {
+        assert_eq!(*exchange, Exchange::Coinone);
+        assert_eq!(*kind, EventKind::BestBidOffer.as_str());
+        for pair in list.windows(2) {
+            assert!(
+                pair[1].sequence > pair[0].sequence,
+                "{instrument}: {:?} after {:?}",
+                pair[1].sequence,
+                pair[0].sequence
+            );
+        }
+    }
+}

@@ -53,7 +53,7 @@ while the others go on; POST /sim/EXCHANGE/status?instrument=ABC-USDT&status=HAL
 status of a market on a venue with statuses. Other paths answer 404; a request head above 16 \
 KiB 431, a malformed one 400.\n\n\
 Faults for testing reconnects and the DLQ: add \
-`fault=drop|stall|silent|malformed|error|oversize|giant|shutdown|skip&after=N` to a \
+`fault=drop|stall|silent|malformed|error|oversize|giant|shutdown|skip|repeat&after=N` to a \
 connection's URL query, or use --fault for all connections. drop closes the socket after N \
 data frames; stall goes silent after N (no frames, no reads, so no pongs); silent stops the \
 data after N but keeps pinging and answering pings; malformed truncates every Nth frame; error \
@@ -62,7 +62,7 @@ MiB, giant to 20 MiB (above tickflow's 16 MiB socket cap); shutdown announces a 
 frames the way the venue does (where it does), keeps streaming and closes 3 s later. \
 `latency_ms=N` in the query makes the connection answer N ms after its handshake (a venue far \
 away); skip withholds every Nth frame (on a stream whose ids are consecutive, a sequence gap \
-of one id).\n\n\
+of one id); repeat sends every Nth frame twice (a venue restating a state).\n\n\
 The first line on stdout is `listening on ADDRESS` (useful with --bind 127.0.0.1:0). Stops on \
 Ctrl-C or SIGTERM.",
         venues.join("\n\n"),
@@ -119,8 +119,8 @@ pub struct SimulateArgs {
     #[arg(long, default_value_t = 20)]
     server_ping_secs: u64,
     /// Inject a fault into every connection whose URL names none (`?fault=KIND&after=N`
-    /// picks one per connection): drop, stall, silent, malformed, error, oversize, giant or
-    /// skip.
+    /// picks one per connection): drop, stall, silent, malformed, error, oversize, giant, skip
+    /// or repeat.
     #[arg(long, value_parser = parse_fault_kind)]
     fault: Option<FaultKind>,
     /// Data frames before the fault (and its period for malformed, error, oversize, giant and
@@ -262,7 +262,7 @@ fn parse_markets(text: &str) -> Result<(Option<Exchange>, usize), String> {
 fn parse_fault_kind(name: &str) -> Result<FaultKind, String> {
     FaultKind::parse(name).ok_or_else(|| {
         format!(
-            "`{name}` is not drop, stall, silent, malformed, error, oversize, giant, shutdown or skip"
+            "`{name}` is not drop, stall, silent, malformed, error, oversize, giant, shutdown, skip or repeat"
         )
     })
 }

@@ -29,6 +29,9 @@ pub enum FaultKind {
     /// Withhold every `after`-th data frame (built, never sent): on a trade stream whose ids
     /// are consecutive, the instrument's next trade comes one id further (a sequence gap).
     Skip,
+    /// Send every `after`-th data frame twice, the same bytes (a venue restating a state, as
+    /// Coinone repeats the current book on a second subscribe).
+    Repeat,
 }
 
 /// How long after announcing a close ([`FaultKind::Shutdown`]) the connection closes (Binance
@@ -51,7 +54,7 @@ pub struct Fault {
 
 impl FaultKind {
     /// Parses `drop`, `stall`, `silent`, `malformed`, `error`, `oversize`, `giant`,
-    /// `shutdown` or `skip`.
+    /// `shutdown`, `skip` or `repeat`.
     pub fn parse(name: &str) -> Option<Self> {
         match name {
             "drop" => Some(Self::Drop),
@@ -63,6 +66,7 @@ impl FaultKind {
             "giant" => Some(Self::Giant),
             "shutdown" => Some(Self::Shutdown),
             "skip" => Some(Self::Skip),
+            "repeat" => Some(Self::Repeat),
             _ => None,
         }
     }
@@ -101,6 +105,7 @@ impl Fault {
             FaultKind::Giant if n.is_multiple_of(self.after) => Action::Pad(GIANT_BYTES),
             FaultKind::Shutdown if n == self.after + 1 => Action::Announce,
             FaultKind::Skip if n.is_multiple_of(self.after) => Action::Skip,
+            FaultKind::Repeat if n.is_multiple_of(self.after) => Action::Twice,
             _ => Action::Send,
         }
     }
@@ -135,6 +140,8 @@ pub enum Action {
     Pad(usize),
     /// Announce a close (the venue's message), then the frame; close a little later.
     Announce,
+    /// Send it twice.
+    Twice,
 }
 
 /// `frame` followed by spaces up to `size` bytes, of the same frame type.

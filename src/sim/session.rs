@@ -143,6 +143,10 @@ impl Session {
         match action {
             Action::Send => self.ws.feed(frame).await?,
             Action::Skip => {}
+            Action::Twice => {
+                self.ws.feed(frame.clone()).await?;
+                self.ws.feed(frame).await?;
+            }
             Action::Truncate => self.ws.feed(fault::truncated(&frame)).await?,
             Action::Pad(size) => self.ws.feed(fault::padded(&frame, size)).await?,
             Action::Announce => {
