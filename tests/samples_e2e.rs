@@ -1,6 +1,7 @@
 //! End to end over real captures (`../shared/samples`, see PROVENANCE.txt): the frames of a
 //! real Binance spot capture (hftbacktest), an Upbit SIMPLE trade/orderbook capture and a
-//! Bithumb legacy transaction capture go through the adapters at their captured receive times,
+//! Bithumb legacy transaction capture (and Coinone's probe frames) go through the adapters at
+//! their captured receive times,
 //! onto tansu as Confluent-framed Avro with the contract's keys, through `tickflow cache`, into
 //! redis-server. Redis must then hold, for every key, the newest last trade and the newest best
 //! bid/offer of the frames (an oracle computed from the decoded ticks alone), with exact values.
@@ -24,7 +25,7 @@ use tickflow::exchange::{
     Adapter, AdapterConfig, BinanceAdapter, BithumbAdapter, Decoded, Frame, SymbolTable,
     UpbitAdapter,
 };
-use tickflow::model::{EventKind, Tick};
+use tickflow::model::{EventKind, Exchange, Tick};
 
 /// `(receive µs, frame)` of each line: hftbacktest's `<ns> <frame>`, or cryptofeed's
 /// `<secs>: <frame>` with binary frames as Python `b'...'` literals.
@@ -163,4 +164,73 @@ async fn real_captures_reach_redis_as_last_trade_and_best_bid_offer() {
         (gom2["trade_side"].as_str(), gom2["trade_ts_us"].as_str()),
         ("SELL", "1622591023188333")
     );
+}
+
+/// Coinone's real frames (the probe's ticker, trade and books; the books with the probe's
+/// elision marks taken out, leaving the levels it kept in wire order) go through the adapter at
+/// a receive time just after them, onto tansu, through `tickflow cache`, into redis-server:
+/// Redis holds the newest last trade and best bid/offer of `BTC-KRW` on `COINONE`, exactly.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn coinone_real_frames_reach_redis() {
+    let test = "coinone_real_frames_reach_redis";
+    let mut adapter_config = AdapterConfig::default();
+    adapter_config.validation.check_time_window = false;
+    let adapter = tickflow::exchange::adapter_for(
+        Exchange::Coinone,
+        adapter_config,
+        &tickflow::exchange::reference::References::default(),
+    )
+    .unwrap();
+    let mut ticks = Vec::new();
+    for sample in [
+        "coinone/nemanull__ws_ticker_BTC.json",
+        "coinone/nemanull__ws_trade_BTC.json",
+        "coinone/nemanull__ws_orderbook_TRIMMED.jsonl",
+    ] {
+        let Some(path) = shared_sample(sample) else {
+            return;
+        };
+        let text = std::fs::read_to_string(path).unwrap();
+        for line in text.lines().filter(|l| l.starts_with('{')) {
+            let frame = line.replace(",\"…\"", "").replace("\"…\",", "");
+            match adapter.decode(Frame::text(frame.as_bytes()), 1_790_134_180_000_000) {
+                Ok(d) => ticks.extend(d.ticks().iter().cloned()),
+                Err(r) => panic!("{sample}: {r} for {frame:.120}"),
+            }
+        }
+    }
+    let kinds: std::collections::BTreeSet<&str> = ticks.iter().map(|t| t.kind.as_str()).collect();
+    assert_eq!(kinds.len(), 3, "ticker, trade and book: {kinds:?}");
+    assert!(ticks.iter().all(|t| t.exchange == Exchange::Coinone));
+    let (Some(broker), Some(redis)) = (Broker::start(test), RedisServer::start(test)) else {
+        return;
+    };
+    let app = config(&broker, &redis, "cache-coinone-samples");
+    common::fill::create_topics(&app).await;
+    let encoder = Encoder {
+        format: Format::Avro,
+        schema_id: app.schema_id,
+    };
+    let messages: Vec<(String, Vec<u8>)> = ticks
+        .iter()
+        .map(|t| {
+            let mut value = Vec::new();
+            encoder.encode(t, &mut value).unwrap();
+            (t.key(), value)
+        })
+        .collect();
+    produce(&broker.bootstrap, "ticks.v1", &messages);
+    let c = cache(&app).await;
+    wait_for(
+        "every message written to redis",
+        Duration::from_secs(60),
+        || get(&c.stats.acknowledged) >= messages.len() as u64,
+    )
+    .await;
+    let stats = c.finish().await;
+    assert_eq!(get(&stats.poison), 0);
+    assert_redis_holds(&redis, &newest_of(ticks.iter().cloned())).await;
+    let mut r = tickflow::cache::connect(&redis.url(), false).await.unwrap();
+    let h: HashMap<String, String> = r.hgetall("px:{BTC-KRW}:COINONE").await.unwrap();
+    assert!(!h.is_empty(), "no COINONE hash");
 }
