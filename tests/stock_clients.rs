@@ -16,6 +16,7 @@ use std::process::Command;
 use std::time::Duration;
 use tickflow::codec::{Encoder, Format};
 use tickflow::config::AppConfig;
+use tickflow::model::Exchange;
 use tickflow::schemas::Kind;
 
 /// Python with the pinned stock clients, or `None` (SKIP) when they are missing and not
@@ -180,6 +181,18 @@ async fn stock_python_deserializers_read_the_topic_exactly() {
     )
     .unwrap();
     assert_eq!(old.len(), ours.len());
+    // The venues v1 names: a venue added since reads as the enum default, `UNKNOWN`.
+    let v1_schema: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&v1).unwrap()).unwrap();
+    let v1_venues: Vec<serde_json::Value> = v1_schema["fields"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|f| f["name"] == "exchange")
+        .and_then(|f| f["type"]["symbols"].as_array())
+        .unwrap()
+        .clone();
+    let mut unknown_venue = 0;
     for (at, v) in &old {
         let mut want = ours[at].clone();
         for f in [
@@ -197,8 +210,19 @@ async fn stock_python_deserializers_read_the_topic_exactly() {
         if want["kind"] == "BEST_BID_OFFER" {
             want["kind"] = "UNKNOWN".into();
         }
+        if !v1_venues.contains(&want["exchange"]) {
+            want["exchange"] = "UNKNOWN".into();
+            unknown_venue += 1;
+        }
         assert_eq!(v, &want, "v1 reader at {at:?}");
     }
+    // Every venue since v1 (Coinone) was read, as UNKNOWN, not refused.
+    let newer = Exchange::ALL.len() + 1 - v1_venues.len();
+    assert_eq!(
+        unknown_venue > 0,
+        newer > 0,
+        "{unknown_venue} ticks of newer venues"
+    );
 }
 
 /// The compiled Protobuf schema as a FileDescriptorSet file (the Python consumer builds its
