@@ -65,7 +65,7 @@ markets are followed (produced = acknowledged + not delivered); /metrics and /he
 
 /// Examples, environment and exit codes for `tickflow gather --help`.
 pub(super) fn after_help() -> String {
-    let connector = crate::model::Exchange::ALL[0].as_str().to_ascii_lowercase();
+    let connector = crate::model::Exchange::ALL[0].lowercase();
     format!(
         "Examples:\n  tickflow gather\n  \
 TICKFLOW_KAFKA__BOOTSTRAP_SERVERS=127.0.0.1:9092 tickflow gather --simulate-if-offline\n  \

@@ -193,31 +193,20 @@ impl Signals {
     }
 }
 
-/// Every venue's name in lower case, as the command line takes them (`upbit, binance, ...`).
+/// Every venue's name as the command line takes them (`upbit, binance, ... or coinone`).
 pub(crate) fn venue_names() -> String {
-    let names: Vec<String> = Exchange::ALL
-        .iter()
-        .map(|e| e.as_str().to_ascii_lowercase())
-        .collect();
-    names.join(", ")
+    Exchange::list("or", Exchange::lowercase)
 }
 
-/// Every venue's name for prose (`Upbit, Binance and Bithumb`).
+/// Every venue's name for prose (`Upbit, Binance, ... and Coinone`).
 pub(crate) fn venue_prose() -> String {
-    let names: Vec<String> = Exchange::ALL
-        .iter()
-        .map(|e| {
-            let lower = e.as_str().to_ascii_lowercase();
-            let mut chars = lower.chars();
-            chars.next().map_or_else(String::new, |c| {
-                c.to_ascii_uppercase().to_string() + chars.as_str()
-            })
+    Exchange::list("and", |e| {
+        let lower = e.lowercase();
+        let mut chars = lower.chars();
+        chars.next().map_or_else(String::new, |c| {
+            c.to_ascii_uppercase().to_string() + chars.as_str()
         })
-        .collect();
-    match names.split_last() {
-        Some((last, rest)) if !rest.is_empty() => format!("{} and {last}", rest.join(", ")),
-        _ => names.concat(),
-    }
+    })
 }
 
 /// `--reference EXCHANGE=FILE`: a venue's reference data from a file, in place of its shipped
@@ -255,7 +244,7 @@ fn reference_help() -> String {
             crate::exchange::reference::spec_of(e).map(|s| {
                 format!(
                     "{}: its {} (shipped: {})",
-                    e.as_str().to_ascii_lowercase(),
+                    e.lowercase(),
                     s.what,
                     s.bundled_file
                 )

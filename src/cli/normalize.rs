@@ -38,11 +38,7 @@ if frames were rejected; 2 on a usage or I/O error.";
 
 /// Examples for `tickflow normalize --help`.
 pub(super) fn examples() -> String {
-    let name = |i: usize| {
-        Exchange::ALL[i % Exchange::ALL.len()]
-            .as_str()
-            .to_ascii_lowercase()
-    };
+    let name = |i: usize| Exchange::ALL[i % Exchange::ALL.len()].lowercase();
     format!(
         "Examples:\n  \
 tickflow normalize --exchange {a} tests/fixtures/{a}/ticker.capture\n  \

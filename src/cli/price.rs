@@ -34,7 +34,7 @@ exchange has a price.";
 
 /// Examples, environment and exit codes for `tickflow price --help`.
 pub(super) fn after_help() -> String {
-    let exchange = Exchange::ALL[0].as_str().to_ascii_lowercase();
+    let exchange = Exchange::ALL[0].lowercase();
     format!(
         "Examples:\n  tickflow price BTC-KRW\n  tickflow price BTC-KRW --exchange {exchange} --json\n  \
 tickflow price ETH-KRW --watch\n\n\

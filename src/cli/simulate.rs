@@ -28,7 +28,7 @@ pub(super) fn long_about() -> String {
     let defaults: Vec<String> = VENUES
         .iter()
         .map(|v| {
-            let name = v.listing.exchange.as_str().to_ascii_lowercase();
+            let name = v.listing.exchange.lowercase();
             format!("{name}={}", v.listing.default_markets)
         })
         .collect();
@@ -73,7 +73,7 @@ Ctrl-C or SIGTERM.",
 /// Examples, environment and exit codes for `tickflow simulate --help`.
 pub(super) fn after_help() -> String {
     let first = VENUES[0];
-    let name = first.listing.exchange.as_str().to_ascii_lowercase();
+    let name = first.listing.exchange.lowercase();
     let endpoint = |listing: bool| {
         first
             .endpoints
@@ -232,7 +232,7 @@ fn summary(listings: &Listings) -> String {
                 .iter()
                 .filter(|m| m.status == ListingStatus::Break)
                 .count();
-            let name = e.as_str().to_ascii_lowercase();
+            let name = e.lowercase();
             match broken {
                 0 => format!("{name} {} markets", markets.len()),
                 b => format!("{name} {} markets ({b} BREAK)", markets.len()),

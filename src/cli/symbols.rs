@@ -38,7 +38,7 @@ reads: {}.",
 /// Examples and exit codes for `tickflow symbols --help`.
 pub(super) fn after_help() -> String {
     let example = keeping().first().map_or_else(String::new, |(e, s)| {
-        let name = e.as_str().to_ascii_lowercase();
+        let name = e.lowercase();
         let url = crate::exchange::profile_for(*e, None)
             .and_then(|p| p.listing)
             .map_or("", |l| l.url);
@@ -67,10 +67,7 @@ pub struct SymbolsArgs {
 }
 
 fn parse_keeping(name: &str) -> Result<Exchange, String> {
-    let names: Vec<String> = keeping()
-        .iter()
-        .map(|(e, _)| e.as_str().to_ascii_lowercase())
-        .collect();
+    let names: Vec<String> = keeping().iter().map(|(e, _)| e.lowercase()).collect();
     Exchange::parse(name)
         .filter(|e| spec_of(*e).is_some())
         .ok_or_else(|| {

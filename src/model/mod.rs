@@ -49,6 +49,22 @@ impl Exchange {
         }
     }
 
+    /// Lower-case name as connector files, URLs and the command line spell it (`upbit`).
+    pub fn lowercase(self) -> String {
+        self.as_str().to_ascii_lowercase()
+    }
+
+    /// Every exchange by `name`, joined for prose: `a, b, c or d` with `conjunction` "or".
+    pub fn list(conjunction: &str, name: impl Fn(Self) -> String) -> String {
+        let names: Vec<String> = Self::ALL.into_iter().map(name).collect();
+        match names.split_last() {
+            Some((last, rest)) if !rest.is_empty() => {
+                format!("{} {conjunction} {last}", rest.join(", "))
+            }
+            _ => names.concat(),
+        }
+    }
+
     /// Parses a name in any case (`upbit`, `UPBIT`).
     pub fn parse(name: &str) -> Option<Self> {
         Self::ALL

@@ -294,7 +294,9 @@ fn control(request: &HttpRequest, rest: &str, listings: &Listings) -> Answer {
             if !venue.is_some_and(|v| v.listing.statuses) {
                 // Listed or not, nothing else: the venue's own words for it.
                 listings.set_status(exchange, &instrument, ListingStatus::Halted)
-            } else if let Some(status) = param("status").and_then(|s| parse_status(exchange, s)) {
+            } else if let Some(status) =
+                param("status").and_then(|s| parse_status(venue.and_then(|v| v.status_name), s))
+            {
                 listings.set_status(exchange, &instrument, status)
             } else {
                 return Answer::error(
@@ -323,11 +325,10 @@ fn control(request: &HttpRequest, rest: &str, listings: &Listings) -> Answer {
 
 /// The venue's own status names (Binance `HALT`, where its listing has statuses) or the
 /// canonical codes (`halted`).
-fn parse_status(exchange: Exchange, text: &str) -> Option<ListingStatus> {
-    let venue = super::VENUES
-        .iter()
-        .find(|v| v.listing.exchange == exchange)
-        .and_then(|v| v.status_name);
+fn parse_status(
+    venue: Option<fn(ListingStatus) -> &'static str>,
+    text: &str,
+) -> Option<ListingStatus> {
     ListingStatus::ALL.into_iter().find(|s| {
         s.as_str() == text || venue.is_some_and(|name| name(*s).eq_ignore_ascii_case(text))
     })
@@ -415,15 +416,16 @@ mod tests {
                 .unwrap(),
             12
         );
-        let with = super::super::VENUES
-            .iter()
-            .find(|v| v.status_name.is_some())
-            .unwrap()
-            .listing
-            .exchange;
+        let with = super::super::VENUES.iter().find_map(|v| v.status_name);
         assert_eq!(parse_status(with, "HALT"), Some(ListingStatus::Halted));
         assert_eq!(parse_status(with, "break"), Some(ListingStatus::Break));
         assert_eq!(parse_status(with, "NOPE"), None);
         assert_eq!(parse_status(with, "halted"), Some(ListingStatus::Halted));
+        assert_eq!(
+            parse_status(None, "HALT"),
+            None,
+            "only the venue's own names"
+        );
+        assert_eq!(parse_status(None, "halted"), Some(ListingStatus::Halted));
     }
 }

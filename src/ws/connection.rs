@@ -10,7 +10,7 @@
 //! production); `ws://` (the simulator, local tests) is plain.
 
 use super::backoff::Backoff;
-use super::frames::{Socket, data, hand, socket_cap};
+use super::frames::{Socket, data, hand, said_of, socket_cap};
 use super::handover::{self, Old};
 use super::outbox::{Outbox, Pending};
 use super::pace::SharedGate;
@@ -18,7 +18,7 @@ use super::refusals::{Refusals, RefusedNow};
 use super::subscribe::{Change, Wanted};
 use crate::config::ConnectorConfig;
 use crate::exchange::profile::Resubscribe;
-use crate::exchange::session::{Acks, MAX_SAID_BYTES, Said, named};
+use crate::exchange::session::{Acks, Said, named};
 use crate::model::Instrument;
 use crate::model::status::{FeedState, FeedStatus};
 use crate::model::time::now_us;
@@ -703,34 +703,29 @@ async fn session(
                 if let Message::Close(frame) = &msg {
                     return Ended::Failed(format!("server closed: {frame:?}"));
                 }
-                let Some(received) = data((&name, session_id), msg, config.max_frame_bytes, &stats) else {
-                    // Pongs to server pings are queued by tungstenite and sent with the next
-                    // read or write; nothing else to do for control frames. Checked here too:
-                    // control frames back to back would keep this branch ready (it wins) and
-                    // the watchdog's branch unpolled.
-                    if tokio::time::Instant::now() >= silent_after {
-                        this.idle = true;
-                        stale(link, idle, &carried.instruments);
-                        return Ended::Idle;
+                let received = data((&name, session_id), msg, config.max_frame_bytes, &stats);
+                let said = received.as_ref().and_then(|r| said_of(r, config.profile.says));
+                let received = match received {
+                    Some(r) if said != Some(Said::Alive) => r,
+                    other => {
+                        // Not data: a control frame (pongs to server pings are queued by
+                        // tungstenite and sent with the next read or write), or a keepalive
+                        // answer, which goes on to the pipeline as a control message. Neither
+                        // moves the watchdog; checked here too: frames like these back to back
+                        // would keep this branch ready (it wins) and the watchdog's unpolled.
+                        if let Some(r) = other
+                            && !hand(&link.out, r, shutdown, &stats).await
+                        {
+                            return Ended::Shutdown;
+                        }
+                        if tokio::time::Instant::now() >= silent_after {
+                            this.idle = true;
+                            stale(link, idle, &carried.instruments);
+                            return Ended::Idle;
+                        }
+                        continue;
                     }
-                    continue;
                 };
-                let said = (received.oversize.is_none() && received.bytes.len() <= MAX_SAID_BYTES)
-                    .then(|| (config.profile.says)(&received.bytes))
-                    .flatten();
-                if said == Some(Said::Alive) {
-                    // A keepalive answer: on to the pipeline (a control message there), but
-                    // not data: the watchdog stays where it was.
-                    if !hand(&link.out, received, shutdown, &stats).await {
-                        return Ended::Shutdown;
-                    }
-                    if tokio::time::Instant::now() >= silent_after {
-                        this.idle = true;
-                        stale(link, idle, &carried.instruments);
-                        return Ended::Idle;
-                    }
-                    continue;
-                }
                 this.data_frames += 1;
                 super::frames::mark_data(&stats, received.received_ts_us);
                 if let Some(since) = link.health.down_since_us.take() {

@@ -119,13 +119,19 @@ pub fn data(
 /// (which keeps the socket alive but says nothing of the feed). Data is timed in
 /// [`ConnectionStats::last_frame_us`] (readiness, the last-frame gauge, outage starts).
 pub fn note_data(received: &Received, says: SaysFn, stats: &ConnectionStats) -> bool {
-    let alive = received.oversize.is_none()
-        && received.bytes.len() <= MAX_SAID_BYTES
-        && says(&received.bytes) == Some(Said::Alive);
+    let alive = said_of(received, says) == Some(Said::Alive);
     if !alive {
         mark_data(stats, received.received_ts_us);
     }
     !alive
+}
+
+/// What the venue says of the session in `received`, read by its session reader (small,
+/// whole frames only).
+pub fn said_of(received: &Received, says: SaysFn) -> Option<Said> {
+    (received.oversize.is_none() && received.bytes.len() <= MAX_SAID_BYTES)
+        .then(|| says(&received.bytes))
+        .flatten()
 }
 
 /// Times a data frame received at `received_ts_us` in [`ConnectionStats::last_frame_us`].

@@ -83,13 +83,7 @@ pub async fn start_simulator(
 /// What `tickflow schemas check` says of a shipped family that passes (`avro/tick: v1 v2:
 /// compatible`), its versions read from `schemas/` (a new version needs no test edit).
 pub fn compatible_line(label: &str) -> String {
-    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("schemas");
-    let families = tickflow::schemas::discover(&dir).unwrap();
-    let family = families
-        .iter()
-        .find(|f| f.label() == label)
-        .unwrap_or_else(|| panic!("no family {label} in {}", dir.display()));
-    let versions: Vec<String> = family
+    let versions: Vec<String> = shipped_family(label)
         .versions
         .iter()
         .map(|v| format!("v{}", v.number))
@@ -99,12 +93,15 @@ pub fn compatible_line(label: &str) -> String {
 
 /// The newest shipped version of a family (`avro/tick`), read from `schemas/`.
 pub fn newest(label: &str) -> u32 {
+    shipped_family(label).latest().unwrap().number
+}
+
+/// The shipped versions of a family (`avro/tick`), read from `schemas/`.
+fn shipped_family(label: &str) -> tickflow::schemas::Family {
     let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("schemas");
-    let families = tickflow::schemas::discover(&dir).unwrap();
-    families
-        .iter()
+    tickflow::schemas::discover(&dir)
+        .unwrap()
+        .into_iter()
         .find(|f| f.label() == label)
-        .and_then(|f| f.latest())
-        .map(|v| v.number)
-        .unwrap_or_else(|| panic!("no family {label}"))
+        .unwrap_or_else(|| panic!("no family {label} in {}", dir.display()))
 }

@@ -33,7 +33,7 @@ impl ConnectorConfig {
             .split_once("://")
             .map_or(self.url.as_str(), |(_, r)| r);
         let path = after_scheme.find('/').map_or("/", |i| &after_scheme[i..]);
-        let exchange = self.exchange.as_str().to_ascii_lowercase();
+        let exchange = self.exchange.lowercase();
         let base = base.trim_end_matches('/');
         // The listing too, over plain HTTP on the same port, at the venue's own path.
         let markets = self.markets.clone().map(|mut m| {

@@ -12,16 +12,12 @@ use std::collections::BTreeMap;
 pub(super) fn exchange_of(text: &str, p: &mut Problems<'_>) -> Option<Exchange> {
     let found = Exchange::parse(text);
     if found.is_none() {
-        let names: Vec<String> = Exchange::ALL
-            .iter()
-            .map(|e| e.as_str().to_ascii_lowercase())
-            .collect();
-        let (last, rest) = names
-            .split_last()
-            .map_or(("", &[][..]), |(l, r)| (l.as_str(), r));
         p.add(
             "exchange",
-            format!("`{text}` is not {} or {last}", rest.join(", ")),
+            format!(
+                "`{text}` is not {}",
+                Exchange::list("or", Exchange::lowercase)
+            ),
         );
     }
     found
