@@ -2,7 +2,8 @@
 # The whole test suite, on a fresh machine: installs what it needs (pinned), then runs
 # formatting, lints, every test, the local stack (tansu + redis) smoke test, and checks that the
 # fuzz targets build, the compose file and alert rules hold, the dependencies pass the
-# supply-chain policy (deny.toml), and the scripts and Dockerfile lint clean.
+# supply-chain policy (deny.toml), the image's licence notices generate, and the scripts and
+# Dockerfile lint clean.
 # Usage: scripts/test.sh            (from anywhere)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -16,7 +17,7 @@ DOCKER_COMPOSE_PKG=1.29.2  # Debian's docker-compose: validates docker/compose.y
 PYYAML_VERSION=6.0.3       # tests/compose_check.py reads `docker-compose config`
 PROMETHEUS_CLIENT_VERSION=0.26.0 # Prometheus' Python text parser: reads tickflow's histograms in tests/observability.rs
 PROMTOOL_VERSION=2.42.0    # promtool from Debian's prometheus package (2.42.0+ds-*): alert rule tests
-CARGO_DENY_VERSION=0.20.2  # supply-chain check (deny.toml)
+CARGO_DENY_VERSION=0.20.2  # supply-chain check (deny.toml); cargo-about is pinned in scripts/licenses.sh
 
 step() { printf '\n== %s\n' "$*"; }
 
@@ -126,6 +127,9 @@ fi
 "$promtool" --version | sed -n 1p
 "$promtool" check rules docker/prometheus/alerts.yml
 "$promtool" test rules tests/prometheus/alerts_test.yml
+
+step "image licence notices (cargo-about $(grep -m1 '^CARGO_ABOUT_VERSION=' scripts/licenses.sh | cut -d= -f2)): scripts/licenses.sh, as the image build runs it"
+scripts/licenses.sh target/THIRD-PARTY-LICENSES.txt
 
 step "Dockerfile lint (hadolint $HADOLINT_VERSION)"
 # The pinned version in a directory of its own, never whichever hadolint is on the PATH
