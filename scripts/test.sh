@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # The whole test suite, on a fresh machine: installs what it needs (pinned), then runs
 # formatting, lints, every test, the local stack (tansu + redis) smoke test, and checks that the
-# fuzz targets build, the compose file and alert rules hold, and the scripts and Dockerfile lint
-# clean.
+# fuzz targets build, the compose file and alert rules hold, the dependencies pass the
+# supply-chain policy (deny.toml), the image's licence notices generate, and the scripts and
+# Dockerfile lint clean.
 # Usage: scripts/test.sh            (from anywhere)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -16,6 +17,7 @@ DOCKER_COMPOSE_PKG=1.29.2  # Debian's docker-compose: validates docker/compose.y
 PYYAML_VERSION=6.0.3       # tests/compose_check.py reads `docker-compose config`
 PROMETHEUS_CLIENT_VERSION=0.26.0 # Prometheus' Python text parser: reads tickflow's histograms in tests/observability.rs
 PROMTOOL_VERSION=2.42.0    # promtool from Debian's prometheus package (2.42.0+ds-*): alert rule tests
+CARGO_DENY_VERSION=0.20.2  # supply-chain check (deny.toml); cargo-about is pinned in scripts/licenses.sh
 
 step() { printf '\n== %s\n' "$*"; }
 
@@ -47,6 +49,14 @@ export TICKFLOW_REQUIRE_FASTAVRO=1 TICKFLOW_REQUIRE_PYTHON_CLIENTS=1 PYTHON
 
 step "cargo fmt --check"
 cargo fmt --all -- --check
+
+step "supply chain (cargo-deny $CARGO_DENY_VERSION): advisories against ../shared/advisory-db, licences, bans, sources"
+if ! cargo deny --version 2>/dev/null | grep -qx "cargo-deny $CARGO_DENY_VERSION"; then
+  cargo install cargo-deny --version "$CARGO_DENY_VERSION" --locked
+fi
+scripts/deny.sh
+# ... and it fails, naming them, on a synthetic advisory and on a licence taken out of the policy.
+tests/deny_check.sh
 
 step "cargo clippy"
 cargo clippy --locked --all-targets -- -D warnings
@@ -117,6 +127,9 @@ fi
 "$promtool" --version | sed -n 1p
 "$promtool" check rules docker/prometheus/alerts.yml
 "$promtool" test rules tests/prometheus/alerts_test.yml
+
+step "image licence notices (cargo-about $(grep -m1 '^CARGO_ABOUT_VERSION=' scripts/licenses.sh | cut -d= -f2)): scripts/licenses.sh, as the image build runs it"
+scripts/licenses.sh target/THIRD-PARTY-LICENSES.txt
 
 step "Dockerfile lint (hadolint $HADOLINT_VERSION)"
 # The pinned version in a directory of its own, never whichever hadolint is on the PATH
