@@ -7,8 +7,9 @@ one source:
   file outside a kustomization's directory (its default load restriction, which plain
   `kubectl apply -k` cannot lift), so the files are mirrored here rather than referenced.
 - overlays/example/connectors/: each enabled connector that shows a commented `[markets]`
-  example, with that example switched on and its `instruments` list dropped: the shard rule
-  (`[gather] shard`) splits only markets a connector follows, so the example's shards need it.
+  example, with that example switched on and its `instruments` list dropped (the shard rule,
+  `[gather] shard`, splits only markets a connector follows, so the example's shards need it),
+  and the kustomize component that puts them in place of the base's files of the same name.
 - components/monitoring/prometheusrule.yaml: docker/prometheus/alerts.yml's groups as a
   Prometheus Operator PrometheusRule.
 
@@ -83,11 +84,23 @@ def with_markets(path):
 
 
 def markets_files():
+    """overlays/example/connectors/: the switched files and the component that merges them
+    over the base's tickflow-connectors (a file of the same name replaces the base's)."""
     out = {}
     for path in sorted((ROOT / "connectors").glob("*.toml")):
         body = with_markets(path)
         if body is not None:
             out[MARKETS_DIR / path.name] = body
+    listed = "".join(f"      - {p.name}\n" for p in sorted(out))
+    out[MARKETS_DIR / "kustomization.yaml"] = (
+        generated("connectors/*.toml")
+        + "apiVersion: kustomize.config.k8s.io/v1alpha1\n"
+        "kind: Component\n"
+        "configMapGenerator:\n"
+        "  - name: tickflow-connectors\n"
+        "    behavior: merge\n"
+        "    files:\n" + listed
+    )
     return out
 
 
@@ -114,7 +127,7 @@ def main():
 
     wanted = {**config_files(), **markets_files(), **rule_file()}
     # Files in the generated folders that no source produces any more (a connector removed).
-    present = set(CONFIG_DIR.rglob("*.*")) | set(MARKETS_DIR.glob("*.toml"))
+    present = set(CONFIG_DIR.rglob("*.*")) | set(MARKETS_DIR.glob("*.*"))
     stray = sorted(p for p in present if p.is_file() and p not in wanted)
 
     stale = [p for p, body in wanted.items() if not p.exists() or p.read_text(encoding="utf-8") != body]
