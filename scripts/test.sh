@@ -110,7 +110,7 @@ kv_dir="target/tools/kubernetes-validate-$KUBERNETES_VALIDATE_VERSION"
 if ! PYTHONPATH="$kv_dir" "$PYTHON" -c "import sys, yaml, kubernetes_validate.version as v; sys.exit(v.__version__ != '$KUBERNETES_VALIDATE_VERSION')" 2>/dev/null; then
   rm -rf "$kv_dir"
   "$PYTHON" -m pip install --quiet --disable-pip-version-check --target "$kv_dir" \
-    "kubernetes-validate==$KUBERNETES_VALIDATE_VERSION" "jsonschema==$JSONSCHEMA_VERSION"
+    "kubernetes-validate==$KUBERNETES_VALIDATE_VERSION" "jsonschema==$JSONSCHEMA_VERSION" "pyyaml==$PYYAML_VERSION"
 fi
 kubectl=kubectl   # the machine image's (v1.32, kustomize v5.5)
 if ! command -v kubectl >/dev/null 2>&1; then

@@ -293,8 +293,6 @@ def check_references(tree, name, pod_spec, deployable):
         if "secret" in v and deployable and tree.get("Secret", v["secret"]["secretName"]) is None:
             check(v["secret"].get("optional") is True,
                   f"{name}: volume {v['name']}: Secret {v['secret']['secretName']} is in the tree or optional")
-    if not deployable:
-        check(not tree.kind("Secret"), "the base holds no Secret (credentials come from an overlay)")
 
 
 def check_gate(tree, deployable):
@@ -406,6 +404,8 @@ def main():
                 check(":" in c["image"].rsplit("/", 1)[-1] and not c["image"].endswith(":latest"),
                       f"{name}: image has an explicit tag ({c['image']})")
     check(servers >= 2, f"gather and the cache are both deployed ({servers} long-running containers)")
+    if not args.deployable:
+        check(not tree.kind("Secret"), "the base holds no Secret (credentials come from an overlay)")
     check_gate(tree, args.deployable)
     check_disruption_budgets(tree)
     check_monitoring(tree, args.alerts)
