@@ -12,7 +12,7 @@
 //! Decimals are `bytes` with logical type `decimal(38,18)`: the two's-complement big-endian
 //! unscaled value at scale 18, minimal length (as apache-avro and Java's `BigInteger` write it).
 
-use super::CodecError;
+use super::{CodecError, trailing_zeros};
 use crate::model::validate::{fits_wire, wire_unscaled};
 use crate::model::{EventKind, Exchange, Instrument, MarketState, StreamType, Tick, TradeSide};
 use apache_avro::Schema;
@@ -397,24 +397,19 @@ pub(crate) fn decimal_from_bytes(field: &'static str, b: &[u8]) -> Result<Decima
             detail: format!("{}-byte decimal", b.len()),
         });
     }
-    let fill = if b[0] & 0x80 != 0 { 0xff } else { 0 };
-    let mut buf = [fill; 16];
-    buf[16 - b.len()..].copy_from_slice(b);
-    let v = i128::from_be_bytes(buf);
-    // Within 96 bits the value is a Decimal as is (normalize strips zeros with 96-bit
-    // arithmetic); beyond, trailing zeros must go first. `% 10` on i128 is slow, so only
-    // that rare path uses it.
-    if let Ok(d) = Decimal::try_from_i128_with_scale(v, SCALE) {
-        return Ok(d.normalize());
-    }
-    let (mut v, mut scale) = (v, SCALE);
-    while scale > 0 && v % 10 == 0 {
-        v /= 10;
-        scale -= 1;
-    }
-    Decimal::try_from_i128_with_scale(v, scale).map_err(|_| CodecError::Unrepresentable {
-        field,
-        detail: "more than 28 significant digits".into(),
+    // Byte by byte rather than copied into a 16-byte buffer and loaded: the copy's
+    // variable-length stores stall that load (a quarter of this function's time).
+    let sign = if b[0] & 0x80 != 0 { -1 } else { 0 };
+    let v = b.iter().fold(sign, |v: i128, &x| (v << 8) | i128::from(x));
+    // The canonical (normalized) decimal: trailing zeros off first, then it must fit 96 bits.
+    let (m, zeros) = trailing_zeros::strip(v.unsigned_abs(), SCALE);
+    let m = i128::try_from(m).unwrap_or(i128::MAX);
+    let signed = if v < 0 { -m } else { m };
+    Decimal::try_from_i128_with_scale(signed, SCALE - zeros).map_err(|_| {
+        CodecError::Unrepresentable {
+            field,
+            detail: "more than 28 significant digits".into(),
+        }
     })
 }
 

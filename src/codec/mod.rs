@@ -10,6 +10,7 @@ pub mod confluent;
 pub mod instrument;
 pub mod proto;
 pub mod status;
+mod trailing_zeros;
 
 use crate::model::Tick;
 
