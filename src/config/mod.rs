@@ -7,6 +7,8 @@ pub mod app;
 pub mod connector;
 pub mod env;
 mod lenient;
+#[cfg(test)]
+mod reference;
 pub mod secret;
 
 pub use app::{kafka, registry};

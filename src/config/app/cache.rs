@@ -29,6 +29,7 @@ pub const DEFAULT_SHUTDOWN_TIMEOUT_MS: u64 = 30_000;
 pub const DEFAULT_STALL_TIMEOUT_MS: u64 = 15_000;
 
 /// `[cache]` as written (`tickflow cache`).
+#[cfg_attr(test, derive(schemars::JsonSchema))]
 #[derive(Debug, Default, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub(super) struct CacheFile {

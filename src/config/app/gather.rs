@@ -23,6 +23,7 @@ pub(super) const RETIRED: [(&str, &str); 1] = [(
 )];
 
 /// `[gather]` as written.
+#[cfg_attr(test, derive(schemars::JsonSchema))]
 #[derive(Debug, Default, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub(super) struct GatherFile {

@@ -25,6 +25,31 @@ pub mod redis;
 pub mod registry;
 #[cfg(test)]
 mod tests;
+
+/// The JSON schema of `tickflow.toml` (the configuration reference, `super::reference`).
+#[cfg(test)]
+pub(crate) fn json_schema() -> schemars::Schema {
+    schemars::schema_for!(AppFile)
+}
+
+/// Keys read only to be refused with what replaced them.
+#[cfg(test)]
+pub(crate) const RETIRED_KEYS: &[(&str, &str)] = &gather::RETIRED;
+
+/// What replaced `path` (`section.key`), if it is a retired key.
+#[cfg(test)]
+pub(crate) fn retired(path: &str) -> Option<&'static str> {
+    RETIRED_KEYS
+        .iter()
+        .find(|(p, _)| *p == path)
+        .map(|(_, w)| *w)
+}
+
+/// The keys `tickflow.toml` accepts (see `overrides::schema`).
+#[cfg(test)]
+pub(crate) fn schema_keys() -> super::env::Schema {
+    overrides::schema()
+}
 pub mod topics;
 
 pub use cache::CacheSettings;
@@ -48,6 +73,7 @@ pub const DEFAULT_CONNECTORS_DIR: &str = "connectors";
 
 /// The file as written. `Serialize` (on every section too) only lists the keys: a default file
 /// as JSON has every key, as `null` ([`overrides::schema`]).
+#[cfg_attr(test, derive(schemars::JsonSchema))]
 #[derive(Debug, Default, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 struct AppFile {
@@ -56,6 +82,7 @@ struct AppFile {
     connectors_dir: Option<PathBuf>,
     /// librdkafka properties for every Kafka client tickflow makes (see [`kafka`]).
     #[serde(default)]
+    #[cfg_attr(test, schemars(with = "BTreeMap<String, String>"))]
     kafka: BTreeMap<String, toml::Value>,
     #[serde(default)]
     topics: topics::TopicsFile,

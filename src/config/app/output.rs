@@ -11,6 +11,7 @@ pub const DEFAULT_FORMAT: Format = Format::Avro;
 pub const DEFAULT_SCHEMA_ID: u32 = 1;
 
 /// `[output]` as written.
+#[cfg_attr(test, derive(schemars::JsonSchema))]
 #[derive(Debug, Default, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub(super) struct OutputFile {

@@ -10,6 +10,7 @@ pub const DEFAULT_URL: &str = "redis://127.0.0.1:6379";
 pub const DEFAULT_CLUSTER: bool = false;
 
 /// `[redis]` as written (used by `tickflow cache` and `tickflow price`).
+#[cfg_attr(test, derive(schemars::JsonSchema))]
 #[derive(Debug, Default, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub(super) struct RedisFile {

@@ -53,6 +53,7 @@ impl SubjectStrategy {
 
 /// One URL or several (tried in order); a string may also list them comma-separated, which is
 /// how an environment override gives several.
+#[cfg_attr(test, derive(schemars::JsonSchema))]
 #[derive(Debug, Deserialize, Serialize)]
 #[serde(untagged)]
 pub(super) enum Urls {
@@ -61,6 +62,7 @@ pub(super) enum Urls {
 }
 
 /// `[schema_registry]` as written (`Serialize` only lists its keys, see `app::overrides::schema`).
+#[cfg_attr(test, derive(schemars::JsonSchema))]
 #[derive(Debug, Default, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub(super) struct RegistryFile {

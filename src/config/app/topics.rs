@@ -15,6 +15,7 @@ pub const DEFAULT_PARTITIONS: i32 = 6;
 pub const DEFAULT_REPLICATION_FACTOR: i32 = 1;
 
 /// `[topics]` as written.
+#[cfg_attr(test, derive(schemars::JsonSchema))]
 #[derive(Debug, Default, Deserialize, Serialize)]
 #[serde(deny_unknown_fields)]
 pub(super) struct TopicsFile {

@@ -19,6 +19,7 @@ pub const DEFAULT_RESET_AFTER_SECS: u64 = 60;
 pub const DEFAULT_REFUSAL_RETRY_SECS: u64 = 30;
 
 /// `[backoff]` as written.
+#[cfg_attr(test, derive(schemars::JsonSchema))]
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(super) struct BackoffFile {

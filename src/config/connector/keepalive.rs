@@ -11,6 +11,7 @@ use std::time::Duration;
 pub const DEFAULT_IDLE_TIMEOUT_SECS: u64 = 60;
 
 /// `[keepalive]` as written.
+#[cfg_attr(test, derive(schemars::JsonSchema))]
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(super) struct KeepaliveFile {

@@ -6,6 +6,7 @@ use crate::exchange::profile::LimitRules;
 use serde::Deserialize;
 
 /// `[limits]` as written.
+#[cfg_attr(test, derive(schemars::JsonSchema))]
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(super) struct LimitsFile {

@@ -31,6 +31,7 @@ pub const DEFAULT_MAX_DROP: f64 = 0.5;
 pub const DEFAULT_CACHE_DIR: &str = "listings";
 
 /// `[markets]` as written.
+#[cfg_attr(test, derive(schemars::JsonSchema))]
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct MarketsFile {

@@ -12,12 +12,12 @@
 //! - `keepalive`, `backoff`, `limits`: their sections;
 //! - here: the file's root, `enabled`, `max_frame_bytes`, loading.
 
-mod backoff;
+pub(crate) mod backoff;
 mod channels;
 mod instruments;
-mod keepalive;
+pub(crate) mod keepalive;
 mod limits;
-mod markets;
+pub(crate) mod markets;
 mod url;
 mod venue;
 
@@ -41,6 +41,7 @@ use serde::Deserialize;
 use std::path::Path;
 
 /// A connector file as written.
+#[cfg_attr(test, derive(schemars::JsonSchema))]
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct ConnectorFile {
@@ -82,13 +83,19 @@ struct ConnectorFile {
     limits: limits::LimitsFile,
 }
 
+/// The JSON schema of a connector file (the configuration reference, `super::reference`).
+#[cfg(test)]
+pub(crate) fn json_schema() -> schemars::Schema {
+    schemars::schema_for!(ConnectorFile)
+}
+
 /// A connector is enabled unless its file says otherwise.
 const fn default_enabled() -> bool {
     true
 }
 
 /// The smallest `max_frame_bytes` a connector may set: 1024.
-const MIN_FRAME_BYTES: usize = 1024;
+pub(crate) const MIN_FRAME_BYTES: usize = 1024;
 
 /// One validated connector.
 #[derive(Debug, Clone, PartialEq)]

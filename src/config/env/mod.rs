@@ -17,7 +17,7 @@ pub const ENV_PREFIX: &str = "TICKFLOW_";
 
 /// The `TICKFLOW_` variables that are not settings, with who reads them: never refused. The one
 /// list of them (a test checks every `TICKFLOW_` name in the repository is here or a setting).
-pub const NOT_SETTINGS: [(&str, &str); 11] = [
+pub const NOT_SETTINGS: [(&str, &str); 14] = [
     ("TICKFLOW_LOG", "log filter (cli::init_logging)"),
     (
         "TICKFLOW_LOG_FORMAT",
@@ -33,6 +33,18 @@ pub const NOT_SETTINGS: [(&str, &str); 11] = [
         "scripts/stack.sh, run.sh: the local stack's state",
     ),
     ("TICKFLOW_TANSU", "tests: the tansu broker binary"),
+    (
+        "TICKFLOW_ADVISORY_DB",
+        "scripts/deny.sh: another copy of the RustSec advisory database",
+    ),
+    (
+        "TICKFLOW_DENY_INDEX",
+        "scripts/deny.sh: `cached` skips refreshing the crates.io index",
+    ),
+    (
+        "TICKFLOW_BLESS",
+        "tests: write docs/config-reference.md from the code (config::reference)",
+    ),
     (
         "TICKFLOW_TEST_BROKER_LOG",
         "tests: where the test broker logs",
@@ -118,7 +130,7 @@ pub(crate) enum Variable {
 }
 
 /// The variable that sets `key` (spelt as in `tickflow.toml`) of `section`.
-fn variable(section: Option<&str>, key: &str) -> String {
+pub(crate) fn variable(section: Option<&str>, key: &str) -> String {
     let key = key.replace('.', "_").to_ascii_uppercase();
     match section {
         Some(s) => format!("{ENV_PREFIX}{}__{key}", s.to_ascii_uppercase()),
