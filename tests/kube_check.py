@@ -41,7 +41,8 @@ DEFAULT_GRACE_S = 30  # Kubernetes' terminationGracePeriodSeconds when unset
 POD_INDEX_LABEL = "metadata.labels['apps.kubernetes.io/pod-index']"
 RESTRICTED_VOLUMES = {"configMap", "csi", "downwardAPI", "emptyDir", "ephemeral",
                       "persistentVolumeClaim", "projected", "secret"}
-# Settings that hold credentials (README, *Reliability*: the values config::secret redacts).
+# Settings that hold credentials (docs/operating.md, *Reliability*: the values config::secret
+# redacts).
 CREDENTIALS = {"TICKFLOW_KAFKA__SASL_USERNAME", "TICKFLOW_KAFKA__SASL_PASSWORD",
                "TICKFLOW_KAFKA__SSL_KEY_PASSWORD", "TICKFLOW_SCHEMA_REGISTRY__BASIC_AUTH_USER_INFO",
                "TICKFLOW_REDIS__URL"}

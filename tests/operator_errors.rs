@@ -12,7 +12,8 @@ const BIN: &str = env!("CARGO_BIN_EXE_tickflow");
 const ROOT: &str = env!("CARGO_MANIFEST_DIR");
 
 /// Redis down when the cache starts: it keeps running, says so once with the URL redacted,
-/// answers 503 on `/readyz`, and writes once Redis comes up (README: retries with backoff).
+/// answers 503 on `/readyz`, and writes once Redis comes up (docs/operating.md, Reliability:
+/// retried with backoff).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn redis_down_at_start_is_retried_and_named_with_its_password_redacted() {
     let test = "redis_down_at_start";

@@ -1,6 +1,7 @@
 //! Instruments a venue refused on one connection, and when each is asked for again.
 //!
-//! The rule (documented in the README): an instrument the venue says it refused (by name, or
+//! The rule (documented in docs/commands.md, "What the venue says is acted on where it is
+//! said"): an instrument the venue says it refused (by name, or
 //! as part of a request it refused whole) leaves the connection's subscription at once (the
 //! rest of a wholly refused request is asked for again without it) and is retried after
 //! [`FIRST_RETRY`], doubling up to [`MAX_RETRY`], for as long as it is wanted. Where the venue

@@ -158,7 +158,29 @@ fn every_tickflow_variable_in_the_repository_is_known() {
             }
         }
     }
-    files.extend(["README.md", "tickflow.toml"].map(|f| root.join(f)));
+    files.extend(["README.md", "CHANGELOG.md", "tickflow.toml"].map(|f| root.join(f)));
+    // The docs and the deployment: every `*.md` under `docs/`, and the YAML, env and TOML
+    // files under `deploy/` (its generated copies of tickflow.toml and the connectors too).
+    for (top, extensions) in [
+        ("docs", &["md"][..]),
+        ("deploy", &["yaml", "yml", "env", "toml"][..]),
+    ] {
+        let mut dirs = vec![root.join(top)];
+        while let Some(dir) = dirs.pop() {
+            for entry in std::fs::read_dir(&dir).into_iter().flatten().flatten() {
+                let path = entry.path();
+                if path.is_dir() {
+                    dirs.push(path);
+                } else if path
+                    .extension()
+                    .and_then(|e| e.to_str())
+                    .is_some_and(|e| extensions.contains(&e))
+                {
+                    files.push(path);
+                }
+            }
+        }
+    }
     let schema = schema();
     let mut seen = 0;
     for file in files {
