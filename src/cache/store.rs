@@ -1,7 +1,9 @@
 //! Writing the contract: one Lua compare-and-set per tick, pipelined, by EVALSHA (the script
 //! is loaded once and loaded again after a `NOSCRIPT`), against Redis standalone or Cluster.
 
-use super::contract::{COMMON_FIELDS, Update, index_key, json_fragment, price_key, reference_key};
+use super::contract::{
+    COMMON_FIELDS, Update, index_key, json_fragment, part_fragment, price_key, reference_key,
+};
 use crate::model::{Exchange, Tick};
 use redis::aio::ConnectionLike;
 use redis::{Cmd, ErrorKind, Pipeline, RedisFuture, Value};
@@ -360,7 +362,7 @@ impl Store {
             for (part, ver, values) in &update.parts {
                 cmd.arg(part.name())
                     .arg(ver)
-                    .arg(json_fragment(part.fields(), values))
+                    .arg(part_fragment(*part, ver, values))
                     .arg(values.len());
                 for (k, v) in part.fields().iter().zip(values) {
                     cmd.arg(*k).arg(v);

@@ -28,7 +28,8 @@
 //!   synthetic data (`tickflow simulate`, Kafka header `simulated: true`); real data has no
 //!   such field.
 //! - Each applied update is PUBLISHed, as compact JSON, on a channel named like the key: the
-//!   common fields and the parts it changed.
+//!   common fields and the parts it changed, each with its `<part>_ver` ([`part_fragment`]), so
+//!   a subscriber that read the hash keeps only what is newer (docs/consumers.md).
 //! - Sorted set `px:index:EXCHANGE`: the instruments with a live hash, scored by the cache's
 //!   last write for them (UTC epoch µs, like every time in the hashes; they were epoch ms
 //!   before issue 18: a reader comparing scores with a clock must use µs now). Scores are not
@@ -452,6 +453,22 @@ pub fn json_fragment(names: &[&str], values: &[String]) -> String {
     out
 }
 
+/// The PUBLISH fragment of an applied part: its present values and its version
+/// (`"trade_ver":"..."`), so a subscriber holding a hash it read can tell whether an update is
+/// newer than what it read, part by part, as the compare-and-set does (the subscribe-then-read
+/// race: docs/consumers.md).
+pub fn part_fragment(part: Part, ver: &str, values: &[String]) -> String {
+    let mut out = json_fragment(part.fields(), values);
+    let comma = if out.is_empty() { "" } else { "," };
+    let _ = write!(
+        out,
+        "{comma}\"{}_ver\":{}",
+        part.name(),
+        serde_json::Value::from(ver)
+    );
+    out
+}
+
 /// A signed 64-bit value as 20 digits that sort like the numbers (offset by 2^63).
 #[cfg(test)]
 fn sortable(v: i64) -> String {
@@ -613,5 +630,10 @@ mod tests {
             ),
             "\"a\":\"1\",\"c\":\"x\\\"y\""
         );
+        let fragment = part_fragment(Part::Trade, "0042", &u.parts[0].2);
+        let parsed: serde_json::Value =
+            serde_json::from_str(&format!("{{{fragment}}}")).expect("valid JSON");
+        assert_eq!(parsed["trade_ver"], "0042");
+        assert_eq!(parsed["trade_side"], "SELL");
     }
 }
