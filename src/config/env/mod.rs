@@ -17,7 +17,7 @@ pub const ENV_PREFIX: &str = "TICKFLOW_";
 
 /// The `TICKFLOW_` variables that are not settings, with who reads them: never refused. The one
 /// list of them (a test checks every `TICKFLOW_` name in the repository is here or a setting).
-pub const NOT_SETTINGS: [(&str, &str); 14] = [
+pub const NOT_SETTINGS: [(&str, &str); 15] = [
     ("TICKFLOW_LOG", "log filter (cli::init_logging)"),
     (
         "TICKFLOW_LOG_FORMAT",
@@ -64,6 +64,10 @@ pub const NOT_SETTINGS: [(&str, &str); 14] = [
     (
         "TICKFLOW_REQUIRE_PYTHON_CLIENTS",
         "tests: fail instead of skip without the Python clients",
+    ),
+    (
+        "TICKFLOW_REQUIRE_NODE_CLIENTS",
+        "tests: fail instead of skip without node and the npm clients of tests/node",
     ),
 ];
 
