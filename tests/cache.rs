@@ -996,3 +996,54 @@ async fn a_contract_2_hash_is_upgraded_in_place_by_its_next_write() {
     );
     assert_eq!(hash(&server, key).await, h);
 }
+
+/// A late tick of a delisted instrument whose price hash had gone (expired, or never written)
+/// creates it marked delisted, and what it PUBLISHes says so whole: `listing` and
+/// `delisted_ts_us`, as the hash has them, so a subscriber's view matches the hash.
+#[tokio::test]
+async fn a_late_tick_of_a_delisted_instrument_publishes_its_delisting() {
+    use tickflow::cache::reference::store::ReferenceStore;
+    use tickflow::codec::instrument::{InstrumentRecord, State};
+    let Some(server) = RedisServer::start("a_late_tick_of_a_delisted_instrument") else {
+        return;
+    };
+    let mut refs = ReferenceStore::open(&server.url(), false, "px", Duration::from_secs(3600))
+        .await
+        .unwrap();
+    let record = InstrumentRecord {
+        exchange: Exchange::Upbit,
+        instrument: Instrument::parse("ETH-KRW").unwrap(),
+        native_symbol: "KRW-ETH".into(),
+        state: State::Delisted,
+        status: None,
+        tick_size: None,
+        lot_size: None,
+        notices: vec![],
+        first_seen_ts_us: 100,
+        last_seen_ts_us: 400,
+        as_of_ts_us: 700,
+    };
+    refs.apply(&[(record, false)], 9).await.unwrap();
+    let client = redis::Client::open(server.url()).unwrap();
+    let mut pubsub = client.get_async_pubsub().await.unwrap();
+    pubsub.subscribe("px:{ETH-KRW}:UPBIT").await.unwrap();
+    let mut s = store(&server).await;
+    s.apply(&[&tick("ETH-KRW", "5000000", 1_000, Some(3))], 10)
+        .await
+        .unwrap();
+    let mut messages = pubsub.on_message();
+    let m = tokio::time::timeout(Duration::from_secs(5), messages.next())
+        .await
+        .unwrap()
+        .unwrap();
+    let payload: serde_json::Value =
+        serde_json::from_str(&m.get_payload::<String>().unwrap()).unwrap();
+    let h = hash(&server, "px:{ETH-KRW}:UPBIT").await;
+    assert_eq!(
+        (h["listing"].as_str(), h["delisted_ts_us"].as_str()),
+        ("delisted", "700")
+    );
+    assert_eq!(payload["listing"], "delisted");
+    assert_eq!(payload["delisted_ts_us"], "700", "{payload}");
+    assert_eq!(payload["last_price"], "5000000");
+}

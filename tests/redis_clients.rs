@@ -299,12 +299,19 @@ print(json.dumps({"back": back, "seen": seen, "views": latest}))
         .spawn()
         .unwrap();
     let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
-    let first = tokio::task::spawn_blocking(move || {
-        let l = lines.next();
-        (l, lines)
-    })
-    .await
-    .unwrap();
+    let first = tokio::time::timeout(
+        Duration::from_secs(60),
+        tokio::task::spawn_blocking(move || {
+            let l = lines.next();
+            (l, lines)
+        }),
+    )
+    .await;
+    let Ok(first) = first else {
+        let _ = child.kill();
+        panic!("the reader did not read the keys within 60 s");
+    };
+    let first = first.unwrap();
     assert_eq!(
         first.0.unwrap().unwrap(),
         "read",
@@ -328,11 +335,16 @@ print(json.dumps({"back": back, "seen": seen, "views": latest}))
         .await
         .unwrap();
     let mut lines = first.1;
-    let last = tokio::task::spawn_blocking(move || lines.next())
-        .await
-        .unwrap()
-        .unwrap()
-        .unwrap();
+    let last = tokio::time::timeout(
+        Duration::from_secs(60),
+        tokio::task::spawn_blocking(move || lines.next()),
+    )
+    .await;
+    let Ok(last) = last else {
+        let _ = child.kill();
+        panic!("the reader did not reach the sentinel within 60 s");
+    };
+    let last = last.unwrap().unwrap().unwrap();
     let status = child.wait().unwrap();
     let mut err = String::new();
     std::io::Read::read_to_string(&mut child.stderr.take().unwrap(), &mut err).unwrap();

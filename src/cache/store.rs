@@ -75,9 +75,11 @@ if stored and stored ~= '3' then
 end
 for j = 4, 2 + 2 * n, 2 do put(ARGV[j], ARGV[j + 1]) end
 if delisted then
+  local since = ref[2] or ref[3] or ''
   put('listing', 'delisted')
-  put('delisted_ts_us', ref[2] or ref[3] or '')
+  put('delisted_ts_us', since)
   json[#json + 1] = '\034listing\034:\034delisted\034'
+  if since ~= '' then json[#json + 1] = '\034delisted_ts_us\034:\034' .. since .. '\034' end
 end
 if #dels > 0 then redis.call('HDEL', KEYS[1], unpack(dels)) end
 redis.call('HSET', KEYS[1], unpack(sets))

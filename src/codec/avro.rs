@@ -402,15 +402,16 @@ pub(crate) fn decimal_from_bytes(field: &'static str, b: &[u8]) -> Result<Decima
     let sign = if b[0] & 0x80 != 0 { -1 } else { 0 };
     let v = b.iter().fold(sign, |v: i128, &x| (v << 8) | i128::from(x));
     // The canonical (normalized) decimal: trailing zeros off first, then it must fit 96 bits.
+    const _: () = assert!(SCALE <= 31, "trailing_zeros::strip strips at most 31");
     let (m, zeros) = trailing_zeros::strip(v.unsigned_abs(), SCALE);
-    let m = i128::try_from(m).unwrap_or(i128::MAX);
+    let too_long = || CodecError::Unrepresentable {
+        field,
+        detail: "more than 28 significant digits".into(),
+    };
+    // 2^127 (from i128::MIN) does not fit an i128, nor a Decimal.
+    let m = i128::try_from(m).map_err(|_| too_long())?;
     let signed = if v < 0 { -m } else { m };
-    Decimal::try_from_i128_with_scale(signed, SCALE - zeros).map_err(|_| {
-        CodecError::Unrepresentable {
-            field,
-            detail: "more than 28 significant digits".into(),
-        }
-    })
+    Decimal::try_from_i128_with_scale(signed, SCALE - zeros).map_err(|_| too_long())
 }
 
 /// Fields of the current schema.
@@ -619,6 +620,46 @@ pub fn encode_with_apache_avro(tick: &Tick) -> Result<Vec<u8>, CodecError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
+
+    /// The way decimals were read before `trailing_zeros`: sign-filled buffer, then
+    /// `normalize` (or dividing by ten beyond 96 bits).
+    fn by_normalize(b: &[u8]) -> Option<Decimal> {
+        if b.is_empty() || b.len() > 16 {
+            return None;
+        }
+        let fill = if b[0] & 0x80 != 0 { 0xff } else { 0 };
+        let mut buf = [fill; 16];
+        buf[16 - b.len()..].copy_from_slice(b);
+        let v = i128::from_be_bytes(buf);
+        if let Ok(d) = Decimal::try_from_i128_with_scale(v, SCALE) {
+            return Some(d.normalize());
+        }
+        let (mut v, mut scale) = (v, SCALE);
+        while scale > 0 && v % 10 == 0 {
+            v /= 10;
+            scale -= 1;
+        }
+        Decimal::try_from_i128_with_scale(v, scale).ok()
+    }
+
+    proptest! {
+        /// Any 1..=16 bytes, and values with many trailing zeros (beyond 96 bits too), read as
+        /// before: the same decimal to the bit, or refused where it was.
+        #[test]
+        fn decimals_read_as_normalize_did(
+            bytes in proptest::collection::vec(any::<u8>(), 1..=16),
+            m in any::<i64>(),
+            zeros in 0u32..=38,
+        ) {
+            let zeroed = i128::from(m).checked_mul(10i128.pow(zeros)).unwrap_or(i128::from(m));
+            for b in [bytes.clone(), zeroed.to_be_bytes().to_vec(), i128::MIN.to_be_bytes().to_vec()] {
+                let ours = decimal_from_bytes("x", &b).ok();
+                let theirs = by_normalize(&b);
+                prop_assert_eq!(ours.map(|d| (d.mantissa(), d.scale())), theirs.map(|d| (d.mantissa(), d.scale())));
+            }
+        }
+    }
 
     #[test]
     fn twos_complement_is_minimal() {

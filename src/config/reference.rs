@@ -334,7 +334,7 @@ fn kafka(out: &mut String) {
     for (property, value) in contract::CACHE_CONSUMER_DEFAULTS {
         let _ = writeln!(out, "| the cache's consumer | `{property}` | `{value}` |");
     }
-    out.push_str("\nSet by tickflow whatever the file says:\n\n| client | property | value |\n|---|---|---|\n");
+    out.push_str("\nFixed by tickflow (a configuration that sets one of these is refused at start):\n\n| client | property | value |\n|---|---|---|\n");
     for (property, value, _) in contract::PRODUCER_FIXED {
         let _ = writeln!(out, "| gather's producer | `{property}` | `{value}` |");
     }
@@ -394,10 +394,13 @@ fn venues(out: &mut String) {
             .keepalive
             .default_connection_age_secs
             .map_or_else(|| "off".to_owned(), code);
-        let streams = p
-            .limits
-            .max_streams_per_connection
-            .map_or_else(|| "no cap".to_owned(), code);
+        let streams = match p.limits.max_streams_per_connection {
+            Some(_) => code(p.limits.stream_cap()),
+            None => format!(
+                "{} (tickflow's; the venue publishes none)",
+                code(p.limits.stream_cap())
+            ),
+        };
         let open = p
             .limits
             .max_open_connections
@@ -435,7 +438,7 @@ fn venues(out: &mut String) {
 fn config_reference_is_current() {
     let text = render();
     let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(PAGE);
-    if std::env::var_os("TICKFLOW_BLESS").is_some() {
+    if std::env::var_os("TICKFLOW_BLESS").is_some_and(|v| !v.is_empty()) {
         std::fs::write(&path, &text).expect("write the reference");
         return;
     }
