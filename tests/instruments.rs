@@ -527,23 +527,13 @@ async fn listings_reach_redis_through_the_compacted_topic() {
     assert_eq!(ours[0].1["tick_size"], "1000");
 }
 
-/// Python with the pinned stock clients, or `None` (SKIP) when they are missing and not
-/// required (`TICKFLOW_REQUIRE_PYTHON_CLIENTS=1`, set by scripts/test.sh).
+/// Python with the pinned stock clients (see [`common::python_with`]).
 fn stock_python(test: &str) -> Option<String> {
-    let python = std::env::var("PYTHON").unwrap_or_else(|_| "python3".into());
-    let ok = Command::new(&python)
-        .args(["-c", "import confluent_kafka.schema_registry.avro"])
-        .output()
-        .is_ok_and(|o| o.status.success());
-    if ok {
-        return Some(python);
-    }
-    assert!(
-        std::env::var("TICKFLOW_REQUIRE_PYTHON_CLIENTS").as_deref() != Ok("1"),
-        "confluent-kafka is required but not importable"
-    );
-    eprintln!("SKIP {test}: python confluent-kafka[avro,schemaregistry] not installed");
-    None
+    common::python_with(
+        test,
+        "confluent_kafka.schema_registry.avro",
+        "confluent-kafka[avro,schemaregistry]",
+    )
 }
 
 /// A venue's REST listing on loopback: answers every request with the current body.

@@ -181,19 +181,13 @@ async fn the_dashboard_and_the_rules_name_only_exported_metrics() {
 /// it (before, a log-linear bucket straddling a bound left up to ~8 % of them out).
 #[test]
 fn histograms_read_right_with_an_independent_prometheus_parser() {
-    let python = std::env::var("PYTHON").unwrap_or_else(|_| "python3".into());
-    let present = std::process::Command::new(&python)
-        .args(["-c", "import prometheus_client.parser"])
-        .output()
-        .is_ok_and(|o| o.status.success());
-    if !present {
-        assert!(
-            std::env::var("TICKFLOW_REQUIRE_PYTHON_CLIENTS").as_deref() != Ok("1"),
-            "prometheus_client is required but not importable"
-        );
-        eprintln!("SKIP histograms_read_right: python prometheus-client not installed");
+    let Some(python) = common::python_with(
+        "histograms_read_right",
+        "prometheus_client.parser",
+        "prometheus-client",
+    ) else {
         return;
-    }
+    };
     let h = tickflow::metrics::Histogram::default();
     let mut samples: Vec<u64> = vec![0, 1, 4_608, 4_999, 5_000, 5_001, 90_000_000];
     for bound in tickflow::metrics::EXPOSED_BOUNDS_US {

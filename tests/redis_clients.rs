@@ -36,25 +36,6 @@ fn docs_block(name: &str) -> String {
     rest[body..=body + close].to_owned()
 }
 
-/// Python with redis-py, or `None` (SKIP) when it is missing and not required
-/// (`TICKFLOW_REQUIRE_PYTHON_CLIENTS=1`, set by scripts/test.sh).
-fn python(test: &str) -> Option<String> {
-    let python = std::env::var("PYTHON").unwrap_or_else(|_| "python3".into());
-    let ok = Command::new(&python)
-        .args(["-c", "import redis"])
-        .output()
-        .is_ok_and(|o| o.status.success());
-    if ok {
-        return Some(python);
-    }
-    assert!(
-        std::env::var("TICKFLOW_REQUIRE_PYTHON_CLIENTS").as_deref() != Ok("1"),
-        "redis-py is required but not importable (scripts/test.sh installs it)"
-    );
-    eprintln!("SKIP {test}: python redis (redis-py) not installed");
-    None
-}
-
 /// Runs the page's reader followed by `driver` (`URL` is the Redis URL) and returns its stdout.
 fn run_reader(python: &str, url: &str, driver: &str) -> String {
     let program = format!("{}\nURL = {url:?}\n{driver}", docs_block("reader"));
@@ -181,7 +162,9 @@ print(json.dumps(read_prices(r, keys)))
 #[tokio::test]
 async fn a_python_api_server_reads_many_prices_as_the_docs_show() {
     let test = "a_python_api_server_reads_many_prices";
-    let Some(python) = python(test) else { return };
+    let Some(python) = common::python_with(test, "redis", "redis (redis-py)") else {
+        return;
+    };
     let Some(server) = RedisServer::start(test) else {
         return;
     };
@@ -218,7 +201,9 @@ async fn a_python_api_server_reads_many_prices_as_the_docs_show() {
 #[tokio::test]
 async fn the_reader_works_unchanged_on_a_redis_cluster() {
     let test = "the_reader_works_unchanged_on_a_redis_cluster";
-    let Some(python) = python(test) else { return };
+    let Some(python) = common::python_with(test, "redis", "redis (redis-py)") else {
+        return;
+    };
     let Some(cluster) = RedisCluster::start(test) else {
         return;
     };
@@ -242,7 +227,9 @@ async fn the_reader_works_unchanged_on_a_redis_cluster() {
 #[tokio::test]
 async fn follow_never_goes_back_and_ends_equal_to_the_hashes() {
     let test = "follow_never_goes_back";
-    let Some(python) = python(test) else { return };
+    let Some(python) = common::python_with(test, "redis", "redis (redis-py)") else {
+        return;
+    };
     let Some(server) = RedisServer::start(test) else {
         return;
     };

@@ -42,6 +42,26 @@ pub fn decode(exchange: Exchange, bytes: &[u8], received_us: i64) -> Result<Deco
     adapter(exchange).decode(Frame::text(bytes), received_us)
 }
 
+/// `$PYTHON` (else `python3`) when it imports `module`; else `None` after a SKIP line naming the
+/// missing `package`, or a failure when the Python clients are required
+/// (`TICKFLOW_REQUIRE_PYTHON_CLIENTS=1`, set by scripts/test.sh).
+pub fn python_with(test: &str, module: &str, package: &str) -> Option<String> {
+    let python = std::env::var("PYTHON").unwrap_or_else(|_| "python3".into());
+    let ok = std::process::Command::new(&python)
+        .args(["-c", &format!("import {module}")])
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if ok {
+        return Some(python);
+    }
+    assert!(
+        std::env::var("TICKFLOW_REQUIRE_PYTHON_CLIENTS").as_deref() != Ok("1"),
+        "{package} is required but `import {module}` fails (scripts/test.sh installs it)"
+    );
+    eprintln!("SKIP {test}: python {package} not installed");
+    None
+}
+
 /// `../shared/samples/<sub>` when the shared folder is beside the repository; otherwise prints
 /// a clear SKIP line and returns `None`.
 pub fn shared_sample(sub: &str) -> Option<PathBuf> {
