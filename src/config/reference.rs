@@ -478,3 +478,109 @@ fn an_unresolved_default_is_refused() {
         "Key prefix (default `px`)."
     );
 }
+
+/// A row of the page's key tables: (file, section, key, type, default); `file` is
+/// `tickflow.toml` or `connector`, `section` empty for the top level.
+fn rows_of(page: &str) -> Vec<(&'static str, String, String, String, String)> {
+    let (mut file, mut section) = ("tickflow.toml", String::new());
+    let mut out = Vec::new();
+    for line in page.lines() {
+        if line.starts_with("## Connector files") {
+            (file, section) = ("connector", String::new());
+        } else if line.starts_with("### Each venue") {
+            break;
+        } else if let Some(rest) = line.strip_prefix("### `[") {
+            section = rest.trim_end_matches("]`").to_owned();
+        } else if line.starts_with("### Top level") {
+            section.clear();
+        } else if let Some(row) = line.strip_prefix("| `") {
+            let cells: Vec<&str> = row.splitn(5, " | ").collect();
+            if let [key, ty, default, _, _] = cells[..] {
+                let key = key.trim_end_matches('`').to_owned();
+                out.push((
+                    file,
+                    section.clone(),
+                    key,
+                    ty.to_owned(),
+                    default.to_owned(),
+                ));
+            }
+        }
+    }
+    out
+}
+
+/// The TOML for a default as the page shows it (`` `5000` `` of type integer: `5000`).
+fn toml_of(ty: &str, shown: &str) -> Option<String> {
+    let v = shown.strip_prefix('`')?.strip_suffix('`')?;
+    Some(match ty {
+        "string" => serde_json::Value::String(v.to_owned()).to_string(),
+        "number" if !v.contains('.') => format!("{v}.0"),
+        "integer" | "number" | "boolean" | "table" | "array of string" => v.to_owned(),
+        _ => return None,
+    })
+}
+
+/// The page's Default column is what the code applies: a file that sets a key to the default
+/// the page shows loads to the same configuration as one that leaves the key out.
+#[test]
+fn the_defaults_shown_are_the_defaults_applied() {
+    let dir = std::env::temp_dir().join(format!("tickflow-reference-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let load = |text: &str| {
+        let path = dir.join("tickflow.toml");
+        std::fs::write(&path, text).expect("write");
+        app::load_app_config(&path, false, Vec::new())
+    };
+    let app_default = load("").expect("an empty tickflow.toml loads");
+    let refs = crate::exchange::reference::References::default();
+    let connector = |extra: &str, markets: bool| {
+        let which = if markets {
+            "[markets]\n"
+        } else {
+            "instruments = [\"BTC-KRW\"]\n"
+        };
+        let text = format!(
+            "exchange = \"upbit\"\nurl = \"wss://example.invalid/ws\"\nchannels = [\"ticker\"]\n{which}{extra}"
+        );
+        connector::load_connector("upbit.toml", &text, &refs)
+    };
+    let mut checked = 0;
+    for (file, section, key, ty, shown) in rows_of(&render()) {
+        let Some(value) = toml_of(&ty, &shown) else {
+            continue;
+        };
+        // A default spelt with a placeholder (`listings/<connector>.json`): this file's.
+        let line = format!("{key} = {}\n", value.replace("<connector>", "upbit"));
+        let table = |s: &str| {
+            if s.is_empty() {
+                line.clone()
+            } else {
+                format!("[{s}]\n{line}")
+            }
+        };
+        if file == "tickflow.toml" {
+            let set = load(&table(&section));
+            assert!(
+                set.as_ref() == Ok(&app_default),
+                "[{section}] {key} = {value}: the page's default is not the one applied ({set:?})"
+            );
+        } else {
+            let markets = section == "markets";
+            let extra = if markets {
+                line.clone()
+            } else {
+                table(&section)
+            };
+            let base = connector("", markets).expect("a minimal connector loads");
+            let set = connector(&extra, markets);
+            assert!(
+                set.as_ref() == Ok(&base),
+                "connector [{section}] {key} = {value}: the page's default is not the one applied"
+            );
+        }
+        checked += 1;
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+    assert!(checked > 40, "only {checked} defaults checked");
+}
