@@ -534,6 +534,10 @@ fn the_defaults_shown_are_the_defaults_applied() {
     };
     let app_default = load("").expect("an empty tickflow.toml loads");
     let refs = crate::exchange::reference::References::default();
+    // The first venue of the registry, and its first channel.
+    let profile = PROFILES[0];
+    let venue = profile.exchange.lowercase();
+    let file = format!("{venue}.toml");
     let connector = |extra: &str, markets: bool| {
         let which = if markets {
             "[markets]\n"
@@ -541,9 +545,10 @@ fn the_defaults_shown_are_the_defaults_applied() {
             "instruments = [\"BTC-KRW\"]\n"
         };
         let text = format!(
-            "exchange = \"upbit\"\nurl = \"wss://example.invalid/ws\"\nchannels = [\"ticker\"]\n{which}{extra}"
+            "exchange = \"{venue}\"\nurl = \"wss://example.invalid/ws\"\nchannels = [\"{}\"]\n{which}{extra}",
+            profile.channels[0].name
         );
-        connector::load_connector("upbit.toml", &text, &refs)
+        connector::load_connector(&file, &text, &refs)
     };
     let mut checked = 0;
     for (file, section, key, ty, shown) in rows_of(&render()) {
@@ -551,7 +556,7 @@ fn the_defaults_shown_are_the_defaults_applied() {
             continue;
         };
         // A default spelt with a placeholder (`listings/<connector>.json`): this file's.
-        let line = format!("{key} = {}\n", value.replace("<connector>", "upbit"));
+        let line = format!("{key} = {}\n", value.replace("<connector>", &venue));
         let table = |s: &str| {
             if s.is_empty() {
                 line.clone()
