@@ -99,6 +99,13 @@ fn tick(exchange: Exchange, i: usize, n: i64) -> Tick {
     t
 }
 
+/// The cache's store on `url`, prefix `px`, an hour's TTL.
+async fn open_store(url: &str, cluster: bool) -> Store {
+    Store::open(url, cluster, "px", Duration::from_secs(3600))
+        .await
+        .unwrap()
+}
+
 /// Every price hash of the venues, read by the store's own client.
 async fn hashes(url: &str, cluster: bool) -> Hashes {
     let mut c = connect(url, cluster).await.unwrap();
@@ -169,9 +176,7 @@ async fn a_python_api_server_reads_many_prices_as_the_docs_show() {
         return;
     };
     let url = server.url();
-    let mut store = Store::open(&url, false, "px", Duration::from_secs(3600))
-        .await
-        .unwrap();
+    let mut store = open_store(&url, false).await;
     write(&mut store, 300, 2).await;
     let read: Hashes = serde_json::from_str(&run_reader(&python, &url, READ_ALL)).unwrap();
     let stored = hashes(&url, false).await;
@@ -208,9 +213,7 @@ async fn the_reader_works_unchanged_on_a_redis_cluster() {
         return;
     };
     let url = cluster.url();
-    let mut store = Store::open(&url, true, "px", Duration::from_secs(3600))
-        .await
-        .unwrap();
+    let mut store = open_store(&url, true).await;
     write(&mut store, 200, 1).await;
     // The page's cluster lines, with the seed URL, then the reader's output.
     let driver = format!(
@@ -234,9 +237,7 @@ async fn follow_never_goes_back_and_ends_equal_to_the_hashes() {
         return;
     };
     let url = server.url();
-    let mut store = Store::open(&url, false, "px", Duration::from_secs(3600))
-        .await
-        .unwrap();
+    let mut store = open_store(&url, false).await;
     // Many keys, the hot ones last: the reader's pipeline takes a while to build and send, and
     // the hot keys change many times between its subscribing and its reading them.
     write(&mut store, 1000, 1).await;
@@ -265,9 +266,7 @@ print(json.dumps({"back": back, "seen": seen, "views": latest}))
     let (stop, stopped) = tokio::sync::watch::channel(false);
     let writer_url = url.clone();
     let writer = tokio::spawn(async move {
-        let mut s = Store::open(&writer_url, false, "px", Duration::from_secs(3600))
-            .await
-            .unwrap();
+        let mut s = open_store(&writer_url, false).await;
         let mut n = 3;
         while !*stopped.borrow() {
             let ticks: Vec<Tick> = (996..1000).map(|i| tick(Exchange::Binance, i, n)).collect();
@@ -361,9 +360,7 @@ async fn the_docs_sample_hgetall_is_what_the_store_writes() {
     let Some(server) = RedisServer::start("the_docs_sample_hgetall") else {
         return;
     };
-    let mut store = Store::open(&server.url(), false, "px", Duration::from_secs(3600))
-        .await
-        .unwrap();
+    let mut store = open_store(&server.url(), false).await;
     let received = 1_763_615_720_180_000;
     for (n, file) in [
         "upbit/ticker_default.json",
