@@ -12,21 +12,32 @@
 //!    for every update it is told of, its arrival time minus the update's `received_ts_us` (when
 //!    gather received the frame). Reported: p50, p99 and max of that, updates seen, and where
 //!    the time went in the same window: gather's own receive → Kafka ack p50/p99 and the
-//!    cache's own receive → Redis ack p50/p99.
+//!    cache's own receive → Redis ack p50/p99. Each rate runs `--windows` times (default 3),
+//!    each on a fresh stack (broker, Redis, gather, cache), and the windows' updates are pooled;
+//!    also shown: each window's p99, and the pooled p99 by 5 s slice of the windows. Both
+//!    test brokers' fetch costs grow with what they hold (below), so a window's later slices
+//!    are slower, and one long window would measure the broker's age more than tickflow.
 //!
 //! `--broker mock` runs the freshness cases on librdkafka's mock cluster (in process) instead
 //! of tansu: tansu 0.6.0 holds every fetch for the whole `fetch.wait.max.ms` and lists every
 //! stored batch of a partition on each fetch, so its latency grows with the data it holds;
 //! the mock answers a fetch at once when it has data but parks an empty one for the whole
-//! wait, even when data arrives meanwhile. Apache Kafka answers a parked fetch as soon as data
-//! arrives: `--broker mock --set TICKFLOW_KAFKA__FETCH_WAIT_MAX_MS=0` (every fetch answered at
-//! once) models that.
+//! wait, even when data arrives meanwhile, and finds a fetch's offset by walking its log from
+//! the oldest batch (`rd_kafka_mock_msgset_find`, "FIXME: Maintain an index"), so its cost
+//! too grows with what it holds (up to 5 MB per partition). Apache Kafka answers a parked
+//! fetch as soon as data arrives and finds an offset through an index:
+//! `--broker mock --set TICKFLOW_KAFKA__FETCH_WAIT_MAX_MS=0` (every fetch answered at once) on
+//! short windows models that.
 //!
 //! `--set KEY=VALUE` (repeatable) sets a `TICKFLOW_...` variable for both (e.g.
 //! `--set TICKFLOW_CACHE__BATCH_WAIT_MS=20`), so settings compare side by side in one build.
 //!
+//! `--venues upbit,binance` takes only those connectors (to compare with a build that had
+//! fewer venues).
+//!
 //! Run: `cargo bench --bench cache -- [--messages 1000000] [--rates 1000,10000,50000]
-//! [--secs 15] [--repeat 1] [--only throughput|freshness] [--broker mock] [--set K=V ...]`
+//! [--secs 10] [--windows 3] [--repeat 1] [--only throughput|freshness] [--broker mock]
+//! [--set K=V ...] [--venues a,b]`
 //! (tansu and redis-server must be installed: `scripts/stack.sh install`).
 #![allow(missing_docs, clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
@@ -168,29 +179,92 @@ fn ceiling(app: &AppConfig, messages: u64) -> f64 {
     n as f64 / t0.map_or(1.0, |t| t.elapsed().as_secs_f64())
 }
 
-/// Freshness at `rate` ticks/s, as an API server subscribed to the price channels sees it.
+/// Freshness at `rate` ticks/s, as an API server subscribed to the price channels sees it, in
+/// one window.
 struct Freshness {
-    p50_ms: f64,
-    p99_ms: f64,
-    max_ms: f64,
-    updates: usize,
-    gather_p99_ms: f64,
-    /// gather's receive → Kafka ack p50, and the cache's own receive → Redis ack p50 / p99
-    /// (its `receive_to_redis` histogram): where the time goes.
-    gather_p50_ms: f64,
-    cache_p50_ms: f64,
-    cache_p99_ms: f64,
+    /// Each update's arrival (µs into the window) and age then (µs).
+    samples: Vec<(i64, i64)>,
+    /// Where the time goes, as histogram counts over the window: gather's receive → Kafka ack,
+    /// and the cache's own receive → Redis ack (its `receive_to_redis` histogram).
+    gather_acks: Vec<u64>,
+    cache_acks: Vec<u64>,
+}
+
+/// The `q` quantile of `values` (sorted), in ms.
+fn quantile_ms(values: &[i64], q: f64) -> f64 {
+    let i = ((values.len() as f64 * q).ceil() as usize).clamp(1, values.len().max(1)) - 1;
+    values.get(i).copied().unwrap_or(0) as f64 / 1e3
+}
+
+/// Histogram counts summed bucket by bucket.
+fn summed<'a>(windows: impl Iterator<Item = &'a Vec<u64>>) -> Vec<u64> {
+    let mut sum: Vec<u64> = Vec::new();
+    for counts in windows {
+        sum.resize(sum.len().max(counts.len()), 0);
+        for (s, c) in sum.iter_mut().zip(counts) {
+            *s += c;
+        }
+    }
+    sum
+}
+
+/// One line for `windows` of one rate, pooled: the subscriber's p50/p99/max, each window's p99,
+/// the pooled p99 by 5 s slice, and gather's and the cache's own p50/p99.
+fn report(windows: &[Freshness], secs: u64) -> String {
+    let mut ages: Vec<i64> = windows
+        .iter()
+        .flat_map(|w| w.samples.iter().map(|(_, age)| *age))
+        .collect();
+    ages.sort_unstable();
+    let each: Vec<String> = windows
+        .iter()
+        .map(|w| {
+            let mut a: Vec<i64> = w.samples.iter().map(|(_, age)| *age).collect();
+            a.sort_unstable();
+            format!("{:.1}", quantile_ms(&a, 0.99))
+        })
+        .collect();
+    let slices: Vec<String> = (0..secs.div_ceil(5))
+        .map(|k| {
+            let (from, to) = (k as i64 * 5_000_000, (k as i64 + 1) * 5_000_000);
+            let mut a: Vec<i64> = windows
+                .iter()
+                .flat_map(|w| w.samples.iter())
+                .filter(|(at, _)| (from..to).contains(at))
+                .map(|(_, age)| *age)
+                .collect();
+            a.sort_unstable();
+            format!("{:.1}", quantile_ms(&a, 0.99))
+        })
+        .collect();
+    let gather = summed(windows.iter().map(|w| &w.gather_acks));
+    let cache = summed(windows.iter().map(|w| &w.cache_acks));
+    let ms = |counts: &[u64], q| quantile_of(counts, q).unwrap_or(0) as f64 / 1e3;
+    format!(
+        "receive→Redis (PSUBSCRIBE) p50 {:.1} ms, p99 {:.1} ms, max {:.1} ms ({} updates in {} × {secs} s; p99 by window {}; p99 by 5 s slice {}); gather receive→ack p50 {:.1} ms, p99 {:.1} ms; cache receive→Redis ack p50 {:.1} ms, p99 {:.1} ms",
+        quantile_ms(&ages, 0.5),
+        quantile_ms(&ages, 0.99),
+        quantile_ms(&ages, 1.0),
+        ages.len(),
+        windows.len(),
+        each.join("/"),
+        slices.join("/"),
+        ms(&gather, 0.5),
+        ms(&gather, 0.99),
+        ms(&cache, 0.5),
+        ms(&cache, 0.99),
+    )
 }
 
 /// An API server: its own thread and runtime (as its own process would be), `PSUBSCRIBE`d to
-/// the price channels for `secs` from when it says it is ready; the age of each update on
-/// arrival (now minus its `received_ts_us`), µs.
+/// the price channels for `secs` from when it says it is ready; for each update, when it
+/// arrived (µs into the window) and its age then (now minus its `received_ts_us`, µs).
 fn subscriber(
     url: String,
     secs: u64,
 ) -> (
     std::sync::mpsc::Receiver<()>,
-    std::thread::JoinHandle<Vec<i64>>,
+    std::thread::JoinHandle<Vec<(i64, i64)>>,
 ) {
     let (ready_tx, ready) = std::sync::mpsc::channel();
     let api_server = std::thread::spawn(move || {
@@ -206,6 +280,7 @@ fn subscriber(
             let mut ages = Vec::new();
             let mut messages = pubsub.on_message();
             let until = tokio::time::Instant::now() + Duration::from_secs(secs);
+            let start = tickflow::model::time::now_us();
             while let Ok(Some(m)) = tokio::time::timeout_at(until, messages.next()).await {
                 let now = tickflow::model::time::now_us();
                 let body: String = m.get_payload().unwrap();
@@ -214,7 +289,7 @@ fn subscriber(
                     .as_str()
                     .and_then(|s| s.parse::<i64>().ok());
                 if let Some(received) = received {
-                    ages.push(now - received);
+                    ages.push((now - start, now - received));
                 }
             }
             ages
@@ -265,7 +340,7 @@ async fn freshness(rate: u32, secs: u64, mock: bool) -> Option<Freshness> {
     let h0 = acks.snapshot();
     let written = &cache.stats.receive_to_redis_us;
     let w0 = written.snapshot();
-    let mut ages_us = tokio::task::spawn_blocking(move || api_server.join().unwrap())
+    let samples = tokio::task::spawn_blocking(move || api_server.join().unwrap())
         .await
         .unwrap();
     let h1 = acks.snapshot();
@@ -275,23 +350,10 @@ async fn freshness(rate: u32, secs: u64, mock: bool) -> Option<Freshness> {
     cache.task.await.unwrap().unwrap();
     let _ = sim_stop.send(true);
     drop(kafka);
-    ages_us.sort_unstable();
-    let at = |q: f64| {
-        let i = ((ages_us.len() as f64 * q).ceil() as usize).clamp(1, ages_us.len().max(1)) - 1;
-        ages_us.get(i).copied().unwrap_or(0) as f64 / 1e3
-    };
-    let window: Vec<u64> = h1.iter().zip(&h0).map(|(a, b)| a - b).collect();
-    let cache_window: Vec<u64> = w1.iter().zip(&w0).map(|(a, b)| a - b).collect();
-    let ms = |counts: &[u64], q| quantile_of(counts, q).unwrap_or(0) as f64 / 1e3;
     Some(Freshness {
-        p50_ms: at(0.5),
-        p99_ms: at(0.99),
-        max_ms: at(1.0),
-        updates: ages_us.len(),
-        gather_p99_ms: ms(&window, 0.99),
-        gather_p50_ms: ms(&window, 0.5),
-        cache_p50_ms: ms(&cache_window, 0.5),
-        cache_p99_ms: ms(&cache_window, 0.99),
+        samples,
+        gather_acks: h1.iter().zip(&h0).map(|(a, b)| a - b).collect(),
+        cache_acks: w1.iter().zip(&w0).map(|(a, b)| a - b).collect(),
     })
 }
 
@@ -302,7 +364,8 @@ fn main() {
         .map_or(vec![1_000, 10_000, 50_000], |s| {
             s.split(',').map(|r| r.parse().unwrap()).collect()
         });
-    let secs: u64 = common::arg("--secs").map_or(15, |s| s.parse().unwrap());
+    let secs: u64 = common::arg("--secs").map_or(10, |s| s.parse().unwrap());
+    let windows: usize = common::arg("--windows").map_or(3, |s| s.parse().unwrap());
     let repeat: usize = common::arg("--repeat").map_or(1, |s| s.parse().unwrap());
     let only = common::arg("--only");
     // `--broker mock`: freshness on librdkafka's mock cluster, in process, instead of tansu.
@@ -329,19 +392,16 @@ fn main() {
             continue;
         }
         for &rate in &rates {
-            let Some(f) = runtime.block_on(freshness(rate, secs, mock)) else {
-                return;
-            };
+            let mut measured = Vec::new();
+            for _ in 0..windows {
+                let Some(f) = runtime.block_on(freshness(rate, secs, mock)) else {
+                    return;
+                };
+                measured.push(f);
+            }
             println!(
-                "freshness{broker_label}{label} at {rate} ticks/s: receive→Redis (PSUBSCRIBE) p50 {:.1} ms, p99 {:.1} ms, max {:.1} ms ({} updates in {secs} s); gather receive→ack p50 {:.1} ms, p99 {:.1} ms; cache receive→Redis ack p50 {:.1} ms, p99 {:.1} ms",
-                f.p50_ms,
-                f.p99_ms,
-                f.max_ms,
-                f.updates,
-                f.gather_p50_ms,
-                f.gather_p99_ms,
-                f.cache_p50_ms,
-                f.cache_p99_ms
+                "freshness{broker_label}{label} at {rate} ticks/s: {}",
+                report(&measured, secs)
             );
         }
     }

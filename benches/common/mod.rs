@@ -35,9 +35,15 @@ pub fn settings_label() -> String {
         .collect()
 }
 
+/// `--venues a,b`: only these connectors (file stems), e.g. to compare with a build that had
+/// fewer venues; all enabled ones without it.
+pub fn venues() -> Option<Vec<String>> {
+    arg("--venues").map(|v| v.split(',').map(str::to_owned).collect())
+}
+
 /// A simulator on a free loopback port offering `offered` ticks/s in all (split evenly over
-/// the bundled enabled connectors), and gather reading it with `app`. Returns the gatherer
-/// and the sender that stops the simulator (stop it after the gatherer).
+/// the bundled enabled connectors, or those of `--venues`), and gather reading it with `app`.
+/// Returns the gatherer and the sender that stops the simulator (stop it after the gatherer).
 pub async fn simulated_gather(
     app: AppConfig,
     offered: u32,
@@ -52,6 +58,7 @@ pub async fn simulated_gather(
         .unwrap()
         .into_iter()
         .filter(|c| c.enabled)
+        .filter(|c| venues().is_none_or(|names| names.contains(&c.name)))
         .map(|c| c.redirected_to(&base))
         .collect();
     let (sim_stop, sim_stopped) = watch::channel(false);
