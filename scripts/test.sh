@@ -54,6 +54,13 @@ if command -v rustup >/dev/null 2>&1; then
 fi
 cargo --version
 
+# Format and lint first: a newcomer's mistake shows before minutes of installs.
+step "cargo fmt --check"
+cargo fmt --all -- --check
+
+step "cargo clippy"
+cargo clippy --locked --all-targets -- -D warnings
+
 step "python test dependencies"
 PYTHON=${PYTHON:-python3}
 if ! "$PYTHON" -c "import fastavro" 2>/dev/null; then
@@ -88,9 +95,6 @@ echo "node $(node --version), $(cd "$node_dir" && node -p "['@confluentinc/schem
 # tests/node_consumer.rs must run here, not skip.
 export TICKFLOW_REQUIRE_NODE_CLIENTS=1
 
-step "cargo fmt --check"
-cargo fmt --all -- --check
-
 step "supply chain (cargo-deny $CARGO_DENY_VERSION): advisories against ../shared/advisory-db, licences, bans, sources"
 if ! cargo deny --version 2>/dev/null | grep -qx "cargo-deny $CARGO_DENY_VERSION"; then
   cargo install cargo-deny --version "$CARGO_DENY_VERSION" --locked
@@ -101,9 +105,6 @@ tests/deny_check.sh
 
 step "docs: every relative link and #anchor resolves (tests/docs_links.py)"
 "$PYTHON" tests/docs_links.py
-
-step "cargo clippy"
-cargo clippy --locked --all-targets -- -D warnings
 
 step "schema compatibility gate (every released version, FULL_TRANSITIVE)"
 cargo run --locked --quiet -- schemas check --dir schemas --level FULL_TRANSITIVE
