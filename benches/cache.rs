@@ -188,6 +188,9 @@ struct Freshness {
     /// and the cache's own receive → Redis ack (its `receive_to_redis` histogram).
     gather_acks: Vec<u64>,
     cache_acks: Vec<u64>,
+    /// Ticks the broker acknowledged to gather in the window, per second: what was offered
+    /// reached Kafka.
+    acked_per_s: f64,
 }
 
 /// The `q` quantile of `values` (sorted), in ms.
@@ -234,14 +237,22 @@ fn report(windows: &[Freshness], secs: u64) -> String {
                 .map(|(_, age)| *age)
                 .collect();
             a.sort_unstable();
-            format!("{:.1}", quantile_ms(&a, 0.99))
+            if a.is_empty() {
+                "none".to_owned()
+            } else {
+                format!("{:.1}", quantile_ms(&a, 0.99))
+            }
         })
+        .collect();
+    let acked: Vec<String> = windows
+        .iter()
+        .map(|w| format!("{:.0}", w.acked_per_s))
         .collect();
     let gather = summed(windows.iter().map(|w| &w.gather_acks));
     let cache = summed(windows.iter().map(|w| &w.cache_acks));
     let ms = |counts: &[u64], q| quantile_of(counts, q).unwrap_or(0) as f64 / 1e3;
     format!(
-        "receive→Redis (PSUBSCRIBE) p50 {:.1} ms, p99 {:.1} ms, max {:.1} ms ({} updates in {} × {secs} s; p99 by window {}; p99 by 5 s slice {}); gather receive→ack p50 {:.1} ms, p99 {:.1} ms; cache receive→Redis ack p50 {:.1} ms, p99 {:.1} ms",
+        "receive→Redis (PSUBSCRIBE) p50 {:.1} ms, p99 {:.1} ms, max {:.1} ms ({} updates in {} × {secs} s; p99 by window {}; p99 by 5 s slice {}); gather acknowledged {} ticks/s, receive→ack p50 {:.1} ms, p99 {:.1} ms; cache receive→Redis ack p50 {:.1} ms, p99 {:.1} ms",
         quantile_ms(&ages, 0.5),
         quantile_ms(&ages, 0.99),
         quantile_ms(&ages, 1.0),
@@ -249,6 +260,7 @@ fn report(windows: &[Freshness], secs: u64) -> String {
         windows.len(),
         each.join("/"),
         slices.join("/"),
+        acked.join("/"),
         ms(&gather, 0.5),
         ms(&gather, 0.99),
         ms(&cache, 0.5),
@@ -338,12 +350,16 @@ async fn freshness(rate: u32, secs: u64, mock: bool) -> Option<Freshness> {
         .unwrap();
     let acks = &running.state.producer.ack_latency_us;
     let h0 = acks.snapshot();
+    let acked0 = running.state.producer.ticks_acked.total();
+    let window_started = Instant::now();
     let written = &cache.stats.receive_to_redis_us;
     let w0 = written.snapshot();
     let samples = tokio::task::spawn_blocking(move || api_server.join().unwrap())
         .await
         .unwrap();
     let h1 = acks.snapshot();
+    let acked_per_s = (running.state.producer.ticks_acked.total() - acked0) as f64
+        / window_started.elapsed().as_secs_f64();
     let w1 = written.snapshot();
     stop.send(true).unwrap();
     running.done.await.unwrap().unwrap();
@@ -354,6 +370,7 @@ async fn freshness(rate: u32, secs: u64, mock: bool) -> Option<Freshness> {
         samples,
         gather_acks: h1.iter().zip(&h0).map(|(a, b)| a - b).collect(),
         cache_acks: w1.iter().zip(&w0).map(|(a, b)| a - b).collect(),
+        acked_per_s,
     })
 }
 

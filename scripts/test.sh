@@ -53,6 +53,13 @@ if command -v rustup >/dev/null 2>&1; then
   rustup component list --installed 2>/dev/null | grep -q '^clippy' || rustup component add clippy
 fi
 cargo --version
+# librdkafka and OpenSSL are compiled from source (rdkafka-sys): a C compiler, make and perl.
+if ! command -v cc >/dev/null 2>&1 || ! command -v make >/dev/null 2>&1 || ! command -v perl >/dev/null 2>&1; then
+  sudo=""
+  [ "$(id -u)" -eq 0 ] || sudo="sudo"
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq build-essential perl >/dev/null
+fi
 
 # Format and lint first: a newcomer's mistake shows before minutes of installs.
 step "cargo fmt --check"

@@ -61,6 +61,11 @@ pub async fn simulated_gather(
         .filter(|c| venues().is_none_or(|names| names.contains(&c.name)))
         .map(|c| c.redirected_to(&base))
         .collect();
+    assert!(
+        !connectors.is_empty(),
+        "no enabled connector named in --venues {:?}",
+        venues()
+    );
     let (sim_stop, sim_stopped) = watch::channel(false);
     let sim = SimConfig {
         rate: offered / u32::try_from(connectors.len()).unwrap(),
